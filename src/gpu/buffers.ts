@@ -1,0 +1,72 @@
+// Buffer creation, upload and readback. Every buffer gets a label so that WebGPU errors name it.
+import type { Gpu } from './device.ts';
+
+/** Storage buffer usable by kernels, writable from the host and readable back. */
+export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
+
+export function createStorageBuffer(gpu: Gpu, label: string, byteLength: number): GPUBuffer {
+  // WebGPU rejects zero-sized bindings and writes need 4-byte multiples.
+  const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
+  const max = gpu.limits.maxStorageBufferBindingSize;
+  if (size > max) {
+    throw new RangeError(
+      `Buffer "${label}" needs ${size} bytes but this adapter allows at most ${max} per storage binding; ` +
+        'use a smaller batch size.',
+    );
+  }
+  return gpu.device.createBuffer({ label, size, usage: STORAGE_USAGE });
+}
+
+export function createUniformBuffer(gpu: Gpu, label: string, byteLength: number): GPUBuffer {
+  const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
+  return gpu.device.createBuffer({ label, size, usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */ });
+}
+
+export function uploadBuffer(gpu: Gpu, label: string, data: ArrayBufferView): GPUBuffer {
+  const buffer = createStorageBuffer(gpu, label, data.byteLength);
+  writeBuffer(gpu, buffer, data);
+  return buffer;
+}
+
+/** queue.writeBuffer needs a 4-byte multiple; pad odd-sized byte arrays with zeros. */
+export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
+  let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+  if (bytes.byteLength % 4 !== 0) {
+    const padded = new Uint8Array(Math.ceil(bytes.byteLength / 4) * 4);
+    padded.set(bytes);
+    bytes = padded;
+  }
+  gpu.device.queue.writeBuffer(buffer, offset, bytes);
+}
+
+/** Copies `byteLength` bytes of `source` to the host. Waits for all work submitted before it. */
+export async function readBuffer(gpu: Gpu, source: GPUBuffer, byteLength = source.size, offset = 0): Promise<ArrayBuffer> {
+  const size = Math.ceil(byteLength / 4) * 4;
+  const staging = gpu.device.createBuffer({
+    label: `readback of ${source.label}`,
+    size,
+    usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */,
+  });
+  const encoder = gpu.device.createCommandEncoder({ label: `readback of ${source.label}` });
+  encoder.copyBufferToBuffer(source, offset, staging, 0, size);
+  gpu.device.queue.submit([encoder.finish()]);
+  try {
+    await staging.mapAsync(0x1 /* READ */);
+  } catch (err) {
+    staging.destroy();
+    throw new Error(`Reading back "${source.label}" failed: ${(err as Error).message}` +
+      (gpu.lostReason ? ` (device lost: ${gpu.lostReason})` : ''));
+  }
+  const copy = staging.getMappedRange().slice(0, byteLength);
+  staging.unmap();
+  staging.destroy();
+  return copy;
+}
+
+export async function readF32(gpu: Gpu, source: GPUBuffer, count: number, offset = 0): Promise<Float32Array> {
+  return new Float32Array(await readBuffer(gpu, source, count * 4, offset));
+}
+
+export async function readU32(gpu: Gpu, source: GPUBuffer, count: number, offset = 0): Promise<Uint32Array> {
+  return new Uint32Array(await readBuffer(gpu, source, count * 4, offset));
+}

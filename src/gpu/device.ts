@@ -1,0 +1,157 @@
+// One way to get a GPUDevice on either runtime. Deno ships WebGPU (wgpu) as `navigator.gpu`;
+// Node has none, so we load Dawn's bindings from the npm package `webgpu`. Nothing outside
+// src/gpu/ should need to know which runtime it is on.
+
+export type Runtime = 'deno' | 'node';
+
+export interface Gpu {
+  readonly device: GPUDevice;
+  readonly runtime: Runtime;
+  /** One line naming the adapter, e.g. "llvmpipe (Mesa 25.0.7) via Dawn". */
+  readonly adapterName: string;
+  readonly features: ReadonlySet<string>;
+  readonly limits: GPUSupportedLimits;
+  /** Set once the device is lost; operations after that fail with this message. */
+  lostReason: string | null;
+  /** Waits for submitted work, then destroys the device so the process can exit. */
+  close(): Promise<void>;
+}
+
+export class GpuUnavailableError extends Error {
+  override name = 'GpuUnavailableError';
+}
+
+export class GpuDeviceLostError extends Error {
+  override name = 'GpuDeviceLostError';
+}
+
+export const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'node';
+
+const INSTALL_HINT =
+  'Install a GPU driver with Vulkan, Metal or D3D12 support. Without a GPU on Debian/Ubuntu, the CPU ' +
+  'Vulkan driver works: `apt-get install mesa-vulkan-drivers libvulkan1` (Node/Dawn needs Mesa >= 25, ' +
+  'on Debian 12 from bookworm-backports).';
+
+async function getGpuEntryPoint(): Promise<GPU> {
+  if (runtime === 'deno') {
+    const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
+    if (!gpu) throw new GpuUnavailableError(`This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`);
+    return gpu;
+  }
+  if (dawnEntryPoint) return dawnEntryPoint;
+  let mod: { create(options: string[]): GPU; globals: object };
+  try {
+    mod = await import('webgpu');
+  } catch (err) {
+    throw new GpuUnavailableError(
+      `Could not load Dawn from the npm package "webgpu" (${(err as Error).message}). Run \`npm ci\` first.`,
+    );
+  }
+  // The WebGPU enums (GPUBufferUsage, GPUMapMode, ...) are globals in browsers and Deno.
+  for (const [name, value] of Object.entries(mod.globals)) {
+    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+  }
+  dawnEntryPoint = mod.create([]);
+  return dawnEntryPoint;
+}
+
+// Dawn tears its instance down when the GPU object is garbage-collected, even while devices made
+// from it are alive (seen as futex/mutex aborts), so the module holds on to it for the process.
+let dawnEntryPoint: GPU | undefined;
+
+/** Limits the engine asks for explicitly: the defaults are too small for large batches. */
+const WANTED_LIMITS = [
+  'maxStorageBufferBindingSize',
+  'maxBufferSize',
+  'maxStorageBuffersPerShaderStage',
+  'maxComputeWorkgroupStorageSize',
+  'maxComputeInvocationsPerWorkgroup',
+  'maxComputeWorkgroupSizeX',
+  'maxComputeWorkgroupSizeY',
+  'maxComputeWorkgroupsPerDimension',
+] as const;
+
+export interface OpenGpuOptions {
+  powerPreference?: GPUPowerPreference;
+  /** Ask for timestamp queries when the adapter has them (for profiling). */
+  timestamps?: boolean;
+  /** Print adapter and limits to stderr. */
+  verbose?: boolean;
+}
+
+export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
+  const entry = await getGpuEntryPoint();
+  const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${INSTALL_HINT}`);
+
+  const requiredLimits: Record<string, number> = {};
+  for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
+  const info = adapter.info;
+  const adapterName =
+    [info?.description || info?.device, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
+    ` via ${runtime === 'deno' ? 'wgpu (Deno)' : 'Dawn (Node)'}`;
+
+  let closed = false;
+  const gpu: Gpu = {
+    device,
+    runtime,
+    adapterName,
+    features: new Set(device.features as unknown as Iterable<string>),
+    limits: device.limits,
+    lostReason: null,
+    async close() {
+      if (closed) return;
+      closed = true;
+      if (gpu.lostReason === null) {
+        try {
+          await device.queue.onSubmittedWorkDone();
+        } catch {
+          // The device may already be gone; destroying it is all that is left to do.
+        }
+      }
+      device.destroy();
+    },
+  };
+  device.lost.then((info) => {
+    if (closed) return;
+    gpu.lostReason = `${info.reason ?? 'unknown'}: ${info.message || 'no message'}`;
+  });
+  device.addEventListener('uncapturederror', (event) => {
+    // Validation errors inside recorded work surface here; we log loudly. Callers that need a hard
+    // failure wrap their work in checkErrors().
+    const error = (event as GPUUncapturedErrorEvent).error;
+    console.error(`WebGPU error: ${error.message}`);
+  });
+
+  if (options.verbose) {
+    console.error(`adapter: ${adapterName}`);
+    console.error(`features: ${[...gpu.features].sort().join(', ') || '(none)'}`);
+    for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
+  }
+  return gpu;
+}
+
+/**
+ * Runs `work` inside validation and out-of-memory error scopes and throws, naming `what`, if either
+ * caught something. Use it around anything created from user-controlled sizes.
+ */
+export async function checkErrors<T>(gpu: Gpu, what: string, work: () => T): Promise<T> {
+  const { device } = gpu;
+  device.pushErrorScope('out-of-memory');
+  device.pushErrorScope('validation');
+  let result: T;
+  try {
+    result = work();
+  } finally {
+    const validation = await device.popErrorScope();
+    const oom = await device.popErrorScope();
+    if (oom) throw new Error(`GPU out of memory while creating ${what}: ${oom.message}`);
+    if (validation) throw new Error(`WebGPU validation error in ${what}: ${validation.message}`);
+  }
+  if (gpu.lostReason !== null) throw new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason})`);
+  return result;
+}

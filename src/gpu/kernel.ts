@@ -1,0 +1,167 @@
+// Loads WGSL kernels from shaders/, compiles them once per (file, override constants), and gives
+// each an explicit bind group layout so that a binding a specialization leaves unused still binds.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Gpu } from './device.ts';
+
+/** How a kernel sees each binding, in @binding order of @group(0). */
+export type BindingKind = 'read' | 'read_write' | 'uniform';
+
+export interface KernelSpec {
+  /** File name in shaders/ without `.wgsl`. */
+  readonly shader: string;
+  readonly entryPoint?: string;
+  readonly bindings: readonly BindingKind[];
+  /** WGSL `override` constants; booleans are passed as 0/1. */
+  readonly constants?: Readonly<Record<string, number>>;
+}
+
+export class ShaderCompileError extends Error {
+  override name = 'ShaderCompileError';
+}
+
+/** Walks up from this module (src/gpu, dist/gpu or build/src/gpu) to the project's shaders/. */
+function findShaderDir(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let i = 0; i < 5; i++) {
+    const candidate = join(dir, 'shaders');
+    if (existsSync(join(candidate, 'README.md'))) return candidate;
+    dir = dirname(dir);
+  }
+  throw new Error(`Cannot find the shaders/ folder above ${fileURLToPath(import.meta.url)}; reinstall the package.`);
+}
+
+let shaderDir: string | undefined;
+const sourceCache = new Map<string, string>();
+
+export function shaderSource(name: string): string {
+  let source = sourceCache.get(name);
+  if (source === undefined) {
+    shaderDir ??= findShaderDir();
+    const path = join(shaderDir, `${name}.wgsl`);
+    if (!existsSync(path)) throw new Error(`Kernel "${name}" not found: expected ${path}`);
+    source = readFileSync(path, 'utf8');
+    sourceCache.set(name, source);
+  }
+  return source;
+}
+
+export class Kernel {
+  constructor(
+    readonly label: string,
+    readonly pipeline: GPUComputePipeline,
+    readonly layout: GPUBindGroupLayout,
+    readonly bindingCount: number,
+  ) {}
+
+  /** Binds buffers in @binding order. Create bind groups once, at plan time, not per step. */
+  bind(gpu: Gpu, buffers: readonly GPUBuffer[]): GPUBindGroup {
+    if (buffers.length !== this.bindingCount) {
+      throw new Error(`Kernel ${this.label} takes ${this.bindingCount} buffers, got ${buffers.length}`);
+    }
+    return gpu.device.createBindGroup({
+      label: `${this.label}(${buffers.map((b) => b.label).join(', ')})`,
+      layout: this.layout,
+      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+    });
+  }
+}
+
+const kernelCache = new WeakMap<GPUDevice, Map<string, Kernel>>();
+const moduleCache = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
+
+function bindingType(kind: BindingKind): GPUBufferBindingType {
+  return kind === 'read' ? 'read-only-storage' : kind === 'read_write' ? 'storage' : 'uniform';
+}
+
+async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
+  let modules = moduleCache.get(gpu.device);
+  if (!modules) moduleCache.set(gpu.device, (modules = new Map()));
+  const cached = modules.get(name);
+  if (cached) return cached;
+
+  const code = shaderSource(name);
+  gpu.device.pushErrorScope('validation');
+  const module = gpu.device.createShaderModule({ label: `shaders/${name}.wgsl`, code });
+  const scopeError = await gpu.device.popErrorScope();
+  const info = typeof module.getCompilationInfo === 'function' ? await module.getCompilationInfo() : undefined;
+  const errors = (info?.messages ?? []).filter((m) => m.type === 'error');
+  if (errors.length > 0) {
+    const lines = errors.map((m) => `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+    throw new ShaderCompileError(lines.join('\n'));
+  }
+  if (scopeError) throw new ShaderCompileError(`shaders/${name}.wgsl: ${scopeError.message}`);
+  modules.set(name, module);
+  return module;
+}
+
+/** Returns the compiled kernel, from cache when this device has built the same specialization. */
+export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
+  const constants = spec.constants ?? {};
+  const key = `${spec.shader}:${spec.entryPoint ?? 'main'}:${JSON.stringify(
+    Object.keys(constants).sort().map((k) => [k, constants[k]]),
+  )}`;
+  let kernels = kernelCache.get(gpu.device);
+  if (!kernels) kernelCache.set(gpu.device, (kernels = new Map()));
+  const cached = kernels.get(key);
+  if (cached) return cached;
+
+  const module = await compileModule(gpu, spec.shader);
+  const label = `${spec.shader}${Object.keys(constants).length ? JSON.stringify(constants) : ''}`;
+  const layout = gpu.device.createBindGroupLayout({
+    label,
+    entries: spec.bindings.map((kind, binding) => ({
+      binding,
+      visibility: 0x4 /* GPUShaderStage.COMPUTE */,
+      buffer: { type: bindingType(kind) },
+    })),
+  });
+  gpu.device.pushErrorScope('validation');
+  const pipeline = gpu.device.createComputePipeline({
+    label,
+    layout: gpu.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
+    compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: { ...constants } },
+  });
+  const error = await gpu.device.popErrorScope();
+  if (error) throw new ShaderCompileError(`shaders/${spec.shader}.wgsl (pipeline ${label}): ${error.message}`);
+  const kernel = new Kernel(label, pipeline, layout, spec.bindings.length);
+  kernels.set(key, kernel);
+  return kernel;
+}
+
+/** One kernel launch with its buffers already bound. */
+export interface Dispatch {
+  readonly kernel: Kernel;
+  readonly bindGroup: GPUBindGroup;
+  readonly workgroups: readonly [number, number?, number?];
+}
+
+export function recordDispatches(pass: GPUComputePassEncoder, dispatches: readonly Dispatch[]): void {
+  for (const { kernel, bindGroup, workgroups } of dispatches) {
+    pass.setPipeline(kernel.pipeline);
+    pass.setBindGroup(0, bindGroup);
+    pass.dispatchWorkgroups(workgroups[0], workgroups[1] ?? 1, workgroups[2] ?? 1);
+  }
+}
+
+/** Records and submits dispatches in one compute pass (tests and one-off work). */
+export function submitDispatches(gpu: Gpu, dispatches: readonly Dispatch[], label = 'dispatches'): void {
+  const encoder = gpu.device.createCommandEncoder({ label });
+  const pass = encoder.beginComputePass({ label });
+  recordDispatches(pass, dispatches);
+  pass.end();
+  gpu.device.queue.submit([encoder.finish()]);
+}
+
+/**
+ * Splits a 1-D workgroup count over x and y so that neither exceeds the 65535 per-dimension limit.
+ * Kernels dispatched this way compute `wid.x + wid.y * nwg.x` and skip ids past their end.
+ */
+export function workgroupGrid(count: number, maxPerDimension = 65535): [number, number] {
+  if (count <= maxPerDimension) return [Math.max(1, count), 1];
+  const y = Math.ceil(count / maxPerDimension);
+  return [Math.ceil(count / y), y];
+}
+
+export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);

@@ -1,0 +1,23 @@
+// Dispatches shaders/normalize.wgsl: uint8 pixels -> normalized f32 activations.
+import type { Gpu } from '../gpu/device.ts';
+import { ceilDiv, getKernel, workgroupGrid, type Dispatch } from '../gpu/kernel.ts';
+
+export const MNIST_MEAN = 0.1307;
+export const MNIST_STD = 0.3081;
+
+export interface NormalizeShape {
+  count: number;
+  mean?: number;
+  std?: number;
+}
+
+/** `pixels` holds `count` bytes packed into u32 words; `output` receives `count` f32 values. */
+export async function normalize(gpu: Gpu, shape: NormalizeShape, pixels: GPUBuffer, output: GPUBuffer): Promise<Dispatch> {
+  const workgroup = 256;
+  const kernel = await getKernel(gpu, {
+    shader: 'normalize',
+    bindings: ['read', 'read_write'],
+    constants: { COUNT: shape.count, MEAN: shape.mean ?? MNIST_MEAN, STD: shape.std ?? MNIST_STD, WORKGROUP: workgroup },
+  });
+  return { kernel, bindGroup: kernel.bind(gpu, [pixels, output]), workgroups: workgroupGrid(ceilDiv(shape.count, workgroup)) };
+}

@@ -1,0 +1,8 @@
+// CPU reference of shaders/normalize.wgsl.
+import { MNIST_MEAN, MNIST_STD } from '../kernels/normalize.ts';
+
+export function normalizeReference(pixels: Uint8Array, mean = MNIST_MEAN, std = MNIST_STD): Float64Array {
+  const out = new Float64Array(pixels.length);
+  for (let i = 0; i < pixels.length; i++) out[i] = (pixels[i] / 255 - mean) / std;
+  return out;
+}

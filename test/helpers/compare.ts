@@ -1,0 +1,35 @@
+// Comparisons used by every kernel test: relative L2 error, with NaN/Inf never passing.
+import * as assert from 'uvu/assert';
+
+/** ‖actual − expected‖₂ / ‖expected‖₂ computed in float64; Infinity if actual holds a NaN or Inf. */
+export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<number>): number {
+  if (actual.length !== expected.length) throw new Error(`length ${actual.length} != ${expected.length}`);
+  let diff = 0;
+  let norm = 0;
+  for (let i = 0; i < actual.length; i++) {
+    if (!Number.isFinite(actual[i])) return Infinity;
+    const d = actual[i] - expected[i];
+    diff += d * d;
+    norm += expected[i] * expected[i];
+  }
+  if (norm === 0) return diff === 0 ? 0 : Infinity;
+  return Math.sqrt(diff / norm);
+}
+
+export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance = 1e-5): void {
+  const error = relativeError(actual, expected);
+  assert.ok(error < tolerance, `${what}: relative error ${error} >= ${tolerance}`);
+}
+
+export function assertExactlyEqual(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string): void {
+  assert.is(actual.length, expected.length, `${what}: length`);
+  for (let i = 0; i < actual.length; i++) {
+    if (actual[i] !== expected[i]) assert.unreachable(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+  }
+}
+
+/** A fresh seed per test, printed in failure messages so a failure can be replayed. */
+export function testSeed(): number {
+  const fixed = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.TEST_SEED;
+  return fixed ? Number(fixed) : (Math.random() * 0x100000000) >>> 0;
+}
