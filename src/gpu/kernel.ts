@@ -5,6 +5,11 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Gpu } from './device.ts';
 
+/** A whole buffer, or a range of one (offsets must be multiples of 256 bytes). */
+export type BufferArg = GPUBuffer | GPUBufferBinding;
+
+const bufferLabel = (arg: BufferArg): string => ('buffer' in arg ? arg.buffer.label : arg.label);
+
 /** How a kernel sees each binding, in @binding order of @group(0). */
 export type BindingKind = 'read' | 'read_write' | 'uniform';
 
@@ -56,14 +61,14 @@ export class Kernel {
   ) {}
 
   /** Binds buffers in @binding order. Create bind groups once, at plan time, not per step. */
-  bind(gpu: Gpu, buffers: readonly GPUBuffer[]): GPUBindGroup {
+  bind(gpu: Gpu, buffers: readonly BufferArg[]): GPUBindGroup {
     if (buffers.length !== this.bindingCount) {
       throw new Error(`Kernel ${this.label} takes ${this.bindingCount} buffers, got ${buffers.length}`);
     }
     return gpu.device.createBindGroup({
-      label: `${this.label}(${buffers.map((b) => b.label).join(', ')})`,
+      label: `${this.label}(${buffers.map(bufferLabel).join(', ')})`,
       layout: this.layout,
-      entries: buffers.map((buffer, binding) => ({ binding, resource: { buffer } })),
+      entries: buffers.map((arg, binding) => ({ binding, resource: 'buffer' in arg ? arg : { buffer: arg } })),
     });
   }
 }
