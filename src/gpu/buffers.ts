@@ -1,5 +1,5 @@
 // Buffer creation, upload and readback. Every buffer gets a label so that WebGPU errors name it.
-import type { Gpu } from './device.ts';
+import { explainGpuFailure, type Gpu } from './device.ts';
 
 /** Storage buffer usable by kernels, writable from the host and readable back. */
 export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
@@ -54,8 +54,7 @@ export async function readBuffer(gpu: Gpu, source: GPUBuffer, byteLength = sourc
     await staging.mapAsync(0x1 /* READ */);
   } catch (err) {
     staging.destroy();
-    throw new Error(`Reading back "${source.label}" failed: ${(err as Error).message}` +
-      (gpu.lostReason ? ` (device lost: ${gpu.lostReason})` : ''));
+    throw await explainGpuFailure(gpu, err, `reading back "${source.label}"`);
   }
   const copy = staging.getMappedRange().slice(0, byteLength);
   staging.unmap();

@@ -155,3 +155,15 @@ export async function checkErrors<T>(gpu: Gpu, what: string, work: () => T): Pro
   if (gpu.lostReason !== null) throw new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason})`);
   return result;
 }
+
+/**
+ * Turns a failed GPU operation into an error that says what happened: a lost device (destroyed,
+ * driver reset, out of memory) becomes a GpuDeviceLostError. The lost promise may settle just after
+ * the failure it caused, so give it a moment first.
+ */
+export async function explainGpuFailure(gpu: Gpu, err: unknown, what: string): Promise<Error> {
+  if (gpu.lostReason === null) await new Promise((resolve) => setTimeout(resolve, 50));
+  const message = err instanceof Error ? err.message : String(err);
+  if (gpu.lostReason !== null) return new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason}); ${message}`);
+  return new Error(`${what} failed: ${message}`);
+}
