@@ -1,0 +1,68 @@
+// softmax_cross_entropy: per row of logits [BATCH, CLASSES], a stable log-sum-exp (row max subtracted),
+// then one of two specializations:
+//   LOG_SOFTMAX_ONLY = 0 (training/evaluation): sampleLoss = -log_softmax[label], gradLogits = (softmax -
+//     onehot(label)) / BATCH (the gradient of the batch-mean loss), predictions = argmax (ties and NaN: the
+//     first, as torch.argmax). A label >= CLASSES gives a NaN loss and no one-hot term.
+//   LOG_SOFTMAX_ONLY = 1 (prediction): gradLogits receives log_softmax; labels, sampleLoss and predictions
+//     are bound but untouched.
+// bindings: 0 logits: array<f32> (read, BATCH*CLASSES), 1 labels: array<u32> (read, BATCH),
+//           2 gradLogits: array<f32> (read_write, BATCH*CLASSES), 3 sampleLoss: array<f32> (read_write, BATCH),
+//           4 predictions: array<u32> (read_write, BATCH)
+// dispatch: ceil(BATCH / WG) workgroups, split over x and y; one invocation per row (CLASSES is small).
+
+override BATCH: u32;
+override CLASSES: u32;
+override LOG_SOFTMAX_ONLY: bool = false;
+override WG: u32 = 64;
+
+@group(0) @binding(0) var<storage, read> logits: array<f32>;
+@group(0) @binding(1) var<storage, read> labels: array<u32>;
+@group(0) @binding(2) var<storage, read_write> gradLogits: array<f32>;
+@group(0) @binding(3) var<storage, read_write> sampleLoss: array<f32>;
+@group(0) @binding(4) var<storage, read_write> predictions: array<u32>;
+
+// By bits, so a compiler that assumes finite floats cannot fold the test away.
+fn is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let row = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (row >= BATCH) { return; }
+  let base = row * CLASSES;
+
+  var best = logits[base];
+  var best_at = 0u;
+  for (var j = 1u; j < CLASSES; j++) {
+    let v = logits[base + j];
+    if (!is_nan(best) && (v > best || is_nan(v))) {
+      best = v;
+      best_at = j;
+    }
+  }
+  // With a NaN in the row every output becomes NaN below, as in PyTorch; the max itself is only a shift.
+  var sum = 0.0;
+  for (var j = 0u; j < CLASSES; j++) { sum += exp(logits[base + j] - best); }
+  let log_sum = log(sum);
+
+  if (LOG_SOFTMAX_ONLY) {
+    for (var j = 0u; j < CLASSES; j++) { gradLogits[base + j] = (logits[base + j] - best) - log_sum; }
+    return;
+  }
+
+  let label = labels[row];
+  let valid = label < CLASSES;
+  let label_logit = logits[base + min(label, CLASSES - 1u)];
+  // A NaN constant is a compile error in WGSL, so it is made from a runtime variable.
+  var nan_bits = 0x7fc00000u;
+  sampleLoss[row] = select(bitcast<f32>(nan_bits), log_sum - (label_logit - best), valid);
+  predictions[row] = best_at;
+  let inv_sum = 1.0 / sum;
+  let inv_batch = 1.0 / f32(BATCH);
+  for (var j = 0u; j < CLASSES; j++) {
+    let p = exp(logits[base + j] - best) * inv_sum;
+    gradLogits[base + j] = (p - select(0.0, 1.0, valid && j == label)) * inv_batch;
+  }
+}

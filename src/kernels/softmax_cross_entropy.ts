@@ -1,0 +1,123 @@
+// Dispatches shaders/softmax_cross_entropy.wgsl (loss, gradient and predictions, or log-softmax alone)
+// and shaders/loss_stats.wgsl (batch loss sum and correct count, for the host to read back).
+import type { Gpu } from '../gpu/device.ts';
+import { createStorageBuffer } from '../gpu/buffers.ts';
+import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+
+export interface LossShape {
+  batch: number;
+  classes: number;
+}
+
+const ROWS_WG = 64;
+/** Invocations of the single loss_stats workgroup; a power of two <= MAX_WG in the shader. */
+const STATS_WG = 64;
+
+function checkShape(what: string, shape: LossShape): void {
+  for (const [name, value] of Object.entries({ batch: shape.batch, classes: shape.classes })) {
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what}: ${name} must be a positive integer, got ${value}`);
+  }
+}
+
+function bindingBytes(arg: BufferArg): number {
+  return 'buffer' in arg ? (arg.size ?? arg.buffer.size - (arg.offset ?? 0)) : arg.size;
+}
+
+/** Fails early, naming the tensor, rather than letting the kernel read or write a clamped address. */
+function checkSize(what: string, name: string, arg: BufferArg, words: number): void {
+  const bytes = bindingBytes(arg);
+  if (bytes < words * 4) throw new RangeError(`${what}: ${name} needs ${words} words (${words * 4} bytes), its binding has ${bytes}`);
+}
+
+async function rowsKernel(gpu: Gpu, shape: LossShape, logSoftmaxOnly: boolean) {
+  return getKernel(gpu, {
+    shader: 'softmax_cross_entropy',
+    bindings: ['read', 'read', 'read_write', 'read_write', 'read_write'],
+    constants: { BATCH: shape.batch, CLASSES: shape.classes, LOG_SOFTMAX_ONLY: logSoftmaxOnly ? 1 : 0, WG: ROWS_WG },
+  });
+}
+
+/**
+ * Cross-entropy of logits [batch, classes] against u32 labels, with a stable log-sum-exp. Overwrites
+ * gradLogits = (softmax - onehot) / batch (gradient of the batch-mean loss), sampleLoss = -log_softmax[label]
+ * per sample, and predictions = argmax per sample (ties: first index). A label >= classes gives a NaN loss.
+ */
+export async function softmaxCrossEntropy(
+  gpu: Gpu,
+  shape: LossShape,
+  logits: BufferArg,
+  labels: BufferArg,
+  gradLogits: BufferArg,
+  sampleLoss: BufferArg,
+  predictions: BufferArg,
+): Promise<Dispatch[]> {
+  const what = 'softmaxCrossEntropy';
+  checkShape(what, shape);
+  const { batch, classes } = shape;
+  checkSize(what, 'logits', logits, batch * classes);
+  checkSize(what, 'labels', labels, batch);
+  checkSize(what, 'gradLogits', gradLogits, batch * classes);
+  checkSize(what, 'sampleLoss', sampleLoss, batch);
+  checkSize(what, 'predictions', predictions, batch);
+  const kernel = await rowsKernel(gpu, shape, false);
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [logits, labels, gradLogits, sampleLoss, predictions]),
+    workgroups: workgroupGrid(ceilDiv(batch, ROWS_WG)),
+  }];
+}
+
+// Stand-ins for the two per-sample outputs the log-softmax specialization never writes. WebGPU forbids
+// binding one buffer to two writable slots, so each slot gets its own; one pair per device.
+const unusedOutputs = new WeakMap<GPUDevice, [GPUBuffer, GPUBuffer]>();
+
+function unusedOutputBuffers(gpu: Gpu): [GPUBuffer, GPUBuffer] {
+  let pair = unusedOutputs.get(gpu.device);
+  if (!pair) {
+    pair = [createStorageBuffer(gpu, 'log-softmax unused sampleLoss', 4), createStorageBuffer(gpu, 'log-softmax unused predictions', 4)];
+    unusedOutputs.set(gpu.device, pair);
+  }
+  return pair;
+}
+
+/** output = log_softmax(logits) per row, [batch, classes]. Overwrites output. */
+export async function logSoftmax(gpu: Gpu, shape: LossShape, logits: BufferArg, output: BufferArg): Promise<Dispatch[]> {
+  const what = 'logSoftmax';
+  checkShape(what, shape);
+  checkSize(what, 'logits', logits, shape.batch * shape.classes);
+  checkSize(what, 'output', output, shape.batch * shape.classes);
+  const kernel = await rowsKernel(gpu, shape, true);
+  // This specialization leaves labels, sampleLoss and predictions alone, but their slots need buffers:
+  // logits fills the read-only one.
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [logits, logits, output, ...unusedOutputBuffers(gpu)]),
+    workgroups: workgroupGrid(ceilDiv(shape.batch, ROWS_WG)),
+  }];
+}
+
+/**
+ * stats (2 u32 words) = [bitcast<u32>(f32 sum of sampleLoss, in a fixed order), count of predictions ==
+ * labels] over the batch. One workgroup; deterministic.
+ */
+export async function lossStats(
+  gpu: Gpu,
+  shape: LossShape,
+  sampleLoss: BufferArg,
+  predictions: BufferArg,
+  labels: BufferArg,
+  stats: BufferArg,
+): Promise<Dispatch[]> {
+  const what = 'lossStats';
+  checkShape(what, shape);
+  checkSize(what, 'sampleLoss', sampleLoss, shape.batch);
+  checkSize(what, 'predictions', predictions, shape.batch);
+  checkSize(what, 'labels', labels, shape.batch);
+  checkSize(what, 'stats', stats, 2);
+  const kernel = await getKernel(gpu, {
+    shader: 'loss_stats',
+    bindings: ['read', 'read', 'read', 'read_write'],
+    constants: { BATCH: shape.batch, WG: STATS_WG },
+  });
+  return [{ kernel, bindGroup: kernel.bind(gpu, [sampleLoss, predictions, labels, stats]), workgroups: [1] }];
+}
