@@ -52,7 +52,7 @@ export function toMnistDigit(image: GrayImage): Uint8Array {
   // Thin strokes on a big picture average down to faint gray; MNIST strokes peak at full white.
   let digitPeak = 0;
   for (const v of digit) digitPeak = Math.max(digitPeak, v);
-  const bytes = digit.map((v) => Math.round((255 * v) / digitPeak));
+  const bytes = Uint8Array.from(digit, (v) => Math.round((255 * v) / digitPeak));
 
   // Center of mass of the final byte values, so the whole-pixel shift leaves it within 0.5 of center.
   let mass = 0;
