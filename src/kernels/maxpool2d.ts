@@ -91,5 +91,7 @@ export async function maxPool2dBackward(
   checkSize('argmax', argmax, outCount);
   checkSize('gradInput', gradInput, inCount);
   const kernel = await getKernel(gpu, { shader: 'maxpool2d_backward', bindings: ['read', 'read', 'read_write'], constants });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, argmax, gradInput]), workgroups: grid(inCount) }];
+  // Non-overlapping windows: one invocation per window writes its whole tile; overlapping: one per input.
+  const invocations = constants.S >= constants.K ? outCount : inCount;
+  return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, argmax, gradInput]), workgroups: grid(invocations) }];
 }

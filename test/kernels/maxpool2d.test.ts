@@ -21,6 +21,7 @@ const SHAPES: [string, MaxPool2dShape][] = [
   ['3x3 windows, stride 3 over 13x13', { batch: 5, channels: 3, height: 13, width: 13, kernel: 3 }],
   ['window the size of the input', { batch: 2, channels: 3, height: 5, width: 5, kernel: 5 }],
   ['1x1 windows, stride 2', { batch: 1, channels: 2, height: 5, width: 6, kernel: 1, stride: 2 }],
+  ['2x2 windows, stride 3: gaps between windows', { batch: 2, channels: 3, height: 8, width: 10, kernel: 2, stride: 3 }],
 ];
 
 const sizes = (shape: MaxPool2dShape) => {
