@@ -1,0 +1,54 @@
+#!/usr/bin/env node
+// Command-line entry point, the same under Node (node dist/cli.js) and Deno (deno run -A src/cli.ts).
+import process from 'node:process';
+import { UsageError } from './cli/args.ts';
+import { trainCommand } from './cli/train.ts';
+import { evalCommand } from './cli/eval.ts';
+import { predictCommand } from './cli/predict.ts';
+import { showCommand } from './cli/show.ts';
+
+const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
+
+Usage: <command> [options]     (Node: node dist/cli.js <command>, Deno: deno task <command>)
+
+Commands:
+  train      train a model on MNIST and write checkpoints
+  eval       evaluate a checkpoint on the test (or training) set
+  predict    classify PNG images of handwritten digits
+  show       write dataset images to PNG and print them in the terminal
+
+Run <command> --help for its options.`;
+
+const commands: Record<string, (argv: string[]) => Promise<number>> = {
+  train: trainCommand,
+  eval: evalCommand,
+  predict: predictCommand,
+  show: showCommand,
+};
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    console.log(HELP);
+    return name ? 0 : 2;
+  }
+  const command = commands[name];
+  if (!command) {
+    console.error(`Unknown command "${name}".\n\n${HELP}`);
+    return 2;
+  }
+  try {
+    return await command(rest);
+  } catch (err) {
+    if (err instanceof UsageError) {
+      console.error(`${name}: ${err.message}\nRun \`${name} --help\` for the options.`);
+      return 2;
+    }
+    const error = err as Error;
+    console.error(`${name} failed: ${error.message}`);
+    if (process.env.DEBUG) console.error(error.stack);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,87 @@
+// `eval`: loads a checkpoint and reports accuracy, loss, per-class accuracy and a confusion matrix.
+import { loadMnist } from '../data/mnist.ts';
+import { openGpu } from '../gpu/device.ts';
+import { Network } from '../nn/network.ts';
+import { loadCheckpoint } from '../train/checkpoint.ts';
+import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
+import { choiceOption, intOption, parseCommandArgs } from './args.ts';
+import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { emitJson, percent } from './progress.ts';
+
+export const EVAL_HELP = `Usage: eval [options]
+
+Evaluates a checkpoint on the MNIST test set (or the training set) and prints accuracy, mean loss,
+per-class accuracy, the confusion matrix and throughput.
+
+Options:
+  --checkpoint PATH    checkpoint written by train (default: data/checkpoints/digit.safetensors)
+  --split test|train   which split to evaluate (default: test)
+  --batch-size N       images per forward pass (default: 1000)
+  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
+  --no-verify          do not verify the MNIST checksums
+  --json               print one JSON object instead of the report
+  --verbose            print the GPU adapter and its limits
+  -h, --help           show this help`;
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    checkpoint: { type: 'string' } as const,
+    split: { type: 'string', default: 'test' } as const,
+    'batch-size': { type: 'string', default: '1000' } as const,
+    json: { type: 'boolean', default: false } as const,
+    verbose: { type: 'boolean', default: false } as const,
+    help: { type: 'boolean', short: 'h', default: false } as const,
+    ...dataOptions,
+  });
+  if (values.help) {
+    console.log(EVAL_HELP);
+    return 0;
+  }
+  const split = choiceOption(values.split, 'split', ['test', 'train'] as const);
+  const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
+  const path = values.checkpoint ?? defaultCheckpointPath('digit');
+  const checkpoint = loadCheckpoint(path);
+  const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
+    onProgress: (m) => values.json || console.error(m) });
+
+  const gpu = await openGpu({ verbose: values.verbose });
+  try {
+    const network = await Network.create(gpu, checkpoint.model, { maxBatch: Math.min(batchSize, data.count), training: false });
+    network.setParameters(checkpoint.params);
+    await network.plan(Math.min(batchSize, data.count)); // compile before timing
+    const result = await evaluate(gpu, network, data);
+    network.destroy();
+    if (values.json) {
+      emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), split,
+        count: result.count, correct: result.correct, accuracy: result.accuracy, mean_loss: result.meanLoss,
+        per_class_accuracy: perClassAccuracy(result), confusion: result.confusion, images_per_second: result.imagesPerSecond,
+        adapter: gpu.adapterName });
+    } else {
+      console.log(formatReport(path, split, checkpoint.metadata.epoch, result));
+    }
+    return 0;
+  } finally {
+    await gpu.close();
+  }
+}
+
+function perClassAccuracy(result: EvaluationResult): number[] {
+  return result.confusion.map((row, label) => row[label] / Math.max(1, row.reduce((a, b) => a + b, 0)));
+}
+
+export function formatReport(path: string, split: string, epoch: string | undefined, result: EvaluationResult): string {
+  const lines = [
+    `checkpoint ${path}${epoch ? ` (epoch ${epoch})` : ''}, ${split} split: ${result.count} images`,
+    `accuracy   ${percent(result.accuracy)} (${result.correct}/${result.count})`,
+    `mean loss  ${result.meanLoss.toFixed(4)}`,
+    `throughput ${result.imagesPerSecond.toFixed(0)} images/s (${result.seconds.toFixed(2)} s)`,
+    '',
+    'per-class accuracy:',
+    ...perClassAccuracy(result).map((acc, label) => `  ${label}: ${percent(acc)}`),
+    '',
+    'confusion matrix (rows: true label, columns: predicted):',
+    `       ${result.confusion.map((_, i) => String(i).padStart(5)).join('')}`,
+    ...result.confusion.map((row, label) => `  ${String(label).padStart(3)}  ${row.map((n) => String(n).padStart(5)).join('')}`),
+  ];
+  return lines.join('\n');
+}

@@ -1,0 +1,88 @@
+// `predict`: classifies PNG files of handwritten digits with a trained checkpoint.
+import { readFileSync } from 'node:fs';
+import { openGpu } from '../gpu/device.ts';
+import { readF32 } from '../gpu/buffers.ts';
+import { submitDispatches } from '../gpu/kernel.ts';
+import { decodePng } from '../io/png.ts';
+import { terminalArt, toMnistDigit } from '../io/digit-image.ts';
+import { dispatchesOf, Network } from '../nn/network.ts';
+import { loadCheckpoint } from '../train/checkpoint.ts';
+import { parseCommandArgs, UsageError } from './args.ts';
+import { defaultCheckpointPath } from './common.ts';
+import { emitJson, percent } from './progress.ts';
+
+export const PREDICT_HELP = `Usage: predict [options] IMAGE.png [IMAGE.png ...]
+
+Classifies PNG images of single handwritten digits. Any size; grayscale, RGB or RGBA, palette,
+8 or 16 bits; dark ink on a light background or light on dark. Each image is converted the way MNIST
+digits were made: ink cropped, scaled to fit 20x20, centred by its centre of mass in 28x28.
+
+Options:
+  --checkpoint PATH    checkpoint written by train (default: data/checkpoints/digit.safetensors)
+  --show               print each image as the network sees it (28x28) in the terminal
+  --json               one JSON object per image on stdout
+  -h, --help           show this help`;
+
+const MAX_BATCH = 256;
+
+export async function predictCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parseCommandArgs(argv, {
+    checkpoint: { type: 'string' } as const,
+    show: { type: 'boolean', default: false } as const,
+    json: { type: 'boolean', default: false } as const,
+    help: { type: 'boolean', short: 'h', default: false } as const,
+  }, true);
+  if (values.help) {
+    console.log(PREDICT_HELP);
+    return 0;
+  }
+  if (positionals.length === 0) throw new UsageError('give at least one PNG file to classify');
+  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'));
+  const [channels, height, width] = checkpoint.model.input;
+  if (channels !== 1 || height !== 28 || width !== 28) {
+    throw new Error(`predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`);
+  }
+  // Decode every file first: a bad image is reported before the GPU starts.
+  const digits = positionals.map((file) => {
+    let bytes: Uint8Array;
+    try {
+      bytes = readFileSync(file);
+    } catch (err) {
+      throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+    }
+    return { file, pixels: toMnistDigit(decodePng(bytes, file)) };
+  });
+
+  const gpu = await openGpu();
+  try {
+    const classes = checkpoint.model.classes;
+    const maxBatch = Math.min(MAX_BATCH, digits.length);
+    const network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+    network.setParameters(checkpoint.params);
+    for (let start = 0; start < digits.length; start += maxBatch) {
+      const chunk = digits.slice(start, start + maxBatch);
+      const pixels = new Uint8Array(chunk.length * 784);
+      chunk.forEach((d, i) => pixels.set(d.pixels, i * 784));
+      network.writeBatch(pixels, new Uint32Array(chunk.length));
+      const plan = await network.plan(chunk.length);
+      submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'predict');
+      const logProbs = await readF32(gpu, network.logProbs, chunk.length * classes);
+      chunk.forEach(({ file, pixels: digit }, i) => {
+        const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
+        const predicted = probabilities.indexOf(Math.max(...probabilities));
+        if (values.json) {
+          emitJson({ file, digit: predicted, probability: probabilities[predicted], probabilities });
+          return;
+        }
+        if (values.show) console.log(terminalArt(digit, 28, 28));
+        const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
+        console.log(`${file}: ${predicted} (${percent(probabilities[predicted])})   next: ` +
+          ranked.slice(1).map(([d, p]) => `${d} ${percent(p)}`).join(', '));
+      });
+    }
+    network.destroy();
+    return 0;
+  } finally {
+    await gpu.close();
+  }
+}

@@ -1,0 +1,352 @@
+// A model description turned into GPU buffers and recorded kernels. Buffers are allocated once, for
+// the largest batch; each batch size gets its own cached plan (kernels specialised by override
+// constants), so the partial last batch of an epoch is computed exactly, not padded.
+import type { Gpu } from '../gpu/device.ts';
+import { checkErrors } from '../gpu/device.ts';
+import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
+import type { Dispatch } from '../gpu/kernel.ts';
+import { normalize } from '../kernels/normalize.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dShape } from '../kernels/conv2d.ts';
+import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../kernels/linear.ts';
+import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import { reluBackward, reluForward } from '../kernels/relu.ts';
+import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
+import { ADAM_UNIFORM_BYTES, adamStep, type AdamOptions } from '../kernels/adam.ts';
+import { ParameterLayout } from './parameters.ts';
+import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from './spec.ts';
+
+/** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
+interface Value {
+  shape: number[];
+  buffer: GPUBuffer;
+  grad: GPUBuffer | null;
+}
+
+/** One layer as executed: conv2d and linear absorb a following ReLU. */
+interface Node {
+  layer: ResolvedLayer;
+  relu: boolean;
+  input: Value;
+  output: Value;
+  argmax?: GPUBuffer;
+}
+
+/** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
+export interface Op {
+  name: string;
+  flops: number;
+  bytes: number;
+  dispatches: Dispatch[];
+}
+
+export interface StepPlan {
+  batch: number;
+  forward: Op[];
+  /** Cross-entropy, its gradient, per-sample predictions and the batch's [loss sum, correct] stats. */
+  loss: Op[];
+  /** Per-row log-probabilities of the logits (for predict). */
+  logProbabilities: Op[];
+  backward: Op[];
+  optimizer: Op[];
+  /** All dispatches of a training step, in order (forward, loss, backward, optimizer). */
+  trainingStep: Dispatch[];
+  /** Forward and loss: what evaluation runs. */
+  evaluationStep: Dispatch[];
+}
+
+/** The dispatches of some ops, in order. */
+export const dispatchesOf = (...groups: Op[][]): Dispatch[] => groups.flat().flatMap((op) => op.dispatches);
+
+export interface NetworkOptions {
+  maxBatch: number;
+  /** Allocate gradients and optimizer state and record backward + Adam. */
+  training: boolean;
+  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
+}
+
+export class Network {
+  readonly layout: ParameterLayout;
+  readonly layers: ResolvedLayer[];
+  readonly inputSize: number;
+  /** uint8 pixels of a batch, packed four to a u32. */
+  readonly pixels: GPUBuffer;
+  readonly labels: GPUBuffer;
+  readonly params: GPUBuffer;
+  readonly grads: GPUBuffer | null;
+  readonly adamM: GPUBuffer | null;
+  readonly adamV: GPUBuffer | null;
+  readonly adamUniforms: GPUBuffer | null;
+  readonly sampleLoss: GPUBuffer;
+  readonly predictions: GPUBuffer;
+  readonly logProbs: GPUBuffer;
+  /** Two u32 words: bitcast f32 loss sum of the batch, correct count. */
+  readonly stats: GPUBuffer;
+  readonly bytesAllocated: number;
+
+  private readonly input: Value;
+  private readonly nodes: Node[];
+  private readonly logits: Value;
+  private readonly plans = new Map<number, Promise<StepPlan>>();
+  private readonly buffers: GPUBuffer[] = [];
+
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly model: ModelSpec,
+    readonly options: NetworkOptions,
+  ) {
+    const { maxBatch, training } = options;
+    if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`batch size must be >= 1, got ${maxBatch}`);
+    this.layers = resolveLayers(model);
+    this.layout = new ParameterLayout(parameterSpecs(model));
+    this.inputSize = shapeSize(model.input);
+    const f32 = (label: string, elements: number) => this.track(createStorageBuffer(gpu, label, elements * 4));
+    const flat = this.layout.totalElements;
+
+    this.pixels = this.track(createStorageBuffer(gpu, 'pixels', maxBatch * this.inputSize));
+    this.labels = f32('labels', maxBatch);
+    this.params = f32('parameters', flat);
+    this.grads = training ? f32('gradients', flat) : null;
+    this.adamM = training ? f32('adam.m', flat) : null;
+    this.adamV = training ? f32('adam.v', flat) : null;
+    this.adamUniforms = training ? this.track(createUniformBuffer(gpu, 'adam.uniforms', ADAM_UNIFORM_BYTES)) : null;
+
+    this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
+    this.nodes = [];
+    let current = this.input;
+    for (let i = 0; i < this.layers.length; i++) {
+      const layer = this.layers[i];
+      const kind = layer.spec.kind;
+      const fusesRelu = (kind === 'conv2d' || kind === 'linear') && this.layers[i + 1]?.spec.kind === 'relu';
+      const name = 'name' in layer.spec ? layer.spec.name : `${kind}${i}`;
+      let output: Value;
+      if (kind === 'flatten') {
+        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
+      } else if (kind === 'relu') {
+        // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
+        output = { shape: layer.outShape, buffer: f32(`relu${i}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad };
+      } else {
+        const size = maxBatch * shapeSize(layer.outShape);
+        output = {
+          shape: layer.outShape,
+          buffer: f32(`${name}.output`, size),
+          grad: training ? f32(`${name}.output.grad`, size) : null,
+        };
+      }
+      const node: Node = { layer, relu: fusesRelu, input: current, output };
+      if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
+      this.nodes.push(node);
+      current = output;
+      if (fusesRelu) i++;
+    }
+    this.logits = current;
+    if (!this.logits.grad) this.logits.grad = f32('logits.grad', maxBatch * model.classes);
+    this.sampleLoss = f32('sample.loss', maxBatch);
+    this.predictions = f32('predictions', maxBatch);
+    this.logProbs = f32('log.probabilities', maxBatch * model.classes);
+    this.stats = f32('batch.stats', 2);
+    this.bytesAllocated = this.buffers.reduce((sum, b) => sum + b.size, 0);
+  }
+
+  static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
+    return checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
+      new Network(gpu, model, options));
+  }
+
+  private track(buffer: GPUBuffer): GPUBuffer {
+    this.buffers.push(buffer);
+    return buffer;
+  }
+
+  destroy(): void {
+    for (const buffer of this.buffers) buffer.destroy();
+    this.buffers.length = 0;
+  }
+
+  /** Uploads a flat parameter array (layout order, padding included) and resets Adam's state. */
+  setParameters(flat: Float32Array, adam?: { m: Float32Array; v: Float32Array }): void {
+    if (flat.length !== this.layout.totalElements) {
+      throw new Error(`expected ${this.layout.totalElements} parameter values, got ${flat.length}`);
+    }
+    writeBuffer(this.gpu, this.params, flat);
+    if (this.adamM && this.adamV) {
+      const zeros = new Float32Array(this.layout.totalElements);
+      writeBuffer(this.gpu, this.adamM, adam?.m ?? zeros);
+      writeBuffer(this.gpu, this.adamV, adam?.v ?? zeros);
+    }
+  }
+
+  /** Uploads a batch: `pixels` holds batch*inputSize bytes, `labels` one class per sample. */
+  writeBatch(pixels: Uint8Array, labels: Uint32Array): void {
+    writeBuffer(this.gpu, this.pixels, pixels);
+    writeBuffer(this.gpu, this.labels, labels);
+  }
+
+  plan(batch: number): Promise<StepPlan> {
+    if (!Number.isInteger(batch) || batch < 1 || batch > this.options.maxBatch) {
+      throw new RangeError(`batch ${batch} outside 1..${this.options.maxBatch}`);
+    }
+    let plan = this.plans.get(batch);
+    if (!plan) {
+      plan = this.buildPlan(batch);
+      this.plans.set(batch, plan);
+    }
+    return plan;
+  }
+
+  private async buildPlan(batch: number): Promise<StepPlan> {
+    const gpu = this.gpu;
+    const layout = this.layout;
+    const inputCount = batch * this.inputSize;
+    const forward: Op[] = [{
+      name: 'normalize', flops: 2 * inputCount, bytes: 5 * inputCount,
+      dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)],
+    }];
+    for (const node of this.nodes) forward.push(...(await this.recordForward(node, batch)));
+    const classes = this.model.classes;
+    const lossShape = { batch, classes };
+    const logits = batch * classes;
+    const loss: Op[] = [
+      { name: 'softmax_cross_entropy', flops: 6 * logits, bytes: 4 * (2 * logits + 3 * batch), dispatches:
+        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions) },
+      { name: 'loss_stats', flops: 2 * batch, bytes: 12 * batch, dispatches:
+        await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats) },
+    ];
+    const logProbabilities: Op[] = [{ name: 'log_softmax', flops: 4 * logits, bytes: 8 * logits,
+      dispatches: await logSoftmax(gpu, lossShape, this.logits.buffer, this.logProbs) }];
+    const backward: Op[] = [];
+    let optimizer: Op[] = [];
+    if (this.options.training) {
+      for (const node of [...this.nodes].reverse()) backward.push(...(await this.recordBackward(node, batch)));
+      const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
+      const n = layout.totalElements;
+      optimizer = [{ name: 'adam', flops: 12 * n, bytes: 28 * n, dispatches:
+        await adamStep(gpu, n, adam, this.adamUniforms!, this.params, this.grads!, this.adamM!, this.adamV!) }];
+    }
+    return {
+      batch, forward, loss, logProbabilities, backward, optimizer,
+      trainingStep: dispatchesOf(forward, loss, backward, optimizer),
+      evaluationStep: dispatchesOf(forward, loss),
+    };
+  }
+
+  private param(name: string): GPUBufferBinding {
+    return this.layout.binding(this.params, name);
+  }
+
+  private grad(name: string): GPUBufferBinding {
+    return this.layout.binding(this.grads!, name);
+  }
+
+  private async recordForward(node: Node, batch: number): Promise<Op[]> {
+    const { gpu } = this;
+    const { layer, input, output } = node;
+    const spec = layer.spec;
+    const inCount = batch * shapeSize(layer.inShape);
+    const outCount = batch * shapeSize(layer.outShape);
+    const name = layerName(layer);
+    switch (spec.kind) {
+      case 'conv2d': {
+        const shape = convShape(layer, batch);
+        const weights = shapeSize(layer.params[0].shape);
+        return [{ name: `${name} forward${node.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount),
+          bytes: 4 * (inCount + weights + outCount), dispatches: await conv2dForward(gpu, shape, { relu: node.relu },
+            input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+      }
+      case 'linear': {
+        const shape = linearShape(layer, batch);
+        return [{ name: `${name} forward${node.relu ? '+relu' : ''}`, flops: 2 * batch * shape.inFeatures * shape.outFeatures,
+          bytes: 4 * (inCount + shape.inFeatures * shape.outFeatures + outCount), dispatches: await linearForward(gpu, shape,
+            { relu: node.relu }, input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+      }
+      case 'maxpool2d':
+        return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
+          dispatches: await maxPool2dForward(gpu, poolShape(layer, batch), input.buffer, output.buffer, node.argmax!) }];
+      case 'relu':
+        return [{ name: `${name} forward`, flops: outCount, bytes: 8 * outCount,
+          dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer) }];
+      case 'flatten':
+        return [];
+    }
+  }
+
+  private async recordBackward(node: Node, batch: number): Promise<Op[]> {
+    const { gpu } = this;
+    const { layer, input, output } = node;
+    const spec = layer.spec;
+    const ops: Op[] = [];
+    const gradOutput = output.grad;
+    if (!gradOutput) return ops;
+    const inCount = batch * shapeSize(layer.inShape);
+    const outCount = batch * shapeSize(layer.outShape);
+    const name = layerName(layer);
+    if (node.relu || spec.kind === 'relu') {
+      // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
+      ops.push({ name: `${name} relu backward`, flops: outCount, bytes: 12 * outCount,
+        dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput) });
+    }
+    switch (spec.kind) {
+      case 'conv2d': {
+        const shape = convShape(layer, batch);
+        const weights = shapeSize(layer.params[0].shape);
+        ops.push({ name: `${name} backward weight`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
+          dispatches: await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
+            this.grad(`${spec.name}.bias`)) });
+        if (input.grad) {
+          ops.push({ name: `${name} backward input`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
+            dispatches: await conv2dBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad) });
+        }
+        break;
+      }
+      case 'linear': {
+        const shape = linearShape(layer, batch);
+        const weights = shape.inFeatures * shape.outFeatures;
+        const flops = 2 * batch * weights;
+        ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
+          dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
+            this.grad(`${spec.name}.bias`)) });
+        if (input.grad) {
+          ops.push({ name: `${name} backward input`, flops, bytes: 4 * (inCount + weights + outCount),
+            dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad) });
+        }
+        break;
+      }
+      case 'maxpool2d':
+        if (input.grad) {
+          ops.push({ name: `${name} backward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
+            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad) });
+        }
+        break;
+      case 'relu':
+      case 'flatten':
+        break;
+    }
+    return ops;
+  }
+}
+
+function layerName(layer: ResolvedLayer): string {
+  return 'name' in layer.spec ? layer.spec.name : layer.spec.kind;
+}
+
+function convFlops(shape: Conv2dShape, outCount: number): number {
+  return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;
+}
+
+function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
+  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'conv2d' }>;
+  const [inChannels, height, width] = layer.inShape;
+  return {
+    batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
+    stride: spec.stride ?? 1, padding: spec.padding ?? 0,
+  };
+}
+
+function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
+  return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
+}
+
+function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
+  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'maxpool2d' }>;
+  const [channels, height, width] = layer.inShape;
+  return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
+}

@@ -1,0 +1,61 @@
+// Runs the command-line tool as a child process under this runtime or the other one.
+import { spawn } from 'node:child_process';
+import { extname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { repoRoot } from './mnist.ts';
+
+export type RuntimeName = 'node' | 'deno';
+export const thisRuntime: RuntimeName = 'Deno' in globalThis ? 'deno' : 'node';
+export const otherRuntime: RuntimeName = thisRuntime === 'node' ? 'deno' : 'node';
+
+export interface CliResult {
+  code: number | null;
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** argv prefix that runs the CLI: Node runs the compiled build/src/cli.js, Deno runs src/cli.ts. */
+export function cliCommand(runtime: RuntimeName): string[] {
+  const root = repoRoot();
+  if (runtime === 'deno') {
+    const deno = thisRuntime === 'deno' ? process.execPath : join(root, 'node_modules', '.bin', 'deno');
+    return [deno, 'run', '-A', join(root, 'src', 'cli.ts')];
+  }
+  const node = thisRuntime === 'node' ? process.execPath : 'node';
+  const built = extname(fileURLToPath(import.meta.url)) === '.js'
+    ? join(root, 'build', 'src', 'cli.js')
+    : join(root, 'dist', 'cli.js');
+  return [node, built];
+}
+
+export function runCli(args: string[], options: { runtime?: RuntimeName; env?: Record<string, string>; timeoutMs?: number;
+  onStderr?: (chunk: string) => void; signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' } } = {}):
+  Promise<CliResult> {
+  const [command, ...prefix] = cliCommand(options.runtime ?? thisRuntime);
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, [...prefix, ...args], {
+      cwd: repoRoot(),
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    let signalled = false;
+    const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
+    const check = () => {
+      if (!signalled && options.signalAfter && options.signalAfter.pattern.test(stdout + stderr)) {
+        signalled = true;
+        child.kill(options.signalAfter.signal);
+      }
+    };
+    child.stdout.on('data', (d) => { stdout += d; check(); });
+    child.stderr.on('data', (d) => { stderr += d; options.onStderr?.(String(d)); check(); });
+    child.on('error', reject);
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}

@@ -1,0 +1,35 @@
+// The real MNIST files for tests: $MNIST_DIR, else ../shared/mnist beside the repository.
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { loadMnist, type MnistSplit } from '../../src/data/mnist.ts';
+
+function repoRoot(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  while (!existsSync(join(dir, 'package.json'))) dir = dirname(dir);
+  return dir;
+}
+
+export function testMnistDir(): string {
+  return process.env.MNIST_DIR ? resolve(process.env.MNIST_DIR) : resolve(repoRoot(), '..', 'shared', 'mnist');
+}
+
+const cache = new Map<string, Promise<MnistSplit>>();
+
+export function testSplit(split: 'train' | 'test'): Promise<MnistSplit> {
+  let data = cache.get(split);
+  if (!data) {
+    data = loadMnist({ dir: testMnistDir(), split, download: false });
+    cache.set(split, data);
+  }
+  return data;
+}
+
+/** The first `count` images of a split, as a split of its own. */
+export function head(split: MnistSplit, count: number): MnistSplit {
+  const size = split.rows * split.cols;
+  return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
+}
+
+export { repoRoot };
