@@ -1,0 +1,137 @@
+#!/usr/bin/env python3
+"""The `digit` network of the PyTorch MNIST tutorial, for two jobs:
+
+  python3 bench/pytorch_digit.py --seconds 20          training throughput on the CPU (the bench's peer)
+  python3 bench/pytorch_digit.py --check CKPT          loads one of our safetensors checkpoints with
+                                                       load_state_dict(strict=True) and evaluates it
+
+Needs only torch (Debian: apt-get install python3-torch). Prints one JSON object on its last line.
+"""
+import argparse
+import gzip
+import json
+import os
+import struct
+import sys
+import time
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+
+class Net(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(1, 10, 5)
+        self.conv2 = nn.Conv2d(10, 20, 3)
+        self.fc1 = nn.Linear(20 * 10 * 10, 500)
+        self.fc2 = nn.Linear(500, 10)
+
+    def forward(self, x):
+        x = F.max_pool2d(F.relu(self.conv1(x)), 2)
+        x = F.relu(self.conv2(x))
+        x = F.relu(self.fc1(x.view(x.size(0), -1)))
+        return F.log_softmax(self.fc2(x), dim=1)
+
+
+def read_idx(path):
+    opener = gzip.open if path.endswith('.gz') else open
+    with opener(path, 'rb') as f:
+        data = f.read()
+    magic, count = struct.unpack('>II', data[:8])
+    if magic == 2051:
+        rows, cols = struct.unpack('>II', data[8:16])
+        return torch.frombuffer(bytearray(data[16:]), dtype=torch.uint8).view(count, 1, rows, cols)
+    return torch.frombuffer(bytearray(data[8:]), dtype=torch.uint8).long()
+
+
+def find(data_dir, name):
+    for candidate in (name + '.gz', name):
+        path = os.path.join(data_dir, candidate)
+        if os.path.exists(path):
+            return path
+    sys.exit(f'{name}(.gz) not found in {data_dir}')
+
+
+def load(data_dir, split):
+    prefix = 'train' if split == 'train' else 't10k'
+    images = read_idx(find(data_dir, f'{prefix}-images-idx3-ubyte'))
+    labels = read_idx(find(data_dir, f'{prefix}-labels-idx1-ubyte'))
+    return ((images.float() / 255.0) - 0.1307) / 0.3081, labels
+
+
+def read_safetensors(path):
+    """A minimal reader of the safetensors format (F32 only), so no extra package is needed."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    (length,) = struct.unpack('<Q', data[:8])
+    header = json.loads(data[8:8 + length])
+    base = 8 + length
+    tensors = {}
+    for name, info in header.items():
+        if name == '__metadata__':
+            continue
+        assert info['dtype'] == 'F32', f'{name}: dtype {info["dtype"]}'
+        begin, end = info['data_offsets']
+        t = torch.frombuffer(bytearray(data[base + begin:base + end]), dtype=torch.float32)
+        tensors[name] = t.view(*info['shape'])
+    return tensors, header.get('__metadata__', {})
+
+
+def bench(args):
+    torch.set_num_threads(args.threads or os.cpu_count())
+    torch.manual_seed(1)
+    images, labels = load(args.data, 'train')
+    model = Net()
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    order = torch.randperm(len(labels))
+    steps, position = 0, 0
+
+    def step():
+        nonlocal position
+        index = order[position:position + args.batch_size]
+        position = (position + args.batch_size) % (len(labels) - args.batch_size)
+        optimizer.zero_grad()
+        loss = F.nll_loss(model(images[index]), labels[index])
+        loss.backward()
+        optimizer.step()
+
+    for _ in range(20):
+        step()
+    started = time.perf_counter()
+    while time.perf_counter() - started < args.seconds:
+        step()
+        steps += 1
+    elapsed = time.perf_counter() - started
+    print(json.dumps({'images_per_second': steps * args.batch_size / elapsed, 'threads': torch.get_num_threads(),
+                      'version': torch.__version__}))
+
+
+def check(args):
+    tensors, metadata = read_safetensors(args.check)
+    model = Net()
+    model.load_state_dict(tensors, strict=True)
+    model.eval()
+    images, labels = load(args.data, 'test')
+    with torch.no_grad():
+        log_probs = model(images)
+    correct = int((log_probs.argmax(1) == labels).sum())
+    loss = float(F.nll_loss(log_probs, labels, reduction='mean'))
+    print(json.dumps({'correct': correct, 'count': len(labels), 'accuracy': correct / len(labels), 'mean_loss': loss,
+                      'epoch': metadata.get('epoch')}))
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--data', default=os.environ.get('MNIST_DIR', 'data/mnist'))
+    parser.add_argument('--seconds', type=float, default=20)
+    parser.add_argument('--batch-size', type=int, default=64)
+    parser.add_argument('--threads', type=int, default=0)
+    parser.add_argument('--check', metavar='CHECKPOINT')
+    args = parser.parse_args()
+    check(args) if args.check else bench(args)
+
+
+if __name__ == '__main__':
+    main()

@@ -1,0 +1,39 @@
+// End to end, as a user runs it: train `digit` for one full epoch on the real 60,000 images under
+// this runtime, then evaluate the checkpoint under the other runtime. Slow on a CPU driver, so it
+// runs only with E2E=1 (.ci/run sets it).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import process from 'node:process';
+import { otherRuntime, runCli, thisRuntime } from '../helpers/cli.ts';
+import { testMnistDir } from '../helpers/mnist.ts';
+
+const test = suite(`e2e: train under ${thisRuntime}, evaluate under ${otherRuntime}`);
+const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
+const env = { MNIST_DIR: testMnistDir() };
+const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+if (process.env.E2E === '1') {
+  test('one epoch reaches >= 97% test accuracy, and the other runtime evaluates the checkpoint identically', async () => {
+    const checkpoint = join(dir, 'digit.safetensors');
+    const trained = await runCli(['train', '--epochs', '1', '--json', '--out', checkpoint], { env, timeoutMs: 40 * 60_000 });
+    assert.is(trained.code, 0, trained.stderr);
+    const events = lines(trained.stdout);
+    const epoch = events.find((e) => e.event === 'epoch');
+    assert.ok(epoch, 'an epoch event');
+    console.log(`\n    ${thisRuntime}: epoch 1 test accuracy ${(100 * epoch.test_accuracy).toFixed(2)}%, ${epoch.images_per_second.toFixed(0)} img/s`);
+    assert.ok(epoch.test_accuracy >= 0.97, `test accuracy ${epoch.test_accuracy}`);
+
+    const evaluated = await runCli(['eval', '--checkpoint', checkpoint, '--json'], { env, runtime: otherRuntime, timeoutMs: 10 * 60_000 });
+    assert.is(evaluated.code, 0, evaluated.stderr);
+    const report = lines(evaluated.stdout)[0];
+    console.log(`    ${otherRuntime}: eval accuracy ${(100 * report.accuracy).toFixed(2)}%, ${report.images_per_second.toFixed(0)} img/s`);
+    assert.is(report.count, 10000);
+    assert.is(report.accuracy, epoch.test_accuracy, 'same accuracy under both runtimes');
+  });
+}
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
