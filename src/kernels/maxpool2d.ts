@@ -14,6 +14,13 @@ export interface MaxPool2dShape {
 }
 
 const WG = 64;
+/** Most adjacent windows of a row that one invocation handles (forward, and backward without overlap). */
+const MAX_OW_BLOCK = 4;
+
+/** Splits `total` into the fewest blocks of at most `max`, as even as possible; returns the block size. */
+function evenBlock(total: number, max: number): number {
+  return Math.ceil(total / Math.ceil(total / max));
+}
 
 export function maxPool2dOutputSize(shape: MaxPool2dShape): { outH: number; outW: number } {
   const stride = shape.stride ?? shape.kernel;
@@ -33,7 +40,8 @@ function shapeConstants(shape: MaxPool2dShape): Record<string, number> {
     throw new RangeError(`maxpool2d: a ${kernel}x${kernel} window does not fit a ${height}x${width} input`);
   }
   const { outH, outW } = maxPool2dOutputSize(shape);
-  return { PLANES: batch * channels, H: height, W: width, K: kernel, S: stride, OH: outH, OW: outW, WG };
+  const OW_BLOCK = evenBlock(outW, MAX_OW_BLOCK);
+  return { PLANES: batch * channels, H: height, W: width, K: kernel, S: stride, OH: outH, OW: outW, OW_BLOCK, WG };
 }
 
 function bindingBytes(arg: BufferArg): number {
@@ -70,7 +78,8 @@ export async function maxPool2dForward(
   checkSize('output', output, outCount);
   checkSize('argmax', argmax, outCount);
   const kernel = await getKernel(gpu, { shader: 'maxpool2d_forward', bindings: ['read', 'read_write', 'read_write'], constants });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid(outCount) }];
+  const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
+  return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid(rowBlocks) }];
 }
 
 /**
@@ -91,7 +100,8 @@ export async function maxPool2dBackward(
   checkSize('argmax', argmax, outCount);
   checkSize('gradInput', gradInput, inCount);
   const kernel = await getKernel(gpu, { shader: 'maxpool2d_backward', bindings: ['read', 'read', 'read_write'], constants });
-  // Non-overlapping windows: one invocation per window writes its whole tile; overlapping: one per input.
-  const invocations = constants.S >= constants.K ? outCount : inCount;
+  // Non-overlapping windows: one invocation per OW_BLOCK windows writes their tiles; overlapping: one per input.
+  const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
+  const invocations = constants.S >= constants.K ? rowBlocks : inCount;
   return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, argmax, gradInput]), workgroups: grid(invocations) }];
 }
