@@ -22,6 +22,9 @@ const SHAPES: [string, MaxPool2dShape][] = [
   ['window the size of the input', { batch: 2, channels: 3, height: 5, width: 5, kernel: 5 }],
   ['1x1 windows, stride 2', { batch: 1, channels: 2, height: 5, width: 6, kernel: 1, stride: 2 }],
   ['2x2 windows, stride 3: gaps between windows', { batch: 2, channels: 3, height: 8, width: 10, kernel: 2, stride: 3 }],
+  // 5 windows per row split into blocks of 3 and 2 adjacent windows per invocation.
+  ['5 windows per row, a partial block', { batch: 2, channels: 3, height: 6, width: 11, kernel: 2 }],
+  ['5 overlapping windows per row, a partial block', { batch: 2, channels: 2, height: 9, width: 11, kernel: 3, stride: 2 }],
 ];
 
 const sizes = (shape: MaxPool2dShape) => {
