@@ -1,0 +1,96 @@
+// Dispatches shaders/matmul.wgsl: C[m,n] = op(A)·op(B) (+ bias, ReLU), row-major f32. The register
+// block and workgroup size below are the only workgroup arithmetic; the defaults suit lavapipe (CPU
+// Vulkan), where bench/matmul-tiles.ts sweeps the alternatives. Real GPUs would want others.
+import type { Gpu } from '../gpu/device.ts';
+import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+
+/** Register block of shaders/matmul.wgsl. */
+export interface MatmulTiles {
+  /** Rows of C per invocation (1..MAX_MATMUL_ROWS). */
+  rows: number;
+  /** Columns of C per invocation (1..MAX_MATMUL_COLUMNS). */
+  columns: number;
+  /** Invocations per workgroup. */
+  workgroup: number;
+}
+
+export const MAX_MATMUL_ROWS = 32; // MAX_ROWS in the shader
+export const MAX_MATMUL_COLUMNS = 16; // MAX_COLS in the shader
+
+export const DEFAULT_MATMUL_TILES: MatmulTiles = { rows: 16, columns: 16, workgroup: 8 };
+
+/** A is [m,k] (or [k,m] if transposeA), B is [k,n] (or [n,k] if transposeB), C is [m,n], all row-major. */
+export interface MatmulShape {
+  m: number;
+  n: number;
+  k: number;
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+export interface MatmulOptions {
+  /** Length n, added to each row of C. */
+  bias?: BufferArg;
+  /** max(0, .) after the bias. */
+  relu?: boolean;
+  tiles?: MatmulTiles;
+}
+
+function checkShape(shape: MatmulShape): void {
+  for (const key of ['m', 'n', 'k'] as const) {
+    const value = shape[key];
+    if (!Number.isInteger(value) || value < 1) throw new RangeError(`matmul: ${key} must be a positive integer, got ${value}`);
+  }
+  // Flat indices are u32 in the shader.
+  if (Math.max(shape.m * shape.k, shape.k * shape.n, shape.m * shape.n) >= 2 ** 32) {
+    throw new RangeError(`matmul ${shape.m}x${shape.n}x${shape.k}: a matrix has 2^32 or more elements`);
+  }
+}
+
+function checkTiles(gpu: Gpu, tiles: MatmulTiles): void {
+  const within = (x: number, max: number) => Number.isInteger(x) && x >= 1 && x <= max;
+  const maxWorkgroup = Math.min(gpu.limits.maxComputeWorkgroupSizeX, gpu.limits.maxComputeInvocationsPerWorkgroup);
+  if (!within(tiles.rows, MAX_MATMUL_ROWS) || !within(tiles.columns, MAX_MATMUL_COLUMNS) || !within(tiles.workgroup, maxWorkgroup)) {
+    throw new RangeError(
+      `matmul tiles ${JSON.stringify(tiles)}: rows must be 1..${MAX_MATMUL_ROWS}, columns 1..${MAX_MATMUL_COLUMNS}, ` +
+        `workgroup 1..${maxWorkgroup}`,
+    );
+  }
+}
+
+/** C = op(A)·op(B) (+ bias) (ReLU), overwriting C. One dispatch. */
+export async function matmul(
+  gpu: Gpu,
+  shape: MatmulShape,
+  options: MatmulOptions,
+  a: BufferArg,
+  b: BufferArg,
+  c: BufferArg,
+): Promise<Dispatch[]> {
+  const tiles = options.tiles ?? DEFAULT_MATMUL_TILES;
+  checkShape(shape);
+  checkTiles(gpu, tiles);
+  const rowBlocks = ceilDiv(shape.m, tiles.rows);
+  const columnBlocks = ceilDiv(shape.n, tiles.columns);
+  const kernel = await getKernel(gpu, {
+    shader: 'matmul',
+    bindings: ['read', 'read', 'read', 'read_write'],
+    constants: {
+      M: shape.m,
+      N: shape.n,
+      K: shape.k,
+      TRANSPOSE_A: shape.transposeA ? 1 : 0,
+      TRANSPOSE_B: shape.transposeB ? 1 : 0,
+      HAS_BIAS: options.bias ? 1 : 0,
+      RELU: options.relu ? 1 : 0,
+      ROWS: tiles.rows,
+      COLS: tiles.columns,
+      WG: tiles.workgroup,
+      ROW_BLOCKS: rowBlocks,
+      COL_BLOCKS: columnBlocks,
+    },
+  });
+  // Without a bias the shader never reads binding 2; A fills it so that the bind group is complete.
+  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? a, c]);
+  return [{ kernel, bindGroup, workgroups: workgroupGrid(ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
+}
