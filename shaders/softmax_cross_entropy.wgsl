@@ -26,6 +26,15 @@ fn is_nan(x: f32) -> bool {
   return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
 }
 
+// log(1 + x) for x >= 0, accurate for small x: 2 atanh(s) with s = x / (2 + x) <= 0.2 as a series
+// (truncation below 1e-9 relative); above 0.5 the plain log has no cancellation to fear.
+fn log1p(x: f32) -> f32 {
+  if (x > 0.5) { return log(1.0 + x); }
+  let s = x / (2.0 + x);
+  let s2 = s * s;
+  return 2.0 * s * (1.0 + s2 * (1.0 / 3.0 + s2 * (1.0 / 5.0 + s2 * (1.0 / 7.0 + s2 * (1.0 / 9.0 + s2 / 11.0)))));
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -42,10 +51,15 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       best_at = j;
     }
   }
-  // With a NaN in the row every output becomes NaN below, as in PyTorch; the max itself is only a shift.
-  var sum = 0.0;
-  for (var j = 0u; j < CLASSES; j++) { sum += exp(logits[base + j] - best); }
-  let log_sum = log(sum);
+  // sum = 1 + rest, the 1 being the max's own term. A confident row has a tiny rest, and log(sum) would
+  // lose it to rounding; log1p keeps the loss of such rows accurate. With a NaN in the row every output
+  // becomes NaN below, as in PyTorch.
+  var rest = 0.0;
+  for (var j = 0u; j < CLASSES; j++) {
+    if (j != best_at) { rest += exp(logits[base + j] - best); }
+  }
+  let sum = 1.0 + rest;
+  let log_sum = log1p(rest);
 
   if (LOG_SOFTMAX_ONLY) {
     for (var j = 0u; j < CLASSES; j++) { gradLogits[base + j] = (logits[base + j] - best) - log_sum; }

@@ -11,17 +11,20 @@ function argmaxRow(logits: ArrayLike<number>, base: number, classes: number): nu
   return best;
 }
 
-/** Per-row log-softmax, log-sum-exp taken around the row max. */
+/**
+ * Per-row log-softmax, log-sum-exp taken around the row max: log(sum) = log1p(sum of the other terms), as
+ * even float64 would lose a confident row's tiny loss in log(1 + 1e-13).
+ */
 export function logSoftmaxReference(shape: LossShape, logits: ArrayLike<number>): Float64Array {
   const { batch, classes } = shape;
   const out = new Float64Array(batch * classes);
   for (let n = 0; n < batch; n++) {
     const base = n * classes;
-    let max = -Infinity;
-    for (let j = 0; j < classes; j++) max = Math.max(max, logits[base + j]);
-    let sum = 0;
-    for (let j = 0; j < classes; j++) sum += Math.exp(logits[base + j] - max);
-    const logSum = Math.log(sum);
+    const top = argmaxRow(logits, base, classes);
+    const max = logits[base + top];
+    let rest = 0;
+    for (let j = 0; j < classes; j++) if (j !== top) rest += Math.exp(logits[base + j] - max);
+    const logSum = Math.log1p(rest);
     for (let j = 0; j < classes; j++) out[base + j] = logits[base + j] - max - logSum;
   }
   return out;

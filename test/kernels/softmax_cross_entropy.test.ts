@@ -108,6 +108,19 @@ test('huge logits neither overflow nor lose the small probabilities', async () =
   assertClose(await runLogSoftmax(gpu, shape, logits), logSoftmaxReference(shape, logits), 'log-softmax');
 });
 
+test('confident rows keep their tiny losses accurate (no log(1 + tiny) cancellation)', async () => {
+  const gpu = await sharedGpu();
+  const shape = { batch: 3, classes: 10 };
+  const logits = new Float32Array(30);
+  logits[0] = 6;
+  logits[12] = 12;
+  logits[24] = 30;
+  const labels = new Uint32Array([0, 2, 4]);
+  const actual = await runLoss(gpu, shape, { logits, labels });
+  const expected = softmaxCrossEntropyReference(shape, logits, labels);
+  for (let n = 0; n < 3; n++) assertClose([actual.sampleLoss[n]], [expected.sampleLoss[n]], `loss of row ${n} (${expected.sampleLoss[n]})`);
+});
+
 test('argmax ties go to the first index; a NaN logit wins and poisons the loss', async () => {
   const gpu = await sharedGpu();
   const shape = { batch: 3, classes: 4 };
