@@ -1,0 +1,117 @@
+// CPU reference of a whole model, forward and backward, in float64, built only from the per-kernel
+// references: the source of truth for the GPU Network's parameter gradients.
+import { normalizeReference } from './normalize.ts';
+import { conv2dBackwardInputReference, conv2dBackwardWeightReference, conv2dForwardReference } from './conv2d.ts';
+import { linearBackwardReference, linearForwardReference } from './linear.ts';
+import { maxPool2dBackwardReference, maxPool2dForwardReference } from './maxpool2d.ts';
+import { reluBackwardReference, reluForwardReference } from './relu.ts';
+import { softmaxCrossEntropyReference } from './softmax_cross_entropy.ts';
+import type { Conv2dShape } from '../kernels/conv2d.ts';
+import type { MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import { resolveLayers, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
+
+export interface NetworkReferenceResult {
+  logits: Float64Array;
+  /** Mean cross-entropy over the batch. */
+  loss: number;
+  /** d(mean loss)/d(parameter), by state_dict name. */
+  gradients: Map<string, Float64Array>;
+}
+
+type Conv = Extract<ResolvedLayer['spec'], { kind: 'conv2d' }>;
+type Pool = Extract<ResolvedLayer['spec'], { kind: 'maxpool2d' }>;
+
+function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
+  const spec = layer.spec as Conv;
+  const [inChannels, height, width] = layer.inShape;
+  return { batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
+    stride: spec.stride ?? 1, padding: spec.padding ?? 0 };
+}
+
+function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
+  const spec = layer.spec as Pool;
+  const [channels, height, width] = layer.inShape;
+  return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
+}
+
+/**
+ * One forward and backward pass of `model` on uint8 `pixels` (batch × input size) with `labels`.
+ * `params` maps state_dict names to values.
+ */
+export function networkReference(model: ModelSpec, params: ReadonlyMap<string, ArrayLike<number>>, pixels: Uint8Array,
+  labels: ArrayLike<number>): NetworkReferenceResult {
+  const batch = labels.length;
+  const layers = resolveLayers(model);
+  const p = (name: string) => {
+    const value = params.get(name);
+    if (!value) throw new Error(`networkReference: no parameter ${name}`);
+    return value;
+  };
+  // Forward, keeping every layer's input (activations[i] is the input of layer i).
+  const activations: Float64Array[] = [normalizeReference(pixels)];
+  const argmaxes = new Map<number, Uint32Array>();
+  layers.forEach((layer, i) => {
+    const x = activations[i];
+    const spec = layer.spec;
+    switch (spec.kind) {
+      case 'conv2d':
+        activations.push(conv2dForwardReference(convShape(layer, batch), x, p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        break;
+      case 'linear':
+        activations.push(linearForwardReference({ batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] }, x,
+          p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        break;
+      case 'maxpool2d': {
+        const { output, argmax } = maxPool2dForwardReference(poolShape(layer, batch), x);
+        argmaxes.set(i, argmax);
+        activations.push(output);
+        break;
+      }
+      case 'relu':
+        activations.push(reluForwardReference(x));
+        break;
+      case 'flatten':
+        activations.push(x);
+        break;
+    }
+  });
+  const logits = activations[layers.length];
+  const { gradLogits, sampleLoss } = softmaxCrossEntropyReference({ batch, classes: model.classes }, logits, labels);
+  const loss = sampleLoss.reduce((a, b) => a + b, 0) / batch;
+
+  // Backward.
+  const gradients = new Map<string, Float64Array>();
+  let grad = gradLogits;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i];
+    const spec = layer.spec;
+    const x = activations[i];
+    switch (spec.kind) {
+      case 'conv2d': {
+        const shape = convShape(layer, batch);
+        const { gradWeight, gradBias } = conv2dBackwardWeightReference(shape, x, grad);
+        gradients.set(`${spec.name}.weight`, gradWeight);
+        gradients.set(`${spec.name}.bias`, gradBias);
+        grad = conv2dBackwardInputReference(shape, grad, p(`${spec.name}.weight`));
+        break;
+      }
+      case 'linear': {
+        const shape = { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
+        const { gradInput, gradWeight, gradBias } = linearBackwardReference(shape, x, p(`${spec.name}.weight`), grad);
+        gradients.set(`${spec.name}.weight`, gradWeight);
+        gradients.set(`${spec.name}.bias`, gradBias);
+        grad = gradInput;
+        break;
+      }
+      case 'maxpool2d':
+        grad = maxPool2dBackwardReference(poolShape(layer, batch), grad, argmaxes.get(i)!);
+        break;
+      case 'relu':
+        grad = reluBackwardReference(activations[i + 1], grad);
+        break;
+      case 'flatten':
+        break;
+    }
+  }
+  return { logits, loss, gradients };
+}

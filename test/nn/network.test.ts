@@ -1,0 +1,75 @@
+// The whole network on the GPU against the whole-network CPU reference: logits, loss and every
+// parameter gradient, for the tutorial model and for a model with stride, padding and a standalone ReLU.
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readF32, readU32 } from '../../src/gpu/buffers.ts';
+import { submitDispatches } from '../../src/gpu/kernel.ts';
+import { dispatchesOf, Network } from '../../src/nn/network.ts';
+import { initParameters } from '../../src/nn/parameters.ts';
+import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
+import { networkReference } from '../../src/reference/network.ts';
+import { Rng } from '../../src/util/random.ts';
+import { sharedGpu } from '../helpers/gpu.ts';
+import { assertClose, testSeed } from '../helpers/compare.ts';
+import { testSplit } from '../helpers/mnist.ts';
+
+const test = suite('network (GPU) vs CPU reference');
+
+const STRIDED: ModelSpec = {
+  name: 'strided', input: [1, 28, 28], classes: 10, layers: [
+    { kind: 'conv2d', name: 'conv1', outChannels: 6, kernel: 3, stride: 2, padding: 1 },
+    { kind: 'maxpool2d', kernel: 3, stride: 2 },
+    { kind: 'relu' },
+    { kind: 'conv2d', name: 'conv2', outChannels: 8, kernel: 3, padding: 1 },
+    { kind: 'relu' },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc', outFeatures: 10 },
+  ],
+};
+
+async function compare(model: ModelSpec, batch: number, maxBatch: number, realImages: boolean) {
+  const seed = testSeed();
+  const gpu = await sharedGpu();
+  const rng = new Rng(seed);
+  const network = await Network.create(gpu, model, { maxBatch, training: true });
+  try {
+    const flat = initParameters(network.layout, seed);
+    network.setParameters(flat);
+    const size = network.inputSize;
+    let pixels: Uint8Array;
+    let labels: Uint32Array;
+    if (realImages) {
+      const data = await testSplit('train');
+      const start = rng.int(data.count - batch);
+      pixels = data.images.slice(start * size, (start + batch) * size);
+      labels = Uint32Array.from(data.labels.subarray(start, start + batch));
+    } else {
+      pixels = new Uint8Array(batch * size).map(() => rng.int(256));
+      labels = new Uint32Array(batch).map(() => rng.int(model.classes));
+    }
+    network.writeBatch(pixels, labels);
+    const plan = await network.plan(batch);
+    submitDispatches(gpu, dispatchesOf(plan.forward, plan.loss, plan.backward));
+    const expected = networkReference(model, network.layout.split(flat), pixels, labels);
+    const what = `${model.name} batch ${batch} seed ${seed}`;
+
+    const losses = await readF32(gpu, network.sampleLoss, batch);
+    assertClose([losses.reduce((a, b) => a + b, 0) / batch], [expected.loss], `${what}: loss`);
+    const stats = await readU32(gpu, network.stats, 2);
+    assert.ok(stats[1] <= batch, `${what}: correct count ${stats[1]}`);
+    const grads = network.layout.split(await readF32(gpu, network.grads!, network.layout.totalElements));
+    for (const slot of network.layout.slots) {
+      assertClose(grads.get(slot.name)!, expected.gradients.get(slot.name)!, `${what}: gradient of ${slot.name}`, 1e-4);
+    }
+  } finally {
+    network.destroy();
+  }
+}
+
+test('digit, batch 4 of real digits: loss and all 8 parameter gradients', () => compare(DIGIT, 4, 64, true));
+test('digit, batch 1 (partial batch of a 64 network)', () => compare(DIGIT, 1, 64, true));
+test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
+test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
+  compare(STRIDED, 5, 8, true));
+
+test.run();
