@@ -63,7 +63,8 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   var acc: array<f32, MAX_ACC>;
   var biasAcc: array<f32, MAX_OC>;
   let rowEnd = min((chunk + 1u) * ROWS_PER_CHUNK, N * OH);
-  // Warm-up steps before x = 0 only fill the window: WARMUP * S >= KX_BLOCK columns slide in.
+  // Warm-up steps before x = 0 only fill the window: warmup * S >= KX_BLOCK columns slide in, so
+  // every load site is the one in the slide (fewer sites, less lavapipe code to compile).
   let warmup = (KX_BLOCK + S - 1u) / S;
   for (var row = chunk * ROWS_PER_CHUNK; row < rowEnd; row++) {
     let n = row / OH;

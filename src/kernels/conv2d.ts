@@ -102,15 +102,16 @@ interface OutputBlockProblem {
 
 /** Picks channels x rows x columns for conv2d_forward and conv2d_backward_input by the load-count model. */
 function chooseOutputBlock(p: OutputBlockProblem): { channelBlock: number; rows: number; columns: number } {
-  const accLimit = p.small ? 16 : 48;
+  const accLimit = p.small ? 16 : 40;
   let best = { channelBlock: 1, rows: 1, columns: 1 };
   let bestCost = Infinity;
   for (let channelBlock = 1; channelBlock <= Math.min(p.channels, MAX_CHANNEL_BLOCK); channelBlock++) {
     for (let rows = 1; rows <= Math.min(p.height, MAX_ROWS); rows++) {
       for (let columns = 1; columns <= p.width && channelBlock * rows * columns <= accLimit; columns++) {
         if (p.segment(columns) > MAX_SEGMENT) break;
-        // Per input channel and kernel row: one segment per row and kernelW weights per channel.
-        const loads = rows * p.segment(columns) + p.kernelW * channelBlock;
+        // Per input channel and kernel row: one segment per row and kernelW weights per channel. A
+        // segment element costs about twice a weight (bounds masks, and it slides kernelW times).
+        const loads = 2 * rows * p.segment(columns) + p.kernelW * channelBlock;
         const macs = p.kernelW * channelBlock * rows * columns;
         const blocks = [ceilDiv(p.channels, channelBlock), ceilDiv(p.height, rows), ceilDiv(p.width, columns)];
         const waste = (blocks[0] * channelBlock * blocks[1] * rows * blocks[2] * columns) / (p.channels * p.height * p.width);
@@ -161,7 +162,7 @@ function evenBlock(total: number, max: number): number {
 
 export function defaultBackwardWeightTiles(shape: Conv2dShape): Conv2dBackwardWeightTiles {
   const { outH } = conv2dOutputSize(shape);
-  const accLimit = layerMacs(shape) < SMALL_LAYER_MACS ? 16 : 48;
+  const accLimit = layerMacs(shape) < SMALL_LAYER_MACS ? 16 : MAX_ACC - 14;
   // Per x step: channelBlock gradient loads and kernelRowBlock input loads (stride 1) feed
   // channelBlock * kernelRowBlock * kernelColumnBlock fmas, so take whole kernels, then channels.
   const kernelColumnBlock = evenBlock(shape.kernelW, Math.min(MAX_KERNEL_COLUMN_BLOCK, accLimit));
