@@ -19,23 +19,24 @@ override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
 override ROWS: u32 = 16u; // at most MAX_ROWS
-override COLS: u32 = 16u; // at most MAX_COLS
+override COLS: u32 = 10u; // at most MAX_COLS
 override WG: u32 = 8u;
 override ROW_BLOCKS: u32;
 override COL_BLOCKS: u32;
 
 const MAX_ROWS = 32u;
 const MAX_COLS = 16u;
-// The fma nest runs in slices of ROW_SLICE rows, each its own loop: one loop over all ROWS x COLS
-// would exceed the compiler's unrolling budget, and arrays indexed by a loop counter it did not
-// unroll are slow. MAX_ROWS = 4 * ROW_SLICE: main calls accumulateSlice up to four times.
-const ROW_SLICE = 8u;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
 
+// The accumulators must only be indexed by constants once loops are unrolled, or they leave
+// registers for memory. Mesa unrolls loops with constant trip counts, but not the nested loops of
+// the fma block in the SPIR-V that wgpu (Deno) makes, with its loop-bound counters (5x slower there),
+// so that block is written out: one guarded statement or call per row and column, which the
+// override constants fold away.
 var<private> acc: array<f32, MAX_ROWS * MAX_COLS>;
 
 fn loadA(i: u32, k: u32) -> f32 {
@@ -48,13 +49,37 @@ fn loadB(k: u32, j: u32) -> f32 {
   return b[k * N + j];
 }
 
-/** acc[r][j] += as[r] * bs[j] for rows r0 .. r0 + ROW_SLICE - 1 of the block. */
-fn accumulateSlice(as_: array<f32, MAX_ROWS>, bs: array<f32, MAX_COLS>, r0: u32) {
-  for (var r = r0; r < min(r0 + ROW_SLICE, ROWS); r++) {
-    for (var j = 0u; j < COLS; j++) {
-      acc[r * MAX_COLS + j] = fma(as_[r], bs[j], acc[r * MAX_COLS + j]);
-    }
-  }
+/** Row r of the block (a constant at every call site) += x * bs. */
+fn fmaRow(r: u32, x: f32, bs: array<f32, MAX_COLS>) {
+  let o = r * MAX_COLS;
+  acc[o] = fma(x, bs[0], acc[o]);
+  if (COLS > 1u) { acc[o + 1u] = fma(x, bs[1], acc[o + 1u]); }
+  if (COLS > 2u) { acc[o + 2u] = fma(x, bs[2], acc[o + 2u]); }
+  if (COLS > 3u) { acc[o + 3u] = fma(x, bs[3], acc[o + 3u]); }
+  if (COLS > 4u) { acc[o + 4u] = fma(x, bs[4], acc[o + 4u]); }
+  if (COLS > 5u) { acc[o + 5u] = fma(x, bs[5], acc[o + 5u]); }
+  if (COLS > 6u) { acc[o + 6u] = fma(x, bs[6], acc[o + 6u]); }
+  if (COLS > 7u) { acc[o + 7u] = fma(x, bs[7], acc[o + 7u]); }
+  if (COLS > 8u) { acc[o + 8u] = fma(x, bs[8], acc[o + 8u]); }
+  if (COLS > 9u) { acc[o + 9u] = fma(x, bs[9], acc[o + 9u]); }
+  if (COLS > 10u) { acc[o + 10u] = fma(x, bs[10], acc[o + 10u]); }
+  if (COLS > 11u) { acc[o + 11u] = fma(x, bs[11], acc[o + 11u]); }
+  if (COLS > 12u) { acc[o + 12u] = fma(x, bs[12], acc[o + 12u]); }
+  if (COLS > 13u) { acc[o + 13u] = fma(x, bs[13], acc[o + 13u]); }
+  if (COLS > 14u) { acc[o + 14u] = fma(x, bs[14], acc[o + 14u]); }
+  if (COLS > 15u) { acc[o + 15u] = fma(x, bs[15], acc[o + 15u]); }
+}
+
+/** Rows r0 .. r0 + 7 of the block += as_[r] * bs. */
+fn fmaRows8(r0: u32, as_: array<f32, MAX_ROWS>, bs: array<f32, MAX_COLS>) {
+  if (ROWS > r0) { fmaRow(r0, as_[r0], bs); }
+  if (ROWS > r0 + 1u) { fmaRow(r0 + 1u, as_[r0 + 1u], bs); }
+  if (ROWS > r0 + 2u) { fmaRow(r0 + 2u, as_[r0 + 2u], bs); }
+  if (ROWS > r0 + 3u) { fmaRow(r0 + 3u, as_[r0 + 3u], bs); }
+  if (ROWS > r0 + 4u) { fmaRow(r0 + 4u, as_[r0 + 4u], bs); }
+  if (ROWS > r0 + 5u) { fmaRow(r0 + 5u, as_[r0 + 5u], bs); }
+  if (ROWS > r0 + 6u) { fmaRow(r0 + 6u, as_[r0 + 6u], bs); }
+  if (ROWS > r0 + 7u) { fmaRow(r0 + 7u, as_[r0 + 7u], bs); }
 }
 
 @compute @workgroup_size(WG)
@@ -71,10 +96,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     var bs: array<f32, MAX_COLS>;
     for (var r = 0u; r < ROWS; r++) { as_[r] = loadA(min(i0 + r, M - 1u), k); }
     for (var j = 0u; j < COLS; j++) { bs[j] = loadB(k, min(j0 + j, N - 1u)); }
-    accumulateSlice(as_, bs, 0u);
-    if (ROWS > ROW_SLICE) { accumulateSlice(as_, bs, ROW_SLICE); }
-    if (ROWS > 2u * ROW_SLICE) { accumulateSlice(as_, bs, 2u * ROW_SLICE); }
-    if (ROWS > 3u * ROW_SLICE) { accumulateSlice(as_, bs, 3u * ROW_SLICE); }
+    fmaRows8(0u, as_, bs);
+    if (ROWS > 8u) { fmaRows8(8u, as_, bs); }
+    if (ROWS > 16u) { fmaRows8(16u, as_, bs); }
+    if (ROWS > 24u) { fmaRows8(24u, as_, bs); }
   }
 
   for (var r = 0u; r < ROWS; r++) {

@@ -17,7 +17,7 @@ export interface MatmulTiles {
 export const MAX_MATMUL_ROWS = 32; // MAX_ROWS in the shader
 export const MAX_MATMUL_COLUMNS = 16; // MAX_COLS in the shader
 
-export const DEFAULT_MATMUL_TILES: MatmulTiles = { rows: 16, columns: 16, workgroup: 8 };
+export const DEFAULT_MATMUL_TILES: MatmulTiles = { rows: 16, columns: 10, workgroup: 8 };
 
 /** A is [m,k] (or [k,m] if transposeA), B is [k,n] (or [n,k] if transposeB), C is [m,n], all row-major. */
 export interface MatmulShape {
