@@ -7,10 +7,10 @@
 //           2 gradInput:  array<f32> [N, C, H, W]    (read_write)
 // Seen from gradInput this is a correlation of gradOutput, dilated by S (S - 1 zeros between
 // elements) and padded by KW - 1 - P, with the kernel flipped. Each invocation keeps a register block
-// of IC_BLOCK input channels x ROWS rows x COLS adjacent columns of gradInput; per (o, ky) it loads one
-// segment of each dilated gradOutput row and slides it along kx in registers, as conv2d_forward does.
+// of IC_BLOCK input channels x COLS adjacent columns of one gradInput row; per (o, ky) it loads one
+// segment of a dilated gradOutput row and slides it along the taps, as conv2d_forward does.
 // dispatch: ceil(C / IC_BLOCK) * GROUPS_PER_BLOCK workgroups, split over x and y (workgroupGrid), where
-//   GROUPS_PER_BLOCK = ceil(N * ceil(H / ROWS) * ceil(W / COLS) / WG). The grid's z count must be 1.
+//   GROUPS_PER_BLOCK = ceil(N * H * ceil(W / COLS) / WG). The grid's z count must be 1.
 
 override N: u32;
 override C: u32;
@@ -23,21 +23,71 @@ override S: u32 = 1u;
 override P: u32 = 0u;
 override OH: u32;
 override OW: u32;
-override IC_BLOCK: u32 = 4u; // IC_BLOCK * ROWS * COLS at most MAX_ACC
-override ROWS: u32 = 1u;     // at most MAX_ROWS
-override COLS: u32 = 8u;     // COLS - 1 + KW at most MAX_SEGMENT
+override IC_BLOCK: u32 = 4u; // at most MAX_IC
+override COLS: u32 = 8u;     // at most MAX_COLS, and COLS - 1 + KW at most MAX_SEGMENT
 override WG: u32 = 64u;
 override GROUPS_PER_BLOCK: u32;
 
-const MAX_ACC = 64u;
-const MAX_ROWS = 4u;
+const MAX_IC = 8u;
+const MAX_COLS = 16u;
 const MAX_SEGMENT = 32u;
 
 @group(0) @binding(0) var<storage, read> gradOutput: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gradInput: array<f32>;
 
-/** Where dilated coordinate t = out * S lands in an axis of `size` outputs: (out, 1) or (any, 0). */
+// Register block and input segment. They must only ever be indexed by constants, or they leave
+// registers for memory. Mesa unrolls constant-trip loops, but not those in the SPIR-V of wgpu (Deno),
+// which adds loop-bound counters; so the code touching them is written out, one statement per
+// element, guarded by conditions that the override constants fold away.
+var<private> acc: array<f32, MAX_IC * MAX_COLS>;
+var<private> seg: array<f32, MAX_SEGMENT>;
+
+fn segmentLength() -> u32 { return COLS - 1u + KW; }
+
+/** seg[i] = seg[i + 1]: the segment of the next tap. */
+fn slide() {
+  let n = segmentLength();
+  seg[0] = seg[1]; seg[1] = seg[2]; seg[2] = seg[3];
+  if (n > 4u) { seg[3] = seg[4]; seg[4] = seg[5]; seg[5] = seg[6]; seg[6] = seg[7]; }
+  if (n > 8u) { seg[7] = seg[8]; seg[8] = seg[9]; seg[9] = seg[10]; seg[10] = seg[11]; }
+  if (n > 12u) { seg[11] = seg[12]; seg[12] = seg[13]; seg[13] = seg[14]; seg[14] = seg[15]; }
+  if (n > 16u) { seg[15] = seg[16]; seg[16] = seg[17]; seg[17] = seg[18]; seg[18] = seg[19]; }
+  if (n > 20u) { seg[19] = seg[20]; seg[20] = seg[21]; seg[21] = seg[22]; seg[22] = seg[23]; }
+  if (n > 24u) { seg[23] = seg[24]; seg[24] = seg[25]; seg[25] = seg[26]; seg[26] = seg[27]; }
+  if (n > 28u) { seg[27] = seg[28]; seg[28] = seg[29]; seg[29] = seg[30]; seg[30] = seg[31]; }
+}
+
+/** Column j of the block reads segment element j. */
+fn at(j: u32) -> f32 { return seg[j]; }
+
+/** acc[ic][j] += w * seg[j] for the block's columns; ic is a constant at every call site. */
+fn fmaColumns(ic: u32, w: f32) {
+  let a = ic * MAX_COLS;
+  acc[a] = fma(w, at(0u), acc[a]);
+  if (COLS > 1u) { acc[a + 1u] = fma(w, at(1u), acc[a + 1u]); }
+  if (COLS > 2u) { acc[a + 2u] = fma(w, at(2u), acc[a + 2u]); }
+  if (COLS > 3u) { acc[a + 3u] = fma(w, at(3u), acc[a + 3u]); }
+  if (COLS > 4u) { acc[a + 4u] = fma(w, at(4u), acc[a + 4u]); }
+  if (COLS > 5u) { acc[a + 5u] = fma(w, at(5u), acc[a + 5u]); }
+  if (COLS > 6u) { acc[a + 6u] = fma(w, at(6u), acc[a + 6u]); }
+  if (COLS > 7u) { acc[a + 7u] = fma(w, at(7u), acc[a + 7u]); }
+  if (COLS > 8u) { acc[a + 8u] = fma(w, at(8u), acc[a + 8u]); }
+  if (COLS > 9u) { acc[a + 9u] = fma(w, at(9u), acc[a + 9u]); }
+  if (COLS > 10u) { acc[a + 10u] = fma(w, at(10u), acc[a + 10u]); }
+  if (COLS > 11u) { acc[a + 11u] = fma(w, at(11u), acc[a + 11u]); }
+  if (COLS > 12u) { acc[a + 12u] = fma(w, at(12u), acc[a + 12u]); }
+  if (COLS > 13u) { acc[a + 13u] = fma(w, at(13u), acc[a + 13u]); }
+  if (COLS > 14u) { acc[a + 14u] = fma(w, at(14u), acc[a + 14u]); }
+  if (COLS > 15u) { acc[a + 15u] = fma(w, at(15u), acc[a + 15u]); }
+}
+
+/** weight[o, c0 + ic, ky, kx]; channels past C (last block) read a clamped weight, never stored. */
+fn weightAt(o: u32, c0: u32, ic: u32, ky: u32, kx: u32) -> f32 {
+  return weight[((o * C + min(c0 + ic, C - 1u)) * KH + ky) * KW + kx];
+}
+
+/** Where dilated coordinate t = out * S lands on an axis of `size` outputs: (out, 1), or (any, 0). */
 fn undilate(t: i32, size: u32) -> vec2u {
   let out = u32(max(t, 0)) / S;
   let exists = t >= 0 && u32(t) % S == 0u && out < size;
@@ -52,59 +102,49 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let group = wid.x + wid.y * nwg.x;
   let c0 = (group / GROUPS_PER_BLOCK) * IC_BLOCK;
   let colBlocks = (W + COLS - 1u) / COLS;
-  let rowBlocks = (H + ROWS - 1u) / ROWS;
   let index = (group % GROUPS_PER_BLOCK) * WG + lid;
   // Out-of-range invocations compute block 0 and store nothing (no early return, as in the forward).
-  let inRange = c0 < C && index < N * rowBlocks * colBlocks;
+  let inRange = c0 < C && index < N * H * colBlocks;
   let block = select(0u, index, inRange);
   let ix0 = (block % colBlocks) * COLS;
-  let iy0 = ((block / colBlocks) % rowBlocks) * ROWS;
-  let n = block / (colBlocks * rowBlocks);
-  let segment = COLS - 1u + KW;
+  let iy = (block / colBlocks) % H;
+  let n = block / (colBlocks * H);
 
-  var acc: array<f32, MAX_ACC>;
-  // Dilated column of segment element 0: ix0 + P - (KW - 1).
+  // Dilated column of segment element 0: ix0 + P - (KW - 1). Tap kx = KW - 1 - k pairs column j with
+  // segment element j + k, so walking k upwards slides the segment.
   let t0 = i32(ix0 + P) - i32(KW - 1u);
   for (var o = 0u; o < O * rolled; o++) {
     for (var ky = 0u; ky < KH * rolled; ky++) {
-      // seg[r][i] = dilated gradOutput[n, o, row iy0 + r + P - ky, column t0 + i].
-      var seg: array<f32, MAX_ROWS * MAX_SEGMENT>;
-      for (var r = 0u; r < ROWS; r++) {
-        let yAt = undilate(i32(iy0 + r + P) - i32(ky), OH);
-        let rowStart = ((n * O + o) * OH + yAt.x) * OW;
-        for (var i = 0u; i < segment; i++) {
-          let xAt = undilate(t0 + i32(i), OW);
-          seg[r * MAX_SEGMENT + i] = select(0.0, gradOutput[rowStart + xAt.x], (yAt.y & xAt.y) != 0u);
-        }
+      // seg[i] = dilated gradOutput[n, o, row iy + P - ky, column t0 + i].
+      let yAt = undilate(i32(iy + P) - i32(ky), OH);
+      let rowStart = ((n * O + o) * OH + yAt.x) * OW;
+      for (var i = 0u; i < segmentLength(); i++) {
+        let xAt = undilate(t0 + i32(i), OW);
+        seg[i] = select(0.0, gradOutput[rowStart + xAt.x], (yAt.y & xAt.y) != 0u);
       }
-      // Tap kx = KW - 1 - k pairs column j with segment element j + k.
-      let tap = ky * KW + KW - 1u;
       for (var k = 0u; k < KW * rolled; k++) {
-        for (var ic = 0u; ic < IC_BLOCK; ic++) {
-          // Channels past C (last block) read a clamped weight; their sums are never stored.
-          let w = weight[(o * C + min(c0 + ic, C - 1u)) * KH * KW + tap - k];
-          for (var r = 0u; r < ROWS; r++) {
-            for (var j = 0u; j < COLS; j++) {
-              let a = (ic * ROWS + r) * COLS + j;
-              acc[a] = fma(w, seg[r * MAX_SEGMENT + j], acc[a]);
-            }
-          }
-        }
-        for (var r = 0u; r < ROWS; r++) {
-          for (var i = 0u; i + 1u < segment; i++) { seg[r * MAX_SEGMENT + i] = seg[r * MAX_SEGMENT + i + 1u]; }
-        }
+        let kx = KW - 1u - k;
+        fmaColumns(0u, weightAt(o, c0, 0u, ky, kx));
+        if (IC_BLOCK > 1u) { fmaColumns(1u, weightAt(o, c0, 1u, ky, kx)); }
+        if (IC_BLOCK > 2u) { fmaColumns(2u, weightAt(o, c0, 2u, ky, kx)); }
+        if (IC_BLOCK > 3u) { fmaColumns(3u, weightAt(o, c0, 3u, ky, kx)); }
+        if (IC_BLOCK > 4u) { fmaColumns(4u, weightAt(o, c0, 4u, ky, kx)); }
+        if (IC_BLOCK > 5u) { fmaColumns(5u, weightAt(o, c0, 5u, ky, kx)); }
+        if (IC_BLOCK > 6u) { fmaColumns(6u, weightAt(o, c0, 6u, ky, kx)); }
+        if (IC_BLOCK > 7u) { fmaColumns(7u, weightAt(o, c0, 7u, ky, kx)); }
+        slide();
       }
     }
   }
 
   if (!inRange) { return; }
+  // One store site in a rolled loop; `staged` is indexed dynamically, `acc` stays in registers.
   var staged = acc;
-  for (var a = 0u; a < IC_BLOCK * ROWS * COLS * rolled; a++) {
-    let c = c0 + a / (ROWS * COLS);
-    let iy = iy0 + (a / COLS) % ROWS;
+  for (var a = 0u; a < IC_BLOCK * COLS * rolled; a++) {
+    let c = c0 + a / COLS;
     let ix = ix0 + a % COLS;
-    if (c < C && iy < H && ix < W) {
-      gradInput[((n * C + c) * H + iy) * W + ix] = staged[a];
+    if (c < C && ix < W) {
+      gradInput[((n * C + c) * H + iy) * W + ix] = staged[(a / COLS) * MAX_COLS + a % COLS];
     }
   }
 }

@@ -28,35 +28,31 @@ export function conv2dOutputSize(shape: Conv2dShape): { outH: number; outW: numb
   };
 }
 
-/** Register block of shaders/conv2d_forward.wgsl: each invocation computes channelBlock x rows x columns outputs. */
+/** Register block of shaders/conv2d_forward.wgsl: each invocation computes channelBlock x columns outputs. */
 export interface Conv2dForwardTiles {
-  /** Output channels per invocation (1..16). */
+  /** Output channels per invocation (1..8). */
   channelBlock: number;
-  /** Output rows per invocation (1..4). */
-  rows: number;
-  /** Adjacent output columns per invocation; (columns - 1) * stride + kernelW <= 32. */
+  /** Adjacent output columns of one row per invocation (1..16); (columns - 1) * stride + kernelW <= 32. */
   columns: number;
   workgroup: number;
 }
 
-/** Register block of shaders/conv2d_backward_input.wgsl, in gradInput: channelBlock x rows x columns. */
+/** Register block of shaders/conv2d_backward_input.wgsl, in gradInput: channelBlock x columns. */
 export interface Conv2dBackwardInputTiles {
-  /** Input channels per invocation (1..16). */
+  /** Input channels per invocation (1..8). */
   channelBlock: number;
-  /** Input rows per invocation (1..4). */
-  rows: number;
-  /** Adjacent input columns per invocation; columns - 1 + kernelW <= 32. */
+  /** Adjacent input columns of one row per invocation (1..16); columns - 1 + kernelW <= 32. */
   columns: number;
   workgroup: number;
 }
 
 /** Register block and reduction split of shaders/conv2d_backward_weight{,_reduce}.wgsl. */
 export interface Conv2dBackwardWeightTiles {
-  /** Output channels per invocation (1..16). */
+  /** Output channels per invocation (1..8). */
   channelBlock: number;
-  /** Kernel rows per invocation (1..8). */
+  /** Kernel rows per invocation; kernelRowBlock * kernelColumnBlock <= 32. */
   kernelRowBlock: number;
-  /** Kernel columns per invocation (1..16). */
+  /** Kernel columns per invocation. */
   kernelColumnBlock: number;
   /** Output rows (n, y) summed by one invocation before the final reduction. */
   rowsPerChunk: number;
@@ -65,12 +61,10 @@ export interface Conv2dBackwardWeightTiles {
 }
 
 // Sizes of the register arrays in the shaders (their MAX_* constants).
-const MAX_ACC = 64;
-const MAX_CHANNEL_BLOCK = 16;
-const MAX_ROWS = 4;
+const MAX_CHANNEL_BLOCK = 8;
+const MAX_COLUMNS = 16;
 const MAX_SEGMENT = 32;
-const MAX_KERNEL_ROW_BLOCK = 8;
-const MAX_KERNEL_COLUMN_BLOCK = 16;
+const MAX_TAPS = 32;
 
 /**
  * On lavapipe a storage-buffer load costs about as much as LOAD_COST fmas (each invocation of an
@@ -100,27 +94,25 @@ interface OutputBlockProblem {
   small: boolean;
 }
 
-/** Picks channels x rows x columns for conv2d_forward and conv2d_backward_input by the load-count model. */
-function chooseOutputBlock(p: OutputBlockProblem): { channelBlock: number; rows: number; columns: number } {
-  const accLimit = p.small ? 16 : 40;
-  let best = { channelBlock: 1, rows: 1, columns: 1 };
+/** Picks channels x columns for conv2d_forward and conv2d_backward_input by the load-count model. */
+function chooseOutputBlock(p: OutputBlockProblem): { channelBlock: number; columns: number } {
+  const accLimit = p.small ? 16 : 64;
+  let best = { channelBlock: 1, columns: 1 };
   let bestCost = Infinity;
   for (let channelBlock = 1; channelBlock <= Math.min(p.channels, MAX_CHANNEL_BLOCK); channelBlock++) {
-    for (let rows = 1; rows <= Math.min(p.height, MAX_ROWS); rows++) {
-      for (let columns = 1; columns <= p.width && channelBlock * rows * columns <= accLimit; columns++) {
-        if (p.segment(columns) > MAX_SEGMENT) break;
-        // Per input channel and kernel row: one segment per row and kernelW weights per channel. A
-        // segment element costs about twice a weight (bounds masks, and it slides kernelW times).
-        const loads = 2 * rows * p.segment(columns) + p.kernelW * channelBlock;
-        const macs = p.kernelW * channelBlock * rows * columns;
-        const blocks = [ceilDiv(p.channels, channelBlock), ceilDiv(p.height, rows), ceilDiv(p.width, columns)];
-        const waste = (blocks[0] * channelBlock * blocks[1] * rows * blocks[2] * columns) / (p.channels * p.height * p.width);
-        const idle = Math.max(1, MIN_INVOCATIONS / (p.batch * blocks[0] * blocks[1] * blocks[2]));
-        const cost = (waste * idle * (LOAD_COST * loads + macs)) / macs;
-        if (cost < bestCost - 1e-9) {
-          bestCost = cost;
-          best = { channelBlock, rows, columns };
-        }
+    for (let columns = 1; columns <= Math.min(p.width, MAX_COLUMNS) && channelBlock * columns <= accLimit; columns++) {
+      if (p.segment(columns) > MAX_SEGMENT) break;
+      // Per input channel and kernel row: one segment and kernelW weights per channel. A segment
+      // element costs about twice a weight (bounds masks, and it slides kernelW times).
+      const loads = 2 * p.segment(columns) + p.kernelW * channelBlock;
+      const macs = p.kernelW * channelBlock * columns;
+      const blocks = [ceilDiv(p.channels, channelBlock), ceilDiv(p.width, columns)];
+      const waste = (blocks[0] * channelBlock * blocks[1] * columns) / (p.channels * p.width);
+      const idle = Math.max(1, MIN_INVOCATIONS / (p.batch * p.height * blocks[0] * blocks[1]));
+      const cost = (waste * idle * (LOAD_COST * loads + macs)) / macs;
+      if (cost < bestCost - 1e-9) {
+        bestCost = cost;
+        best = { channelBlock, columns };
       }
     }
   }
@@ -162,11 +154,13 @@ function evenBlock(total: number, max: number): number {
 
 export function defaultBackwardWeightTiles(shape: Conv2dShape): Conv2dBackwardWeightTiles {
   const { outH } = conv2dOutputSize(shape);
-  const accLimit = layerMacs(shape) < SMALL_LAYER_MACS ? 16 : MAX_ACC - 14;
+  // Up to 50 sums: whole 5x5 kernels for two channels measured best on MNIST's first layer.
+  const accLimit = layerMacs(shape) < SMALL_LAYER_MACS ? 16 : 50;
   // Per x step: channelBlock gradient loads and kernelRowBlock input loads (stride 1) feed
   // channelBlock * kernelRowBlock * kernelColumnBlock fmas, so take whole kernels, then channels.
-  const kernelColumnBlock = evenBlock(shape.kernelW, Math.min(MAX_KERNEL_COLUMN_BLOCK, accLimit));
-  const kernelRowBlock = evenBlock(shape.kernelH, Math.min(MAX_KERNEL_ROW_BLOCK, Math.max(1, Math.floor(accLimit / kernelColumnBlock))));
+  const tapLimit = Math.min(MAX_TAPS, accLimit);
+  const kernelColumnBlock = evenBlock(shape.kernelW, tapLimit);
+  const kernelRowBlock = evenBlock(shape.kernelH, Math.max(1, Math.floor(tapLimit / kernelColumnBlock)));
   const taps = kernelRowBlock * kernelColumnBlock;
   const channelBlock = evenBlock(shape.outChannels, Math.min(MAX_CHANNEL_BLOCK, Math.max(1, Math.floor(accLimit / taps))));
   const blocksPerChunk = ceilDiv(shape.outChannels, channelBlock) * shape.inChannels *
@@ -228,16 +222,9 @@ function shapeConstants(s: Resolved): Record<string, number> {
   return { N: s.N, C: s.C, H: s.H, W: s.W, O: s.O, KH: s.KH, KW: s.KW, S: s.S, P: s.P, OH: s.OH, OW: s.OW };
 }
 
-function checkOutputBlock(
-  what: string,
-  tiles: { channelBlock: number; rows: number; columns: number },
-  segment: number,
-): void {
+function checkOutputBlock(what: string, tiles: { channelBlock: number; columns: number }, segment: number): void {
   checkRange(`${what} channelBlock`, tiles.channelBlock, MAX_CHANNEL_BLOCK);
-  checkRange(`${what} rows`, tiles.rows, MAX_ROWS);
-  checkRange(`${what} columns`, tiles.columns, MAX_SEGMENT);
-  const acc = tiles.channelBlock * tiles.rows * tiles.columns;
-  if (acc > MAX_ACC) throw new RangeError(`conv2d: ${what} block holds ${acc} sums, more than ${MAX_ACC}`);
+  checkRange(`${what} columns`, tiles.columns, MAX_COLUMNS);
   if (segment > MAX_SEGMENT) {
     throw new RangeError(`conv2d: ${what} needs row segments of ${segment} values, more than ${MAX_SEGMENT}; use fewer columns`);
   }
@@ -262,7 +249,7 @@ export async function conv2dForward(
   checkSize('bias', bias, s.O);
   checkSize('output', output, s.N * s.O * s.OH * s.OW);
 
-  const blocksPerChannelBlock = s.N * ceilDiv(s.OH, tiles.rows) * ceilDiv(s.OW, tiles.columns);
+  const blocksPerChannelBlock = s.N * s.OH * ceilDiv(s.OW, tiles.columns);
   const groupsPerBlock = ceilDiv(blocksPerChannelBlock, tiles.workgroup);
   const kernel = await getKernel(gpu, {
     shader: 'conv2d_forward',
@@ -271,7 +258,6 @@ export async function conv2dForward(
       ...shapeConstants(s),
       RELU: options.relu ? 1 : 0,
       OC_BLOCK: tiles.channelBlock,
-      ROWS: tiles.rows,
       COLS: tiles.columns,
       WG: tiles.workgroup,
       GROUPS_PER_BLOCK: groupsPerBlock,
@@ -298,7 +284,7 @@ export async function conv2dBackwardInput(
   checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
   checkSize('gradInput', gradInput, s.N * s.C * s.H * s.W);
 
-  const blocksPerChannelBlock = s.N * ceilDiv(s.H, tiles.rows) * ceilDiv(s.W, tiles.columns);
+  const blocksPerChannelBlock = s.N * s.H * ceilDiv(s.W, tiles.columns);
   const groupsPerBlock = ceilDiv(blocksPerChannelBlock, tiles.workgroup);
   const kernel = await getKernel(gpu, {
     shader: 'conv2d_backward_input',
@@ -306,7 +292,6 @@ export async function conv2dBackwardInput(
     constants: {
       ...shapeConstants(s),
       IC_BLOCK: tiles.channelBlock,
-      ROWS: tiles.rows,
       COLS: tiles.columns,
       WG: tiles.workgroup,
       GROUPS_PER_BLOCK: groupsPerBlock,
@@ -344,10 +329,10 @@ export async function conv2dBackwardWeight(
   const s = resolveShape(shape);
   const tiles = { ...defaultBackwardWeightTiles(shape), ...tileOverrides };
   checkRange('backward-weight channelBlock', tiles.channelBlock, MAX_CHANNEL_BLOCK);
-  checkRange('backward-weight kernelRowBlock', tiles.kernelRowBlock, MAX_KERNEL_ROW_BLOCK);
-  checkRange('backward-weight kernelColumnBlock', tiles.kernelColumnBlock, MAX_KERNEL_COLUMN_BLOCK);
-  const acc = tiles.channelBlock * tiles.kernelRowBlock * tiles.kernelColumnBlock;
-  if (acc > MAX_ACC) throw new RangeError(`conv2d: backward-weight block holds ${acc} sums, more than ${MAX_ACC}`);
+  checkRange('backward-weight kernelRowBlock', tiles.kernelRowBlock, MAX_TAPS);
+  checkRange('backward-weight kernelColumnBlock', tiles.kernelColumnBlock, MAX_TAPS);
+  const taps = tiles.kernelRowBlock * tiles.kernelColumnBlock;
+  if (taps > MAX_TAPS) throw new RangeError(`conv2d: backward-weight block holds ${taps} kernel taps, more than ${MAX_TAPS}`);
   checkRange('backward-weight rowsPerChunk', tiles.rowsPerChunk, Number.MAX_SAFE_INTEGER);
   checkWorkgroup(gpu, 'backward-weight workgroup', tiles.workgroup);
   checkWorkgroup(gpu, 'backward-weight reduceWorkgroup', tiles.reduceWorkgroup);
