@@ -38,10 +38,14 @@ const OTHER_SHAPES: BenchShape[] = [
 /** Register blocks at the default workgroup size, then workgroup sizes at the default block. */
 function sweep(): MatmulTiles[] {
   const out: MatmulTiles[] = [];
+  const key = (t: MatmulTiles) => JSON.stringify(t);
   for (const rows of [8, 16, 24, 32]) {
-    for (const columns of [4, 8, 12, 16]) out.push({ rows, columns, workgroup: DEFAULT_MATMUL_TILES.workgroup });
+    for (const columns of [4, 8, 10, 12, 16]) out.push({ rows, columns, workgroup: DEFAULT_MATMUL_TILES.workgroup });
   }
-  for (const workgroup of [1, 4, 16, 32, 64]) out.push({ ...DEFAULT_MATMUL_TILES, workgroup });
+  for (const workgroup of [1, 4, 8, 16, 32, 64]) {
+    const tiles = { ...DEFAULT_MATMUL_TILES, workgroup };
+    if (!out.some((t) => key(t) === key(tiles))) out.push(tiles);
+  }
   return out;
 }
 
