@@ -9,7 +9,6 @@ import { openGpu } from '../../src/gpu/device.ts';
 import { ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../../src/nn/spec.ts';
-import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { initialState, NonFiniteLossError, train, type TrainConfig } from '../../src/train/trainer.ts';
 import { runCli } from '../helpers/cli.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
@@ -20,24 +19,18 @@ const dir = mkdtempSync(join(tmpdir(), 'faults-'));
 const env = { MNIST_DIR: testMnistDir() };
 const layout = new ParameterLayout(parameterSpecs(DIGIT));
 
-test('an absurd learning rate is caught: NonFiniteLossError names the step and a layer', async () => {
+test('a poisoned parameter is caught: NonFiniteLossError names the step and the layer', async () => {
   const gpu = await sharedGpu();
-  const config: TrainConfig = { model: DIGIT, epochs: 3, batchSize: 64, seed: 1, shuffle: true, adam: { ...ADAM_DEFAULTS, lr: 1e6 } };
+  const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize: 64, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
+  const params = initParameters(layout, 1);
+  params[layout.slot('fc2.bias').offset + 3] = Number.NaN;
   try {
-    await train(gpu, config, head(await testSplit('train'), 1280), initialState(initParameters(layout, 1)));
-    assert.unreachable('training with lr 1e6 should diverge');
+    await train(gpu, config, head(await testSplit('train'), 640), initialState(params));
+    assert.unreachable('training with a NaN weight should stop');
   } catch (err) {
     assert.instance(err, NonFiniteLossError);
-    assert.match((err as Error).message, /at step \d+ \(epoch \d+, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
+    assert.match((err as Error).message, /at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
   }
-});
-
-test('a diverging CLI run exits 1 and leaves no poisoned checkpoint', async () => {
-  const out = join(dir, 'diverged.safetensors');
-  const r = await runCli(['train', '--lr', '1e6', '--limit', '1280', '--epochs', '3', '--no-test', '--out', out], { env });
-  assert.is(r.code, 1, r.stderr);
-  assert.match(r.stderr, /loss became (NaN|Infinity|-Infinity) at step/);
-  if (existsSync(out)) assert.ok(loadCheckpoint(out).params.every(Number.isFinite), 'any checkpoint left is finite');
 });
 
 test('a batch size the adapter cannot hold fails before training, naming the size and the limit', async () => {
