@@ -51,4 +51,7 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-process.exitCode = await main(process.argv.slice(2));
+const code = await main(process.argv.slice(2));
+// An interrupted run exits explicitly: its signal handlers are still installed.
+if (code === 130 || code === 143) process.exit(code);
+process.exitCode = code;

@@ -41,7 +41,8 @@ Options:
   --verbose            print the GPU adapter and its limits
   -h, --help           show this help
 
-Ctrl-C finishes the current step, writes a checkpoint and exits; rerun with --resume to continue.`;
+Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with 130 (143);
+rerun with --resume to continue.`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -126,12 +127,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile });
   let stopRequested = false;
+  let stopSignal = 'SIGINT';
   const onSignal = (signal: string) => {
     if (stopRequested) {
       console.error(`\n${signal} again: exiting without a checkpoint.`);
       process.exit(130);
     }
     stopRequested = true;
+    stopSignal = signal;
     if (!json) console.error(`\n${signal}: finishing the current step and writing a checkpoint (press Ctrl-C again to abort)...`);
   };
   const onSigint = () => onSignal('SIGINT');
@@ -193,7 +196,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (json) emitJson({ event: 'interrupted', epoch: result.state.epoch + 1, batch: result.state.batchInEpoch, step: result.state.step, checkpoint: out });
       console.error(`Interrupted at epoch ${result.state.epoch + 1}, batch ${result.state.batchInEpoch} (step ${result.state.step}). ` +
         `Checkpoint written to ${out}. Continue with the same options plus --resume, e.g. \`${resumeHint}\`.`);
-      return 130;
+      // The shell's convention for "ended by signal N": 128 + N.
+      return stopSignal === 'SIGTERM' ? 143 : 130;
     }
     const last = result.reports.at(-1);
     if (json) {
@@ -206,8 +210,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     progress.done();
-    process.off('SIGINT', onSigint);
-    process.off('SIGTERM', onSigterm);
+    // The handlers stay installed: under Deno, removing the last SIGINT listener while the signal is
+    // still being delivered ends the process by the signal instead of our exit code.
     await gpu.close();
   }
 }

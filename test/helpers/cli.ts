@@ -55,6 +55,12 @@ export function runCli(args: string[], options: { runtime?: RuntimeName; env?: R
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
+      // Deno's node:child_process reports an exit status above 128 as a signal (130 -> SIGINT), so a
+      // child that exits with 130 looks killed; map it back to the status the shell would show.
+      if (thisRuntime === 'deno' && code === null && signal) {
+        const number = ({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
+        if (number) return resolve({ code: 128 + number, signal: null, stdout, stderr });
+      }
       resolve({ code, signal, stdout, stderr });
     });
   });

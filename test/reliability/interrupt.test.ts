@@ -31,7 +31,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     const out = join(dir, `${signal}.safetensors`);
     // The first progress line comes after the first stats readback (16 steps): interrupt then.
     const stopped = await runCli([...base, '--out', out], { env, signalAfter: { pattern: /"event":"progress"/, signal } });
-    assert.is(stopped.code, 130, `exit code ${stopped.code}: ${stopped.stderr}`);
+    assert.is(stopped.code, signal === 'SIGINT' ? 130 : 143, `exit code ${stopped.code}: ${stopped.stderr}`);
     assert.match(stopped.stderr, /--resume/);
     const interruptedAt = loadCheckpoint(out, { withOptimizer: true });
     assert.ok(Number(interruptedAt.metadata.step) < 40, 'stopped before the end');
@@ -51,7 +51,7 @@ test('SIGKILL at random moments never leaves a checkpoint that loads wrongly', a
     const killed = await runCli([...base, '--out', out, '--checkpoint-every', '1'], {
       env, signalAfter: { pattern: new RegExp(`"step":${3 + 4 * attempt},`), signal: 'SIGKILL' },
     });
-    assert.is(killed.signal, 'SIGKILL');
+    assert.ok(killed.signal === 'SIGKILL' || killed.code === 137, `killed: ${killed.signal} ${killed.code}`);
     assert.ok(existsSync(out), 'a checkpoint exists');
     const loaded = loadCheckpoint(out, { withOptimizer: true });
     assert.ok(Number(loaded.metadata.step) >= 3 + 4 * attempt);
