@@ -15,7 +15,7 @@ import { Network } from '../src/nn/network.ts';
 import { initParameters, ParameterLayout } from '../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../src/nn/spec.ts';
 import { evaluate } from '../src/train/evaluate.ts';
-import { formatProfile, profileOps } from '../src/train/profile.ts';
+import { formatProfile, profileTrainingStep } from '../src/train/profile.ts';
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 
 const { values } = parseArgs({
@@ -45,7 +45,7 @@ const layout = new ParameterLayout(parameterSpecs(DIGIT));
 // 1. Pipeline compile time: every kernel of a training plan and an evaluation plan, on a fresh device.
 let started = performance.now();
 const trainNet = await Network.create(gpu, DIGIT, { maxBatch: batchSize, training: true });
-const plan = await trainNet.plan(batchSize);
+await trainNet.plan(batchSize);
 const evalNet = await Network.create(gpu, DIGIT, { maxBatch: 1000, training: false });
 await evalNet.plan(1000);
 await gpu.device.queue.onSubmittedWorkDone();
@@ -53,19 +53,15 @@ const compileSeconds = (performance.now() - started) / 1000;
 const gpuBytes = trainNet.bytesAllocated + evalNet.bytesAllocated;
 
 // 2. Per-op profile of one training step (timestamp queries when available).
-trainNet.setParameters(initParameters(layout, 1));
-const images = trainSplit.images.subarray(0, batchSize * 784);
-trainNet.writeBatch(images, Uint32Array.from(trainSplit.labels.subarray(0, batchSize)));
-const profile = await profileOps(gpu, [...plan.forward, ...plan.loss, ...plan.backward, ...plan.optimizer], 5);
+const profile = await profileTrainingStep(gpu, config, trainSplit, initialState(initParameters(layout, 1)));
 
 // 3. Training throughput: warm up, then train for `seconds` through the real training loop.
 let state = initialState(initParameters(layout, 1));
 let steps = 0;
 state = (await train(gpu, config, trainSplit, state, { shouldStop: () => ++steps >= 20 })).state;
 steps = 0;
-let deadline = 0;
 started = performance.now();
-deadline = started + seconds * 1000;
+const deadline = started + seconds * 1000;
 const measured = await train(gpu, config, trainSplit, state, { shouldStop: () => (++steps, performance.now() >= deadline) });
 const trainSeconds = (performance.now() - started) / 1000;
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;

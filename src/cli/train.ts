@@ -1,6 +1,6 @@
 // `train`: trains a model on MNIST, evaluating on the test set and checkpointing after every epoch.
 import process from 'node:process';
-import { loadMnist } from '../data/mnist.ts';
+import { firstImages, loadMnist } from '../data/mnist.ts';
 import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
@@ -8,7 +8,6 @@ import { getModel, parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint, optimizerPath, saveCheckpoint, stateFromCheckpoint } from '../train/checkpoint.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
-import type { MnistSplit } from '../data/mnist.ts';
 import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { defaultCheckpointPath, dataOptions } from './common.ts';
 import { bar, emitJson, formatDuration, percent, ProgressLine } from './progress.ts';
@@ -216,7 +215,3 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
 }
 
-function firstImages(split: MnistSplit, count: number): MnistSplit {
-  const size = split.rows * split.cols;
-  return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
-}

@@ -95,6 +95,12 @@ const ALL_FILE_NAMES = [MNIST_FILES.train.images, MNIST_FILES.train.labels, MNIS
 let cachedRoot: string | undefined;
 
 /** The nearest folder above this module with a package.json (src/data, dist/data, build/src/data). */
+/** The first `count` images of a split, as a split of its own (views, no copy). */
+export function firstImages(split: MnistSplit, count: number): MnistSplit {
+  const size = split.rows * split.cols;
+  return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
+}
+
 export function projectRoot(): string {
   if (cachedRoot) return cachedRoot;
   let dir = dirname(fileURLToPath(import.meta.url));

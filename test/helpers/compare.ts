@@ -33,3 +33,14 @@ export function testSeed(): number {
   const fixed = (globalThis as { process?: { env: Record<string, string | undefined> } }).process?.env.TEST_SEED;
   return fixed ? Number(fixed) : (Math.random() * 0x100000000) >>> 0;
 }
+
+/** Awaits `call` and asserts it rejects (or throws) with a message matching `pattern`. */
+export async function assertRejects(call: () => unknown, pattern: RegExp): Promise<void> {
+  try {
+    await call();
+  } catch (err) {
+    assert.match((err as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected an error matching ${pattern}`);
+}

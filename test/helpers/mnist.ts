@@ -26,10 +26,6 @@ export function testSplit(split: 'train' | 'test'): Promise<MnistSplit> {
   return data;
 }
 
-/** The first `count` images of a split, as a split of its own. */
-export function head(split: MnistSplit, count: number): MnistSplit {
-  const size = split.rows * split.cols;
-  return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
-}
+export { firstImages as head } from '../../src/data/mnist.ts';
 
 export { repoRoot };

@@ -7,7 +7,7 @@ import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, readF32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, assertRejects } from '../helpers/compare.ts';
 
 const test = suite('adam');
 
@@ -164,14 +164,7 @@ test('bad arguments are refused with a message saying what is wrong', async () =
     [() => adamStep(gpu, 32, ADAM_DEFAULTS, uniforms, big, big, big, big), /param needs 32 f32/],
     [() => adamStep(gpu, 8, ADAM_DEFAULTS, { buffer: uniforms, size: 8 }, big, big, big, big), /uniforms needs 16 bytes/],
   ];
-  for (const [call, message] of cases) {
-    try {
-      await call();
-      assert.unreachable(`expected ${message}`);
-    } catch (err) {
-      assert.match((err as Error).message, message);
-    }
-  }
+  for (const [call, message] of cases) await assertRejects(call, message);
   big.destroy();
   uniforms.destroy();
 });
