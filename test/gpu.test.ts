@@ -1,6 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runtime } from '../src/gpu/device.ts';
+import { createBuffer, createStorageBuffer } from '../src/gpu/buffers.ts';
 import { getKernel, ShaderCompileError, workgroupGrid } from '../src/gpu/kernel.ts';
 import { sharedGpu } from './helpers/gpu.ts';
 
@@ -11,6 +12,21 @@ test('acquires a device on this runtime', async () => {
   assert.is(gpu.runtime, runtime);
   assert.ok(gpu.adapterName.length > 0);
   assert.ok(gpu.limits.maxStorageBufferBindingSize >= 128 * 1024 * 1024, 'asked for the adapter limit');
+});
+
+test('the buffer ledger counts live bytes; destroying twice subtracts once', async () => {
+  const gpu = await sharedGpu();
+  const before = { ...gpu.memory };
+  const a = createStorageBuffer(gpu, 'ledger.a', 1000); // rounded up to 1008
+  const b = createBuffer(gpu, { label: 'ledger.b', size: 64, usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */ });
+  assert.is(gpu.memory.liveBytes, before.liveBytes + 1008 + 64);
+  assert.is(gpu.memory.liveBuffers, before.liveBuffers + 2);
+  assert.ok(gpu.memory.peakBytes >= gpu.memory.liveBytes);
+  a.destroy();
+  a.destroy();
+  assert.is(gpu.memory.liveBytes, before.liveBytes + 64);
+  b.destroy();
+  assert.equal({ live: gpu.memory.liveBytes, count: gpu.memory.liveBuffers }, { live: before.liveBytes, count: before.liveBuffers });
 });
 
 test('pipelines are cached per specialization', async () => {

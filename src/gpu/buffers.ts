@@ -1,6 +1,29 @@
 // Buffer creation, upload and readback. Every buffer gets a label so that WebGPU errors name it.
 import { explainGpuFailure, type Gpu } from './device.ts';
 
+/**
+ * device.createBuffer, counted in gpu.memory until the buffer is destroyed (so a leak shows as growth,
+ * e.g. in bench/soak.ts). Every buffer of the project is made here.
+ */
+export function createBuffer(gpu: Gpu, descriptor: GPUBufferDescriptor): GPUBuffer {
+  const buffer = gpu.device.createBuffer(descriptor);
+  const ledger = gpu.memory;
+  ledger.liveBytes += buffer.size;
+  ledger.liveBuffers++;
+  ledger.peakBytes = Math.max(ledger.peakBytes, ledger.liveBytes);
+  const destroy = buffer.destroy.bind(buffer);
+  let destroyed = false;
+  buffer.destroy = () => {
+    if (!destroyed) {
+      destroyed = true;
+      ledger.liveBytes -= buffer.size;
+      ledger.liveBuffers--;
+    }
+    destroy();
+  };
+  return buffer;
+}
+
 /** Storage buffer usable by kernels, writable from the host and readable back. */
 export const STORAGE_USAGE = 0x80 /* STORAGE */ | 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
 
@@ -14,12 +37,12 @@ export function createStorageBuffer(gpu: Gpu, label: string, byteLength: number)
         'use a smaller batch size.',
     );
   }
-  return gpu.device.createBuffer({ label, size, usage: STORAGE_USAGE });
+  return createBuffer(gpu, { label, size, usage: STORAGE_USAGE });
 }
 
 export function createUniformBuffer(gpu: Gpu, label: string, byteLength: number): GPUBuffer {
   const size = Math.max(16, Math.ceil(byteLength / 16) * 16);
-  return gpu.device.createBuffer({ label, size, usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */ });
+  return createBuffer(gpu, { label, size, usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */ });
 }
 
 export function uploadBuffer(gpu: Gpu, label: string, data: ArrayBufferView): GPUBuffer {
@@ -42,7 +65,7 @@ export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, 
 /** Copies `byteLength` bytes of `source` to the host. Waits for all work submitted before it. */
 export async function readBuffer(gpu: Gpu, source: GPUBuffer, byteLength = source.size, offset = 0): Promise<ArrayBuffer> {
   const size = Math.ceil(byteLength / 4) * 4;
-  const staging = gpu.device.createBuffer({
+  const staging = createBuffer(gpu, {
     label: `readback of ${source.label}`,
     size,
     usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */,

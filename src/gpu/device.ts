@@ -13,8 +13,16 @@ export interface Gpu {
   readonly limits: GPUSupportedLimits;
   /** Set once the device is lost; operations after that fail with this message. */
   lostReason: string | null;
+  /** Bytes of the buffers created through createBuffer (src/gpu/buffers.ts) and not yet destroyed. */
+  readonly memory: BufferLedger;
   /** Waits for submitted work, then destroys the device so the process can exit. */
   close(): Promise<void>;
+}
+
+export interface BufferLedger {
+  liveBytes: number;
+  liveBuffers: number;
+  peakBytes: number;
 }
 
 export class GpuUnavailableError extends Error {
@@ -103,6 +111,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
+    memory: { liveBytes: 0, liveBuffers: 0, peakBytes: 0 },
     async close() {
       if (closed) return;
       closed = true;

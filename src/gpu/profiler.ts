@@ -2,7 +2,7 @@
 // own with timestamps at its start and end; without it, each kernel is timed on the host by
 // submitting it alone and waiting (slower, and includes submission overhead, but still ranks kernels).
 import type { Gpu } from './device.ts';
-import { readBuffer } from './buffers.ts';
+import { createBuffer, readBuffer } from './buffers.ts';
 import type { Dispatch } from './kernel.ts';
 
 export interface KernelTiming {
@@ -41,7 +41,7 @@ async function timeWithQueries(gpu: Gpu, dispatches: readonly Dispatch[]): Promi
   const { device } = gpu;
   const count = dispatches.length * 2;
   const querySet = device.createQuerySet({ label: 'profiler', type: 'timestamp', count });
-  const resolved = device.createBuffer({ label: 'profiler.resolved', size: count * 8, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */ });
+  const resolved = createBuffer(gpu, { label: 'profiler.resolved', size: count * 8, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */ });
   const encoder = device.createCommandEncoder({ label: 'profiled dispatches' });
   dispatches.forEach((d, i) => {
     const pass = encoder.beginComputePass({

@@ -2,7 +2,7 @@
 // buffers on the GPU, batch after batch, and read back once at the end; accuracy, mean loss and the
 // confusion matrix are then computed on the host in float64.
 import type { Gpu } from '../gpu/device.ts';
-import { readF32, readU32 } from '../gpu/buffers.ts';
+import { createBuffer, readF32, readU32 } from '../gpu/buffers.ts';
 import { recordDispatches } from '../gpu/kernel.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import type { Network } from '../nn/network.ts';
@@ -28,8 +28,8 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
   const imageSize = network.inputSize;
   const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
   const size = Math.max(16, Math.ceil(split.count / 4) * 16);
-  const allPredictions = device.createBuffer({ label: 'eval.predictions', size, usage });
-  const allLosses = device.createBuffer({ label: 'eval.losses', size, usage });
+  const allPredictions = createBuffer(gpu, { label: 'eval.predictions', size, usage });
+  const allLosses = createBuffer(gpu, { label: 'eval.losses', size, usage });
   const labels = new Uint32Array(batchSize);
   try {
     for (let start = 0; start < split.count; start += batchSize) {

@@ -3,6 +3,7 @@
 // every `capacity` steps the ring is copied to a mappable buffer and mapped asynchronously. The host
 // waits only for the previous flush, so at most two flushes' worth of steps are in flight.
 import { explainGpuFailure, type Gpu } from '../gpu/device.ts';
+import { createBuffer } from '../gpu/buffers.ts';
 
 export interface StepStats {
   lossSum: number;
@@ -18,9 +19,9 @@ export class StatsReader {
 
   constructor(private readonly gpu: Gpu, readonly capacity = 16) {
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
-    this.ring = gpu.device.createBuffer({ label: 'stats.ring', size: capacity * 8, usage });
+    this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
-      gpu.device.createBuffer({ label: `stats.staging${i}`, size: capacity * 8, usage: 0x1 /* MAP_READ */ | 0x8 }));
+      createBuffer(gpu, { label: `stats.staging${i}`, size: capacity * 8, usage: 0x1 /* MAP_READ */ | 0x8 }));
   }
 
   get full(): boolean {

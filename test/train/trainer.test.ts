@@ -30,7 +30,8 @@ const data = async () => head(await testSplit('train'), 600);
 
 test('learns: two epochs on 600 images raise accuracy well above chance', async () => {
   const gpu = await sharedGpu();
-  const result = await train(gpu, config, await data(), initialState(initParameters(layout, config.seed)));
+  const result = await train(gpu, config, await data(), initialState(initParameters(layout, config.seed)),
+    { testSplit: head(await testSplit('test'), 300) });
   assert.is(result.reports.length, 2);
   assert.is(result.state.step, 20);
   const [first, second] = result.reports;
@@ -43,7 +44,11 @@ test('same seed -> bit-identical parameters; an interrupted run resumed from its
   const split = await data();
   const fresh = () => initialState(initParameters(layout, config.seed));
   const full = await train(gpu, config, split, fresh());
+  // Kernels keep a little per-device scratch (created by the first run); beyond that, every buffer a
+  // run creates (network, evaluation, readbacks) must be destroyed when it ends.
+  const liveBefore = gpu.memory.liveBytes;
   const again = await train(gpu, config, split, fresh());
+  assert.is(gpu.memory.liveBytes, liveBefore, 'GPU bytes still allocated after a finished run');
   sameBits(full.state.params, again.state.params, 'two identical runs');
 
   let steps = 0;
