@@ -1,8 +1,11 @@
 // matmul: C[M,N] = op(A) · op(B) (+ bias[N] on every row) (then max(0, .) when RELU), all row-major f32.
 //   op(A)[i,k] = TRANSPOSE_A ? a[k*M + i] : a[i*K + k]     (a holds [M,K], or [K,M] when transposed)
 //   op(B)[k,j] = TRANSPOSE_B ? b[j*K + k] : b[k*N + j]     (b holds [K,N], or [N,K] when transposed)
+//   With RELU_MASK, C[i,j] = 0 wherever mask[i,j] <= 0 (PyTorch's threshold_backward, NaN passes): a
+//   backward product whose result is the gradient of a ReLU's output applies that ReLU's backward too.
 // bindings: 0 a: array<f32> (read), 1 b: array<f32> (read), 2 bias: array<f32> [N] (read; unused
-//           unless HAS_BIAS), 3 c: array<f32> [M,N] (read_write)
+//           unless HAS_BIAS), 3 c: array<f32> [M,N] (read_write), 4 mask: array<f32> [M,N] (read; unused
+//           unless RELU_MASK)
 // Each invocation keeps a ROWS x COLS register block of C and sums over k in order, so results are
 // deterministic. lavapipe runs 8 invocations as the lanes of one vector but fetches every lane's
 // storage-buffer load separately (~a dozen instructions each), so loads dominate: per k an invocation
@@ -18,6 +21,7 @@ override TRANSPOSE_A: bool = false;
 override TRANSPOSE_B: bool = false;
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
+override RELU_MASK: bool = false;
 override ROWS: u32 = 16u; // at most MAX_ROWS
 override COLS: u32 = 10u; // at most MAX_COLS
 override WG: u32 = 8u;
@@ -31,6 +35,7 @@ const MAX_COLS = 16u;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
+@group(0) @binding(4) var<storage, read> mask: array<f32>;
 
 // The accumulators must only be indexed by constants once loops are unrolled, or they leave
 // registers for memory. Mesa unrolls loops with constant trip counts, but not the nested loops of
@@ -110,6 +115,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       var v = acc[r * MAX_COLS + j];
       if (HAS_BIAS) { v += bias[j0 + j]; }
       if (RELU) { v = max(v, 0.0); }
+      if (RELU_MASK) { v = select(v, 0.0, mask[i * N + j0 + j] <= 0.0); }
       c[i * N + j0 + j] = v;
     }
   }

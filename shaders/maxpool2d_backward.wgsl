@@ -7,8 +7,13 @@
 //     faster on lavapipe than gathering.
 //   S < K (overlapping windows): one invocation per input element gathers over the windows covering it,
 //     adding them in ascending order (row-major over the windows).
+// RELU_MASK (when the pooled input is a ReLU's output): the ReLU's backward is applied too, zeroing
+//   gradInput wherever input <= 0 (PyTorch's threshold_backward, so a NaN input passes its gradient), which
+//   saves a separate pass over gradInput. Only the chosen elements can be non-zero, so in the tile
+//   specialization one input read per window does it.
 // bindings: 0 gradOutput: array<f32> (read, PLANES*OH*OW), 1 argmax: array<u32> (read, PLANES*OH*OW),
-//           2 gradInput: array<f32> (read_write, PLANES*H*W)
+//           2 gradInput: array<f32> (read_write, PLANES*H*W), 3 input: array<f32> (read, PLANES*H*W; read
+//           only when RELU_MASK)
 // PLANES = batch * channels. dispatch: ceil(PLANES*OH*ceil(OW/OW_BLOCK) / WG) workgroups when S >= K,
 // ceil(PLANES*H*W / WG) otherwise; split over x and y (see workgroupGrid).
 
@@ -21,10 +26,18 @@ override OH: u32;
 override OW: u32;
 override OW_BLOCK: u32 = 4;
 override WG: u32 = 64;
+override RELU_MASK: bool = false;
 
 @group(0) @binding(0) var<storage, read> gradOutput: array<f32>;
 @group(0) @binding(1) var<storage, read> argmax: array<u32>;
 @group(0) @binding(2) var<storage, read_write> gradInput: array<f32>;
+@group(0) @binding(3) var<storage, read> input: array<f32>;
+
+/** g, or 0 where the ReLU that produced input[i] was off. */
+fn masked(g: f32, i: u32) -> f32 {
+  if (RELU_MASK) { return select(g, 0.0, input[i] <= 0.0); }
+  return g;
+}
 
 fn write_tiles(id: u32) {
   let blocks = (OW + OW_BLOCK - 1u) / OW_BLOCK;
@@ -35,8 +48,8 @@ fn write_tiles(id: u32) {
   for (var j = 0u; j < OW_BLOCK; j++) {
     let ox = id % blocks * OW_BLOCK + j;
     if (ox >= OW) { break; }
-    let g = gradOutput[row * OW + ox];
     let at = argmax[row * OW + ox];
+    let g = masked(gradOutput[row * OW + ox], at);
     let x_end = select(ox * S + S, W, ox == OW - 1u);
     for (var y = oy * S; y < y_end; y++) {
       for (var x = ox * S; x < x_end; x++) {
@@ -77,7 +90,7 @@ fn gather(i: u32) {
       }
     }
   }
-  gradInput[i] = sum;
+  gradInput[i] = masked(sum, i);
 }
 
 @compute @workgroup_size(WG)

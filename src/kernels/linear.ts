@@ -34,17 +34,21 @@ export async function linearForward(
     { bias, relu: options.relu, tiles: options.tiles }, input, weight, output);
 }
 
-/** gradInput[batch, in] = gradOutput·W, with gradOutput [batch, out] w.r.t. the pre-activation output. */
+/**
+ * gradInput[batch, in] = gradOutput·W, with gradOutput [batch, out] w.r.t. the pre-activation output. With
+ * `reluOutput` (this layer's input, when a ReLU produced it) that ReLU's backward is applied too.
+ */
 export async function linearBackwardInput(
   gpu: Gpu,
   shape: LinearShape,
   gradOutput: BufferArg,
   weight: BufferArg,
   gradInput: BufferArg,
+  options: { reluOutput?: BufferArg } = {},
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
-  return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, {}, gradOutput, weight, gradInput);
+  return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, { reluMask: options.reluOutput }, gradOutput, weight, gradInput);
 }
 
 /** gradWeight[out, in] = gradOutputᵀ·input and gradBias[out] = column sums of gradOutput. */

@@ -33,6 +33,8 @@ export interface MatmulOptions {
   bias?: BufferArg;
   /** max(0, .) after the bias. */
   relu?: boolean;
+  /** [m,n]: C is zeroed where this is <= 0 (the backward of the ReLU that produced it). */
+  reluMask?: BufferArg;
   tiles?: MatmulTiles;
 }
 
@@ -74,7 +76,7 @@ export async function matmul(
   const columnBlocks = ceilDiv(shape.n, tiles.columns);
   const kernel = await getKernel(gpu, {
     shader: 'matmul',
-    bindings: ['read', 'read', 'read', 'read_write'],
+    bindings: ['read', 'read', 'read', 'read_write', 'read'],
     constants: {
       M: shape.m,
       N: shape.n,
@@ -83,6 +85,7 @@ export async function matmul(
       TRANSPOSE_B: shape.transposeB ? 1 : 0,
       HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
+      RELU_MASK: options.reluMask ? 1 : 0,
       ROWS: tiles.rows,
       COLS: tiles.columns,
       WG: tiles.workgroup,
@@ -90,7 +93,7 @@ export async function matmul(
       COL_BLOCKS: columnBlocks,
     },
   });
-  // Without a bias the shader never reads binding 2; A fills it so that the bind group is complete.
-  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? a, c]);
+  // Without a bias (mask) the shader never reads binding 2 (4); A fills it so that the bind group is complete.
+  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? a, c, options.reluMask ?? a]);
   return [{ kernel, bindGroup, workgroups: workgroupGrid(ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
 }

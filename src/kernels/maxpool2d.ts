@@ -82,6 +82,14 @@ export async function maxPool2dForward(
   return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid(rowBlocks) }];
 }
 
+export interface MaxPool2dBackwardOptions {
+  /**
+   * The forward's input, when it is a ReLU's output: the ReLU's backward is then applied too (gradInput
+   * zeroed where reluOutput <= 0), so the ReLU needs no pass of its own.
+   */
+  reluOutput?: BufferArg;
+}
+
 /**
  * gradInput = d(loss)/d(input) from gradOutput and the forward's argmax. Overwrites gradInput, with zeros
  * where no window chose an element; overlapping windows (stride < kernel) add up in a fixed order.
@@ -92,6 +100,7 @@ export async function maxPool2dBackward(
   gradOutput: BufferArg,
   argmax: BufferArg,
   gradInput: BufferArg,
+  options: MaxPool2dBackwardOptions = {},
 ): Promise<Dispatch[]> {
   const constants = shapeConstants(shape);
   const inCount = constants.PLANES * constants.H * constants.W;
@@ -99,9 +108,16 @@ export async function maxPool2dBackward(
   checkSize('gradOutput', gradOutput, outCount);
   checkSize('argmax', argmax, outCount);
   checkSize('gradInput', gradInput, inCount);
-  const kernel = await getKernel(gpu, { shader: 'maxpool2d_backward', bindings: ['read', 'read', 'read_write'], constants });
+  if (options.reluOutput) checkSize('reluOutput', options.reluOutput, inCount);
+  const kernel = await getKernel(gpu, {
+    shader: 'maxpool2d_backward',
+    bindings: ['read', 'read', 'read_write', 'read'],
+    constants: { ...constants, RELU_MASK: options.reluOutput ? 1 : 0 },
+  });
   // Non-overlapping windows: one invocation per OW_BLOCK windows writes their tiles; overlapping: one per input.
   const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
   const invocations = constants.S >= constants.K ? rowBlocks : inCount;
-  return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, argmax, gradInput]), workgroups: grid(invocations) }];
+  // Without the mask the shader never reads binding 3; gradOutput fills it so that the bind group is complete.
+  const bindGroup = kernel.bind(gpu, [gradOutput, argmax, gradInput, options.reluOutput ?? gradOutput]);
+  return [{ kernel, bindGroup, workgroups: grid(invocations) }];
 }

@@ -20,6 +20,8 @@ interface Value {
   shape: number[];
   buffer: GPUBuffer;
   grad: GPUBuffer | null;
+  /** The buffer holds a ReLU's output (of a fused conv2d/linear + ReLU or a standalone ReLU). */
+  reluOutput?: boolean;
 }
 
 /** One layer as executed: conv2d and linear absorb a following ReLU. */
@@ -88,6 +90,8 @@ export class Network {
   private readonly logits: Value;
   private readonly plans = new Map<number, Promise<StepPlan>>();
   private readonly buffers: GPUBuffer[] = [];
+  /** ReLU outputs whose backward the next layer's backward applies (see the constructor). */
+  private readonly reluBackwardByConsumer = new Set<GPUBuffer>();
 
   private constructor(
     private readonly gpu: Gpu,
@@ -120,19 +124,26 @@ export class Network {
       const name = 'name' in layer.spec ? layer.spec.name : `${kind}${i}`;
       let output: Value;
       if (kind === 'flatten') {
-        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
+        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad, reluOutput: current.reluOutput };
       } else if (kind === 'relu') {
         // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
-        output = { shape: layer.outShape, buffer: f32(`relu${i}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad };
+        output = { shape: layer.outShape, buffer: f32(`relu${i}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad,
+          reluOutput: true };
       } else {
         const size = maxBatch * shapeSize(layer.outShape);
         output = {
           shape: layer.outShape,
           buffer: f32(`${name}.output`, size),
           grad: training ? f32(`${name}.output.grad`, size) : null,
+          reluOutput: fusesRelu,
         };
       }
       const node: Node = { layer, relu: fusesRelu, input: current, output };
+      // Linear backward (its gradient w.r.t. input) and max-pool backward can apply the backward of the
+      // ReLU that produced their input as they write, saving that ReLU a pass over the gradient.
+      if ((kind === 'linear' || kind === 'maxpool2d') && current.reluOutput && current.grad) {
+        this.reluBackwardByConsumer.add(current.buffer);
+      }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
       this.nodes.push(node);
       current = output;
@@ -279,7 +290,8 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    if (node.relu || spec.kind === 'relu') {
+    const reluMask = input.reluOutput && this.reluBackwardByConsumer.has(input.buffer) ? input.buffer : undefined;
+    if ((node.relu || spec.kind === 'relu') && !this.reluBackwardByConsumer.has(output.buffer)) {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
       ops.push({ name: `${name} relu backward`, flops: outCount, bytes: 12 * outCount,
         dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput) });
@@ -305,15 +317,17 @@ export class Network {
           dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
             this.grad(`${spec.name}.bias`)) });
         if (input.grad) {
-          ops.push({ name: `${name} backward input`, flops, bytes: 4 * (inCount + weights + outCount),
-            dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad) });
+          ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
+            dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
+              { reluOutput: reluMask }) });
         }
         break;
       }
       case 'maxpool2d':
         if (input.grad) {
-          ops.push({ name: `${name} backward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad) });
+          ops.push({ name: `${name} backward${reluMask ? '+relu' : ''}`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
+            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad,
+              { reluOutput: reluMask }) });
         }
         break;
       case 'relu':

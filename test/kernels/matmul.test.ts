@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import { DEFAULT_MATMUL_TILES, matmul, type MatmulShape, type MatmulTiles } from '../../src/kernels/matmul.ts';
 import { matmulReference } from '../../src/reference/linear.ts';
+import { reluBackwardReference } from '../../src/reference/relu.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
@@ -21,7 +22,15 @@ interface Run {
 }
 
 /** Runs matmul on fresh random inputs and returns the GPU result (read past m*n, to catch stray writes). */
-async function runMatmul(shape: MatmulShape, options: { bias?: boolean; relu?: boolean; tiles?: MatmulTiles } = {}): Promise<Run> {
+interface RunOptions {
+  bias?: boolean;
+  relu?: boolean;
+  /** Fuse a ReLU backward whose forward output is random with many zeros (and one NaN). */
+  reluMask?: boolean;
+  tiles?: MatmulTiles;
+}
+
+async function runMatmul(shape: MatmulShape, options: RunOptions = {}): Promise<Run> {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const rng = new Rng(seed);
@@ -32,20 +41,28 @@ async function runMatmul(shape: MatmulShape, options: { bias?: boolean; relu?: b
   const bBuffer = f32Buffer(gpu, 'b', b);
   const biasBuffer = f32Buffer(gpu, 'bias', bias);
   const count = shape.m * shape.n;
+  const mask = Float32Array.from({ length: count }, () => Math.max(0, rng.uniform(-1, 1)));
+  mask[count >> 1] = NaN;
+  const maskBuffer = f32Buffer(gpu, 'relu output', mask);
   const cBuffer = poisonedBuffer(gpu, 'c', count + 8);
-  const dispatches = await matmul(gpu, shape, { bias: options.bias ? biasBuffer : undefined, relu: options.relu, tiles: options.tiles },
-    aBuffer, bBuffer, cBuffer);
+  const dispatches = await matmul(gpu, shape, {
+    bias: options.bias ? biasBuffer : undefined,
+    relu: options.relu,
+    reluMask: options.reluMask ? maskBuffer : undefined,
+    tiles: options.tiles,
+  }, aBuffer, bBuffer, cBuffer);
   submitDispatches(gpu, dispatches);
   const all = await readF32(gpu, cBuffer, count + 8);
   for (let i = count; i < count + 8; i++) assert.ok(Number.isNaN(all[i]), `${describe(shape)}: element ${i} past C was written`);
-  const expected = matmulReference(shape, a, b);
+  let expected = matmulReference(shape, a, b);
   if (options.bias || options.relu) {
     for (let i = 0; i < count; i++) {
       const v = expected[i] + (options.bias ? bias[i % shape.n] : 0);
       expected[i] = options.relu ? Math.max(0, v) : v;
     }
   }
-  for (const buffer of [aBuffer, bBuffer, biasBuffer, cBuffer]) buffer.destroy();
+  if (options.reluMask) expected = reluBackwardReference(mask, expected);
+  for (const buffer of [aBuffer, bBuffer, biasBuffer, maskBuffer, cBuffer]) buffer.destroy();
   return { actual: all.subarray(0, count), expected, what: `matmul ${describe(shape, options.tiles)} seed=${seed}` };
 }
 
@@ -96,11 +113,13 @@ for (const [tiles, transposes] of [
   }
 }
 
-test('fused bias and ReLU', async () => {
-  const cases: [MatmulShape, { bias?: boolean; relu?: boolean }][] = [
+test('fused bias and ReLU, and the fused ReLU-backward mask', async () => {
+  const cases: [MatmulShape, RunOptions][] = [
     [{ m: 7, n: 13, k: 5 }, { bias: true }],
     [{ m: 33, n: 65, k: 17, transposeB: true }, { bias: true, relu: true }],
     [{ m: 1, n: 3, k: 1 }, { relu: true }],
+    [{ m: 33, n: 65, k: 17 }, { reluMask: true }],
+    [{ m: 1, n: 5, k: 3 }, { reluMask: true }],
   ];
   for (const [shape, options] of cases) {
     const { actual, expected, what } = await runMatmul(shape, options);

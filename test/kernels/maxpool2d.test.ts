@@ -3,6 +3,7 @@ import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import { maxPool2dBackward, maxPool2dForward, maxPool2dOutputSize, type MaxPool2dShape } from '../../src/kernels/maxpool2d.ts';
 import { maxPool2dBackwardReference, maxPool2dForwardReference } from '../../src/reference/maxpool2d.ts';
+import { reluBackwardReference } from '../../src/reference/relu.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
@@ -47,14 +48,16 @@ async function forward(gpu: Gpu, shape: MaxPool2dShape, x: Float32Array) {
   return result;
 }
 
-async function backward(gpu: Gpu, shape: MaxPool2dShape, g: Float32Array, argmaxValues: Uint32Array) {
+/** With `reluOutput`, the fused ReLU mask is applied too. */
+async function backward(gpu: Gpu, shape: MaxPool2dShape, g: Float32Array, argmaxValues: Uint32Array, reluOutput?: Float32Array) {
   const { inCount } = sizes(shape);
   const gradOutput = f32Buffer(gpu, 'pool gradOutput', g);
   const argmax = u32Buffer(gpu, 'pool argmax', argmaxValues);
   const gradInput = poisonedBuffer(gpu, 'pool gradInput', inCount);
-  submitDispatches(gpu, await maxPool2dBackward(gpu, shape, gradOutput, argmax, gradInput));
+  const relu = reluOutput && f32Buffer(gpu, 'pool input (ReLU output)', reluOutput);
+  submitDispatches(gpu, await maxPool2dBackward(gpu, shape, gradOutput, argmax, gradInput, { reluOutput: relu }));
   const result = await readF32(gpu, gradInput, inCount);
-  for (const b of [gradOutput, argmax, gradInput]) b.destroy();
+  for (const b of [gradOutput, argmax, gradInput, relu]) b?.destroy();
   return result;
 }
 
@@ -83,6 +86,21 @@ for (const [name, shape] of SHAPES) {
     const g = rng.f32(outCount);
     const actual = await backward(gpu, shape, g, argmax);
     assertClose(actual, maxPool2dBackwardReference(shape, g, argmax), `gradInput ${name} seed=${seed}`);
+  });
+
+  test(`backward with the fused ReLU mask = pool backward then ReLU backward, ${name}`, async () => {
+    const seed = testSeed();
+    const gpu = await sharedGpu();
+    const rng = new Rng(seed);
+    const { inCount, outCount } = sizes(shape);
+    // A ReLU's output: many exact zeros (ties among them), a NaN passes its gradient as in PyTorch.
+    const x = Float32Array.from(tiedInput(rng, inCount), (v) => Math.max(v, 0));
+    x[inCount >> 1] = NaN;
+    const { argmax } = maxPool2dForwardReference(shape, x);
+    const g = rng.f32(outCount);
+    const actual = await backward(gpu, shape, g, argmax, x);
+    const expected = reluBackwardReference(x, maxPool2dBackwardReference(shape, g, argmax));
+    assertClose(actual, expected, `masked gradInput ${name} seed=${seed}`);
   });
 }
 

@@ -72,4 +72,21 @@ test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
 test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
   compare(STRIDED, 5, 8, true));
 
+// Standalone ReLUs whose backward the next layer fuses: one before an overlapping max-pool, one before a
+// linear layer (through flatten); and a linear + ReLU whose consumer is another linear layer.
+const RELU_FUSIONS: ModelSpec = {
+  name: 'relu-fusions', input: [1, 28, 28], classes: 10, layers: [
+    { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 5, stride: 2 },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: 3, stride: 1 },
+    { kind: 'relu' },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc1', outFeatures: 12 },
+    { kind: 'relu' },
+    { kind: 'linear', name: 'fc2', outFeatures: 10 },
+  ],
+};
+test('ReLU backward fused into the next layer\'s backward (standalone and fused ReLUs)', () => compare(RELU_FUSIONS, 3, 4, true));
+
 test.run();
