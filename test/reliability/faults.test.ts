@@ -2,7 +2,8 @@
 // poisoned checkpoint; an impossible batch size fails before training; a lost device is reported.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openGpu } from '../../src/gpu/device.ts';
@@ -31,6 +32,20 @@ test('a poisoned parameter is caught: NonFiniteLossError names the step and the 
     assert.instance(err, NonFiniteLossError);
     assert.match((err as Error).message, /at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
   }
+});
+
+test('an absurd learning rate: the CLI stops naming the step and layer, exit 1, the good checkpoint untouched', async () => {
+  const out = join(dir, 'good.safetensors');
+  const quick = ['train', '--epochs', '1', '--limit', '640', '--no-test', '--out', out];
+  const good = await runCli(quick, { env });
+  assert.is(good.code, 0, good.stderr);
+  const digest = () => createHash('sha256').update(readFileSync(out)).update(readFileSync(out.replace('.safetensors', '.adam.safetensors'))).digest('hex');
+  const before = digest();
+  const diverged = await runCli([...quick, '--lr', '1e30'], { env });
+  assert.is(diverged.code, 1, diverged.stderr);
+  assert.match(diverged.stderr, /The loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
+  assert.match(diverged.stderr, /smaller --lr/);
+  assert.is(digest(), before, 'the checkpoint and its Adam state are byte for byte what the good run wrote');
 });
 
 test('a batch size the adapter cannot hold fails before training, naming the size and the limit', async () => {
