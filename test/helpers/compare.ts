@@ -44,3 +44,19 @@ export async function assertRejects(call: () => unknown, pattern: RegExp): Promi
   }
   assert.unreachable(`expected an error matching ${pattern}`);
 }
+
+/**
+ * Central finite differences (f(v + h) - f(v - h)) / 2h of `loss` with respect to each element of
+ * `values`, which `loss` reads: each element is nudged in place and restored.
+ */
+export function numericGradient(values: { length: number; [i: number]: number }, loss: () => number, h: number): Float64Array {
+  return Float64Array.from({ length: values.length }, (_, i) => {
+    const saved = values[i];
+    values[i] = saved + h;
+    const up = loss();
+    values[i] = saved - h;
+    const down = loss();
+    values[i] = saved;
+    return (up - down) / (2 * h);
+  });
+}

@@ -20,7 +20,7 @@ import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, poisonedBuffer, POISON_BITS, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('conv2d');
 
@@ -188,16 +188,7 @@ test('reference gradients match float64 finite differences of sum(output * R)', 
     const bias = Float64Array.from({ length: n.bias }, () => rng.uniform(-1, 1));
     const r = Float64Array.from({ length: n.output }, () => rng.uniform(-1, 1));
     const loss = () => conv2dForwardReference(shape, input, weight, bias).reduce((sum, y, i) => sum + y * r[i], 0);
-    const numeric = (values: Float64Array) =>
-      Float64Array.from(values, (v, i) => {
-        const h = 1e-5;
-        values[i] = v + h;
-        const up = loss();
-        values[i] = v - h;
-        const down = loss();
-        values[i] = v;
-        return (up - down) / (2 * h);
-      });
+    const numeric = (values: Float64Array) => numericGradient(values, loss, 1e-5);
     const { gradWeight, gradBias } = conv2dBackwardWeightReference(shape, input, r);
     const what = `${describe(shape)} seed=${seed}`;
     assertClose(conv2dBackwardInputReference(shape, r, weight), numeric(input), `d/d input ${what}`, 1e-8);

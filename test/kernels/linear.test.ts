@@ -5,7 +5,7 @@ import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearSh
 import { linearBackwardReference, linearForwardReference } from '../../src/reference/linear.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('linear');
 
@@ -144,17 +144,7 @@ test('backward reference matches finite differences', () => {
   const b = Array.from({ length: 5 }, () => rng.uniform(-1, 1));
   const gradOutput = Array.from({ length: 15 }, () => rng.uniform(-1, 1));
   const loss = () => linearForwardReference(shape, x, w, b).reduce((sum, y, i) => sum + y * gradOutput[i], 0);
-  const numeric = (values: number[]) =>
-    values.map((_, i) => {
-      const saved = values[i];
-      const h = 1e-6;
-      values[i] = saved + h;
-      const up = loss();
-      values[i] = saved - h;
-      const down = loss();
-      values[i] = saved;
-      return (up - down) / (2 * h);
-    });
+  const numeric = (values: number[]) => numericGradient(values, loss, 1e-6);
   const analytic = linearBackwardReference(shape, x, w, gradOutput);
   assertClose(analytic.gradInput, numeric(x), `gradInput seed=${seed}`, 1e-8);
   assertClose(analytic.gradWeight, numeric(w), `gradWeight seed=${seed}`, 1e-8);

@@ -7,7 +7,7 @@ import { reluBackwardReference } from '../../src/reference/relu.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, assertRejects } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('maxpool2d');
 
@@ -171,14 +171,7 @@ test('the backward reference agrees with float64 finite differences', () => {
     const x = rng.shuffle(Array.from({ length: inCount }, (_, i) => i * 0.01));
     const w = Array.from({ length: outCount }, () => rng.uniform(-1, 1));
     const loss = (z: number[]) => maxPool2dForwardReference(shape, z).output.reduce((s, v, o) => s + w[o] * v, 0);
-    const h = 1e-5;
-    const numeric = x.map((_, i) => {
-      const plus = x.slice();
-      const minus = x.slice();
-      plus[i] += h;
-      minus[i] -= h;
-      return (loss(plus) - loss(minus)) / (2 * h);
-    });
+    const numeric = numericGradient(x, () => loss(x), 1e-5);
     const analytic = maxPool2dBackwardReference(shape, w, maxPool2dForwardReference(shape, x).argmax);
     assertClose(analytic, numeric, `maxpool backward reference k=${shape.kernel} seed=${seed}`, 1e-8);
   }

@@ -6,7 +6,7 @@ import { reluBackwardReference, reluForwardReference } from '../../src/reference
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, poisonedBuffer, POISON_BITS, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('relu');
 
@@ -109,14 +109,7 @@ test('the backward reference agrees with float64 finite differences', () => {
   });
   const w = Array.from({ length: count }, () => rng.uniform(-1, 1));
   const loss = (z: number[]) => reluForwardReference(z).reduce((s, v, i) => s + w[i] * v, 0);
-  const h = 1e-6;
-  const numeric = x.map((_, i) => {
-    const plus = x.slice();
-    const minus = x.slice();
-    plus[i] += h;
-    minus[i] -= h;
-    return (loss(plus) - loss(minus)) / (2 * h);
-  });
+  const numeric = numericGradient(x, () => loss(x), 1e-6);
   assertClose(reluBackwardReference(reluForwardReference(x), w), numeric, `relu backward reference seed=${seed}`, 1e-8);
 });
 

@@ -10,7 +10,7 @@ import {
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, assertRejects } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('softmax_cross_entropy');
 
@@ -229,14 +229,7 @@ test('the gradient reference agrees with float64 finite differences of the mean 
   const x = Array.from(logits);
   const meanLoss = (z: number[]) =>
     softmaxCrossEntropyReference(shape, z, labels).sampleLoss.reduce((s, v) => s + v, 0) / shape.batch;
-  const h = 1e-6;
-  const numeric = x.map((_, i) => {
-    const plus = x.slice();
-    const minus = x.slice();
-    plus[i] += h;
-    minus[i] -= h;
-    return (meanLoss(plus) - meanLoss(minus)) / (2 * h);
-  });
+  const numeric = numericGradient(x, () => meanLoss(x), 1e-6);
   assertClose(softmaxCrossEntropyReference(shape, x, labels).gradLogits, numeric, `gradient reference seed=${seed}`, 1e-7);
 });
 
