@@ -4,6 +4,9 @@
   python3 bench/pytorch_digit.py --seconds 20          training throughput on the CPU (the bench's peer)
   python3 bench/pytorch_digit.py --check CKPT          loads one of our safetensors checkpoints with
                                                        load_state_dict(strict=True) and evaluates it
+  python3 bench/pytorch_digit.py --replay DIR --epochs N
+                                                       trains from DIR/init.safetensors in the order of
+                                                       DIR/order-<epoch>.u32 (written by bench/pytorch-replay.ts)
 
 Needs only torch (Debian: apt-get install python3-torch). Prints one JSON object on its last line.
 """
@@ -108,18 +111,45 @@ def bench(args):
                       'version': torch.__version__}))
 
 
+def evaluate(model, images, labels):
+    model.eval()
+    with torch.no_grad():
+        log_probs = model(images)
+    model.train()
+    return int((log_probs.argmax(1) == labels).sum()), float(F.nll_loss(log_probs, labels, reduction='mean'))
+
+
 def check(args):
     tensors, metadata = read_safetensors(args.check)
     model = Net()
     model.load_state_dict(tensors, strict=True)
-    model.eval()
     images, labels = load(args.data, 'test')
-    with torch.no_grad():
-        log_probs = model(images)
-    correct = int((log_probs.argmax(1) == labels).sum())
-    loss = float(F.nll_loss(log_probs, labels, reduction='mean'))
+    correct, loss = evaluate(model, images, labels)
     print(json.dumps({'correct': correct, 'count': len(labels), 'accuracy': correct / len(labels), 'mean_loss': loss,
                       'epoch': metadata.get('epoch')}))
+
+
+def replay(args):
+    torch.set_num_threads(args.threads or os.cpu_count())
+    tensors, _ = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
+    model = Net()
+    model.load_state_dict(tensors, strict=True)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    images, labels = load(args.data, 'train')
+    test_images, test_labels = load(args.data, 'test')
+    accuracies = []
+    for epoch in range(args.epochs):
+        with open(os.path.join(args.replay, f'order-{epoch}.u32'), 'rb') as f:
+            order = torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
+        for start in range(0, len(order), args.batch_size):
+            index = order[start:start + args.batch_size]
+            optimizer.zero_grad()
+            F.nll_loss(model(images[index]), labels[index]).backward()
+            optimizer.step()
+        correct, _ = evaluate(model, test_images, test_labels)
+        accuracies.append(correct / len(test_labels))
+        print(f'PyTorch epoch {epoch + 1}: test accuracy {100 * accuracies[-1]:.2f}%', file=sys.stderr, flush=True)
+    print(json.dumps({'test_accuracy': accuracies}))
 
 
 def main():
@@ -129,8 +159,15 @@ def main():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--check', metavar='CHECKPOINT')
+    parser.add_argument('--replay', metavar='DIR')
+    parser.add_argument('--epochs', type=int, default=1)
     args = parser.parse_args()
-    check(args) if args.check else bench(args)
+    if args.check:
+        check(args)
+    elif args.replay:
+        replay(args)
+    else:
+        bench(args)
 
 
 if __name__ == '__main__':

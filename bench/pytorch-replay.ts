@@ -1,0 +1,58 @@
+// Same start, same data, two engines: trains `digit` here and in PyTorch from the same initial weights
+// on the same shuffled order, then prints both test accuracies per epoch. A gap beyond float noise
+// would point at a semantic difference (init, loss scaling, Adam) that kernel-level tests cannot see.
+//   node build/bench/pytorch-replay.js [--seed 1] [--epochs 1] [--data DIR]      (needs python3 with torch)
+//   deno run -A bench/pytorch-replay.ts [same]
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import process from 'node:process';
+import { parseArgs } from 'node:util';
+import { epochOrder } from '../src/data/batches.ts';
+import { loadMnist, resolveDataDir } from '../src/data/mnist.ts';
+import { openGpu } from '../src/gpu/device.ts';
+import { ADAM_DEFAULTS } from '../src/kernels/adam.ts';
+import { initParameters, ParameterLayout } from '../src/nn/parameters.ts';
+import { DIGIT, parameterSpecs } from '../src/nn/spec.ts';
+import { saveCheckpoint } from '../src/train/checkpoint.ts';
+import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
+
+const { values } = parseArgs({
+  args: process.argv.slice(2),
+  options: { seed: { type: 'string', default: '1' }, epochs: { type: 'string', default: '1' }, data: { type: 'string' } },
+});
+const seed = Number(values.seed);
+const epochs = Number(values.epochs);
+const config: TrainConfig = { model: DIGIT, epochs, batchSize: 64, seed, shuffle: true, adam: ADAM_DEFAULTS };
+const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
+const testSplit = await loadMnist({ dir: values.data, split: 'test' });
+const initial = initialState(initParameters(new ParameterLayout(parameterSpecs(DIGIT)), seed));
+
+// What PyTorch needs: the initial weights (our checkpoint format, which it reads) and each epoch's order.
+const dir = mkdtempSync(join(tmpdir(), 'pytorch-replay-'));
+await saveCheckpoint(join(dir, 'init.safetensors'), { config, state: initial, withOptimizer: false });
+for (let epoch = 0; epoch < epochs; epoch++) {
+  writeFileSync(join(dir, `order-${epoch}.u32`), epochOrder(trainSplit.count, seed, epoch, true));
+}
+
+const gpu = await openGpu();
+const ours: number[] = [];
+await train(gpu, config, trainSplit, initial, { testSplit, onEpoch: (report) => { ours.push(report.test!.accuracy); } });
+await gpu.close();
+
+let root = dirname(fileURLToPath(import.meta.url));
+while (!existsSync(join(root, 'package.json'))) root = dirname(root);
+const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
+const py = spawnSync(python, [join(root, 'bench', 'pytorch_digit.py'), '--replay', dir, '--epochs', String(epochs),
+  '--data', resolveDataDir(values.data)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+rmSync(dir, { recursive: true, force: true });
+if (py.status !== 0) {
+  console.error('PyTorch replay failed (python3 with torch is needed: apt-get install python3-torch)');
+  process.exit(1);
+}
+const theirs: number[] = JSON.parse(py.stdout.trim().split('\n').at(-1)!).test_accuracy;
+console.log(`digit, seed ${seed}, same initial weights and data order:`);
+console.log('epoch   ours (WebGPU)   PyTorch (CPU)');
+ours.forEach((a, i) => console.log(`${String(i + 1).padStart(5)}   ${(100 * a).toFixed(2).padStart(12)}%   ${(100 * theirs[i]).toFixed(2).padStart(12)}%`));
