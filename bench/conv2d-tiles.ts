@@ -4,7 +4,7 @@
 //   deno run -A bench/conv2d-tiles.ts [same]
 import process from 'node:process';
 import { openGpu, type Gpu } from '../src/gpu/device.ts';
-import { submitDispatches, type Dispatch } from '../src/gpu/kernel.ts';
+import type { Dispatch } from '../src/gpu/kernel.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import {
   conv2dBackwardInput,
@@ -17,6 +17,7 @@ import {
   type Conv2dShape,
 } from '../src/kernels/conv2d.ts';
 import { Rng } from '../src/util/random.ts';
+import { randomBuffer, timeDispatches } from './timing.ts';
 
 const RUNS = 20;
 
@@ -31,20 +32,7 @@ const SHAPES: [string, Conv2dShape][] = [
   ['conv2 10->20 3x3 12x12', { batch: 64, inChannels: 10, height: 12, width: 12, outChannels: 20, kernelH: 3, kernelW: 3 }],
 ];
 
-function randomBuffer(gpu: Gpu, label: string, count: number, rng: Rng): GPUBuffer {
-  const buffer = createStorageBuffer(gpu, label, count * 4);
-  gpu.device.queue.writeBuffer(buffer, 0, rng.f32(count));
-  return buffer;
-}
-
-async function time(gpu: Gpu, dispatches: Dispatch[]): Promise<number> {
-  submitDispatches(gpu, dispatches); // warm-up
-  await gpu.device.queue.onSubmittedWorkDone();
-  const start = performance.now();
-  for (let i = 0; i < RUNS; i++) submitDispatches(gpu, dispatches);
-  await gpu.device.queue.onSubmittedWorkDone();
-  return (performance.now() - start) / RUNS;
-}
+const time = async (gpu: Gpu, dispatches: Dispatch[]) => (await timeDispatches(gpu, dispatches, RUNS, 0)).wallMs;
 
 const choice: TileChoice = process.argv[2] ? JSON.parse(process.argv[2]) : {};
 const gpu = await openGpu();

@@ -7,18 +7,12 @@
 //                                               one choice (missing keys from the defaults), all shapes
 //   deno run -A bench/matmul-tiles.ts [same]
 // Each new shape and choice compiles a pipeline first (about 2 s on lavapipe), not timed.
-import { readdirSync, readFileSync } from 'node:fs';
 import process from 'node:process';
 import { openGpu, type Gpu } from '../src/gpu/device.ts';
-import { submitDispatches, type Dispatch } from '../src/gpu/kernel.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { DEFAULT_MATMUL_TILES, matmul, type MatmulShape, type MatmulTiles } from '../src/kernels/matmul.ts';
 import { Rng } from '../src/util/random.ts';
-
-const MIN_RUNS = 8;
-const MIN_SECONDS = 1;
-/** Submissions queued before waiting: fewer host round trips, whose polling competes for the CPU. */
-const BATCH = 4;
+import { randomBuffer, timeDispatches } from './timing.ts';
 
 type BenchShape = [name: string, shape: MatmulShape, options: { bias?: boolean; relu?: boolean }];
 
@@ -32,6 +26,7 @@ const OTHER_SHAPES: BenchShape[] = [
   ['fc2 forward      64x10x500    Bᵀ', { m: 64, n: 10, k: 500, transposeB: true }, { bias: true }],
   ['fc2 grad input   64x500x10      ', { m: 64, n: 500, k: 10 }, {}],
   ['fc2 grad weight  10x500x64    Aᵀ', { m: 10, n: 500, k: 64, transposeA: true }, {}],
+  ['square         512x512x512      ', { m: 512, n: 512, k: 512 }, {}],
   ['fc1 eval       1000x500x2000  Bᵀ', { m: 1000, n: 500, k: 2000, transposeB: true }, { bias: true, relu: true }],
 ];
 
@@ -49,53 +44,6 @@ function sweep(): MatmulTiles[] {
   return out;
 }
 
-function randomBuffer(gpu: Gpu, label: string, count: number, rng: Rng): GPUBuffer {
-  const buffer = createStorageBuffer(gpu, label, count * 4);
-  gpu.device.queue.writeBuffer(buffer, 0, rng.f32(count));
-  return buffer;
-}
-
-/** CPU milliseconds used so far by the threads of this process other than the main (JavaScript)
- *  thread: on lavapipe, the threads that run the shaders. Undefined where /proc is unavailable. */
-function workerCpuMs(): number | undefined {
-  try {
-    let ticks = 0;
-    for (const tid of readdirSync('/proc/self/task')) {
-      if (Number(tid) === process.pid) continue;
-      const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
-    }
-    return ticks * 10; // USER_HZ is 100 on Linux
-  } catch {
-    return undefined;
-  }
-}
-
-interface Timing {
-  /** Wall-clock milliseconds per submission. */
-  wallMs: number;
-  /** Shader-thread CPU milliseconds per submission (robust when other processes share the CPU). */
-  cpuMs: number | undefined;
-}
-
-/** Submits `dispatches` repeatedly for at least MIN_SECONDS and averages. */
-async function time(gpu: Gpu, dispatches: Dispatch[]): Promise<Timing> {
-  submitDispatches(gpu, dispatches); // warm-up
-  await gpu.device.queue.onSubmittedWorkDone();
-  const cpuStart = workerCpuMs();
-  const start = performance.now();
-  let runs = 0;
-  while (runs < MIN_RUNS || performance.now() - start < MIN_SECONDS * 1000) {
-    for (let i = 0; i < BATCH; i++) submitDispatches(gpu, dispatches);
-    await gpu.device.queue.onSubmittedWorkDone();
-    runs += BATCH;
-  }
-  const wallMs = (performance.now() - start) / runs;
-  const cpuEnd = workerCpuMs();
-  return { wallMs, cpuMs: cpuStart === undefined || cpuEnd === undefined ? undefined : (cpuEnd - cpuStart) / runs };
-}
-
 const single = process.argv[2] !== undefined;
 const choices: MatmulTiles[] = single ? [{ ...DEFAULT_MATMUL_TILES, ...JSON.parse(process.argv[2]) }] : sweep();
 const shapes = single ? [...FC1_SHAPES, ...OTHER_SHAPES] : FC1_SHAPES;
@@ -111,7 +59,7 @@ for (const [name, shape, options] of shapes) {
   let best: [number, MatmulTiles] | undefined;
   for (const tiles of choices) {
     const dispatches = await matmul(gpu, shape, { bias: options.bias ? bias : undefined, relu: options.relu, tiles }, a, b, c);
-    const { wallMs, cpuMs } = await time(gpu, dispatches);
+    const { wallMs, cpuMs } = await timeDispatches(gpu, dispatches);
     const gflops = flops / wallMs / 1e6;
     const perCore = cpuMs === undefined ? undefined : flops / cpuMs / 1e6;
     const score = perCore ?? gflops;

@@ -11,12 +11,15 @@ import { parseArgs } from 'node:util';
 import { loadMnist } from '../src/data/mnist.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import { ADAM_DEFAULTS } from '../src/kernels/adam.ts';
+import { matmul } from '../src/kernels/matmul.ts';
 import { Network } from '../src/nn/network.ts';
 import { initParameters, ParameterLayout } from '../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../src/nn/spec.ts';
 import { evaluate } from '../src/train/evaluate.ts';
 import { formatProfile, profileTrainingStep } from '../src/train/profile.ts';
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
+import { Rng } from '../src/util/random.ts';
+import { randomBuffer, timeDispatches } from './timing.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -55,6 +58,14 @@ const gpuBytes = trainNet.bytesAllocated + evalNet.bytesAllocated;
 // 2. Per-op profile of one training step (timestamp queries when available).
 const profile = await profileTrainingStep(gpu, config, trainSplit, initialState(initParameters(layout, 1)));
 
+// The ceiling: the best rate of our matmul (default tiles) on a square 512³ product, on this adapter.
+const rng = new Rng(1);
+const square = { m: 512, n: 512, k: 512 };
+const [sa, sb, sc] = ['a', 'b', 'c'].map((name) => randomBuffer(gpu, `ceiling.${name}`, 512 * 512, rng));
+const squareTiming = await timeDispatches(gpu, await matmul(gpu, square, {}, sa, sb, sc));
+const matmulCeilingGflops = (2 * 512 ** 3) / squareTiming.wallMs / 1e6;
+for (const buffer of [sa, sb, sc]) buffer.destroy();
+
 // 3. Training throughput: warm up, then train for `seconds` through the real training loop.
 let state = initialState(initParameters(layout, 1));
 let steps = 0;
@@ -67,6 +78,7 @@ const trainSeconds = (performance.now() - started) / 1000;
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;
 const stepMs = (1000 * trainSeconds) / steps;
 const hostShare = Math.max(0, 1 - profile.totalMilliseconds / stepMs);
+const stepGflops = profile.totalFlops / stepMs / 1e6;
 
 // 4. Evaluation throughput over the 10,000 test images.
 evalNet.setParameters(measured.state.params);
@@ -99,6 +111,9 @@ const result = {
   kernel_ms_per_step: profile.totalMilliseconds,
   host_share_of_step: hostShare,
   eval_images_per_second: evaluation.imagesPerSecond,
+  matmul_512_gflops: matmulCeilingGflops,
+  step_gflops: stepGflops,
+  step_fraction_of_matmul_ceiling: stepGflops / matmulCeilingGflops,
   peak_rss_bytes: peakRss,
   gpu_buffer_bytes: gpuBytes,
   profile,
@@ -112,6 +127,8 @@ row('pipeline compile (all kernels)', `${compileSeconds.toFixed(2)} s`);
 row('training throughput', `${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${trainSeconds.toFixed(1)} s)`);
 row('kernel time per step (profiled)', `${profile.totalMilliseconds.toFixed(1)} ms (host + gaps ~${(100 * hostShare).toFixed(1)}% of a step)`);
 row('evaluation throughput', `${evaluation.imagesPerSecond.toFixed(0)} images/s`);
+row('matmul ceiling (512³, our kernel)', `${matmulCeilingGflops.toFixed(1)} GFLOP/s`);
+row('training step arithmetic rate', `${stepGflops.toFixed(1)} GFLOP/s (${(100 * stepGflops / matmulCeilingGflops).toFixed(0)}% of that ceiling)`);
 row('peak host RSS', `${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 row('GPU buffers allocated', `${(gpuBytes / 2 ** 20).toFixed(1)} MiB`);
 if (torch) {

@@ -9,6 +9,7 @@ import type { TrainConfig, TrainState } from './trainer.ts';
 export interface OpProfile {
   name: string;
   milliseconds: number;
+  flops: number;
   gflops: number;
   gbytesPerSecond: number;
   kernels: string[];
@@ -18,6 +19,8 @@ export interface StepProfile {
   method: string;
   ops: OpProfile[];
   totalMilliseconds: number;
+  /** Arithmetic of all ops (multiply-add = 2). */
+  totalFlops: number;
 }
 
 export async function profileOps(gpu: Gpu, ops: readonly Op[], repeats = 5, beforeEach?: () => void): Promise<StepProfile> {
@@ -29,12 +32,16 @@ export async function profileOps(gpu: Gpu, ops: readonly Op[], repeats = 5, befo
     for (let i = 0; i < op.dispatches.length; i++) ms += timings[index++].milliseconds;
     const seconds = Math.max(ms, 1e-6) / 1000;
     return {
-      name: op.name, milliseconds: ms, gflops: op.flops / seconds / 1e9, gbytesPerSecond: op.bytes / seconds / 1e9,
+      name: op.name, milliseconds: ms, flops: op.flops, gflops: op.flops / seconds / 1e9, gbytesPerSecond: op.bytes / seconds / 1e9,
       kernels: op.dispatches.map((d) => d.kernel.label),
     };
   });
   rows.sort((a, b) => b.milliseconds - a.milliseconds);
-  return { method, ops: rows, totalMilliseconds: rows.reduce((sum, r) => sum + r.milliseconds, 0) };
+  return {
+    method, ops: rows,
+    totalMilliseconds: rows.reduce((sum, r) => sum + r.milliseconds, 0),
+    totalFlops: rows.reduce((sum, r) => sum + r.flops, 0),
+  };
 }
 
 export function formatProfile(profile: StepProfile): string {
