@@ -10,15 +10,12 @@ import type { Rng } from '../src/util/random.ts';
 /** Submissions queued before waiting: fewer host round trips, whose polling competes for the CPU. */
 const QUEUED = 4;
 
-/**
- * CPU milliseconds used so far by the threads of this process other than the main (JavaScript)
- * thread: on lavapipe, the threads that run the shaders. Undefined where /proc is unavailable.
- */
-export function workerCpuMs(): number | undefined {
+/** CPU milliseconds (user + system) of the threads of this process that `pick` accepts, from /proc. */
+function threadsCpuMs(pick: (tid: number) => boolean): number | undefined {
   try {
     let ticks = 0;
     for (const tid of readdirSync('/proc/self/task')) {
-      if (Number(tid) === process.pid) continue;
+      if (!pick(Number(tid))) continue;
       const stat = readFileSync(`/proc/self/task/${tid}/stat`, 'utf8');
       const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
       ticks += Number(fields[11]) + Number(fields[12]); // utime + stime
@@ -28,6 +25,15 @@ export function workerCpuMs(): number | undefined {
     return undefined;
   }
 }
+
+/**
+ * CPU milliseconds used so far by the threads of this process other than the main (JavaScript)
+ * thread: on lavapipe, the threads that run the shaders. Undefined where /proc is unavailable.
+ */
+export const workerCpuMs = (): number | undefined => threadsCpuMs((tid) => tid !== process.pid);
+
+/** CPU milliseconds used so far by the main thread: JavaScript, and the WebGPU calls made from it. */
+export const mainThreadCpuMs = (): number | undefined => threadsCpuMs((tid) => tid === process.pid);
 
 export interface Timing {
   /** Wall-clock milliseconds per submission. */
