@@ -2,6 +2,8 @@
 // Node has none, so we load Dawn's bindings from the npm package `webgpu`. Nothing outside
 // src/gpu/ should need to know which runtime it is on.
 
+import process from 'node:process';
+
 export type Runtime = 'deno' | 'node';
 
 export interface Gpu {
@@ -13,6 +15,13 @@ export interface Gpu {
   readonly limits: GPUSupportedLimits;
   /** Set once the device is lost; operations after that fail with this message. */
   lostReason: string | null;
+  /**
+   * True where awaiting a GPU promise (mapAsync, onSubmittedWorkDone) keeps the main thread busy until it
+   * settles: Dawn's Node bindings poll for events with setImmediate meanwhile, which on a CPU driver
+   * takes a core from the shaders. Long waits then sleep first (see sleepUntil) and poll only at the end.
+   * WEBGPU_DIGITS_POLL_WAITS=1 turns that off, for comparison (bench/wait-pacing.ts).
+   */
+  readonly waitingPolls: boolean;
   /** Bytes of the buffers created through createBuffer (src/gpu/buffers.ts) and not yet destroyed. */
   readonly memory: BufferLedger;
   /** Waits for submitted work, then destroys the device so the process can exit. */
@@ -111,6 +120,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
+    waitingPolls: runtime === 'node' && !process.env.WEBGPU_DIGITS_POLL_WAITS,
     memory: { liveBytes: 0, liveBuffers: 0, peakBytes: 0 },
     async close() {
       if (closed) return;
@@ -142,6 +152,12 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
   return gpu;
+}
+
+/** Resolves at `performance.now()` = `time` (at once if that has passed), without polling the GPU. */
+export function sleepUntil(time: number): Promise<void> {
+  const ms = time - performance.now();
+  return ms < 1 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

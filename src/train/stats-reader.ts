@@ -1,8 +1,8 @@
 // Reads each training step's [loss sum, correct count] back to the host without stalling the GPU:
 // every step copies its 8-byte stats into a slot of a ring buffer inside its own command buffer, and
-// every `capacity` steps the ring is copied to a mappable buffer and mapped asynchronously. The host
-// waits only for the previous flush, so at most two flushes' worth of steps are in flight.
-import { explainGpuFailure, type Gpu } from '../gpu/device.ts';
+// every `capacity` steps the ring is copied to a mappable buffer, which is read at the next flush. The
+// host waits only for the previous flush, so at most two flushes' worth of steps are in flight.
+import { explainGpuFailure, sleepUntil, type Gpu } from '../gpu/device.ts';
 import { createBuffer } from '../gpu/buffers.ts';
 
 export interface StepStats {
@@ -10,12 +10,19 @@ export interface StepStats {
   correct: number;
 }
 
+/** Start mapping when this fraction of the expected GPU time has passed (the rest is polled). */
+const PACE = 0.85;
+
 export class StatsReader {
   private readonly ring: GPUBuffer;
   private readonly staging: GPUBuffer[];
   private slot = 0;
   private flushes = 0;
-  private pending: Promise<StepStats[]> | null = null;
+  /** A flush copied to staging but not yet read. */
+  private pending: { staging: GPUBuffer; count: number } | null = null;
+  /** When the last read completed, and the GPU's pace seen between completed reads (ms per step). */
+  private lastReadAt = 0;
+  private msPerStep = 0;
 
   constructor(private readonly gpu: Gpu, readonly capacity = 16) {
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
@@ -36,42 +43,62 @@ export class StatsReader {
   }
 
   /**
-   * Starts reading the recorded steps and returns the stats of the PREVIOUS flush (empty on the first),
-   * so the GPU keeps a flush of work queued while the host reports.
+   * Queues the copy of the recorded steps and returns the stats of the PREVIOUS flush (empty on the
+   * first), so the GPU keeps a flush of work queued while the host reads and reports.
    */
   async flush(): Promise<StepStats[]> {
-    const previous = this.pending ? await this.pending : [];
+    const previous = this.pending ? await this.read(this.pending) : [];
     this.pending = null;
     if (this.slot === 0) return previous;
-    const count = this.slot;
     const staging = this.staging[this.flushes++ % 2];
     const encoder = this.gpu.device.createCommandEncoder({ label: 'stats readback' });
-    encoder.copyBufferToBuffer(this.ring, 0, staging, 0, count * 8);
+    encoder.copyBufferToBuffer(this.ring, 0, staging, 0, this.slot * 8);
     this.gpu.device.queue.submit([encoder.finish()]);
+    this.pending = { staging, count: this.slot };
     this.slot = 0;
-    this.pending = staging.mapAsync(0x1 /* READ */, 0, count * 8).then(() => {
-      const words = new Uint32Array(staging.getMappedRange(0, count * 8).slice(0));
-      staging.unmap();
-      const floats = new Float32Array(words.buffer);
-      const out: StepStats[] = [];
-      for (let i = 0; i < count; i++) out.push({ lossSum: floats[2 * i], correct: words[2 * i + 1] });
-      return out;
-    }, async (err) => {
-      throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
-    });
     return previous;
   }
 
-  /** Reads everything still outstanding. */
+  /**
+   * Reads everything still outstanding. The caller then pauses the GPU's stream of steps (evaluation,
+   * checkpoint), so the pace is not measured across that pause.
+   */
   async drain(): Promise<StepStats[]> {
     const previous = await this.flush();
-    const last = this.pending ? await this.pending : [];
+    const last = this.pending ? await this.read(this.pending) : [];
     this.pending = null;
+    this.lastReadAt = 0;
     return [...previous, ...last];
   }
 
   destroy(): void {
     this.ring.destroy();
     for (const buffer of this.staging) buffer.destroy();
+  }
+
+  private async read({ staging, count }: { staging: GPUBuffer; count: number }): Promise<StepStats[]> {
+    // Where waiting busy-polls (Dawn under Node), sleep through most of the time the GPU should still
+    // need for these steps, judged by its pace so far, and only then map. The GPU does not idle: the
+    // next flush's steps are already queued behind these.
+    if (this.gpu.waitingPolls && this.msPerStep > 0) await sleepUntil(this.lastReadAt + PACE * count * this.msPerStep);
+    try {
+      await staging.mapAsync(0x1 /* READ */, 0, count * 8);
+    } catch (err) {
+      throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
+    }
+    const now = performance.now();
+    if (this.lastReadAt > 0) {
+      // An outlier (the host busy elsewhere) may at most double the estimate; a too-long sleep corrects
+      // itself, since reads then come PACE times sooner than the estimate.
+      const pace = (now - this.lastReadAt) / count;
+      this.msPerStep = this.msPerStep > 0 ? 0.7 * this.msPerStep + 0.3 * Math.min(pace, 2 * this.msPerStep) : pace;
+    }
+    this.lastReadAt = now;
+    const words = new Uint32Array(staging.getMappedRange(0, count * 8).slice(0));
+    staging.unmap();
+    const floats = new Float32Array(words.buffer);
+    const out: StepStats[] = [];
+    for (let i = 0; i < count; i++) out.push({ lossSum: floats[2 * i], correct: words[2 * i + 1] });
+    return out;
   }
 }
