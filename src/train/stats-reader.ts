@@ -10,8 +10,12 @@ export interface StepStats {
   correct: number;
 }
 
-/** Start mapping when this fraction of the expected GPU time has passed (the rest is polled). */
-const PACE = 0.85;
+/**
+ * Start mapping when this fraction of the expected GPU time has passed; the rest is polled. The
+ * estimate settles on the true pace, so this is the share of a wait left to polling. Sleeping too long
+ * costs nothing while the next flush's steps keep the GPU busy, and corrects the estimate downwards.
+ */
+const PACE = 0.95;
 
 export class StatsReader {
   private readonly ring: GPUBuffer;
