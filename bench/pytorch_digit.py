@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""The `digit` network of the PyTorch MNIST tutorial, for two jobs:
+"""The `digit` network of the PyTorch MNIST tutorial, as a peer and a cross-check:
 
   python3 bench/pytorch_digit.py --seconds 20          training throughput on the CPU (the bench's peer)
   python3 bench/pytorch_digit.py --check CKPT          loads one of our safetensors checkpoints with
                                                        load_state_dict(strict=True) and evaluates it
+  python3 bench/pytorch_digit.py --reference --epochs N --seed S
+                                                       trains the tutorial's way (PyTorch's own init and
+                                                       shuffle) and prints the test accuracy per epoch
   python3 bench/pytorch_digit.py --replay DIR --epochs N
                                                        trains from DIR/init.safetensors in the order of
                                                        DIR/order-<epoch>.u32 (written by bench/pytorch-replay.ts)
@@ -129,18 +132,14 @@ def check(args):
                       'epoch': metadata.get('epoch')}))
 
 
-def replay(args):
-    torch.set_num_threads(args.threads or os.cpu_count())
-    tensors, _ = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
-    model = Net()
-    model.load_state_dict(tensors, strict=True)
+def train_epochs(args, model, order_of_epoch):
+    """Adam 1e-3, batch args.batch_size, mean NLL of log-softmax; test accuracy after every epoch."""
     optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
     images, labels = load(args.data, 'train')
     test_images, test_labels = load(args.data, 'test')
     accuracies = []
     for epoch in range(args.epochs):
-        with open(os.path.join(args.replay, f'order-{epoch}.u32'), 'rb') as f:
-            order = torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
+        order = order_of_epoch(epoch, len(labels))
         for start in range(0, len(order), args.batch_size):
             index = order[start:start + args.batch_size]
             optimizer.zero_grad()
@@ -152,6 +151,27 @@ def replay(args):
     print(json.dumps({'test_accuracy': accuracies}))
 
 
+def replay(args):
+    torch.set_num_threads(args.threads or os.cpu_count())
+    tensors, _ = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
+    model = Net()
+    model.load_state_dict(tensors, strict=True)
+
+    def order_of_epoch(epoch, _count):
+        with open(os.path.join(args.replay, f'order-{epoch}.u32'), 'rb') as f:
+            return torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
+
+    train_epochs(args, model, order_of_epoch)
+
+
+def reference(args):
+    """The tutorial's own run: PyTorch's initialisation and shuffling, seeded with --seed."""
+    torch.set_num_threads(args.threads or os.cpu_count())
+    torch.manual_seed(args.seed)
+    model = Net()
+    train_epochs(args, model, lambda _epoch, count: torch.randperm(count))
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument('--data', default=os.environ.get('MNIST_DIR', 'data/mnist'))
@@ -161,11 +181,15 @@ def main():
     parser.add_argument('--check', metavar='CHECKPOINT')
     parser.add_argument('--replay', metavar='DIR')
     parser.add_argument('--epochs', type=int, default=1)
+    parser.add_argument('--reference', action='store_true')
+    parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
     if args.check:
         check(args)
     elif args.replay:
         replay(args)
+    elif args.reference:
+        reference(args)
     else:
         bench(args)
 
