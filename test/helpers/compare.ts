@@ -16,6 +16,15 @@ export function relativeError(actual: ArrayLike<number>, expected: ArrayLike<num
   return Math.sqrt(diff / norm);
 }
 
+/**
+ * A float64 reference as an f32 kernel can at best return it: rounded to f32, and below the smallest
+ * normal f32 (2^-126) zero, since GPUs may flush subnormals. Compare against this where the exact value
+ * can underflow (a confident sample's loss of 1e-136, say), or the relative error is 1 for nothing.
+ */
+export function asF32(values: ArrayLike<number>): Float64Array {
+  return Float64Array.from(values, (v) => (Math.abs(v) < 2 ** -126 ? 0 : Math.fround(v)));
+}
+
 export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance = 1e-5): void {
   const error = relativeError(actual, expected);
   assert.ok(error < tolerance, `${what}: relative error ${error} >= ${tolerance}`);

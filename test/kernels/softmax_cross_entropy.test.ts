@@ -10,7 +10,7 @@ import {
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
+import { asF32, assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
 
 const test = suite('softmax_cross_entropy');
 
@@ -81,8 +81,9 @@ for (const shape of SHAPES) {
       const actual = await runLoss(gpu, shape, inputs);
       const expected = softmaxCrossEntropyReference(shape, inputs.logits, inputs.labels);
       const what = `${name} seed=${seed}`;
-      assertClose(actual.sampleLoss, expected.sampleLoss, `sampleLoss ${what}`);
-      assertClose(actual.gradLogits, expected.gradLogits, `gradLogits ${what}`);
+      // Large logits make confident rows whose loss and gradient underflow f32.
+      assertClose(actual.sampleLoss, asF32(expected.sampleLoss), `sampleLoss ${what}`);
+      assertClose(actual.gradLogits, asF32(expected.gradLogits), `gradLogits ${what}`);
       assertExactlyEqual(actual.predictions, expected.predictions, `predictions ${what}`);
     });
 
