@@ -17,6 +17,9 @@ export interface StepStats {
  */
 const PACE = 0.95;
 
+/** The last pace seen on each device, so that a new reader (a new run, the bench's next window) starts paced. */
+const paceByDevice = new WeakMap<GPUDevice, number>();
+
 export class StatsReader {
   private readonly ring: GPUBuffer;
   private readonly staging: GPUBuffer[];
@@ -26,9 +29,12 @@ export class StatsReader {
   private pending: { staging: GPUBuffer; count: number } | null = null;
   /** When the last read completed, and the GPU's pace seen between completed reads (ms per step). */
   private lastReadAt = 0;
-  private msPerStep = 0;
+  /** When the first step after a pause (start, drain) was recorded: the GPU was idle until then. */
+  private resumedAt = 0;
+  private msPerStep: number;
 
   constructor(private readonly gpu: Gpu, readonly capacity = 16) {
+    this.msPerStep = paceByDevice.get(gpu.device) ?? 0;
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
     this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
@@ -42,6 +48,7 @@ export class StatsReader {
   /** Records the copy of this step's stats; call once per step, inside the step's encoder. */
   record(encoder: GPUCommandEncoder, stats: GPUBuffer): void {
     if (this.full) throw new Error('StatsReader: flush() before recording more steps');
+    if (this.lastReadAt === 0 && this.resumedAt === 0) this.resumedAt = performance.now();
     encoder.copyBufferToBuffer(stats, 0, this.ring, this.slot * 8, 8);
     this.slot++;
   }
@@ -72,6 +79,7 @@ export class StatsReader {
     const last = this.pending ? await this.read(this.pending) : [];
     this.pending = null;
     this.lastReadAt = 0;
+    this.resumedAt = 0;
     return [...previous, ...last];
   }
 
@@ -82,21 +90,30 @@ export class StatsReader {
 
   private async read({ staging, count }: { staging: GPUBuffer; count: number }): Promise<StepStats[]> {
     // Where waiting busy-polls (Dawn under Node), sleep through most of the time the GPU should still
-    // need for these steps, judged by its pace so far, and only then map. The GPU does not idle: the
-    // next flush's steps are already queued behind these.
-    if (this.gpu.waitingPolls && this.msPerStep > 0) await sleepUntil(this.lastReadAt + PACE * count * this.msPerStep);
+    // need for these steps, judged by its pace so far, and only then map. The GPU does not idle while
+    // the host sleeps a little too long: the next flush's steps are already queued behind these.
+    const since = this.lastReadAt || this.resumedAt;
+    const paced = this.gpu.waitingPolls && this.msPerStep > 0 && since > 0;
+    if (paced) await sleepUntil(since + PACE * count * this.msPerStep);
+    const mapStarted = performance.now();
     try {
       await staging.mapAsync(0x1 /* READ */, 0, count * 8);
     } catch (err) {
       throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
     }
     const now = performance.now();
-    if (this.lastReadAt > 0) {
-      // An outlier (the host busy elsewhere) may at most double the estimate; a too-long sleep corrects
-      // itself, since reads then come PACE times sooner than the estimate.
-      const pace = (now - this.lastReadAt) / count;
-      this.msPerStep = this.msPerStep > 0 ? 0.7 * this.msPerStep + 0.3 * Math.min(pace, 2 * this.msPerStep) : pace;
+    if (now - mapStarted > 1 || !paced) {
+      // The map waited for the GPU, so it finished these steps just now: a measure of its pace. An
+      // outlier (the host busy elsewhere) may at most double the estimate.
+      if (since > 0) {
+        const pace = (now - since) / count;
+        this.msPerStep = this.msPerStep > 0 ? 0.7 * this.msPerStep + 0.3 * Math.min(pace, 2 * this.msPerStep) : pace;
+      }
+    } else {
+      // Ready at once: the sleep overshot by an unknown amount, so aim shorter next time.
+      this.msPerStep *= 0.9;
     }
+    if (this.msPerStep > 0) paceByDevice.set(this.gpu.device, this.msPerStep);
     this.lastReadAt = now;
     const words = new Uint32Array(staging.getMappedRange(0, count * 8).slice(0));
     staging.unmap();
