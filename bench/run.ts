@@ -68,12 +68,12 @@ for (const { name, shape } of ceilingShapes) {
   const a = randomBuffer(gpu, 'ceiling.a', shape.m * shape.k, rng);
   const b = randomBuffer(gpu, 'ceiling.b', shape.k * shape.n, rng);
   const c = randomBuffer(gpu, 'ceiling.c', shape.m * shape.n, rng);
-  const { wallMs } = await timeDispatches(gpu, await matmul(gpu, shape, {}, a, b, c));
+  const { wallMs } = await timeDispatches(gpu, await matmul(gpu, shape, {}, a, b, c), 8, 2);
   const gflops = (2 * shape.m * shape.n * shape.k) / wallMs / 1e6;
   if (gflops > matmulCeiling.gflops) matmulCeiling = { gflops, shape: name };
   for (const buffer of [a, b, c]) buffer.destroy();
 }
-const matmulCeilingGflops = matmulCeiling.gflops;
+const standaloneMatmulGflops = matmulCeiling.gflops;
 
 // 2. Training throughput: warm up, then train for `seconds` through the real training loop.
 let state = initialState(initParameters(layout, 1));
@@ -99,6 +99,11 @@ if (profile.totalMilliseconds > 1.1 * stepMs) {
     `(${stepMs.toFixed(1)} ms): something else used the CPU meanwhile; rerun for a clean profile`);
 }
 const stepGflops = profile.totalFlops / stepMs / 1e6;
+// Timed alone, a product pays each submission's fixed cost, so inside the step (timestamp queries) the
+// fc1 products can run faster than standalone: the ceiling is the best rate seen either way.
+const bestOp = profile.ops.reduce((best, op) => (op.gflops > best.gflops ? op : best));
+if (bestOp.gflops > matmulCeiling.gflops) matmulCeiling = { gflops: bestOp.gflops, shape: `${bestOp.name}, inside the step` };
+const matmulCeilingGflops = matmulCeiling.gflops;
 
 // 3. Evaluation throughput over the 10,000 test images.
 evalNet.setParameters(measured.state.params);
@@ -134,6 +139,7 @@ const result = {
   host_cpu_share_of_step: hostCpuMsPerStep === null ? null : hostCpuMsPerStep / stepMs,
   eval_images_per_second: evaluation.imagesPerSecond,
   matmul_ceiling_gflops: matmulCeilingGflops,
+  matmul_standalone_gflops: standaloneMatmulGflops,
   matmul_ceiling_shape: matmulCeiling.shape,
   step_gflops: stepGflops,
   step_fraction_of_matmul_ceiling: stepGflops / matmulCeilingGflops,
@@ -153,7 +159,8 @@ if (hostCpuMsPerStep !== null) {
   row('host CPU per step (main thread)', `${hostCpuMsPerStep.toFixed(2)} ms (${(100 * hostCpuMsPerStep / stepMs).toFixed(1)}% of a step)`);
 }
 row('evaluation throughput', `${evaluation.imagesPerSecond.toFixed(0)} images/s`);
-row('matmul ceiling (best of our kernel)', `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape})`);
+row('matmul ceiling (best of our kernel)', `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape}; ` +
+  `${standaloneMatmulGflops.toFixed(1)} timed alone)`);
 row('training step arithmetic rate', `${stepGflops.toFixed(1)} GFLOP/s (${(100 * stepGflops / matmulCeilingGflops).toFixed(0)}% of that ceiling)`);
 row('peak host RSS', `${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 row('GPU buffers allocated', `${(gpuBytes / 2 ** 20).toFixed(1)} MiB`);

@@ -44,16 +44,18 @@ export interface Timing {
 
 /** Submits `dispatches` (after one warm-up) at least `minRuns` times and for at least `minSeconds`, and averages. */
 export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], minRuns = 8, minSeconds = 1): Promise<Timing> {
+  let queued = performance.now();
   submitDispatches(gpu, dispatches);
   await gpu.device.queue.onSubmittedWorkDone();
+  // Where waiting polls (Dawn under Node), polling would take a core from the kernels being timed, so
+  // each wait first sleeps through most of the previous one's length (at first, a share of the warm-up's).
+  let lastWallMs = gpu.waitingPolls ? 0.6 * QUEUED * (performance.now() - queued) : 0;
   const cpuStart = workerCpuMs();
   const start = performance.now();
   let runs = 0;
-  let lastWallMs = 0;
   while (runs < minRuns || performance.now() - start < minSeconds * 1000) {
-    const queued = performance.now();
+    queued = performance.now();
     for (let i = 0; i < QUEUED; i++) submitDispatches(gpu, dispatches);
-    // Where waiting polls (Dawn under Node), polling would take a core from the kernels being timed.
     if (gpu.waitingPolls) await sleepUntil(queued + 0.9 * lastWallMs);
     await gpu.device.queue.onSubmittedWorkDone();
     lastWallMs = performance.now() - queued;
