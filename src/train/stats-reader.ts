@@ -17,8 +17,11 @@ export interface StepStats {
  */
 const PACE = 0.95;
 
-/** The last pace seen on each device, so that a new reader (a new run, the bench's next window) starts paced. */
-const paceByDevice = new WeakMap<GPUDevice, number>();
+/**
+ * The last pace seen on each device for each kind of step (the caller's `paceKey`: model and batch
+ * size), so that a new reader (the next run, the bench's measured window) starts paced.
+ */
+const paceByDevice = new WeakMap<GPUDevice, Map<string, number>>();
 
 export class StatsReader {
   private readonly ring: GPUBuffer;
@@ -33,8 +36,13 @@ export class StatsReader {
   private resumedAt = 0;
   private msPerStep: number;
 
-  constructor(private readonly gpu: Gpu, readonly capacity = 16) {
-    this.msPerStep = paceByDevice.get(gpu.device) ?? 0;
+  private readonly paces: Map<string, number>;
+
+  constructor(private readonly gpu: Gpu, readonly capacity = 16, private readonly paceKey = '') {
+    let paces = paceByDevice.get(gpu.device);
+    if (!paces) paceByDevice.set(gpu.device, paces = new Map());
+    this.paces = paces;
+    this.msPerStep = paces.get(paceKey) ?? 0;
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
     this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
@@ -111,9 +119,9 @@ export class StatsReader {
       }
     } else {
       // Ready at once: the sleep overshot by an unknown amount, so aim shorter next time.
-      this.msPerStep *= 0.9;
+      this.msPerStep *= 0.8;
     }
-    if (this.msPerStep > 0) paceByDevice.set(this.gpu.device, this.msPerStep);
+    if (this.msPerStep > 0) this.paces.set(this.paceKey, this.msPerStep);
     this.lastReadAt = now;
     const words = new Uint32Array(staging.getMappedRange(0, count * 8).slice(0));
     staging.unmap();

@@ -90,7 +90,7 @@ export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, in
   const evalNetwork = hooks.testSplit
     ? await Network.create(gpu, config.model, { maxBatch: hooks.evalBatchSize ?? 1000, training: false })
     : null;
-  const reader = new StatsReader(gpu);
+  const reader = new StatsReader(gpu, 16, `${config.model.name}/${config.batchSize}`);
   const state: TrainState = { ...initial };
   const reports: EpochReport[] = [];
   const batches = batchCount(train.count, config.batchSize);
