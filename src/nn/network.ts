@@ -290,7 +290,7 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const reluMask = input.reluOutput && this.reluBackwardByConsumer.has(input.buffer) ? input.buffer : undefined;
+    const reluMask = this.reluBackwardByConsumer.has(input.buffer) ? input.buffer : undefined;
     if ((node.relu || spec.kind === 'relu') && !this.reluBackwardByConsumer.has(output.buffer)) {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
       ops.push({ name: `${name} relu backward`, flops: outCount, bytes: 12 * outCount,
