@@ -3,11 +3,9 @@
 // would point at a semantic difference (init, loss scaling, Adam) that kernel-level tests cannot see.
 //   node build/bench/pytorch-replay.js [--seed 1] [--epochs 1] [--data DIR]      (needs python3 with torch)
 //   deno run -A bench/pytorch-replay.ts [same]
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { epochOrder } from '../src/data/batches.ts';
@@ -18,6 +16,7 @@ import { initParameters, ParameterLayout } from '../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../src/nn/spec.ts';
 import { saveCheckpoint } from '../src/train/checkpoint.ts';
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
+import { runPytorchDigit } from './pytorch.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -42,17 +41,14 @@ const ours: number[] = [];
 await train(gpu, config, trainSplit, initial, { testSplit, onEpoch: (report) => { ours.push(report.test!.accuracy); } });
 await gpu.close();
 
-let root = dirname(fileURLToPath(import.meta.url));
-while (!existsSync(join(root, 'package.json'))) root = dirname(root);
-const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-const py = spawnSync(python, [join(root, 'bench', 'pytorch_digit.py'), '--replay', dir, '--epochs', String(epochs),
-  '--data', resolveDataDir(values.data)], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+const replayed = runPytorchDigit<{ test_accuracy: number[] }>(['--replay', dir, '--epochs', String(epochs),
+  '--data', resolveDataDir(values.data)], true);
 rmSync(dir, { recursive: true, force: true });
-if (py.status !== 0) {
-  console.error('PyTorch replay failed (python3 with torch is needed: apt-get install python3-torch)');
+if (!replayed.ok) {
+  console.error(`PyTorch replay failed (python3 with torch is needed: apt-get install python3-torch): ${replayed.error}`);
   process.exit(1);
 }
-const theirs: number[] = JSON.parse(py.stdout.trim().split('\n').at(-1)!).test_accuracy;
+const theirs = replayed.value.test_accuracy;
 console.log(`digit, seed ${seed}, same initial weights and data order:`);
 console.log('epoch   ours (WebGPU)   PyTorch (CPU)');
 ours.forEach((a, i) => console.log(`${String(i + 1).padStart(5)}   ${(100 * a).toFixed(2).padStart(12)}%   ${(100 * theirs[i]).toFixed(2).padStart(12)}%`));

@@ -2,10 +2,7 @@
 // training throughput, evaluation throughput, per-op profile, host overhead, memory; optionally the
 // same network in PyTorch on the CPU for comparison. Prints a table and writes JSON.
 //   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch]      deno task bench
-import { spawnSync } from 'node:child_process';
-import { existsSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { writeFileSync } from 'node:fs';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../src/data/mnist.ts';
@@ -19,6 +16,7 @@ import { evaluate } from '../src/train/evaluate.ts';
 import { formatProfile, profileTrainingStep } from '../src/train/profile.ts';
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 import { Rng } from '../src/util/random.ts';
+import { runPytorchDigit } from './pytorch.ts';
 import { mainThreadCpuMs, randomBuffer, timeDispatches } from './timing.ts';
 
 const { values } = parseArgs({
@@ -54,7 +52,6 @@ await evalNet.plan(1000);
 await gpu.device.queue.onSubmittedWorkDone();
 const compileSeconds = (performance.now() - started) / 1000;
 const gpuBytes = trainNet.bytesAllocated + evalNet.bytesAllocated;
-
 
 // The ceiling: the best rate of our matmul (default tiles) on this adapter, over a square 512³ product
 // and fc1's forward at batch 1000 (the largest product the network makes).
@@ -112,16 +109,13 @@ const evaluation = await evaluate(gpu, evalNet, testSplit);
 sampleRss();
 
 // 4. Optional PyTorch peer, same network, same batch size, CPU threads = cores.
-let torch: { images_per_second: number; threads: number; version: string } | null = null;
+interface PeerResult { images_per_second: number; threads: number; version: string }
+let torch: PeerResult | null = null;
 if (!values['no-torch']) {
-  let root = dirname(fileURLToPath(import.meta.url));
-  while (!existsSync(join(root, 'package.json'))) root = dirname(root);
-  // Debian's python3-torch lives in the system Python, which a pyenv or venv python3 may not see.
-  const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const py = spawnSync(python, [join(root, 'bench', 'pytorch_digit.py'), '--seconds', String(seconds),
-    '--batch-size', String(batchSize), ...(values.data ? ['--data', values.data] : [])], { encoding: 'utf8' });
-  if (py.status === 0) torch = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-  else console.error(`PyTorch peer skipped: ${(py.stderr || py.error?.message || 'python3 not found').trim().split('\n').at(-1)}`);
+  const peer = runPytorchDigit<PeerResult>(['--seconds', String(seconds), '--batch-size', String(batchSize),
+    ...(values.data ? ['--data', values.data] : [])]);
+  if (peer.ok) torch = peer.value;
+  else console.error(`PyTorch peer skipped: ${peer.error}`);
 }
 clearInterval(rssTimer);
 

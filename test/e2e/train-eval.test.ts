@@ -3,13 +3,13 @@
 // runs only with E2E=1 (.ci/run sets it).
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { otherRuntime, runCli, thisRuntime } from '../helpers/cli.ts';
-import { repoRoot, testMnistDir } from '../helpers/mnist.ts';
+import { testMnistDir } from '../helpers/mnist.ts';
+import { hasTorch, runPytorchDigit } from '../../bench/pytorch.ts';
 
 const test = suite(`e2e: train under ${thisRuntime}, evaluate under ${otherRuntime}`);
 const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
@@ -36,15 +36,17 @@ if (process.env.E2E === '1') {
 
     // Where PyTorch is installed (not needed, not in CI), the reference model loads the checkpoint with
     // load_state_dict(strict=True) and must find the same accuracy and mean loss.
-    const python = existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-    if (spawnSync(python, ['-c', 'import torch'], { stdio: 'ignore' }).status !== 0) {
+    if (!hasTorch()) {
       console.log('    PyTorch cross-check skipped: no python3 with torch');
       return;
     }
-    const py = spawnSync(python, [join(repoRoot(), 'bench', 'pytorch_digit.py'), '--check', checkpoint, '--data', env.MNIST_DIR],
-      { encoding: 'utf8' });
-    assert.is(py.status, 0, py.stderr);
-    const torch = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
+    const checked = runPytorchDigit<{ correct: number; accuracy: number; mean_loss: number }>(
+      ['--check', checkpoint, '--data', env.MNIST_DIR]);
+    if (!checked.ok) {
+      assert.unreachable(`pytorch_digit.py --check failed: ${checked.error}`);
+      return;
+    }
+    const torch = checked.value;
     console.log(`    PyTorch load_state_dict: accuracy ${(100 * torch.accuracy).toFixed(2)}%, mean loss ${torch.mean_loss}`);
     assert.is(torch.correct, report.correct, 'PyTorch classifies the test set as we do');
     assert.ok(Math.abs(torch.mean_loss - report.mean_loss) < 1e-5, `mean loss ${torch.mean_loss} vs ${report.mean_loss}`);
