@@ -1,27 +1,42 @@
 // Buffer creation, upload and readback. Every buffer gets a label so that WebGPU errors name it.
 import { explainGpuFailure, type Gpu } from './device.ts';
 
+/** Counts `bytes` in gpu.memory until `resource` is destroyed (once, however often destroy is called). */
+function track<T extends GPUBuffer | GPUTexture>(gpu: Gpu, resource: T, bytes: number): T {
+  const ledger = gpu.memory;
+  ledger.liveBytes += bytes;
+  ledger.liveBuffers++;
+  ledger.peakBytes = Math.max(ledger.peakBytes, ledger.liveBytes);
+  const destroy = resource.destroy.bind(resource);
+  let destroyed = false;
+  resource.destroy = () => {
+    if (!destroyed) {
+      destroyed = true;
+      ledger.liveBytes -= bytes;
+      ledger.liveBuffers--;
+    }
+    destroy();
+  };
+  return resource;
+}
+
 /**
  * device.createBuffer, counted in gpu.memory until the buffer is destroyed (so a leak shows as growth,
  * e.g. in bench/soak.ts). Every buffer of the project is made here.
  */
 export function createBuffer(gpu: Gpu, descriptor: GPUBufferDescriptor): GPUBuffer {
   const buffer = gpu.device.createBuffer(descriptor);
-  const ledger = gpu.memory;
-  ledger.liveBytes += buffer.size;
-  ledger.liveBuffers++;
-  ledger.peakBytes = Math.max(ledger.peakBytes, ledger.liveBytes);
-  const destroy = buffer.destroy.bind(buffer);
-  let destroyed = false;
-  buffer.destroy = () => {
-    if (!destroyed) {
-      destroyed = true;
-      ledger.liveBytes -= buffer.size;
-      ledger.liveBuffers--;
-    }
-    destroy();
-  };
-  return buffer;
+  return track(gpu, buffer, buffer.size);
+}
+
+/** An rgba32float 2-D texture (16 bytes a texel), counted in gpu.memory like a buffer. */
+export function createRgba32fTexture(gpu: Gpu, label: string, width: number, height: number, usage: GPUTextureUsageFlags): GPUTexture {
+  const max = gpu.limits.maxTextureDimension2D;
+  if (width > max || height > max) {
+    throw new RangeError(`Texture "${label}" needs ${width}x${height} texels but this adapter allows at most ${max} a side`);
+  }
+  const texture = gpu.device.createTexture({ label, size: [width, height], format: 'rgba32float', usage });
+  return track(gpu, texture, 16 * width * height);
 }
 
 /** Storage buffer usable by kernels, writable from the host and readable back. */

@@ -8,10 +8,20 @@ import type { Gpu } from './device.ts';
 /** A whole buffer, or a range of one (offsets must be multiples of 256 bytes). */
 export type BufferArg = GPUBuffer | GPUBufferBinding;
 
-const bufferLabel = (arg: BufferArg): string => ('buffer' in arg ? arg.buffer.label : arg.label);
+/** What a binding holds: a buffer (range), or a view of a texture (see BindingKind). */
+export type BindingArg = BufferArg | GPUTextureView;
 
-/** How a kernel sees each binding, in @binding order of @group(0). */
-export type BindingKind = 'read' | 'read_write' | 'uniform';
+const isTextureView = (arg: BindingArg): arg is GPUTextureView => !('buffer' in arg) && !('size' in arg);
+
+const bindingLabel = (arg: BindingArg): string =>
+  isTextureView(arg) ? arg.label : 'buffer' in arg ? arg.buffer.label : arg.label;
+
+/**
+ * How a kernel sees each binding, in @binding order of @group(0): storage buffers read-only or
+ * read-write, a uniform buffer, a `texture_2d<f32>` read with textureLoad (unfilterable float), or a
+ * write-only `texture_storage_2d<rgba32float, write>`.
+ */
+export type BindingKind = 'read' | 'read_write' | 'uniform' | 'texture' | 'rgba32float_write';
 
 export interface KernelSpec {
   /** File name in shaders/ without `.wgsl`. */
@@ -60,15 +70,18 @@ export class Kernel {
     readonly bindingCount: number,
   ) {}
 
-  /** Binds buffers in @binding order. Create bind groups once, at plan time, not per step. */
-  bind(gpu: Gpu, buffers: readonly BufferArg[]): GPUBindGroup {
-    if (buffers.length !== this.bindingCount) {
-      throw new Error(`Kernel ${this.label} takes ${this.bindingCount} buffers, got ${buffers.length}`);
+  /** Binds buffers and texture views in @binding order. Create bind groups once, at plan time, not per step. */
+  bind(gpu: Gpu, args: readonly BindingArg[]): GPUBindGroup {
+    if (args.length !== this.bindingCount) {
+      throw new Error(`Kernel ${this.label} takes ${this.bindingCount} bindings, got ${args.length}`);
     }
     return gpu.device.createBindGroup({
-      label: `${this.label}(${buffers.map(bufferLabel).join(', ')})`,
+      label: `${this.label}(${args.map(bindingLabel).join(', ')})`,
       layout: this.layout,
-      entries: buffers.map((arg, binding) => ({ binding, resource: 'buffer' in arg ? arg : { buffer: arg } })),
+      entries: args.map((arg, binding) => ({
+        binding,
+        resource: isTextureView(arg) ? arg : 'buffer' in arg ? arg : { buffer: arg },
+      })),
     });
   }
 }
@@ -76,8 +89,16 @@ export class Kernel {
 const kernelCache = new WeakMap<GPUDevice, Map<string, Kernel>>();
 const moduleCache = new WeakMap<GPUDevice, Map<string, GPUShaderModule>>();
 
-function bindingType(kind: BindingKind): GPUBufferBindingType {
-  return kind === 'read' ? 'read-only-storage' : kind === 'read_write' ? 'storage' : 'uniform';
+function layoutEntry(kind: BindingKind, binding: number): GPUBindGroupLayoutEntry {
+  const visibility = 0x4; /* GPUShaderStage.COMPUTE */
+  switch (kind) {
+    case 'texture':
+      return { binding, visibility, texture: { sampleType: 'unfilterable-float', viewDimension: '2d' } };
+    case 'rgba32float_write':
+      return { binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d' } };
+    default:
+      return { binding, visibility, buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'read_write' ? 'storage' : 'uniform' } };
+  }
 }
 
 async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
@@ -116,11 +137,7 @@ export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   const label = `${spec.shader}${Object.keys(constants).length ? JSON.stringify(constants) : ''}`;
   const layout = gpu.device.createBindGroupLayout({
     label,
-    entries: spec.bindings.map((kind, binding) => ({
-      binding,
-      visibility: 0x4 /* GPUShaderStage.COMPUTE */,
-      buffer: { type: bindingType(kind) },
-    })),
+    entries: spec.bindings.map(layoutEntry),
   });
   gpu.device.pushErrorScope('validation');
   const pipeline = gpu.device.createComputePipeline({

@@ -8,6 +8,7 @@ import type { Dispatch } from '../gpu/kernel.ts';
 import { normalize } from '../kernels/normalize.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dShape } from '../kernels/conv2d.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../kernels/linear.ts';
+import { createPackedMatrix, matmulTexture, packFits, packMatrix, type PackedMatrix } from '../kernels/matmul_texture.ts';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
@@ -64,7 +65,16 @@ export interface NetworkOptions {
   /** Allocate gradients and optimizer state and record backward + Adam. */
   training: boolean;
   adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
+  /**
+   * Run big linear layers' forward from textures (src/kernels/matmul_texture.ts): about twice as fast
+   * on lavapipe, but the weights are packed again on every pass, so it pays only where batches are big.
+   * Default: on for forward-only networks, off for training.
+   */
+  packedLinear?: boolean;
 }
+
+/** A linear layer is run from textures when its product is at least this big in both k and n. */
+const PACKED_LINEAR_MIN_FEATURES = 64;
 
 export class Network {
   readonly layout: ParameterLayout;
@@ -90,8 +100,11 @@ export class Network {
   private readonly logits: Value;
   private readonly plans = new Map<number, Promise<StepPlan>>();
   private readonly buffers: GPUBuffer[] = [];
+  private readonly textures: GPUTexture[] = [];
   /** ReLU outputs whose backward the next layer's backward applies (see the constructor). */
   private readonly reluBackwardByConsumer = new Set<GPUBuffer>();
+  /** Textures of the linear layers that run from them (see NetworkOptions.packedLinear). */
+  private readonly packedLinear = new Map<Node, { input: PackedMatrix; weight: PackedMatrix }>();
 
   private constructor(
     private readonly gpu: Gpu,
@@ -145,6 +158,16 @@ export class Network {
         this.reluBackwardByConsumer.add(current.buffer);
       }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
+      if (kind === 'linear' && (options.packedLinear ?? !training)) {
+        const k = shapeSize(layer.inShape);
+        const n = shapeSize(layer.outShape);
+        if (Math.min(k, n) >= PACKED_LINEAR_MIN_FEATURES && packFits(gpu, Math.max(maxBatch, n), k)) {
+          const packed = { input: createPackedMatrix(gpu, `${name}.input.packed`, maxBatch, k),
+            weight: createPackedMatrix(gpu, `${name}.weight.packed`, n, k) };
+          this.textures.push(packed.input.texture, packed.weight.texture);
+          this.packedLinear.set(node, packed);
+        }
+      }
       this.nodes.push(node);
       current = output;
       if (fusesRelu) i++;
@@ -155,7 +178,8 @@ export class Network {
     this.predictions = f32('predictions', maxBatch);
     this.logProbs = f32('log.probabilities', maxBatch * model.classes);
     this.stats = f32('batch.stats', 2);
-    this.bytesAllocated = this.buffers.reduce((sum, b) => sum + b.size, 0);
+    this.bytesAllocated = this.buffers.reduce((sum, b) => sum + b.size, 0) +
+      this.textures.reduce((sum, t) => sum + 16 * t.width * t.height, 0);
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
@@ -170,7 +194,9 @@ export class Network {
 
   destroy(): void {
     for (const buffer of this.buffers) buffer.destroy();
+    for (const texture of this.textures) texture.destroy();
     this.buffers.length = 0;
+    this.textures.length = 0;
   }
 
   /** Uploads a flat parameter array (layout order, padding included) and resets Adam's state. */
@@ -265,9 +291,23 @@ export class Network {
       }
       case 'linear': {
         const shape = linearShape(layer, batch);
-        return [{ name: `${name} forward${node.relu ? '+relu' : ''}`, flops: 2 * batch * shape.inFeatures * shape.outFeatures,
-          bytes: 4 * (inCount + shape.inFeatures * shape.outFeatures + outCount), dispatches: await linearForward(gpu, shape,
-            { relu: node.relu }, input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+        const weights = shape.inFeatures * shape.outFeatures;
+        const op = { name: `${name} forward${node.relu ? '+relu' : ''}`, flops: 2 * batch * weights,
+          bytes: 4 * (inCount + weights + outCount) };
+        const weight = this.param(`${spec.name}.weight`);
+        const bias = this.param(`${spec.name}.bias`);
+        const packed = this.packedLinear.get(node);
+        if (!packed) {
+          return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: node.relu }, input.buffer, weight, bias, output.buffer) }];
+        }
+        return [
+          { name: `${name} pack input+weight`, flops: 0, bytes: 8 * (inCount + weights), dispatches: [
+            await packMatrix(gpu, batch, input.buffer, packed.input),
+            await packMatrix(gpu, shape.outFeatures, weight, packed.weight),
+          ] },
+          { ...op, dispatches: await matmulTexture(gpu, { m: batch, n: shape.outFeatures }, { bias, relu: node.relu },
+            packed.input, packed.weight, output.buffer) },
+        ];
       }
       case 'maxpool2d':
         return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),

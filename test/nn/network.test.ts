@@ -10,7 +10,7 @@ import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
 import { testSplit } from '../helpers/mnist.ts';
 
 const test = suite('network (GPU) vs CPU reference');
@@ -88,5 +88,45 @@ const RELU_FUSIONS: ModelSpec = {
   ],
 };
 test('ReLU backward fused into the next layer\'s backward (standalone and fused ReLUs)', () => compare(RELU_FUSIONS, 3, 4, true));
+
+// A forward-only network runs fc1 from textures (src/kernels/matmul_texture.ts), which sums in the same
+// order as the buffer kernel: its losses, predictions and log-probabilities must equal the training
+// network's bit for bit, for a full batch and a partial one.
+test('digit forward-only (fc1 from textures) equals the training network\'s forward exactly', async () => {
+  const seed = testSeed();
+  const gpu = await sharedGpu();
+  const data = await testSplit('test');
+  const maxBatch = 32;
+  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false });
+  const training = await Network.create(gpu, DIGIT, { maxBatch, training: true });
+  try {
+    const flat = initParameters(training.layout, seed);
+    const size = training.inputSize;
+    for (const batch of [maxBatch, 5]) {
+      const outputs = [];
+      for (const network of [forwardOnly, training]) {
+        network.setParameters(flat);
+        network.writeBatch(data.images.slice(0, batch * size), Uint32Array.from(data.labels.subarray(0, batch)));
+        const plan = await network.plan(batch);
+        submitDispatches(gpu, [...plan.evaluationStep, ...dispatchesOf(plan.logProbabilities)]);
+        outputs.push({
+          packed: plan.forward.some((op) => op.name.includes('pack')),
+          losses: await readF32(gpu, network.sampleLoss, batch),
+          predictions: await readU32(gpu, network.predictions, batch),
+          logProbs: await readF32(gpu, network.logProbs, batch * DIGIT.classes),
+        });
+      }
+      const [fast, plain] = outputs;
+      const what = `batch ${batch} of ${maxBatch}, seed ${seed}`;
+      assert.ok(fast.packed && !plain.packed, `${what}: only the forward-only network packs fc1`);
+      assertExactlyEqual(fast.losses, plain.losses, `${what}: losses`);
+      assertExactlyEqual(fast.predictions, plain.predictions, `${what}: predictions`);
+      assertExactlyEqual(fast.logProbs, plain.logProbs, `${what}: log-probabilities`);
+    }
+  } finally {
+    forwardOnly.destroy();
+    training.destroy();
+  }
+});
 
 test.run();
