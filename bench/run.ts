@@ -81,8 +81,8 @@ for (const { name, shape } of ceilingShapes) {
   const c = randomBuffer(gpu, 'ceiling.c', m * n, rng);
   const packedA = createPackedMatrix(gpu, 'ceiling.a.packed', m, k);
   const packedB = createPackedMatrix(gpu, 'ceiling.b.packed', n, k);
-  submitDispatches(gpu, [await packMatrix(gpu, m, a, packedA), await packMatrix(gpu, n, b, packedB)]);
-  const { wallMs } = await timeDispatches(gpu, await matmulTexture(gpu, { m, n }, { bias }, packedA, packedB, c), 8, 2);
+  submitDispatches(gpu, [await packMatrix(gpu, { rows: m, k }, a, packedA), await packMatrix(gpu, { rows: n, k }, b, packedB)]);
+  const { wallMs } = await timeDispatches(gpu, await matmulTexture(gpu, { m, n, k }, { bias }, packedA, packedB, c), 8, 2);
   const gflops = (2 * m * n * k) / wallMs / 1e6;
   if (gflops > matmulCeiling.gflops) matmulCeiling = { gflops, shape: `${m}x${n}x${k} Bᵀ from textures` };
   for (const buffer of [a, b, bias, c]) buffer.destroy();

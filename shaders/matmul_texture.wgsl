@@ -1,9 +1,9 @@
-// matmul_texture: C[M,N] = A·Bᵀ + bias[N] on every row (then max(0, .) when RELU), row-major C, for
+// matmul_texture: C[M,N] = A·Bᵀ (+ bias[N] on every row) (then max(0, .) when RELU), row-major C, for
 // A [M,K] and B [N,K] held in rgba32float textures as shaders/pack_texture.wgsl writes them: texel
 // (q, i) holds elements 4q .. 4q+3 of row i, zeros past K. The linear layer's forward is this product
-// with A its input and B its weight.
-// bindings: 0 a: texture_2d<f32> [K4 x M texels], 1 b: texture_2d<f32> [K4 x N texels],
-//           2 bias: array<f32> [N] (read), 3 c: array<f32> [M,N] (read_write)
+// with A its input and B its weight; its weight gradient, with A = gradOutputᵀ and B = inputᵀ.
+// bindings: 0 a: texture_2d<f32> (at least K4 x M texels), 1 b: texture_2d<f32> (at least K4 x N),
+//           2 bias: array<f32> [N] (read; unused unless HAS_BIAS), 3 c: array<f32> [M,N] (read_write)
 // Why textures: lavapipe fetches a storage-buffer load inside a loop lane by lane, a dozen
 // instructions each with its bounds check, while a texel fetch is one vectorized call that brings
 // 4 floats for all 8 lanes of the vector. And since gallivm masks every store of a loop-carried
@@ -17,6 +17,7 @@
 override M: u32;
 override N: u32;
 override K4: u32; // texels per row: ceil(K / 4)
+override HAS_BIAS: bool = false;
 override RELU: bool = false;
 override ROWS: u32 = 16u; // at most MAX_ROWS
 override COLS: u32 = 16u; // at most MAX_COLS
@@ -107,7 +108,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     for (var j = 0u; j < COLS; j++) {
       if (j0 + j >= N) { break; }
       var v = acc[r * MAX_COLS + j];
-      v += bias[j0 + j];
+      if (HAS_BIAS) { v += bias[j0 + j]; }
       if (RELU) { v = max(v, 0.0); }
       c[i * N + j0 + j] = v;
     }

@@ -1,12 +1,14 @@
-// pack_texture: copies a row-major matrix src [ROWS, K] into an rgba32float texture for
-// shaders/matmul_texture.wgsl: texel (q, i) = src[i, 4q .. 4q+3], zeros past K.
-// bindings: 0 src: array<f32> [ROWS, K] (read), 1 dst: texture_storage_2d<rgba32float, write>
-//           [K4 x ROWS texels]
+// pack_texture: copies a row-major matrix M [ROWS, K] into an rgba32float texture for
+// shaders/matmul_texture.wgsl: texel (q, i) = M[i, 4q .. 4q+3], zeros past K. src holds M, or with
+// TRANSPOSE its transpose [K, ROWS] (so the texture's rows are src's columns).
+// bindings: 0 src: array<f32> [ROWS, K] or [K, ROWS] (read), 1 dst: texture_storage_2d<rgba32float,
+//           write>, at least K4 x ROWS texels
 // dispatch: ceil(K4 * ROWS / WG) workgroups, split over x and y (see workgroupGrid).
 
 override ROWS: u32;
 override K: u32;
 override K4: u32; // ceil(K / 4)
+override TRANSPOSE: bool = false;
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -14,6 +16,7 @@ override WG: u32 = 64u;
 
 fn at(i: u32, k: u32) -> f32 {
   if (k >= K) { return 0.0; }
+  if (TRANSPOSE) { return src[k * ROWS + i]; }
   return src[i * K + k];
 }
 
@@ -22,8 +25,9 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let t = (wid.x + wid.y * nwg.x) * WG + lid;
   if (t >= K4 * ROWS) { return; }
-  let q = t % K4;
-  let i = t / K4;
+  // Adjacent invocations take adjacent elements of src: along a row, or down a column when transposed.
+  let q = select(t % K4, t / ROWS, TRANSPOSE);
+  let i = select(t / K4, t % ROWS, TRANSPOSE);
   let k = 4u * q;
   textureStore(dst, vec2u(q, i), vec4f(at(i, k), at(i, k + 1u), at(i, k + 2u), at(i, k + 3u)));
 }

@@ -1,9 +1,12 @@
 // The linear (fully connected) layer in PyTorch's layout: x [batch, in], W [out, in], b [out],
-// y = x·Wᵀ + b. Forward and both weight products run on shaders/matmul.wgsl; the bias gradient is a
-// column sum (shaders/bias_grad.wgsl, dispatched here). Backward kernels overwrite their outputs.
+// y = x·Wᵀ + b. Forward and both weight products run on shaders/matmul.wgsl, or, given textures to
+// pack the operands into, the forward and the weight gradient on shaders/matmul_texture.wgsl (faster
+// on lavapipe where the packing pays; see src/nn/network.ts). The bias gradient is a column sum
+// (shaders/bias_grad.wgsl, dispatched here). Backward kernels overwrite their outputs.
 import type { Gpu } from '../gpu/device.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
 import { matmul, type MatmulTiles } from './matmul.ts';
+import { matmulTexture, packMatrix, type PackedMatrix } from './matmul_texture.ts';
 
 export interface LinearShape {
   batch: number;
@@ -18,11 +21,14 @@ function checkShape(shape: LinearShape): void {
   }
 }
 
-/** output[batch, out] = input·Wᵀ + bias, then max(0, .) when relu. */
+/**
+ * output[batch, out] = input·Wᵀ + bias, then max(0, .) when relu. With `packed` (textures for at least
+ * batch x in and out x in), three dispatches: input and W are packed, then multiplied from textures.
+ */
 export async function linearForward(
   gpu: Gpu,
   shape: LinearShape,
-  options: { relu?: boolean; tiles?: MatmulTiles },
+  options: { relu?: boolean; tiles?: MatmulTiles; packed?: { input: PackedMatrix; weight: PackedMatrix } },
   input: BufferArg,
   weight: BufferArg,
   bias: BufferArg,
@@ -30,8 +36,17 @@ export async function linearForward(
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
-  return matmul(gpu, { m: batch, n: outFeatures, k: inFeatures, transposeB: true },
-    { bias, relu: options.relu, tiles: options.tiles }, input, weight, output);
+  const { packed } = options;
+  if (!packed) {
+    return matmul(gpu, { m: batch, n: outFeatures, k: inFeatures, transposeB: true },
+      { bias, relu: options.relu, tiles: options.tiles }, input, weight, output);
+  }
+  return [
+    await packMatrix(gpu, { rows: batch, k: inFeatures }, input, packed.input),
+    await packMatrix(gpu, { rows: outFeatures, k: inFeatures }, weight, packed.weight),
+    ...(await matmulTexture(gpu, { m: batch, n: outFeatures, k: inFeatures }, { bias, relu: options.relu }, packed.input,
+      packed.weight, output)),
+  ];
 }
 
 /**
@@ -51,7 +66,11 @@ export async function linearBackwardInput(
   return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, { reluMask: options.reluOutput }, gradOutput, weight, gradInput);
 }
 
-/** gradWeight[out, in] = gradOutputᵀ·input and gradBias[out] = column sums of gradOutput. */
+/**
+ * gradWeight[out, in] = gradOutputᵀ·input and gradBias[out] = column sums of gradOutput. With `packed`
+ * (textures for at least out x batch and in x batch), gradOutputᵀ and inputᵀ are packed and the product
+ * runs from textures: four dispatches instead of two.
+ */
 export async function linearBackwardWeight(
   gpu: Gpu,
   shape: LinearShape,
@@ -59,11 +78,18 @@ export async function linearBackwardWeight(
   gradOutput: BufferArg,
   gradWeight: BufferArg,
   gradBias: BufferArg,
+  options: { packed?: { gradOutputT: PackedMatrix; inputT: PackedMatrix } } = {},
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
-  const weightProduct = await matmul(gpu, { m: outFeatures, n: inFeatures, k: batch, transposeA: true }, {},
-    gradOutput, input, gradWeight);
+  const { packed } = options;
+  const weightProduct = packed
+    ? [
+      await packMatrix(gpu, { rows: outFeatures, k: batch, transpose: true }, gradOutput, packed.gradOutputT),
+      await packMatrix(gpu, { rows: inFeatures, k: batch, transpose: true }, input, packed.inputT),
+      ...(await matmulTexture(gpu, { m: outFeatures, n: inFeatures, k: batch }, {}, packed.gradOutputT, packed.inputT, gradWeight)),
+    ]
+    : await matmul(gpu, { m: outFeatures, n: inFeatures, k: batch, transposeA: true }, {}, gradOutput, input, gradWeight);
   return [...weightProduct, await biasGrad(gpu, batch, outFeatures, gradOutput, gradBias)];
 }
 

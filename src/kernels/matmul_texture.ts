@@ -1,9 +1,9 @@
-// Dispatches shaders/pack_texture.wgsl and shaders/matmul_texture.wgsl: C[m,n] = A·Bᵀ + bias (ReLU)
+// Dispatches shaders/pack_texture.wgsl and shaders/matmul_texture.wgsl: C[m,n] = A·Bᵀ (+ bias, ReLU)
 // with A [m,k] and B [n,k] first packed into rgba32float textures, 4 k to a texel. On lavapipe the
 // product runs ~2x faster this way than shaders/matmul.wgsl from buffers (see the shader's header), for
 // the cost of the packing copies. The register block is a parameter: bench/matmul-tiles.ts sweeps it.
 import type { Gpu } from '../gpu/device.ts';
-import { createRgba32fTexture } from '../gpu/buffers.ts';
+import { createRgba32fTexture, createStorageBuffer } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
 import type { MatmulTiles } from './matmul.ts';
 
@@ -14,11 +14,10 @@ export const DEFAULT_TEXTURE_MATMUL_TILES: MatmulTiles = { rows: 16, columns: 24
 
 const PACK_WORKGROUP = 64;
 
-/** A matrix of `rows` x `k` floats packed for the texture product. */
+/** A texture that holds up to `rows` rows of up to `k` floats, packed for the texture product. */
 export interface PackedMatrix {
   readonly texture: GPUTexture;
   readonly view: GPUTextureView;
-  /** Rows the texture can hold (a pack may fill fewer). */
   readonly rows: number;
   readonly k: number;
 }
@@ -30,7 +29,7 @@ export const texelsPerRow = (k: number): number => ceilDiv(k, 4);
 export const packFits = (gpu: Gpu, rows: number, k: number): boolean =>
   Math.max(rows, texelsPerRow(k)) <= gpu.limits.maxTextureDimension2D;
 
-/** A texture for up to `rows` rows of length `k`. The caller destroys it (`.texture.destroy()`). */
+/** A texture for up to `rows` rows of up to `k` floats. The caller destroys it (`.texture.destroy()`). */
 export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: number): PackedMatrix {
   const texture = createRgba32fTexture(gpu, label, texelsPerRow(k), rows, 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */);
   return { texture, view: texture.createView({ label }), rows, k };
@@ -42,15 +41,30 @@ function checkPositive(what: string, values: Record<string, number>): void {
   }
 }
 
-/** Copies the first `rows` rows of `source` ([rows, dst.k], row-major) into `dst`. One dispatch. */
-export async function packMatrix(gpu: Gpu, rows: number, source: BufferArg, dst: PackedMatrix): Promise<Dispatch> {
-  checkPositive('packMatrix', { rows });
-  if (rows > dst.rows) throw new RangeError(`packMatrix: ${rows} rows do not fit "${dst.texture.label}" (${dst.rows} rows)`);
-  const k4 = texelsPerRow(dst.k);
+function checkFits(what: string, rows: number, k: number, dst: PackedMatrix): void {
+  if (rows > dst.rows || k > dst.k) {
+    throw new RangeError(`${what}: ${rows} rows of ${k} do not fit "${dst.texture.label}" (${dst.rows} rows of ${dst.k})`);
+  }
+}
+
+/**
+ * Packs the matrix M [rows, k] into `dst`: `source` holds M row-major, or with `transpose` its
+ * transpose [k, rows] (row-major), so that the texture's rows are the source's columns. One dispatch.
+ */
+export async function packMatrix(
+  gpu: Gpu,
+  shape: { rows: number; k: number; transpose?: boolean },
+  source: BufferArg,
+  dst: PackedMatrix,
+): Promise<Dispatch> {
+  const { rows, k } = shape;
+  checkPositive('packMatrix', { rows, k });
+  checkFits('packMatrix', rows, k, dst);
+  const k4 = texelsPerRow(k);
   const kernel = await getKernel(gpu, {
     shader: 'pack_texture',
     bindings: ['read', 'rgba32float_write'],
-    constants: { ROWS: rows, K: dst.k, K4: k4, WG: PACK_WORKGROUP },
+    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, WG: PACK_WORKGROUP },
   });
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
@@ -67,35 +81,45 @@ function checkTiles(gpu: Gpu, tiles: MatmulTiles): void {
   }
 }
 
+// A bias binding for products without one (the shader does not read it), one per device: no buffer
+// of the product itself will do, since C is bound writable and A and B are textures.
+const noBiasBuffers = new WeakMap<GPUDevice, GPUBuffer>();
+
+function noBias(gpu: Gpu): GPUBuffer {
+  let buffer = noBiasBuffers.get(gpu.device);
+  if (!buffer) noBiasBuffers.set(gpu.device, buffer = createStorageBuffer(gpu, 'matmul_texture: no bias', 16));
+  return buffer;
+}
+
 /**
- * C [m, n] = A·Bᵀ + bias (then ReLU), overwriting C, from the first m rows packed in `a` and the first n
- * in `b` (both of length k): a linear layer's forward. One dispatch; pack with packMatrix first.
+ * C [m, n] = A·Bᵀ (+ bias) (then ReLU), overwriting C, from the first m rows of `a` and the first n
+ * of `b`, packed (packMatrix) with rows of length k. One dispatch.
  */
 export async function matmulTexture(
   gpu: Gpu,
-  shape: { m: number; n: number },
-  options: { bias: BufferArg; relu?: boolean; tiles?: MatmulTiles },
+  shape: { m: number; n: number; k: number },
+  options: { bias?: BufferArg; relu?: boolean; tiles?: MatmulTiles },
   a: PackedMatrix,
   b: PackedMatrix,
   c: BufferArg,
 ): Promise<Dispatch[]> {
   const tiles = options.tiles ?? DEFAULT_TEXTURE_MATMUL_TILES;
-  checkPositive('matmulTexture', shape);
+  const { m, n, k } = shape;
+  checkPositive('matmulTexture', { m, n, k });
   checkTiles(gpu, tiles);
-  if (a.k !== b.k) throw new RangeError(`matmulTexture: A rows have ${a.k} elements but B rows ${b.k}`);
-  if (shape.m > a.rows || shape.n > b.rows) {
-    throw new RangeError(`matmulTexture ${shape.m}x${shape.n}: A holds ${a.rows} rows and B ${b.rows}`);
-  }
-  if (shape.m * shape.n >= 2 ** 32) throw new RangeError(`matmulTexture ${shape.m}x${shape.n}: C has 2^32 or more elements`);
-  const rowBlocks = ceilDiv(shape.m, tiles.rows);
-  const columnBlocks = ceilDiv(shape.n, tiles.columns);
+  checkFits('matmulTexture A', m, k, a);
+  checkFits('matmulTexture B', n, k, b);
+  if (m * n >= 2 ** 32) throw new RangeError(`matmulTexture ${m}x${n}: C has 2^32 or more elements`);
+  const rowBlocks = ceilDiv(m, tiles.rows);
+  const columnBlocks = ceilDiv(n, tiles.columns);
   const kernel = await getKernel(gpu, {
     shader: 'matmul_texture',
     bindings: ['texture', 'texture', 'read', 'read_write'],
     constants: {
-      M: shape.m,
-      N: shape.n,
-      K4: texelsPerRow(a.k),
+      M: m,
+      N: n,
+      K4: texelsPerRow(k),
+      HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
       ROWS: tiles.rows,
       COLS: tiles.columns,
@@ -104,6 +128,6 @@ export async function matmulTexture(
       COL_BLOCKS: columnBlocks,
     },
   });
-  const bindGroup = kernel.bind(gpu, [a.view, b.view, options.bias, c]);
+  const bindGroup = kernel.bind(gpu, [a.view, b.view, options.bias ?? noBias(gpu), c]);
   return [{ kernel, bindGroup, workgroups: workgroupGrid(ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
 }

@@ -8,7 +8,7 @@ import type { Dispatch } from '../gpu/kernel.ts';
 import { normalize } from '../kernels/normalize.ts';
 import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dShape } from '../kernels/conv2d.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../kernels/linear.ts';
-import { createPackedMatrix, matmulTexture, packFits, packMatrix, type PackedMatrix } from '../kernels/matmul_texture.ts';
+import { createPackedMatrix, packFits, type PackedMatrix } from '../kernels/matmul_texture.ts';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
@@ -66,11 +66,14 @@ export interface NetworkOptions {
   training: boolean;
   adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
   /**
-   * Run big linear layers' forward from textures (src/kernels/matmul_texture.ts): about twice as fast
-   * on lavapipe, but the weights are packed again on every pass, so it pays only where batches are big.
-   * Default: on for forward-only networks, off for training.
+   * Run big linear layers' products from textures (src/kernels/matmul_texture.ts), about twice as fast
+   * on lavapipe as from buffers, but the operands are packed into textures first, on every pass.
+   * `forward` packs the weights each time, which pays at evaluation's big batches: on by default for
+   * forward-only networks. `weightGradient` packs the output gradient and the input: fc1's weight
+   * gradient then takes 5-7 ms instead of 10-12 in the profile, yet a training step was no faster
+   * end to end on lavapipe (bench/run.ts, A/B), so it is off by default.
    */
-  packedLinear?: boolean;
+  packedLinear?: { forward?: boolean; weightGradient?: boolean };
 }
 
 /** A linear layer is run from textures when its product is at least this big in both k and n. */
@@ -103,8 +106,9 @@ export class Network {
   private readonly textures: GPUTexture[] = [];
   /** ReLU outputs whose backward the next layer's backward applies (see the constructor). */
   private readonly reluBackwardByConsumer = new Set<GPUBuffer>();
-  /** Textures of the linear layers that run from them (see NetworkOptions.packedLinear). */
-  private readonly packedLinear = new Map<Node, { input: PackedMatrix; weight: PackedMatrix }>();
+  /** Textures of the linear layers whose products run from them (see NetworkOptions.packedLinear). */
+  private readonly packedForward = new Map<Node, { input: PackedMatrix; weight: PackedMatrix }>();
+  private readonly packedWeightGradient = new Map<Node, { gradOutputT: PackedMatrix; inputT: PackedMatrix }>();
 
   private constructor(
     private readonly gpu: Gpu,
@@ -158,14 +162,21 @@ export class Network {
         this.reluBackwardByConsumer.add(current.buffer);
       }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
-      if (kind === 'linear' && (options.packedLinear ?? !training)) {
+      if (kind === 'linear') {
         const k = shapeSize(layer.inShape);
         const n = shapeSize(layer.outShape);
-        if (Math.min(k, n) >= PACKED_LINEAR_MIN_FEATURES && packFits(gpu, Math.max(maxBatch, n), k)) {
-          const packed = { input: createPackedMatrix(gpu, `${name}.input.packed`, maxBatch, k),
-            weight: createPackedMatrix(gpu, `${name}.weight.packed`, n, k) };
-          this.textures.push(packed.input.texture, packed.weight.texture);
-          this.packedLinear.set(node, packed);
+        const big = Math.min(k, n) >= PACKED_LINEAR_MIN_FEATURES && packFits(gpu, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
+        const texture = (label: string, rows: number, length: number) => {
+          const packed = createPackedMatrix(gpu, `${name}.${label}`, rows, length);
+          this.textures.push(packed.texture);
+          return packed;
+        };
+        if (big && (options.packedLinear?.forward ?? !training)) {
+          this.packedForward.set(node, { input: texture('input.packed', maxBatch, k), weight: texture('weight.packed', n, k) });
+        }
+        if (big && training && (options.packedLinear?.weightGradient ?? false)) {
+          this.packedWeightGradient.set(node, {
+            gradOutputT: texture('output.grad.packedT', n, maxBatch), inputT: texture('input.packedT', k, maxBatch) });
         }
       }
       this.nodes.push(node);
@@ -294,20 +305,8 @@ export class Network {
         const weights = shape.inFeatures * shape.outFeatures;
         const op = { name: `${name} forward${node.relu ? '+relu' : ''}`, flops: 2 * batch * weights,
           bytes: 4 * (inCount + weights + outCount) };
-        const weight = this.param(`${spec.name}.weight`);
-        const bias = this.param(`${spec.name}.bias`);
-        const packed = this.packedLinear.get(node);
-        if (!packed) {
-          return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: node.relu }, input.buffer, weight, bias, output.buffer) }];
-        }
-        return [
-          { name: `${name} pack input+weight`, flops: 0, bytes: 8 * (inCount + weights), dispatches: [
-            await packMatrix(gpu, batch, input.buffer, packed.input),
-            await packMatrix(gpu, shape.outFeatures, weight, packed.weight),
-          ] },
-          { ...op, dispatches: await matmulTexture(gpu, { m: batch, n: shape.outFeatures }, { bias, relu: node.relu },
-            packed.input, packed.weight, output.buffer) },
-        ];
+        return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: node.relu, packed: this.packedForward.get(node) },
+          input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
       }
       case 'maxpool2d':
         return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
@@ -355,7 +354,7 @@ export class Network {
         const flops = 2 * batch * weights;
         ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
           dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`)) });
+            this.grad(`${spec.name}.bias`), { packed: this.packedWeightGradient.get(node) }) });
         if (input.grad) {
           ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
             dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,

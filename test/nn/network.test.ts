@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readF32, readU32 } from '../../src/gpu/buffers.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
-import { dispatchesOf, Network } from '../../src/nn/network.ts';
+import { dispatchesOf, Network, type NetworkOptions } from '../../src/nn/network.ts';
 import { initParameters } from '../../src/nn/parameters.ts';
 import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
@@ -27,11 +27,11 @@ const STRIDED: ModelSpec = {
   ],
 };
 
-async function compare(model: ModelSpec, batch: number, maxBatch: number, realImages: boolean) {
+async function compare(model: ModelSpec, batch: number, maxBatch: number, realImages: boolean, options: Partial<NetworkOptions> = {}) {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const rng = new Rng(seed);
-  const network = await Network.create(gpu, model, { maxBatch, training: true });
+  const network = await Network.create(gpu, model, { maxBatch, training: true, ...options });
   try {
     const flat = initParameters(network.layout, seed);
     network.setParameters(flat);
@@ -69,6 +69,8 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
 test('digit, batch 4 of real digits: loss and all 8 parameter gradients', () => compare(DIGIT, 4, 64, true));
 test('digit, batch 1 (partial batch of a 64 network)', () => compare(DIGIT, 1, 64, true));
 test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
+test('digit with fc1 forward and weight gradient from textures, batch 5 of 8', () =>
+  compare(DIGIT, 5, 8, true, { packedLinear: { forward: true, weightGradient: true } }));
 test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
   compare(STRIDED, 5, 8, true));
 
@@ -110,7 +112,7 @@ test('digit forward-only (fc1 from textures) equals the training network\'s forw
         const plan = await network.plan(batch);
         submitDispatches(gpu, [...plan.evaluationStep, ...dispatchesOf(plan.logProbabilities)]);
         outputs.push({
-          packed: plan.forward.some((op) => op.name.includes('pack')),
+          packed: plan.forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))),
           losses: await readF32(gpu, network.sampleLoss, batch),
           predictions: await readU32(gpu, network.predictions, batch),
           logProbs: await readF32(gpu, network.logProbs, batch * DIGIT.classes),
