@@ -6,11 +6,15 @@
 //   node build/bench/matmul-tiles.js '{"rows":16,"columns":16,"workgroup":8}'
 //                                               one choice (missing keys from the defaults), all shapes
 //   deno run -A bench/matmul-tiles.ts [same]
+//   node build/bench/matmul-tiles.js --texture  the same sweep for shaders/matmul_texture.wgsl on fc1's
+//                                               forward at batch 1000 and weight gradient at batch 64
 // Each new shape and choice compiles a pipeline first (about 2 s on lavapipe), not timed.
 import process from 'node:process';
 import { openGpu, type Gpu } from '../src/gpu/device.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { DEFAULT_MATMUL_TILES, matmul, type MatmulShape, type MatmulTiles } from '../src/kernels/matmul.ts';
+import { createPackedMatrix, DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture, packMatrix } from '../src/kernels/matmul_texture.ts';
+import { submitDispatches } from '../src/gpu/kernel.ts';
 import { Rng } from '../src/util/random.ts';
 import { randomBuffer, timeDispatches } from './timing.ts';
 
@@ -44,6 +48,11 @@ function sweep(): MatmulTiles[] {
   return out;
 }
 
+if (process.argv[2] === '--texture') {
+  await sweepTexture();
+  process.exit(0);
+}
+
 const single = process.argv[2] !== undefined;
 const choices: MatmulTiles[] = single ? [{ ...DEFAULT_MATMUL_TILES, ...JSON.parse(process.argv[2]) }] : sweep();
 const shapes = single ? [...FC1_SHAPES, ...OTHER_SHAPES] : FC1_SHAPES;
@@ -73,3 +82,43 @@ for (const [name, shape, options] of shapes) {
   for (const buffer of [a, b, bias, c]) buffer.destroy();
 }
 await gpu.close();
+
+/** Register blocks and workgroup sizes of the texture product, on its two fc1 shapes (packing not timed). */
+async function sweepTexture(): Promise<void> {
+  const gpu = await openGpu();
+  console.log(`${gpu.adapterName}; texture product, default tiles ${JSON.stringify(DEFAULT_TEXTURE_MATMUL_TILES)}`);
+  const rng = new Rng(1);
+  const choices: MatmulTiles[] = [];
+  for (const rows of [8, 12, 16, 20, 24]) {
+    for (const columns of [8, 12, 16, 20, 24]) choices.push({ rows, columns, workgroup: 8 });
+  }
+  for (const workgroup of [4, 16, 32]) choices.push({ ...DEFAULT_TEXTURE_MATMUL_TILES, workgroup });
+  const shapes: [string, { m: number; n: number; k: number }][] = [
+    ['fc1 eval forward 1000x500x2000 ', { m: 1000, n: 500, k: 2000 }],
+    ['fc1 grad weight    500x2000x64 ', { m: 500, n: 2000, k: 64 }],
+  ];
+  for (const [name, shape] of shapes) {
+    const a = randomBuffer(gpu, 'a', shape.m * shape.k, rng);
+    const b = randomBuffer(gpu, 'b', shape.n * shape.k, rng);
+    const c = createStorageBuffer(gpu, 'c', shape.m * shape.n * 4);
+    const packedA = createPackedMatrix(gpu, 'a.packed', shape.m, shape.k);
+    const packedB = createPackedMatrix(gpu, 'b.packed', shape.n, shape.k);
+    submitDispatches(gpu, [await packMatrix(gpu, { rows: shape.m, k: shape.k }, a, packedA),
+      await packMatrix(gpu, { rows: shape.n, k: shape.k }, b, packedB)]);
+    const flops = 2 * shape.m * shape.n * shape.k;
+    let best: [number, MatmulTiles] | undefined;
+    for (const tiles of choices) {
+      const { wallMs, cpuMs } = await timeDispatches(gpu, await matmulTexture(gpu, shape, { tiles }, packedA, packedB, c));
+      const perCore = cpuMs === undefined ? undefined : flops / cpuMs / 1e6;
+      const score = perCore ?? flops / wallMs / 1e6;
+      if (!best || score > best[0]) best = [score, tiles];
+      console.log(`${name} ${JSON.stringify(tiles).padEnd(40)} ${wallMs.toFixed(2).padStart(7)} ms ` +
+        `${(flops / wallMs / 1e6).toFixed(2).padStart(6)} GFLOP/s` +
+        (perCore === undefined ? '' : `   ${perCore.toFixed(2).padStart(6)} GFLOP per shader-thread CPU second`));
+    }
+    console.log(`best for ${name.trim()}: ${JSON.stringify(best![1])} (${best![0].toFixed(2)})\n`);
+    for (const buffer of [a, b, c]) buffer.destroy();
+    for (const packed of [packedA, packedB]) packed.texture.destroy();
+  }
+  await gpu.close();
+}

@@ -42,8 +42,12 @@ export interface Timing {
   cpuMs: number | undefined;
 }
 
-/** Submits `dispatches` (after one warm-up) at least `minRuns` times and for at least `minSeconds`, and averages. */
+/** Submits `dispatches` (after two warm-ups) at least `minRuns` times and for at least `minSeconds`, and averages. */
 export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], minRuns = 8, minSeconds = 1): Promise<Timing> {
+  // Two warm-ups: the first run of a new pipeline includes compiling it (lavapipe may compile at first
+  // use), which must not set the pace below.
+  submitDispatches(gpu, dispatches);
+  await gpu.device.queue.onSubmittedWorkDone();
   let queued = performance.now();
   submitDispatches(gpu, dispatches);
   await gpu.device.queue.onSubmittedWorkDone();
