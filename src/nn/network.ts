@@ -69,7 +69,8 @@ export interface NetworkOptions {
    * Run big linear layers' products from textures (src/kernels/matmul_texture.ts), about twice as fast
    * on lavapipe as from buffers, but the operands are packed into textures first, on every pass.
    * `forward` packs the weights each time, which pays at evaluation's big batches: on by default for
-   * forward-only networks. `weightGradient` packs the output gradient and the input: fc1's weight
+   * forward-only networks of at least PACKED_FORWARD_MIN_BATCH (packing fc1's weights takes ~4 ms,
+   * what the faster product saves on ~60 images). `weightGradient` packs the output gradient and the input: fc1's weight
    * gradient then takes 5-7 ms instead of 10-12 in the profile, yet a training step was no faster
    * end to end on lavapipe (bench/run.ts, A/B), so it is off by default.
    */
@@ -78,6 +79,8 @@ export interface NetworkOptions {
 
 /** A linear layer is run from textures when its product is at least this big in both k and n. */
 const PACKED_LINEAR_MIN_FEATURES = 64;
+/** Forward-only networks for smaller batches than this keep the buffer product (see packedLinear). */
+const PACKED_FORWARD_MIN_BATCH = 128;
 
 export class Network {
   readonly layout: ParameterLayout;
@@ -171,7 +174,7 @@ export class Network {
           this.textures.push(packed.texture);
           return packed;
         };
-        if (big && (options.packedLinear?.forward ?? !training)) {
+        if (big && (options.packedLinear?.forward ?? (!training && maxBatch >= PACKED_FORWARD_MIN_BATCH))) {
           this.packedForward.set(node, { input: texture('input.packed', maxBatch, k), weight: texture('weight.packed', n, k) });
         }
         if (big && training && (options.packedLinear?.weightGradient ?? false)) {

@@ -91,7 +91,7 @@ const RELU_FUSIONS: ModelSpec = {
 };
 test('ReLU backward fused into the next layer\'s backward (standalone and fused ReLUs)', () => compare(RELU_FUSIONS, 3, 4, true));
 
-// A forward-only network runs fc1 from textures (src/kernels/matmul_texture.ts), which sums in the same
+// A forward-only network (for big batches by default) runs fc1 from textures (src/kernels/matmul_texture.ts), which sums in the same
 // order as the buffer kernel: its losses, predictions and log-probabilities must equal the training
 // network's bit for bit, for a full batch and a partial one.
 test('digit forward-only (fc1 from textures) equals the training network\'s forward exactly', async () => {
@@ -99,7 +99,8 @@ test('digit forward-only (fc1 from textures) equals the training network\'s forw
   const gpu = await sharedGpu();
   const data = await testSplit('test');
   const maxBatch = 32;
-  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false });
+  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false, packedLinear: { forward: true } });
+  const small = await Network.create(gpu, DIGIT, { maxBatch, training: false });
   const training = await Network.create(gpu, DIGIT, { maxBatch, training: true });
   try {
     const flat = initParameters(training.layout, seed);
@@ -121,12 +122,15 @@ test('digit forward-only (fc1 from textures) equals the training network\'s forw
       const [fast, plain] = outputs;
       const what = `batch ${batch} of ${maxBatch}, seed ${seed}`;
       assert.ok(fast.packed && !plain.packed, `${what}: only the forward-only network packs fc1`);
+      assert.not.ok((await small.plan(batch)).forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))),
+        `${what}: a forward-only network for small batches packs by default`);
       assertExactlyEqual(fast.losses, plain.losses, `${what}: losses`);
       assertExactlyEqual(fast.predictions, plain.predictions, `${what}: predictions`);
       assertExactlyEqual(fast.logProbs, plain.logProbs, `${what}: log-probabilities`);
     }
   } finally {
     forwardOnly.destroy();
+    small.destroy();
     training.destroy();
   }
 });
