@@ -19,6 +19,19 @@ export interface EvaluationResult {
   imagesPerSecond: number;
 }
 
+/** Share of the expected time slept through before reading, with a known pace and after a probe. */
+const PACE = 0.95;
+const FIRST_PACE = 0.75;
+
+const pacesByDevice = new WeakMap<GPUDevice, Map<number, number>>();
+
+/** Milliseconds per image of the last evaluation on this device, by batch size. */
+function pacesOf(device: GPUDevice): Map<number, number> {
+  let paces = pacesByDevice.get(device);
+  if (!paces) pacesByDevice.set(device, paces = new Map());
+  return paces;
+}
+
 /** Evaluates `network` (its current parameters) on every image of `split`, in order. */
 export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): Promise<EvaluationResult> {
   const started = performance.now();
@@ -32,7 +45,14 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
   const allLosses = createBuffer(gpu, { label: 'eval.losses', size, usage });
   const labels = new Uint32Array(batchSize);
   try {
-    let msPerImage = 0;
+    // Where waiting polls (Dawn under Node), polling takes a core from the kernels, and oversleeping
+    // idles the GPU (no work is queued behind the last batch): so sleep through most of the expected
+    // time, then read. The pace is the last evaluation's on this device and batch size; the first one
+    // times its first batch alone (polled, so slower than the rest) and sleeps through less.
+    const paces = pacesOf(gpu.device);
+    const knownPace = paces.get(batchSize);
+    let sleepUntilTime = 0;
+    let submittedAt = 0;
     for (let start = 0; start < split.count; start += batchSize) {
       const n = Math.min(batchSize, split.count - start);
       const plan = await network.plan(n);
@@ -45,17 +65,26 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       encoder.copyBufferToBuffer(network.predictions, 0, allPredictions, start * 4, n * 4);
       encoder.copyBufferToBuffer(network.sampleLoss, 0, allLosses, start * 4, n * 4);
       device.queue.submit([encoder.finish()]);
-      // Where waiting polls (Dawn under Node), time the first batch alone, then sleep through most of the
-      // rest before reading back, so that the polling does not take a core from the kernels.
-      if (gpu.waitingPolls && start === 0 && start + n < split.count) {
-        const submitted = performance.now();
+      if (start === 0) submittedAt = performance.now();
+      if (!gpu.waitingPolls) continue;
+      if (knownPace !== undefined && start === 0) {
+        sleepUntilTime = submittedAt + PACE * split.count * knownPace;
+      } else if (knownPace === undefined && start === 0 && n < split.count) {
         await device.queue.onSubmittedWorkDone();
-        msPerImage = (performance.now() - submitted) / n;
+        const probed = (performance.now() - submittedAt) / n;
+        sleepUntilTime = performance.now() + FIRST_PACE * (split.count - n) * probed;
       }
     }
-    if (gpu.waitingPolls && msPerImage > 0) await sleepUntil(performance.now() + 0.9 * (split.count - batchSize) * msPerImage);
+    if (sleepUntilTime > 0) await sleepUntil(sleepUntilTime);
+    const readStarted = performance.now();
     const predictions = await readU32(gpu, allPredictions, split.count);
     const losses = await readF32(gpu, allLosses, split.count);
+    if (gpu.waitingPolls) {
+      // The read waited: the GPU finished just now, a measure of its pace. Ready at once: aim shorter.
+      const waited = performance.now() - readStarted > 2;
+      const measured = (performance.now() - submittedAt) / split.count;
+      paces.set(batchSize, knownPace === undefined || waited ? measured : 0.9 * knownPace);
+    }
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     let correct = 0;
     let lossSum = 0;
