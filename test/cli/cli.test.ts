@@ -4,7 +4,10 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { runCli } from '../helpers/cli.ts';
+import { spawnSync } from 'node:child_process';
+import process from 'node:process';
+import { runCli, thisRuntime } from '../helpers/cli.ts';
+import { repoRoot } from '../helpers/mnist.ts';
 import { testMnistDir } from '../helpers/mnist.ts';
 
 const test = suite('cli');
@@ -40,6 +43,16 @@ for (const [args, message] of [
     assert.not.ok(existsSync(out));
   });
 }
+
+// `npm ci` links the npm package's Deno binary as node_modules/.bin/deno, which deno task would take
+// for a JavaScript bin and fail to parse; the tasks therefore start Deno through `env` (see deno.json).
+test('deno task runs the CLI with the Deno that npm ci installs', () => {
+  const root = repoRoot();
+  const deno = thisRuntime === 'deno' ? process.execPath : join(root, 'node_modules', '.bin', 'deno');
+  const result = spawnSync(deno, ['task', 'show', '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  assert.is(result.status, 0, `deno task show --help exited ${result.status}: ${result.stderr}`);
+  assert.match(result.stdout, /Usage: show/);
+});
 
 test('eval without a checkpoint says where it looked and what to do', async () => {
   const r = await runCli(['eval', '--checkpoint', join(dir, 'none.safetensors')], { env });
