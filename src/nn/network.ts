@@ -70,9 +70,10 @@ export interface NetworkOptions {
    * on lavapipe as from buffers, but the operands are packed into textures first, on every pass.
    * `forward` packs the weights each time, which pays at evaluation's big batches: on by default for
    * forward-only networks of at least PACKED_FORWARD_MIN_BATCH (packing fc1's weights takes ~4 ms,
-   * what the faster product saves on ~60 images). `weightGradient` packs the output gradient and the input: fc1's weight
-   * gradient then takes 5-7 ms instead of 10-12 in the profile, yet a training step was no faster
-   * end to end on lavapipe (bench/run.ts, A/B), so it is off by default.
+   * what the faster product saves on ~60 images). `weightGradient` packs the output gradient and the
+   * input (no weights): on by default for training, where fc1's weight gradient then takes 4.5-7 ms
+   * instead of 7.4-12 (profile) and a step gained -5 to +17 % (bench/run.ts A/B, 8 pairs over both
+   * runtimes on a VM whose speed drifts; +8-17 % in the later, steadier pairs).
    */
   packedLinear?: { forward?: boolean; weightGradient?: boolean };
 }
@@ -177,7 +178,7 @@ export class Network {
         if (big && (options.packedLinear?.forward ?? (!training && maxBatch >= PACKED_FORWARD_MIN_BATCH))) {
           this.packedForward.set(node, { input: texture('input.packed', maxBatch, k), weight: texture('weight.packed', n, k) });
         }
-        if (big && training && (options.packedLinear?.weightGradient ?? false)) {
+        if (big && training && (options.packedLinear?.weightGradient ?? true)) {
           this.packedWeightGradient.set(node, {
             gradOutputT: texture('output.grad.packedT', n, maxBatch), inputT: texture('input.packedT', k, maxBatch) });
         }
