@@ -21,7 +21,7 @@ export interface EvaluationResult {
 
 /** Share of the expected time slept through before reading, with a known pace and after a probe. */
 const PACE = 0.95;
-const FIRST_PACE = 0.75;
+const FIRST_PACE = 0.6;
 
 const pacesByDevice = new WeakMap<GPUDevice, Map<number, number>>();
 
@@ -76,15 +76,18 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       }
     }
     if (sleepUntilTime > 0) await sleepUntil(sleepUntilTime);
-    const readStarted = performance.now();
+    if (gpu.waitingPolls) {
+      // Waiting for the queue alone (not the readbacks, whose own round trips would count as GPU time):
+      // if it waited, the GPU finished just now, a measure of its pace; if it was done at once, the
+      // sleep overshot by an unknown amount, so aim shorter next time.
+      const waitStarted = performance.now();
+      await device.queue.onSubmittedWorkDone();
+      const doneAt = performance.now();
+      const measured = (doneAt - submittedAt) / split.count;
+      paces.set(batchSize, knownPace === undefined || doneAt - waitStarted > 2 ? measured : 0.8 * knownPace);
+    }
     const predictions = await readU32(gpu, allPredictions, split.count);
     const losses = await readF32(gpu, allLosses, split.count);
-    if (gpu.waitingPolls) {
-      // The read waited: the GPU finished just now, a measure of its pace. Ready at once: aim shorter.
-      const waited = performance.now() - readStarted > 2;
-      const measured = (performance.now() - submittedAt) / split.count;
-      paces.set(batchSize, knownPace === undefined || waited ? measured : 0.9 * knownPace);
-    }
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     let correct = 0;
     let lossSum = 0;
