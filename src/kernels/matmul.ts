@@ -49,13 +49,13 @@ function checkShape(shape: MatmulShape): void {
   }
 }
 
-function checkTiles(gpu: Gpu, tiles: MatmulTiles): void {
+/** Throws a RangeError unless `tiles` is a register block of at most maxRows x maxColumns this adapter can run. */
+export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, maxRows: number, maxColumns: number): void {
   const within = (x: number, max: number) => Number.isInteger(x) && x >= 1 && x <= max;
   const maxWorkgroup = Math.min(gpu.limits.maxComputeWorkgroupSizeX, gpu.limits.maxComputeInvocationsPerWorkgroup);
-  if (!within(tiles.rows, MAX_MATMUL_ROWS) || !within(tiles.columns, MAX_MATMUL_COLUMNS) || !within(tiles.workgroup, maxWorkgroup)) {
+  if (!within(tiles.rows, maxRows) || !within(tiles.columns, maxColumns) || !within(tiles.workgroup, maxWorkgroup)) {
     throw new RangeError(
-      `matmul tiles ${JSON.stringify(tiles)}: rows must be 1..${MAX_MATMUL_ROWS}, columns 1..${MAX_MATMUL_COLUMNS}, ` +
-        `workgroup 1..${maxWorkgroup}`,
+      `${what} tiles ${JSON.stringify(tiles)}: rows must be 1..${maxRows}, columns 1..${maxColumns}, workgroup 1..${maxWorkgroup}`,
     );
   }
 }
@@ -71,7 +71,7 @@ export async function matmul(
 ): Promise<Dispatch[]> {
   const tiles = options.tiles ?? DEFAULT_MATMUL_TILES;
   checkShape(shape);
-  checkTiles(gpu, tiles);
+  checkMatmulTiles(gpu, 'matmul', tiles, MAX_MATMUL_ROWS, MAX_MATMUL_COLUMNS);
   const rowBlocks = ceilDiv(shape.m, tiles.rows);
   const columnBlocks = ceilDiv(shape.n, tiles.columns);
   const kernel = await getKernel(gpu, {

@@ -5,7 +5,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { createRgba32fTexture, createStorageBuffer } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
-import type { MatmulTiles } from './matmul.ts';
+import { checkMatmulTiles, type MatmulTiles } from './matmul.ts';
 
 export const MAX_TEXTURE_MATMUL_ROWS = 24; // MAX_ROWS in the shader
 export const MAX_TEXTURE_MATMUL_COLUMNS = 24; // MAX_COLS in the shader
@@ -71,17 +71,6 @@ export async function packMatrix(
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
 
-function checkTiles(gpu: Gpu, tiles: MatmulTiles): void {
-  const within = (x: number, max: number) => Number.isInteger(x) && x >= 1 && x <= max;
-  const maxWorkgroup = Math.min(gpu.limits.maxComputeWorkgroupSizeX, gpu.limits.maxComputeInvocationsPerWorkgroup);
-  if (!within(tiles.rows, MAX_TEXTURE_MATMUL_ROWS) || !within(tiles.columns, MAX_TEXTURE_MATMUL_COLUMNS) ||
-    !within(tiles.workgroup, maxWorkgroup)) {
-    throw new RangeError(
-      `matmulTexture tiles ${JSON.stringify(tiles)}: rows must be 1..${MAX_TEXTURE_MATMUL_ROWS}, columns ` +
-        `1..${MAX_TEXTURE_MATMUL_COLUMNS}, workgroup 1..${maxWorkgroup}`,
-    );
-  }
-}
 
 // A bias binding for products without one (the shader does not read it), one per device: no buffer
 // of the product itself will do, since C is bound writable and A and B are textures.
@@ -108,7 +97,7 @@ export async function matmulTexture(
   const tiles = options.tiles ?? DEFAULT_TEXTURE_MATMUL_TILES;
   const { m, n, k } = shape;
   checkPositive('matmulTexture', { m, n, k });
-  checkTiles(gpu, tiles);
+  checkMatmulTiles(gpu, 'matmulTexture', tiles, MAX_TEXTURE_MATMUL_ROWS, MAX_TEXTURE_MATMUL_COLUMNS);
   checkFits('matmulTexture A', m, k, a);
   checkFits('matmulTexture B', n, k, b);
   if (m * n >= 2 ** 32) throw new RangeError(`matmulTexture ${m}x${n}: C has 2^32 or more elements`);
