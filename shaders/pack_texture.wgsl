@@ -1,14 +1,17 @@
 // pack_texture: copies a row-major matrix M [ROWS, K] into an rgba32float texture for
 // shaders/matmul_texture.wgsl: texel (q, i) = M[i, 4q .. 4q+3], zeros past K. src holds M, or with
-// TRANSPOSE its transpose [K, ROWS] (so the texture's rows are src's columns).
+// TRANSPOSE its transpose [K, ROWS] (so the texture's rows are src's columns). Taller matrices than
+// a texture may be are paged: row i goes to texel row i % PAGE of the column of pages i / PAGE, so
+// texel (q, i) is at (q + K4 * (i / PAGE), i % PAGE).
 // bindings: 0 src: array<f32> [ROWS, K] or [K, ROWS] (read), 1 dst: texture_storage_2d<rgba32float,
-//           write>, at least K4 x ROWS texels
+//           write>, at least K4 x ROWS texels (K4 * pages x PAGE when paged)
 // dispatch: ceil(K4 * ROWS / WG) workgroups, split over x and y (see workgroupGrid).
 
 override ROWS: u32;
 override K: u32;
 override K4: u32; // ceil(K / 4)
 override TRANSPOSE: bool = false;
+override PAGE: u32 = 4294967295u; // rows per column of pages (the texture's height when paged)
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;
@@ -29,5 +32,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let q = select(t % K4, t / ROWS, TRANSPOSE);
   let i = select(t / K4, t % ROWS, TRANSPOSE);
   let k = 4u * q;
-  textureStore(dst, vec2u(q, i), vec4f(at(i, k), at(i, k + 1u), at(i, k + 2u), at(i, k + 3u)));
+  textureStore(dst, vec2u(q + K4 * (i / PAGE), i % PAGE), vec4f(at(i, k), at(i, k + 1u), at(i, k + 2u), at(i, k + 3u)));
 }

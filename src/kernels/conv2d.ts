@@ -4,6 +4,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { createPackedMatrix, packMatrix, texelsPerRow, type PackedMatrix } from './matmul_texture.ts';
 
 export interface Conv2dShape {
   batch: number;
@@ -374,6 +375,109 @@ export async function conv2dBackwardWeight(
       kernel: reduceKernel,
       bindGroup: reduceKernel.bind(gpu, [partial, gradWeight, gradBias]),
       workgroups: grid(ceilDiv(weights + s.O, tiles.reduceWorkgroup)),
+    },
+  ];
+}
+
+/** Register block of shaders/conv2d_forward_texture.wgsl: channels x rows x 4*texels outputs. */
+export interface Conv2dTextureTiles {
+  /** Output channels per invocation (1..10). */
+  channelBlock: number;
+  /** Output rows per invocation (1..4). */
+  rows: number;
+  /** Output columns per invocation, in fours (1..2). */
+  columnTexels: number;
+  workgroup: number;
+}
+
+/** Textures the texture forward packs its input and weights into (see packConv2dOperands). */
+export interface Conv2dPackedOperands {
+  input: PackedMatrix;
+  weight: PackedMatrix;
+}
+
+const MAX_TEXTURE_KERNEL_W = 8; // MAX_KW in the shader
+
+/**
+ * Whether shaders/conv2d_forward_texture.wgsl computes this layer: stride 1, no padding, kernels 4 to
+ * 8 wide. Narrower kernels chain too few taps per store to pay for the packing (conv2's 3x3 ran no
+ * faster; conv1's 5x5 1.3-2.2x faster, packing included; bench/RESULTS.md).
+ */
+export function conv2dTextureSuits(shape: Conv2dShape): boolean {
+  return (shape.stride ?? 1) === 1 && (shape.padding ?? 0) === 0 && shape.kernelW >= 4 && shape.kernelW <= MAX_TEXTURE_KERNEL_W;
+}
+
+/** Textures for the texture forward of `shape` at up to shape.batch images. The caller destroys them. */
+export function createConv2dPackedOperands(gpu: Gpu, label: string, shape: Conv2dShape): Conv2dPackedOperands {
+  const s = resolveShape(shape);
+  return {
+    input: createPackedMatrix(gpu, `${label}.input.packed`, s.N * s.C * s.H, s.W, { paged: true }),
+    weight: createPackedMatrix(gpu, `${label}.weight.packed`, s.O * s.C * s.KH, s.KW),
+  };
+}
+
+export function defaultTextureTiles(shape: Conv2dShape): Conv2dTextureTiles {
+  const { outW } = conv2dOutputSize(shape);
+  // conv1 (10 channels, 24x24, 5x5) ran best with all 10 channels x 4 rows x 8 columns (prototype).
+  return { channelBlock: evenBlock(shape.outChannels, 10), rows: 4, columnTexels: outW > 4 ? 2 : 1, workgroup: 8 };
+}
+
+/**
+ * conv2dForward's result, from textures: packs the input and the weights into `packed`, then runs
+ * shaders/conv2d_forward_texture.wgsl. Three dispatches; the shape must suit (conv2dTextureSuits).
+ */
+export async function conv2dForwardTexture(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  options: { relu?: boolean; tiles?: Partial<Conv2dTextureTiles> },
+  input: BufferArg,
+  weight: BufferArg,
+  bias: BufferArg,
+  output: BufferArg,
+  packed: Conv2dPackedOperands,
+): Promise<Dispatch[]> {
+  const s = resolveShape(shape);
+  if (!conv2dTextureSuits(shape)) {
+    throw new RangeError(`conv2d from textures needs stride 1, no padding and a kernel 4..${MAX_TEXTURE_KERNEL_W} wide`);
+  }
+  const tiles = { ...defaultTextureTiles(shape), ...options.tiles };
+  checkRange('texture channelBlock', tiles.channelBlock, 10);
+  checkRange('texture rows', tiles.rows, 4);
+  checkRange('texture columnTexels', tiles.columnTexels, 2);
+  checkWorkgroup(gpu, 'texture workgroup', tiles.workgroup);
+  checkSize('input', input, s.N * s.C * s.H * s.W);
+  checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
+  checkSize('bias', bias, s.O);
+  checkSize('output', output, s.N * s.O * s.OH * s.OW);
+
+  const oBlocks = ceilDiv(s.O, tiles.channelBlock);
+  const yBlocks = ceilDiv(s.OH, tiles.rows);
+  const xBlocks = ceilDiv(s.OW, 4 * tiles.columnTexels);
+  const kernel = await getKernel(gpu, {
+    shader: 'conv2d_forward_texture',
+    bindings: ['texture', 'texture', 'read', 'read_write'],
+    constants: {
+      N: s.N, C: s.C, H: s.H, O: s.O, KH: s.KH, KW: s.KW, OH: s.OH, OW: s.OW,
+      W4: texelsPerRow(s.W),
+      KW4: texelsPerRow(s.KW),
+      PAGE: packed.input.pageRows,
+      RELU: options.relu ? 1 : 0,
+      OC_BLOCK: tiles.channelBlock,
+      ROWS: tiles.rows,
+      QX: tiles.columnTexels,
+      WG: tiles.workgroup,
+      O_BLOCKS: oBlocks,
+      Y_BLOCKS: yBlocks,
+      X_BLOCKS: xBlocks,
+    },
+  });
+  return [
+    await packMatrix(gpu, { rows: s.N * s.C * s.H, k: s.W }, input, packed.input),
+    await packMatrix(gpu, { rows: s.O * s.C * s.KH, k: s.KW }, weight, packed.weight),
+    {
+      kernel,
+      bindGroup: kernel.bind(gpu, [packed.input.view, packed.weight.view, bias, output]),
+      workgroups: grid(ceilDiv(s.N * oBlocks * yBlocks * xBlocks, tiles.workgroup)),
     },
   ];
 }

@@ -16,12 +16,14 @@ export const DEFAULT_TEXTURE_MATMUL_TILES: MatmulTiles = { rows: 20, columns: 24
 
 const PACK_WORKGROUP = 64;
 
-/** A texture that holds up to `rows` rows of up to `k` floats, packed for the texture product. */
+/** A texture that holds up to `rows` rows of up to `k` floats, packed for the texture kernels. */
 export interface PackedMatrix {
   readonly texture: GPUTexture;
   readonly view: GPUTextureView;
   readonly rows: number;
   readonly k: number;
+  /** Rows per column of pages: `rows` unless the matrix is taller than a texture may be (paged). */
+  readonly pageRows: number;
 }
 
 /** Texels per packed row. */
@@ -31,10 +33,16 @@ export const texelsPerRow = (k: number): number => ceilDiv(k, 4);
 export const packFits = (gpu: Gpu, rows: number, k: number): boolean =>
   Math.max(rows, texelsPerRow(k)) <= gpu.limits.maxTextureDimension2D;
 
-/** A texture for up to `rows` rows of up to `k` floats. The caller destroys it (`.texture.destroy()`). */
-export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: number): PackedMatrix {
-  const texture = createRgba32fTexture(gpu, label, texelsPerRow(k), rows, 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */);
-  return { texture, view: texture.createView({ label }), rows, k };
+/**
+ * A texture for up to `rows` rows of up to `k` floats. With `paged`, rows beyond the adapter's texture
+ * height go to further columns of pages (conv2d's input; the product reads unpaged ones only). The caller
+ * destroys it (`.texture.destroy()`).
+ */
+export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: number, options: { paged?: boolean } = {}): PackedMatrix {
+  const pageRows = options.paged ? Math.min(rows, gpu.limits.maxTextureDimension2D) : rows;
+  const width = texelsPerRow(k) * Math.ceil(rows / pageRows);
+  const texture = createRgba32fTexture(gpu, label, width, pageRows, 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */);
+  return { texture, view: texture.createView({ label }), rows, k, pageRows };
 }
 
 function checkPositive(what: string, values: Record<string, number>): void {
@@ -66,7 +74,7 @@ export async function packMatrix(
   const kernel = await getKernel(gpu, {
     shader: 'pack_texture',
     bindings: ['read', 'rgba32float_write'],
-    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, WG: PACK_WORKGROUP },
+    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: Math.min(dst.pageRows, 0xffffffff), WG: PACK_WORKGROUP },
   });
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
@@ -100,6 +108,9 @@ export async function matmulTexture(
   checkMatmulTiles(gpu, 'matmulTexture', tiles, MAX_TEXTURE_MATMUL_ROWS, MAX_TEXTURE_MATMUL_COLUMNS);
   checkFits('matmulTexture A', m, k, a);
   checkFits('matmulTexture B', n, k, b);
+  for (const packed of [a, b]) {
+    if (packed.pageRows < packed.rows) throw new RangeError(`matmulTexture: "${packed.texture.label}" is paged; the product reads unpaged textures`);
+  }
   if (m * n >= 2 ** 32) throw new RangeError(`matmulTexture ${m}x${n}: C has 2^32 or more elements`);
   const rowBlocks = ceilDiv(m, tiles.rows);
   const columnBlocks = ceilDiv(n, tiles.columns);

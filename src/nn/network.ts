@@ -6,7 +6,10 @@ import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import type { Dispatch } from '../gpu/kernel.ts';
 import { normalize } from '../kernels/normalize.ts';
-import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dShape } from '../kernels/conv2d.ts';
+import {
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dForwardTexture, conv2dTextureSuits, createConv2dPackedOperands,
+  type Conv2dPackedOperands, type Conv2dShape,
+} from '../kernels/conv2d.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../kernels/linear.ts';
 import { createPackedMatrix, packFits, type PackedMatrix } from '../kernels/matmul_texture.ts';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
@@ -76,6 +79,13 @@ export interface NetworkOptions {
    * runtimes on a VM whose speed drifts; +8-17 % in the later, steadier pairs).
    */
   packedLinear?: { forward?: boolean; weightGradient?: boolean };
+  /**
+   * Run convolutions with kernels 4 to 8 wide (conv1's 5x5) forward from textures
+   * (shaders/conv2d_forward_texture.wgsl; input and weights packed on every pass): conv1 at batch 1000
+   * took 18-20 ms instead of 25-27, packing included (A/B in one process; evaluation +5-7 %).
+   * Default: as packedLinear.forward.
+   */
+  packedConv?: boolean;
 }
 
 /** A linear layer is run from textures when its product is at least this big in both k and n. */
@@ -113,6 +123,7 @@ export class Network {
   /** Textures of the linear layers whose products run from them (see NetworkOptions.packedLinear). */
   private readonly packedForward = new Map<Node, { input: PackedMatrix; weight: PackedMatrix }>();
   private readonly packedWeightGradient = new Map<Node, { gradOutputT: PackedMatrix; inputT: PackedMatrix }>();
+  private readonly packedConv = new Map<Node, Conv2dPackedOperands>();
 
   private constructor(
     private readonly gpu: Gpu,
@@ -166,6 +177,12 @@ export class Network {
         this.reluBackwardByConsumer.add(current.buffer);
       }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
+      const bigForward = !training && maxBatch >= PACKED_FORWARD_MIN_BATCH;
+      if (kind === 'conv2d' && (options.packedConv ?? bigForward) && conv2dTextureSuits(convShape(layer, maxBatch))) {
+        const packed = createConv2dPackedOperands(gpu, name, convShape(layer, maxBatch));
+        this.textures.push(packed.input.texture, packed.weight.texture);
+        this.packedConv.set(node, packed);
+      }
       if (kind === 'linear') {
         const k = shapeSize(layer.inShape);
         const n = shapeSize(layer.outShape);
@@ -175,7 +192,7 @@ export class Network {
           this.textures.push(packed.texture);
           return packed;
         };
-        if (big && (options.packedLinear?.forward ?? (!training && maxBatch >= PACKED_FORWARD_MIN_BATCH))) {
+        if (big && (options.packedLinear?.forward ?? bigForward)) {
           this.packedForward.set(node, { input: texture('input.packed', maxBatch, k), weight: texture('weight.packed', n, k) });
         }
         if (big && training && (options.packedLinear?.weightGradient ?? true)) {
@@ -300,9 +317,12 @@ export class Network {
       case 'conv2d': {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
+        const args = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
+        const packed = this.packedConv.get(node);
         return [{ name: `${name} forward${node.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount),
-          bytes: 4 * (inCount + weights + outCount), dispatches: await conv2dForward(gpu, shape, { relu: node.relu },
-            input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+          bytes: 4 * (inCount + weights + outCount), dispatches: packed
+            ? await conv2dForwardTexture(gpu, shape, { relu: node.relu }, ...args, packed)
+            : await conv2dForward(gpu, shape, { relu: node.relu }, ...args) }];
       }
       case 'linear': {
         const shape = linearShape(layer, batch);

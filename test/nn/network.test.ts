@@ -69,8 +69,8 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
 test('digit, batch 4 of real digits: loss and all 8 parameter gradients', () => compare(DIGIT, 4, 64, true));
 test('digit, batch 1 (partial batch of a 64 network)', () => compare(DIGIT, 1, 64, true));
 test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
-test('digit with fc1 forward and weight gradient from textures, batch 5 of 8', () =>
-  compare(DIGIT, 5, 8, true, { packedLinear: { forward: true, weightGradient: true } }));
+test('digit with conv1 forward, fc1 forward and weight gradient from textures, batch 5 of 8', () =>
+  compare(DIGIT, 5, 8, true, { packedLinear: { forward: true, weightGradient: true }, packedConv: true }));
 test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
   compare(STRIDED, 5, 8, true));
 
@@ -91,15 +91,15 @@ const RELU_FUSIONS: ModelSpec = {
 };
 test('ReLU backward fused into the next layer\'s backward (standalone and fused ReLUs)', () => compare(RELU_FUSIONS, 3, 4, true));
 
-// A forward-only network (for big batches by default) runs fc1 from textures (src/kernels/matmul_texture.ts), which sums in the same
-// order as the buffer kernel: its losses, predictions and log-probabilities must equal the training
+// A forward-only network (for big batches by default) runs fc1 and conv1 from textures, which sum in
+// the same order as the buffer kernels: its losses, predictions and log-probabilities must equal the training
 // network's bit for bit, for a full batch and a partial one.
-test('digit forward-only (fc1 from textures) equals the training network\'s forward exactly', async () => {
+test('digit forward-only (conv1 and fc1 from textures) equals the training network\'s forward exactly', async () => {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const data = await testSplit('test');
   const maxBatch = 32;
-  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false, packedLinear: { forward: true } });
+  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false, packedLinear: { forward: true }, packedConv: true });
   const small = await Network.create(gpu, DIGIT, { maxBatch, training: false });
   const training = await Network.create(gpu, DIGIT, { maxBatch, training: true });
   try {
@@ -113,7 +113,8 @@ test('digit forward-only (fc1 from textures) equals the training network\'s forw
         const plan = await network.plan(batch);
         submitDispatches(gpu, [...plan.evaluationStep, ...dispatchesOf(plan.logProbabilities)]);
         outputs.push({
-          packed: plan.forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))),
+          packed: plan.forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))) &&
+            plan.forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('conv2d_forward_texture'))),
           losses: await readF32(gpu, network.sampleLoss, batch),
           predictions: await readU32(gpu, network.predictions, batch),
           logProbs: await readF32(gpu, network.logProbs, batch * DIGIT.classes),
@@ -121,7 +122,7 @@ test('digit forward-only (fc1 from textures) equals the training network\'s forw
       }
       const [fast, plain] = outputs;
       const what = `batch ${batch} of ${maxBatch}, seed ${seed}`;
-      assert.ok(fast.packed && !plain.packed, `${what}: only the forward-only network packs fc1`);
+      assert.ok(fast.packed && !plain.packed, `${what}: only the forward-only network runs fc1 and conv1 from textures`);
       assert.not.ok((await small.plan(batch)).forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))),
         `${what}: a forward-only network for small batches packs by default`);
       assertExactlyEqual(fast.losses, plain.losses, `${what}: losses`);
