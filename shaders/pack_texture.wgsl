@@ -11,7 +11,7 @@ override ROWS: u32;
 override K: u32;
 override K4: u32; // ceil(K / 4)
 override TRANSPOSE: bool = false;
-override PAGE: u32 = 4294967295u; // rows per column of pages (the texture's height when paged)
+override PAGE: u32; // rows per column of pages: the texture's height (ROWS or more when not paged)
 override WG: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> src: array<f32>;

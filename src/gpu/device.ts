@@ -154,6 +154,18 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   return gpu;
 }
 
+const pacesByDevice = new WeakMap<GPUDevice, Map<string, number>>();
+
+/**
+ * Paces (milliseconds of GPU time per unit of work) remembered for this device under the caller's key,
+ * so that the next wait of the same kind (the next run, the next evaluation) starts paced.
+ */
+export function devicePaces(gpu: Gpu): Map<string, number> {
+  let paces = pacesByDevice.get(gpu.device);
+  if (!paces) pacesByDevice.set(gpu.device, paces = new Map());
+  return paces;
+}
+
 /** Resolves at `performance.now()` = `time` (at once if that has passed), without polling the GPU. */
 export function sleepUntil(time: number): Promise<void> {
   const ms = time - performance.now();

@@ -390,7 +390,7 @@ export interface Conv2dTextureTiles {
   workgroup: number;
 }
 
-/** Textures the texture forward packs its input and weights into (see packConv2dOperands). */
+/** Textures the texture forward packs its input and weights into (createConv2dPackedOperands). */
 export interface Conv2dPackedOperands {
   input: PackedMatrix;
   weight: PackedMatrix;

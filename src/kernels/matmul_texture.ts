@@ -74,11 +74,10 @@ export async function packMatrix(
   const kernel = await getKernel(gpu, {
     shader: 'pack_texture',
     bindings: ['read', 'rgba32float_write'],
-    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: Math.min(dst.pageRows, 0xffffffff), WG: PACK_WORKGROUP },
+    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: dst.pageRows, WG: PACK_WORKGROUP },
   });
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
-
 
 // A bias binding for products without one (the shader does not read it), one per device: no buffer
 // of the product itself will do, since C is bound writable and A and B are textures.

@@ -178,8 +178,9 @@ export class Network {
       }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
       const bigForward = !training && maxBatch >= PACKED_FORWARD_MIN_BATCH;
-      if (kind === 'conv2d' && (options.packedConv ?? bigForward) && conv2dTextureSuits(convShape(layer, maxBatch))) {
-        const packed = createConv2dPackedOperands(gpu, name, convShape(layer, maxBatch));
+      const fullConv = kind === 'conv2d' ? convShape(layer, maxBatch) : null;
+      if (fullConv && (options.packedConv ?? bigForward) && conv2dTextureSuits(fullConv)) {
+        const packed = createConv2dPackedOperands(gpu, name, fullConv);
         this.textures.push(packed.input.texture, packed.weight.texture);
         this.packedConv.set(node, packed);
       }

@@ -1,7 +1,7 @@
 // Forward passes over a whole split. Predictions and per-sample losses are copied into two big
 // buffers on the GPU, batch after batch, and read back once at the end; accuracy, mean loss and the
 // confusion matrix are then computed on the host in float64.
-import { sleepUntil, type Gpu } from '../gpu/device.ts';
+import { devicePaces, sleepUntil, type Gpu } from '../gpu/device.ts';
 import { createBuffer, readF32, readU32 } from '../gpu/buffers.ts';
 import { recordDispatches } from '../gpu/kernel.ts';
 import type { MnistSplit } from '../data/mnist.ts';
@@ -23,15 +23,6 @@ export interface EvaluationResult {
 const PACE = 0.95;
 const FIRST_PACE = 0.6;
 
-const pacesByDevice = new WeakMap<GPUDevice, Map<number, number>>();
-
-/** Milliseconds per image of the last evaluation on this device, by batch size. */
-function pacesOf(device: GPUDevice): Map<number, number> {
-  let paces = pacesByDevice.get(device);
-  if (!paces) pacesByDevice.set(device, paces = new Map());
-  return paces;
-}
-
 /** Evaluates `network` (its current parameters) on every image of `split`, in order. */
 export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): Promise<EvaluationResult> {
   const started = performance.now();
@@ -49,8 +40,9 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
     // idles the GPU (no work is queued behind the last batch): so sleep through most of the expected
     // time, then read. The pace is the last evaluation's on this device and batch size; the first one
     // times its first batch alone (polled, so slower than the rest) and sleeps through less.
-    const paces = pacesOf(gpu.device);
-    const knownPace = paces.get(batchSize);
+    const paces = devicePaces(gpu);
+    const paceKey = `evaluation/${network.model.name}/${batchSize}`; // milliseconds per image
+    const knownPace = paces.get(paceKey);
     let sleepUntilTime = 0;
     let submittedAt = 0;
     for (let start = 0; start < split.count; start += batchSize) {
@@ -65,16 +57,15 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       encoder.copyBufferToBuffer(network.predictions, 0, allPredictions, start * 4, n * 4);
       encoder.copyBufferToBuffer(network.sampleLoss, 0, allLosses, start * 4, n * 4);
       device.queue.submit([encoder.finish()]);
-      if (start === 0) submittedAt = performance.now();
-      if (!gpu.waitingPolls) continue;
-      if (knownPace !== undefined && start === 0) {
-        sleepUntilTime = submittedAt + PACE * split.count * knownPace;
-      } else if (knownPace === undefined && start === 0 && n < split.count) {
+      if (start > 0) continue;
+      submittedAt = performance.now();
+      if (gpu.waitingPolls && knownPace === undefined && n < split.count) {
         await device.queue.onSubmittedWorkDone();
         const probed = (performance.now() - submittedAt) / n;
         sleepUntilTime = performance.now() + FIRST_PACE * (split.count - n) * probed;
       }
     }
+    if (gpu.waitingPolls && knownPace !== undefined) sleepUntilTime = submittedAt + PACE * split.count * knownPace;
     if (sleepUntilTime > 0) await sleepUntil(sleepUntilTime);
     if (gpu.waitingPolls) {
       // Waiting for the queue alone (not the readbacks, whose own round trips would count as GPU time):
@@ -84,7 +75,7 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       await device.queue.onSubmittedWorkDone();
       const doneAt = performance.now();
       const measured = (doneAt - submittedAt) / split.count;
-      paces.set(batchSize, knownPace === undefined || doneAt - waitStarted > 2 ? measured : 0.8 * knownPace);
+      paces.set(paceKey, knownPace === undefined || doneAt - waitStarted > 2 ? measured : 0.8 * knownPace);
     }
     const predictions = await readU32(gpu, allPredictions, split.count);
     const losses = await readF32(gpu, allLosses, split.count);

@@ -2,7 +2,7 @@
 // every step copies its 8-byte stats into a slot of a ring buffer inside its own command buffer, and
 // every `capacity` steps the ring is copied to a mappable buffer, which is read at the next flush. The
 // host waits only for the previous flush, so at most two flushes' worth of steps are in flight.
-import { explainGpuFailure, sleepUntil, type Gpu } from '../gpu/device.ts';
+import { devicePaces, explainGpuFailure, sleepUntil, type Gpu } from '../gpu/device.ts';
 import { createBuffer } from '../gpu/buffers.ts';
 
 export interface StepStats {
@@ -19,11 +19,6 @@ export interface StepStats {
  */
 const PACE = 0.98;
 
-/**
- * The last pace seen on each device for each kind of step (the caller's `paceKey`: model and batch
- * size), so that a new reader (the next run, the bench's measured window) starts paced.
- */
-const paceByDevice = new WeakMap<GPUDevice, Map<string, number>>();
 
 export class StatsReader {
   private readonly ring: GPUBuffer;
@@ -41,10 +36,10 @@ export class StatsReader {
   private readonly paces: Map<string, number>;
 
   constructor(private readonly gpu: Gpu, readonly capacity = 16, private readonly paceKey = '') {
-    let paces = paceByDevice.get(gpu.device);
-    if (!paces) paceByDevice.set(gpu.device, paces = new Map());
-    this.paces = paces;
-    this.msPerStep = paces.get(paceKey) ?? 0;
+    // The last pace seen on this device for this kind of step (`paceKey`: model and batch size), so that
+    // a new reader (the next run, the bench's measured window) starts paced.
+    this.paces = devicePaces(gpu);
+    this.msPerStep = this.paces.get(paceKey) ?? 0;
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
     this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
