@@ -29,6 +29,9 @@ export function createBuffer(gpu: Gpu, descriptor: GPUBufferDescriptor): GPUBuff
   return track(gpu, buffer, buffer.size);
 }
 
+/** Textures the kernels read (textureLoad) and write (storage), which can be copied in and out (tests). */
+export const TEXTURE_USAGE = 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */ | 0x1 /* COPY_SRC */ | 0x2; /* COPY_DST */
+
 /** An rgba32float 2-D texture (16 bytes a texel), counted in gpu.memory like a buffer. */
 export function createRgba32fTexture(gpu: Gpu, label: string, width: number, height: number, usage: GPUTextureUsageFlags): GPUTexture {
   const max = gpu.limits.maxTextureDimension2D;

@@ -3,7 +3,7 @@
 // product runs ~2x faster this way than shaders/matmul.wgsl from buffers (see the shader's header), for
 // the cost of the packing copies. The register block is a parameter: bench/matmul-tiles.ts sweeps it.
 import type { Gpu } from '../gpu/device.ts';
-import { createRgba32fTexture, createStorageBuffer } from '../gpu/buffers.ts';
+import { createRgba32fTexture, TEXTURE_USAGE, createStorageBuffer } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
 import { checkMatmulTiles, type MatmulTiles } from './matmul.ts';
 
@@ -41,7 +41,7 @@ export const packFits = (gpu: Gpu, rows: number, k: number): boolean =>
 export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: number, options: { paged?: boolean } = {}): PackedMatrix {
   const pageRows = options.paged ? Math.min(rows, gpu.limits.maxTextureDimension2D) : rows;
   const width = texelsPerRow(k) * Math.ceil(rows / pageRows);
-  const texture = createRgba32fTexture(gpu, label, width, pageRows, 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */);
+  const texture = createRgba32fTexture(gpu, label, width, pageRows, TEXTURE_USAGE);
   return { texture, view: texture.createView({ label }), rows, k, pageRows };
 }
 

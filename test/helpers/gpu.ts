@@ -39,3 +39,25 @@ export function u32Buffer(gpu: Gpu, label: string, data: ArrayLike<number>): GPU
 }
 
 export { readF32, readU32 };
+
+/** The texels of an rgba32float texture, row after row (width * height * 4 floats). */
+export async function readTexture(gpu: Gpu, texture: GPUTexture): Promise<Float32Array> {
+  const { width, height } = texture;
+  const rowBytes = Math.ceil((16 * width) / 256) * 256; // copies need rows aligned to 256 bytes
+  const staging = createStorageBuffer(gpu, `readback of ${texture.label}`, rowBytes * height);
+  const encoder = gpu.device.createCommandEncoder();
+  encoder.copyTextureToBuffer({ texture }, { buffer: staging, bytesPerRow: rowBytes }, [width, height]);
+  gpu.device.queue.submit([encoder.finish()]);
+  const padded = await readF32(gpu, staging, (rowBytes / 4) * height);
+  staging.destroy();
+  const out = new Float32Array(width * height * 4);
+  for (let y = 0; y < height; y++) out.set(padded.subarray((y * rowBytes) / 4, (y * rowBytes) / 4 + 4 * width), y * 4 * width);
+  return out;
+}
+
+/** Fills an rgba32float texture with the poison pattern, so texels a kernel does not write stay NaN. */
+export function poisonTexture(gpu: Gpu, texture: GPUTexture): void {
+  const { width, height } = texture;
+  gpu.device.queue.writeTexture({ texture }, new Uint32Array(width * height * 4).fill(POISON_BITS),
+    { bytesPerRow: 16 * width }, [width, height]);
+}

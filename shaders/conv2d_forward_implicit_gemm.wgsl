@@ -1,0 +1,138 @@
+// conv2d_forward_implicit_gemm: what shaders/conv2d_forward.wgsl computes for stride 1 and no padding,
+// as a matrix product from textures, without materializing the im2col matrix. Row (n, p) of the
+// implicit matrix is the receptive field of output position p = y * OW + x of image n, column o is
+// output channel o, and k runs over (ky, kx, g): its texel is the input's texel
+// ((y + ky) * W + x + kx) * C4 + g of image n (channels 4g .. 4g+3, packed channels-last by
+// shaders/pack_channels_last.wgsl), against the weights' texel (ky * KW + kx) * C4 + g of row o (packed
+// by the same kernel). The result, + bias, then max(0, .) when RELU, is written as
+// shaders/pack_texture.wgsl would pack the output flattened per image, [N, O * OH * OW]: the operand of
+// the texture product of a linear layer that follows (the network's flatten).
+// bindings: 0 input: texture_2d<f32> (H * W * C4 x N texels), 1 weight: texture_2d<f32>
+//           (KH * KW * C4 x O), 2 bias: array<f32> [O] (read),
+//           3 output: texture_storage_2d<rgba32float, write> (O * OH * OW / 4 x N)
+// Each invocation computes ROWS adjacent positions of one image (ROWS and OH * OW multiples of 4, so
+// that every texel it writes is whole) x COLS output channels. As in matmul_texture.wgsl, each
+// accumulator takes a texel pair's 4 products in one chained expression (one masked store per 4 fma).
+// Sums run over ky, kx, c in order from 0, then + bias: not conv2d_forward.wgsl's order (c, ky, kx
+// from the bias), so the two agree to rounding, not bit for bit.
+// dispatch: ceil(N * ROW_BLOCKS * COL_BLOCKS / WG) workgroups, split over x and y (see workgroupGrid),
+//   where ROW_BLOCKS = ceil(OH * OW / ROWS), COL_BLOCKS = ceil(O / COLS).
+
+override N: u32;
+override W: u32;
+override C4: u32; // texels per input position: ceil(C / 4)
+override O: u32;
+override KH: u32;
+override KW: u32;
+override OW: u32;
+override P: u32; // output positions per image: OH * OW, a multiple of 4
+override RELU: bool = false;
+override ROWS: u32 = 20u; // a multiple of 4, at most MAX_ROWS
+override COLS: u32 = 20u; // at most MAX_COLS
+override WG: u32 = 8u;
+override ROW_BLOCKS: u32;
+override COL_BLOCKS: u32;
+
+const MAX_ROWS = 24u;
+const MAX_COLS = 24u;
+
+@group(0) @binding(0) var input: texture_2d<f32>;
+@group(0) @binding(1) var weight: texture_2d<f32>;
+@group(0) @binding(2) var<storage, read> bias: array<f32>;
+@group(0) @binding(3) var output: texture_storage_2d<rgba32float, write>;
+
+// Indexed by constants only once the guarded statements fold, so the accumulators stay in registers
+// (see shaders/matmul.wgsl on why the blocks are written out rather than looped).
+var<private> acc: array<f32, MAX_ROWS * MAX_COLS>;
+
+/** s + x·y over the 4 lanes in order, fused. */
+fn dot4(x: vec4f, y: vec4f, s: f32) -> f32 {
+  return fma(x.w, y.w, fma(x.z, y.z, fma(x.y, y.y, fma(x.x, y.x, s))));
+}
+
+/** Row r of the block (a constant at every call site) += x · bs, 4 channels at a time. */
+fn dotRow(r: u32, x: vec4f, bs: array<vec4f, MAX_COLS>) {
+  let o = r * MAX_COLS;
+  acc[o] = dot4(x, bs[0], acc[o]);
+  if (COLS > 1u) { acc[o + 1u] = dot4(x, bs[1], acc[o + 1u]); }
+  if (COLS > 2u) { acc[o + 2u] = dot4(x, bs[2], acc[o + 2u]); }
+  if (COLS > 3u) { acc[o + 3u] = dot4(x, bs[3], acc[o + 3u]); }
+  if (COLS > 4u) { acc[o + 4u] = dot4(x, bs[4], acc[o + 4u]); }
+  if (COLS > 5u) { acc[o + 5u] = dot4(x, bs[5], acc[o + 5u]); }
+  if (COLS > 6u) { acc[o + 6u] = dot4(x, bs[6], acc[o + 6u]); }
+  if (COLS > 7u) { acc[o + 7u] = dot4(x, bs[7], acc[o + 7u]); }
+  if (COLS > 8u) { acc[o + 8u] = dot4(x, bs[8], acc[o + 8u]); }
+  if (COLS > 9u) { acc[o + 9u] = dot4(x, bs[9], acc[o + 9u]); }
+  if (COLS > 10u) { acc[o + 10u] = dot4(x, bs[10], acc[o + 10u]); }
+  if (COLS > 11u) { acc[o + 11u] = dot4(x, bs[11], acc[o + 11u]); }
+  if (COLS > 12u) { acc[o + 12u] = dot4(x, bs[12], acc[o + 12u]); }
+  if (COLS > 13u) { acc[o + 13u] = dot4(x, bs[13], acc[o + 13u]); }
+  if (COLS > 14u) { acc[o + 14u] = dot4(x, bs[14], acc[o + 14u]); }
+  if (COLS > 15u) { acc[o + 15u] = dot4(x, bs[15], acc[o + 15u]); }
+  if (COLS > 16u) { acc[o + 16u] = dot4(x, bs[16], acc[o + 16u]); }
+  if (COLS > 17u) { acc[o + 17u] = dot4(x, bs[17], acc[o + 17u]); }
+  if (COLS > 18u) { acc[o + 18u] = dot4(x, bs[18], acc[o + 18u]); }
+  if (COLS > 19u) { acc[o + 19u] = dot4(x, bs[19], acc[o + 19u]); }
+  if (COLS > 20u) { acc[o + 20u] = dot4(x, bs[20], acc[o + 20u]); }
+  if (COLS > 21u) { acc[o + 21u] = dot4(x, bs[21], acc[o + 21u]); }
+  if (COLS > 22u) { acc[o + 22u] = dot4(x, bs[22], acc[o + 22u]); }
+  if (COLS > 23u) { acc[o + 23u] = dot4(x, bs[23], acc[o + 23u]); }
+}
+
+/** Rows r0 .. r0 + 7 of the block. */
+fn dotRows8(r0: u32, as_: array<vec4f, MAX_ROWS>, bs: array<vec4f, MAX_COLS>) {
+  if (ROWS > r0) { dotRow(r0, as_[r0], bs); }
+  if (ROWS > r0 + 1u) { dotRow(r0 + 1u, as_[r0 + 1u], bs); }
+  if (ROWS > r0 + 2u) { dotRow(r0 + 2u, as_[r0 + 2u], bs); }
+  if (ROWS > r0 + 3u) { dotRow(r0 + 3u, as_[r0 + 3u], bs); }
+  if (ROWS > r0 + 4u) { dotRow(r0 + 4u, as_[r0 + 4u], bs); }
+  if (ROWS > r0 + 5u) { dotRow(r0 + 5u, as_[r0 + 5u], bs); }
+  if (ROWS > r0 + 6u) { dotRow(r0 + 6u, as_[r0 + 6u], bs); }
+  if (ROWS > r0 + 7u) { dotRow(r0 + 7u, as_[r0 + 7u], bs); }
+}
+
+@compute @workgroup_size(WG)
+fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
+        @builtin(local_invocation_index) lid: u32) {
+  let block = (wid.x + wid.y * nwg.x) * WG + lid;
+  if (block >= N * ROW_BLOCKS * COL_BLOCKS) { return; }
+  let p0 = (block % ROW_BLOCKS) * ROWS;
+  let o0 = ((block / ROW_BLOCKS) % COL_BLOCKS) * COLS;
+  let n = block / (ROW_BLOCKS * COL_BLOCKS);
+
+  // Where each row's receptive field starts in the input row. Positions past the image (in a ragged
+  // last block) read the last one's; their sums are not stored.
+  var origin: array<u32, MAX_ROWS>;
+  for (var r = 0u; r < ROWS; r++) {
+    let p = min(p0 + r, P - 1u);
+    origin[r] = ((p / OW) * W + p % OW) * C4;
+  }
+
+  for (var t = 0u; t < KH * KW * C4; t++) {
+    let g = t % C4;
+    let kx = (t / C4) % KW;
+    let ky = t / (C4 * KW);
+    let offset = (ky * W + kx) * C4 + g;
+    var as_: array<vec4f, MAX_ROWS>;
+    var bs: array<vec4f, MAX_COLS>;
+    for (var r = 0u; r < ROWS; r++) { as_[r] = textureLoad(input, vec2u(origin[r] + offset, n), 0); }
+    for (var j = 0u; j < COLS; j++) { bs[j] = textureLoad(weight, vec2u(t, min(o0 + j, O - 1u)), 0); }
+    dotRows8(0u, as_, bs);
+    if (ROWS > 8u) { dotRows8(8u, as_, bs); }
+    if (ROWS > 16u) { dotRows8(16u, as_, bs); }
+  }
+
+  // Texel (o * P + p) / 4 of row n holds positions p .. p+3 of channel o.
+  for (var r = 0u; r < ROWS; r += 4u) {
+    let p = p0 + r;
+    if (p >= P) { break; }
+    for (var j = 0u; j < COLS; j++) {
+      let o = o0 + j;
+      if (o >= O) { break; }
+      let a = r * MAX_COLS + j;
+      var v = vec4f(acc[a], acc[a + MAX_COLS], acc[a + 2u * MAX_COLS], acc[a + 3u * MAX_COLS]) + bias[o];
+      if (RELU) { v = max(v, vec4f(0.0)); }
+      textureStore(output, vec2u((o * P + p) / 4u, n), v);
+    }
+  }
+}
