@@ -422,14 +422,22 @@ export function defaultTextureTiles(shape: Conv2dShape): Conv2dTextureTiles {
   return { channelBlock: evenBlock(shape.outChannels, 10), rows: 4, columnTexels: outW > 4 ? 2 : 1, workgroup: 8 };
 }
 
+/** Packs the weights into `packed.weight` for conv2dForwardTexture (once per upload, for forward-only networks). */
+export function packConv2dTextureWeight(gpu: Gpu, shape: Conv2dShape, weight: BufferArg, packed: Conv2dPackedOperands): Promise<Dispatch> {
+  const s = resolveShape(shape);
+  checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
+  return packMatrix(gpu, { rows: s.O * s.C * s.KH, k: s.KW }, weight, packed.weight);
+}
+
 /**
- * conv2dForward's result, from textures: packs the input and the weights into `packed`, then runs
- * shaders/conv2d_forward_texture.wgsl. Three dispatches; the shape must suit (conv2dTextureSuits).
+ * conv2dForward's result, from textures: packs the input and the weights (unless options.weightPrepacked:
+ * packConv2dTextureWeight did) into `packed`, then runs shaders/conv2d_forward_texture.wgsl. Up to three
+ * dispatches; the shape must suit (conv2dTextureSuits).
  */
 export async function conv2dForwardTexture(
   gpu: Gpu,
   shape: Conv2dShape,
-  options: { relu?: boolean; tiles?: Partial<Conv2dTextureTiles> },
+  options: { relu?: boolean; tiles?: Partial<Conv2dTextureTiles>; weightPrepacked?: boolean },
   input: BufferArg,
   weight: BufferArg,
   bias: BufferArg,
@@ -473,7 +481,7 @@ export async function conv2dForwardTexture(
   });
   return [
     await packMatrix(gpu, { rows: s.N * s.C * s.H, k: s.W }, input, packed.input),
-    await packMatrix(gpu, { rows: s.O * s.C * s.KH, k: s.KW }, weight, packed.weight),
+    ...(options.weightPrepacked ? [] : [await packConv2dTextureWeight(gpu, shape, weight, packed)]),
     {
       kernel,
       bindGroup: kernel.bind(gpu, [packed.input.view, packed.weight.view, bias, output]),

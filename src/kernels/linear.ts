@@ -21,14 +21,23 @@ function checkShape(shape: LinearShape): void {
   }
 }
 
+/** Textures of a linear forward from textures; `prepacked` names those already filled by other work. */
+export interface LinearForwardTextures {
+  input: PackedMatrix;
+  weight: PackedMatrix;
+  /** `input`: the layer before wrote it (conv2dForwardImplicitGemm); `weight`: packed once, after an upload. */
+  prepacked?: { input?: boolean; weight?: boolean };
+}
+
 /**
  * output[batch, out] = input·Wᵀ + bias, then max(0, .) when relu. With `packed` (textures for at least
- * batch x in and out x in), three dispatches: input and W are packed, then multiplied from textures.
+ * batch x in and out x in), up to three dispatches: input and W are packed unless prepacked, then
+ * multiplied from textures.
  */
 export async function linearForward(
   gpu: Gpu,
   shape: LinearShape,
-  options: { relu?: boolean; tiles?: MatmulTiles; packed?: { input: PackedMatrix; weight: PackedMatrix } },
+  options: { relu?: boolean; tiles?: MatmulTiles; packed?: LinearForwardTextures },
   input: BufferArg,
   weight: BufferArg,
   bias: BufferArg,
@@ -42,11 +51,16 @@ export async function linearForward(
       { bias, relu: options.relu, tiles: options.tiles }, input, weight, output);
   }
   return [
-    await packMatrix(gpu, { rows: batch, k: inFeatures }, input, packed.input),
-    await packMatrix(gpu, { rows: outFeatures, k: inFeatures }, weight, packed.weight),
+    ...(packed.prepacked?.input ? [] : [await packMatrix(gpu, { rows: batch, k: inFeatures }, input, packed.input)]),
+    ...(packed.prepacked?.weight ? [] : [await packLinearWeight(gpu, shape, weight, packed.weight)]),
     ...(await matmulTexture(gpu, { m: batch, n: outFeatures, k: inFeatures }, { bias, relu: options.relu }, packed.input,
       packed.weight, output)),
   ];
+}
+
+/** Packs W [out, in] for linearForward from textures (once per upload, for forward-only networks). */
+export function packLinearWeight(gpu: Gpu, shape: LinearShape, weight: BufferArg, packed: PackedMatrix): Promise<Dispatch> {
+  return packMatrix(gpu, { rows: shape.outFeatures, k: shape.inFeatures }, weight, packed);
 }
 
 /**

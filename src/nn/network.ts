@@ -4,13 +4,18 @@
 import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
-import type { Dispatch } from '../gpu/kernel.ts';
+import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
 import { normalize } from '../kernels/normalize.ts';
 import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dForwardTexture, conv2dTextureSuits, createConv2dPackedOperands,
-  type Conv2dPackedOperands, type Conv2dShape,
+  packConv2dTextureWeight, type Conv2dPackedOperands, type Conv2dShape,
 } from '../kernels/conv2d.ts';
-import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../kernels/linear.ts';
+import {
+  conv2dForwardImplicitGemm, createChannelsLastTexture, implicitGemmSuits, packChannelsLast, type ChannelsLastTexture,
+} from '../kernels/conv2d_implicit_gemm.ts';
+import {
+  linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures, type LinearShape,
+} from '../kernels/linear.ts';
 import { createPackedMatrix, packFits, type PackedMatrix } from '../kernels/matmul_texture.ts';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
@@ -35,6 +40,19 @@ interface Node {
   input: Value;
   output: Value;
   argmax?: GPUBuffer;
+}
+
+/**
+ * A forward-only network's conv layer computed as an implicit GEMM from textures
+ * (src/kernels/conv2d_implicit_gemm.ts) straight into the packed input of the linear layer after it.
+ */
+interface ImplicitGemmConv {
+  /** Its input, channels-last: written by the max-pool before it (`pooledBy`), or packed by the conv itself. */
+  input: ChannelsLastTexture;
+  pooledBy: Node | null;
+  weight: ChannelsLastTexture;
+  /** The packed input of the linear layer it feeds. */
+  output: PackedMatrix;
 }
 
 /** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
@@ -81,11 +99,20 @@ export interface NetworkOptions {
   packedLinear?: { forward?: boolean; weightGradient?: boolean };
   /**
    * Run convolutions with kernels 4 to 8 wide (conv1's 5x5) forward from textures
-   * (shaders/conv2d_forward_texture.wgsl; input and weights packed on every pass): conv1 at batch 1000
-   * took 18-20 ms instead of 25-27, packing included (A/B in one process; evaluation +5-7 %).
-   * Default: as packedLinear.forward.
+   * (shaders/conv2d_forward_texture.wgsl; input packed on every pass): conv1 at batch 1000 took 18-20 ms
+   * instead of 25-27, packing included (A/B in one process; evaluation +5-7 %). Bit-identical to the
+   * buffer kernel. Default: as packedLinear.forward.
    */
   packedConv?: boolean;
+  /**
+   * Forward-only networks only: run a convolution whose output feeds a linear layer run from textures
+   * (conv2, through flatten) as an implicit GEMM (src/kernels/conv2d_implicit_gemm.ts) that writes that
+   * layer's packed input, from its own input packed channels-last by the max-pool before it. conv2 at
+   * batch 1000 took 13-20 ms instead of 24-28, and the max-pool's argmax and fc1's input packing no
+   * longer run. It sums in another order than the buffer kernel, so it agrees to rounding, not bit for
+   * bit. Default: as packedConv.
+   */
+  implicitGemmConv?: boolean;
 }
 
 /** A linear layer is run from textures when its product is at least this big in both k and n. */
@@ -121,9 +148,17 @@ export class Network {
   /** ReLU outputs whose backward the next layer's backward applies (see the constructor). */
   private readonly reluBackwardByConsumer = new Set<GPUBuffer>();
   /** Textures of the linear layers whose products run from them (see NetworkOptions.packedLinear). */
-  private readonly packedForward = new Map<Node, { input: PackedMatrix; weight: PackedMatrix }>();
+  private readonly packedForward = new Map<Node, LinearForwardTextures>();
   private readonly packedWeightGradient = new Map<Node, { gradOutputT: PackedMatrix; inputT: PackedMatrix }>();
   private readonly packedConv = new Map<Node, Conv2dPackedOperands>();
+  private readonly implicitGemm = new Map<Node, ImplicitGemmConv>();
+  /** Max-pools that write the next convolution's channels-last input instead of their output buffer. */
+  private readonly poolsToTexture = new Map<Node, ChannelsLastTexture>();
+  /**
+   * Forward-only networks pack their weights into textures once per upload (setParameters), not on
+   * every pass; training networks, whose weights move every step, pack in the forward pass.
+   */
+  private readonly weightPacks: Dispatch[] = [];
 
   private constructor(
     private readonly gpu: Gpu,
@@ -148,6 +183,7 @@ export class Network {
 
     this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
     this.nodes = [];
+    const bigForward = !training && maxBatch >= PACKED_FORWARD_MIN_BATCH;
     let current = this.input;
     for (let i = 0; i < this.layers.length; i++) {
       const layer = this.layers[i];
@@ -177,7 +213,6 @@ export class Network {
         this.reluBackwardByConsumer.add(current.buffer);
       }
       if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
-      const bigForward = !training && maxBatch >= PACKED_FORWARD_MIN_BATCH;
       const fullConv = kind === 'conv2d' ? convShape(layer, maxBatch) : null;
       if (fullConv && (options.packedConv ?? bigForward) && conv2dTextureSuits(fullConv)) {
         const packed = createConv2dPackedOperands(gpu, name, fullConv);
@@ -205,6 +240,7 @@ export class Network {
       current = output;
       if (fusesRelu) i++;
     }
+    if (!training && (options.implicitGemmConv ?? options.packedConv ?? bigForward)) this.planImplicitGemm(maxBatch);
     this.logits = current;
     if (!this.logits.grad) this.logits.grad = f32('logits.grad', maxBatch * model.classes);
     this.sampleLoss = f32('sample.loss', maxBatch);
@@ -216,8 +252,48 @@ export class Network {
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
-    return checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
+    const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
       new Network(gpu, model, options));
+    if (!options.training) await network.recordWeightPacks();
+    return network;
+  }
+
+  /** See ImplicitGemmConv; runs once the linear layers' textures are known. */
+  private planImplicitGemm(maxBatch: number): void {
+    this.nodes.forEach((node, i) => {
+      if (node.layer.spec.kind !== 'conv2d' || this.packedConv.has(node)) return;
+      const shape = convShape(node.layer, maxBatch);
+      const consumer = this.nodes[i + 1]?.layer.spec.kind === 'flatten' ? this.nodes[i + 2] : this.nodes[i + 1];
+      const linear = consumer && this.packedForward.get(consumer);
+      if (!linear || !implicitGemmSuits(this.gpu, shape)) return;
+      const before = this.nodes[i - 1];
+      const pooledBy = before?.layer.spec.kind === 'maxpool2d' && before.output === node.input ? before : null;
+      const name = layerName(node.layer);
+      const { inChannels, height, width, outChannels, kernelH, kernelW } = shape;
+      const input = createChannelsLastTexture(this.gpu, `${name}.input.channels-last`, maxBatch, inChannels, height, width);
+      const weight = createChannelsLastTexture(this.gpu, `${name}.weight.channels-last`, outChannels, inChannels, kernelH, kernelW);
+      this.textures.push(input.texture, weight.texture);
+      this.implicitGemm.set(node, { input, pooledBy, weight, output: linear.input });
+      if (pooledBy) this.poolsToTexture.set(pooledBy, input);
+      linear.prepacked = { ...linear.prepacked, input: true };
+    });
+  }
+
+  /** See weightPacks. */
+  private async recordWeightPacks(): Promise<void> {
+    const gpu = this.gpu;
+    for (const [node, packed] of this.packedForward) {
+      this.weightPacks.push(await packLinearWeight(gpu, linearShape(node.layer, 1), this.param(`${layerName(node.layer)}.weight`), packed.weight));
+      packed.prepacked = { ...packed.prepacked, weight: true };
+    }
+    for (const [node, packed] of this.packedConv) {
+      this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), this.param(`${layerName(node.layer)}.weight`), packed));
+    }
+    for (const [node, conv] of this.implicitGemm) {
+      const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = convShape(node.layer, 1);
+      this.weightPacks.push(await packChannelsLast(gpu, { items, channels, height, width }, this.param(`${layerName(node.layer)}.weight`),
+        conv.weight));
+    }
   }
 
   private track(buffer: GPUBuffer): GPUBuffer {
@@ -238,6 +314,7 @@ export class Network {
       throw new Error(`expected ${this.layout.totalElements} parameter values, got ${flat.length}`);
     }
     writeBuffer(this.gpu, this.params, flat);
+    if (this.weightPacks.length > 0) submitDispatches(this.gpu, this.weightPacks, 'weight packing');
     if (this.adamM && this.adamV) {
       const zeros = new Float32Array(this.layout.totalElements);
       writeBuffer(this.gpu, this.adamM, adam?.m ?? zeros);
@@ -319,11 +396,21 @@ export class Network {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
         const args = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
+        const op = { name: `${name} forward${node.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount),
+          bytes: 4 * (inCount + weights + outCount) };
         const packed = this.packedConv.get(node);
-        return [{ name: `${name} forward${node.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount),
-          bytes: 4 * (inCount + weights + outCount), dispatches: packed
-            ? await conv2dForwardTexture(gpu, shape, { relu: node.relu }, ...args, packed)
-            : await conv2dForward(gpu, shape, { relu: node.relu }, ...args) }];
+        if (packed) {
+          const weightPrepacked = !this.options.training;
+          return [{ ...op, dispatches: await conv2dForwardTexture(gpu, shape, { relu: node.relu, weightPrepacked }, ...args, packed) }];
+        }
+        const gemm = this.implicitGemm.get(node);
+        if (gemm) {
+          const [channels, height, width] = layer.inShape;
+          const packInput = gemm.pooledBy ? [] : [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, gemm.input)];
+          return [{ ...op, name: `${op.name} (implicit GEMM)`, dispatches: [...packInput,
+            await conv2dForwardImplicitGemm(gpu, shape, { relu: node.relu }, gemm.input, gemm.weight, args[2], gemm.output)] }];
+        }
+        return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: node.relu }, ...args) }];
       }
       case 'linear': {
         const shape = linearShape(layer, batch);
@@ -333,9 +420,17 @@ export class Network {
         return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: node.relu, packed: this.packedForward.get(node) },
           input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
       }
-      case 'maxpool2d':
+      case 'maxpool2d': {
+        const shape = poolShape(layer, batch);
+        const texture = this.poolsToTexture.get(node);
+        if (texture) {
+          return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
+            await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
+              pool: shape.kernel, stride: shape.stride }, input.buffer, texture)] }];
+        }
         return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-          dispatches: await maxPool2dForward(gpu, poolShape(layer, batch), input.buffer, output.buffer, node.argmax!) }];
+          dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!) }];
+      }
       case 'relu':
         return [{ name: `${name} forward`, flops: outCount, bytes: 8 * outCount,
           dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer) }];

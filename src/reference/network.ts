@@ -16,6 +16,34 @@ export interface NetworkReferenceResult {
   loss: number;
   /** d(mean loss)/d(parameter), by state_dict name. */
   gradients: Map<string, Float64Array>;
+  /**
+   * How close the forward came to a kink: the smallest nonzero |input| of a ReLU, and the smallest gap
+   * between a max-pool window's max and a smaller element. Below float32's rounding (~1e-6 of the
+   * values), the GPU may take the other side, and its gradients then differ from these legitimately.
+   */
+  kinkMargin: number;
+}
+
+/** The smallest gap between each window's max and the largest smaller element (Infinity if none). */
+function smallestPoolGap(shape: MaxPool2dShape, input: ArrayLike<number>, output: ArrayLike<number>): number {
+  const { batch, channels, height: H, width: W, kernel: K } = shape;
+  const S = shape.stride ?? K;
+  const outH = Math.floor((H - K) / S) + 1;
+  const outW = Math.floor((W - K) / S) + 1;
+  let smallest = Infinity;
+  for (let plane = 0, o = 0; plane < batch * channels; plane++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++, o++) {
+        for (let ky = 0; ky < K; ky++) {
+          for (let kx = 0; kx < K; kx++) {
+            const gap = output[o] - input[plane * H * W + (oy * S + ky) * W + ox * S + kx];
+            if (gap > 0) smallest = Math.min(smallest, gap);
+          }
+        }
+      }
+    }
+  }
+  return smallest;
 }
 
 type Conv = Extract<ResolvedLayer['spec'], { kind: 'conv2d' }>;
@@ -50,6 +78,7 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
   // Forward, keeping every layer's input (activations[i] is the input of layer i).
   const activations: Float64Array[] = [normalizeReference(pixels)];
   const argmaxes = new Map<number, Uint32Array>();
+  let kinkMargin = Infinity;
   layers.forEach((layer, i) => {
     const x = activations[i];
     const spec = layer.spec;
@@ -64,10 +93,12 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
       case 'maxpool2d': {
         const { output, argmax } = maxPool2dForwardReference(poolShape(layer, batch), x);
         argmaxes.set(i, argmax);
+        kinkMargin = Math.min(kinkMargin, smallestPoolGap(poolShape(layer, batch), x, output));
         activations.push(output);
         break;
       }
       case 'relu':
+        for (const v of x) if (v !== 0) kinkMargin = Math.min(kinkMargin, Math.abs(v));
         activations.push(reluForwardReference(x));
         break;
       case 'flatten':
@@ -113,5 +144,5 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
         break;
     }
   }
-  return { logits, loss, gradients };
+  return { logits, loss, gradients, kinkMargin };
 }
