@@ -1,9 +1,15 @@
 // conv2d_forward_texture: what shaders/conv2d_forward.wgsl computes (stride 1, no padding), from
 // textures packed by shaders/pack_texture.wgsl: the input as rows (n, c, y) of W floats, PAGE rows to a
 // column of pages; the weights as rows (o, c, ky) of KW floats. Then bias, and max(0, .) when RELU.
+// With POOL, the block's outputs are max-pooled 2x2 at stride 2 (maxpool2d_forward.wgsl's max: first
+// of ties, NaN wins) and written channels-last to `pooled`, as shaders/pack_channels_last.wgsl packs a
+// pooled output: the operand of shaders/conv2d_forward_implicit_gemm.wgsl, and no output round trip.
 // bindings: 0 input: texture_2d<f32> (N*C*H rows of W4 texels, paged), 1 weight: texture_2d<f32>
 //           (O*C*KH rows of KW4 texels), 2 bias: array<f32> [O] (read),
-//           3 output: array<f32> [N, O, OH, OW] (read_write)
+//           3 output: array<f32> [N, O, OH, OW] (read_write; unused with POOL),
+//           4 pooled: texture_storage_2d<rgba32float, write> ((OH/2) * (OW/2) * ceil(O/4) x N texels;
+//             unused without POOL)
+// With POOL, one block holds every channel (OC_BLOCK = O) and an even number of rows.
 // Each invocation computes OC_BLOCK output channels x ROWS output rows x 4*QX adjacent columns. Per
 // (c, ky) it fetches ROWS input row segments of QX + KW4 texels and OC_BLOCK weight rows, then gives
 // every output its KW taps in one chained expression (one masked store; see matmul_texture.wgsl on
@@ -25,6 +31,7 @@ override W4: u32; // texels per input row: ceil(W / 4)
 override KW4: u32; // texels per weight row: ceil(KW / 4)
 override PAGE: u32; // input rows per column of pages (the input texture's height)
 override RELU: bool = false;
+override POOL: bool = false;
 override OC_BLOCK: u32 = 10u; // at most MAX_OC
 override ROWS: u32 = 4u; // at most MAX_ROWS
 override QX: u32 = 2u; // at most MAX_QX
@@ -44,6 +51,7 @@ const MAX_T = 4u; // MAX_QX + MAX_KW / 4: texels of one input segment
 @group(0) @binding(1) var weight: texture_2d<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> output: array<f32>;
+@group(0) @binding(4) var pooled: texture_storage_2d<rgba32float, write>;
 
 // Indexed by constants only once the guarded statements fold, so they stay in registers.
 var<private> acc: array<f32, MAX_OC * MAX_ROWS * MAX_COLS>;
@@ -144,6 +152,50 @@ fn initChannel(oc: u32, b: f32) {
   if (ROWS > 3u && QX > 1u) { acc[a + 31u] = b; }
 }
 
+// By bits, so a compiler that assumes finite floats cannot fold the test away.
+fn is_nan(x: f32) -> bool {
+  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
+}
+
+/** Output (r, j) of channel oc of the block, after the ReLU when RELU; 0 past the last channel (padding). */
+fn activated(staged: ptr<function, array<f32, MAX_OC * MAX_ROWS * MAX_COLS>>, oc: u32, r: u32, j: u32) -> f32 {
+  if (oc >= O) { return 0.0; }
+  let v = (*staged)[(oc * MAX_ROWS + r) * MAX_COLS + j];
+  return select(v, max(v, 0.0), RELU);
+}
+
+/** The max of window (pr, pc) of channel oc of the block, in row-major window order. */
+fn windowMax(staged: ptr<function, array<f32, MAX_OC * MAX_ROWS * MAX_COLS>>, oc: u32, pr: u32, pc: u32) -> f32 {
+  var best = activated(staged, oc, 2u * pr, 2u * pc);
+  let others = array<f32, 3>(activated(staged, oc, 2u * pr, 2u * pc + 1u), activated(staged, oc, 2u * pr + 1u, 2u * pc),
+    activated(staged, oc, 2u * pr + 1u, 2u * pc + 1u));
+  for (var i = 0u; i < 3u; i++) {
+    if (others[i] > best || is_nan(others[i])) { best = others[i]; }
+  }
+  return best;
+}
+
+/** The block's pooled outputs, channels-last: texel ((py * OW/2 + px) * C4 + g, n) holds channels 4g .. 4g+3. */
+fn storePooled(staged: ptr<function, array<f32, MAX_OC * MAX_ROWS * MAX_COLS>>, n: u32, y0: u32, q0: u32, rolled: u32) {
+  let ph = OH / 2u;
+  let pw = OW / 2u;
+  let c4 = (O + 3u) / 4u;
+  let cols = 2u * QX;
+  for (var a = 0u; a < (ROWS / 2u) * cols * c4 * rolled; a++) {
+    let g = a % c4;
+    let pc = (a / c4) % cols;
+    let pr = a / (c4 * cols);
+    let py = y0 / 2u + pr;
+    let px = 2u * q0 + pc;
+    if (py < ph && px < pw) {
+      let c = 4u * g;
+      let texel = vec4f(windowMax(staged, c, pr, pc), windowMax(staged, c + 1u, pr, pc), windowMax(staged, c + 2u, pr, pc),
+        windowMax(staged, c + 3u, pr, pc));
+      textureStore(pooled, vec2u((py * pw + px) * c4 + g, n), texel);
+    }
+  }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -194,6 +246,10 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   if (!inRange) { return; }
   // One store site in a rolled loop; `staged` is indexed dynamically, `acc` stays in registers.
   var staged = acc;
+  if (POOL) {
+    storePooled(&staged, n, y0, q0, rolled);
+    return;
+  }
   let cols = 4u * QX;
   for (var a = 0u; a < OC_BLOCK * ROWS * cols * rolled; a++) {
     let oc = a / (ROWS * cols);

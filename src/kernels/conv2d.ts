@@ -2,9 +2,10 @@
 // and zero padding (PyTorch's Conv2d). This module is the only place that knows the kernels' register
 // blocks and workgroup arithmetic; the defaults suit lavapipe (CPU Vulkan) and can be overridden.
 import type { Gpu } from '../gpu/device.ts';
-import { createStorageBuffer } from '../gpu/buffers.ts';
+import { createRgba32fTexture, createStorageBuffer, TEXTURE_USAGE } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
 import { createPackedMatrix, packMatrix, texelsPerRow, type PackedMatrix } from './matmul_texture.ts';
+import type { ChannelsLastTexture } from './conv2d_implicit_gemm.ts';
 
 export interface Conv2dShape {
   batch: number;
@@ -429,15 +430,41 @@ export function packConv2dTextureWeight(gpu: Gpu, shape: Conv2dShape, weight: Bu
   return packMatrix(gpu, { rows: s.O * s.C * s.KH, k: s.KW }, weight, packed.weight);
 }
 
+// The `pooled` binding of a texture forward that writes its output buffer, one per device.
+const unusedPooledTextures = new WeakMap<GPUDevice, GPUTextureView>();
+
+function unusedPooledTexture(gpu: Gpu): GPUTextureView {
+  let view = unusedPooledTextures.get(gpu.device);
+  if (!view) {
+    const label = 'conv2d_forward_texture: no pooled output';
+    unusedPooledTextures.set(gpu.device, view = createRgba32fTexture(gpu, label, 1, 1, TEXTURE_USAGE).createView({ label }));
+  }
+  return view;
+}
+
+/** Whether conv2dForwardTexture can max-pool `shape`'s output 2x2 at stride 2 itself (options.pooled). */
+export function conv2dTexturePoolSuits(shape: Conv2dShape): boolean {
+  const { outH, outW } = conv2dOutputSize(shape);
+  return conv2dTextureSuits(shape) && shape.outChannels <= 10 && outH >= 2 && outW >= 2;
+}
+
 /**
- * conv2dForward's result, from textures: packs the input and the weights (unless options.weightPrepacked:
+ * conv2dForward's result, from textures: packs the input (unless options.inputPrepacked: the caller did,
+ * e.g. from pixels with packMatrix's normalizePixels) and the weights (unless options.weightPrepacked:
  * packConv2dTextureWeight did) into `packed`, then runs shaders/conv2d_forward_texture.wgsl. Up to three
- * dispatches; the shape must suit (conv2dTextureSuits).
+ * dispatches; the shape must suit (conv2dTextureSuits). With options.pooled, the output is max-pooled 2x2
+ * at stride 2 and written there, channels-last (as packChannelsLast would), instead of to `output`.
  */
 export async function conv2dForwardTexture(
   gpu: Gpu,
   shape: Conv2dShape,
-  options: { relu?: boolean; tiles?: Partial<Conv2dTextureTiles>; weightPrepacked?: boolean },
+  options: {
+    relu?: boolean;
+    tiles?: Partial<Conv2dTextureTiles>;
+    inputPrepacked?: boolean;
+    weightPrepacked?: boolean;
+    pooled?: ChannelsLastTexture;
+  },
   input: BufferArg,
   weight: BufferArg,
   bias: BufferArg,
@@ -448,7 +475,20 @@ export async function conv2dForwardTexture(
   if (!conv2dTextureSuits(shape)) {
     throw new RangeError(`conv2d from textures needs stride 1, no padding and a kernel 4..${MAX_TEXTURE_KERNEL_W} wide`);
   }
-  const tiles = { ...defaultTextureTiles(shape), ...options.tiles };
+  const pooled = options.pooled;
+  const tiles = { ...defaultTextureTiles(shape), ...(pooled ? { channelBlock: s.O } : {}), ...options.tiles };
+  if (pooled) {
+    if (!conv2dTexturePoolSuits(shape)) throw new RangeError('conv2d from textures pools only up to 10 channels of outputs at least 2x2');
+    if (tiles.channelBlock !== s.O || tiles.rows % 2 !== 0) {
+      throw new RangeError(`conv2d from textures: pooling needs every channel in a block (${s.O}) and an even number of rows`);
+    }
+    const ph = Math.floor(s.OH / 2);
+    const pw = Math.floor(s.OW / 2);
+    if (s.N > pooled.items || pooled.channels !== s.O || pooled.height !== ph || pooled.width !== pw) {
+      throw new RangeError(`conv2d from textures: "${pooled.texture.label}" holds ${pooled.items} of ${pooled.channels}x` +
+        `${pooled.height}x${pooled.width}, not ${s.N} of ${s.O}x${ph}x${pw}`);
+    }
+  }
   checkRange('texture channelBlock', tiles.channelBlock, 10);
   checkRange('texture rows', tiles.rows, 4);
   checkRange('texture columnTexels', tiles.columnTexels, 2);
@@ -463,13 +503,14 @@ export async function conv2dForwardTexture(
   const xBlocks = ceilDiv(s.OW, 4 * tiles.columnTexels);
   const kernel = await getKernel(gpu, {
     shader: 'conv2d_forward_texture',
-    bindings: ['texture', 'texture', 'read', 'read_write'],
+    bindings: ['texture', 'texture', 'read', 'read_write', 'rgba32float_write'],
     constants: {
       N: s.N, C: s.C, H: s.H, O: s.O, KH: s.KH, KW: s.KW, OH: s.OH, OW: s.OW,
       W4: texelsPerRow(s.W),
       KW4: texelsPerRow(s.KW),
       PAGE: packed.input.pageRows,
       RELU: options.relu ? 1 : 0,
+      POOL: pooled ? 1 : 0,
       OC_BLOCK: tiles.channelBlock,
       ROWS: tiles.rows,
       QX: tiles.columnTexels,
@@ -480,11 +521,11 @@ export async function conv2dForwardTexture(
     },
   });
   return [
-    await packMatrix(gpu, { rows: s.N * s.C * s.H, k: s.W }, input, packed.input),
+    ...(options.inputPrepacked ? [] : [await packMatrix(gpu, { rows: s.N * s.C * s.H, k: s.W }, input, packed.input)]),
     ...(options.weightPrepacked ? [] : [await packConv2dTextureWeight(gpu, shape, weight, packed)]),
     {
       kernel,
-      bindGroup: kernel.bind(gpu, [packed.input.view, packed.weight.view, bias, output]),
+      bindGroup: kernel.bind(gpu, [packed.input.view, packed.weight.view, bias, output, pooled?.view ?? unusedPooledTexture(gpu)]),
       workgroups: grid(ceilDiv(s.N * oBlocks * yBlocks * xBlocks, tiles.workgroup)),
     },
   ];

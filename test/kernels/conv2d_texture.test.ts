@@ -6,8 +6,9 @@ import {
   type Conv2dShape, type Conv2dTextureTiles,
 } from '../../src/kernels/conv2d.ts';
 import { conv2dForwardReference } from '../../src/reference/conv2d.ts';
+import { createChannelsLastTexture, packChannelsLast } from '../../src/kernels/conv2d_implicit_gemm.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
-import { f32Buffer, poisonedBuffer, readF32, sharedGpu } from '../helpers/gpu.ts';
+import { f32Buffer, poisonedBuffer, poisonTexture, readF32, readTexture, sharedGpu } from '../helpers/gpu.ts';
 import { assertClose, assertExactlyEqual, assertRejects, testSeed } from '../helpers/compare.ts';
 
 const test = suite('conv2d_forward_texture');
@@ -61,6 +62,53 @@ test('odd shapes: width not a multiple of 4, several input channels, kernels 4 t
 });
 // 600 images of 28 rows are 16,800 texture rows: more than an 8192-row texture holds, so the input is paged.
 test('MNIST conv1 at batch 600: the input spans several columns of pages', () => check(conv1(600)));
+
+/**
+ * The texture forward pooling 2x2 into a channels-last texture must write exactly what the buffer kernel
+ * followed by packChannelsLast's pool writes; rows of images past the batch stay poisoned.
+ */
+async function checkPooled(shape: Conv2dShape, options: { relu?: boolean; capacity?: number; nan?: boolean } = {}) {
+  const seed = testSeed();
+  const what = `${describe(shape)} pooled${options.relu ? ' +ReLU' : ''} seed=${seed}`;
+  const gpu = await sharedGpu();
+  const rng = new Rng(seed);
+  const { outH, outW } = conv2dOutputSize(shape);
+  const input = rng.f32(shape.batch * shape.inChannels * shape.height * shape.width);
+  if (options.nan) input[5] = NaN;
+  const weight = rng.f32(shape.outChannels * shape.inChannels * shape.kernelH * shape.kernelW);
+  const bias = rng.f32(shape.outChannels);
+  const buffers = [f32Buffer(gpu, 'input', input), f32Buffer(gpu, 'weight', weight), f32Buffer(gpu, 'bias', bias)] as const;
+  const capacity = options.capacity ?? shape.batch;
+  const count = shape.batch * shape.outChannels * outH * outW;
+  const plain = poisonedBuffer(gpu, 'output.buffer-kernel', count);
+  const packed = createConv2dPackedOperands(gpu, 'conv', { ...shape, batch: capacity });
+  const [ph, pw] = [Math.floor(outH / 2), Math.floor(outW / 2)];
+  const fused = createChannelsLastTexture(gpu, 'pooled.fused', capacity, shape.outChannels, ph, pw);
+  const separate = createChannelsLastTexture(gpu, 'pooled.separate', capacity, shape.outChannels, ph, pw);
+  for (const t of [fused, separate]) poisonTexture(gpu, t.texture);
+  submitDispatches(gpu, [
+    ...await conv2dForwardTexture(gpu, shape, { relu: options.relu, pooled: fused }, ...buffers, plain, packed),
+    ...await conv2dForward(gpu, shape, { relu: options.relu }, ...buffers, plain),
+    await packChannelsLast(gpu, { items: shape.batch, channels: shape.outChannels, height: outH, width: outW, pool: 2 }, plain, separate),
+  ]);
+  const [a, b] = [await readTexture(gpu, fused.texture), await readTexture(gpu, separate.texture)];
+  const nanMask = (x: Float32Array) => Array.from(x, (v) => Number(Number.isNaN(v)));
+  assertExactlyEqual(nanMask(a), nanMask(b), `${what}: where NaN (NaN wins a window; unwritten rows stay poisoned)`);
+  assertExactlyEqual(a.map((v) => (Number.isNaN(v) ? 0 : v)), b.map((v) => (Number.isNaN(v) ? 0 : v)), what);
+  if (!options.nan) {
+    const written = shape.batch * ph * pw * 4 * Math.ceil(shape.outChannels / 4);
+    assert.ok(a.subarray(0, written).every((v) => !Number.isNaN(v)) && a.subarray(written).every(Number.isNaN), `${what}: rows written`);
+  }
+  for (const buffer of [...buffers, plain]) buffer.destroy();
+  for (const t of [packed.input, packed.weight, fused, separate]) t.texture.destroy();
+}
+
+test('MNIST conv1 +ReLU pooled 2x2 into a channels-last texture, batch 3 in textures for 5', () =>
+  checkPooled(conv1(3), { relu: true, capacity: 5 }));
+test('pooled: odd output sizes drop the last row and column; 3 and 5 channels; no ReLU; a NaN', async () => {
+  await checkPooled({ batch: 2, inChannels: 2, height: 12, width: 15, outChannels: 3, kernelH: 4, kernelW: 5 });
+  await checkPooled({ batch: 1, inChannels: 1, height: 9, width: 9, outChannels: 5, kernelH: 5, kernelW: 5 }, { relu: true, nan: true });
+});
 
 test('suits stride 1, no padding, kernels 4..8 wide only, and says so', async () => {
   assert.ok(conv2dTextureSuits(conv1(1)));
