@@ -59,11 +59,13 @@ function checkFits(what: string, rows: number, k: number, dst: PackedMatrix): vo
 
 /**
  * Packs the matrix M [rows, k] into `dst`: `source` holds M row-major, or with `transpose` its
- * transpose [k, rows] (row-major), so that the texture's rows are the source's columns. One dispatch.
+ * transpose [k, rows] (row-major), so that the texture's rows are the source's columns. With
+ * `normalizePixels`, `source` holds uint8 pixels [rows, k] four to a word, and M is what
+ * shaders/normalize.wgsl makes of them, bit for bit. One dispatch.
  */
 export async function packMatrix(
   gpu: Gpu,
-  shape: { rows: number; k: number; transpose?: boolean },
+  shape: { rows: number; k: number; transpose?: boolean; normalizePixels?: { mean: number; std: number } },
   source: BufferArg,
   dst: PackedMatrix,
 ): Promise<Dispatch> {
@@ -74,7 +76,10 @@ export async function packMatrix(
   const kernel = await getKernel(gpu, {
     shader: 'pack_texture',
     bindings: ['read', 'rgba32float_write'],
-    constants: { ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: dst.pageRows, WG: PACK_WORKGROUP },
+    constants: {
+      ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: dst.pageRows, WG: PACK_WORKGROUP,
+      ...(shape.normalizePixels ? { PIXELS: 1, MEAN: shape.normalizePixels.mean, STD: shape.normalizePixels.std } : {}),
+    },
   });
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
