@@ -5,10 +5,10 @@ import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
-import { normalize } from '../kernels/normalize.ts';
+import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dForwardTexture, conv2dTextureSuits, createConv2dPackedOperands,
-  packConv2dTextureWeight, type Conv2dPackedOperands, type Conv2dShape,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dForwardTexture, conv2dTexturePoolSuits, conv2dTextureSuits,
+  createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands, type Conv2dShape,
 } from '../kernels/conv2d.ts';
 import {
   conv2dForwardImplicitGemm, createChannelsLastTexture, implicitGemmSuits, packChannelsLast, type ChannelsLastTexture,
@@ -16,7 +16,7 @@ import {
 import {
   linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures, type LinearShape,
 } from '../kernels/linear.ts';
-import { createPackedMatrix, packFits, type PackedMatrix } from '../kernels/matmul_texture.ts';
+import { createPackedMatrix, packFits, packMatrix, type PackedMatrix } from '../kernels/matmul_texture.ts';
 import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
@@ -154,11 +154,18 @@ export class Network {
   private readonly implicitGemm = new Map<Node, ImplicitGemmConv>();
   /** Max-pools that write the next convolution's channels-last input instead of their output buffer. */
   private readonly poolsToTexture = new Map<Node, ChannelsLastTexture>();
+  /** Texture convolutions that do such a max-pool's work themselves (then it runs nothing). */
+  private readonly convPoolsInto = new Map<Node, ChannelsLastTexture>();
   /**
    * Forward-only networks pack their weights into textures once per upload (setParameters), not on
    * every pass; training networks, whose weights move every step, pack in the forward pass.
    */
   private readonly weightPacks: Dispatch[] = [];
+  /**
+   * A forward-only network's first layer, when it is a texture convolution: its packed input is
+   * normalized straight from the pixels (training keeps the normalized input for conv1's backward).
+   */
+  private readonly pixelsPackedFor: Node | null;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -241,6 +248,7 @@ export class Network {
       if (fusesRelu) i++;
     }
     if (!training && (options.implicitGemmConv ?? options.packedConv ?? bigForward)) this.planImplicitGemm(maxBatch);
+    this.pixelsPackedFor = !training && this.packedConv.has(this.nodes[0]) ? this.nodes[0] : null;
     this.logits = current;
     if (!this.logits.grad) this.logits.grad = f32('logits.grad', maxBatch * model.classes);
     this.sampleLoss = f32('sample.loss', maxBatch);
@@ -275,6 +283,13 @@ export class Network {
       this.textures.push(input.texture, weight.texture);
       this.implicitGemm.set(node, { input, pooledBy, weight, output: linear.input });
       if (pooledBy) this.poolsToTexture.set(pooledBy, input);
+      // A 2x2 max-pool of a texture convolution's output: that convolution pools as it stores.
+      const producer = this.nodes[i - 2];
+      const pool = pooledBy?.layer.spec as { kernel: number; stride?: number } | undefined;
+      if (pooledBy && pool?.kernel === 2 && (pool.stride ?? 2) === 2 && producer?.output === pooledBy.input &&
+        this.packedConv.has(producer) && conv2dTexturePoolSuits(convShape(producer.layer, maxBatch))) {
+        this.convPoolsInto.set(producer, input);
+      }
       linear.prepacked = { ...linear.prepacked, input: true };
     });
   }
@@ -344,10 +359,14 @@ export class Network {
     const gpu = this.gpu;
     const layout = this.layout;
     const inputCount = batch * this.inputSize;
-    const forward: Op[] = [{
-      name: 'normalize', flops: 2 * inputCount, bytes: 5 * inputCount,
-      dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)],
-    }];
+    const firstPacked = this.pixelsPackedFor ? this.packedConv.get(this.pixelsPackedFor) : undefined;
+    const [channels, height, width] = this.model.input;
+    const forward: Op[] = [firstPacked
+      ? { name: `normalize (into ${layerName(this.nodes[0].layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
+        dispatches: [await packMatrix(gpu, { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
+          this.pixels, firstPacked.input)] }
+      : { name: 'normalize', flops: 2 * inputCount, bytes: 5 * inputCount,
+        dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)] }];
     for (const node of this.nodes) forward.push(...(await this.recordForward(node, batch)));
     const classes = this.model.classes;
     const lossShape = { batch, classes };
@@ -401,7 +420,10 @@ export class Network {
         const packed = this.packedConv.get(node);
         if (packed) {
           const weightPrepacked = !this.options.training;
-          return [{ ...op, dispatches: await conv2dForwardTexture(gpu, shape, { relu: node.relu, weightPrepacked }, ...args, packed) }];
+          const pooled = this.convPoolsInto.get(node);
+          return [{ ...op, name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
+            dispatches: await conv2dForwardTexture(gpu, shape, { relu: node.relu, inputPrepacked: node === this.pixelsPackedFor, weightPrepacked,
+              pooled }, ...args, packed) }];
         }
         const gemm = this.implicitGemm.get(node);
         if (gemm) {
@@ -423,6 +445,7 @@ export class Network {
       case 'maxpool2d': {
         const shape = poolShape(layer, batch);
         const texture = this.poolsToTexture.get(node);
+        if (texture && [...this.convPoolsInto.values()].includes(texture)) return []; // the convolution before it pooled
         if (texture) {
           return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
             await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
