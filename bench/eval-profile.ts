@@ -46,6 +46,6 @@ for (const op of ops) {
   }
 }
 console.log(`  ${'total'.padEnd(24)} ${total.toFixed(2).padStart(7)} ms  (${Math.round(batch / total * 1000)} images/s if nothing else ran)`);
-console.log(`evaluation of ${test.count} images: median ${Math.round(rates[Math.floor(rates.length / 2)])} images/s, best ${Math.round(rates.at(-1)!)}`);
+console.log(`evaluation of ${test.count} images: median ${Math.round(rates[Math.floor(rates.length / 2)])} images/s, best ${Math.round(rates.at(-1)!)} (passes, sorted: ${rates.map(Math.round).join(", ")})`);
 network.destroy();
 gpu.device.destroy();
