@@ -37,15 +37,16 @@ const ops = [...plan.forward, ...plan.loss];
 const { method, timings } = await profileDispatches(gpu, ops.flatMap((op) => op.dispatches), 5);
 let index = 0;
 let total = 0;
+const width = Math.max(...ops.map((op) => op.name.length));
 console.log(`evaluation batch of ${batch}, per dispatch (${method}):`);
 for (const op of ops) {
   for (const dispatch of op.dispatches) {
     const ms = timings[index++].milliseconds;
     total += ms;
-    console.log(`  ${op.name.padEnd(24)} ${ms.toFixed(2).padStart(7)} ms  ${dispatch.kernel.label.split('{')[0]}`);
+    console.log(`  ${op.name.padEnd(width)} ${ms.toFixed(2).padStart(7)} ms  ${dispatch.kernel.label.split('{')[0]}`);
   }
 }
-console.log(`  ${'total'.padEnd(24)} ${total.toFixed(2).padStart(7)} ms  (${Math.round(batch / total * 1000)} images/s if nothing else ran)`);
+console.log(`  ${'total'.padEnd(width)} ${total.toFixed(2).padStart(7)} ms  (${Math.round(batch / total * 1000)} images/s if nothing else ran)`);
 console.log(`evaluation of ${test.count} images: median ${Math.round(rates[Math.floor(rates.length / 2)])} images/s, best ${Math.round(rates.at(-1)!)} (passes, sorted: ${rates.map(Math.round).join(", ")})`);
 network.destroy();
 gpu.device.destroy();

@@ -45,15 +45,16 @@ export async function profileOps(gpu: Gpu, ops: readonly Op[], repeats = 5, befo
 }
 
 export function formatProfile(profile: StepProfile): string {
+  const width = Math.max(30, ...profile.ops.map((op) => op.name.length));
   const lines = [
     `per-op GPU time (${profile.method}), sorted:`,
-    `  ${'op'.padEnd(30)} ${'ms'.padStart(8)} ${'share'.padStart(7)} ${'GFLOP/s'.padStart(9)} ${'GB/s'.padStart(8)}`,
+    `  ${'op'.padEnd(width)} ${'ms'.padStart(8)} ${'share'.padStart(7)} ${'GFLOP/s'.padStart(9)} ${'GB/s'.padStart(8)}`,
   ];
   for (const op of profile.ops) {
-    lines.push(`  ${op.name.padEnd(30)} ${op.milliseconds.toFixed(3).padStart(8)} ${(100 * op.milliseconds / profile.totalMilliseconds)
+    lines.push(`  ${op.name.padEnd(width)} ${op.milliseconds.toFixed(3).padStart(8)} ${(100 * op.milliseconds / profile.totalMilliseconds)
       .toFixed(1).padStart(6)}% ${op.gflops.toFixed(2).padStart(9)} ${op.gbytesPerSecond.toFixed(2).padStart(8)}`);
   }
-  lines.push(`  ${'total'.padEnd(30)} ${profile.totalMilliseconds.toFixed(3).padStart(8)}`);
+  lines.push(`  ${'total'.padEnd(width)} ${profile.totalMilliseconds.toFixed(3).padStart(8)}`);
   return lines.join('\n');
 }
 
