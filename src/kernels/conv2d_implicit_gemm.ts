@@ -51,13 +51,19 @@ export function implicitGemmSuits(gpu: Gpu, shape: Conv2dShape): boolean {
     shape.outChannels * outH * outW / 4 <= max;
 }
 
-/** Chosen on conv2 at batch 1000 (bench/conv2d-tiles.ts --implicit-gemm): all 20 channels x 20 positions. */
+/**
+ * The fewest blocks of at most 20 positions (whole texels) and at most 24 channels, as even as can be:
+ * on conv2 at batch 1000, 20 positions x all 20 channels was fastest (bench/conv2d-tiles.ts
+ * --implicit-gemm: 12.9-13.8 ms; 16 x 20 15.2, 24 x 20 14.9, 20 x 10 16.1, 8 x 20 25.6).
+ */
 export function defaultImplicitGemmTiles(shape: Conv2dShape): ImplicitGemmTiles {
   const { outH, outW } = conv2dOutputSize(shape);
-  const positions = outH * outW;
-  // The fewest blocks of at most 20 positions (whole texels) and at most 24 channels, as even as can be.
-  const rows = 4 * ceilDiv(positions / 4, ceilDiv(positions, 20));
-  return { rows: Math.min(rows, 20), columns: ceilDiv(shape.outChannels, ceilDiv(shape.outChannels, MAX_COLUMNS)), workgroup: 8 };
+  const texels = (outH * outW) / 4;
+  return {
+    rows: 4 * ceilDiv(texels, ceilDiv(texels, 5)),
+    columns: ceilDiv(shape.outChannels, ceilDiv(shape.outChannels, MAX_COLUMNS)),
+    workgroup: 8,
+  };
 }
 
 function checkInteger(what: string, value: number, min: number, max: number): void {

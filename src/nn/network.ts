@@ -154,8 +154,9 @@ export class Network {
   private readonly implicitGemm = new Map<Node, ImplicitGemmConv>();
   /** Max-pools that write the next convolution's channels-last input instead of their output buffer. */
   private readonly poolsToTexture = new Map<Node, ChannelsLastTexture>();
-  /** Texture convolutions that do such a max-pool's work themselves (then it runs nothing). */
+  /** Texture convolutions that do such a max-pool's work themselves, and the max-pools that then run nothing. */
   private readonly convPoolsInto = new Map<Node, ChannelsLastTexture>();
+  private readonly poolsDoneByConv = new Set<Node>();
   /**
    * Forward-only networks pack their weights into textures once per upload (setParameters), not on
    * every pass; training networks, whose weights move every step, pack in the forward pass.
@@ -289,6 +290,7 @@ export class Network {
       if (pooledBy && pool?.kernel === 2 && (pool.stride ?? 2) === 2 && producer?.output === pooledBy.input &&
         this.packedConv.has(producer) && conv2dTexturePoolSuits(convShape(producer.layer, maxBatch))) {
         this.convPoolsInto.set(producer, input);
+        this.poolsDoneByConv.add(pooledBy);
       }
       linear.prepacked = { ...linear.prepacked, input: true };
     });
@@ -443,9 +445,9 @@ export class Network {
           input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
       }
       case 'maxpool2d': {
+        if (this.poolsDoneByConv.has(node)) return [];
         const shape = poolShape(layer, batch);
         const texture = this.poolsToTexture.get(node);
-        if (texture && [...this.convPoolsInto.values()].includes(texture)) return []; // the convolution before it pooled
         if (texture) {
           return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
             await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
