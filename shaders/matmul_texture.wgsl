@@ -2,11 +2,8 @@
 // A [M,K] and B [N,K] held in rgba32float textures as shaders/pack_texture.wgsl writes them: texel
 // (q, i) holds elements 4q .. 4q+3 of row i, zeros past K. The linear layer's forward is this product
 // with A its input and B its weight; its weight gradient, with A = gradOutputᵀ and B = inputᵀ.
-// With RELU_MASK, C[i,j] = 0 wherever mask[i,j] <= 0 (the backward of the ReLU that produced mask, as
-// shaders/matmul.wgsl applies it: PyTorch's threshold_backward, NaN passes).
 // bindings: 0 a: texture_2d<f32> (at least K4 x M texels), 1 b: texture_2d<f32> (at least K4 x N),
-//           2 bias: array<f32> [N] (read; unused unless HAS_BIAS), 3 c: array<f32> [M,N] (read_write),
-//           4 mask: array<f32> [M,N] (read; unused unless RELU_MASK)
+//           2 bias: array<f32> [N] (read; unused unless HAS_BIAS), 3 c: array<f32> [M,N] (read_write)
 // Why textures: lavapipe fetches a storage-buffer load inside a loop lane by lane, a dozen
 // instructions each with its bounds check, while a texel fetch is one vectorized call that brings
 // 4 floats for all 8 lanes of the vector. And since gallivm masks every store of a loop-carried
@@ -22,7 +19,6 @@ override N: u32;
 override K4: u32; // texels per row: ceil(K / 4)
 override HAS_BIAS: bool = false;
 override RELU: bool = false;
-override RELU_MASK: bool = false;
 override ROWS: u32 = 16u; // at most MAX_ROWS
 override COLS: u32 = 16u; // at most MAX_COLS
 override WG: u32 = 8u;
@@ -36,7 +32,6 @@ const MAX_COLS = 24u;
 @group(0) @binding(1) var b: texture_2d<f32>;
 @group(0) @binding(2) var<storage, read> bias: array<f32>;
 @group(0) @binding(3) var<storage, read_write> c: array<f32>;
-@group(0) @binding(4) var<storage, read> mask: array<f32>;
 
 // Indexed by constants only once the guarded statements fold, so the accumulators stay in registers
 // (see shaders/matmul.wgsl on why the blocks are written out rather than looped).
@@ -115,7 +110,6 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       var v = acc[r * MAX_COLS + j];
       if (HAS_BIAS) { v += bias[j0 + j]; }
       if (RELU) { v = max(v, 0.0); }
-      if (RELU_MASK) { v = select(v, 0.0, mask[i * N + j0 + j] <= 0.0); }
       c[i * N + j0 + j] = v;
     }
   }

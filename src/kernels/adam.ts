@@ -3,7 +3,6 @@
 // through a small uniform buffer that the host rewrites before every step (adamUniforms).
 import type { Gpu } from '../gpu/device.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
-import type { PackedMatrix } from './matmul_texture.ts';
 
 export interface AdamOptions {
   lr: number;
@@ -18,9 +17,8 @@ export const ADAM_DEFAULTS: AdamOptions = Object.freeze({ lr: 1e-3, beta1: 0.9, 
 /** Size of the uniform buffer adamStep reads: step_size, bias_correction2_sqrt, two unused f32. */
 export const ADAM_UNIFORM_BYTES = 16;
 
-/** Invocations per workgroup, each updating one vec4 (main) or a 4x4 block (main_packed). */
+/** Invocations per workgroup, each updating one vec4. */
 const WG = 256;
-const PACKED_WG = 64;
 
 function checkOptions(options: Partial<AdamOptions>): void {
   const { lr, beta1, beta2, eps, weightDecay } = options;
@@ -77,67 +75,16 @@ export async function adamStep(
   const kernel = await getKernel(gpu, {
     shader: 'adam',
     bindings: ['uniform', 'read_write', 'read', 'read_write', 'read_write'],
-    constants: { COUNT: count, ...hyperParameters(options), WG },
+    constants: {
+      COUNT: count,
+      BETA1: options.beta1,
+      BETA2: options.beta2,
+      ONE_MINUS_BETA1: 1 - options.beta1,
+      ONE_MINUS_BETA2: 1 - options.beta2,
+      EPS: options.eps,
+      WEIGHT_DECAY: options.weightDecay,
+      WG,
+    },
   });
   return [{ kernel, bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v]), workgroups: workgroupGrid(ceilDiv(count / 4, WG)) }];
-}
-
-function hyperParameters(options: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>): Record<string, number> {
-  return {
-    BETA1: options.beta1,
-    BETA2: options.beta2,
-    ONE_MINUS_BETA1: 1 - options.beta1,
-    ONE_MINUS_BETA2: 1 - options.beta2,
-    EPS: options.eps,
-    WEIGHT_DECAY: options.weightDecay,
-  };
-}
-
-/** Textures a weight matrix [rows, cols] is kept packed in, as it is and transposed (see adamStepPacked). */
-export interface PackedWeight {
-  weight: PackedMatrix;
-  weightT: PackedMatrix;
-}
-
-/**
- * adamStep over a weight matrix [rows, cols] (both multiples of 4), which also writes the updated
- * weights packed into `packed.weight` (rows of cols) and `packed.weightT` (rows of rows: the transpose),
- * as packMatrix would. Bit for bit what adamStep computes. One dispatch.
- */
-export async function adamStepPacked(
-  gpu: Gpu,
-  shape: { rows: number; cols: number },
-  options: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>,
-  uniforms: BufferArg,
-  param: BufferArg,
-  grad: BufferArg,
-  m: BufferArg,
-  v: BufferArg,
-  packed: PackedWeight,
-): Promise<Dispatch> {
-  const { rows, cols } = shape;
-  for (const [name, value] of Object.entries({ rows, cols })) {
-    if (!Number.isInteger(value) || value < 4 || value % 4 !== 0) throw new RangeError(`Adam: ${name} must be a multiple of 4, got ${value}`);
-  }
-  checkOptions(options);
-  for (const [name, arg] of Object.entries({ param, grad, m, v })) {
-    const bytes = bindingBytes(arg);
-    if (bytes < rows * cols * 4) throw new RangeError(`Adam: ${name} needs ${rows * cols} f32, its binding has ${bytes} bytes`);
-  }
-  for (const [texture, r, k] of [[packed.weight, rows, cols], [packed.weightT, cols, rows]] as const) {
-    if (texture.rows < r || texture.k !== k || texture.pageRows < texture.rows) {
-      throw new RangeError(`Adam: "${texture.texture.label}" must hold ${r} unpaged rows of ${k}`);
-    }
-  }
-  const kernel = await getKernel(gpu, {
-    shader: 'adam',
-    entryPoint: 'main_packed',
-    bindings: ['uniform', 'read_write', 'read', 'read_write', 'read_write', 'rgba32float_write', 'rgba32float_write'],
-    constants: { COUNT: rows * cols, ROWS: rows, COLS: cols, ...hyperParameters(options), WG: PACKED_WG },
-  });
-  return {
-    kernel,
-    bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v, packed.weight.view, packed.weightT.view]),
-    workgroups: workgroupGrid(ceilDiv(rows * cols / 16, PACKED_WG)),
-  };
 }

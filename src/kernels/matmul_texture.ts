@@ -84,25 +84,24 @@ export async function packMatrix(
   return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: workgroupGrid(ceilDiv(k4 * rows, PACK_WORKGROUP)) };
 }
 
-// The bias and mask bindings of products without them (the shader does not read them), one buffer per
-// device: no buffer of the product itself will do, since C is bound writable and A and B are textures.
-const unusedInputs = new WeakMap<GPUDevice, GPUBuffer>();
+// A bias binding for products without one (the shader does not read it), one per device: no buffer
+// of the product itself will do, since C is bound writable and A and B are textures.
+const noBiasBuffers = new WeakMap<GPUDevice, GPUBuffer>();
 
-function unusedInput(gpu: Gpu): GPUBuffer {
-  let buffer = unusedInputs.get(gpu.device);
-  if (!buffer) unusedInputs.set(gpu.device, buffer = createStorageBuffer(gpu, 'matmul_texture: no bias or mask', 16));
+function noBias(gpu: Gpu): GPUBuffer {
+  let buffer = noBiasBuffers.get(gpu.device);
+  if (!buffer) noBiasBuffers.set(gpu.device, buffer = createStorageBuffer(gpu, 'matmul_texture: no bias', 16));
   return buffer;
 }
 
 /**
  * C [m, n] = A·Bᵀ (+ bias) (then ReLU), overwriting C, from the first m rows of `a` and the first n
- * of `b`, packed (packMatrix) with rows of length k. With `reluMask` [m, n], C is zeroed wherever
- * reluMask <= 0 (the backward of the ReLU that produced it). One dispatch.
+ * of `b`, packed (packMatrix) with rows of length k. One dispatch.
  */
 export async function matmulTexture(
   gpu: Gpu,
   shape: { m: number; n: number; k: number },
-  options: { bias?: BufferArg; relu?: boolean; reluMask?: BufferArg; tiles?: MatmulTiles },
+  options: { bias?: BufferArg; relu?: boolean; tiles?: MatmulTiles },
   a: PackedMatrix,
   b: PackedMatrix,
   c: BufferArg,
@@ -121,14 +120,13 @@ export async function matmulTexture(
   const columnBlocks = ceilDiv(n, tiles.columns);
   const kernel = await getKernel(gpu, {
     shader: 'matmul_texture',
-    bindings: ['texture', 'texture', 'read', 'read_write', 'read'],
+    bindings: ['texture', 'texture', 'read', 'read_write'],
     constants: {
       M: m,
       N: n,
       K4: texelsPerRow(k),
       HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
-      RELU_MASK: options.reluMask ? 1 : 0,
       ROWS: tiles.rows,
       COLS: tiles.columns,
       WG: tiles.workgroup,
@@ -136,6 +134,6 @@ export async function matmulTexture(
       COL_BLOCKS: columnBlocks,
     },
   });
-  const bindGroup = kernel.bind(gpu, [a.view, b.view, options.bias ?? unusedInput(gpu), c, options.reluMask ?? unusedInput(gpu)]);
+  const bindGroup = kernel.bind(gpu, [a.view, b.view, options.bias ?? noBias(gpu), c]);
   return [{ kernel, bindGroup, workgroups: workgroupGrid(ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
 }

@@ -1,13 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { ADAM_DEFAULTS, ADAM_UNIFORM_BYTES, adamStep, adamStepPacked, adamUniforms, type AdamOptions } from '../../src/kernels/adam.ts';
-import { createPackedMatrix, packMatrix } from '../../src/kernels/matmul_texture.ts';
+import { ADAM_DEFAULTS, ADAM_UNIFORM_BYTES, adamStep, adamUniforms, type AdamOptions } from '../../src/kernels/adam.ts';
 import { adamReference, type AdamState } from '../../src/reference/adam.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
-import { f32Buffer, readF32, readTexture, sharedGpu } from '../helpers/gpu.ts';
+import { f32Buffer, readF32, sharedGpu } from '../helpers/gpu.ts';
 import { assertClose, assertExactlyEqual, testSeed, assertRejects } from '../helpers/compare.ts';
 
 const test = suite('adam');
@@ -147,43 +146,6 @@ test('a step at the model size (1.1 million parameters) matches the reference', 
   destroy(buffers);
 });
 
-// Training keeps fc1's weights packed, as they are and transposed, by the Adam step itself: its
-// parameters, moments and textures must be exactly what adamStep then packMatrix (plain and transposed)
-// give. Shapes: fc1 (500 x 2000) and a small one of a single block row.
-for (const [rows, cols] of [[500, 2000], [4, 12], [8, 4]]) {
-  test(`adamStepPacked on ${rows}x${cols} equals adamStep, then packing the weights and their transpose, bit for bit`, async () => {
-    const seed = testSeed();
-    const gpu = await sharedGpu();
-    const rng = new Rng(seed);
-    const count = rows * cols;
-    const state = randomState(rng, count);
-    const [packedRun, plainRun] = [upload(gpu, state), upload(gpu, state)];
-    const grad = rng.f32(count, -0.1, 0.1);
-    const options = { ...ADAM_DEFAULTS, weightDecay: 0.01 };
-    const textures = (label: string) => ({ weight: createPackedMatrix(gpu, `${label}.W`, rows, cols),
-      weightT: createPackedMatrix(gpu, `${label}.Wt`, cols, rows) });
-    const [fused, separate] = [textures('fused'), textures('separate')];
-    for (const run of [packedRun, plainRun]) {
-      writeBuffer(gpu, run.grad, grad);
-      writeBuffer(gpu, run.uniforms, new Uint8Array(adamUniforms(options, 4)));
-    }
-    submitDispatches(gpu, [
-      await adamStepPacked(gpu, { rows, cols }, options, packedRun.uniforms, packedRun.param, packedRun.grad, packedRun.m, packedRun.v, fused),
-      ...await adamStep(gpu, count, options, plainRun.uniforms, plainRun.param, plainRun.grad, plainRun.m, plainRun.v),
-      await packMatrix(gpu, { rows, k: cols }, plainRun.param, separate.weight),
-      await packMatrix(gpu, { rows: cols, k: rows, transpose: true }, plainRun.param, separate.weightT),
-    ]);
-    const what = `${rows}x${cols} seed=${seed}`;
-    const [a, b] = [await download(gpu, packedRun, count), await download(gpu, plainRun, count)];
-    for (const key of ['param', 'm', 'v'] as const) assertExactlyEqual(a[key], b[key], `${key} ${what}`);
-    assertExactlyEqual(await readTexture(gpu, fused.weight.texture), await readTexture(gpu, separate.weight.texture), `W ${what}`);
-    assertExactlyEqual(await readTexture(gpu, fused.weightT.texture), await readTexture(gpu, separate.weightT.texture), `Wᵀ ${what}`);
-    destroy(packedRun);
-    destroy(plainRun);
-    for (const t of [fused, separate]) for (const packed of Object.values(t)) packed.texture.destroy();
-  });
-}
-
 test('uniforms hold the float64 bias corrections, rounded to f32', () => {
   const words = new Float32Array(adamUniforms({ ...ADAM_DEFAULTS, lr: 0.002 }, 3));
   assert.is(words.length * 4, ADAM_UNIFORM_BYTES);
@@ -193,7 +155,6 @@ test('uniforms hold the float64 bias corrections, rounded to f32', () => {
 
 test('bad arguments are refused with a message saying what is wrong', async () => {
   const gpu = await sharedGpu();
-  const packedFor = (rows: number, cols: number) => ({ weight: createPackedMatrix(gpu, 'W', rows, cols), weightT: createPackedMatrix(gpu, 'Wt', cols, rows) });
   const big = createStorageBuffer(gpu, 'big', 64);
   const uniforms = createUniformBuffer(gpu, 'uniforms', ADAM_UNIFORM_BYTES);
   const cases: [() => unknown, RegExp][] = [
@@ -202,8 +163,6 @@ test('bad arguments are refused with a message saying what is wrong', async () =
     [() => adamStep(gpu, 10, ADAM_DEFAULTS, uniforms, big, big, big, big), /multiple of 4/],
     [() => adamStep(gpu, 32, ADAM_DEFAULTS, uniforms, big, big, big, big), /param needs 32 f32/],
     [() => adamStep(gpu, 8, ADAM_DEFAULTS, { buffer: uniforms, size: 8 }, big, big, big, big), /uniforms needs 16 bytes/],
-    [() => adamStepPacked(gpu, { rows: 6, cols: 4 }, ADAM_DEFAULTS, uniforms, big, big, big, big, packedFor(4, 4)), /rows must be a multiple of 4/],
-    [() => adamStepPacked(gpu, { rows: 4, cols: 4 }, ADAM_DEFAULTS, uniforms, big, big, big, big, packedFor(4, 8)), /must hold 4 unpaged rows of 4/],
   ];
   for (const [call, message] of cases) await assertRejects(call, message);
   big.destroy();

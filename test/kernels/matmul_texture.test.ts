@@ -18,8 +18,6 @@ interface Case {
   k: number;
   bias?: boolean;
   relu?: boolean;
-  /** Zero C where a mask [m,n] is <= 0 (a ReLU's backward; one NaN in the mask passes its element). */
-  mask?: boolean;
   /** Sources hold Aᵀ [k,m] and Bᵀ [k,n] (packed with transpose), as for a linear layer's weight gradient. */
   transposed?: boolean;
   tiles?: MatmulTiles;
@@ -29,7 +27,6 @@ interface Case {
 
 const describe = (c: Case) =>
   `${c.m}x${c.n}x${c.k}${c.transposed ? ' from Aᵀ, Bᵀ' : ''}${c.bias ? ' +bias' : ''}${c.relu ? ' +ReLU' : ''}` +
-  `${c.mask ? ' ReLU-masked' : ''}` +
   (c.tiles ? ` tiles ${JSON.stringify(c.tiles)}` : '') + (c.spare ? ` in textures ${c.spare} bigger` : '');
 
 /**
@@ -61,10 +58,7 @@ async function check(c: Case): Promise<void> {
   }
   const count = c.m * c.n;
   const cBuffer = poisonedBuffer(gpu, 'c', count + 8);
-  const mask = rng.f32(count);
-  mask[0] = NaN;
-  const maskBuffer = f32Buffer(gpu, 'mask', mask);
-  const options = { bias: c.bias ? biasBuffer : undefined, relu: c.relu, reluMask: c.mask ? maskBuffer : undefined };
+  const options = { bias: c.bias ? biasBuffer : undefined, relu: c.relu };
   submitDispatches(gpu, [
     await packMatrix(gpu, { rows: c.m, k: c.k, transpose: c.transposed }, aBuffer, packedA),
     await packMatrix(gpu, { rows: c.n, k: c.k, transpose: c.transposed }, bBuffer, packedB),
@@ -76,15 +70,14 @@ async function check(c: Case): Promise<void> {
   const shape = { m: c.m, n: c.n, k: c.k, transposeA: c.transposed, transposeB: !c.transposed };
   const expected = matmulReference(shape, a, b).map((v, i) => {
     const biased = v + (c.bias ? bias[i % c.n] : 0);
-    const activated = c.relu ? Math.max(0, biased) : biased;
-    return c.mask && mask[i] <= 0 ? 0 : activated;
+    return c.relu ? Math.max(0, biased) : biased;
   });
   assertClose(actual, expected, what);
 
   const bufferResult = poisonedBuffer(gpu, 'c.buffer-kernel', count);
   submitDispatches(gpu, await matmul(gpu, shape, options, aBuffer, bBuffer, bufferResult));
   assertExactlyEqual(actual, await readF32(gpu, bufferResult, count), `${what}: texture vs buffer kernel`);
-  for (const buffer of [aBuffer, bBuffer, biasBuffer, cBuffer, bufferResult, maskBuffer]) buffer.destroy();
+  for (const buffer of [aBuffer, bBuffer, biasBuffer, cBuffer, bufferResult]) buffer.destroy();
   for (const packed of [packedA, packedB]) packed.texture.destroy();
 }
 
@@ -99,7 +92,6 @@ for (const c of [
   { m: 3, n: 21, k: 10, bias: true, spare: 9 },
   { m: 9, n: 31, k: 6, transposed: true },
   { m: 20, n: 3, k: 13, transposed: true, spare: 5 },
-  { m: 11, n: 26, k: 9, mask: true, tiles: { rows: 4, columns: 6, workgroup: 3 } },
 ] satisfies Case[]) {
   test(`${describe(c)} matches the reference and the buffer kernel`, () => check(c));
 }
@@ -109,11 +101,6 @@ for (const c of [
 for (const m of [1000, 17, 1]) {
   test(`MNIST fc1 forward ${m}x500x2000 +bias +ReLU`, () =>
     check({ m, n: 500, k: 2000, bias: true, relu: true, spare: m === 1000 ? 0 : 8 }));
-}
-// fc1's input gradient in training: gradOutput [batch, 500] times W, given as Wᵀ [2000, 500], masked by
-// the ReLU before fc1.
-for (const m of [64, 5]) {
-  test(`MNIST fc1 input gradient ${m}x2000x500, ReLU-masked`, () => check({ m, n: 2000, k: 500, mask: true, spare: 64 - m }));
 }
 for (const k of [64, 37]) {
   test(`MNIST fc1 weight gradient 500x2000x${k} from gradOutputᵀ, inputᵀ`, () =>
