@@ -19,9 +19,12 @@ export interface EvaluationResult {
   imagesPerSecond: number;
 }
 
-/** Share of the expected time slept through before reading, with a known pace and after a probe. */
+/** Share of the expected time slept through before reading. */
 const PACE = 0.95;
-const FIRST_PACE = 0.6;
+/** After a sleep that outlasted the GPU, the next evaluation expects this share of the measured bound. */
+const OVERSHOOT_CORRECTION = 0.9;
+/** The GPU's speed while this thread polls, relative to its speed while it sleeps (2 cores: one left). */
+const POLLED_SPEED = 0.5;
 
 /** Evaluates `network` (its current parameters) on every image of `split`, in order. */
 export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): Promise<EvaluationResult> {
@@ -39,7 +42,7 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
     // Where waiting polls (Dawn under Node), polling takes a core from the kernels, and oversleeping
     // idles the GPU (no work is queued behind the last batch): so sleep through most of the expected
     // time, then read. The pace is the last evaluation's on this device and batch size; the first one
-    // times its first batch alone (polled, so slower than the rest) and sleeps through less.
+    // times its first batch alone (polled, so at POLLED_SPEED) and goes by that.
     const paces = devicePaces(gpu);
     const paceKey = `evaluation/${network.model.name}/${batchSize}`; // milliseconds per image
     const knownPace = paces.get(paceKey);
@@ -61,21 +64,23 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       submittedAt = performance.now();
       if (gpu.waitingPolls && knownPace === undefined && n < split.count) {
         await device.queue.onSubmittedWorkDone();
-        const probed = (performance.now() - submittedAt) / n;
-        sleepUntilTime = performance.now() + FIRST_PACE * (split.count - n) * probed;
+        const probed = (performance.now() - submittedAt) / n; // polled throughout: at POLLED_SPEED
+        sleepUntilTime = performance.now() + PACE * (split.count - n) * POLLED_SPEED * probed;
       }
     }
     if (gpu.waitingPolls && knownPace !== undefined) sleepUntilTime = submittedAt + PACE * split.count * knownPace;
     if (sleepUntilTime > 0) await sleepUntil(sleepUntilTime);
     if (gpu.waitingPolls) {
       // Waiting for the queue alone (not the readbacks, whose own round trips would count as GPU time):
-      // if it waited, the GPU finished just now, a measure of its pace; if it was done at once, the
-      // sleep overshot by an unknown amount, so aim shorter next time.
+      // if it waited, the GPU finished just now, a measure of its pace (counting the polled time at the
+      // slower speed the GPU had then); if it was done at once, the sleep overshot by an unknown amount
+      // and this is only a bound, so aim shorter next time.
       const waitStarted = performance.now();
       await device.queue.onSubmittedWorkDone();
       const doneAt = performance.now();
-      const measured = (doneAt - submittedAt) / split.count;
-      paces.set(paceKey, knownPace === undefined || doneAt - waitStarted > 2 ? measured : 0.8 * knownPace);
+      const polled = doneAt - waitStarted;
+      const measured = (waitStarted - submittedAt + POLLED_SPEED * polled) / split.count;
+      paces.set(paceKey, polled > 2 ? measured : OVERSHOOT_CORRECTION * measured);
     }
     const predictions = await readU32(gpu, allPredictions, split.count);
     const losses = await readF32(gpu, allLosses, split.count);
