@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runtime } from '../src/gpu/device.ts';
 import { createBuffer, createStorageBuffer } from '../src/gpu/buffers.ts';
-import { getKernel, ShaderCompileError, workgroupGrid } from '../src/gpu/kernel.ts';
+import { getKernel, ShaderCompileError, shaderSource, workgroupGrid } from '../src/gpu/kernel.ts';
 import { sharedGpu } from './helpers/gpu.ts';
 
 const test = suite('gpu device layer');
@@ -46,6 +46,14 @@ test('a missing kernel names the file it looked for', async () => {
     assert.unreachable();
   } catch (err) {
     assert.match((err as Error).message, /no_such_kernel\.wgsl/);
+  }
+});
+
+test('kernels that share code get it pasted in where they include it', () => {
+  for (const name of ['matmul_texture', 'conv2d_forward_implicit_gemm']) {
+    const source = shaderSource(name);
+    assert.not.match(source, /^\/\/ #include "/m, `${name}: an include was left unexpanded`);
+    assert.is(source.match(/^fn dotRow\(/gm)?.length, 1, `${name}: dotRow once, from shaders/include/register_block.wgsl`);
   }
 });
 

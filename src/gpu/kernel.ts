@@ -50,13 +50,24 @@ function findShaderDir(): string {
 let shaderDir: string | undefined;
 const sourceCache = new Map<string, string>();
 
+/**
+ * A line `// #include "file.wgsl"` stands for shaders/include/file.wgsl: code that kernels share (WGSL
+ * has no includes). As a comment, it leaves the kernel's own file valid to WGSL tooling.
+ */
+const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/gm;
+
+/** The source of shaders/<name>.wgsl, its includes pasted in. */
 export function shaderSource(name: string): string {
   let source = sourceCache.get(name);
   if (source === undefined) {
-    shaderDir ??= findShaderDir();
-    const path = join(shaderDir, `${name}.wgsl`);
+    const dir = shaderDir ??= findShaderDir();
+    const path = join(dir, `${name}.wgsl`);
     if (!existsSync(path)) throw new Error(`Kernel "${name}" not found: expected ${path}`);
-    source = readFileSync(path, 'utf8');
+    source = readFileSync(path, 'utf8').replace(INCLUDE_LINE, (_, file: string) => {
+      const included = join(dir, 'include', file);
+      if (!existsSync(included)) throw new Error(`shaders/${name}.wgsl includes "${file}", but ${included} does not exist`);
+      return readFileSync(included, 'utf8');
+    });
     sourceCache.set(name, source);
   }
   return source;
@@ -114,6 +125,7 @@ async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
   const info = typeof module.getCompilationInfo === 'function' ? await module.getCompilationInfo() : undefined;
   const errors = (info?.messages ?? []).filter((m) => m.type === 'error');
   if (errors.length > 0) {
+    // Line numbers count the included files' lines where they were pasted in.
     const lines = errors.map((m) => `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
     throw new ShaderCompileError(lines.join('\n'));
   }
