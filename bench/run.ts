@@ -3,6 +3,7 @@
 // same network in PyTorch on the CPU for comparison. Prints a table and writes JSON.
 //   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch]      deno task bench
 import { writeFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { loadMnist } from '../src/data/mnist.ts';
@@ -19,7 +20,7 @@ import { formatProfile, profileOps, profileTrainingStep } from '../src/train/pro
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 import { Rng } from '../src/util/random.ts';
 import { runPytorchDigit } from './pytorch.ts';
-import { mainThreadCpuMs, randomBuffer, timeDispatches } from './timing.ts';
+import { mainThreadCpuMs, randomBuffer, timeDispatches, workerCpuMs } from './timing.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -96,15 +97,22 @@ let steps = 0;
 state = (await train(gpu, config, trainSplit, state, { shouldStop: () => ++steps >= 20 })).state;
 steps = 0;
 const hostCpuStart = mainThreadCpuMs();
+const workerCpuStart = workerCpuMs();
 started = performance.now();
 const deadline = started + seconds * 1000;
 const measured = await train(gpu, config, trainSplit, state, { shouldStop: () => (++steps, performance.now() >= deadline) });
 const trainSeconds = (performance.now() - started) / 1000;
 const hostCpuEnd = mainThreadCpuMs();
+const workerCpuEnd = workerCpuMs();
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;
 const stepMs = (1000 * trainSeconds) / steps;
 // Host work per step: CPU time of the main thread (batch gathering, uploads, encoding, submission, readback).
 const hostCpuMsPerStep = hostCpuStart === undefined || hostCpuEnd === undefined ? null : (hostCpuEnd - hostCpuStart) / steps;
+// How busy the driver's shader threads were in that same window (the GPU, on lavapipe), as a share of
+// all cores: unlike the profile below, measured while training, so the VM's drift cancels out.
+const cores = availableParallelism();
+const gpuBusyShare = workerCpuStart === undefined || workerCpuEnd === undefined ? null
+  : (workerCpuEnd - workerCpuStart) / (cores * 1000 * trainSeconds);
 
 // Per-op profile of one training step (timestamp queries when available), once everything is warm.
 const profile = await profileTrainingStep(gpu, config, trainSplit, initialState(initParameters(layout, 1)), 9);
@@ -155,6 +163,7 @@ const result = {
   host_share_of_step: hostShare,
   host_cpu_ms_per_step: hostCpuMsPerStep,
   host_cpu_share_of_step: hostCpuMsPerStep === null ? null : hostCpuMsPerStep / stepMs,
+  other_threads_busy_share: gpuBusyShare,
   eval_images_per_second: evalRates[1],
   eval_images_per_second_best: evalRates[2],
   eval_profile: evalProfile,
@@ -177,6 +186,9 @@ row('training throughput', `${trainImagesPerSecond.toFixed(0)} images/s (${stepM
 row('kernel time per step (profiled)', `${profile.totalMilliseconds.toFixed(1)} ms (outside kernels ~${(100 * hostShare).toFixed(1)}% of a step)`);
 if (hostCpuMsPerStep !== null) {
   row('host CPU per step (main thread)', `${hostCpuMsPerStep.toFixed(2)} ms (${(100 * hostCpuMsPerStep / stepMs).toFixed(1)}% of a step)`);
+}
+if (gpuBusyShare !== null) {
+  row('other threads busy (the GPU)', `${(100 * gpuBusyShare).toFixed(1)}% of ${cores} cores while training (driver and runtime threads)`);
 }
 row('evaluation throughput', `${evalRates[1].toFixed(0)} images/s (median of 3; best ${evalRates[2].toFixed(0)})`);
 row('matmul ceiling (best of our kernel)', `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape}; ` +
