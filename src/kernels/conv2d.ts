@@ -214,6 +214,14 @@ function checkSize(what: string, arg: BufferArg, elements: number): void {
   if (bytes < elements * 4) throw new RangeError(`conv2d: ${what} needs ${elements} f32 (${elements * 4} bytes), its binding has ${bytes}`);
 }
 
+/** The bindings of a forward (buffer or texture kernel) hold the tensors of `s`. */
+function checkForwardBindings(s: Resolved, input: BufferArg, weight: BufferArg, bias: BufferArg, output: BufferArg): void {
+  checkSize('input', input, s.N * s.C * s.H * s.W);
+  checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
+  checkSize('bias', bias, s.O);
+  checkSize('output', output, s.N * s.O * s.OH * s.OW);
+}
+
 function grid(groups: number): [number, number] {
   if (groups > 65535 * 65535) throw new RangeError(`conv2d: ${groups} workgroups is more than one dispatch allows; use a smaller batch`);
   // The shaders rely on a z count of 1 (see conv2d_forward.wgsl); workgroupGrid never sets z.
@@ -246,10 +254,7 @@ export async function conv2dForward(
   const tiles = { ...defaultForwardTiles(shape), ...options.tiles };
   checkOutputBlock('forward', tiles, (tiles.columns - 1) * s.S + s.KW);
   checkWorkgroup(gpu, 'forward workgroup', tiles.workgroup);
-  checkSize('input', input, s.N * s.C * s.H * s.W);
-  checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
-  checkSize('bias', bias, s.O);
-  checkSize('output', output, s.N * s.O * s.OH * s.OW);
+  checkForwardBindings(s, input, weight, bias, output);
 
   const blocksPerChannelBlock = s.N * s.OH * ceilDiv(s.OW, tiles.columns);
   const groupsPerBlock = ceilDiv(blocksPerChannelBlock, tiles.workgroup);
@@ -493,10 +498,7 @@ export async function conv2dForwardTexture(
   checkRange('texture rows', tiles.rows, 4);
   checkRange('texture columnTexels', tiles.columnTexels, 2);
   checkWorkgroup(gpu, 'texture workgroup', tiles.workgroup);
-  checkSize('input', input, s.N * s.C * s.H * s.W);
-  checkSize('weight', weight, s.O * s.C * s.KH * s.KW);
-  checkSize('bias', bias, s.O);
-  checkSize('output', output, s.N * s.O * s.OH * s.OW);
+  checkForwardBindings(s, input, weight, bias, output);
 
   const oBlocks = ceilDiv(s.O, tiles.channelBlock);
   const yBlocks = ceilDiv(s.OH, tiles.rows);

@@ -8,6 +8,7 @@ import { createRgba32fTexture, TEXTURE_USAGE } from '../gpu/buffers.ts';
 import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
 import { conv2dOutputSize, type Conv2dShape } from './conv2d.ts';
 import { texelsPerRow, type PackedMatrix } from './matmul_texture.ts';
+import { maxPool2dOutputSize } from './maxpool2d.ts';
 
 /** NCHW planes packed channels-last: row r of the texture holds item r, texel (y * width + x) * C4 + g. */
 export interface ChannelsLastTexture {
@@ -87,8 +88,7 @@ export async function packChannelsLast(
   const stride = shape.stride ?? pool;
   for (const [name, value] of Object.entries({ items, channels, height, width, pool, stride })) checkInteger(name, value, 1, 2 ** 31);
   if (pool > height || pool > width) throw new RangeError(`packChannelsLast: a ${pool}x${pool} window does not fit ${height}x${width}`);
-  const outH = Math.floor((height - pool) / stride) + 1;
-  const outW = Math.floor((width - pool) / stride) + 1;
+  const { outH, outW } = maxPool2dOutputSize({ batch: items, channels, height, width, kernel: pool, stride });
   if (items > dst.items || channels !== dst.channels || outH !== dst.height || outW !== dst.width) {
     throw new RangeError(`packChannelsLast: ${items} items of ${channels}x${outH}x${outW} do not fit "${dst.texture.label}" ` +
       `(${dst.items} of ${dst.channels}x${dst.height}x${dst.width})`);

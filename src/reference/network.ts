@@ -7,7 +7,7 @@ import { maxPool2dBackwardReference, maxPool2dForwardReference } from './maxpool
 import { reluBackwardReference, reluForwardReference } from './relu.ts';
 import { softmaxCrossEntropyReference } from './softmax_cross_entropy.ts';
 import type { Conv2dShape } from '../kernels/conv2d.ts';
-import type { MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import { maxPool2dOutputSize, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
 import { resolveLayers, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
 
 export interface NetworkReferenceResult {
@@ -28,8 +28,7 @@ export interface NetworkReferenceResult {
 function smallestPoolGap(shape: MaxPool2dShape, input: ArrayLike<number>, output: ArrayLike<number>): number {
   const { batch, channels, height: H, width: W, kernel: K } = shape;
   const S = shape.stride ?? K;
-  const outH = Math.floor((H - K) / S) + 1;
-  const outW = Math.floor((W - K) / S) + 1;
+  const { outH, outW } = maxPool2dOutputSize(shape);
   let smallest = Infinity;
   for (let plane = 0, o = 0; plane < batch * channels; plane++) {
     for (let oy = 0; oy < outH; oy++) {
