@@ -87,6 +87,10 @@ test('random headers: plausible magic with random dims never over-reads', () => 
     }), { numRuns, seed: testSeed() });
 });
 
+// About 8 % of mutated files still parse (18-31 of 300 over seeds 1-30), so 300 runs left the coverage
+// bar below at a few sigma: one CI run drew 9. 1000 runs put it far below the expected ~80.
+const mutationRuns = 1000;
+
 test('mutated and truncated valid files: the original, another consistent array, or rejected', () => {
   const outcomes = { parsed: 0, rejected: 0 };
   fc.assert(fc.property(validFile, mutation, (file, m) => {
@@ -102,7 +106,7 @@ test('mutated and truncated valid files: the original, another consistent array,
       assert.equal(result.dims, file.dims);
       assert.equal(Array.from(result.data), Array.from(file.data));
     }
-  }), { numRuns, seed: testSeed() });
+  }), { numRuns: mutationRuns, seed: testSeed() });
   // Both branches must be exercised, or the property proves little.
   assert.ok(outcomes.parsed > 10 && outcomes.rejected > 10, JSON.stringify(outcomes));
 });
