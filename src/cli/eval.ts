@@ -5,7 +5,7 @@ import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
-import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { dataOptions, defaultCheckpointPath, trainFirstAdvice } from './common.ts';
 import { emitJson, percent } from './progress.ts';
 
 export const EVAL_HELP = `Usage: eval [options]
@@ -40,9 +40,10 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = choiceOption(values.split, 'split', ['test', 'train'] as const);
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
-  const checkpoint = loadCheckpoint(path);
+  const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
+  if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
 
   const gpu = await openGpu({ verbose: values.verbose });
   try {

@@ -57,7 +57,8 @@ export function statOrUndefined(path: string): Stats | undefined {
   try {
     return statSync(path);
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') return undefined;
+    // ENOTDIR: a file where a parent directory should be; nothing is at `path` either.
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return undefined;
     throw new FileError(path, `${path}: ${describeFsError(err)}`, errorCode(err));
   }
 }

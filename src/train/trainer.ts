@@ -86,7 +86,8 @@ export interface TrainResult {
 
 export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, initial: TrainState, hooks: TrainHooks = {}):
   Promise<TrainResult> {
-  const network = await Network.create(gpu, config.model, { maxBatch: config.batchSize, training: true, adam: config.adam });
+  // A batch size above the image count still makes one batch of all of them: size buffers for that.
+  const network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, train.count), training: true, adam: config.adam });
   const evalNetwork = hooks.testSplit
     ? await Network.create(gpu, config.model, { maxBatch: hooks.evalBatchSize ?? 1000, training: false })
     : null;
