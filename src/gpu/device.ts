@@ -70,7 +70,15 @@ export class GpuDeviceLostError extends Error {
 
 export const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'node';
 
-const INSTALL_HINT =
+/** The runtime and its WebGPU implementation, e.g. "Node 20.20.2, WebGPU by Dawn (npm webgpu)". */
+export function runtimeDescription(): { name: Runtime; version: string; webgpu: string } {
+  const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return runtime === 'deno'
+    ? { name: 'deno', version: deno!.version.deno, webgpu: 'wgpu (navigator.gpu)' }
+    : { name: 'node', version: process.versions.node, webgpu: 'Dawn (npm package webgpu)' };
+}
+
+export const INSTALL_HINT =
   'Install a GPU driver with Vulkan, Metal or D3D12 support. Without a GPU on Debian/Ubuntu, the CPU ' +
   'Vulkan driver works: `apt-get install mesa-vulkan-drivers libvulkan1` (Node/Dawn needs Mesa >= 25, ' +
   'on Debian 12 from bookworm-backports).';
@@ -103,7 +111,7 @@ async function getGpuEntryPoint(): Promise<GPU> {
 let dawnEntryPoint: GPU | undefined;
 
 /** Limits the engine asks for explicitly: the defaults are too small for large batches. */
-const WANTED_LIMITS = [
+export const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxStorageBuffersPerShaderStage',
