@@ -198,4 +198,3 @@ export function workgroupGrid(count: number, maxPerDimension = 65535): [number, 
   return [Math.ceil(count / y), y];
 }
 
-export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);
