@@ -9,6 +9,7 @@ import { checkIntegers, checkWorkgroup, grid } from './checks.ts';
 import {
   defaultImplicitGemmTiles, implicitGemmSuits, MAX_IMPLICIT_GEMM_COLUMNS, MAX_IMPLICIT_GEMM_ROWS, type ImplicitGemmTiles,
 } from './conv2d_tiles.ts';
+import { registerBlock } from './matmul.ts';
 import { checkChannelsLast, texelsPerRow, type ChannelsLastTexture, type PackedMatrix } from './layout.ts';
 
 export { defaultImplicitGemmTiles, implicitGemmSuits, type ImplicitGemmTiles };
@@ -45,21 +46,20 @@ export async function conv2dForwardImplicitGemm(
   if (n > output.rows || o * positions !== output.k || output.pageRows < output.rows) {
     throw new RangeError(`${WHAT}: output "${output.texture.label}" must hold ${n} unpaged rows of ${o * positions}`);
   }
-  const rowBlocks = ceilDiv(positions, tiles.rows);
-  const columnBlocks = ceilDiv(o, tiles.columns);
+  // Per item, a product of positions x output channels.
+  const block = registerBlock(tiles, positions, o);
   const kernel = await getKernel(gpu, {
     shader: 'conv2d_forward_implicit_gemm',
     bindings: ['texture', 'texture', 'read', 'rgba32float_write'],
     constants: {
       N: n, W: w, C4: texelsPerRow(c), O: o, KH: kh, KW: kw, OW: outW, P: positions,
       RELU: options.relu ? 1 : 0,
-      ROWS: tiles.rows, COLS: tiles.columns, WG: tiles.workgroup,
-      ROW_BLOCKS: rowBlocks, COL_BLOCKS: columnBlocks,
+      ...block.constants,
     },
   });
   return {
     kernel,
     bindGroup: kernel.bind(gpu, [input.view, weight.view, bias, output.view]),
-    workgroups: grid(WHAT, ceilDiv(n * rowBlocks * columnBlocks, tiles.workgroup)),
+    workgroups: grid(WHAT, ceilDiv(n * block.constants.ROW_BLOCKS * block.constants.COL_BLOCKS, tiles.workgroup)),
   };
 }

@@ -55,6 +55,19 @@ export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, max
   }
 }
 
+/**
+ * The override constants of a register-blocked product (matmul.wgsl, register_block.wgsl's users) of
+ * `rows` x `columns` outputs, and its workgroup count: blocks of tiles.rows x tiles.columns, one per invocation.
+ */
+export function registerBlock(tiles: MatmulTiles, rows: number, columns: number): { constants: Record<string, number>; groups: number } {
+  const rowBlocks = ceilDiv(rows, tiles.rows);
+  const columnBlocks = ceilDiv(columns, tiles.columns);
+  return {
+    constants: { ROWS: tiles.rows, COLS: tiles.columns, WG: tiles.workgroup, ROW_BLOCKS: rowBlocks, COL_BLOCKS: columnBlocks },
+    groups: ceilDiv(rowBlocks * columnBlocks, tiles.workgroup),
+  };
+}
+
 /** C = op(A)·op(B) (+ bias) (ReLU), overwriting C. One dispatch. */
 export async function matmul(
   gpu: Gpu,
@@ -67,8 +80,7 @@ export async function matmul(
   const tiles = options.tiles ?? DEFAULT_MATMUL_TILES;
   checkShape(shape);
   checkMatmulTiles(gpu, 'matmul', tiles, MAX_MATMUL_ROWS, MAX_MATMUL_COLUMNS);
-  const rowBlocks = ceilDiv(shape.m, tiles.rows);
-  const columnBlocks = ceilDiv(shape.n, tiles.columns);
+  const block = registerBlock(tiles, shape.m, shape.n);
   const kernel = await getKernel(gpu, {
     shader: 'matmul',
     bindings: ['read', 'read', 'read', 'read_write', 'read'],
@@ -81,13 +93,9 @@ export async function matmul(
       HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
       RELU_MASK: options.reluMask ? 1 : 0,
-      ROWS: tiles.rows,
-      COLS: tiles.columns,
-      WG: tiles.workgroup,
-      ROW_BLOCKS: rowBlocks,
-      COL_BLOCKS: columnBlocks,
+      ...block.constants,
     },
   });
   const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? placeholderBuffer(gpu), c, options.reluMask ?? placeholderBuffer(gpu)]);
-  return [{ kernel, bindGroup, workgroups: grid('matmul', ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
+  return [{ kernel, bindGroup, workgroups: grid('matmul', block.groups) }];
 }

@@ -4,10 +4,9 @@
 // the cost of the packing copies. The register block is a parameter: bench/matmul-tiles.ts sweeps it.
 import type { Gpu } from '../gpu/device.ts';
 import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
-import { ceilDiv } from '../util/shapes.ts';
 import { checkIntegers, grid, placeholderBuffer } from './checks.ts';
 import { checkFits, texelsPerRow, type PackedMatrix } from './layout.ts';
-import { checkMatmulTiles, type MatmulTiles } from './matmul.ts';
+import { checkMatmulTiles, registerBlock, type MatmulTiles } from './matmul.ts';
 
 export const MAX_TEXTURE_MATMUL_ROWS = 24; // MAX_ROWS in the shader
 export const MAX_TEXTURE_MATMUL_COLUMNS = 24; // MAX_COLS in the shader
@@ -38,8 +37,7 @@ export async function matmulTexture(
     if (packed.pageRows < packed.rows) throw new RangeError(`matmulTexture: "${packed.texture.label}" is paged; the product reads unpaged textures`);
   }
   if (m * n >= 2 ** 32) throw new RangeError(`matmulTexture ${m}x${n}: C has 2^32 or more elements`);
-  const rowBlocks = ceilDiv(m, tiles.rows);
-  const columnBlocks = ceilDiv(n, tiles.columns);
+  const block = registerBlock(tiles, m, n);
   const kernel = await getKernel(gpu, {
     shader: 'matmul_texture',
     bindings: ['texture', 'texture', 'read', 'read_write'],
@@ -49,13 +47,9 @@ export async function matmulTexture(
       K4: texelsPerRow(k),
       HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
-      ROWS: tiles.rows,
-      COLS: tiles.columns,
-      WG: tiles.workgroup,
-      ROW_BLOCKS: rowBlocks,
-      COL_BLOCKS: columnBlocks,
+      ...block.constants,
     },
   });
   const bindGroup = kernel.bind(gpu, [a.view, b.view, options.bias ?? placeholderBuffer(gpu), c]);
-  return [{ kernel, bindGroup, workgroups: grid('matmulTexture', ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
+  return [{ kernel, bindGroup, workgroups: grid('matmulTexture', block.groups) }];
 }
