@@ -21,7 +21,7 @@ export interface Gpu {
   /**
    * True where awaiting a GPU promise (mapAsync, onSubmittedWorkDone) keeps the main thread busy until it
    * settles: Dawn's Node bindings poll for events with setImmediate meanwhile, which on a CPU driver
-   * takes a core from the shaders. Long waits then sleep first (see sleepUntil) and poll only at the end.
+   * takes a core from the shaders. Long waits then sleep first (src/gpu/wait.ts) and poll only at the end.
    * WEBGPU_DIGITS_POLL_WAITS=1 turns that off, for comparison (bench/wait-pacing.ts).
    */
   readonly waitingPolls: boolean;
@@ -192,24 +192,6 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
   return gpu;
-}
-
-const pacesByDevice = new WeakMap<GPUDevice, Map<string, number>>();
-
-/**
- * Paces (milliseconds of GPU time per unit of work) remembered for this device under the caller's key,
- * so that the next wait of the same kind (the next run, the next evaluation) starts paced.
- */
-export function devicePaces(gpu: Gpu): Map<string, number> {
-  let paces = pacesByDevice.get(gpu.device);
-  if (!paces) pacesByDevice.set(gpu.device, paces = new Map());
-  return paces;
-}
-
-/** Resolves at `performance.now()` = `time` (at once if that has passed), without polling the GPU. */
-export function sleepUntil(time: number): Promise<void> {
-  const ms = time - performance.now();
-  return ms < 1 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
