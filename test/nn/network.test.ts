@@ -44,13 +44,14 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
     network.setParameters(flat);
     const size = network.inputSize;
     const data = realImages ? await testSplit('train') : undefined;
-    let pixels: Uint8Array;
-    let labels: Uint32Array;
-    let expected: ReturnType<typeof networkReference>;
+    let best: { pixels: Uint8Array; labels: Uint32Array; expected: ReturnType<typeof networkReference> } | undefined;
     let draws = 0;
     // A batch whose forward passes a ReLU or max-pool kink closer than float32 resolves is drawn again:
-    // there the GPU may rightly route a gradient the other way (see kinkMargin).
+    // there the GPU may rightly route a gradient the other way (see kinkMargin). With tens of thousands
+    // of activations a margin of KINK_MARGIN is not always found, so the draw farthest from any kink wins.
     do {
+      let pixels: Uint8Array;
+      let labels: Uint32Array;
       if (data) {
         const start = rng.int(data.count - batch);
         pixels = data.images.slice(start * size, (start + batch) * size);
@@ -59,8 +60,10 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
         pixels = new Uint8Array(batch * size).map(() => rng.int(256));
         labels = new Uint32Array(batch).map(() => rng.int(model.classes));
       }
-      expected = networkReference(model, network.layout.split(flat), pixels, labels);
-    } while (expected.kinkMargin < KINK_MARGIN && ++draws < 20);
+      const expected = networkReference(model, network.layout.split(flat), pixels, labels);
+      if (!best || expected.kinkMargin > best.expected.kinkMargin) best = { pixels, labels, expected };
+    } while (best.expected.kinkMargin < KINK_MARGIN && ++draws < 20);
+    const { pixels, labels, expected } = best;
     network.writeBatch(pixels, labels);
     const plan = await network.plan(batch);
     submitDispatches(gpu, dispatchesOf(plan.forward, plan.loss, plan.backward));
