@@ -7,6 +7,7 @@ import { evalCommand } from './cli/eval.ts';
 import { predictCommand } from './cli/predict.ts';
 import { showCommand } from './cli/show.ts';
 import { BROKEN_PIPE_EXIT, installBrokenPipeGuard } from './cli/progress.ts';
+import { infoCommand } from './cli/info.ts';
 
 const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
 
@@ -17,6 +18,7 @@ Commands:
   eval       evaluate a checkpoint on the test (or training) set
   predict    classify PNG images of handwritten digits
   show       write dataset images to PNG and print them in the terminal
+  info       runtime, GPU adapter and driver, limits, where data, checkpoints and shader caches are
 
 Run <command> --help for its options.`;
 
@@ -25,6 +27,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   predict: predictCommand,
   show: showCommand,
+  info: infoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -4,8 +4,10 @@ import { openGpu } from '../gpu/device.ts';
 import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
+import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
 import { dataOptions, defaultCheckpointPath, trainFirstAdvice } from './common.ts';
+import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
 
 export const EVAL_HELP = `Usage: eval [options]
@@ -19,6 +21,7 @@ Options:
   --batch-size N       images per forward pass (default: 1000)
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums
+  --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
   --verbose            print the GPU adapter and its limits
   -h, --help           show this help`;
@@ -29,6 +32,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     split: { type: 'string', default: 'test' } as const,
     'batch-size': { type: 'string', default: '1000' } as const,
     json: { type: 'boolean', default: false } as const,
+    plan: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
@@ -41,21 +45,28 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
   const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
+  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose);
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
 
   const gpu = await openGpu({ verbose: values.verbose });
   try {
-    const network = await Network.create(gpu, checkpoint.model, { maxBatch: Math.min(batchSize, data.count), training: false });
-    network.setParameters(checkpoint.params);
-    await network.plan(Math.min(batchSize, data.count)); // compile before timing
-    const result = await evaluate(gpu, network, data);
-    network.destroy();
+    const maxBatch = Math.min(batchSize, data.count);
+    let network: Network | undefined;
+    const compile = await timeCompile(gpu, async () => {
+      network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+      network.setParameters(checkpoint.params);
+      await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
+    });
+    if (!values.json) console.error(formatCompile(compile));
+    const result = await evaluate(gpu, network!, data);
+    network!.destroy();
     if (values.json) {
       emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), split,
         count: result.count, correct: result.correct, accuracy: result.accuracy, mean_loss: result.meanLoss,
         per_class_accuracy: perClassAccuracy(result), confusion: result.confusion, images_per_second: result.imagesPerSecond,
+        seconds: result.seconds, compile_seconds: compile.seconds, kernels_compiled: compile.kernels,
         adapter: gpu.adapterName });
     } else {
       console.log(formatReport(path, split, checkpoint.metadata.epoch, result));

@@ -15,8 +15,10 @@ import {
 import { CheckpointLock } from '../train/lock.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
+import { formatCompile } from '../train/warm-up.ts';
 import { intOption, nonNegativeNumberOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { commandLine, cliInvocation, dataOptions, defaultCheckpointPath, resumeCommand } from './common.ts';
+import { printPlans } from './plan.ts';
 import { BROKEN_PIPE_EXIT, bar, emitJson, formatDuration, logError, onBrokenPipe, percent, ProgressLine } from './progress.ts';
 
 export const TRAIN_HELP = `Usage: train [options]
@@ -43,6 +45,8 @@ Options:
   --limit N            train on the first N training images only (quick experiments)
   --no-test            skip the test-set evaluation after each epoch
   --profile            print the GPU time of every kernel of one training step, then train
+  --plan               print how each layer runs on this device (training, and the test-set
+                       evaluation at batch 1000), then exit without training
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums (for other datasets in IDX format)
   --json               one JSON object per line on stdout instead of progress bars
@@ -71,6 +75,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'checkpoint-every': { type: 'string' } as const,
     limit: { type: 'string' } as const,
     profile: { type: 'boolean', default: false } as const,
+    plan: { type: 'boolean', default: false } as const,
     json: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
@@ -101,6 +106,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const out = values.out ?? defaultCheckpointPath(model.name);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
   const json = values.json!;
+  if (values.plan) {
+    return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
+      json, values.verbose);
+  }
   const log = (text: string) => (json ? undefined : logError(text));
   const resumeHint = () => resumeCommand('train', argv);
 
@@ -246,8 +255,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (config.batchSize > trainSplit.count) log(`note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`);
       if (values.profile) logError(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));
       let lastJson = 0;
+      if (!json) progress.update('compiling kernels...', true);
       const result = await train(gpu, config, trainSplit, state, {
         testSplit,
+        onCompiled(report) {
+          if (json) {
+            emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
+            return;
+          }
+          progress.update(formatCompile(report), true);
+          progress.done();
+        },
         shouldStop: () => stopRequested,
         checkpointEvery,
         async onCheckpoint(stepState) {

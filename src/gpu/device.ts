@@ -3,6 +3,7 @@
 // src/gpu/ should need to know which runtime it is on.
 
 import process from 'node:process';
+import { withStderrMuted } from './quiet-stderr.ts';
 
 export type Runtime = 'deno' | 'node';
 
@@ -11,6 +12,8 @@ export interface Gpu {
   readonly runtime: Runtime;
   /** One line naming the adapter, e.g. "llvmpipe (Mesa 25.0.7) via Dawn". */
   readonly adapterName: string;
+  /** What the adapter says of itself. */
+  readonly adapter: AdapterSummary;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
   /** Set once the device is lost; operations after that fail with this message. */
@@ -18,7 +21,7 @@ export interface Gpu {
   /**
    * True where awaiting a GPU promise (mapAsync, onSubmittedWorkDone) keeps the main thread busy until it
    * settles: Dawn's Node bindings poll for events with setImmediate meanwhile, which on a CPU driver
-   * takes a core from the shaders. Long waits then sleep first (see sleepUntil) and poll only at the end.
+   * takes a core from the shaders. Long waits then sleep first (src/gpu/wait.ts) and poll only at the end.
    * WEBGPU_DIGITS_POLL_WAITS=1 turns that off, for comparison (bench/wait-pacing.ts).
    */
   readonly waitingPolls: boolean;
@@ -26,6 +29,29 @@ export interface Gpu {
   readonly memory: BufferLedger;
   /** Waits for submitted work, then destroys the device so the process can exit. */
   close(): Promise<void>;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  /** A driver that runs on the CPU (lavapipe/llvmpipe, SwiftShader, WARP): slow, and tuned differently. */
+  cpuDriver: boolean;
+}
+
+const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|\bwarp\b|basic render driver/i;
+
+export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const isFallbackAdapter = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const summary = {
+    vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+    isFallbackAdapter,
+  };
+  return { ...summary, cpuDriver: isFallbackAdapter || CPU_DRIVER.test(`${summary.device} ${summary.description}`) };
 }
 
 export interface BufferLedger {
@@ -44,7 +70,15 @@ export class GpuDeviceLostError extends Error {
 
 export const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'node';
 
-const INSTALL_HINT =
+/** The runtime and its WebGPU implementation, e.g. "Node 20.20.2, WebGPU by Dawn (npm webgpu)". */
+export function runtimeDescription(): { name: Runtime; version: string; webgpu: string } {
+  const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return runtime === 'deno'
+    ? { name: 'deno', version: deno!.version.deno, webgpu: 'wgpu (navigator.gpu)' }
+    : { name: 'node', version: process.versions.node, webgpu: 'Dawn (npm package webgpu)' };
+}
+
+export const INSTALL_HINT =
   'Install a GPU driver with Vulkan, Metal or D3D12 support. Without a GPU on Debian/Ubuntu, the CPU ' +
   'Vulkan driver works: `apt-get install mesa-vulkan-drivers libvulkan1` (Node/Dawn needs Mesa >= 25, ' +
   'on Debian 12 from bookworm-backports).';
@@ -77,7 +111,7 @@ async function getGpuEntryPoint(): Promise<GPU> {
 let dawnEntryPoint: GPU | undefined;
 
 /** Limits the engine asks for explicitly: the defaults are too small for large batches. */
-const WANTED_LIMITS = [
+export const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxStorageBuffersPerShaderStage',
@@ -98,7 +132,9 @@ export interface OpenGpuOptions {
 
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const entry = await getGpuEntryPoint();
-  const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  // Dawn prints notices about clamped adapter limits while it discovers adapters: shown with --verbose only.
+  const adapter = runtime === 'node' && !options.verbose ? await withStderrMuted(request) : await request();
   if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${INSTALL_HINT}`);
 
   const requiredLimits: Record<string, number> = {};
@@ -117,6 +153,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     device,
     runtime,
     adapterName,
+    adapter: summarizeAdapter(adapter),
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
@@ -147,29 +184,14 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   });
 
   if (options.verbose) {
+    const { vendor, architecture, device: name, description, isFallbackAdapter, cpuDriver } = gpu.adapter;
     console.error(`adapter: ${adapterName}`);
+    console.error(`adapter info: vendor "${vendor}", architecture "${architecture}", device "${name}", driver "${description}"` +
+      `${isFallbackAdapter ? ', fallback adapter' : ''}${cpuDriver ? ' (a CPU driver)' : ''}`);
     console.error(`features: ${[...gpu.features].sort().join(', ') || '(none)'}`);
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
   return gpu;
-}
-
-const pacesByDevice = new WeakMap<GPUDevice, Map<string, number>>();
-
-/**
- * Paces (milliseconds of GPU time per unit of work) remembered for this device under the caller's key,
- * so that the next wait of the same kind (the next run, the next evaluation) starts paced.
- */
-export function devicePaces(gpu: Gpu): Map<string, number> {
-  let paces = pacesByDevice.get(gpu.device);
-  if (!paces) pacesByDevice.set(gpu.device, paces = new Map());
-  return paces;
-}
-
-/** Resolves at `performance.now()` = `time` (at once if that has passed), without polling the GPU. */
-export function sleepUntil(time: number): Promise<void> {
-  const ms = time - performance.now();
-  return ms < 1 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

@@ -48,29 +48,59 @@ function findShaderDir(): string {
 }
 
 let shaderDir: string | undefined;
-const sourceCache = new Map<string, string>();
+
+/** A shader's source, its includes pasted in, and where each of its lines came from (for error messages). */
+interface ShaderSource {
+  code: string;
+  /** origins[i]: file (relative to the project) and 1-based line of line i + 1 of `code`. */
+  origins: { file: string; line: number }[];
+}
+
+const sourceCache = new Map<string, ShaderSource>();
 
 /**
  * A line `// #include "file.wgsl"` stands for shaders/include/file.wgsl: code that kernels share (WGSL
  * has no includes). As a comment, it leaves the kernel's own file valid to WGSL tooling.
  */
-const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/gm;
+const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/;
 
-/** The source of shaders/<name>.wgsl, its includes pasted in. */
-export function shaderSource(name: string): string {
+function loadShader(name: string): ShaderSource {
   let source = sourceCache.get(name);
   if (source === undefined) {
     const dir = shaderDir ??= findShaderDir();
     const path = join(dir, `${name}.wgsl`);
     if (!existsSync(path)) throw new Error(`Kernel "${name}" not found: expected ${path}`);
-    source = readFileSync(path, 'utf8').replace(INCLUDE_LINE, (_, file: string) => {
-      const included = join(dir, 'include', file);
-      if (!existsSync(included)) throw new Error(`shaders/${name}.wgsl includes "${file}", but ${included} does not exist`);
-      return readFileSync(included, 'utf8');
+    const lines: string[] = [];
+    const origins: ShaderSource['origins'] = [];
+    readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
+      const include = INCLUDE_LINE.exec(text);
+      if (!include) {
+        lines.push(text);
+        origins.push({ file: `shaders/${name}.wgsl`, line: i + 1 });
+        return;
+      }
+      const included = join(dir, 'include', include[1]);
+      if (!existsSync(included)) throw new Error(`shaders/${name}.wgsl includes "${include[1]}", but ${included} does not exist`);
+      readFileSync(included, 'utf8').replace(/\n$/, '').split('\n').forEach((line, j) => {
+        lines.push(line);
+        origins.push({ file: `shaders/include/${include[1]}`, line: j + 1 });
+      });
     });
+    source = { code: lines.join('\n'), origins };
     sourceCache.set(name, source);
   }
   return source;
+}
+
+/** The source of shaders/<name>.wgsl, its includes pasted in. */
+export function shaderSource(name: string): string {
+  return loadShader(name).code;
+}
+
+/** Where line `line` (1-based) of shaderSource(name) was written: `shaders/<file>.wgsl:<line>`. */
+export function shaderLineOrigin(name: string, line: number): string {
+  const origin = loadShader(name).origins[line - 1];
+  return origin ? `${origin.file}:${origin.line}` : `shaders/${name}.wgsl:${line}`;
 }
 
 export class Kernel {
@@ -125,8 +155,8 @@ async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
   const info = typeof module.getCompilationInfo === 'function' ? await module.getCompilationInfo() : undefined;
   const errors = (info?.messages ?? []).filter((m) => m.type === 'error');
   if (errors.length > 0) {
-    // Line numbers count the included files' lines where they were pasted in.
-    const lines = errors.map((m) => `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+    // Named by the file and line they were written on, an included file's included.
+    const lines = errors.map((m) => `${shaderLineOrigin(name, m.lineNum)}:${m.linePos}: ${m.message}`);
     throw new ShaderCompileError(lines.join('\n'));
   }
   if (scopeError) throw new ShaderCompileError(`shaders/${name}.wgsl: ${scopeError.message}`);
@@ -164,6 +194,11 @@ export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   return kernel;
 }
 
+/** How many distinct pipelines this device has built so far (see getKernel's cache). */
+export function compiledKernelCount(gpu: Gpu): number {
+  return kernelCache.get(gpu.device)?.size ?? 0;
+}
+
 /** One kernel launch with its buffers already bound. */
 export interface Dispatch {
   readonly kernel: Kernel;
@@ -198,4 +233,3 @@ export function workgroupGrid(count: number, maxPerDimension = 65535): [number, 
   return [Math.ceil(count / y), y];
 }
 
-export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);

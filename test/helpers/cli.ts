@@ -41,6 +41,8 @@ export interface CliOptions {
   signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' };
   /** Close our end of the child's stdout once its output matches (the child then meets EPIPE). */
   closeStdoutAfter?: RegExp;
+  /** Give the CLI a pipe for stderr, as a shell does, instead of the socket Node's spawn makes. */
+  stderrPipe?: boolean;
 }
 
 export interface RunningCli {
@@ -55,7 +57,10 @@ export function runCli(args: string[], options: CliOptions = {}): Promise<CliRes
 /** Starts the CLI and returns the child (to signal it) and its result. */
 export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   const [command, ...prefix] = cliCommand(options.runtime ?? thisRuntime);
-  const child = spawn(command, [...prefix, ...args], {
+  const argv = options.stderrPipe
+    ? ['bash', '-c', 'exec "$@" 2> >(cat >&2)', 'bash', command, ...prefix, ...args]
+    : [command, ...prefix, ...args];
+  const child = spawn(argv[0], argv.slice(1), {
     cwd: options.cwd ?? repoRoot(),
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -91,4 +96,14 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
     });
   });
   return { child, result };
+}
+
+/**
+ * Lines on stderr that come from a GPU driver or WebGPU implementation rather than from the tool:
+ * notices a user cannot act on (Dawn's "Warning: ... artificially reduced", Mesa's and wgpu's logs).
+ */
+const DRIVER_LINE = /^(Warning|WARNING|Error|ERROR|MESA|ANV|RADV|NVIDIA|vk[A-Z]|\[wgpu|\[naga|\[\d{4}-\d\d-\d\dT.*(wgpu|naga)|\(node:\d+\))/;
+
+export function driverNoise(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => DRIVER_LINE.test(line) || /artificially reduced|not a conformant vulkan/i.test(line));
 }
