@@ -1,10 +1,12 @@
-// One way to get a GPUDevice on either runtime. Deno ships WebGPU (wgpu) as `navigator.gpu`;
+// One way to get a GPUDevice on any runtime. Deno and browsers ship WebGPU as `navigator.gpu`;
 // Node has none, so we load Dawn's bindings from the npm package `webgpu`. Nothing outside
-// src/gpu/ should need to know which runtime it is on.
+// src/gpu/ should need to know which runtime it is on. No node: imports here: web/ bundles this file.
 
-import process from 'node:process';
+export type Runtime = 'deno' | 'node' | 'browser';
 
-export type Runtime = 'deno' | 'node';
+/** Node's (and Deno's) process.env, read without importing node:process, which browsers lack. */
+const env: Record<string, string | undefined> =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 
 export interface Gpu {
   readonly device: GPUDevice;
@@ -42,7 +44,8 @@ export class GpuDeviceLostError extends Error {
   override name = 'GpuDeviceLostError';
 }
 
-export const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'node';
+export const runtime: Runtime = 'Deno' in globalThis ? 'deno'
+  : (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? 'node' : 'browser';
 
 const INSTALL_HINT =
   'Install a GPU driver with Vulkan, Metal or D3D12 support. Without a GPU on Debian/Ubuntu, the CPU ' +
@@ -50,9 +53,12 @@ const INSTALL_HINT =
   'on Debian 12 from bookworm-backports).';
 
 async function getGpuEntryPoint(): Promise<GPU> {
-  if (runtime === 'deno') {
+  if (runtime !== 'node') {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-    if (!gpu) throw new GpuUnavailableError(`This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`);
+    if (!gpu) {
+      throw new GpuUnavailableError(runtime === 'deno' ? `This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`
+        : 'This browser has no WebGPU (navigator.gpu): try a recent Chrome, Edge or Firefox, with hardware acceleration on.');
+    }
     return gpu;
   }
   if (dawnEntryPoint) return dawnEntryPoint;
@@ -110,7 +116,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const info = adapter.info;
   const adapterName =
     [info?.description || info?.device, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
-    ` via ${runtime === 'deno' ? 'wgpu (Deno)' : 'Dawn (Node)'}`;
+    ` via ${runtime === 'deno' ? 'wgpu (Deno)' : runtime === 'node' ? 'Dawn (Node)' : 'the browser'}`;
 
   let closed = false;
   const gpu: Gpu = {
@@ -120,7 +126,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
-    waitingPolls: runtime === 'node' && !process.env.WEBGPU_DIGITS_POLL_WAITS,
+    waitingPolls: runtime === 'node' && !env.WEBGPU_DIGITS_POLL_WAITS,
     memory: { liveBytes: 0, liveBuffers: 0, peakBytes: 0 },
     async close() {
       if (closed) return;

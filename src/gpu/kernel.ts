@@ -1,9 +1,8 @@
-// Loads WGSL kernels from shaders/, compiles them once per (file, override constants), and gives
-// each an explicit bind group layout so that a binding a specialization leaves unused still binds.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Loads WGSL kernels (shaders/, embedded in shaders.gen.ts so the browser has them too), compiles them
+// once per (file, override constants), and gives each an explicit bind group layout so that a binding
+// a specialization leaves unused still binds.
 import type { Gpu } from './device.ts';
+import { SHADER_SOURCES } from './shaders.gen.ts';
 
 /** A whole buffer, or a range of one (offsets must be multiples of 256 bytes). */
 export type BufferArg = GPUBuffer | GPUBufferBinding;
@@ -36,18 +35,6 @@ export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
 }
 
-/** Walks up from this module (src/gpu, dist/gpu or build/src/gpu) to the project's shaders/. */
-function findShaderDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'shaders');
-    if (existsSync(join(candidate, 'README.md'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error(`Cannot find the shaders/ folder above ${fileURLToPath(import.meta.url)}; reinstall the package.`);
-}
-
-let shaderDir: string | undefined;
 const sourceCache = new Map<string, string>();
 
 /**
@@ -60,13 +47,15 @@ const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/gm;
 export function shaderSource(name: string): string {
   let source = sourceCache.get(name);
   if (source === undefined) {
-    const dir = shaderDir ??= findShaderDir();
-    const path = join(dir, `${name}.wgsl`);
-    if (!existsSync(path)) throw new Error(`Kernel "${name}" not found: expected ${path}`);
-    source = readFileSync(path, 'utf8').replace(INCLUDE_LINE, (_, file: string) => {
-      const included = join(dir, 'include', file);
-      if (!existsSync(included)) throw new Error(`shaders/${name}.wgsl includes "${file}", but ${included} does not exist`);
-      return readFileSync(included, 'utf8');
+    const own = Object.hasOwn(SHADER_SOURCES, name) ? SHADER_SOURCES[name] : undefined;
+    if (own === undefined) {
+      throw new Error(`Kernel "${name}" not found in src/gpu/shaders.gen.ts: expected shaders/${name}.wgsl, then \`npm run gen:shaders\``);
+    }
+    source = own.replace(INCLUDE_LINE, (_, file: string) => {
+      const key = `include/${file.replace(/\.wgsl$/, '')}`;
+      const included = Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined;
+      if (included === undefined) throw new Error(`shaders/${name}.wgsl includes "${file}", but shaders/include/${file} does not exist`);
+      return included;
     });
     sourceCache.set(name, source);
   }
