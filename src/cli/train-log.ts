@@ -18,6 +18,7 @@ export interface TrainLogContext {
   test: MnistSplit | undefined;
   limit: number | undefined;
   dataDir: string | undefined;
+  checkpoint: string;
 }
 
 export function openMetricsLog(path: string, c: TrainLogContext): MetricsLog {
@@ -40,7 +41,7 @@ export function openMetricsLog(path: string, c: TrainLogContext): MetricsLog {
     dataset: { dir: resolveDataDir(c.dataDir), train_images: c.train.count, test_images: c.test?.count ?? null, limit: c.limit ?? null },
     settings: {
       epochs: c.config.epochs, batch_size: c.config.batchSize, lr: c.config.adam.lr, adam: c.config.adam,
-      shuffle: c.config.shuffle, seed: c.config.seed, log_every: c.every,
+      shuffle: c.config.shuffle, seed: c.config.seed, log_every: c.every, checkpoint: c.checkpoint,
     },
     seed: c.config.seed,
   });

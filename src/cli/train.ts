@@ -151,7 +151,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const progress = new ProgressLine();
   const started = performance.now();
   const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
-    every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, train: trainSplit, test: testSplit, limit, dataDir,
+    every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
   });
   try {
     if (json) {
