@@ -106,8 +106,7 @@ async function main(): Promise<void> {
   try {
     gpu = await openGpu();
   } catch (err) {
-    setStatus(`This browser has no usable WebGPU, which this page needs: ${(err as Error).message} ` +
-      'Try a recent Chrome or Edge (113+), or a browser with WebGPU enabled.', 'no-webgpu');
+    setStatus(`No WebGPU here, so the network cannot run in this page. ${(err as Error).message}`, 'no-webgpu');
     return;
   }
   api.adapter = gpu.adapterName;

@@ -57,7 +57,7 @@ async function getGpuEntryPoint(): Promise<GPU> {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (!gpu) {
       throw new GpuUnavailableError(runtime === 'deno' ? `This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`
-        : 'This browser has no WebGPU (navigator.gpu): try a recent Chrome, Edge or Firefox, with hardware acceleration on.');
+        : 'This browser has no navigator.gpu: try a recent Chrome or Edge (113+), or Firefox or Safari with WebGPU on.');
     }
     return gpu;
   }
@@ -105,7 +105,10 @@ export interface OpenGpuOptions {
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const entry = await getGpuEntryPoint();
   const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
-  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${INSTALL_HINT}`);
+  if (!adapter) {
+    throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${runtime === 'browser'
+      ? 'WebGPU may be off or this GPU blocklisted: see chrome://gpu, or try another browser.' : INSTALL_HINT}`);
+  }
 
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -115,7 +118,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
   const info = adapter.info;
   const adapterName =
-    [info?.description || info?.device, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
+    [info?.description || info?.device || info?.architecture, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
     ` via ${runtime === 'deno' ? 'wgpu (Deno)' : runtime === 'node' ? 'Dawn (Node)' : 'the browser'}`;
 
   let closed = false;
