@@ -4,6 +4,7 @@ import { openGpu } from '../gpu/device.ts';
 import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
+import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
 import { dataOptions, defaultCheckpointPath } from './common.ts';
 import { emitJson, percent } from './progress.ts';
@@ -46,15 +47,21 @@ export async function evalCommand(argv: string[]): Promise<number> {
 
   const gpu = await openGpu({ verbose: values.verbose });
   try {
-    const network = await Network.create(gpu, checkpoint.model, { maxBatch: Math.min(batchSize, data.count), training: false });
-    network.setParameters(checkpoint.params);
-    await network.plan(Math.min(batchSize, data.count)); // compile before timing
-    const result = await evaluate(gpu, network, data);
-    network.destroy();
+    const maxBatch = Math.min(batchSize, data.count);
+    let network: Network | undefined;
+    const compile = await timeCompile(gpu, async () => {
+      network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+      network.setParameters(checkpoint.params);
+      await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
+    });
+    if (!values.json) console.error(formatCompile(compile));
+    const result = await evaluate(gpu, network!, data);
+    network!.destroy();
     if (values.json) {
       emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), split,
         count: result.count, correct: result.correct, accuracy: result.accuracy, mean_loss: result.meanLoss,
         per_class_accuracy: perClassAccuracy(result), confusion: result.confusion, images_per_second: result.imagesPerSecond,
+        seconds: result.seconds, compile_seconds: compile.seconds, kernels_compiled: compile.kernels,
         adapter: gpu.adapterName });
     } else {
       console.log(formatReport(path, split, checkpoint.metadata.epoch, result));

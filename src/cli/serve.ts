@@ -25,6 +25,24 @@ Options:
 
 Ctrl-C stops the server.`;
 
+/** Modules that only Node runs, replaced in the browser bundle by what stands in for them there. */
+const NODE_ONLY: Record<string, string> = {
+  // Mutes Dawn's stderr notices under Node (node:fs); in a browser there is nothing to mute.
+  'src/gpu/quiet-stderr.ts': 'export async function withStderrMuted(work) { return await work(); }',
+};
+
+const nodeOnlyModules = {
+  name: 'node-only-modules',
+  setup(build: { onResolve: Function; onLoad: Function }) {
+    build.onResolve({ filter: /\.ts$/ }, (args: { path: string; resolveDir: string }) => {
+      const path = join(args.resolveDir, args.path).split('\\').join('/');
+      const key = Object.keys(NODE_ONLY).find((k) => path.endsWith(`/${k}`));
+      return key ? { path: key, namespace: 'node-only' } : undefined;
+    });
+    build.onLoad({ filter: /.*/, namespace: 'node-only' }, (args: { path: string }) => ({ contents: NODE_ONLY[args.path], loader: 'js' }));
+  },
+};
+
 /** Bundles web/main.ts with the engine for browsers; a node: import reaching it fails here, loudly. */
 export async function bundleWebPage(root = projectRoot()): Promise<string> {
   const esbuild = await import('esbuild');
@@ -38,6 +56,7 @@ export async function bundleWebPage(root = projectRoot()): Promise<string> {
     sourcemap: 'inline',
     // Dawn's Node bindings: device.ts imports them only under Node.
     external: ['webgpu'],
+    plugins: [nodeOnlyModules],
     logLevel: 'silent',
   });
   return result.outputFiles[0].text;

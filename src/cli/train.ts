@@ -8,6 +8,7 @@ import { getModel, parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint, optimizerPath, saveCheckpoint, stateFromCheckpoint } from '../train/checkpoint.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
+import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
 import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { defaultCheckpointPath, dataOptions } from './common.ts';
@@ -163,8 +164,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     if (values.profile) console.error(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));
     let lastJson = 0;
+    if (!json) progress.update('compiling kernels...', true);
     const result = await train(gpu, config, trainSplit, state, {
       testSplit,
+      onCompiled(report) {
+        if (json) {
+          emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
+          return;
+        }
+        progress.update(formatCompile(report), true);
+        progress.done();
+      },
       shouldStop: () => stopRequested,
       checkpointEvery,
       async onCheckpoint(stepState) {

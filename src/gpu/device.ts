@@ -2,6 +2,9 @@
 // Node has none, so we load Dawn's bindings from the npm package `webgpu`. Nothing outside
 // src/gpu/ should need to know which runtime it is on. No node: imports here: web/ bundles this file.
 
+// Node-only (node:fs); the browser bundle swaps it for a no-op (bundleWebPage in src/cli/serve.ts).
+import { withStderrMuted } from './quiet-stderr.ts';
+
 export type Runtime = 'deno' | 'node' | 'browser';
 
 /** Node's (and Deno's) process.env, read without importing node:process, which browsers lack. */
@@ -13,6 +16,8 @@ export interface Gpu {
   readonly runtime: Runtime;
   /** One line naming the adapter, e.g. "llvmpipe (Mesa 25.0.7) via Dawn". */
   readonly adapterName: string;
+  /** What the adapter says of itself. */
+  readonly adapter: AdapterSummary;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
   /** Set once the device is lost; operations after that fail with this message. */
@@ -28,6 +33,29 @@ export interface Gpu {
   readonly memory: BufferLedger;
   /** Waits for submitted work, then destroys the device so the process can exit. */
   close(): Promise<void>;
+}
+
+export interface AdapterSummary {
+  vendor: string;
+  architecture: string;
+  device: string;
+  description: string;
+  isFallbackAdapter: boolean;
+  /** A driver that runs on the CPU (lavapipe/llvmpipe, SwiftShader, WARP): slow, and tuned differently. */
+  cpuDriver: boolean;
+}
+
+const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|\bwarp\b|basic render driver/i;
+
+export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
+  const info = adapter.info ?? ({} as GPUAdapterInfo);
+  const isFallbackAdapter = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const summary = {
+    vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+    isFallbackAdapter,
+  };
+  return { ...summary, cpuDriver: isFallbackAdapter || CPU_DRIVER.test(`${summary.device} ${summary.description}`) };
 }
 
 export interface BufferLedger {
@@ -104,7 +132,9 @@ export interface OpenGpuOptions {
 
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const entry = await getGpuEntryPoint();
-  const adapter = await entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  // Dawn prints notices about clamped adapter limits while it discovers adapters: shown with --verbose only.
+  const adapter = runtime === 'node' && !options.verbose ? await withStderrMuted(request) : await request();
   if (!adapter) {
     throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${runtime === 'browser'
       ? 'WebGPU may be off or this GPU blocklisted: see chrome://gpu, or try another browser.' : INSTALL_HINT}`);
@@ -126,6 +156,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     device,
     runtime,
     adapterName,
+    adapter: summarizeAdapter(adapter),
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
@@ -156,7 +187,10 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   });
 
   if (options.verbose) {
+    const { vendor, architecture, device: name, description, isFallbackAdapter, cpuDriver } = gpu.adapter;
     console.error(`adapter: ${adapterName}`);
+    console.error(`adapter info: vendor "${vendor}", architecture "${architecture}", device "${name}", driver "${description}"` +
+      `${isFallbackAdapter ? ', fallback adapter' : ''}${cpuDriver ? ' (a CPU driver)' : ''}`);
     console.error(`features: ${[...gpu.features].sort().join(', ') || '(none)'}`);
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }

@@ -153,6 +153,11 @@ export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   return kernel;
 }
 
+/** How many distinct pipelines this device has built so far (see getKernel's cache). */
+export function compiledKernelCount(gpu: Gpu): number {
+  return kernelCache.get(gpu.device)?.size ?? 0;
+}
+
 /** One kernel launch with its buffers already bound. */
 export interface Dispatch {
   readonly kernel: Kernel;

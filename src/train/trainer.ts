@@ -12,6 +12,7 @@ import { Network } from '../nn/network.ts';
 import type { ModelSpec } from '../nn/spec.ts';
 import { evaluate, type EvaluationResult } from './evaluate.ts';
 import { StatsReader, type StepStats } from './stats-reader.ts';
+import { batchSizesOf, type CompileReport, timeCompile, warmUp } from './warm-up.ts';
 
 export interface TrainConfig {
   model: ModelSpec;
@@ -62,6 +63,8 @@ export interface EpochReport {
 }
 
 export interface TrainHooks {
+  /** Called once the run's kernels are compiled and warmed, before the first step is timed. */
+  onCompiled?(report: CompileReport): void;
   onProgress?(progress: BatchProgress): void;
   onEpoch?(report: EpochReport, state: TrainState): Promise<void> | void;
   /** Polled after every step; true stops the run at the next step boundary (state is then mid-epoch). */
@@ -86,14 +89,36 @@ export interface TrainResult {
 
 export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, initial: TrainState, hooks: TrainHooks = {}):
   Promise<TrainResult> {
-  const network = await Network.create(gpu, config.model, { maxBatch: config.batchSize, training: true, adam: config.adam });
-  const evalNetwork = hooks.testSplit
-    ? await Network.create(gpu, config.model, { maxBatch: hooks.evalBatchSize ?? 1000, training: false })
-    : null;
+  let network: Network | undefined;
+  let evalNetwork: Network | null = null;
+  let compile: CompileReport;
+  try {
+    compile = await timeCompile(gpu, async () => {
+      network = await Network.create(gpu, config.model, { maxBatch: config.batchSize, training: true, adam: config.adam });
+      await warmUp(gpu, network, batchSizesOf(train.count, config.batchSize));
+      if (hooks.testSplit) {
+        const evalBatch = hooks.evalBatchSize ?? 1000;
+        evalNetwork = await Network.create(gpu, config.model, { maxBatch: evalBatch, training: false });
+        evalNetwork.setParameters(initial.params); // runs (and so warms) the weight packing
+        await warmUp(gpu, evalNetwork, batchSizesOf(hooks.testSplit.count, evalBatch));
+      }
+    });
+  } catch (err) {
+    network?.destroy();
+    (evalNetwork as Network | null)?.destroy();
+    throw err;
+  }
+  hooks.onCompiled?.(compile);
+  return await runEpochs(gpu, config, train, initial, hooks, network!, evalNetwork);
+}
+
+async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initial: TrainState, hooks: TrainHooks,
+  network: Network, evalNetwork: Network | null): Promise<TrainResult> {
   const reader = new StatsReader(gpu, 16, `${config.model.name}/${config.batchSize}`);
   const state: TrainState = { ...initial };
   const reports: EpochReport[] = [];
   const batches = batchCount(train.count, config.batchSize);
+  // The warm-up stepped on scratch values: the run starts from its own.
   network.setParameters(state.params, { m: state.adamM, v: state.adamV });
 
   try {
