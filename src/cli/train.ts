@@ -168,6 +168,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const result = await train(gpu, config, trainSplit, state, {
       testSplit,
       onCompiled(report) {
+        metrics?.restartClock();
         if (json) {
           emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
           return;

@@ -174,6 +174,11 @@ export class MetricsLog {
       resumed_from_step: this.options.resume ? this.options.resume.step : null });
   }
 
+  /** Training starts now (kernels compiled): the first window's images/s counts from here. */
+  restartClock(): void {
+    this.baseTime = performance.now();
+  }
+
   /** Called with every progress report; writes a record at the first report at or past each multiple of `every`. */
   progress(p: BatchProgress): void {
     if (p.epoch !== this.epoch) this.startEpoch(p.epoch);

@@ -49,9 +49,11 @@ export class RgbImage {
     let left = anchor === 'middle' ? x - width / 2 : anchor === 'end' ? x - width : x;
     const top = y - GLYPH_HEIGHT * scale; // y is the baseline, as in SVG
     for (const ch of text) {
+      // Descenders: these glyphs sit 2 rows high in their 7-row box, so they drop below the baseline.
+      const drop = 'gpqy'.includes(ch) ? 2 : 0;
       glyph(ch).forEach((bits, row) => {
         for (let col = 0; col < 5; col++) {
-          if (bits & (16 >> col)) this.fillRect(left + col * scale, top + row * scale, scale, scale, rgb);
+          if (bits & (16 >> col)) this.fillRect(left + col * scale, top + (row + drop) * scale, scale, scale, rgb);
         }
       });
       left += GLYPH_ADVANCE * scale;
