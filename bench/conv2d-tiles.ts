@@ -19,10 +19,8 @@ import {
   type Conv2dForwardTiles,
   type Conv2dShape,
 } from '../src/kernels/conv2d.ts';
-import {
-  conv2dForwardImplicitGemm, createChannelsLastTexture, defaultImplicitGemmTiles, packChannelsLast,
-} from '../src/kernels/conv2d_implicit_gemm.ts';
-import { createPackedMatrix } from '../src/kernels/matmul_texture.ts';
+import { conv2dForwardImplicitGemm, defaultImplicitGemmTiles } from '../src/kernels/conv2d_implicit_gemm.ts';
+import { createChannelsLastTexture, createPackedMatrix, packChannelsLast } from '../src/kernels/layout.ts';
 import { submitDispatches } from '../src/gpu/kernel.ts';
 import { profileDispatches } from '../src/gpu/profiler.ts';
 import { Rng } from '../src/util/random.ts';

@@ -1,5 +1,5 @@
 // Where an evaluation batch's GPU time goes, dispatch by dispatch (the bench's profile sums them per
-// layer), and evaluation throughput over the test set: median and best of `--passes`.
+// layer) under the plan it prints first, and evaluation throughput over the test set: median and best of `--passes`.
 //   node build/bench/eval-profile.js [--batch 1000] [--passes 3] [--data DIR]
 //   deno run -A bench/eval-profile.ts
 import process from 'node:process';
@@ -8,6 +8,7 @@ import { loadMnist } from '../src/data/mnist.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import { profileDispatches } from '../src/gpu/profiler.ts';
 import { Network } from '../src/nn/network.ts';
+import { formatPlan } from '../src/nn/planner.ts';
 import { initParameters, ParameterLayout } from '../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../src/nn/spec.ts';
 import { evaluate } from '../src/train/evaluate.ts';
@@ -25,6 +26,7 @@ const test = await loadMnist({ dir: values.data, split: 'test' });
 const gpu = await openGpu({ timestamps: true });
 const network = await Network.create(gpu, DIGIT, { maxBatch: batch, training: false });
 network.setParameters(initParameters(new ParameterLayout(parameterSpecs(DIGIT)), 1));
+console.log(formatPlan(network.executionPlan));
 
 await evaluate(gpu, network, test); // warm-up: compiles, sets the pace
 const rates: number[] = [];

@@ -2,7 +2,8 @@
 // shader-thread CPU time per submission, and random input buffers.
 import { readdirSync, readFileSync } from 'node:fs';
 import process from 'node:process';
-import { sleepUntil, type Gpu } from '../src/gpu/device.ts';
+import type { Gpu } from '../src/gpu/device.ts';
+import { WaitPacer } from '../src/gpu/wait.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { submitDispatches, type Dispatch } from '../src/gpu/kernel.ts';
 import type { Rng } from '../src/util/random.ts';
@@ -51,18 +52,17 @@ export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], 
   let queued = performance.now();
   submitDispatches(gpu, dispatches);
   await gpu.device.queue.onSubmittedWorkDone();
-  // Where waiting polls (Dawn under Node), polling would take a core from the kernels being timed, so
-  // each wait first sleeps through most of the previous one's length (at first, a share of the warm-up's).
-  let lastWallMs = gpu.waitingPolls ? 0.6 * QUEUED * (performance.now() - queued) : 0;
+  // A polling wait would take a core from the kernels being timed: each wait first sleeps through most
+  // of the previous one's length (at first, a share of the warm-up's).
+  const pacer = new WaitPacer(gpu, `timing/${dispatches.map((d) => d.kernel.label).join()}`, { share: 0.9, smoothing: 1, overshoot: 1 });
+  pacer.learn(0.6 * (performance.now() - queued));
   const cpuStart = workerCpuMs();
   const start = performance.now();
   let runs = 0;
   while (runs < minRuns || performance.now() - start < minSeconds * 1000) {
     queued = performance.now();
     for (let i = 0; i < QUEUED; i++) submitDispatches(gpu, dispatches);
-    if (gpu.waitingPolls) await sleepUntil(queued + 0.9 * lastWallMs);
-    await gpu.device.queue.onSubmittedWorkDone();
-    lastWallMs = performance.now() - queued;
+    await pacer.wait(queued, QUEUED, () => gpu.device.queue.onSubmittedWorkDone());
     runs += QUEUED;
   }
   const wallMs = (performance.now() - start) / runs;

@@ -152,10 +152,7 @@ fn initChannel(oc: u32, b: f32) {
   if (ROWS > 3u && QX > 1u) { acc[a + 31u] = b; }
 }
 
-// By bits, so a compiler that assumes finite floats cannot fold the test away.
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
+// #include "is_nan.wgsl"
 
 /** Output (r, j) of channel oc of the block, after the ReLU when RELU; 0 past the last channel (padding). */
 fn activated(staged: ptr<function, array<f32, MAX_OC * MAX_ROWS * MAX_COLS>>, oc: u32, r: u32, j: u32) -> f32 {

@@ -22,10 +22,7 @@ override WG: u32 = 64u;
 @group(0) @binding(0) var<storage, read> src: array<f32>;
 @group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
 
-// By bits, so a compiler that assumes finite floats cannot fold the test away.
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
+// #include "is_nan.wgsl"
 
 /** The window's max at (y, x) of plane (r, c); 0 for channels past C (the texel's padding). */
 fn windowMax(r: u32, c: u32, y: u32, x: u32) -> f32 {

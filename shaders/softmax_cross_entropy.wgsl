@@ -21,10 +21,7 @@ override WG: u32 = 64;
 @group(0) @binding(3) var<storage, read_write> sampleLoss: array<f32>;
 @group(0) @binding(4) var<storage, read_write> predictions: array<u32>;
 
-// By bits, so a compiler that assumes finite floats cannot fold the test away.
-fn is_nan(x: f32) -> bool {
-  return (bitcast<u32>(x) & 0x7fffffffu) > 0x7f800000u;
-}
+// #include "is_nan.wgsl"
 
 // log(1 + x) for x >= 0, accurate for small x: 2 atanh(s) with s = x / (2 + x) <= 0.2 as a series
 // (truncation below 1e-9 relative); above 0.5 the plain log has no cancellation to fear.

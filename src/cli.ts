@@ -8,6 +8,7 @@ import { predictCommand } from './cli/predict.ts';
 import { showCommand } from './cli/show.ts';
 import { reportCommand } from './cli/report.ts';
 import { serveCommand } from './cli/serve.ts';
+import { infoCommand } from './cli/info.ts';
 
 const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
 
@@ -20,6 +21,7 @@ Commands:
   show       write dataset images to PNG and print them in the terminal
   report     write an HTML report (curves, confusion heatmap, mistakes, filters) from a log and/or checkpoint
   serve      serve the browser page: draw a digit, the engine classifies it with WebGPU in the browser
+  info       runtime, GPU adapter and driver, limits, where data, checkpoints and shader caches are
 
 Run <command> --help for its options.`;
 
@@ -30,6 +32,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   show: showCommand,
   report: reportCommand,
   serve: serveCommand,
+  info: infoCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -2,7 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { runtime } from '../src/gpu/device.ts';
 import { createBuffer, createStorageBuffer } from '../src/gpu/buffers.ts';
-import { getKernel, ShaderCompileError, shaderSource, workgroupGrid } from '../src/gpu/kernel.ts';
+import { readFileSync } from 'node:fs';
+import { getKernel, ShaderCompileError, shaderLineOrigin, shaderSource, workgroupGrid } from '../src/gpu/kernel.ts';
 import { sharedGpu } from './helpers/gpu.ts';
 
 const test = suite('gpu device layer');
@@ -55,6 +56,22 @@ test('kernels that share code get it pasted in where they include it', () => {
     assert.not.match(source, /^\/\/ #include "/m, `${name}: an include was left unexpanded`);
     assert.is(source.match(/^fn dotRow\(/gm)?.length, 1, `${name}: dotRow once, from shaders/include/register_block.wgsl`);
   }
+});
+
+// Tests run from the project's root.
+test('compile errors name the file and line a line was written on, included files included', () => {
+  const source = shaderSource('matmul_texture').split('\n');
+  const dotRow = source.findIndex((line) => line.startsWith('fn dotRow(')) + 1;
+  const origin = shaderLineOrigin('matmul_texture', dotRow);
+  assert.match(origin, /^shaders\/include\/register_block\.wgsl:\d+$/);
+  const includeLine = Number(origin.split(':')[1]);
+  assert.ok(readFileSync('shaders/include/register_block.wgsl', 'utf8').split('\n')[includeLine - 1]
+    .startsWith('fn dotRow('), `${origin} holds fn dotRow`);
+  // The kernel's own lines after the include keep their numbers in its file.
+  const main = source.findIndex((line) => line.startsWith('fn main(')) + 1;
+  const mainOrigin = shaderLineOrigin('matmul_texture', main);
+  const own = readFileSync('shaders/matmul_texture.wgsl', 'utf8').split('\n');
+  assert.is(mainOrigin, `shaders/matmul_texture.wgsl:${own.findIndex((line) => line.startsWith('fn main(')) + 1}`);
 });
 
 test('workgroupGrid stays within 65535 per dimension and covers the count', () => {

@@ -7,6 +7,7 @@ import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
 import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
 
 export const EVAL_HELP = `Usage: eval [options]
@@ -20,6 +21,7 @@ Options:
   --batch-size N       images per forward pass (default: 1000)
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums
+  --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
   --verbose            print the GPU adapter and its limits
   -h, --help           show this help`;
@@ -30,6 +32,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     split: { type: 'string', default: 'test' } as const,
     'batch-size': { type: 'string', default: '1000' } as const,
     json: { type: 'boolean', default: false } as const,
+    plan: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
@@ -42,6 +45,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
   const checkpoint = loadCheckpoint(path);
+  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose);
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
 

@@ -12,6 +12,7 @@ import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
 import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { defaultCheckpointPath, dataOptions } from './common.ts';
+import { printPlans } from './plan.ts';
 import { bar, emitJson, formatDuration, percent, ProgressLine } from './progress.ts';
 
 export const TRAIN_HELP = `Usage: train [options]
@@ -36,6 +37,8 @@ Options:
   --limit N            train on the first N training images only (quick experiments)
   --no-test            skip the test-set evaluation after each epoch
   --profile            print the GPU time of every kernel of one training step, then train
+  --plan               print how each layer runs on this device (training, and the test-set
+                       evaluation at batch 1000), then exit without training
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums (for other datasets in IDX format)
   --log FILE           also write metrics to FILE (.jsonl, or .csv): a header, a record every
@@ -64,6 +67,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'checkpoint-every': { type: 'string' } as const,
     limit: { type: 'string' } as const,
     profile: { type: 'boolean', default: false } as const,
+    plan: { type: 'boolean', default: false } as const,
     json: { type: 'boolean', default: false } as const,
     log: { type: 'string' } as const,
     'log-every': { type: 'string', default: '50' } as const,
@@ -98,6 +102,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
   const json = values.json!;
+  if (values.plan) {
+    return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
+      json, values.verbose);
+  }
   const log = (text: string) => (json ? undefined : console.error(text));
 
   // Everything that can fail on user input is checked before the GPU is touched.

@@ -25,7 +25,7 @@ export interface Gpu {
   /**
    * True where awaiting a GPU promise (mapAsync, onSubmittedWorkDone) keeps the main thread busy until it
    * settles: Dawn's Node bindings poll for events with setImmediate meanwhile, which on a CPU driver
-   * takes a core from the shaders. Long waits then sleep first (see sleepUntil) and poll only at the end.
+   * takes a core from the shaders. Long waits then sleep first (src/gpu/wait.ts) and poll only at the end.
    * WEBGPU_DIGITS_POLL_WAITS=1 turns that off, for comparison (bench/wait-pacing.ts).
    */
   readonly waitingPolls: boolean;
@@ -75,7 +75,17 @@ export class GpuDeviceLostError extends Error {
 export const runtime: Runtime = 'Deno' in globalThis ? 'deno'
   : (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? 'node' : 'browser';
 
-const INSTALL_HINT =
+/** The runtime and its WebGPU implementation, e.g. "Node 20.20.2, WebGPU by Dawn (npm webgpu)". */
+export function runtimeDescription(): { name: Runtime; version: string; webgpu: string } {
+  const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return runtime === 'deno'
+    ? { name: 'deno', version: deno!.version.deno, webgpu: 'wgpu (navigator.gpu)' }
+    : runtime === 'node'
+    ? { name: 'node', version: (globalThis as { process?: { versions: { node: string } } }).process?.versions.node ?? '', webgpu: 'Dawn (npm package webgpu)' }
+    : { name: 'browser', version: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '', webgpu: 'navigator.gpu' };
+}
+
+export const INSTALL_HINT =
   'Install a GPU driver with Vulkan, Metal or D3D12 support. Without a GPU on Debian/Ubuntu, the CPU ' +
   'Vulkan driver works: `apt-get install mesa-vulkan-drivers libvulkan1` (Node/Dawn needs Mesa >= 25, ' +
   'on Debian 12 from bookworm-backports).';
@@ -111,7 +121,7 @@ async function getGpuEntryPoint(): Promise<GPU> {
 let dawnEntryPoint: GPU | undefined;
 
 /** Limits the engine asks for explicitly: the defaults are too small for large batches. */
-const WANTED_LIMITS = [
+export const WANTED_LIMITS = [
   'maxStorageBufferBindingSize',
   'maxBufferSize',
   'maxStorageBuffersPerShaderStage',
@@ -195,24 +205,6 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
   return gpu;
-}
-
-const pacesByDevice = new WeakMap<GPUDevice, Map<string, number>>();
-
-/**
- * Paces (milliseconds of GPU time per unit of work) remembered for this device under the caller's key,
- * so that the next wait of the same kind (the next run, the next evaluation) starts paced.
- */
-export function devicePaces(gpu: Gpu): Map<string, number> {
-  let paces = pacesByDevice.get(gpu.device);
-  if (!paces) pacesByDevice.set(gpu.device, paces = new Map());
-  return paces;
-}
-
-/** Resolves at `performance.now()` = `time` (at once if that has passed), without polling the GPU. */
-export function sleepUntil(time: number): Promise<void> {
-  const ms = time - performance.now();
-  return ms < 1 ? Promise.resolve() : new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**

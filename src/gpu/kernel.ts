@@ -35,31 +35,62 @@ export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
 }
 
-const sourceCache = new Map<string, string>();
+/** A shader's source, its includes pasted in, and where each of its lines came from (for error messages). */
+interface ShaderSource {
+  code: string;
+  /** origins[i]: file (relative to the project) and 1-based line of line i + 1 of `code`. */
+  origins: { file: string; line: number }[];
+}
+
+const sourceCache = new Map<string, ShaderSource>();
+
+/** shaders/<key>.wgsl as embedded in shaders.gen.ts, or undefined. */
+const embedded = (key: string): string | undefined => (Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined);
 
 /**
  * A line `// #include "file.wgsl"` stands for shaders/include/file.wgsl: code that kernels share (WGSL
  * has no includes). As a comment, it leaves the kernel's own file valid to WGSL tooling.
  */
-const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/gm;
+const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/;
 
-/** The source of shaders/<name>.wgsl, its includes pasted in. */
-export function shaderSource(name: string): string {
+function loadShader(name: string): ShaderSource {
   let source = sourceCache.get(name);
   if (source === undefined) {
-    const own = Object.hasOwn(SHADER_SOURCES, name) ? SHADER_SOURCES[name] : undefined;
+    const own = embedded(name);
     if (own === undefined) {
       throw new Error(`Kernel "${name}" not found in src/gpu/shaders.gen.ts: expected shaders/${name}.wgsl, then \`npm run gen:shaders\``);
     }
-    source = own.replace(INCLUDE_LINE, (_, file: string) => {
-      const key = `include/${file.replace(/\.wgsl$/, '')}`;
-      const included = Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined;
-      if (included === undefined) throw new Error(`shaders/${name}.wgsl includes "${file}", but shaders/include/${file} does not exist`);
-      return included;
+    const lines: string[] = [];
+    const origins: ShaderSource['origins'] = [];
+    own.split('\n').forEach((text, i) => {
+      const include = INCLUDE_LINE.exec(text);
+      if (!include) {
+        lines.push(text);
+        origins.push({ file: `shaders/${name}.wgsl`, line: i + 1 });
+        return;
+      }
+      const included = embedded(`include/${include[1].replace(/\.wgsl$/, '')}`);
+      if (included === undefined) throw new Error(`shaders/${name}.wgsl includes "${include[1]}", but shaders/include/${include[1]} does not exist`);
+      included.replace(/\n$/, '').split('\n').forEach((line, j) => {
+        lines.push(line);
+        origins.push({ file: `shaders/include/${include[1]}`, line: j + 1 });
+      });
     });
+    source = { code: lines.join('\n'), origins };
     sourceCache.set(name, source);
   }
   return source;
+}
+
+/** The source of shaders/<name>.wgsl, its includes pasted in. */
+export function shaderSource(name: string): string {
+  return loadShader(name).code;
+}
+
+/** Where line `line` (1-based) of shaderSource(name) was written: `shaders/<file>.wgsl:<line>`. */
+export function shaderLineOrigin(name: string, line: number): string {
+  const origin = loadShader(name).origins[line - 1];
+  return origin ? `${origin.file}:${origin.line}` : `shaders/${name}.wgsl:${line}`;
 }
 
 export class Kernel {
@@ -114,8 +145,8 @@ async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
   const info = typeof module.getCompilationInfo === 'function' ? await module.getCompilationInfo() : undefined;
   const errors = (info?.messages ?? []).filter((m) => m.type === 'error');
   if (errors.length > 0) {
-    // Line numbers count the included files' lines where they were pasted in.
-    const lines = errors.map((m) => `shaders/${name}.wgsl:${m.lineNum}:${m.linePos}: ${m.message}`);
+    // Named by the file and line they were written on, an included file's included.
+    const lines = errors.map((m) => `${shaderLineOrigin(name, m.lineNum)}:${m.linePos}: ${m.message}`);
     throw new ShaderCompileError(lines.join('\n'));
   }
   if (scopeError) throw new ShaderCompileError(`shaders/${name}.wgsl: ${scopeError.message}`);
@@ -192,4 +223,3 @@ export function workgroupGrid(count: number, maxPerDimension = 65535): [number, 
   return [Math.ceil(count / y), y];
 }
 
-export const ceilDiv = (a: number, b: number): number => Math.ceil(a / b);

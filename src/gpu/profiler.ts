@@ -1,7 +1,8 @@
 // Per-kernel GPU time. With the `timestamp-query` feature each dispatch gets a compute pass of its
 // own with timestamps at its start and end; without it, each kernel is timed on the host by
 // submitting it alone and waiting (slower, and includes submission overhead, but still ranks kernels).
-import { sleepUntil, type Gpu } from './device.ts';
+import type { Gpu } from './device.ts';
+import { WaitPacer } from './wait.ts';
 import { createBuffer, readBuffer } from './buffers.ts';
 import type { Dispatch } from './kernel.ts';
 
@@ -26,12 +27,13 @@ export async function profileDispatches(gpu: Gpu, dispatches: readonly Dispatch[
   beforeEach?: () => void): Promise<ProfileResult> {
   const samples: number[][] = dispatches.map(() => []);
   const useTimestamps = gpu.features.has('timestamp-query');
-  let previousTotal = 0;
+  // A polling wait would take a core from the kernels being timed: sleep through most of the last repeat's GPU time.
+  const pacer = new WaitPacer(gpu, `profile/${dispatches.map((d) => d.kernel.label).join()}`, { share: 0.9, smoothing: 1, overshoot: 1 });
   for (let r = 0; r < repeats; r++) {
     beforeEach?.();
-    const times = useTimestamps ? await timeWithQueries(gpu, dispatches, previousTotal) : await timeOnHost(gpu, dispatches);
+    const times = useTimestamps ? await timeWithQueries(gpu, dispatches, pacer) : await timeOnHost(gpu, dispatches);
     times.forEach((t, i) => samples[i].push(t));
-    previousTotal = times.reduce((sum, t) => sum + t, 0);
+    if (useTimestamps) pacer.learn(times.reduce((sum, t) => sum + t, 0));
   }
   return {
     method: useTimestamps ? 'timestamp-query' : 'host-timing',
@@ -39,8 +41,7 @@ export async function profileDispatches(gpu: Gpu, dispatches: readonly Dispatch[
   };
 }
 
-/** `expectedMs`: the GPU time of the previous repeat, slept through before waiting where waiting polls. */
-async function timeWithQueries(gpu: Gpu, dispatches: readonly Dispatch[], expectedMs: number): Promise<number[]> {
+async function timeWithQueries(gpu: Gpu, dispatches: readonly Dispatch[], pacer: WaitPacer): Promise<number[]> {
   const { device } = gpu;
   const count = dispatches.length * 2;
   const querySet = device.createQuerySet({ label: 'profiler', type: 'timestamp', count });
@@ -58,8 +59,7 @@ async function timeWithQueries(gpu: Gpu, dispatches: readonly Dispatch[], expect
   });
   encoder.resolveQuerySet(querySet, 0, count, resolved, 0);
   device.queue.submit([encoder.finish()]);
-  // A polling wait would take a core from the kernels being timed (Dawn under Node on a CPU driver).
-  if (gpu.waitingPolls) await sleepUntil(performance.now() + 0.9 * expectedMs);
+  await pacer.sleep(performance.now(), 1);
   const ticks = new BigUint64Array(await readBuffer(gpu, resolved, count * 8));
   querySet.destroy();
   resolved.destroy();

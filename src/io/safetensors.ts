@@ -3,7 +3,7 @@
 // The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative to
 // the start of the data, tensors packed with no holes and no overlap) plus an optional
 // "__metadata__" object of string values. The decoder trusts nothing in the file.
-import { open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
 
@@ -264,6 +264,7 @@ function tensorData(bytes: Uint8Array, dtype: DType, start: number, byteLength: 
  */
 export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
   const dir = dirname(path);
+  await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
   const handle = await open(temp, 'wx');
   try {

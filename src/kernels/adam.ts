@@ -2,15 +2,11 @@
 // parameter buffer. Constant hyper-parameters are baked into the pipeline; the per-step scalars go
 // through a small uniform buffer that the host rewrites before every step (adamUniforms).
 import type { Gpu } from '../gpu/device.ts';
-import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, type AdamOptions } from '../util/shapes.ts';
+import { bindingBytes, checkIntegers, checkSize, grid } from './checks.ts';
 
-export interface AdamOptions {
-  lr: number;
-  beta1: number;
-  beta2: number;
-  eps: number;
-  weightDecay: number;
-}
+export type { AdamOptions };
 
 export const ADAM_DEFAULTS: AdamOptions = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
 
@@ -44,10 +40,6 @@ export function adamUniforms(options: AdamOptions, step: number): ArrayBuffer {
   return new Float32Array([stepSize, biasCorrection2Sqrt, 0, 0]).buffer;
 }
 
-function bindingBytes(arg: BufferArg): number {
-  return 'buffer' in arg ? (arg.size ?? arg.buffer.size - (arg.offset ?? 0)) : arg.size;
-}
-
 /**
  * One Adam step over `count` parameters, in place on param, m and v (grad is read). `count` must be a
  * multiple of 4 (the kernel moves vec4s; pad the flat buffers, as the model's 256-byte layout does).
@@ -62,16 +54,13 @@ export async function adamStep(
   m: BufferArg,
   v: BufferArg,
 ): Promise<Dispatch[]> {
-  if (!Number.isInteger(count) || count < 1) throw new RangeError(`Adam: count must be a positive integer, got ${count}`);
+  checkIntegers('Adam', { count });
   if (count % 4 !== 0) throw new RangeError(`Adam: count must be a multiple of 4 (vec4 kernel), got ${count}; pad the parameter buffers`);
   checkOptions(options);
   if (bindingBytes(uniforms) < ADAM_UNIFORM_BYTES) {
     throw new RangeError(`Adam: uniforms needs ${ADAM_UNIFORM_BYTES} bytes, its binding has ${bindingBytes(uniforms)}`);
   }
-  for (const [name, arg] of Object.entries({ param, grad, m, v })) {
-    const bytes = bindingBytes(arg);
-    if (bytes < count * 4) throw new RangeError(`Adam: ${name} needs ${count} f32 (${count * 4} bytes), its binding has ${bytes}`);
-  }
+  for (const [name, arg] of Object.entries({ param, grad, m, v })) checkSize('Adam', name, arg, count);
   const kernel = await getKernel(gpu, {
     shader: 'adam',
     bindings: ['uniform', 'read_write', 'read', 'read_write', 'read_write'],
@@ -86,5 +75,5 @@ export async function adamStep(
       WG,
     },
   });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v]), workgroups: workgroupGrid(ceilDiv(count / 4, WG)) }];
+  return [{ kernel, bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v]), workgroups: grid('Adam', ceilDiv(count / 4, WG)) }];
 }

@@ -1,24 +1,20 @@
 // The linear (fully connected) layer in PyTorch's layout: x [batch, in], W [out, in], b [out],
 // y = x·Wᵀ + b. Forward and both weight products run on shaders/matmul.wgsl, or, given textures to
 // pack the operands into, the forward and the weight gradient on shaders/matmul_texture.wgsl (faster
-// on lavapipe where the packing pays; see src/nn/network.ts). The bias gradient is a column sum
+// on lavapipe where the packing pays; src/nn/planner.ts decides). The bias gradient is a column sum
 // (shaders/bias_grad.wgsl, dispatched here). Backward kernels overwrite their outputs.
 import type { Gpu } from '../gpu/device.ts';
-import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, type LinearShape } from '../util/shapes.ts';
+import { checkIntegers, grid } from './checks.ts';
+import { packMatrix, type PackedMatrix } from './layout.ts';
 import { matmul, type MatmulTiles } from './matmul.ts';
-import { matmulTexture, packMatrix, type PackedMatrix } from './matmul_texture.ts';
+import { matmulTexture } from './matmul_texture.ts';
 
-export interface LinearShape {
-  batch: number;
-  inFeatures: number;
-  outFeatures: number;
-}
+export type { LinearShape };
 
 function checkShape(shape: LinearShape): void {
-  for (const key of ['batch', 'inFeatures', 'outFeatures'] as const) {
-    const value = shape[key];
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`linear: ${key} must be a positive integer, got ${value}`);
-  }
+  checkIntegers('linear', { batch: shape.batch, inFeatures: shape.inFeatures, outFeatures: shape.outFeatures });
 }
 
 /** Textures of a linear forward from textures; `prepacked` names those already filled by other work. */
@@ -53,7 +49,7 @@ export async function linearForward(
   return [
     ...(packed.prepacked?.input ? [] : [await packMatrix(gpu, { rows: batch, k: inFeatures }, input, packed.input)]),
     ...(packed.prepacked?.weight ? [] : [await packLinearWeight(gpu, shape, weight, packed.weight)]),
-    ...(await matmulTexture(gpu, { m: batch, n: outFeatures, k: inFeatures }, { bias, relu: options.relu }, packed.input,
+    ...(await matmulTexture(gpu, { m: batch, n: outFeatures, k: inFeatures }, { bias, relu: options.relu, tiles: options.tiles }, packed.input,
       packed.weight, output)),
   ];
 }
@@ -73,11 +69,12 @@ export async function linearBackwardInput(
   gradOutput: BufferArg,
   weight: BufferArg,
   gradInput: BufferArg,
-  options: { reluOutput?: BufferArg } = {},
+  options: { reluOutput?: BufferArg; tiles?: MatmulTiles } = {},
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
-  return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, { reluMask: options.reluOutput }, gradOutput, weight, gradInput);
+  return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, { reluMask: options.reluOutput, tiles: options.tiles }, gradOutput, weight,
+    gradInput);
 }
 
 /**
@@ -92,7 +89,7 @@ export async function linearBackwardWeight(
   gradOutput: BufferArg,
   gradWeight: BufferArg,
   gradBias: BufferArg,
-  options: { packed?: { gradOutputT: PackedMatrix; inputT: PackedMatrix } } = {},
+  options: { packed?: { gradOutputT: PackedMatrix; inputT: PackedMatrix }; tiles?: MatmulTiles } = {},
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
@@ -101,9 +98,10 @@ export async function linearBackwardWeight(
     ? [
       await packMatrix(gpu, { rows: outFeatures, k: batch, transpose: true }, gradOutput, packed.gradOutputT),
       await packMatrix(gpu, { rows: inFeatures, k: batch, transpose: true }, input, packed.inputT),
-      ...(await matmulTexture(gpu, { m: outFeatures, n: inFeatures, k: batch }, {}, packed.gradOutputT, packed.inputT, gradWeight)),
+      ...(await matmulTexture(gpu, { m: outFeatures, n: inFeatures, k: batch }, { tiles: options.tiles }, packed.gradOutputT, packed.inputT,
+        gradWeight)),
     ]
-    : await matmul(gpu, { m: outFeatures, n: inFeatures, k: batch, transposeA: true }, {}, gradOutput, input, gradWeight);
+    : await matmul(gpu, { m: outFeatures, n: inFeatures, k: batch, transposeA: true }, { tiles: options.tiles }, gradOutput, input, gradWeight);
   return [...weightProduct, await biasGrad(gpu, batch, outFeatures, gradOutput, gradBias)];
 }
 
@@ -119,6 +117,6 @@ async function biasGrad(gpu: Gpu, rows: number, columns: number, gradOutput: Buf
   return {
     kernel,
     bindGroup: kernel.bind(gpu, [gradOutput, gradBias]),
-    workgroups: workgroupGrid(ceilDiv(columns, BIAS_GRAD_WORKGROUP)),
+    workgroups: grid('biasGrad', ceilDiv(columns, BIAS_GRAD_WORKGROUP)),
   };
 }

@@ -2,7 +2,11 @@
 // block and workgroup size below are the only workgroup arithmetic; the defaults suit lavapipe (CPU
 // Vulkan), where bench/matmul-tiles.ts sweeps the alternatives. Real GPUs would want others.
 import type { Gpu } from '../gpu/device.ts';
-import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, type MatmulShape } from '../util/shapes.ts';
+import { checkIntegers, grid, placeholderBuffer } from './checks.ts';
+
+export type { MatmulShape };
 
 /** Register block of shaders/matmul.wgsl. */
 export interface MatmulTiles {
@@ -19,15 +23,6 @@ export const MAX_MATMUL_COLUMNS = 16; // MAX_COLS in the shader
 
 export const DEFAULT_MATMUL_TILES: MatmulTiles = { rows: 16, columns: 10, workgroup: 8 };
 
-/** A is [m,k] (or [k,m] if transposeA), B is [k,n] (or [n,k] if transposeB), C is [m,n], all row-major. */
-export interface MatmulShape {
-  m: number;
-  n: number;
-  k: number;
-  transposeA?: boolean;
-  transposeB?: boolean;
-}
-
 export interface MatmulOptions {
   /** Length n, added to each row of C. */
   bias?: BufferArg;
@@ -39,10 +34,7 @@ export interface MatmulOptions {
 }
 
 function checkShape(shape: MatmulShape): void {
-  for (const key of ['m', 'n', 'k'] as const) {
-    const value = shape[key];
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`matmul: ${key} must be a positive integer, got ${value}`);
-  }
+  checkIntegers('matmul', { m: shape.m, n: shape.n, k: shape.k });
   // Flat indices are u32 in the shader.
   if (Math.max(shape.m * shape.k, shape.k * shape.n, shape.m * shape.n) >= 2 ** 32) {
     throw new RangeError(`matmul ${shape.m}x${shape.n}x${shape.k}: a matrix has 2^32 or more elements`);
@@ -51,13 +43,29 @@ function checkShape(shape: MatmulShape): void {
 
 /** Throws a RangeError unless `tiles` is a register block of at most maxRows x maxColumns this adapter can run. */
 export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, maxRows: number, maxColumns: number): void {
-  const within = (x: number, max: number) => Number.isInteger(x) && x >= 1 && x <= max;
   const maxWorkgroup = Math.min(gpu.limits.maxComputeWorkgroupSizeX, gpu.limits.maxComputeInvocationsPerWorkgroup);
-  if (!within(tiles.rows, maxRows) || !within(tiles.columns, maxColumns) || !within(tiles.workgroup, maxWorkgroup)) {
+  try {
+    checkIntegers(what, { rows: tiles.rows }, 1, maxRows);
+    checkIntegers(what, { columns: tiles.columns }, 1, maxColumns);
+    checkIntegers(what, { workgroup: tiles.workgroup }, 1, maxWorkgroup);
+  } catch {
     throw new RangeError(
       `${what} tiles ${JSON.stringify(tiles)}: rows must be 1..${maxRows}, columns 1..${maxColumns}, workgroup 1..${maxWorkgroup}`,
     );
   }
+}
+
+/**
+ * The override constants of a register-blocked product (matmul.wgsl, register_block.wgsl's users) of
+ * `rows` x `columns` outputs, and its workgroup count: blocks of tiles.rows x tiles.columns, one per invocation.
+ */
+export function registerBlock(tiles: MatmulTiles, rows: number, columns: number): { constants: Record<string, number>; groups: number } {
+  const rowBlocks = ceilDiv(rows, tiles.rows);
+  const columnBlocks = ceilDiv(columns, tiles.columns);
+  return {
+    constants: { ROWS: tiles.rows, COLS: tiles.columns, WG: tiles.workgroup, ROW_BLOCKS: rowBlocks, COL_BLOCKS: columnBlocks },
+    groups: ceilDiv(rowBlocks * columnBlocks, tiles.workgroup),
+  };
 }
 
 /** C = op(A)·op(B) (+ bias) (ReLU), overwriting C. One dispatch. */
@@ -72,8 +80,7 @@ export async function matmul(
   const tiles = options.tiles ?? DEFAULT_MATMUL_TILES;
   checkShape(shape);
   checkMatmulTiles(gpu, 'matmul', tiles, MAX_MATMUL_ROWS, MAX_MATMUL_COLUMNS);
-  const rowBlocks = ceilDiv(shape.m, tiles.rows);
-  const columnBlocks = ceilDiv(shape.n, tiles.columns);
+  const block = registerBlock(tiles, shape.m, shape.n);
   const kernel = await getKernel(gpu, {
     shader: 'matmul',
     bindings: ['read', 'read', 'read', 'read_write', 'read'],
@@ -86,14 +93,9 @@ export async function matmul(
       HAS_BIAS: options.bias ? 1 : 0,
       RELU: options.relu ? 1 : 0,
       RELU_MASK: options.reluMask ? 1 : 0,
-      ROWS: tiles.rows,
-      COLS: tiles.columns,
-      WG: tiles.workgroup,
-      ROW_BLOCKS: rowBlocks,
-      COL_BLOCKS: columnBlocks,
+      ...block.constants,
     },
   });
-  // Without a bias (mask) the shader never reads binding 2 (4); A fills it so that the bind group is complete.
-  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? a, c, options.reluMask ?? a]);
-  return [{ kernel, bindGroup, workgroups: workgroupGrid(ceilDiv(rowBlocks * columnBlocks, tiles.workgroup)) }];
+  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? placeholderBuffer(gpu), c, options.reluMask ?? placeholderBuffer(gpu)]);
+  return [{ kernel, bindGroup, workgroups: grid('matmul', block.groups) }];
 }

@@ -1,41 +1,20 @@
 // Dispatches shaders/maxpool2d_forward.wgsl and shaders/maxpool2d_backward.wgsl: PyTorch's MaxPool2d
 // on NCHW f32 tensors, square kernel, no padding, floor mode.
 import type { Gpu } from '../gpu/device.ts';
-import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, evenBlock, maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
+import { checkIntegers, checkSize, grid, placeholderBuffer } from './checks.ts';
 
-export interface MaxPool2dShape {
-  batch: number;
-  channels: number;
-  height: number;
-  width: number;
-  kernel: number;
-  /** Default: kernel (non-overlapping windows). */
-  stride?: number;
-}
+export { maxPool2dOutputSize, type MaxPool2dShape };
 
 const WG = 64;
 /** Most adjacent windows of a row that one invocation handles (forward, and backward without overlap). */
 const MAX_OW_BLOCK = 4;
 
-/** Splits `total` into the fewest blocks of at most `max`, as even as possible; returns the block size. */
-function evenBlock(total: number, max: number): number {
-  return Math.ceil(total / Math.ceil(total / max));
-}
-
-export function maxPool2dOutputSize(shape: MaxPool2dShape): { outH: number; outW: number } {
-  const stride = shape.stride ?? shape.kernel;
-  return {
-    outH: Math.floor((shape.height - shape.kernel) / stride) + 1,
-    outW: Math.floor((shape.width - shape.kernel) / stride) + 1,
-  };
-}
-
 function shapeConstants(shape: MaxPool2dShape): Record<string, number> {
   const { batch, channels, height, width, kernel } = shape;
   const stride = shape.stride ?? kernel;
-  for (const [name, value] of Object.entries({ batch, channels, height, width, kernel, stride })) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`maxpool2d: ${name} must be a positive integer, got ${value}`);
-  }
+  checkIntegers('maxpool2d', { batch, channels, height, width, kernel, stride });
   if (kernel > height || kernel > width) {
     throw new RangeError(`maxpool2d: a ${kernel}x${kernel} window does not fit a ${height}x${width} input`);
   }
@@ -44,21 +23,10 @@ function shapeConstants(shape: MaxPool2dShape): Record<string, number> {
   return { PLANES: batch * channels, H: height, W: width, K: kernel, S: stride, OH: outH, OW: outW, OW_BLOCK, WG };
 }
 
-function bindingBytes(arg: BufferArg): number {
-  return 'buffer' in arg ? (arg.size ?? arg.buffer.size - (arg.offset ?? 0)) : arg.size;
+function counts(c: Record<string, number>): { inCount: number; outCount: number } {
+  return { inCount: c.PLANES * c.H * c.W, outCount: c.PLANES * c.OH * c.OW };
 }
 
-/** Fails early, naming the tensor, rather than letting the kernel read or write a clamped address. */
-function checkSize(what: string, arg: BufferArg, elements: number): void {
-  const bytes = bindingBytes(arg);
-  if (bytes < elements * 4) throw new RangeError(`maxpool2d: ${what} needs ${elements} words (${elements * 4} bytes), its binding has ${bytes}`);
-}
-
-function grid(invocations: number): [number, number] {
-  const groups = ceilDiv(invocations, WG);
-  if (groups > 65535 * 65535) throw new RangeError(`maxpool2d: ${groups} workgroups is more than one dispatch allows; use a smaller batch`);
-  return workgroupGrid(groups);
-}
 
 /**
  * output = max over each window; argmax = flat index into input of the element chosen (ties: first in
@@ -72,14 +40,13 @@ export async function maxPool2dForward(
   argmax: BufferArg,
 ): Promise<Dispatch[]> {
   const constants = shapeConstants(shape);
-  const inCount = constants.PLANES * constants.H * constants.W;
-  const outCount = constants.PLANES * constants.OH * constants.OW;
-  checkSize('input', input, inCount);
-  checkSize('output', output, outCount);
-  checkSize('argmax', argmax, outCount);
+  const { inCount, outCount } = counts(constants);
+  checkSize('maxpool2d', 'input', input, inCount);
+  checkSize('maxpool2d', 'output', output, outCount);
+  checkSize('maxpool2d', 'argmax', argmax, outCount);
   const kernel = await getKernel(gpu, { shader: 'maxpool2d_forward', bindings: ['read', 'read_write', 'read_write'], constants });
   const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
-  return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid(rowBlocks) }];
+  return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid('maxpool2d', ceilDiv(rowBlocks, WG)) }];
 }
 
 export interface MaxPool2dBackwardOptions {
@@ -103,12 +70,11 @@ export async function maxPool2dBackward(
   options: MaxPool2dBackwardOptions = {},
 ): Promise<Dispatch[]> {
   const constants = shapeConstants(shape);
-  const inCount = constants.PLANES * constants.H * constants.W;
-  const outCount = constants.PLANES * constants.OH * constants.OW;
-  checkSize('gradOutput', gradOutput, outCount);
-  checkSize('argmax', argmax, outCount);
-  checkSize('gradInput', gradInput, inCount);
-  if (options.reluOutput) checkSize('reluOutput', options.reluOutput, inCount);
+  const { inCount, outCount } = counts(constants);
+  checkSize('maxpool2d', 'gradOutput', gradOutput, outCount);
+  checkSize('maxpool2d', 'argmax', argmax, outCount);
+  checkSize('maxpool2d', 'gradInput', gradInput, inCount);
+  if (options.reluOutput) checkSize('maxpool2d', 'reluOutput', options.reluOutput, inCount);
   const kernel = await getKernel(gpu, {
     shader: 'maxpool2d_backward',
     bindings: ['read', 'read', 'read_write', 'read'],
@@ -117,7 +83,6 @@ export async function maxPool2dBackward(
   // Non-overlapping windows: one invocation per OW_BLOCK windows writes their tiles; overlapping: one per input.
   const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
   const invocations = constants.S >= constants.K ? rowBlocks : inCount;
-  // Without the mask the shader never reads binding 3; gradOutput fills it so that the bind group is complete.
-  const bindGroup = kernel.bind(gpu, [gradOutput, argmax, gradInput, options.reluOutput ?? gradOutput]);
-  return [{ kernel, bindGroup, workgroups: grid(invocations) }];
+  const bindGroup = kernel.bind(gpu, [gradOutput, argmax, gradInput, options.reluOutput ?? placeholderBuffer(gpu)]);
+  return [{ kernel, bindGroup, workgroups: grid('maxpool2d', ceilDiv(invocations, WG)) }];
 }

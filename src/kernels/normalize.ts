@@ -1,9 +1,10 @@
 // Dispatches shaders/normalize.wgsl: uint8 pixels -> normalized f32 activations.
 import type { Gpu } from '../gpu/device.ts';
-import { ceilDiv, getKernel, workgroupGrid, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, MNIST_MEAN, MNIST_STD } from '../util/shapes.ts';
+import { grid } from './checks.ts';
 
-export const MNIST_MEAN = 0.1307;
-export const MNIST_STD = 0.3081;
+export { MNIST_MEAN, MNIST_STD };
 
 export interface NormalizeShape {
   count: number;
@@ -19,5 +20,5 @@ export async function normalize(gpu: Gpu, shape: NormalizeShape, pixels: GPUBuff
     bindings: ['read', 'read_write'],
     constants: { COUNT: shape.count, MEAN: shape.mean ?? MNIST_MEAN, STD: shape.std ?? MNIST_STD, WORKGROUP: workgroup },
   });
-  return { kernel, bindGroup: kernel.bind(gpu, [pixels, output]), workgroups: workgroupGrid(ceilDiv(shape.count, workgroup)) };
+  return { kernel, bindGroup: kernel.bind(gpu, [pixels, output]), workgroups: grid('normalize', ceilDiv(shape.count, workgroup)) };
 }

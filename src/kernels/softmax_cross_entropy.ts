@@ -1,33 +1,20 @@
 // Dispatches shaders/softmax_cross_entropy.wgsl (loss, gradient and predictions, or log-softmax alone)
 // and shaders/loss_stats.wgsl (batch loss sum and correct count, for the host to read back).
 import type { Gpu } from '../gpu/device.ts';
-import { createStorageBuffer } from '../gpu/buffers.ts';
-import { ceilDiv, getKernel, workgroupGrid, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { ceilDiv, type LossShape } from '../util/shapes.ts';
+import { checkIntegers, checkSize, grid, placeholderBuffer } from './checks.ts';
 
-export interface LossShape {
-  batch: number;
-  classes: number;
-}
+export type { LossShape };
 
 const ROWS_WG = 64;
 /** Invocations of the single loss_stats workgroup; a power of two <= MAX_WG in the shader. */
 const STATS_WG = 64;
 
 function checkShape(what: string, shape: LossShape): void {
-  for (const [name, value] of Object.entries({ batch: shape.batch, classes: shape.classes })) {
-    if (!Number.isInteger(value) || value < 1) throw new RangeError(`${what}: ${name} must be a positive integer, got ${value}`);
-  }
+  checkIntegers(what, { batch: shape.batch, classes: shape.classes });
 }
 
-function bindingBytes(arg: BufferArg): number {
-  return 'buffer' in arg ? (arg.size ?? arg.buffer.size - (arg.offset ?? 0)) : arg.size;
-}
-
-/** Fails early, naming the tensor, rather than letting the kernel read or write a clamped address. */
-function checkSize(what: string, name: string, arg: BufferArg, words: number): void {
-  const bytes = bindingBytes(arg);
-  if (bytes < words * 4) throw new RangeError(`${what}: ${name} needs ${words} words (${words * 4} bytes), its binding has ${bytes}`);
-}
 
 async function rowsKernel(gpu: Gpu, shape: LossShape, logSoftmaxOnly: boolean) {
   return getKernel(gpu, {
@@ -63,21 +50,8 @@ export async function softmaxCrossEntropy(
   return [{
     kernel,
     bindGroup: kernel.bind(gpu, [logits, labels, gradLogits, sampleLoss, predictions]),
-    workgroups: workgroupGrid(ceilDiv(batch, ROWS_WG)),
+    workgroups: grid('softmaxCrossEntropy', ceilDiv(batch, ROWS_WG)),
   }];
-}
-
-// Stand-ins for the two per-sample outputs the log-softmax specialization never writes. WebGPU forbids
-// binding one buffer to two writable slots, so each slot gets its own; one pair per device.
-const unusedOutputs = new WeakMap<GPUDevice, [GPUBuffer, GPUBuffer]>();
-
-function unusedOutputBuffers(gpu: Gpu): [GPUBuffer, GPUBuffer] {
-  let pair = unusedOutputs.get(gpu.device);
-  if (!pair) {
-    pair = [createStorageBuffer(gpu, 'log-softmax unused sampleLoss', 4), createStorageBuffer(gpu, 'log-softmax unused predictions', 4)];
-    unusedOutputs.set(gpu.device, pair);
-  }
-  return pair;
 }
 
 /** output = log_softmax(logits) per row, [batch, classes]. Overwrites output. */
@@ -87,12 +61,11 @@ export async function logSoftmax(gpu: Gpu, shape: LossShape, logits: BufferArg, 
   checkSize(what, 'logits', logits, shape.batch * shape.classes);
   checkSize(what, 'output', output, shape.batch * shape.classes);
   const kernel = await rowsKernel(gpu, shape, true);
-  // This specialization leaves labels, sampleLoss and predictions alone, but their slots need buffers:
-  // logits fills the read-only one.
+  // This specialization leaves labels, sampleLoss and predictions alone; their slots get stand-ins.
   return [{
     kernel,
-    bindGroup: kernel.bind(gpu, [logits, logits, output, ...unusedOutputBuffers(gpu)]),
-    workgroups: workgroupGrid(ceilDiv(shape.batch, ROWS_WG)),
+    bindGroup: kernel.bind(gpu, [logits, placeholderBuffer(gpu, 0), output, placeholderBuffer(gpu, 1), placeholderBuffer(gpu, 2)]),
+    workgroups: grid('logSoftmax', ceilDiv(shape.batch, ROWS_WG)),
   }];
 }
 

@@ -1,27 +1,31 @@
-// A model description turned into GPU buffers and recorded kernels. Buffers are allocated once, for
-// the largest batch; each batch size gets its own cached plan (kernels specialised by override
-// constants), so the partial last batch of an epoch is computed exactly, not padded.
+// Executes an ExecutionPlan (planner.ts): allocates the buffers and textures its nodes' variants name,
+// once, for the largest batch, and records each batch size's dispatches by switching on those variants.
+// It decides nothing: which kernel runs where is the plan's. Each batch size gets its own cached
+// recording (kernels specialised by override constants), so an epoch's partial last batch is computed
+// exactly, not padded.
 import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
+import { deviceProfile } from '../gpu/profile.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, conv2dForwardTexture, conv2dTexturePoolSuits, conv2dTextureSuits,
-  createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands, type Conv2dShape,
+  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dBackwardInputTiles, type Conv2dBackwardWeightTiles,
+  type Conv2dForwardTiles,
 } from '../kernels/conv2d.ts';
-import {
-  conv2dForwardImplicitGemm, createChannelsLastTexture, implicitGemmSuits, packChannelsLast, type ChannelsLastTexture,
-} from '../kernels/conv2d_implicit_gemm.ts';
-import {
-  linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures, type LinearShape,
-} from '../kernels/linear.ts';
-import { createPackedMatrix, packFits, packMatrix, type PackedMatrix } from '../kernels/matmul_texture.ts';
-import { maxPool2dBackward, maxPool2dForward, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import { conv2dForwardTexture, createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands } from '../kernels/conv2d_texture.ts';
+import { conv2dForwardImplicitGemm } from '../kernels/conv2d_implicit_gemm.ts';
+import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../kernels/conv2d_tiles.ts';
+import { createChannelsLastTexture, createPackedMatrix, packChannelsLast, packMatrix, type ChannelsLastTexture, type PackedMatrix } from '../kernels/layout.ts';
+import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures } from '../kernels/linear.ts';
+import type { MatmulTiles } from '../kernels/matmul.ts';
+import { maxPool2dBackward, maxPool2dForward } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
 import { ADAM_UNIFORM_BYTES, adamStep, type AdamOptions } from '../kernels/adam.ts';
+import type { Conv2dShape } from '../util/shapes.ts';
 import { ParameterLayout } from './parameters.ts';
+import { checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode } from './planner.ts';
 import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from './spec.ts';
 
 /** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
@@ -29,30 +33,24 @@ interface Value {
   shape: number[];
   buffer: GPUBuffer;
   grad: GPUBuffer | null;
-  /** The buffer holds a ReLU's output (of a fused conv2d/linear + ReLU or a standalone ReLU). */
-  reluOutput?: boolean;
 }
 
-/** One layer as executed: conv2d and linear absorb a following ReLU. */
+/** One plan node as executed, with what its variant allocated. */
 interface Node {
+  plan: PlanNode;
   layer: ResolvedLayer;
-  relu: boolean;
   input: Value;
   output: Value;
+  /** maxpool2d buffer variant: the index each window chose, for its backward. */
   argmax?: GPUBuffer;
-}
-
-/**
- * A forward-only network's conv layer computed as an implicit GEMM from textures
- * (src/kernels/conv2d_implicit_gemm.ts) straight into the packed input of the linear layer after it.
- */
-interface ImplicitGemmConv {
-  /** Its input, channels-last: written by the max-pool before it (`pooledBy`), or packed by the conv itself. */
-  input: ChannelsLastTexture;
-  pooledBy: Node | null;
-  weight: ChannelsLastTexture;
-  /** The packed input of the linear layer it feeds. */
-  output: PackedMatrix;
+  /** conv2d texture variants: its packed input and weights. */
+  packedConv?: Conv2dPackedOperands;
+  /** conv2d implicit-gemm: its channels-last input (written by a max-pool before it, or packed by itself) and weights. */
+  channelsLast?: { input: ChannelsLastTexture; weight: ChannelsLastTexture };
+  /** linear texture variant: its packed input and weights. */
+  linearTextures?: LinearForwardTextures;
+  /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
+  weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
 }
 
 /** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
@@ -86,44 +84,16 @@ export interface NetworkOptions {
   /** Allocate gradients and optimizer state and record backward + Adam. */
   training: boolean;
   adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
-  /**
-   * Run big linear layers' products from textures (src/kernels/matmul_texture.ts), about twice as fast
-   * on lavapipe as from buffers, but the operands are packed into textures first, on every pass.
-   * `forward` packs the weights each time, which pays at evaluation's big batches: on by default for
-   * forward-only networks of at least PACKED_FORWARD_MIN_BATCH (packing fc1's weights takes ~4 ms,
-   * what the faster product saves on ~60 images). `weightGradient` packs the output gradient and the
-   * input (no weights): on by default for training, where fc1's weight gradient then takes 4.5-7 ms
-   * instead of 7.4-12 (profile) and a step gained -5 to +17 % (bench/run.ts A/B, 8 pairs over both
-   * runtimes on a VM whose speed drifts; +8-17 % in the later, steadier pairs).
-   */
-  packedLinear?: { forward?: boolean; weightGradient?: boolean };
-  /**
-   * Run convolutions with kernels 4 to 8 wide (conv1's 5x5) forward from textures
-   * (shaders/conv2d_forward_texture.wgsl; input packed on every pass): conv1 at batch 1000 took 18-20 ms
-   * instead of 25-27, packing included (A/B in one process; evaluation +5-7 %). Bit-identical to the
-   * buffer kernel. Default: as packedLinear.forward.
-   */
-  packedConv?: boolean;
-  /**
-   * Forward-only networks only: run a convolution whose output feeds a linear layer run from textures
-   * (conv2, through flatten) as an implicit GEMM (src/kernels/conv2d_implicit_gemm.ts) that writes that
-   * layer's packed input, from its own input packed channels-last by the max-pool before it. conv2 at
-   * batch 1000 took 13-20 ms instead of 24-28, and the max-pool's argmax and fc1's input packing no
-   * longer run. It sums in another order than the buffer kernel, so it agrees to rounding, not bit for
-   * bit. Default: as packedConv.
-   */
-  implicitGemmConv?: boolean;
+  /** The plan to execute (for the same model, maxBatch and training); default: the planner's for this device. */
+  plan?: ExecutionPlan;
 }
-
-/** A linear layer is run from textures when its product is at least this big in both k and n. */
-const PACKED_LINEAR_MIN_FEATURES = 64;
-/** Forward-only networks for smaller batches than this keep the buffer product (see packedLinear). */
-const PACKED_FORWARD_MIN_BATCH = 128;
 
 export class Network {
   readonly layout: ParameterLayout;
   readonly layers: ResolvedLayer[];
   readonly inputSize: number;
+  /** What this network executes. */
+  readonly executionPlan: ExecutionPlan;
   /** uint8 pixels of a batch, packed four to a u32. */
   readonly pixels: GPUBuffer;
   readonly labels: GPUBuffer;
@@ -145,36 +115,23 @@ export class Network {
   private readonly plans = new Map<number, Promise<StepPlan>>();
   private readonly buffers: GPUBuffer[] = [];
   private readonly textures: GPUTexture[] = [];
-  /** ReLU outputs whose backward the next layer's backward applies (see the constructor). */
-  private readonly reluBackwardByConsumer = new Set<GPUBuffer>();
-  /** Textures of the linear layers whose products run from them (see NetworkOptions.packedLinear). */
-  private readonly packedForward = new Map<Node, LinearForwardTextures>();
-  private readonly packedWeightGradient = new Map<Node, { gradOutputT: PackedMatrix; inputT: PackedMatrix }>();
-  private readonly packedConv = new Map<Node, Conv2dPackedOperands>();
-  private readonly implicitGemm = new Map<Node, ImplicitGemmConv>();
-  /** Max-pools that write the next convolution's channels-last input instead of their output buffer. */
-  private readonly poolsToTexture = new Map<Node, ChannelsLastTexture>();
-  /** Texture convolutions that do such a max-pool's work themselves, and the max-pools that then run nothing. */
-  private readonly convPoolsInto = new Map<Node, ChannelsLastTexture>();
-  private readonly poolsDoneByConv = new Set<Node>();
-  /**
-   * Forward-only networks pack their weights into textures once per upload (setParameters), not on
-   * every pass; training networks, whose weights move every step, pack in the forward pass.
-   */
+  /** Packing of texture variants' weights, run after every upload when the plan packs them per upload. */
   private readonly weightPacks: Dispatch[] = [];
-  /**
-   * A forward-only network's first layer, when it is a texture convolution: its packed input is
-   * normalized straight from the pixels (training keeps the normalized input for conv1's backward).
-   */
-  private readonly pixelsPackedFor: Node | null;
 
   private constructor(
     private readonly gpu: Gpu,
     readonly model: ModelSpec,
     readonly options: NetworkOptions,
+    plan: ExecutionPlan,
   ) {
     const { maxBatch, training } = options;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`batch size must be >= 1, got ${maxBatch}`);
+    if (plan.maxBatch !== maxBatch || plan.training !== training) {
+      throw new RangeError(`the plan is for ${plan.training ? 'training' : 'forward-only'} at batch ${plan.maxBatch}, the network ` +
+        `${training ? 'trains' : 'is forward-only'} at batch ${maxBatch}`);
+    }
+    checkPlan(model, plan);
+    this.executionPlan = plan;
     this.layers = resolveLayers(model);
     this.layout = new ParameterLayout(parameterSpecs(model));
     this.inputSize = shapeSize(model.input);
@@ -191,65 +148,25 @@ export class Network {
 
     this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
     this.nodes = [];
-    const bigForward = !training && maxBatch >= PACKED_FORWARD_MIN_BATCH;
     let current = this.input;
-    for (let i = 0; i < this.layers.length; i++) {
-      const layer = this.layers[i];
-      const kind = layer.spec.kind;
-      const fusesRelu = (kind === 'conv2d' || kind === 'linear') && this.layers[i + 1]?.spec.kind === 'relu';
-      const name = 'name' in layer.spec ? layer.spec.name : `${kind}${i}`;
+    for (const planNode of plan.nodes) {
+      const layer = this.layers[planNode.layer];
+      const name = planNode.name;
       let output: Value;
-      if (kind === 'flatten') {
-        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad, reluOutput: current.reluOutput };
-      } else if (kind === 'relu') {
+      if (planNode.kind === 'flatten') {
+        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
+      } else if (planNode.kind === 'relu') {
         // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
-        output = { shape: layer.outShape, buffer: f32(`relu${i}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad,
-          reluOutput: true };
+        output = { shape: layer.outShape, buffer: f32(`relu${planNode.layer}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad };
       } else {
         const size = maxBatch * shapeSize(layer.outShape);
-        output = {
-          shape: layer.outShape,
-          buffer: f32(`${name}.output`, size),
-          grad: training ? f32(`${name}.output.grad`, size) : null,
-          reluOutput: fusesRelu,
-        };
+        output = { shape: layer.outShape, buffer: f32(`${name}.output`, size), grad: training ? f32(`${name}.output.grad`, size) : null };
       }
-      const node: Node = { layer, relu: fusesRelu, input: current, output };
-      // Linear backward (its gradient w.r.t. input) and max-pool backward can apply the backward of the
-      // ReLU that produced their input as they write, saving that ReLU a pass over the gradient.
-      if ((kind === 'linear' || kind === 'maxpool2d') && current.reluOutput && current.grad) {
-        this.reluBackwardByConsumer.add(current.buffer);
-      }
-      if (kind === 'maxpool2d') node.argmax = f32(`${name}.argmax`, maxBatch * shapeSize(layer.outShape));
-      const fullConv = kind === 'conv2d' ? convShape(layer, maxBatch) : null;
-      if (fullConv && (options.packedConv ?? bigForward) && conv2dTextureSuits(fullConv)) {
-        const packed = createConv2dPackedOperands(gpu, name, fullConv);
-        this.textures.push(packed.input.texture, packed.weight.texture);
-        this.packedConv.set(node, packed);
-      }
-      if (kind === 'linear') {
-        const k = shapeSize(layer.inShape);
-        const n = shapeSize(layer.outShape);
-        const big = Math.min(k, n) >= PACKED_LINEAR_MIN_FEATURES && packFits(gpu, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
-        const texture = (label: string, rows: number, length: number) => {
-          const packed = createPackedMatrix(gpu, `${name}.${label}`, rows, length);
-          this.textures.push(packed.texture);
-          return packed;
-        };
-        if (big && (options.packedLinear?.forward ?? bigForward)) {
-          this.packedForward.set(node, { input: texture('input.packed', maxBatch, k), weight: texture('weight.packed', n, k) });
-        }
-        if (big && training && (options.packedLinear?.weightGradient ?? true)) {
-          this.packedWeightGradient.set(node, {
-            gradOutputT: texture('output.grad.packedT', n, maxBatch), inputT: texture('input.packedT', k, maxBatch) });
-        }
-      }
+      const node: Node = { plan: planNode, layer, input: current, output };
+      this.allocateVariant(node, maxBatch, f32);
       this.nodes.push(node);
       current = output;
-      if (fusesRelu) i++;
     }
-    if (!training && (options.implicitGemmConv ?? options.packedConv ?? bigForward)) this.planImplicitGemm(maxBatch);
-    this.pixelsPackedFor = !training && this.packedConv.has(this.nodes[0]) ? this.nodes[0] : null;
     this.logits = current;
     if (!this.logits.grad) this.logits.grad = f32('logits.grad', maxBatch * model.classes);
     this.sampleLoss = f32('sample.loss', maxBatch);
@@ -261,55 +178,60 @@ export class Network {
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
+    const plan = options.plan ?? planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, deviceProfile(gpu));
     const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
-      new Network(gpu, model, options));
-    if (!options.training) await network.recordWeightPacks();
+      new Network(gpu, model, options, plan));
+    if (plan.weights === 'per-upload') await network.recordWeightPacks();
     return network;
   }
 
-  /** See ImplicitGemmConv; runs once the linear layers' textures are known. */
-  private planImplicitGemm(maxBatch: number): void {
-    this.nodes.forEach((node, i) => {
-      if (node.layer.spec.kind !== 'conv2d' || this.packedConv.has(node)) return;
-      const shape = convShape(node.layer, maxBatch);
-      const consumer = this.nodes[i + 1]?.layer.spec.kind === 'flatten' ? this.nodes[i + 2] : this.nodes[i + 1];
-      const linear = consumer && this.packedForward.get(consumer);
-      if (!linear || !implicitGemmSuits(this.gpu, shape)) return;
-      const before = this.nodes[i - 1];
-      const pooledBy = before?.layer.spec.kind === 'maxpool2d' && before.output === node.input ? before : null;
-      const name = layerName(node.layer);
-      const { inChannels, height, width, outChannels, kernelH, kernelW } = shape;
-      const input = createChannelsLastTexture(this.gpu, `${name}.input.channels-last`, maxBatch, inChannels, height, width);
-      const weight = createChannelsLastTexture(this.gpu, `${name}.weight.channels-last`, outChannels, inChannels, kernelH, kernelW);
-      this.textures.push(input.texture, weight.texture);
-      this.implicitGemm.set(node, { input, pooledBy, weight, output: linear.input });
-      if (pooledBy) this.poolsToTexture.set(pooledBy, input);
-      // A 2x2 max-pool of a texture convolution's output: that convolution pools as it stores.
-      const producer = this.nodes[i - 2];
-      const pool = pooledBy?.layer.spec as { kernel: number; stride?: number } | undefined;
-      if (pooledBy && pool?.kernel === 2 && (pool.stride ?? 2) === 2 && producer?.output === pooledBy.input &&
-        this.packedConv.has(producer) && conv2dTexturePoolSuits(convShape(producer.layer, maxBatch))) {
-        this.convPoolsInto.set(producer, input);
-        this.poolsDoneByConv.add(pooledBy);
+  /** The buffers and textures the node's variants name. */
+  private allocateVariant(node: Node, maxBatch: number, f32: (label: string, elements: number) => GPUBuffer): void {
+    const { plan: p, layer } = node;
+    const texture = <T extends { texture: GPUTexture }>(made: T): T => {
+      this.textures.push(made.texture);
+      return made;
+    };
+    if (p.kind === 'maxpool2d' && p.variant === 'buffer') node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
+    if (p.kind === 'conv2d' && (p.variant === 'texture' || p.variant === 'texture+pool')) {
+      const packed = createConv2dPackedOperands(this.gpu, p.name, convShape(layer, maxBatch));
+      this.textures.push(packed.input.texture, packed.weight.texture);
+      node.packedConv = packed;
+    }
+    if (p.kind === 'conv2d' && p.variant === 'implicit-gemm') {
+      const { inChannels, height, width, outChannels, kernelH, kernelW } = convShape(layer, maxBatch);
+      node.channelsLast = {
+        input: texture(createChannelsLastTexture(this.gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width)),
+        weight: texture(createChannelsLastTexture(this.gpu, `${p.name}.weight.channels-last`, outChannels, inChannels, kernelH, kernelW)),
+      };
+    }
+    if (p.kind === 'linear') {
+      const { inFeatures: k, outFeatures: n } = linearShape(layer, maxBatch);
+      const packed = (label: string, rows: number, length: number) =>
+        texture(createPackedMatrix(this.gpu, `${p.name}.${label}`, rows, length));
+      if (p.variant === 'texture') {
+        node.linearTextures = {
+          input: packed('input.packed', maxBatch, k), weight: packed('weight.packed', n, k),
+          prepacked: { input: p.reads === 'packed', weight: this.executionPlan.weights === 'per-upload' },
+        };
       }
-      linear.prepacked = { ...linear.prepacked, input: true };
-    });
+      if (p.weightGradient === 'texture') {
+        node.weightGradientTextures = { gradOutputT: packed('output.grad.packedT', n, maxBatch), inputT: packed('input.packedT', k, maxBatch) };
+      }
+    }
   }
 
   /** See weightPacks. */
   private async recordWeightPacks(): Promise<void> {
     const gpu = this.gpu;
-    for (const [node, packed] of this.packedForward) {
-      this.weightPacks.push(await packLinearWeight(gpu, linearShape(node.layer, 1), this.param(`${layerName(node.layer)}.weight`), packed.weight));
-      packed.prepacked = { ...packed.prepacked, weight: true };
-    }
-    for (const [node, packed] of this.packedConv) {
-      this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), this.param(`${layerName(node.layer)}.weight`), packed));
-    }
-    for (const [node, conv] of this.implicitGemm) {
-      const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = convShape(node.layer, 1);
-      this.weightPacks.push(await packChannelsLast(gpu, { items, channels, height, width }, this.param(`${layerName(node.layer)}.weight`),
-        conv.weight));
+    for (const node of this.nodes) {
+      const weight = () => this.param(`${layerName(node.layer)}.weight`);
+      if (node.linearTextures) this.weightPacks.push(await packLinearWeight(gpu, linearShape(node.layer, 1), weight(), node.linearTextures.weight));
+      if (node.packedConv) this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), weight(), node.packedConv));
+      if (node.channelsLast) {
+        const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = convShape(node.layer, 1);
+        this.weightPacks.push(await packChannelsLast(gpu, { items, channels, height, width }, weight(), node.channelsLast.weight));
+      }
     }
   }
 
@@ -361,15 +283,15 @@ export class Network {
     const gpu = this.gpu;
     const layout = this.layout;
     const inputCount = batch * this.inputSize;
-    const firstPacked = this.pixelsPackedFor ? this.packedConv.get(this.pixelsPackedFor) : undefined;
     const [channels, height, width] = this.model.input;
-    const forward: Op[] = [firstPacked
-      ? { name: `normalize (into ${layerName(this.nodes[0].layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
+    const first = this.nodes[0];
+    const forward: Op[] = [this.executionPlan.input === 'into-packed'
+      ? { name: `normalize (into ${layerName(first.layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
         dispatches: [await packMatrix(gpu, { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
-          this.pixels, firstPacked.input)] }
+          this.pixels, first.packedConv!.input)] }
       : { name: 'normalize', flops: 2 * inputCount, bytes: 5 * inputCount,
         dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)] }];
-    for (const node of this.nodes) forward.push(...(await this.recordForward(node, batch)));
+    for (const [i, node] of this.nodes.entries()) forward.push(...(await this.recordForward(i, batch)));
     const classes = this.model.classes;
     const lossShape = { batch, classes };
     const logits = batch * classes;
@@ -384,7 +306,7 @@ export class Network {
     const backward: Op[] = [];
     let optimizer: Op[] = [];
     if (this.options.training) {
-      for (const node of [...this.nodes].reverse()) backward.push(...(await this.recordBackward(node, batch)));
+      for (let i = this.nodes.length - 1; i >= 0; i--) backward.push(...(await this.recordBackward(i, batch)));
       const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       const n = layout.totalElements;
       optimizer = [{ name: 'adam', flops: 12 * n, bytes: 28 * n, dispatches:
@@ -405,56 +327,74 @@ export class Network {
     return this.layout.binding(this.grads!, name);
   }
 
-  private async recordForward(node: Node, batch: number): Promise<Op[]> {
+  /** The node that reads node i's output, through a flatten. */
+  private consumerOf(i: number): Node | undefined {
+    return this.nodes[i + 1]?.plan.kind === 'flatten' ? this.nodes[i + 2] : this.nodes[i + 1];
+  }
+
+  /** The node whose output node i reads, through a flatten. */
+  private producerOf(i: number): Node | undefined {
+    return this.nodes[i - 1]?.plan.kind === 'flatten' ? this.nodes[i - 2] : this.nodes[i - 1];
+  }
+
+  private async recordForward(i: number, batch: number): Promise<Op[]> {
     const { gpu } = this;
-    const { layer, input, output } = node;
+    const node = this.nodes[i];
+    const { layer, input, output, plan: p } = node;
     const spec = layer.spec;
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
+    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
     switch (spec.kind) {
       case 'conv2d': {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
         const args = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
-        const op = { name: `${name} forward${node.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount),
-          bytes: 4 * (inCount + weights + outCount) };
-        const packed = this.packedConv.get(node);
-        if (packed) {
-          const weightPrepacked = !this.options.training;
-          const pooled = this.convPoolsInto.get(node);
-          return [{ ...op, name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
-            dispatches: await conv2dForwardTexture(gpu, shape, { relu: node.relu, inputPrepacked: node === this.pixelsPackedFor, weightPrepacked,
-              pooled }, ...args, packed) }];
+        const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
+        switch (p.variant) {
+          case 'texture':
+          case 'texture+pool': {
+            const pooled = p.variant === 'texture+pool' ? this.nodes[i + 2].channelsLast!.input : undefined;
+            return [{ ...op, name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
+              dispatches: await conv2dForwardTexture(gpu, shape, {
+                relu: p.relu, tiles: tiles.forward as unknown as Conv2dTextureTiles, inputPrepacked: p.reads === 'packed',
+                weightPrepacked: this.executionPlan.weights === 'per-upload', pooled,
+              }, ...args, node.packedConv!) }];
+          }
+          case 'implicit-gemm': {
+            const cl = node.channelsLast!;
+            const [channels, height, width] = layer.inShape;
+            const packInput = p.reads === 'nchw' ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)] : [];
+            return [{ ...op, name: `${op.name} (implicit GEMM)`, dispatches: [...packInput,
+              await conv2dForwardImplicitGemm(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles }, cl.input, cl.weight,
+                args[2], this.consumerOf(i)!.linearTextures!.input)] }];
+          }
+          default:
+            return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as Conv2dForwardTiles },
+              ...args) }];
         }
-        const gemm = this.implicitGemm.get(node);
-        if (gemm) {
-          const [channels, height, width] = layer.inShape;
-          const packInput = gemm.pooledBy ? [] : [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, gemm.input)];
-          return [{ ...op, name: `${op.name} (implicit GEMM)`, dispatches: [...packInput,
-            await conv2dForwardImplicitGemm(gpu, shape, { relu: node.relu }, gemm.input, gemm.weight, args[2], gemm.output)] }];
-        }
-        return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: node.relu }, ...args) }];
       }
       case 'linear': {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
-        const op = { name: `${name} forward${node.relu ? '+relu' : ''}`, flops: 2 * batch * weights,
-          bytes: 4 * (inCount + weights + outCount) };
-        return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: node.relu, packed: this.packedForward.get(node) },
-          input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+        const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 2 * batch * weights, bytes: 4 * (inCount + weights + outCount) };
+        return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as MatmulTiles,
+          packed: node.linearTextures }, input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
       }
       case 'maxpool2d': {
-        if (this.poolsDoneByConv.has(node)) return [];
         const shape = poolShape(layer, batch);
-        const texture = this.poolsToTexture.get(node);
-        if (texture) {
-          return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
-            await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
-              pool: shape.kernel, stride: shape.stride }, input.buffer, texture)] }];
+        switch (p.variant) {
+          case 'in-conv':
+            return [];
+          case 'channels-last':
+            return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
+              await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
+                pool: shape.kernel, stride: shape.stride }, input.buffer, this.nodes[i + 1].channelsLast!.input)] }];
+          default:
+            return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
+              dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!) }];
         }
-        return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-          dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!) }];
       }
       case 'relu':
         return [{ name: `${name} forward`, flops: outCount, bytes: 8 * outCount,
@@ -464,9 +404,10 @@ export class Network {
     }
   }
 
-  private async recordBackward(node: Node, batch: number): Promise<Op[]> {
+  private async recordBackward(i: number, batch: number): Promise<Op[]> {
     const { gpu } = this;
-    const { layer, input, output } = node;
+    const node = this.nodes[i];
+    const { layer, input, output, plan: p } = node;
     const spec = layer.spec;
     const ops: Op[] = [];
     const gradOutput = output.grad;
@@ -474,8 +415,10 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const reluMask = this.reluBackwardByConsumer.has(input.buffer) ? input.buffer : undefined;
-    if ((node.relu || spec.kind === 'relu') && !this.reluBackwardByConsumer.has(output.buffer)) {
+    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
+    // The ReLU that produced this node's input left its backward to this node.
+    const reluMask = this.producerOf(i)?.plan.reluBackward === 'in-consumer' ? input.buffer : undefined;
+    if (p.reluBackward === 'pass') {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
       ops.push({ name: `${name} relu backward`, flops: outCount, bytes: 12 * outCount,
         dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput) });
@@ -486,10 +429,11 @@ export class Network {
         const weights = shapeSize(layer.params[0].shape);
         ops.push({ name: `${name} backward weight`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
           dispatches: await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`)) });
+            this.grad(`${spec.name}.bias`), tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
         if (input.grad) {
           ops.push({ name: `${name} backward input`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
-            dispatches: await conv2dBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad) });
+            dispatches: await conv2dBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
+              tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
         }
         break;
       }
@@ -499,19 +443,18 @@ export class Network {
         const flops = 2 * batch * weights;
         ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
           dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`), { packed: this.packedWeightGradient.get(node) }) });
+            this.grad(`${spec.name}.bias`), { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
         if (input.grad) {
           ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
             dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
-              { reluOutput: reluMask }) });
+              { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
         }
         break;
       }
       case 'maxpool2d':
         if (input.grad) {
           ops.push({ name: `${name} backward${reluMask ? '+relu' : ''}`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad,
-              { reluOutput: reluMask }) });
+            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, { reluOutput: reluMask }) });
         }
         break;
       case 'relu':
@@ -528,23 +471,4 @@ function layerName(layer: ResolvedLayer): string {
 
 function convFlops(shape: Conv2dShape, outCount: number): number {
   return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;
-}
-
-function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
-  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'conv2d' }>;
-  const [inChannels, height, width] = layer.inShape;
-  return {
-    batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
-    stride: spec.stride ?? 1, padding: spec.padding ?? 0,
-  };
-}
-
-function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
-  return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
-}
-
-function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
-  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'maxpool2d' }>;
-  const [channels, height, width] = layer.inShape;
-  return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
 }

@@ -2,6 +2,8 @@
 // shapes, GPU buffers, kernels) is derived from the description, so a new model needs no new kernel
 // and no new training loop.
 
+import { conv2dOutputSize, maxPool2dOutputSize } from '../util/shapes.ts';
+
 export type LayerSpec =
   | { kind: 'conv2d'; name: string; outChannels: number; kernel: number; stride?: number; padding?: number }
   | { kind: 'relu' }
@@ -73,10 +75,8 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'conv2d': {
         if (inShape.length !== 3) throw new Error(`${where}: conv2d needs a [C,H,W] input, got [${inShape}]`);
         const [c, h, w] = inShape;
-        const stride = spec.stride ?? 1;
-        const padding = spec.padding ?? 0;
-        const oh = Math.floor((h + 2 * padding - spec.kernel) / stride) + 1;
-        const ow = Math.floor((w + 2 * padding - spec.kernel) / stride) + 1;
+        const { outH: oh, outW: ow } = conv2dOutputSize({ batch: 1, inChannels: c, height: h, width: w, outChannels: spec.outChannels,
+          kernelH: spec.kernel, kernelW: spec.kernel, stride: spec.stride, padding: spec.padding });
         if (oh < 1 || ow < 1) throw new Error(`${where}: kernel ${spec.kernel} does not fit a ${h}x${w} input`);
         shape = [spec.outChannels, oh, ow];
         const fanIn = c * spec.kernel * spec.kernel;
@@ -89,9 +89,7 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'maxpool2d': {
         if (inShape.length !== 3) throw new Error(`${where}: maxpool2d needs a [C,H,W] input, got [${inShape}]`);
         const [c, h, w] = inShape;
-        const stride = spec.stride ?? spec.kernel;
-        const oh = Math.floor((h - spec.kernel) / stride) + 1;
-        const ow = Math.floor((w - spec.kernel) / stride) + 1;
+        const { outH: oh, outW: ow } = maxPool2dOutputSize({ batch: 1, channels: c, height: h, width: w, kernel: spec.kernel, stride: spec.stride });
         if (oh < 1 || ow < 1) throw new Error(`${where}: pool ${spec.kernel} does not fit a ${h}x${w} input`);
         shape = [c, oh, ow];
         break;

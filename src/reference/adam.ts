@@ -1,5 +1,5 @@
 // CPU reference of shaders/adam.wgsl: torch.optim.Adam's update, entirely in float64.
-import type { AdamOptions } from '../kernels/adam.ts';
+import type { AdamOptions } from '../util/shapes.ts';
 
 export interface AdamState {
   param: Float64Array;

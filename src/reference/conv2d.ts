@@ -1,6 +1,6 @@
 // CPU references of the conv2d kernels: plain loops in float64 over NCHW tensors, weights
 // [outC, inC, kH, kW], PyTorch's cross-correlation with zero padding.
-import { conv2dOutputSize, type Conv2dShape } from '../kernels/conv2d.ts';
+import { conv2dOutputSize, type Conv2dShape } from '../util/shapes.ts';
 
 /** input[n, c, y, x], or 0 in the zero padding around it. */
 function inputAt(shape: Conv2dShape, input: ArrayLike<number>, n: number, c: number, y: number, x: number): number {

@@ -1,5 +1,5 @@
 // CPU reference of the texture layouts the packing kernels write (each texel 4 floats, in order).
-import { ceilDiv } from '../gpu/kernel.ts';
+import { ceilDiv } from '../util/shapes.ts';
 
 /**
  * What shaders/pack_channels_last.wgsl (with a 1x1 window) writes for NCHW `values`: per item, per

@@ -1,7 +1,6 @@
 // CPU references of shaders/matmul.wgsl and of the linear layer built on it (src/kernels/linear.ts),
 // in float64. PyTorch layout: x [batch, in], W [out, in], b [out], y = x·Wᵀ + b.
-import type { MatmulShape } from '../kernels/matmul.ts';
-import type { LinearShape } from '../kernels/linear.ts';
+import type { LinearShape, MatmulShape } from '../util/shapes.ts';
 
 /** C[m,n] = op(A)·op(B) with A [m,k] (or [k,m] if transposeA) and B [k,n] (or [n,k] if transposeB). */
 export function matmulReference(shape: MatmulShape, a: ArrayLike<number>, b: ArrayLike<number>): Float64Array {

@@ -1,5 +1,5 @@
 // CPU references of shaders/maxpool2d_forward.wgsl and shaders/maxpool2d_backward.wgsl.
-import { maxPool2dOutputSize, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import { maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
 
 /** Max of each window and the flat input index it came from; ties and NaN as PyTorch's CPU kernel. */
 export function maxPool2dForwardReference(

@@ -6,8 +6,8 @@ import { linearBackwardReference, linearForwardReference } from './linear.ts';
 import { maxPool2dBackwardReference, maxPool2dForwardReference } from './maxpool2d.ts';
 import { reluBackwardReference, reluForwardReference } from './relu.ts';
 import { softmaxCrossEntropyReference } from './softmax_cross_entropy.ts';
-import type { Conv2dShape } from '../kernels/conv2d.ts';
-import { maxPool2dOutputSize, type MaxPool2dShape } from '../kernels/maxpool2d.ts';
+import type { Conv2dShape } from '../util/shapes.ts';
+import { maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
 import { resolveLayers, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
 
 export interface NetworkReferenceResult {

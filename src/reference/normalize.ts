@@ -1,5 +1,5 @@
 // CPU reference of shaders/normalize.wgsl.
-import { MNIST_MEAN, MNIST_STD } from '../kernels/normalize.ts';
+import { MNIST_MEAN, MNIST_STD } from '../util/shapes.ts';
 
 export function normalizeReference(pixels: Uint8Array, mean = MNIST_MEAN, std = MNIST_STD): Float64Array {
   const out = new Float64Array(pixels.length);

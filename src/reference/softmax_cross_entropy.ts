@@ -1,5 +1,5 @@
 // CPU references of shaders/softmax_cross_entropy.wgsl and shaders/loss_stats.wgsl, in float64.
-import type { LossShape } from '../kernels/softmax_cross_entropy.ts';
+import type { LossShape } from '../util/shapes.ts';
 
 /** First index of the row maximum; a NaN counts as the maximum (torch.argmax). */
 function argmaxRow(logits: ArrayLike<number>, base: number, classes: number): number {

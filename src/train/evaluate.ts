@@ -1,7 +1,8 @@
 // Forward passes over a whole split. Predictions and per-sample losses are copied into two big
 // buffers on the GPU, batch after batch, and read back once at the end; accuracy, mean loss and the
 // confusion matrix are then computed on the host in float64.
-import { devicePaces, sleepUntil, type Gpu } from '../gpu/device.ts';
+import type { Gpu } from '../gpu/device.ts';
+import { WaitPacer } from '../gpu/wait.ts';
 import { createBuffer, readF32, readU32 } from '../gpu/buffers.ts';
 import { recordDispatches } from '../gpu/kernel.ts';
 import type { MnistSplit } from '../data/mnist.ts';
@@ -19,12 +20,8 @@ export interface EvaluationResult {
   imagesPerSecond: number;
 }
 
-/** Share of the expected time slept through before reading. */
-const PACE = 0.95;
-/** After a sleep that outlasted the GPU, the next evaluation expects this share of the measured bound. */
-const OVERSHOOT_CORRECTION = 0.9;
-/** The GPU's speed while this thread polls, relative to its speed while it sleeps (2 cores: one left). */
-const POLLED_SPEED = 0.5;
+/** No work is queued behind an evaluation's last batch, so a sleep that outlasts it idles the GPU: sleep less. */
+const PACE = { share: 0.95, smoothing: 1, overshoot: 0.9 };
 
 /** Evaluates `network` (its current parameters) on every image of `split`, in order. */
 export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): Promise<EvaluationResult> {
@@ -39,14 +36,9 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
   const allLosses = createBuffer(gpu, { label: 'eval.losses', size, usage });
   const labels = new Uint32Array(batchSize);
   try {
-    // Where waiting polls (Dawn under Node), polling takes a core from the kernels, and oversleeping
-    // idles the GPU (no work is queued behind the last batch): so sleep through most of the expected
-    // time, then read. The pace is the last evaluation's on this device and batch size; the first one
-    // times its first batch alone (polled, so at POLLED_SPEED) and goes by that.
-    const paces = devicePaces(gpu);
-    const paceKey = `evaluation/${network.model.name}/${batchSize}`; // milliseconds per image
-    const knownPace = paces.get(paceKey);
-    let sleepUntilTime = 0;
+    // Milliseconds per image: the last evaluation's on this device and batch size; the first one times
+    // its first batch alone and goes by that.
+    const pacer = new WaitPacer(gpu, `evaluation/${network.model.name}/${batchSize}`, PACE);
     let submittedAt = 0;
     for (let start = 0; start < split.count; start += batchSize) {
       const n = Math.min(batchSize, split.count - start);
@@ -62,26 +54,12 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit): P
       device.queue.submit([encoder.finish()]);
       if (start > 0) continue;
       submittedAt = performance.now();
-      if (gpu.waitingPolls && knownPace === undefined && n < split.count) {
-        await device.queue.onSubmittedWorkDone();
-        const probed = (performance.now() - submittedAt) / n; // polled throughout: at POLLED_SPEED
-        sleepUntilTime = performance.now() + PACE * (split.count - n) * POLLED_SPEED * probed;
+      if (pacer.paces && pacer.msPerUnit === undefined && n < split.count) {
+        await pacer.wait(submittedAt, n, () => device.queue.onSubmittedWorkDone());
       }
     }
-    if (gpu.waitingPolls && knownPace !== undefined) sleepUntilTime = submittedAt + PACE * split.count * knownPace;
-    if (sleepUntilTime > 0) await sleepUntil(sleepUntilTime);
-    if (gpu.waitingPolls) {
-      // Waiting for the queue alone (not the readbacks, whose own round trips would count as GPU time):
-      // if it waited, the GPU finished just now, a measure of its pace (counting the polled time at the
-      // slower speed the GPU had then); if it was done at once, the sleep overshot by an unknown amount
-      // and this is only a bound, so aim shorter next time.
-      const waitStarted = performance.now();
-      await device.queue.onSubmittedWorkDone();
-      const doneAt = performance.now();
-      const polled = doneAt - waitStarted;
-      const measured = (waitStarted - submittedAt + POLLED_SPEED * polled) / split.count;
-      paces.set(paceKey, polled > 2 ? measured : OVERSHOOT_CORRECTION * measured);
-    }
+    // The queue alone, not the readbacks, whose own round trips would count as GPU time.
+    if (pacer.paces) await pacer.wait(submittedAt, split.count, () => device.queue.onSubmittedWorkDone());
     const predictions = await readU32(gpu, allPredictions, split.count);
     const losses = await readF32(gpu, allLosses, split.count);
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));

@@ -2,8 +2,9 @@
 // every step copies its 8-byte stats into a slot of a ring buffer inside its own command buffer, and
 // every `capacity` steps the ring is copied to a mappable buffer, which is read at the next flush. The
 // host waits only for the previous flush, so at most two flushes' worth of steps are in flight.
-import { devicePaces, explainGpuFailure, sleepUntil, type Gpu } from '../gpu/device.ts';
+import { explainGpuFailure, type Gpu } from '../gpu/device.ts';
 import { createBuffer } from '../gpu/buffers.ts';
+import { WaitPacer } from '../gpu/wait.ts';
 
 export interface StepStats {
   lossSum: number;
@@ -11,14 +12,10 @@ export interface StepStats {
 }
 
 /**
- * Start mapping when this fraction of the expected GPU time has passed; the rest is polled. The
- * estimate settles on the true pace, so this is the share of a wait left to polling. Sleeping too long
- * costs nothing while the next flush's steps keep the GPU busy, and corrects the estimate downwards.
- * 0.98 rather than 0.95 (with the gentler correction below) cut the main thread's CPU per step from
- * 6.5-6.9 ms to 3.2-4.3 ms under Node at the same throughput (bench/run.ts, A/B in one session).
+ * Sleeping too long costs nothing while the next flush's steps keep the GPU busy, so nearly all of a
+ * wait is slept; a smoothed pace, nudged down gently after an overshoot (bench/RESULTS.md has the A/B).
  */
-const PACE = 0.98;
-
+const PACE = { share: 0.98, smoothing: 0.3, overshoot: 0.95 };
 
 export class StatsReader {
   private readonly ring: GPUBuffer;
@@ -27,19 +24,15 @@ export class StatsReader {
   private flushes = 0;
   /** A flush copied to staging but not yet read. */
   private pending: { staging: GPUBuffer; count: number } | null = null;
-  /** When the last read completed, and the GPU's pace seen between completed reads (ms per step). */
+  /** When the last read completed. */
   private lastReadAt = 0;
   /** When the first step after a pause (start, drain) was recorded: the GPU was idle until then. */
   private resumedAt = 0;
-  private msPerStep: number;
+  /** The GPU's pace per step, kept per device under `paceKey` (model and batch size) for the next reader. */
+  private readonly pacer: WaitPacer;
 
-  private readonly paces: Map<string, number>;
-
-  constructor(private readonly gpu: Gpu, readonly capacity = 16, private readonly paceKey = '') {
-    // The last pace seen on this device for this kind of step (`paceKey`: model and batch size), so that
-    // a new reader (the next run, the bench's measured window) starts paced.
-    this.paces = devicePaces(gpu);
-    this.msPerStep = this.paces.get(paceKey) ?? 0;
+  constructor(private readonly gpu: Gpu, readonly capacity = 16, paceKey = '') {
+    this.pacer = new WaitPacer(gpu, `steps/${paceKey}`, PACE);
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
     this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
@@ -94,33 +87,15 @@ export class StatsReader {
   }
 
   private async read({ staging, count }: { staging: GPUBuffer; count: number }): Promise<StepStats[]> {
-    // Where waiting busy-polls (Dawn under Node), sleep through most of the time the GPU should still
-    // need for these steps, judged by its pace so far, and only then map. The GPU does not idle while
-    // the host sleeps a little too long: the next flush's steps are already queued behind these.
-    const since = this.lastReadAt || this.resumedAt;
-    const paced = this.gpu.waitingPolls && this.msPerStep > 0 && since > 0;
-    if (paced) await sleepUntil(since + PACE * count * this.msPerStep);
-    const mapStarted = performance.now();
-    try {
-      await staging.mapAsync(0x1 /* READ */, 0, count * 8);
-    } catch (err) {
-      throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
-    }
-    const now = performance.now();
-    if (now - mapStarted > 1 || !paced) {
-      // The map waited for the GPU, so it finished these steps just now: a measure of its pace. An
-      // outlier (the host busy elsewhere) may at most double the estimate.
-      if (since > 0) {
-        const pace = (now - since) / count;
-        this.msPerStep = this.msPerStep > 0 ? 0.7 * this.msPerStep + 0.3 * Math.min(pace, 2 * this.msPerStep) : pace;
+    // The GPU has been on these steps since the last read (or since it resumed).
+    await this.pacer.wait(this.lastReadAt || this.resumedAt, count, async () => {
+      try {
+        await staging.mapAsync(0x1 /* READ */, 0, count * 8);
+      } catch (err) {
+        throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
       }
-    } else {
-      // Ready at once: the sleep overshot by an unknown amount, so aim a little shorter next time. A
-      // small step: a big one (x0.8 measured) makes the next wait poll a fifth of its length.
-      this.msPerStep *= 0.95;
-    }
-    if (this.msPerStep > 0) this.paces.set(this.paceKey, this.msPerStep);
-    this.lastReadAt = now;
+    });
+    this.lastReadAt = performance.now();
     const words = new Uint32Array(staging.getMappedRange(0, count * 8).slice(0));
     staging.unmap();
     const floats = new Float32Array(words.buffer);

@@ -31,11 +31,16 @@ export function cliCommand(runtime: RuntimeName): string[] {
 }
 
 export function runCli(args: string[], options: { runtime?: RuntimeName; env?: Record<string, string>; timeoutMs?: number;
-  onStderr?: (chunk: string) => void; signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' } } = {}):
+  onStderr?: (chunk: string) => void; signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' };
+  /** Give the CLI a pipe for stderr, as a shell does, instead of the socket Node's spawn makes. */
+  stderrPipe?: boolean } = {}):
   Promise<CliResult> {
   const [command, ...prefix] = cliCommand(options.runtime ?? thisRuntime);
+  const argv = options.stderrPipe
+    ? ['bash', '-c', 'exec "$@" 2> >(cat >&2)', 'bash', command, ...prefix, ...args]
+    : [command, ...prefix, ...args];
   return new Promise((resolve, reject) => {
-    const child = spawn(command, [...prefix, ...args], {
+    const child = spawn(argv[0], argv.slice(1), {
       cwd: repoRoot(),
       env: { ...process.env, NO_COLOR: '1', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -64,4 +69,14 @@ export function runCli(args: string[], options: { runtime?: RuntimeName; env?: R
       resolve({ code, signal, stdout, stderr });
     });
   });
+}
+
+/**
+ * Lines on stderr that come from a GPU driver or WebGPU implementation rather than from the tool:
+ * notices a user cannot act on (Dawn's "Warning: ... artificially reduced", Mesa's and wgpu's logs).
+ */
+const DRIVER_LINE = /^(Warning|WARNING|Error|ERROR|MESA|ANV|RADV|NVIDIA|vk[A-Z]|\[wgpu|\[naga|\[\d{4}-\d\d-\d\dT.*(wgpu|naga)|\(node:\d+\))/;
+
+export function driverNoise(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => DRIVER_LINE.test(line) || /artificially reduced|not a conformant vulkan/i.test(line));
 }

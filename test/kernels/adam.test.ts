@@ -161,7 +161,7 @@ test('bad arguments are refused with a message saying what is wrong', async () =
     [() => adamUniforms(ADAM_DEFAULTS, 0), /step must be an integer >= 1/],
     [() => adamUniforms({ ...ADAM_DEFAULTS, beta2: 1 }, 1), /beta2 must be in \[0, 1\)/],
     [() => adamStep(gpu, 10, ADAM_DEFAULTS, uniforms, big, big, big, big), /multiple of 4/],
-    [() => adamStep(gpu, 32, ADAM_DEFAULTS, uniforms, big, big, big, big), /param needs 32 f32/],
+    [() => adamStep(gpu, 32, ADAM_DEFAULTS, uniforms, big, big, big, big), /param needs 32 words/],
     [() => adamStep(gpu, 8, ADAM_DEFAULTS, { buffer: uniforms, size: 8 }, big, big, big, big), /uniforms needs 16 bytes/],
   ];
   for (const [call, message] of cases) await assertRejects(call, message);

@@ -21,6 +21,7 @@ import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, poisonedBuffer, POISON_BITS, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
 import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
+import { checkKernel } from '../helpers/kernel.ts';
 
 const test = suite('conv2d');
 
@@ -71,63 +72,37 @@ function sizes(shape: Conv2dShape) {
 
 const describe = (what: object | undefined) => JSON.stringify(what ?? 'default tiles');
 
-async function checkForward(
-  gpu: Gpu,
-  shape: Conv2dShape,
-  relu: boolean,
-  seed: number,
-  tiles?: Partial<Conv2dForwardTiles>,
-): Promise<void> {
+async function checkForward(gpu: Gpu, shape: Conv2dShape, relu: boolean, seed: number, tiles?: Partial<Conv2dForwardTiles>): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
-  const input = rng.f32(n.input);
-  const weight = rng.f32(n.weight);
-  const bias = rng.f32(n.bias);
-  const buffers = [f32Buffer(gpu, 'input', input), f32Buffer(gpu, 'weight', weight), f32Buffer(gpu, 'bias', bias)];
-  const output = poisonedBuffer(gpu, 'output', n.output);
-  submitDispatches(gpu, await conv2dForward(gpu, shape, { relu, tiles }, buffers[0], buffers[1], buffers[2], output));
-  const actual = await readF32(gpu, output, n.output);
-  assertClose(actual, conv2dForwardReference(shape, input, weight, bias, relu), `forward relu=${relu} ${describe(shape)} ${describe(tiles)} seed=${seed}`);
-  for (const b of [...buffers, output]) b.destroy();
+  const inputs = { input: rng.f32(n.input), weight: rng.f32(n.weight), bias: rng.f32(n.bias) };
+  await checkKernel(gpu, {
+    what: `forward relu=${relu} ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { output: n.output },
+    dispatch: (b) => conv2dForward(gpu, shape, { relu, tiles }, b.input, b.weight, b.bias, b.output),
+    expected: { output: conv2dForwardReference(shape, inputs.input, inputs.weight, inputs.bias, relu) },
+  });
 }
 
-async function checkBackwardInput(
-  gpu: Gpu,
-  shape: Conv2dShape,
-  seed: number,
-  tiles?: Partial<Conv2dBackwardInputTiles>,
-): Promise<void> {
+async function checkBackwardInput(gpu: Gpu, shape: Conv2dShape, seed: number, tiles?: Partial<Conv2dBackwardInputTiles>): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
-  const gradOutput = rng.f32(n.output);
-  const weight = rng.f32(n.weight);
-  const buffers = [f32Buffer(gpu, 'gradOutput', gradOutput), f32Buffer(gpu, 'weight', weight)];
-  const gradInput = poisonedBuffer(gpu, 'gradInput', n.input);
-  submitDispatches(gpu, await conv2dBackwardInput(gpu, shape, buffers[0], buffers[1], gradInput, tiles));
-  const actual = await readF32(gpu, gradInput, n.input);
-  assertClose(actual, conv2dBackwardInputReference(shape, gradOutput, weight), `backward input ${describe(shape)} ${describe(tiles)} seed=${seed}`);
-  for (const b of [...buffers, gradInput]) b.destroy();
+  const inputs = { gradOutput: rng.f32(n.output), weight: rng.f32(n.weight) };
+  await checkKernel(gpu, {
+    what: `backward input ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { gradInput: n.input },
+    dispatch: (b) => conv2dBackwardInput(gpu, shape, b.gradOutput, b.weight, b.gradInput, tiles),
+    expected: { gradInput: conv2dBackwardInputReference(shape, inputs.gradOutput, inputs.weight) },
+  });
 }
 
-async function checkBackwardWeight(
-  gpu: Gpu,
-  shape: Conv2dShape,
-  seed: number,
-  tiles?: Partial<Conv2dBackwardWeightTiles>,
-): Promise<void> {
+async function checkBackwardWeight(gpu: Gpu, shape: Conv2dShape, seed: number, tiles?: Partial<Conv2dBackwardWeightTiles>): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
-  const input = rng.f32(n.input);
-  const gradOutput = rng.f32(n.output);
-  const buffers = [f32Buffer(gpu, 'input', input), f32Buffer(gpu, 'gradOutput', gradOutput)];
-  const gradWeight = poisonedBuffer(gpu, 'gradWeight', n.weight);
-  const gradBias = poisonedBuffer(gpu, 'gradBias', n.bias);
-  submitDispatches(gpu, await conv2dBackwardWeight(gpu, shape, buffers[0], buffers[1], gradWeight, gradBias, tiles));
-  const expected = conv2dBackwardWeightReference(shape, input, gradOutput);
-  const what = `${describe(shape)} ${describe(tiles)} seed=${seed}`;
-  assertClose(await readF32(gpu, gradWeight, n.weight), expected.gradWeight, `backward weight ${what}`);
-  assertClose(await readF32(gpu, gradBias, n.bias), expected.gradBias, `backward bias ${what}`);
-  for (const b of [...buffers, gradWeight, gradBias]) b.destroy();
+  const inputs = { input: rng.f32(n.input), gradOutput: rng.f32(n.output) };
+  await checkKernel(gpu, {
+    what: `backward ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { gradWeight: n.weight, gradBias: n.bias },
+    dispatch: (b) => conv2dBackwardWeight(gpu, shape, b.input, b.gradOutput, b.gradWeight, b.gradBias, tiles),
+    expected: conv2dBackwardWeightReference(shape, inputs.input, inputs.gradOutput),
+  });
 }
 
 SHAPES.forEach(([name, shape], i) => {
@@ -303,7 +278,7 @@ test('bad shapes and short buffers are rejected with a message naming the proble
   );
   assert.match(
     await errorOf(() => conv2dBackwardInput(gpu, { ...shape, height: 8, width: 8 }, small, small, small)),
-    /gradOutput needs 16 f32/,
+    /gradOutput needs 16 words/,
   );
   assert.match(
     await errorOf(() => conv2dForward(gpu, { ...shape, kernelH: 3, kernelW: 3 }, { tiles: { channelBlock: 9 } }, small, small, small, small)),

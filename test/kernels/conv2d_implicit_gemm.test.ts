@@ -2,10 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import { conv2dOutputSize, type Conv2dShape } from '../../src/kernels/conv2d.ts';
-import {
-  conv2dForwardImplicitGemm, createChannelsLastTexture, implicitGemmSuits, packChannelsLast, type ImplicitGemmTiles,
-} from '../../src/kernels/conv2d_implicit_gemm.ts';
-import { createPackedMatrix, texelsPerRow } from '../../src/kernels/matmul_texture.ts';
+import { conv2dForwardImplicitGemm, implicitGemmSuits, type ImplicitGemmTiles } from '../../src/kernels/conv2d_implicit_gemm.ts';
+import { createChannelsLastTexture, createPackedMatrix, packChannelsLast, texelsPerRow } from '../../src/kernels/layout.ts';
 import { conv2dForwardReference } from '../../src/reference/conv2d.ts';
 import { channelsLastReference } from '../../src/reference/layout.ts';
 import { maxPool2dForwardReference } from '../../src/reference/maxpool2d.ts';
@@ -131,11 +129,11 @@ test('odd shapes: 1 to 7 channels, 1x1 to 5x4 kernels, ragged blocks of position
 
 test('suits stride 1, no padding and whole output texels only, and says so', async () => {
   const gpu = await sharedGpu();
-  assert.ok(implicitGemmSuits(gpu, conv2(1000)));
-  assert.not.ok(implicitGemmSuits(gpu, { ...conv2(1), stride: 2 }));
-  assert.not.ok(implicitGemmSuits(gpu, { ...conv2(1), padding: 1 }));
-  assert.not.ok(implicitGemmSuits(gpu, { ...conv2(1), height: 11 }), '9x10 outputs: 90 positions');
-  assert.not.ok(implicitGemmSuits(gpu, conv2(gpu.limits.maxTextureDimension2D + 1)), 'more images than texture rows');
+  assert.ok(implicitGemmSuits(gpu.limits, conv2(1000)));
+  assert.not.ok(implicitGemmSuits(gpu.limits, { ...conv2(1), stride: 2 }));
+  assert.not.ok(implicitGemmSuits(gpu.limits, { ...conv2(1), padding: 1 }));
+  assert.not.ok(implicitGemmSuits(gpu.limits, { ...conv2(1), height: 11 }), '9x10 outputs: 90 positions');
+  assert.not.ok(implicitGemmSuits(gpu.limits, conv2(gpu.limits.maxTextureDimension2D + 1)), 'more images than texture rows');
   const x = f32Buffer(gpu, 'x', new Float32Array(16));
   const input = createChannelsLastTexture(gpu, 'in', 1, 10, 12, 12);
   const weight = createChannelsLastTexture(gpu, 'w', 20, 10, 3, 3);

@@ -1,12 +1,12 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
+import { conv2dForward, conv2dOutputSize, type Conv2dShape } from '../../src/kernels/conv2d.ts';
 import {
-  conv2dForward, conv2dForwardTexture, conv2dOutputSize, conv2dTextureSuits, createConv2dPackedOperands,
-  type Conv2dShape, type Conv2dTextureTiles,
-} from '../../src/kernels/conv2d.ts';
+  conv2dForwardTexture, conv2dTextureSuits, createConv2dPackedOperands, type Conv2dTextureTiles,
+} from '../../src/kernels/conv2d_texture.ts';
 import { conv2dForwardReference } from '../../src/reference/conv2d.ts';
-import { createChannelsLastTexture, packChannelsLast } from '../../src/kernels/conv2d_implicit_gemm.ts';
+import { createChannelsLastTexture, packChannelsLast } from '../../src/kernels/layout.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { f32Buffer, poisonedBuffer, poisonTexture, readF32, readTexture, sharedGpu } from '../helpers/gpu.ts';
 import { assertClose, assertExactlyEqual, assertRejects, testSeed } from '../helpers/compare.ts';

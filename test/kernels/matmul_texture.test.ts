@@ -2,9 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import { matmul, type MatmulTiles } from '../../src/kernels/matmul.ts';
-import {
-  createPackedMatrix, DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture, packMatrix,
-} from '../../src/kernels/matmul_texture.ts';
+import { DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture } from '../../src/kernels/matmul_texture.ts';
+import { createPackedMatrix, packMatrix } from '../../src/kernels/layout.ts';
 import { matmulReference } from '../../src/reference/linear.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { f32Buffer, poisonedBuffer, readF32, sharedGpu } from '../helpers/gpu.ts';

@@ -2,7 +2,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../../src/kernels/normalize.ts';
-import { createPackedMatrix, packMatrix, texelsPerRow } from '../../src/kernels/matmul_texture.ts';
+import { createPackedMatrix, packMatrix, texelsPerRow } from '../../src/kernels/layout.ts';
 import { normalizeReference } from '../../src/reference/normalize.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { writeBuffer, createStorageBuffer } from '../../src/gpu/buffers.ts';

@@ -93,7 +93,7 @@ test('a binding too small for count is refused, naming it', async () => {
     await reluForward(gpu, 16, big, small);
     assert.unreachable('should have thrown');
   } catch (err) {
-    assert.match((err as Error).message, /output needs 16 f32/);
+    assert.match((err as Error).message, /output needs 16 words/);
   }
   small.destroy();
   big.destroy();

@@ -4,12 +4,15 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readF32, readU32 } from '../../src/gpu/buffers.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
-import { dispatchesOf, Network, type NetworkOptions } from '../../src/nn/network.ts';
+import { deviceProfile } from '../../src/gpu/profile.ts';
+import { dispatchesOf, Network } from '../../src/nn/network.ts';
+import { buildPlan, choicesOf, planNetwork, type PlanChoices } from '../../src/nn/planner.ts';
 import { initParameters } from '../../src/nn/parameters.ts';
 import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
+import type { Gpu } from '../../src/gpu/device.ts';
 import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
 import { testSplit } from '../helpers/mnist.ts';
 
@@ -30,11 +33,12 @@ const STRIDED: ModelSpec = {
 /** Batches whose forward comes closer than this to a kink are drawn again (activations are ~0.1-10). */
 const KINK_MARGIN = 1e-4;
 
-async function compare(model: ModelSpec, batch: number, maxBatch: number, realImages: boolean, options: Partial<NetworkOptions> = {}) {
+async function compare(model: ModelSpec, batch: number, maxBatch: number, realImages: boolean, choices?: PlanChoices) {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const rng = new Rng(seed);
-  const network = await Network.create(gpu, model, { maxBatch, training: true, ...options });
+  const plan = choices && buildPlan(model, { training: true, maxBatch }, deviceProfile(gpu), choices);
+  const network = await Network.create(gpu, model, { maxBatch, training: true, plan });
   try {
     const flat = initParameters(network.layout, seed);
     network.setParameters(flat);
@@ -79,7 +83,7 @@ test('digit, batch 4 of real digits: loss and all 8 parameter gradients', () => 
 test('digit, batch 1 (partial batch of a 64 network)', () => compare(DIGIT, 1, 64, true));
 test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
 test('digit with conv1 forward, fc1 forward and weight gradient from textures, batch 5 of 8', () =>
-  compare(DIGIT, 5, 8, true, { packedLinear: { forward: true, weightGradient: true }, packedConv: true }));
+  compare(DIGIT, 5, 8, true, { nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture', weightGradient: 'texture' } } }));
 test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
   compare(STRIDED, 5, 8, true));
 
@@ -108,8 +112,8 @@ test('digit forward-only (conv1 and fc1 from textures) equals the training netwo
   const gpu = await sharedGpu();
   const data = await testSplit('test');
   const maxBatch = 32;
-  const forwardOnly = await Network.create(gpu, DIGIT,
-    { maxBatch, training: false, packedLinear: { forward: true }, packedConv: true, implicitGemmConv: false });
+  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false, plan: buildPlan(DIGIT, { training: false, maxBatch },
+    deviceProfile(gpu), { input: 'into-packed', nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture' } } }) });
   const small = await Network.create(gpu, DIGIT, { maxBatch, training: false });
   const training = await Network.create(gpu, DIGIT, { maxBatch, training: true });
   try {
@@ -146,6 +150,12 @@ test('digit forward-only (conv1 and fc1 from textures) equals the training netwo
   }
 });
 
+/** The plan the planner makes for evaluation's big batches, at a small maxBatch (fast to test). */
+function bigBatchPlan(gpu: Gpu, model: ModelSpec, maxBatch: number) {
+  const profile = deviceProfile(gpu);
+  return buildPlan(model, { training: false, maxBatch }, profile, choicesOf(planNetwork(model, { training: false, maxBatch: 1000 }, profile)));
+}
+
 /** The kernels a plan's forward runs, by shader name. */
 const forwardShaders = async (network: Network, batch: number) =>
   (await network.plan(batch)).forward.flatMap((op) => op.dispatches.map((d) => d.kernel.label.split('{')[0]));
@@ -168,7 +178,7 @@ async function checkForwardOnly(c: ForwardOnlyCase): Promise<void> {
   const gpu = await sharedGpu();
   const rng = new Rng(seed);
   const data = await testSplit('test');
-  const network = await Network.create(gpu, c.model, { maxBatch: c.maxBatch, training: false, packedLinear: { forward: true }, packedConv: true });
+  const network = await Network.create(gpu, c.model, { maxBatch: c.maxBatch, training: false, plan: bigBatchPlan(gpu, c.model, c.maxBatch) });
   try {
     const shaders = await forwardShaders(network, c.batch);
     for (const shader of c.runs) assert.ok(shaders.includes(shader), `the forward runs ${shader}: ${shaders.join(', ')}`);
@@ -237,7 +247,7 @@ test('a forward-only network packs its weights once per upload, and runs on the 
   const seed = testSeed();
   const gpu = await sharedGpu();
   const data = await testSplit('test');
-  const network = await Network.create(gpu, DIGIT, { maxBatch: 8, training: false, packedLinear: { forward: true }, packedConv: true });
+  const network = await Network.create(gpu, DIGIT, { maxBatch: 8, training: false, plan: bigBatchPlan(gpu, DIGIT, 8) });
   const reference = await Network.create(gpu, DIGIT, { maxBatch: 8, training: true });
   try {
     const plan = await network.plan(8);

@@ -1,0 +1,185 @@
+// `info`: what a user (or a bug report) needs to know about this installation: runtime, adapter and
+// driver, the features and limits the engine uses, where data, checkpoints and compiled shaders live.
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import process from 'node:process';
+import { loadMnist, MNIST_FILES, projectRoot, resolveDataDir, type MnistSplitName } from '../data/mnist.ts';
+import { GpuUnavailableError, INSTALL_HINT, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary } from '../gpu/device.ts';
+import { parseCommandArgs } from './args.ts';
+import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { emitJson } from './progress.ts';
+
+export const INFO_HELP = `Usage: info [options]
+
+Prints the runtime, the WebGPU adapter and its driver (and whether it runs on the CPU), the features
+and limits the engine uses, where MNIST and checkpoints are looked for (and whether the MNIST files
+there are present and verified), and where the driver caches compiled shaders. Without an adapter it
+says what to install. Exits with 1 when no adapter is found.
+
+Options:
+  --data DIR           MNIST directory to check (default: $MNIST_DIR, else data/mnist)
+  --no-verify          only check that the MNIST files are present and well-formed, not their SHA-256
+  --json               one JSON object on stdout
+  -h, --help           show this help`;
+
+interface DataFileReport {
+  split: MnistSplitName;
+  files: string[];
+  status: 'verified' | 'present' | 'missing' | 'invalid';
+  images?: number;
+  problem?: string;
+}
+
+export interface InfoReport {
+  engine: { name: string; version: string };
+  runtime: ReturnType<typeof runtimeDescription>;
+  adapter: (AdapterSummary & { name: string }) | null;
+  /** Why there is no adapter, and what to do. */
+  noAdapter?: { error: string; fix: string };
+  features: string[];
+  limits: Record<string, number>;
+  data: { dir: string; from: string; splits: DataFileReport[] };
+  checkpoint: { path: string; exists: boolean };
+  shaderCache: { driver: string; dirs: { path: string; bytes: number }[]; note: string };
+}
+
+export async function infoCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    json: { type: 'boolean', default: false } as const,
+    help: { type: 'boolean', short: 'h', default: false } as const,
+    ...dataOptions,
+  });
+  if (values.help) {
+    console.log(INFO_HELP);
+    return 0;
+  }
+  const report = await gatherInfo({ dataDir: values.data, verify: !values['no-verify'] });
+  if (values.json) emitJson(report as unknown as Record<string, unknown>);
+  else console.log(formatInfo(report));
+  return report.adapter ? 0 : 1;
+}
+
+export async function gatherInfo({ dataDir, verify }: { dataDir?: string; verify: boolean }): Promise<InfoReport> {
+  let adapter: InfoReport['adapter'] = null;
+  let noAdapter: InfoReport['noAdapter'];
+  let features: string[] = [];
+  const limits: Record<string, number> = {};
+  try {
+    const gpu = await openGpu({});
+    adapter = { name: gpu.adapterName, ...gpu.adapter };
+    features = [...gpu.features].sort();
+    for (const name of WANTED_LIMITS) limits[name] = gpu.limits[name];
+    await gpu.close();
+  } catch (err) {
+    if (!(err instanceof GpuUnavailableError)) throw err;
+    noAdapter = { error: err.message, fix: INSTALL_HINT };
+  }
+  const dir = resolveDataDir(dataDir);
+  return {
+    engine: engineVersion(),
+    runtime: runtimeDescription(),
+    adapter,
+    ...(noAdapter ? { noAdapter } : {}),
+    features,
+    limits,
+    data: {
+      dir,
+      from: dataDir ? '--data' : process.env.MNIST_DIR ? '$MNIST_DIR' : 'the default',
+      splits: [await checkSplit(dir, 'train', verify), await checkSplit(dir, 'test', verify)],
+    },
+    checkpoint: { path: resolve(defaultCheckpointPath('digit')), exists: existsSync(defaultCheckpointPath('digit')) },
+    shaderCache: shaderCache(adapter),
+  };
+}
+
+function engineVersion(): { name: string; version: string } {
+  try {
+    const pkg = JSON.parse(readFileSync(join(projectRoot(), 'package.json'), 'utf8'));
+    return { name: String(pkg.name), version: String(pkg.version) };
+  } catch {
+    return { name: 'webgpu-digits', version: 'unknown' };
+  }
+}
+
+async function checkSplit(dir: string, split: MnistSplitName, verify: boolean): Promise<DataFileReport> {
+  const { images, labels } = MNIST_FILES[split];
+  const files = [images.name, labels.name];
+  const present = (name: string) => existsSync(join(dir, name)) || existsSync(join(dir, `${name}.gz`));
+  if (!files.every(present)) {
+    const missing = files.filter((f) => !present(f)).map((f) => `${f}(.gz)`).join(', ');
+    return { split, files, status: 'missing', problem: `${missing} not there` };
+  }
+  try {
+    const data = await loadMnist({ dir, split, verify, download: false });
+    return { split, files, status: verify ? 'verified' : 'present', images: data.count };
+  } catch (err) {
+    return { split, files, status: 'invalid', problem: (err as Error).message };
+  }
+}
+
+/**
+ * Where compiled shaders persist between runs. Neither Dawn nor wgpu keeps a cache of their own here;
+ * Mesa's drivers (lavapipe among them) do, which is why a first run compiles for longer than the next.
+ */
+function shaderCache(adapter: InfoReport['adapter']): InfoReport['shaderCache'] {
+  const mesa = adapter !== null && /mesa|llvmpipe|lavapipe/i.test(`${adapter.vendor} ${adapter.description} ${adapter.device}`);
+  if (!mesa) {
+    return { driver: adapter ? adapter.description || adapter.vendor : 'none', dirs: [],
+      note: 'kept by the GPU driver, where it keeps one (not known to this tool)' };
+  }
+  if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) {
+    return { driver: 'Mesa', dirs: [], note: 'turned off by MESA_SHADER_CACHE_DISABLE: every run compiles from scratch' };
+  }
+  const base = process.env.MESA_SHADER_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
+  const dirs = process.env.MESA_SHADER_CACHE_DIR
+    ? [base]
+    : ['mesa_shader_cache', 'mesa_shader_cache_db'].map((name) => join(base, name));
+  return {
+    driver: 'Mesa',
+    dirs: dirs.filter(existsSync).map((path) => ({ path, bytes: folderBytes(path) })),
+    note: `${dirs.join(', ')} (empty it to see a first run's compile times)`,
+  };
+}
+
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += folderBytes(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+export function formatInfo(r: InfoReport): string {
+  const mb = (bytes: number) => `${(bytes / 1e6).toFixed(1)} MB`;
+  const lines = [
+    `${r.engine.name} ${r.engine.version}`,
+    `runtime     ${r.runtime.name} ${r.runtime.version}, WebGPU by ${r.runtime.webgpu}`,
+  ];
+  if (r.adapter) {
+    const a = r.adapter;
+    lines.push(
+      `adapter     ${a.name}`,
+      `            vendor "${a.vendor}", architecture "${a.architecture}", device "${a.device}"`,
+      `driver      ${a.description || '(not reported)'}${a.cpuDriver ? ' — a CPU driver: correct, but slow next to a GPU' : ''}`,
+      `features    ${r.features.join(', ') || '(none)'}`,
+      'limits      ' + Object.entries(r.limits).map(([name, value]) => `${name} ${value}`).join('\n            '),
+    );
+  } else {
+    lines.push(`adapter     none: ${r.noAdapter!.error}`);
+  }
+  lines.push(`data        ${r.data.dir} (from ${r.data.from})`);
+  for (const s of r.data.splits) {
+    lines.push(`            ${s.split}: ${s.status}${s.images !== undefined ? ` (${s.images} images)` : ''}${s.problem ? ` — ${s.problem}` : ''}`);
+  }
+  if (r.data.splits.some((s) => s.status === 'missing')) {
+    lines.push('            train and eval download missing files on first use; offline, put them there, or point MNIST_DIR or --data elsewhere');
+  }
+  lines.push(`checkpoint  ${r.checkpoint.path} (${r.checkpoint.exists ? 'exists' : 'not yet written: run train'})`);
+  const cache = r.shaderCache;
+  lines.push(`shaders     cached by ${cache.driver}: ${cache.note}`);
+  for (const dir of cache.dirs) lines.push(`            ${dir.path}: ${mb(dir.bytes)}`);
+  return lines.join('\n');
+}

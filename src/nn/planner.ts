@@ -1,0 +1,401 @@
+// Decides how a model runs on a device, as a value: per node, which kernel variant, with which tiles,
+// reading and writing which layouts. Pure (no GPU calls): the plan is plain data that Network
+// (network.ts) executes, `train --plan` prints, and tests build by hand. A new variant is a kernel, a
+// value of a variant type below, a legality rule in checkPlan and a planner rule; nothing in Network.
+import type { DeviceKind, DeviceProfile } from '../gpu/profile.ts';
+import {
+  conv2dTexturePoolSuits, conv2dTextureSuits, defaultBackwardInputTiles, defaultBackwardWeightTiles, defaultForwardTiles,
+  defaultImplicitGemmTiles, defaultTexturePoolTiles, defaultTextureTiles, implicitGemmSuits,
+} from '../kernels/conv2d_tiles.ts';
+import { packFits } from '../kernels/layout.ts';
+import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
+import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
+import type { Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
+import { resolveLayers, shapeSize, type LayerSpec, type ModelSpec, type ResolvedLayer } from './spec.ts';
+
+/**
+ * How a tensor is stored between nodes: `nchw` an f32 buffer (NCHW, or [batch, features]); `packed`
+ * rows of 4-float texels (layout.ts PackedMatrix); `channels-last` a ChannelsLastTexture; `none` for a
+ * node that reads nothing itself (its work is done by the node before).
+ */
+export type Layout = 'nchw' | 'packed' | 'channels-last' | 'none';
+
+/** conv2d: buffer kernel; from textures; from textures, max-pooling into the next conv's input; implicit GEMM. */
+export type ConvVariant = 'buffer' | 'texture' | 'texture+pool' | 'implicit-gemm';
+/** maxpool2d: buffer kernel (with argmax); packing the next conv's channels-last input; done by the conv before. */
+export type PoolVariant = 'buffer' | 'channels-last' | 'in-conv';
+/** linear products (forward, weight gradient): buffer kernel or from packed textures. */
+export type LinearVariant = 'buffer' | 'texture';
+export type Variant = ConvVariant | PoolVariant | LinearVariant | 'standalone' | 'view';
+
+/** The normalized input: a buffer, or (forward-only) packed straight from the pixels for a first texture conv. */
+export type InputVariant = 'buffer' | 'into-packed';
+
+export interface PlanNode {
+  /** Unique: the layer's name (conv1, fc1) or its kind and index (maxpool2d2). */
+  name: string;
+  kind: LayerSpec['kind'];
+  /** Index of the layer in resolveLayers(model); a fused ReLU is the next one. */
+  layer: number;
+  variant: Variant;
+  /** The following ReLU runs inside this node's forward. */
+  relu: boolean;
+  reads: Layout;
+  writes: Layout;
+  /** Training, linear nodes: how the weight gradient's product runs. */
+  weightGradient?: LinearVariant;
+  /**
+   * Training, nodes whose output is a ReLU's: `pass`, the ReLU's backward masks the gradient in a pass
+   * of its own; `in-consumer`, the next node's backward (linear input gradient, max-pool) applies it as it writes.
+   */
+  reluBackward?: 'pass' | 'in-consumer';
+  /** Tile configurations of the node's kernels at maxBatch, by role (see tilesAt for other batches). */
+  tiles: Record<string, Record<string, number>>;
+}
+
+export interface ExecutionPlan {
+  model: string;
+  training: boolean;
+  maxBatch: number;
+  device: DeviceProfile;
+  input: InputVariant;
+  /** Texture variants' weights: packed once per upload (forward-only), or in every pass (training). */
+  weights: 'per-upload' | 'per-pass';
+  nodes: PlanNode[];
+}
+
+export interface PlanOptions {
+  training: boolean;
+  maxBatch: number;
+}
+
+/** What a hand-built plan chooses; anything left out is the buffer variant, the standalone pass. */
+export interface PlanChoices {
+  input?: InputVariant;
+  nodes?: Record<string, { variant?: Variant; weightGradient?: LinearVariant; reluBackward?: 'pass' | 'in-consumer' }>;
+}
+
+export class PlanError extends Error {
+  override name = 'PlanError';
+}
+
+/** The thresholds of the planner's rules for a class of device. */
+interface Rules {
+  /** A linear layer runs from textures when its product is at least this big in both k and n. */
+  packedLinearMinFeatures: number;
+  /** Forward-only networks for smaller batches keep the buffer kernels: packing costs more than it saves. */
+  packedForwardMinBatch: number;
+  /** Training runs big linear layers' weight gradients from textures. */
+  packedWeightGradient: boolean;
+}
+
+// Measured on lavapipe (bench/RESULTS.md). GPUs get the same rules until they are measured there.
+const CPU_DRIVER_RULES: Rules = { packedLinearMinFeatures: 64, packedForwardMinBatch: 128, packedWeightGradient: true };
+const RULES: Record<DeviceKind, Rules> = { 'cpu-driver': CPU_DRIVER_RULES, gpu: CPU_DRIVER_RULES };
+
+/** The plan today's rules choose for `model` on `device`. */
+export function planNetwork(model: ModelSpec, options: PlanOptions, device: DeviceProfile): ExecutionPlan {
+  const rules = RULES[device.kind];
+  const { training, maxBatch } = options;
+  const skeleton = nodesOf(model);
+  const choices: NonNullable<PlanChoices['nodes']> = {};
+  const choose = (name: string, choice: NonNullable<PlanChoices['nodes']>[string]) => { choices[name] = { ...choices[name], ...choice }; };
+  const bigForward = !training && maxBatch >= rules.packedForwardMinBatch;
+  const textureLinear = new Set<string>();
+  for (const node of skeleton) {
+    const layer = node.resolved;
+    if (node.kind === 'conv2d' && bigForward && conv2dTextureSuits(convShape(layer, maxBatch))) choose(node.name, { variant: 'texture' });
+    if (node.kind === 'linear') {
+      const { inFeatures: k, outFeatures: n } = linearShape(layer, maxBatch);
+      const big = Math.min(k, n) >= rules.packedLinearMinFeatures && linearTexturesFit(device, maxBatch, k, n);
+      if (big && bigForward) {
+        choose(node.name, { variant: 'texture' });
+        textureLinear.add(node.name);
+      }
+      if (big && training && rules.packedWeightGradient) choose(node.name, { weightGradient: 'texture' });
+    }
+  }
+  // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
+  // input; a max-pool before it packs its input, or, after a texture conv, is done by that conv.
+  if (bigForward) {
+    skeleton.forEach((node, i) => {
+      if (node.kind !== 'conv2d' || choices[node.name]?.variant === 'texture') return;
+      const consumer = consumerOf(skeleton, i);
+      if (!consumer || !textureLinear.has(consumer.name) || !implicitGemmSuits(device.limits, convShape(node.resolved, maxBatch))) return;
+      choose(node.name, { variant: 'implicit-gemm' });
+      const pool = skeleton[i - 1];
+      if (pool?.kind !== 'maxpool2d') return;
+      choose(pool.name, { variant: 'channels-last' });
+      const producer = skeleton[i - 2];
+      if (poolIsTwoByTwo(pool.resolved) && producer?.kind === 'conv2d' && choices[producer.name]?.variant === 'texture' &&
+        conv2dTexturePoolSuits(convShape(producer.resolved, maxBatch))) {
+        choose(producer.name, { variant: 'texture+pool' });
+        choose(pool.name, { variant: 'in-conv' });
+      }
+    });
+  }
+  const first = choices[skeleton[0]?.name]?.variant;
+  const input: InputVariant = !training && (first === 'texture' || first === 'texture+pool') ? 'into-packed' : 'buffer';
+  if (training) {
+    skeleton.forEach((node, i) => {
+      if (producesRelu(node) && reluBackwardFusable(skeleton, i)) choose(node.name, { reluBackward: 'in-consumer' });
+    });
+  }
+  return buildPlan(model, options, device, { input, nodes: choices });
+}
+
+/** A plan with the given choices, its layouts and tiles derived; throws a PlanError if it is not legal. */
+export function buildPlan(model: ModelSpec, options: PlanOptions, device: DeviceProfile, choices: PlanChoices = {}): ExecutionPlan {
+  const { training, maxBatch } = options;
+  if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`batch size must be >= 1, got ${maxBatch}`);
+  const skeleton = nodesOf(model);
+  const known = new Set(skeleton.map((n) => n.name));
+  for (const name of Object.keys(choices.nodes ?? {})) {
+    if (!known.has(name)) throw new PlanError(`${model.name}: the plan names "${name}", which is no node (${[...known].join(', ')})`);
+  }
+  const input = choices.input ?? 'buffer';
+  let previous: Layout = input === 'into-packed' ? 'packed' : 'nchw';
+  const nodes: PlanNode[] = skeleton.map((s, i) => {
+    const choice = choices.nodes?.[s.name] ?? {};
+    const variant = choice.variant ?? defaultVariant(s.kind);
+    const [reads, writes] = layoutsOf(s.kind, variant, previous, i === 0);
+    previous = writes;
+    const node: PlanNode = { name: s.name, kind: s.kind, layer: s.layer, variant, relu: s.relu, reads, writes, tiles: {} };
+    if (training && s.kind === 'linear') node.weightGradient = choice.weightGradient ?? 'buffer';
+    if (training && producesRelu(s)) node.reluBackward = choice.reluBackward ?? 'pass';
+    return node;
+  });
+  const plan: ExecutionPlan = { model: model.name, training, maxBatch, device, input, weights: training ? 'per-pass' : 'per-upload', nodes };
+  checkPlan(model, plan);
+  for (const node of nodes) node.tiles = tilesAt(model, plan, node, maxBatch);
+  return plan;
+}
+
+/** The choices a plan was built from: buildPlan(model, options, device, choicesOf(plan)) rebuilds it. */
+export function choicesOf(plan: ExecutionPlan): PlanChoices {
+  const nodes: NonNullable<PlanChoices['nodes']> = {};
+  for (const { name, variant, weightGradient, reluBackward } of plan.nodes) {
+    nodes[name] = { variant, ...(weightGradient ? { weightGradient } : {}), ...(reluBackward ? { reluBackward } : {}) };
+  }
+  return { input: plan.input, nodes };
+}
+
+/** Throws a PlanError naming the first node whose variant cannot run where the plan puts it. */
+export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
+  const skeleton = nodesOf(model);
+  if (skeleton.length !== plan.nodes.length || skeleton.some((s, i) => s.name !== plan.nodes[i].name)) {
+    throw new PlanError(`the plan for "${plan.model}" does not match the nodes of model "${model.name}"`);
+  }
+  const { training, maxBatch, device } = plan;
+  const fail = (node: PlanNode, why: string): never => {
+    throw new PlanError(`${model.name} ${training ? 'training' : 'forward-only'} plan at batch ${maxBatch}: ${node.name} (${node.variant}) ${why}`);
+  };
+  let previous: Layout = plan.input === 'into-packed' ? 'packed' : 'nchw';
+  if (plan.input === 'into-packed') {
+    const first = plan.nodes[0];
+    if (training) fail(first, 'cannot read pixels packed straight into its input: training keeps the normalized input for its backward');
+    if (first.variant !== 'texture' && first.variant !== 'texture+pool') fail(first, 'cannot read a packed input: only texture convolutions do');
+  }
+  plan.nodes.forEach((node, i) => {
+    const s = skeleton[i];
+    if (!variantsOf(node.kind).includes(node.variant)) fail(node, `is not a ${node.kind} variant (${variantsOf(node.kind).join(', ')})`);
+    if (node.reads !== 'none' && node.reads !== previous) fail(node, `reads ${node.reads}, but the node before writes ${previous}`);
+    if (node.writes !== 'nchw' && training && node.kind !== 'flatten') fail(node, `writes ${node.writes}: training needs every output as a buffer`);
+    const next = plan.nodes[i + 1];
+    const consumer = consumerOf(plan.nodes, i);
+    switch (node.variant) {
+      case 'texture':
+      case 'texture+pool': {
+        if (node.kind !== 'conv2d') break;
+        const shape = convShape(s.resolved, maxBatch);
+        if (!conv2dTextureSuits(shape)) fail(node, 'needs stride 1, no padding and a kernel 4 to 8 wide');
+        if (node.variant === 'texture+pool') {
+          if (!conv2dTexturePoolSuits(shape)) fail(node, 'pools only up to 10 channels of outputs at least 2x2');
+          if (next?.variant !== 'in-conv') fail(node, 'pools for the max-pool after it, which must then be in-conv');
+        }
+        break;
+      }
+      case 'in-conv':
+        if (plan.nodes[i - 1]?.variant !== 'texture+pool') fail(node, 'needs a texture+pool convolution right before it');
+        if (!poolIsTwoByTwo(s.resolved)) fail(node, 'is done by the convolution only for 2x2 windows at stride 2');
+        break;
+      case 'implicit-gemm':
+        if (!implicitGemmSuits(device.limits, convShape(s.resolved, maxBatch))) {
+          fail(node, 'needs stride 1, no padding, output positions a multiple of 4, and textures this device allows');
+        }
+        break;
+    }
+    if (node.kind === 'linear' && node.variant === 'texture') {
+      const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
+      if (!packFits(device.limits, Math.max(maxBatch, n), k)) fail(node, 'needs textures bigger than this device allows');
+    }
+    if (node.weightGradient === 'texture') {
+      const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
+      if (!packFits(device.limits, Math.max(n, k), maxBatch)) fail(node, 'needs weight-gradient textures bigger than this device allows');
+    }
+    if (node.writes === 'channels-last' && next?.variant !== 'implicit-gemm' && next?.variant !== 'in-conv') {
+      fail(node, 'writes channels-last, which only an implicit-GEMM convolution reads');
+    }
+    if (node.writes === 'packed' && !(consumer?.kind === 'linear' && consumer.variant === 'texture')) {
+      fail(node, 'writes a packed matrix, which only a linear layer from textures reads');
+    }
+    if (node.reluBackward === 'in-consumer' && !reluBackwardFusable(plan.nodes, i)) {
+      fail(node, 'leaves its ReLU\'s backward to the next node, which is no linear layer or max-pool');
+    }
+    previous = node.writes;
+  });
+  if (previous !== 'nchw') throw new PlanError(`${model.name}: the last node writes ${previous}; the loss reads a buffer`);
+}
+
+/**
+ * Tiles of a node's kernels at `batch` (an epoch's last batch may be smaller than maxBatch): the
+ * device's tuned configuration where it has one, else the kernels' rules (src/kernels/conv2d_tiles.ts).
+ */
+export function tilesAt(model: ModelSpec, plan: ExecutionPlan, node: PlanNode, batch: number): Record<string, Record<string, number>> {
+  const layer = resolveLayers(model)[node.layer];
+  const out: Record<string, Record<string, number>> = {};
+  const set = (role: string, tiles: object) => {
+    out[role] = { ...(tiles as Record<string, number>), ...plan.device.tuned?.[`${node.name}.${role}`] };
+  };
+  if (node.kind === 'conv2d') {
+    const shape = convShape(layer, batch);
+    if (node.variant === 'buffer') set('forward', defaultForwardTiles(shape));
+    if (node.variant === 'texture') set('forward', defaultTextureTiles(shape));
+    if (node.variant === 'texture+pool') set('forward', defaultTexturePoolTiles(shape));
+    if (node.variant === 'implicit-gemm') set('forward', defaultImplicitGemmTiles(shape));
+    if (plan.training) {
+      set('backwardWeight', defaultBackwardWeightTiles(shape));
+      if (node.layer > 0) set('backwardInput', defaultBackwardInputTiles(shape));
+    }
+  } else if (node.kind === 'linear') {
+    set('forward', node.variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES);
+    if (plan.training) {
+      set('backwardWeight', node.weightGradient === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES);
+      set('backwardInput', DEFAULT_MATMUL_TILES);
+    }
+  }
+  return out;
+}
+
+/** The plan as text: one line per node, for `train --plan`, `eval --plan` and bench/eval-profile.ts. */
+export function formatPlan(plan: ExecutionPlan): string {
+  const tiles = (t: Record<string, number>) => Object.entries(t).map(([k, v]) => `${k}=${v}`).join(' ');
+  const lines = [
+    `plan for ${plan.model}: ${plan.training ? 'training' : 'forward-only'}, batches up to ${plan.maxBatch}, ` +
+      `${plan.device.kind} (${plan.device.adapter}); weights packed ${plan.weights}`,
+    `  input      ${plan.input === 'into-packed' ? 'pixels normalized into the first node\'s packed input' : 'pixels normalized into a buffer'}`,
+  ];
+  for (const node of plan.nodes) {
+    const extras = [
+      node.relu ? '+relu' : '',
+      node.weightGradient ? `weight-gradient ${node.weightGradient}` : '',
+      node.reluBackward ? `relu-backward ${node.reluBackward}` : '',
+    ].filter(Boolean).join(', ');
+    lines.push(`  ${node.name.padEnd(10)} ${node.kind.padEnd(9)} ${node.variant.padEnd(13)} ${node.reads} -> ${node.writes}` +
+      (extras ? `  (${extras})` : ''));
+    for (const [role, t] of Object.entries(node.tiles)) lines.push(`  ${''.padEnd(10)}   ${role}: ${tiles(t)}`);
+  }
+  return lines.join('\n');
+}
+
+// --- shapes of a node at a batch size -------------------------------------------------------------
+
+export function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'conv2d' }>;
+  const [inChannels, height, width] = layer.inShape;
+  return {
+    batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
+    stride: spec.stride ?? 1, padding: spec.padding ?? 0,
+  };
+}
+
+export function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
+  return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
+}
+
+export function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
+  const [channels, height, width] = layer.inShape;
+  return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
+}
+
+// --- helpers --------------------------------------------------------------------------------------
+
+interface SkeletonNode {
+  name: string;
+  kind: LayerSpec['kind'];
+  layer: number;
+  relu: boolean;
+  resolved: ResolvedLayer;
+}
+
+/** The nodes a model runs as: conv2d and linear absorb a ReLU right after them. */
+function nodesOf(model: ModelSpec): SkeletonNode[] {
+  const layers = resolveLayers(model);
+  const nodes: SkeletonNode[] = [];
+  for (let i = 0; i < layers.length; i++) {
+    const spec = layers[i].spec;
+    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear') && layers[i + 1]?.spec.kind === 'relu';
+    nodes.push({ name: 'name' in spec ? spec.name : `${spec.kind}${i}`, kind: spec.kind, layer: i, relu, resolved: layers[i] });
+    if (relu) i++;
+  }
+  return nodes;
+}
+
+function variantsOf(kind: LayerSpec['kind']): Variant[] {
+  switch (kind) {
+    case 'conv2d': return ['buffer', 'texture', 'texture+pool', 'implicit-gemm'];
+    case 'maxpool2d': return ['buffer', 'channels-last', 'in-conv'];
+    case 'linear': return ['buffer', 'texture'];
+    case 'relu': return ['standalone'];
+    case 'flatten': return ['view'];
+  }
+}
+
+/** Every variant of a kind, for tests that enumerate plans. */
+export const variantsOfKind = variantsOf;
+
+function defaultVariant(kind: LayerSpec['kind']): Variant {
+  return variantsOf(kind)[0];
+}
+
+/** [reads, writes] of a variant, given what the node before writes. */
+function layoutsOf(kind: LayerSpec['kind'], variant: Variant, previous: Layout, first: boolean): [Layout, Layout] {
+  switch (variant) {
+    // A texture conv reads packed pixels as the first node; a texture product reads an implicit GEMM's output.
+    case 'texture': return [previous === 'packed' && (first || kind === 'linear') ? 'packed' : 'nchw', 'nchw'];
+    case 'texture+pool': return [first && previous === 'packed' ? 'packed' : 'nchw', 'channels-last'];
+    case 'implicit-gemm': return [previous === 'channels-last' ? 'channels-last' : 'nchw', 'packed'];
+    case 'channels-last': return ['nchw', 'channels-last'];
+    case 'in-conv': return ['none', 'channels-last'];
+    case 'view': return [previous, previous];
+    default: return ['nchw', 'nchw'];
+  }
+}
+
+/** The node that reads node i's output, through a flatten. */
+function consumerOf<T extends { kind: LayerSpec['kind'] }>(nodes: readonly T[], i: number): T | undefined {
+  return nodes[i + 1]?.kind === 'flatten' ? nodes[i + 2] : nodes[i + 1];
+}
+
+function producesRelu(node: { kind: LayerSpec['kind']; relu: boolean }): boolean {
+  return node.relu || node.kind === 'relu';
+}
+
+/** Linear (input gradient) and max-pool backward can apply the backward of the ReLU that produced their input. */
+function reluBackwardFusable(nodes: readonly { kind: LayerSpec['kind']; relu: boolean }[], i: number): boolean {
+  const consumer = consumerOf(nodes, i);
+  return producesRelu(nodes[i]) && (consumer?.kind === 'linear' || consumer?.kind === 'maxpool2d');
+}
+
+function poolIsTwoByTwo(layer: ResolvedLayer): boolean {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
+  return spec.kernel === 2 && (spec.stride ?? 2) === 2;
+}
+
+/** The textures of a linear layer from textures fit: forward [batch|n, k], weight gradient [n|k, batch]. */
+function linearTexturesFit(device: DeviceProfile, maxBatch: number, k: number, n: number): boolean {
+  return packFits(device.limits, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
+}
+
+export { shapeSize };
