@@ -9,6 +9,7 @@ import { loadCheckpoint, optimizerPath, saveCheckpoint, stateFromCheckpoint } fr
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
+import { openMetricsLog } from './train-log.ts';
 import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { defaultCheckpointPath, dataOptions } from './common.ts';
 import { printPlans } from './plan.ts';
@@ -40,6 +41,9 @@ Options:
                        evaluation at batch 1000), then exit without training
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums (for other datasets in IDX format)
+  --log FILE           also write metrics to FILE (.jsonl, or .csv): a header, a record every
+                       --log-every steps and one per epoch; --resume appends to it
+  --log-every N        steps between log records (default: 50)
   --json               one JSON object per line on stdout instead of progress bars
   --verbose            print the GPU adapter and its limits
   -h, --help           show this help
@@ -65,6 +69,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     profile: { type: 'boolean', default: false } as const,
     plan: { type: 'boolean', default: false } as const,
     json: { type: 'boolean', default: false } as const,
+    log: { type: 'string' } as const,
+    'log-every': { type: 'string', default: '50' } as const,
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
@@ -93,6 +99,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     : intOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
   const out = values.out ?? defaultCheckpointPath(model.name);
+  const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
   const json = values.json!;
   if (values.plan) {
@@ -152,6 +159,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
   const progress = new ProgressLine();
   const started = performance.now();
+  const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
+    every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
+  });
   try {
     if (json) {
       emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
@@ -166,6 +176,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const result = await train(gpu, config, trainSplit, state, {
       testSplit,
       onCompiled(report) {
+        metrics?.restartClock();
         if (json) {
           emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
           return;
@@ -180,6 +191,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         if (json) emitJson({ event: 'checkpoint', step: stepState.step, checkpoint: out });
       },
       onProgress(p) {
+        metrics?.progress(p);
         if (json) {
           const now = Date.now();
           if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
@@ -193,6 +205,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       },
       async onEpoch(report, epochState) {
         progress.done();
+        metrics?.epochDone(report);
         await saveCheckpoint(out, { config, state: epochState, withOptimizer: true });
         if (json) {
           emitJson({ event: 'epoch', epoch: report.epoch, step: report.step, train_loss: report.trainLoss,
@@ -227,6 +240,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   } finally {
     progress.done();
+    metrics?.close();
     // The handlers stay installed: under Deno, removing the last SIGINT listener while the signal is
     // still being delivered ends the process by the signal instead of our exit code.
     await gpu.close();
