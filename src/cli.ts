@@ -7,6 +7,8 @@ import { evalCommand } from './cli/eval.ts';
 import { predictCommand } from './cli/predict.ts';
 import { showCommand } from './cli/show.ts';
 import { BROKEN_PIPE_EXIT, installBrokenPipeGuard } from './cli/progress.ts';
+import { reportCommand } from './cli/report.ts';
+import { serveCommand } from './cli/serve.ts';
 import { infoCommand } from './cli/info.ts';
 
 const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
@@ -18,6 +20,8 @@ Commands:
   eval       evaluate a checkpoint on the test (or training) set
   predict    classify PNG images of handwritten digits
   show       write dataset images to PNG and print them in the terminal
+  report     write an HTML report (curves, confusion heatmap, mistakes, filters) from a log and/or checkpoint
+  serve      serve the browser page: draw a digit, the engine classifies it with WebGPU in the browser
   info       runtime, GPU adapter and driver, limits, where data, checkpoints and shader caches are
 
 Run <command> --help for its options.`;
@@ -27,6 +31,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   eval: evalCommand,
   predict: predictCommand,
   show: showCommand,
+  report: reportCommand,
+  serve: serveCommand,
   info: infoCommand,
 };
 

@@ -16,6 +16,7 @@ import { CheckpointLock } from '../train/lock.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
+import { openMetricsLog } from './train-log.ts';
 import { intOption, nonNegativeNumberOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import { commandLine, cliInvocation, dataOptions, defaultCheckpointPath, resumeCommand } from './common.ts';
 import { printPlans } from './plan.ts';
@@ -49,6 +50,9 @@ Options:
                        evaluation at batch 1000), then exit without training
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums (for other datasets in IDX format)
+  --log FILE           also write metrics to FILE (.jsonl, or .csv): a header, a record every
+                       --log-every steps and one per epoch; --resume appends to it
+  --log-every N        steps between log records (default: 50)
   --json               one JSON object per line on stdout instead of progress bars
   --verbose            print the GPU adapter and its limits
   -h, --help           show this help
@@ -77,6 +81,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     profile: { type: 'boolean', default: false } as const,
     plan: { type: 'boolean', default: false } as const,
     json: { type: 'boolean', default: false } as const,
+    log: { type: 'string' } as const,
+    'log-every': { type: 'string', default: '50' } as const,
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
@@ -104,6 +110,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
   if (values.overwrite && (values.resume || values['resume-from'])) throw new UsageError('--overwrite starts a new run; it cannot go with --resume or --resume-from');
   const out = values.out ?? defaultCheckpointPath(model.name);
+  const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
   const json = values.json!;
   if (values.plan) {
@@ -244,6 +251,9 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
     const progress = new ProgressLine();
     const started = performance.now();
+    const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
+      every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
+    });
     try {
       if (json) {
         emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
@@ -259,6 +269,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const result = await train(gpu, config, trainSplit, state, {
         testSplit,
         onCompiled(report) {
+          metrics?.restartClock();
           if (json) {
             emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
             return;
@@ -273,6 +284,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
           if (json) emitJson({ event: 'checkpoint', step: stepState.step, checkpoint: out });
         },
         onProgress(p) {
+          metrics?.progress(p);
           if (json) {
             const now = Date.now();
             if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
@@ -286,6 +298,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         },
         async onEpoch(report, epochState) {
           progress.done();
+          metrics?.epochDone(report);
           await save(epochState);
           if (json) {
             emitJson({ event: 'epoch', epoch: report.epoch, step: report.step, train_loss: report.trainLoss,
@@ -320,6 +333,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       return 0;
     } finally {
       progress.done();
+      metrics?.close();
       // The handlers stay installed: under Deno, removing the last SIGINT listener while the signal is
       // still being delivered ends the process by the signal instead of our exit code.
       await gpu.close();

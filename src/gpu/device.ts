@@ -1,11 +1,15 @@
-// One way to get a GPUDevice on either runtime. Deno ships WebGPU (wgpu) as `navigator.gpu`;
+// One way to get a GPUDevice on any runtime. Deno and browsers ship WebGPU as `navigator.gpu`;
 // Node has none, so we load Dawn's bindings from the npm package `webgpu`. Nothing outside
-// src/gpu/ should need to know which runtime it is on.
+// src/gpu/ should need to know which runtime it is on. No node: imports here: web/ bundles this file.
 
-import process from 'node:process';
+// Node-only (node:fs); the browser bundle swaps it for a no-op (bundleWebPage in src/cli/serve.ts).
 import { withStderrMuted } from './quiet-stderr.ts';
 
-export type Runtime = 'deno' | 'node';
+export type Runtime = 'deno' | 'node' | 'browser';
+
+/** Node's (and Deno's) process.env, read without importing node:process, which browsers lack. */
+const env: Record<string, string | undefined> =
+  (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env ?? {};
 
 export interface Gpu {
   readonly device: GPUDevice;
@@ -68,14 +72,17 @@ export class GpuDeviceLostError extends Error {
   override name = 'GpuDeviceLostError';
 }
 
-export const runtime: Runtime = 'Deno' in globalThis ? 'deno' : 'node';
+export const runtime: Runtime = 'Deno' in globalThis ? 'deno'
+  : (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? 'node' : 'browser';
 
 /** The runtime and its WebGPU implementation, e.g. "Node 20.20.2, WebGPU by Dawn (npm webgpu)". */
 export function runtimeDescription(): { name: Runtime; version: string; webgpu: string } {
   const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
   return runtime === 'deno'
     ? { name: 'deno', version: deno!.version.deno, webgpu: 'wgpu (navigator.gpu)' }
-    : { name: 'node', version: process.versions.node, webgpu: 'Dawn (npm package webgpu)' };
+    : runtime === 'node'
+    ? { name: 'node', version: (globalThis as { process?: { versions: { node: string } } }).process?.versions.node ?? '', webgpu: 'Dawn (npm package webgpu)' }
+    : { name: 'browser', version: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '', webgpu: 'navigator.gpu' };
 }
 
 export const INSTALL_HINT =
@@ -84,9 +91,12 @@ export const INSTALL_HINT =
   'on Debian 12 from bookworm-backports).';
 
 async function getGpuEntryPoint(): Promise<GPU> {
-  if (runtime === 'deno') {
+  if (runtime !== 'node') {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
-    if (!gpu) throw new GpuUnavailableError(`This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`);
+    if (!gpu) {
+      throw new GpuUnavailableError(runtime === 'deno' ? `This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`
+        : 'This browser has no navigator.gpu: try a recent Chrome or Edge (113+), or Firefox or Safari with WebGPU on.');
+    }
     return gpu;
   }
   if (dawnEntryPoint) return dawnEntryPoint;
@@ -135,7 +145,10 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
   // Dawn prints notices about clamped adapter limits while it discovers adapters: shown with --verbose only.
   const adapter = runtime === 'node' && !options.verbose ? await withStderrMuted(request) : await request();
-  if (!adapter) throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${INSTALL_HINT}`);
+  if (!adapter) {
+    throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${runtime === 'browser'
+      ? 'WebGPU may be off or this GPU blocklisted: see chrome://gpu, or try another browser.' : INSTALL_HINT}`);
+  }
 
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
@@ -145,8 +158,8 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
   const info = adapter.info;
   const adapterName =
-    [info?.description || info?.device, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
-    ` via ${runtime === 'deno' ? 'wgpu (Deno)' : 'Dawn (Node)'}`;
+    [info?.description || info?.device || info?.architecture, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
+    ` via ${runtime === 'deno' ? 'wgpu (Deno)' : runtime === 'node' ? 'Dawn (Node)' : 'the browser'}`;
 
   let closed = false;
   const gpu: Gpu = {
@@ -157,7 +170,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
     lostReason: null,
-    waitingPolls: runtime === 'node' && !process.env.WEBGPU_DIGITS_POLL_WAITS,
+    waitingPolls: runtime === 'node' && !env.WEBGPU_DIGITS_POLL_WAITS,
     memory: { liveBytes: 0, liveBuffers: 0, peakBytes: 0 },
     async close() {
       if (closed) return;

@@ -1,9 +1,8 @@
-// Loads WGSL kernels from shaders/, compiles them once per (file, override constants), and gives
-// each an explicit bind group layout so that a binding a specialization leaves unused still binds.
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// Loads WGSL kernels (shaders/, embedded in shaders.gen.ts so the browser has them too), compiles them
+// once per (file, override constants), and gives each an explicit bind group layout so that a binding
+// a specialization leaves unused still binds.
 import type { Gpu } from './device.ts';
+import { SHADER_SOURCES } from './shaders.gen.ts';
 
 /** A whole buffer, or a range of one (offsets must be multiples of 256 bytes). */
 export type BufferArg = GPUBuffer | GPUBufferBinding;
@@ -36,19 +35,6 @@ export class ShaderCompileError extends Error {
   override name = 'ShaderCompileError';
 }
 
-/** Walks up from this module (src/gpu, dist/gpu or build/src/gpu) to the project's shaders/. */
-function findShaderDir(): string {
-  let dir = dirname(fileURLToPath(import.meta.url));
-  for (let i = 0; i < 5; i++) {
-    const candidate = join(dir, 'shaders');
-    if (existsSync(join(candidate, 'README.md'))) return candidate;
-    dir = dirname(dir);
-  }
-  throw new Error(`Cannot find the shaders/ folder above ${fileURLToPath(import.meta.url)}; reinstall the package.`);
-}
-
-let shaderDir: string | undefined;
-
 /** A shader's source, its includes pasted in, and where each of its lines came from (for error messages). */
 interface ShaderSource {
   code: string;
@@ -57,6 +43,9 @@ interface ShaderSource {
 }
 
 const sourceCache = new Map<string, ShaderSource>();
+
+/** shaders/<key>.wgsl as embedded in shaders.gen.ts, or undefined. */
+const embedded = (key: string): string | undefined => (Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined);
 
 /**
  * A line `// #include "file.wgsl"` stands for shaders/include/file.wgsl: code that kernels share (WGSL
@@ -67,21 +56,22 @@ const INCLUDE_LINE = /^\/\/ #include "([\w.-]+\.wgsl)"$/;
 function loadShader(name: string): ShaderSource {
   let source = sourceCache.get(name);
   if (source === undefined) {
-    const dir = shaderDir ??= findShaderDir();
-    const path = join(dir, `${name}.wgsl`);
-    if (!existsSync(path)) throw new Error(`Kernel "${name}" not found: expected ${path}`);
+    const own = embedded(name);
+    if (own === undefined) {
+      throw new Error(`Kernel "${name}" not found in src/gpu/shaders.gen.ts: expected shaders/${name}.wgsl, then \`npm run gen:shaders\``);
+    }
     const lines: string[] = [];
     const origins: ShaderSource['origins'] = [];
-    readFileSync(path, 'utf8').split('\n').forEach((text, i) => {
+    own.split('\n').forEach((text, i) => {
       const include = INCLUDE_LINE.exec(text);
       if (!include) {
         lines.push(text);
         origins.push({ file: `shaders/${name}.wgsl`, line: i + 1 });
         return;
       }
-      const included = join(dir, 'include', include[1]);
-      if (!existsSync(included)) throw new Error(`shaders/${name}.wgsl includes "${include[1]}", but ${included} does not exist`);
-      readFileSync(included, 'utf8').replace(/\n$/, '').split('\n').forEach((line, j) => {
+      const included = embedded(`include/${include[1].replace(/\.wgsl$/, '')}`);
+      if (included === undefined) throw new Error(`shaders/${name}.wgsl includes "${include[1]}", but shaders/include/${include[1]} does not exist`);
+      included.replace(/\n$/, '').split('\n').forEach((line, j) => {
         lines.push(line);
         origins.push({ file: `shaders/include/${include[1]}`, line: j + 1 });
       });

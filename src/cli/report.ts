@@ -1,0 +1,186 @@
+// `report`: one self-contained HTML file from a training log and/or a checkpoint (evaluated here on
+// the test set, as `eval` does), and with --png the curves and the confusion matrix as PNG files.
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { loadMnist } from '../data/mnist.ts';
+import { openGpu, type Gpu } from '../gpu/device.ts';
+import { readF32 } from '../gpu/buffers.ts';
+import { submitDispatches } from '../gpu/kernel.ts';
+import { encodePngGray } from '../io/png.ts';
+import { ensureDir, writeFileAtomic } from '../io/files.ts';
+import { dispatchesOf, Network } from '../nn/network.ts';
+import { ParameterLayout } from '../nn/parameters.ts';
+import { parameterSpecs } from '../nn/spec.ts';
+import { loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
+import { evaluate } from '../train/evaluate.ts';
+import { parseMetricsLog, type EpochRecord, type HeaderRecord, type StepRecord } from '../train/metrics-log.ts';
+import type { MnistSplit } from '../data/mnist.ts';
+import { reportCharts, reportHtml, type GalleryItem, type ReportData, type ReportEvaluation } from '../viz/report.ts';
+import { sceneToPng } from '../viz/raster.ts';
+import { intOption, parseCommandArgs, UsageError } from './args.ts';
+import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { percent } from './progress.ts';
+
+export const REPORT_HELP = `Usage: report [options]
+
+Writes one self-contained HTML file (opens from disk, no network): loss and accuracy per epoch and per
+logged step, the test confusion matrix as a heatmap with counts, per-class accuracy, the most
+confidently misclassified test images, the first convolution's filters, throughput and run settings.
+
+Options:
+  --log FILE           a log written by train --log (.jsonl or .csv)
+  --checkpoint PATH    checkpoint to evaluate on the test set (default: the one the log names, else
+                       data/checkpoints/digit.safetensors when no --log is given)
+  --out FILE           HTML file to write (default: report.html)
+  --png DIR            also write the curves and the confusion matrix as PNG files into DIR
+  --gallery N          misclassified images to show (default: 24)
+  --batch-size N       images per forward pass (default: 1000, as eval)
+  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
+  --no-verify          do not verify the MNIST checksums
+  -h, --help           show this help`;
+
+export async function reportCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    log: { type: 'string' } as const,
+    checkpoint: { type: 'string' } as const,
+    out: { type: 'string', default: 'report.html' } as const,
+    png: { type: 'string' } as const,
+    gallery: { type: 'string', default: '24' } as const,
+    'batch-size': { type: 'string', default: '1000' } as const,
+    help: { type: 'boolean', short: 'h', default: false } as const,
+    ...dataOptions,
+  });
+  if (values.help) {
+    console.log(REPORT_HELP);
+    return 0;
+  }
+  const galleryCount = intOption(values.gallery, 'gallery', 0, 1000);
+  const batchSize = intOption(values['batch-size'], 'batch-size', 1, 10000);
+  const log = values.log === undefined ? null : readLog(values.log);
+  const fromLog = log?.headers[0]?.settings.checkpoint;
+  const checkpointPath = values.checkpoint ?? (typeof fromLog === 'string' && existsSync(fromLog) ? fromLog
+    : log ? undefined : defaultCheckpointPath('digit'));
+  const checkpoint = checkpointPath === undefined ? null : loadCheckpoint(checkpointPath);
+  if (!log && !checkpoint) throw new UsageError('give --log FILE and/or --checkpoint PATH');
+
+  let evaluation: ReportEvaluation | null = null;
+  let gallery: GalleryItem[] = [];
+  if (checkpoint) {
+    const test = await loadMnist({ dir: values.data, split: 'test', verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+    const gpu = await openGpu();
+    try {
+      ({ evaluation, gallery } = await evaluateForReport(gpu, checkpoint, test, batchSize, galleryCount));
+    } finally {
+      await gpu.close();
+    }
+  }
+  const data: ReportData = {
+    title: `webgpu-digits report: ${checkpoint?.model.name ?? log?.headers[0]?.model ?? 'run'}`,
+    generated: new Date().toISOString(),
+    log,
+    checkpoint: checkpoint && { path: checkpoint.path, model: checkpoint.model.name,
+      parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount, metadata: checkpoint.metadata },
+    evaluation,
+    gallery,
+    filters: checkpoint ? firstConvFilters(checkpoint) : null,
+  };
+  ensureDir(dirname(resolve(values.out!))); // not mkdirSync({ recursive }), which spins forever under /proc on Node
+  await writeFileAtomic(values.out!, new TextEncoder().encode(reportHtml(data)));
+  console.log(`wrote ${values.out}${evaluation ? ` (test accuracy ${percent(evaluation.accuracy)})` : ''}`);
+  if (values.png !== undefined) {
+    ensureDir(values.png);
+    const charts = reportCharts(data);
+    for (const name of ['loss-per-epoch', 'accuracy-per-epoch', 'loss-per-step', 'confusion']) {
+      if (!charts[name]) continue;
+      const file = join(values.png, `${name}.png`);
+      await writeFileAtomic(file, sceneToPng(charts[name]));
+      console.log(`wrote ${file}`);
+    }
+  }
+  return 0;
+}
+
+function readLog(path: string): NonNullable<ReportData['log']> {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new Error(`cannot read the log ${path}: ${(err as Error).message}`);
+  }
+  const records = parseMetricsLog(text, path);
+  const headers = records.filter((r): r is HeaderRecord => r.type === 'header');
+  if (headers.length === 0) throw new Error(`${path} has no header record: expected a log written by train --log`);
+  return {
+    path,
+    headers,
+    steps: records.filter((r): r is StepRecord => r.type === 'step'),
+    epochs: records.filter((r): r is EpochRecord => r.type === 'epoch'),
+  };
+}
+
+/** `eval`'s numbers (same network, batch size and code), then every image's probabilities for the gallery. */
+async function evaluateForReport(gpu: Gpu, checkpoint: LoadedCheckpoint, test: MnistSplit, batchSize: number, galleryCount: number):
+  Promise<{ evaluation: ReportEvaluation; gallery: GalleryItem[] }> {
+  const maxBatch = Math.min(batchSize, test.count);
+  const network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+  try {
+    network.setParameters(checkpoint.params);
+    await network.plan(maxBatch);
+    const result = await evaluate(gpu, network, test);
+    const classes = checkpoint.model.classes;
+    const imageSize = test.rows * test.cols;
+    const wrong: { index: number; label: number; predicted: number; probabilities: number[] }[] = [];
+    for (let start = 0; start < test.count; start += maxBatch) {
+      const n = Math.min(maxBatch, test.count - start);
+      network.writeBatch(test.images.subarray(start * imageSize, (start + n) * imageSize), Uint32Array.from(test.labels.subarray(start, start + n)));
+      const plan = await network.plan(n);
+      submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'report');
+      const logProbs = await readF32(gpu, network.logProbs, n * classes);
+      for (let i = 0; i < n; i++) {
+        const index = start + i;
+        if (result.predictions[index] === test.labels[index]) continue;
+        wrong.push({ index, label: test.labels[index], predicted: result.predictions[index],
+          probabilities: Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp) });
+      }
+    }
+    wrong.sort((a, b) => b.probabilities[b.predicted] - a.probabilities[a.predicted] || a.index - b.index);
+    const gallery = wrong.slice(0, galleryCount).map((w) => ({ ...w, probability: w.probabilities[w.predicted],
+      image: pngDataUri(test.images.subarray(w.index * imageSize, (w.index + 1) * imageSize), test.cols, test.rows, 3, (v) => 255 - v) }));
+    const evaluation: ReportEvaluation = {
+      split: 'test', count: result.count, correct: result.correct, accuracy: result.accuracy, meanLoss: result.meanLoss,
+      confusion: result.confusion,
+      perClassAccuracy: result.confusion.map((row, label) => row[label] / Math.max(1, row.reduce((a, b) => a + b, 0))),
+      imagesPerSecond: result.imagesPerSecond, adapter: gpu.adapterName,
+    };
+    return { evaluation, gallery };
+  } finally {
+    network.destroy();
+  }
+}
+
+/** A grayscale image scaled up `scale` times (nearest neighbour) as a PNG data URI; `tone` maps each value. */
+function pngDataUri(values: ArrayLike<number>, width: number, height: number, scale: number, tone: (v: number) => number): string {
+  const pixels = new Uint8Array(width * scale * height * scale);
+  for (let y = 0; y < height * scale; y++) {
+    for (let x = 0; x < width * scale; x++) pixels[y * width * scale + x] = tone(values[Math.floor(y / scale) * width + Math.floor(x / scale)]);
+  }
+  const png = encodePngGray({ width: width * scale, height: height * scale, pixels });
+  let binary = '';
+  for (let i = 0; i < png.length; i += 0x8000) binary += String.fromCharCode(...png.subarray(i, i + 0x8000));
+  return `data:image/png;base64,${btoa(binary)}`;
+}
+
+function firstConvFilters(checkpoint: LoadedCheckpoint): ReportData['filters'] {
+  const slot = new ParameterLayout(parameterSpecs(checkpoint.model)).slots.find((s) => s.shape.length === 4);
+  if (!slot) return null;
+  const [out, inChannels, kh, kw] = slot.shape;
+  const weights = checkpoint.params.subarray(slot.offset, slot.offset + slot.count);
+  const maxAbs = Math.max(1e-12, ...Array.from(weights, Math.abs));
+  const images: string[] = [];
+  // One image per output channel (of its first input channel): gray 0, white positive, black negative.
+  for (let o = 0; o < out; o++) {
+    const filter = weights.subarray(o * inChannels * kh * kw, o * inChannels * kh * kw + kh * kw);
+    images.push(pngDataUri(filter, kw, kh, 12, (v) => Math.round(127.5 + 127.5 * (v / maxAbs))));
+  }
+  return { images, shape: [...slot.shape], maxAbs };
+}
