@@ -2,12 +2,54 @@
 import { realpathSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import process from 'node:process';
-import type { OptionSpec } from './args.ts';
+import { choiceOption, UsageError, type OptionSpec } from './args.ts';
+import { DATASET_NAMES, getDataset, type DatasetPreset } from '../data/datasets.ts';
+import type { OpenGpuOptions } from '../gpu/device.ts';
 
 export const dataOptions = {
+  dataset: { type: 'string' } as const,
   data: { type: 'string' } as const,
   'no-verify': { type: 'boolean', default: false } as const,
 } as const satisfies OptionSpec;
+
+/** Help lines of dataOptions. */
+export const DATA_HELP = `  --dataset NAME       ${DATASET_NAMES.join('|')} (default: mnist, or the checkpoint's)
+  --data DIR           dataset folder (default: $MNIST_DIR for mnist, $FASHION_MNIST_DIR, $KMNIST_DIR,
+                       else data/<dataset>; missing files are downloaded from the dataset's mirrors)
+  --no-verify          do not verify the checksums (other datasets in IDX format); never downloads`;
+
+/** The preset --dataset names, else `fallback` (a checkpoint's recorded dataset), else MNIST. */
+export function datasetOption(value: string | undefined, fallback?: string): DatasetPreset {
+  const name = value ?? fallback ?? 'mnist';
+  try {
+    return getDataset(name);
+  } catch (err) {
+    if (value === undefined) return getDataset('mnist'); // a checkpoint from a newer version: evaluate on MNIST
+    throw new UsageError((err as Error).message.replace(/^Unknown dataset/, '--dataset: unknown dataset'));
+  }
+}
+
+export const deviceOptions = {
+  adapter: { type: 'string' } as const,
+  'power-preference': { type: 'string' } as const,
+} as const satisfies OptionSpec;
+
+/** Help lines of deviceOptions. */
+export const DEVICE_HELP = `  --adapter N|NAME     GPU adapter by number or (part of its) name, as \`info\` lists them
+  --power-preference low-power|high-performance   which adapter the runtime prefers (default: high-performance)`;
+
+/** openGpu's options from deviceOptions' values. */
+export function gpuOptions(values: { adapter?: string; 'power-preference'?: string }): Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> {
+  const out: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> = {};
+  if (values.adapter !== undefined) {
+    if (values.adapter.trim() === '') throw new UsageError('--adapter needs a number or a name');
+    out.adapter = /^[0-9]+$/.test(values.adapter) ? Number(values.adapter) : values.adapter;
+  }
+  if (values['power-preference'] !== undefined) {
+    out.powerPreference = choiceOption(values['power-preference'], 'power-preference', ['low-power', 'high-performance'] as const);
+  }
+  return out;
+}
 
 /** Where `train` writes and `eval`/`predict` look by default: relative to the working directory. */
 export function defaultCheckpointPath(model: string): string {

@@ -6,7 +6,8 @@ import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
-import { dataOptions, defaultCheckpointPath, trainFirstAdvice } from './common.ts';
+import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions, trainFirstAdvice } from './common.ts';
+import { className } from '../data/datasets.ts';
 import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
 
@@ -19,8 +20,8 @@ Options:
   --checkpoint PATH    checkpoint written by train (default: data/checkpoints/digit.safetensors)
   --split test|train   which split to evaluate (default: test)
   --batch-size N       images per forward pass (default: 1000)
-  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
-  --no-verify          do not verify the MNIST checksums
+${DATA_HELP}
+${DEVICE_HELP}
   --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
   --verbose            print the GPU adapter and its limits
@@ -36,6 +37,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(EVAL_HELP);
@@ -44,13 +46,19 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = choiceOption(values.split, 'split', ['test', 'train'] as const);
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
+  const device = gpuOptions(values);
   const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
+  const trainedOn = checkpoint.metadata.dataset;
+  const dataset = datasetOption(values.dataset, trainedOn);
+  if (trainedOn !== undefined && trainedOn !== dataset.name) {
+    console.error(`warning: ${path} was trained on ${trainedOn}, evaluated here on ${dataset.name}: its accuracy says little`);
+  }
   if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose);
-  const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
+  const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
 
-  const gpu = await openGpu({ verbose: values.verbose });
+  const gpu = await openGpu({ ...device, verbose: values.verbose });
   try {
     const maxBatch = Math.min(batchSize, data.count);
     let network: Network | undefined;
@@ -63,13 +71,14 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const result = await evaluate(gpu, network!, data);
     network!.destroy();
     if (values.json) {
-      emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), split,
+      emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), dataset: dataset.name,
+        trained_on: trainedOn ?? null, classes: dataset.classes, split,
         count: result.count, correct: result.correct, accuracy: result.accuracy, mean_loss: result.meanLoss,
         per_class_accuracy: perClassAccuracy(result), confusion: result.confusion, images_per_second: result.imagesPerSecond,
         seconds: result.seconds, compile_seconds: compile.seconds, kernels_compiled: compile.kernels,
         adapter: gpu.adapterName });
     } else {
-      console.log(formatReport(path, split, checkpoint.metadata.epoch, result));
+      console.log(formatReport(path, split, checkpoint.metadata.epoch, result, dataset.name === 'mnist' ? undefined : dataset.classes));
     }
     return 0;
   } finally {
@@ -81,7 +90,10 @@ function perClassAccuracy(result: EvaluationResult): number[] {
   return result.confusion.map((row, label) => row[label] / Math.max(1, row.reduce((a, b) => a + b, 0)));
 }
 
-export function formatReport(path: string, split: string, epoch: string | undefined, result: EvaluationResult): string {
+/** The report eval prints; `classes` names the rows (MNIST's digits need no names). */
+export function formatReport(path: string, split: string, epoch: string | undefined, result: EvaluationResult, classes?: readonly string[]): string {
+  const named = (label: number) => (classes ? `${label} ${className(classes, label)}` : String(label));
+  const width = Math.max(...result.confusion.map((_, label) => named(label).length));
   const lines = [
     `checkpoint ${path}${epoch ? ` (epoch ${epoch})` : ''}, ${split} split: ${result.count} images`,
     `accuracy   ${percent(result.accuracy)} (${result.correct}/${result.count})`,
@@ -89,11 +101,11 @@ export function formatReport(path: string, split: string, epoch: string | undefi
     `throughput ${result.imagesPerSecond.toFixed(0)} images/s (${result.seconds.toFixed(2)} s)`,
     '',
     'per-class accuracy:',
-    ...perClassAccuracy(result).map((acc, label) => `  ${label}: ${percent(acc)}`),
+    ...perClassAccuracy(result).map((acc, label) => `  ${named(label).padEnd(width)}: ${percent(acc)}`),
     '',
     'confusion matrix (rows: true label, columns: predicted):',
-    `       ${result.confusion.map((_, i) => String(i).padStart(5)).join('')}`,
-    ...result.confusion.map((row, label) => `  ${String(label).padStart(3)}  ${row.map((n) => String(n).padStart(5)).join('')}`),
+    `${' '.repeat(Math.max(3, width) + 4)}${result.confusion.map((_, i) => String(i).padStart(5)).join('')}`,
+    ...result.confusion.map((row, label) => `  ${(classes ? named(label).padEnd(width) : String(label).padStart(3))}  ${row.map((n) => String(n).padStart(5)).join('')}`),
   ];
   return lines.join('\n');
 }

@@ -4,10 +4,14 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
-import { loadMnist, MNIST_FILES, projectRoot, resolveDataDir, type MnistSplitName } from '../data/mnist.ts';
-import { GpuUnavailableError, INSTALL_HINT, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary } from '../gpu/device.ts';
+import { loadMnist, projectRoot, resolveDataDir, type MnistSplitName } from '../data/mnist.ts';
+import type { DatasetPreset } from '../data/datasets.ts';
+import {
+  AdapterSelectionError, GpuUnavailableError, INSTALL_HINT, listAdapters, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary,
+  type OpenGpuOptions,
+} from '../gpu/device.ts';
 import { parseCommandArgs } from './args.ts';
-import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 import { emitJson } from './progress.ts';
 
 export const INFO_HELP = `Usage: info [options]
@@ -18,8 +22,9 @@ there are present and verified), and where the driver caches compiled shaders. W
 says what to install. Exits with 1 when no adapter is found.
 
 Options:
-  --data DIR           MNIST directory to check (default: $MNIST_DIR, else data/mnist)
-  --no-verify          only check that the MNIST files are present and well-formed, not their SHA-256
+${DATA_HELP}
+                       (info only checks the files: it never downloads)
+${DEVICE_HELP}
   --json               one JSON object on stdout
   -h, --help           show this help`;
 
@@ -35,11 +40,13 @@ export interface InfoReport {
   engine: { name: string; version: string };
   runtime: ReturnType<typeof runtimeDescription>;
   adapter: (AdapterSummary & { name: string }) | null;
+  /** Every adapter --adapter can select on this runtime (number, name, backend). */
+  adapters: { index: number; name: string; backend: string }[];
   /** Why there is no adapter, and what to do. */
   noAdapter?: { error: string; fix: string };
   features: string[];
   limits: Record<string, number>;
-  data: { dir: string; from: string; splits: DataFileReport[] };
+  data: { dataset: string; dir: string; from: string; splits: DataFileReport[] };
   checkpoint: { path: string; exists: boolean };
   shaderCache: { driver: string; dirs: { path: string; bytes: number }[]; note: string };
 }
@@ -49,44 +56,51 @@ export async function infoCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(INFO_HELP);
     return 0;
   }
-  const report = await gatherInfo({ dataDir: values.data, verify: !values['no-verify'] });
+  const report = await gatherInfo({ dataDir: values.data, verify: !values['no-verify'], dataset: datasetOption(values.dataset),
+    device: gpuOptions(values) });
   if (values.json) emitJson(report as unknown as Record<string, unknown>);
   else console.log(formatInfo(report));
   return report.adapter ? 0 : 1;
 }
 
-export async function gatherInfo({ dataDir, verify }: { dataDir?: string; verify: boolean }): Promise<InfoReport> {
+export async function gatherInfo({ dataDir, verify, dataset, device = {} }:
+  { dataDir?: string; verify: boolean; dataset?: DatasetPreset; device?: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> }): Promise<InfoReport> {
   let adapter: InfoReport['adapter'] = null;
   let noAdapter: InfoReport['noAdapter'];
   let features: string[] = [];
   const limits: Record<string, number> = {};
   try {
-    const gpu = await openGpu({});
+    const gpu = await openGpu(device);
     adapter = { name: gpu.adapterName, ...gpu.adapter };
     features = [...gpu.features].sort();
     for (const name of WANTED_LIMITS) limits[name] = gpu.limits[name];
     await gpu.close();
   } catch (err) {
     if (!(err instanceof GpuUnavailableError)) throw err;
-    noAdapter = { error: err.message, fix: INSTALL_HINT };
+    noAdapter = { error: err.message, fix: err instanceof AdapterSelectionError ? 'pick one of the adapters listed' : INSTALL_HINT };
   }
-  const dir = resolveDataDir(dataDir);
+  const adapters = (await listAdapters().catch(() => [])).map(({ index, name, backend }) => ({ index, name, backend }));
+  const preset = dataset ?? datasetOption(undefined);
+  const dir = resolveDataDir(dataDir, preset);
   return {
     engine: engineVersion(),
     runtime: runtimeDescription(),
     adapter,
+    adapters,
     ...(noAdapter ? { noAdapter } : {}),
     features,
     limits,
     data: {
+      dataset: preset.name,
       dir,
-      from: dataDir ? '--data' : process.env.MNIST_DIR ? '$MNIST_DIR' : 'the default',
-      splits: [await checkSplit(dir, 'train', verify), await checkSplit(dir, 'test', verify)],
+      from: dataDir ? '--data' : process.env[preset.envVar] ? `$${preset.envVar}` : 'the default',
+      splits: [await checkSplit(dir, 'train', verify, preset), await checkSplit(dir, 'test', verify, preset)],
     },
     checkpoint: { path: resolve(defaultCheckpointPath('digit')), exists: existsSync(defaultCheckpointPath('digit')) },
     shaderCache: shaderCache(adapter),
@@ -102,8 +116,8 @@ function engineVersion(): { name: string; version: string } {
   }
 }
 
-async function checkSplit(dir: string, split: MnistSplitName, verify: boolean): Promise<DataFileReport> {
-  const { images, labels } = MNIST_FILES[split];
+async function checkSplit(dir: string, split: MnistSplitName, verify: boolean, preset: DatasetPreset): Promise<DataFileReport> {
+  const { images, labels } = preset.files[split];
   const files = [images.name, labels.name];
   const present = (name: string) => existsSync(join(dir, name)) || existsSync(join(dir, `${name}.gz`));
   if (!files.every(present)) {
@@ -111,7 +125,7 @@ async function checkSplit(dir: string, split: MnistSplitName, verify: boolean): 
     return { split, files, status: 'missing', problem: `${missing} not there` };
   }
   try {
-    const data = await loadMnist({ dir, split, verify, download: false });
+    const data = await loadMnist({ dataset: preset, dir, split, verify, download: false });
     return { split, files, status: verify ? 'verified' : 'present', images: data.count };
   } catch (err) {
     return { split, files, status: 'invalid', problem: (err as Error).message };
@@ -170,7 +184,10 @@ export function formatInfo(r: InfoReport): string {
   } else {
     lines.push(`adapter     none: ${r.noAdapter!.error}`);
   }
-  lines.push(`data        ${r.data.dir} (from ${r.data.from})`);
+  lines.push(`adapters    ${r.adapters.length ? r.adapters.map((a) => `${a.index}: ${a.name}${a.backend ? ` (${a.backend})` : ''}`)
+    .join('\n            ') : '(none found)'}`);
+  if (r.adapters.length) lines.push('            select with --adapter N or --adapter NAME on any command');
+  lines.push(`data        ${r.data.dataset === 'mnist' ? '' : `${r.data.dataset}: `}${r.data.dir} (from ${r.data.from})`);
   for (const s of r.data.splits) {
     lines.push(`            ${s.split}: ${s.status}${s.images !== undefined ? ` (${s.images} images)` : ''}${s.problem ? ` — ${s.problem}` : ''}`);
   }

@@ -8,7 +8,8 @@ import { DigitImageError, terminalArt, toMnistDigit } from '../io/digit-image.ts
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { defaultCheckpointPath, trainFirstAdvice } from './common.ts';
+import { datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions, trainFirstAdvice } from './common.ts';
+import { className } from '../data/datasets.ts';
 import { emitJson, percent } from './progress.ts';
 
 export const PREDICT_HELP = `Usage: predict [options] IMAGE.png [IMAGE.png ...]
@@ -19,7 +20,9 @@ digits were made: ink cropped, scaled to fit 20x20, centred by its centre of mas
 
 Options:
   --checkpoint PATH    checkpoint written by train (default: data/checkpoints/digit.safetensors)
+  --dataset NAME       whose class names to print (default: the dataset the checkpoint was trained on)
   --show               print each image as the network sees it (28x28) in the terminal
+${DEVICE_HELP}
   --json               one JSON object per image on stdout
   -h, --help           show this help`;
 
@@ -30,14 +33,20 @@ export async function predictCommand(argv: string[]): Promise<number> {
     checkpoint: { type: 'string' } as const,
     show: { type: 'boolean', default: false } as const,
     json: { type: 'boolean', default: false } as const,
+    dataset: { type: 'string' } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
+    ...deviceOptions,
   }, true);
   if (values.help) {
     console.log(PREDICT_HELP);
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give at least one PNG file to classify');
+  const device = gpuOptions(values);
   const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'), { missingAdvice: trainFirstAdvice() });
+  const dataset = datasetOption(values.dataset, checkpoint.metadata.dataset);
+  // MNIST's classes are the digits themselves: printed as before, without a name beside them.
+  const named = (label: number) => (dataset.name === 'mnist' ? String(label) : `${label} ${className(dataset.classes, label)}`);
   const [channels, height, width] = checkpoint.model.input;
   if (channels !== 1 || height !== 28 || width !== 28) {
     throw new Error(`predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`);
@@ -54,7 +63,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     }
   });
 
-  const gpu = await openGpu();
+  const gpu = await openGpu(device);
   try {
     const classes = checkpoint.model.classes;
     const maxBatch = Math.min(MAX_BATCH, digits.length);
@@ -72,13 +81,14 @@ export async function predictCommand(argv: string[]): Promise<number> {
         const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
         const predicted = probabilities.indexOf(Math.max(...probabilities));
         if (values.json) {
-          emitJson({ file, digit: predicted, probability: probabilities[predicted], probabilities });
+          emitJson({ file, digit: predicted, class: className(dataset.classes, predicted), dataset: dataset.name,
+            probability: probabilities[predicted], probabilities });
           return;
         }
         if (values.show) console.log(terminalArt(digit, 28, 28));
         const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
-        console.log(`${file}: ${predicted} (${percent(probabilities[predicted])})   next: ` +
-          ranked.slice(1).map(([d, p]) => `${d} ${percent(p)}`).join(', '));
+        console.log(`${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +
+          ranked.slice(1).map(([d, p]) => `${named(d)} ${percent(p)}`).join(', '));
       });
     }
     network.destroy();

@@ -3,6 +3,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
+import type { DatasetPreset } from '../data/datasets.ts';
 import { openGpu, type Gpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
@@ -18,7 +19,7 @@ import type { MnistSplit } from '../data/mnist.ts';
 import { reportCharts, reportHtml, type GalleryItem, type ReportData, type ReportEvaluation } from '../viz/report.ts';
 import { sceneToPng } from '../viz/raster.ts';
 import { intOption, parseCommandArgs, UsageError } from './args.ts';
-import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 import { percent } from './progress.ts';
 
 export const REPORT_HELP = `Usage: report [options]
@@ -35,8 +36,8 @@ Options:
   --png DIR            also write the curves and the confusion matrix as PNG files into DIR
   --gallery N          misclassified images to show (default: 24)
   --batch-size N       images per forward pass (default: 1000, as eval)
-  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
-  --no-verify          do not verify the MNIST checksums
+${DATA_HELP}
+${DEVICE_HELP}
   -h, --help           show this help`;
 
 export async function reportCommand(argv: string[]): Promise<number> {
@@ -49,11 +50,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     'batch-size': { type: 'string', default: '1000' } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(REPORT_HELP);
     return 0;
   }
+  const device = gpuOptions(values);
   const galleryCount = intOption(values.gallery, 'gallery', 0, 1000);
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 10000);
   const log = values.log === undefined ? null : readLog(values.log);
@@ -65,9 +68,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
 
   let evaluation: ReportEvaluation | null = null;
   let gallery: GalleryItem[] = [];
+  let dataset: DatasetPreset | undefined;
   if (checkpoint) {
-    const test = await loadMnist({ dir: values.data, split: 'test', verify: !values['no-verify'], onProgress: (m) => console.error(m) });
-    const gpu = await openGpu();
+    const trainedOn = checkpoint.metadata.dataset;
+    dataset = datasetOption(values.dataset, trainedOn);
+    if (trainedOn !== undefined && trainedOn !== dataset.name) console.error(`warning: ${checkpoint.path} was trained on ${trainedOn}, evaluated here on ${dataset.name}`);
+    const test = await loadMnist({ dataset, dir: values.data, split: 'test', verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+    const gpu = await openGpu(device);
     try {
       ({ evaluation, gallery } = await evaluateForReport(gpu, checkpoint, test, batchSize, galleryCount));
     } finally {
@@ -81,6 +88,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     checkpoint: checkpoint && { path: checkpoint.path, model: checkpoint.model.name,
       parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount, metadata: checkpoint.metadata },
     evaluation,
+    ...(dataset && dataset.name !== 'mnist' ? { dataset: { name: dataset.name, classes: dataset.classes } } : {}),
     gallery,
     filters: checkpoint ? firstConvFilters(checkpoint) : null,
   };

@@ -5,7 +5,8 @@ import { loadMnist } from '../data/mnist.ts';
 import { encodePngGray } from '../io/png.ts';
 import { terminalArt } from '../io/digit-image.ts';
 import { choiceOption, parseCommandArgs, UsageError } from './args.ts';
-import { dataOptions } from './common.ts';
+import { DATA_HELP, dataOptions, datasetOption, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
+import { className } from '../data/datasets.ts';
 
 export const SHOW_HELP = `Usage: show [options]
 
@@ -17,8 +18,8 @@ Options:
   --index LIST         image indices: comma-separated numbers and ranges, e.g. 0-4,100 (default: 0-4)
   --out-dir DIR        also write PNG files there (created if missing)
   --no-art             do not print terminal art
-  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
-  --no-verify          do not verify the MNIST checksums
+${DATA_HELP}
+${DEVICE_HELP} (accepted for uniformity; show does not use the GPU)
   -h, --help           show this help`;
 
 export function parseIndexList(text: string, count: number): number[] {
@@ -44,13 +45,16 @@ export async function showCommand(argv: string[]): Promise<number> {
     'no-art': { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(SHOW_HELP);
     return 0;
   }
   const split = choiceOption(values.split, 'split', ['train', 'test'] as const);
-  const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+  gpuOptions(values); // checked like everywhere else, though unused
+  const dataset = datasetOption(values.dataset);
+  const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'], onProgress: (m) => console.error(m) });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to show`);
   const indices = parseIndexList(values.index!, data.count);
   const size = data.rows * data.cols;
@@ -59,7 +63,7 @@ export async function showCommand(argv: string[]): Promise<number> {
   for (const index of indices) {
     const pixels = data.images.subarray(index * size, (index + 1) * size);
     const label = data.labels[index];
-    console.log(`${split} #${index}: label ${label}`);
+    console.log(`${split} #${index}: label ${label}${dataset.name === 'mnist' ? '' : ` (${className(dataset.classes, label)})`}`);
     if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
     if (outDir) {
       const file = join(outDir, `${split}-${index}-label${label}.png`);

@@ -18,7 +18,10 @@ import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
 import { intOption, nonNegativeNumberOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
-import { commandLine, cliInvocation, dataOptions, defaultCheckpointPath, resumeCommand } from './common.ts';
+import {
+  commandLine, cliInvocation, DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions,
+  resumeCommand,
+} from './common.ts';
 import { printPlans } from './plan.ts';
 import { BROKEN_PIPE_EXIT, bar, emitJson, formatDuration, logError, onBrokenPipe, percent, ProgressLine } from './progress.ts';
 
@@ -48,8 +51,8 @@ Options:
   --profile            print the GPU time of every kernel of one training step, then train
   --plan               print how each layer runs on this device (training, and the test-set
                        evaluation at batch 1000), then exit without training
-  --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
-  --no-verify          do not verify the MNIST checksums (for other datasets in IDX format)
+${DATA_HELP}
+${DEVICE_HELP}
   --log FILE           also write metrics to FILE (.jsonl, or .csv): a header, a record every
                        --log-every steps and one per epoch; --resume appends to it
   --log-every N        steps between log records (default: 50)
@@ -86,6 +89,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     verbose: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(TRAIN_HELP);
@@ -105,6 +109,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     shuffle: !values['no-shuffle'],
     adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay') },
   };
+  const dataset = datasetOption(values.dataset);
+  const device = gpuOptions(values);
   const checkpointEvery = values['checkpoint-every'] === undefined ? undefined
     : intOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
@@ -156,10 +162,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       state = stateFromCheckpoint(loaded);
       const m = (resumedMetadata = loaded.metadata);
       const mismatch = (
-        [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle], ['limit', limit ?? 'all']] as const
+        [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle], ['limit', limit ?? 'all'], ['dataset', dataset.name]] as const
       ).filter(([key, value]) => m[key] !== undefined && m[key] !== String(value));
       if (mismatch.length) {
-        const flags: Record<string, string> = { seed: '--seed', batch_size: '--batch-size', shuffle: '--no-shuffle', limit: '--limit' };
+        const flags: Record<string, string> = { seed: '--seed', batch_size: '--batch-size', shuffle: '--no-shuffle', limit: '--limit', dataset: '--dataset' };
         throw new UsageError(`${resumeFrom} was trained with ${mismatch.map(([k]) => `${k}=${m[k]}`).join(', ')}; ` +
           `pass the same settings (${mismatch.map(([k]) => flags[k]).join(', ')}) to resume it`);
       }
@@ -185,16 +191,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
     const dataDir = values.data;
     const verify = !values['no-verify'];
-    const fullTrainSplit = await loadMnist({ dir: dataDir, split: 'train', verify, onProgress: log });
+    const fullTrainSplit = await loadMnist({ dataset, dir: dataDir, split: 'train', verify, onProgress: log });
     const source = fullTrainSplit.imagesPath ?? 'the training set';
     if (fullTrainSplit.count === 0) throw new Error(`${source} holds 0 images: there is nothing to train on`);
     if (limit !== undefined && limit > fullTrainSplit.count) {
       throw new UsageError(`--limit ${limit} is more than the ${fullTrainSplit.count} images in ${source}`);
     }
     const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
-    const testSplit = values['no-test'] ? undefined : await loadMnist({ dir: dataDir, split: 'test', verify, onProgress: log });
+    const testSplit = values['no-test'] ? undefined : await loadMnist({ dataset, dir: dataDir, split: 'test', verify, onProgress: log });
     if (testSplit?.count === 0) throw new Error(`${testSplit.imagesPath ?? 'the test set'} holds 0 images: nothing to evaluate after each epoch (pass --no-test)`);
-    const run = { limit: String(limit ?? 'all'), train_images: String(trainSplit.count), train_sha256: splitDigest(trainSplit) };
+    const run = { dataset: dataset.name, limit: String(limit ?? 'all'), train_images: String(trainSplit.count), train_sha256: splitDigest(trainSplit) };
     if (resumedMetadata?.train_sha256 !== undefined && resumedMetadata.train_sha256 !== run.train_sha256) {
       throw new UsageError(`${resumeFrom} was trained on other data (${resumedMetadata.train_images} images, SHA-256 ` +
         `${resumedMetadata.train_sha256.slice(0, 16)}…) than ${source} gives now (${run.train_images}, ${run.train_sha256.slice(0, 16)}…); ` +
@@ -202,7 +208,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     if (resumeFrom) log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
 
-    const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile });
+    const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.profile });
     let stopRequested = false;
     let stopSignal = 'SIGINT';
     // The last checkpoint on disk that continues this run, for messages when things go wrong.
@@ -260,7 +266,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
           seed: config.seed, adapter: gpu.adapterName, parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
           resume_epoch: state.epoch, resume_batch: state.batchInEpoch });
       } else {
-        log(`training ${model.name} on ${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
+        log(`training ${model.name} on ${dataset.name === 'mnist' ? '' : `${dataset.title}, `}${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
       }
       if (config.batchSize > trainSplit.count) log(`note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`);
       if (values.profile) logError(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));

@@ -1,26 +1,31 @@
-// Finds, downloads if missing, verifies and loads one MNIST split.
+// Finds, downloads if missing, verifies and loads one split of a dataset preset (src/data/datasets.ts:
+// MNIST by default, Fashion-MNIST, KMNIST).
 //
-// Where the files are looked for (resolveDataDir): the explicit `dir` option (CLI --data DIR), else
-// the environment variable MNIST_DIR, else `data/mnist/` under the project root. The project root is
-// found from this module's own location (the nearest folder above it with a package.json), not from
-// the working directory, so every command shares one download whatever folder it is started from.
+// Where the files are looked for (resolveDataDir): the explicit `dir` option (CLI --data DIR), else the
+// preset's environment variable ($MNIST_DIR, $FASHION_MNIST_DIR, $KMNIST_DIR), else `data/<dataset>/` under
+// the project root. The project root is found from this module's own location (the nearest folder above it
+// with a package.json), not from the working directory, so every command shares one download whatever
+// folder it is started from; an installed package (under node_modules) uses the working directory instead.
 //
 // In that folder each file may be gzipped (`train-images-idx3-ubyte.gz`) or uncompressed
 // (`train-images-idx3-ubyte`); the uncompressed one wins when both are there. Missing files are
-// downloaded (gzipped) from MNIST_MIRRORS unless `download: false`.
+// downloaded (gzipped) from the preset's mirrors, and only then: never with `download: false` or
+// `verify: false`, and never into a folder holding files that are not that preset's.
 //
-// Verification: the SHA-256 of the uncompressed content must match the published MNIST files.
-// `verify: false` (CLI --no-verify) skips that, for other datasets in the same IDX format (such as
-// Fashion-MNIST); the structure is still checked in full: magic numbers, 28x28 images, payload
-// length against the declared count, image and label counts agreeing, labels 0-9.
+// Verification: the SHA-256 of the uncompressed content must match the preset's, or, where only the
+// publisher's MD5 of the .gz is known (KMNIST), the .gz's MD5. `verify: false` (CLI --no-verify) skips
+// that, for other datasets in the same IDX format; the structure is still checked in full: magic
+// numbers, 28x28 images, payload length against the declared count, image and label counts agreeing,
+// labels 0-9.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { ensureDir } from '../io/files.ts';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, resolve, sep } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { DataError, decompressIdx, parseIdx, readDataFile, type IdxArray } from './idx.ts';
 import { downloadFile, type DownloadOptions } from './download.ts';
+import { datasetFiles, getDataset, MNIST, type DatasetFile, type DatasetPreset } from './datasets.ts';
 
 export interface MnistSplit {
   /** count*rows*cols unsigned bytes, row-major, image after image. */
@@ -31,17 +36,22 @@ export interface MnistSplit {
   cols: number;
   /** The images file it was read from (for messages). */
   imagesPath?: string;
+  /** The preset it was loaded as (its name), and its class names. */
+  dataset?: string;
+  classes?: readonly string[];
 }
 
 export type MnistSplitName = 'train' | 'test';
 
 export interface LoadMnistOptions {
+  /** Which preset (name or description); default MNIST. */
+  dataset?: string | DatasetPreset;
   /** Folder holding the files; see resolveDataDir for the default. */
   dir?: string;
   split: MnistSplitName;
-  /** Check the SHA-256 of each file against the MNIST originals (default true). */
+  /** Check each file's checksum against the preset's (default true). */
   verify?: boolean;
-  /** Download missing files (default true). */
+  /** Download missing files (default true; never when `verify` is false). */
   download?: boolean;
   /** Human-readable progress lines (downloads only; loading files is silent). */
   onProgress?: (message: string) => void;
@@ -49,12 +59,7 @@ export interface LoadMnistOptions {
   downloadOptions?: Omit<DownloadOptions, 'onProgress'>;
 }
 
-export interface MnistFile {
-  /** File name without `.gz`. */
-  name: string;
-  /** Size of the uncompressed file. */
-  bytes: number;
-  /** SHA-256 of the uncompressed file, lower-case hex. */
+export interface MnistFile extends DatasetFile {
   sha256: string;
 }
 
@@ -65,45 +70,17 @@ export const MNIST_COLS = 28;
 export const MNIST_CLASSES = 10;
 
 /** The published MNIST files (checksums of the uncompressed content). */
-export const MNIST_FILES: Readonly<Record<MnistSplitName, { images: MnistFile; labels: MnistFile }>> = {
-  train: {
-    images: {
-      name: 'train-images-idx3-ubyte',
-      bytes: 47040016,
-      sha256: 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
-    },
-    labels: {
-      name: 'train-labels-idx1-ubyte',
-      bytes: 60008,
-      sha256: '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
-    },
-  },
-  test: {
-    images: {
-      name: 't10k-images-idx3-ubyte',
-      bytes: 7840016,
-      sha256: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
-    },
-    labels: {
-      name: 't10k-labels-idx1-ubyte',
-      bytes: 10008,
-      sha256: 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
-    },
-  },
-};
-
-const ALL_FILE_NAMES = [MNIST_FILES.train.images, MNIST_FILES.train.labels, MNIST_FILES.test.images, MNIST_FILES.test.labels]
-  .map((f) => `${f.name}.gz`);
+export const MNIST_FILES = MNIST.files as Readonly<Record<MnistSplitName, { images: MnistFile; labels: MnistFile }>>;
 
 let cachedRoot: string | undefined;
 
-/** The nearest folder above this module with a package.json (src/data, dist/data, build/src/data). */
 /** The first `count` images of a split, as a split of its own (views, no copy). */
 export function firstImages(split: MnistSplit, count: number): MnistSplit {
   const size = split.rows * split.cols;
   return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
 }
 
+/** The nearest folder above this module with a package.json (src/data, dist/data, build/src/data). */
 export function projectRoot(): string {
   if (cachedRoot) return cachedRoot;
   let dir = dirname(fileURLToPath(import.meta.url));
@@ -114,29 +91,45 @@ export function projectRoot(): string {
   return (cachedRoot = process.cwd());
 }
 
-/** `explicit` (CLI --data), else $MNIST_DIR, else data/mnist under the project root; always absolute. */
-export function resolveDataDir(explicit?: string): string {
+/** Where data/ goes: the project root of a clone; the working directory for an installed package. */
+export function dataRoot(): string {
+  const root = projectRoot();
+  return root.split(sep).includes('node_modules') ? process.cwd() : root;
+}
+
+function presetOf(dataset: string | DatasetPreset | undefined): DatasetPreset {
+  return dataset === undefined ? MNIST : typeof dataset === 'string' ? getDataset(dataset) : dataset;
+}
+
+/** `explicit` (CLI --data), else the preset's variable ($MNIST_DIR), else data/<dataset>; always absolute. */
+export function resolveDataDir(explicit?: string, dataset?: string | DatasetPreset): string {
   if (explicit) return resolve(explicit);
-  const fromEnv = process.env.MNIST_DIR;
+  const preset = presetOf(dataset);
+  const fromEnv = process.env[preset.envVar];
   if (fromEnv) return resolve(fromEnv);
-  return join(projectRoot(), 'data', 'mnist');
+  return join(dataRoot(), 'data', preset.name);
 }
 
 /** What to do when files are missing: the exact names, the folder, and how to point elsewhere. */
-export function whereToPutFiles(dir: string): string {
-  return `Put the four MNIST files ${ALL_FILE_NAMES.join(', ')} (gzipped, or uncompressed without .gz) ` +
-    `into ${dir}, or point MNIST_DIR or --data at a folder that has them`;
+export function whereToPutFiles(dir: string, dataset?: string | DatasetPreset): string {
+  const preset = presetOf(dataset);
+  const names = datasetFiles(preset).map((f) => `${f.name}.gz`);
+  return `Put the four ${preset.title} files ${names.join(', ')} (gzipped, or uncompressed without .gz) ` +
+    `into ${dir}, or point ${preset.envVar} or --data at a folder that has them`;
 }
 
 export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> {
   if (options.split !== 'train' && options.split !== 'test') {
     throw new Error(`loadMnist: split must be 'train' or 'test', got ${JSON.stringify(options.split)}`);
   }
-  const files = MNIST_FILES[options.split];
-  const dir = resolveDataDir(options.dir);
+  const preset = presetOf(options.dataset);
+  const files = preset.files[options.split];
+  const dir = resolveDataDir(options.dir, preset);
   const verify = options.verify ?? true;
-  const images = await loadFile(dir, files.images, options);
-  const labels = await loadFile(dir, files.labels, options);
+  // Both files are looked for before either is read: a missing one is named at once.
+  for (const file of [files.images, files.labels]) await ensurePresent(dir, file, preset, options);
+  const images = loadFile(dir, files.images);
+  const labels = loadFile(dir, files.labels);
 
   if (images.array.magic !== IMAGES_MAGIC) {
     throw new DataError(images.path, `holds ${describeMagic(images.array)}, not images (magic ${IMAGES_MAGIC}, 3 dimensions)`,
@@ -160,15 +153,16 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> 
   for (let i = 0; i < labelData.length; i++) {
     if (labelData[i] >= MNIST_CLASSES) {
       throw new DataError(labels.path, `label ${i} is ${labelData[i]}, outside 0-${MNIST_CLASSES - 1}`,
-        'This is not a 10-class digit dataset, or the file is damaged');
+        'This is not a 10-class dataset, or the file is damaged');
     }
   }
   // Structure first, checksums last: "truncated" or "9999 labels for 10000 images" says more than a hash.
   if (verify) {
-    verifyChecksum(images.contents, files.images, images.path);
-    verifyChecksum(labels.contents, files.labels, labels.path);
+    verifyChecksum(images, files.images, preset);
+    verifyChecksum(labels, files.labels, preset);
   }
-  return { images: images.array.data, labels: labelData, count, rows, cols, imagesPath: images.path };
+  return { images: images.array.data, labels: labelData, count, rows, cols, imagesPath: images.path,
+    dataset: preset.name, classes: preset.classes };
 }
 
 function describeMagic({ magic, dims }: IdxArray): string {
@@ -177,50 +171,97 @@ function describeMagic({ magic, dims }: IdxArray): string {
 
 interface LoadedFile {
   path: string;
-  /** The uncompressed file, header included: what the checksum covers. */
+  /** The file as stored (gzipped or not): what a published MD5 of the .gz covers. */
+  stored: Uint8Array;
+  /** The uncompressed file, header included: what the SHA-256 covers. */
   contents: Uint8Array;
   array: IdxArray;
 }
 
-/** Finds the file (uncompressed first, then .gz), downloading the .gz when neither exists. */
-async function loadFile(dir: string, file: MnistFile, options: LoadMnistOptions): Promise<LoadedFile> {
+/** The path `file` is read from: the uncompressed file if there, else the .gz (which may be missing). */
+function pathOf(dir: string, file: DatasetFile): string {
   const rawPath = join(dir, file.name);
-  const gzPath = `${rawPath}.gz`;
-  const path = existsSync(rawPath) ? rawPath : gzPath;
-  if (path === gzPath && !existsSync(gzPath)) {
-    if (options.download === false) {
-      throw new DataError(gzPath, `is missing (and ${file.name} too); downloading is turned off`, whereToPutFiles(dir));
+  return existsSync(rawPath) ? rawPath : `${rawPath}.gz`;
+}
+
+/** Downloads `file` when neither form of it is in `dir` and downloading is allowed; else names it. */
+async function ensurePresent(dir: string, file: DatasetFile, preset: DatasetPreset, options: LoadMnistOptions): Promise<void> {
+  const path = pathOf(dir, file);
+  if (existsSync(path)) return;
+  if (options.verify === false) {
+    throw new DataError(path, `is missing (and ${file.name} too); with --no-verify (verify: false) nothing is downloaded, ` +
+      'since the folder may hold another dataset', whereToPutFiles(dir, preset));
+  }
+  if (options.download === false) {
+    throw new DataError(path, `is missing (and ${file.name} too); downloading is turned off`, whereToPutFiles(dir, preset));
+  }
+  refuseForeignFolder(dir, preset);
+  await download(dir, file, path, preset, options);
+}
+
+/**
+ * A download goes only into a folder whose files, if any, are this preset's: Fashion-MNIST's file
+ * must never complete a folder of MNIST files (or the other way round), mixing two datasets.
+ */
+function refuseForeignFolder(dir: string, preset: DatasetPreset): void {
+  for (const file of datasetFiles(preset)) {
+    const path = pathOf(dir, file);
+    if (!existsSync(path)) continue;
+    try {
+      verifyChecksum(loadFile(dir, file), file, preset);
+    } catch (err) {
+      const why = err instanceof DataError ? err.problem : (err as Error).message;
+      throw new DataError(path, `is not ${preset.title}'s ${file.name} (${why}), so nothing is downloaded into ${dir}, ` +
+        `which would mix two datasets`, `Point --data at a folder of ${preset.name} files only, or at an empty one`);
     }
-    await download(dir, file, gzPath, options);
-  }
-  const contents = decompressIdx(readDataFile(path), path);
-  return { path, contents, array: parseIdx(contents, path) };
-}
-
-function verifyChecksum(contents: Uint8Array, file: MnistFile, path: string): void {
-  const actual = createHash('sha256').update(contents).digest('hex');
-  if (actual !== file.sha256) {
-    throw new DataError(path,
-      `does not match the original ${file.name}: its uncompressed content has SHA-256 ${actual}, expected ${file.sha256}`,
-      'Delete it and run again to re-download it; if it is a different dataset in IDX format on purpose, ' +
-      'pass --no-verify (verify: false)');
   }
 }
 
-async function download(dir: string, file: MnistFile, gzPath: string, options: LoadMnistOptions): Promise<void> {
+function loadFile(dir: string, file: DatasetFile): LoadedFile {
+  const path = pathOf(dir, file);
+  const stored = readDataFile(path);
+  const contents = decompressIdx(stored, path);
+  return { path, stored, contents, array: parseIdx(contents, path) };
+}
+
+const hex = (algorithm: string, bytes: Uint8Array) => createHash(algorithm).update(bytes).digest('hex');
+
+function verifyChecksum({ path, stored, contents }: Omit<LoadedFile, 'array'>, file: DatasetFile, preset: DatasetPreset): void {
+  const advice = 'Delete it and run again to re-download it; if it is a different dataset in IDX format on purpose, ' +
+    `pass --no-verify (verify: false)${preset === MNIST ? '' : ` or the right --dataset`}`;
+  if (file.sha256) {
+    const actual = hex('sha256', contents);
+    if (actual !== file.sha256) {
+      throw new DataError(path,
+        `does not match ${preset.title}'s ${file.name}: its uncompressed content has SHA-256 ${actual}, expected ${file.sha256}`, advice);
+    }
+    return;
+  }
+  if (file.gzMd5 && path.endsWith('.gz')) {
+    const actual = hex('md5', stored);
+    if (actual !== file.gzMd5) {
+      throw new DataError(path, `does not match ${preset.title}'s ${file.name}.gz: MD5 ${actual}, expected ${file.gzMd5} (published)`, advice);
+    }
+    return;
+  }
+  throw new DataError(path, `cannot be verified: ${preset.title}'s publisher gives checksums of the .gz files only`,
+    `Keep ${file.name}.gz instead (it is verified), or pass --no-verify`);
+}
+
+async function download(dir: string, file: DatasetFile, gzPath: string, preset: DatasetPreset, options: LoadMnistOptions): Promise<void> {
   try {
     ensureDir(dir);
   } catch (err) {
     throw new DataError(dir, `cannot be created to download ${file.name}.gz into (${(err as Error).message})`,
-      whereToPutFiles(dir));
+      whereToPutFiles(dir, preset));
   }
-  options.onProgress?.(`${file.name}.gz not found in ${dir}; downloading it`);
-  // Downloads come from MNIST mirrors, so they are always checked against MNIST, whatever `verify` says.
+  options.onProgress?.(`${file.name}.gz (${preset.name}) not found in ${dir}; downloading it`);
+  // Downloads come from the preset's mirrors, so they are always checked against it.
   const check = (bytes: Uint8Array, source: string) => {
-    const contents = decompressIdx(bytes, source);
+    const contents = decompressIdx(bytes, `${source}`.endsWith('.gz') ? source : `${source}.gz`);
     parseIdx(contents, source);
-    verifyChecksum(contents, file, source);
+    verifyChecksum({ path: source.endsWith('.gz') ? source : `${source}.gz`, stored: bytes, contents }, file, preset);
   };
-  await downloadFile(`${file.name}.gz`, gzPath, check, whereToPutFiles(dir),
-    { ...options.downloadOptions, onProgress: options.onProgress });
+  await downloadFile(`${file.name}.gz`, gzPath, check, whereToPutFiles(dir, preset),
+    { mirrors: preset.mirrors, ...options.downloadOptions, onProgress: options.onProgress });
 }

@@ -90,7 +90,11 @@ export const INSTALL_HINT =
   'Vulkan driver works: `apt-get install mesa-vulkan-drivers libvulkan1` (Node/Dawn needs Mesa >= 25, ' +
   'on Debian 12 from bookworm-backports).';
 
-async function getGpuEntryPoint(): Promise<GPU> {
+/** Dawn's loaded module, once. */
+let dawnModule: { create(options: string[]): GPU; globals: object } | undefined;
+
+/** The runtime's WebGPU entry point; on Node, a Dawn instance made with `dawnOptions` (e.g. `adapter=NAME`). */
+async function getGpuEntryPoint(dawnOptions: readonly string[] = []): Promise<GPU> {
   if (runtime !== 'node') {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (!gpu) {
@@ -99,26 +103,98 @@ async function getGpuEntryPoint(): Promise<GPU> {
     }
     return gpu;
   }
-  if (dawnEntryPoint) return dawnEntryPoint;
-  let mod: { create(options: string[]): GPU; globals: object };
-  try {
-    mod = await import('webgpu');
-  } catch (err) {
-    throw new GpuUnavailableError(
-      `Could not load Dawn from the npm package "webgpu" (${(err as Error).message}). Run \`npm ci\` first.`,
-    );
+  const key = dawnOptions.join('\n');
+  const known = dawnEntryPoints.get(key);
+  if (known) return known;
+  if (!dawnModule) {
+    try {
+      dawnModule = await import('webgpu');
+    } catch (err) {
+      throw new GpuUnavailableError(
+        `Could not load Dawn from the npm package "webgpu" (${(err as Error).message}). Run \`npm ci\` first.`,
+      );
+    }
+    // The WebGPU enums (GPUBufferUsage, GPUMapMode, ...) are globals in browsers and Deno.
+    for (const [name, value] of Object.entries(dawnModule.globals)) {
+      if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
+    }
   }
-  // The WebGPU enums (GPUBufferUsage, GPUMapMode, ...) are globals in browsers and Deno.
-  for (const [name, value] of Object.entries(mod.globals)) {
-    if (!(name in globalThis)) (globalThis as Record<string, unknown>)[name] = value;
-  }
-  dawnEntryPoint = mod.create([]);
-  return dawnEntryPoint;
+  const entry = dawnModule!.create([...dawnOptions]);
+  dawnEntryPoints.set(key, entry);
+  return entry;
 }
 
 // Dawn tears its instance down when the GPU object is garbage-collected, even while devices made
-// from it are alive (seen as futex/mutex aborts), so the module holds on to it for the process.
-let dawnEntryPoint: GPU | undefined;
+// from it are alive (seen as futex/mutex aborts), so the module holds on to every one for the process.
+const dawnEntryPoints = new Map<string, GPU>();
+
+/** One adapter the runtime can reach, as `info` lists it and `--adapter N|NAME` selects it. */
+export interface AdapterChoice {
+  /** Its number for `--adapter N`. */
+  index: number;
+  /** Its name for `--adapter NAME` (any case-insensitive part of it). */
+  name: string;
+  /** Dawn's backend (vulkan, metal, d3d12, ...); empty where the runtime does not say. */
+  backend: string;
+  /** How this runtime reaches it: Dawn's adapter option, or Deno's request options. */
+  request: { dawnOptions?: string[]; options?: GPURequestAdapterOptions };
+}
+
+/** Thrown when `--adapter` names nothing this runtime can select; the message lists what it can. */
+export class AdapterSelectionError extends GpuUnavailableError {
+  override name = 'AdapterSelectionError';
+}
+
+/**
+ * The adapters this runtime can select. Dawn (Node) lists every adapter of every backend: asked for an
+ * adapter name that matches none, its requestAdapter fails with that list. WebGPU in Deno and browsers
+ * chooses by powerPreference and forceFallbackAdapter only: the distinct adapters those requests give.
+ */
+export async function listAdapters(): Promise<AdapterChoice[]> {
+  if (runtime === 'node') {
+    let message = '';
+    try {
+      const entry = await getGpuEntryPoint(['adapter=\u0001no adapter has this name']);
+      await withStderrMuted(() => entry.requestAdapter());
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    const found = [...message.matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)];
+    return found.map(([, backend, name], index) => ({ index, name, backend, request: { dawnOptions: [`adapter=${name}`, `backend=${backend}`] } }));
+  }
+  const gpu = await getGpuEntryPoint();
+  const variants: GPURequestAdapterOptions[] = [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }];
+  const out: AdapterChoice[] = [];
+  const seen = new Set<string>();
+  for (const options of variants) {
+    const adapter = await gpu.requestAdapter(options).catch(() => null);
+    if (!adapter) continue;
+    const info = adapter.info ?? ({} as GPUAdapterInfo);
+    const key = [info.vendor, info.architecture, info.device, info.description].join('|');
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({ index: out.length, name: info.description || info.device || info.vendor || `adapter ${out.length}`, backend: '', request: { options } });
+  }
+  return out;
+}
+
+/** The adapter that `--adapter N|NAME` picks, or an AdapterSelectionError listing the choices. */
+async function selectAdapter(which: number | string): Promise<AdapterChoice> {
+  const choices = await listAdapters();
+  const listing = choices.length
+    ? choices.map((c) => `${c.index}: ${c.name}${c.backend ? ` (${c.backend})` : ''}`).join('; ')
+    : 'none';
+  const limitation = runtime === 'node' ? ''
+    : ` ${runtime === 'deno' ? 'Deno' : 'The browser'}'s WebGPU selects adapters only by powerPreference ` +
+      '(--power-preference) and the fallback adapter, so other adapters cannot be chosen here; Node (Dawn) can choose any.';
+  const matches = typeof which === 'number'
+    ? choices.filter((c) => c.index === which)
+    : choices.filter((c) => c.name.toLowerCase().includes(which.toLowerCase()));
+  if (matches.length === 1) return matches[0];
+  const what = typeof which === 'number' ? `number ${which}` : `"${which}"`;
+  if (matches.length > 1) throw new AdapterSelectionError(`--adapter ${what} matches ${matches.length} adapters (${listing}); give its number or more of its name.`);
+  throw new AdapterSelectionError(`No adapter ${what} on ${runtime}; adapters: ${listing}.${limitation}`);
+}
 
 /** Limits the engine asks for explicitly: the defaults are too small for large batches. */
 export const WANTED_LIMITS = [
@@ -133,6 +209,9 @@ export const WANTED_LIMITS = [
 ] as const;
 
 export interface OpenGpuOptions {
+  /** Which adapter: its number or (part of) its name, as listAdapters() gives them (default: the runtime's choice). */
+  adapter?: number | string;
+  /** Asked of the runtime when choosing an adapter (default 'high-performance'). */
   powerPreference?: GPUPowerPreference;
   /** Ask for timestamp queries when the adapter has them (for profiling). */
   timestamps?: boolean;
@@ -141,8 +220,9 @@ export interface OpenGpuOptions {
 }
 
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
-  const entry = await getGpuEntryPoint();
-  const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance' });
+  const chosen = options.adapter === undefined ? undefined : await selectAdapter(options.adapter);
+  const entry = await getGpuEntryPoint(chosen?.request.dawnOptions);
+  const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance', ...chosen?.request.options });
   // Dawn prints notices about clamped adapter limits while it discovers adapters: shown with --verbose only.
   const adapter = runtime === 'node' && !options.verbose ? await withStderrMuted(request) : await request();
   if (!adapter) {

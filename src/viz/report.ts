@@ -33,6 +33,8 @@ export interface ReportData {
   log: { path: string; headers: HeaderRecord[]; steps: StepRecord[]; epochs: EpochRecord[] } | null;
   checkpoint: { path: string; model: string; parameters: number; metadata: Record<string, string> } | null;
   evaluation: ReportEvaluation | null;
+  /** The evaluated dataset and its class names (index = label), where not MNIST's digits. */
+  dataset?: { name: string; classes: readonly string[] };
   gallery: GalleryItem[];
   /** The first convolution's filters as data URIs, with the weight range they span. */
   filters: { images: string[]; shape: number[]; maxAbs: number } | null;
@@ -121,12 +123,12 @@ export function reportHtml(data: ReportData): string {
   if (ev) {
     sections.push(`<h2>Test confusion matrix</h2><p class="sub">${ev.count} ${escapeXml(ev.split)} images, ${ev.correct} right ` +
       `(${pct(ev.accuracy)}); rows: true label, columns: predicted; colour: log of the count</p><div class="row">${svg('confusion')}` +
-      `<div><h3>Per-class accuracy</h3>${svg('per-class-accuracy')}</div></div>`);
+      `<div><h3>Per-class accuracy</h3>${svg('per-class-accuracy')}${classTable(data, ev)}</div></div>`);
   }
   if (data.gallery.length) {
     sections.push(`<h2>Most confidently misclassified</h2><div class="gallery">` + data.gallery.map((g) =>
       `<figure class="misclassified" data-index="${g.index}"><img src="${g.image}" width="84" height="84" alt="test image ${g.index}">` +
-      `<figcaption>#${g.index}: true <b>${g.label}</b>, predicted <span class="wrong">${g.predicted}</span> ${pct(g.probability, 1)}` +
+      `<figcaption>#${g.index}: true <b>${named(data, g.label)}</b>, predicted <span class="wrong">${named(data, g.predicted)}</span> ${pct(g.probability, 1)}` +
       `<br>p(${g.label}) = ${pct(g.probabilities[g.label], 1)}</figcaption></figure>`).join('') + '</div>');
   }
   if (data.filters) {
@@ -163,4 +165,18 @@ export function reportHtml(data: ReportData): string {
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(data.title)}</title>` +
     `<meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head><body>\n` +
     sections.join('\n') + `\n<script type="application/json" id="report-data">${json}</script>\n</body></html>\n`;
+}
+
+/** A label with its class name, when the dataset has names (Fashion-MNIST: "0 T-shirt/top"). */
+function named(data: ReportData, label: number): string {
+  const name = data.dataset?.classes[label];
+  return escapeXml(name === undefined ? String(label) : `${label} ${name}`);
+}
+
+/** Which class each number of the charts is, for datasets whose classes are not digits. */
+function classTable(data: ReportData, ev: ReportEvaluation): string {
+  if (!data.dataset) return '';
+  return `<table class="classes"><tr><th>label</th><th>class (${escapeXml(data.dataset.name)})</th><th>accuracy</th></tr>` +
+    data.dataset.classes.map((name, label) => `<tr><td>${label}</td><td>${escapeXml(name)}</td>` +
+      `<td>${(100 * (ev.perClassAccuracy[label] ?? 0)).toFixed(2)}%</td></tr>`).join('') + '</table>';
 }
