@@ -10,8 +10,10 @@ import { BROKEN_PIPE_EXIT, installBrokenPipeGuard } from './cli/progress.ts';
 import { reportCommand } from './cli/report.ts';
 import { serveCommand } from './cli/serve.ts';
 import { infoCommand } from './cli/info.ts';
+import { importCommand } from './cli/import.ts';
+import { exportCommand } from './cli/export.ts';
 
-const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
+const HELP = `webgpu-digits: train and run a convolutional network on MNIST (or Fashion-MNIST, KMNIST) with hand-written WebGPU kernels.
 
 Usage: <command> [options]     (Node: node dist/cli.js <command>, Deno: deno task <command>)
 
@@ -22,7 +24,9 @@ Commands:
   show       write dataset images to PNG and print them in the terminal
   report     write an HTML report (curves, confusion heatmap, mistakes, filters) from a log and/or checkpoint
   serve      serve the browser page: draw a digit, the engine classifies it with WebGPU in the browser
-  info       runtime, GPU adapter and driver, limits, where data, checkpoints and shader caches are
+  info       runtime, GPU adapters and driver, limits, where data, checkpoints and shader caches are
+  import     turn a PyTorch state_dict (safetensors) into a checkpoint, checking every tensor
+  export     write a checkpoint as ONNX (--format onnx)
 
 Run <command> --help for its options.`;
 
@@ -34,6 +38,8 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   report: reportCommand,
   serve: serveCommand,
   info: infoCommand,
+  import: importCommand,
+  export: exportCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -1,0 +1,40 @@
+// `export`: writes a checkpoint as an ONNX model (opset 13) for other runtimes.
+import { writeFileAtomic } from '../io/files.ts';
+import { exportOnnx, ONNX_OPSET } from '../io/onnx.ts';
+import { loadCheckpoint } from '../train/checkpoint.ts';
+import { choiceOption, parseCommandArgs, UsageError } from './args.ts';
+import { defaultCheckpointPath, trainFirstAdvice } from './common.ts';
+
+export const EXPORT_HELP = `Usage: export --format onnx [--checkpoint PATH] --out FILE.onnx
+
+Writes the checkpoint's model as ONNX (opset ${ONNX_OPSET}: Conv, Relu, MaxPool, Flatten, Gemm, LogSoftmax) with
+its weights. The graph takes float32 input [batch, 1, 28, 28] normalized as PyTorch's MNIST example does,
+(pixel / 255 - 0.1307) / 0.3081, and outputs log-probabilities [batch, 10] ("log_probs").
+
+Options:
+  --format onnx        the only format so far
+  --checkpoint PATH    checkpoint to export (default: data/checkpoints/digit.safetensors)
+  --out FILE           file to write (default: <checkpoint name>.onnx beside it)
+  -h, --help           show this help`;
+
+export async function exportCommand(argv: string[]): Promise<number> {
+  const { values } = parseCommandArgs(argv, {
+    format: { type: 'string' } as const,
+    checkpoint: { type: 'string' } as const,
+    out: { type: 'string' } as const,
+    help: { type: 'boolean', short: 'h', default: false } as const,
+  });
+  if (values.help) {
+    console.log(EXPORT_HELP);
+    return 0;
+  }
+  if (values.format === undefined) throw new UsageError('--format onnx is required');
+  choiceOption(values.format, 'format', ['onnx'] as const);
+  const path = values.checkpoint ?? defaultCheckpointPath('digit');
+  const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
+  const out = values.out ?? path.replace(/(\.safetensors)?$/, '.onnx');
+  const bytes = exportOnnx(checkpoint.model, checkpoint.params, 'webgpu-digits');
+  await writeFileAtomic(out, bytes);
+  console.log(`wrote ${out} (${checkpoint.model.name}, ONNX opset ${ONNX_OPSET}, ${bytes.length} bytes)`);
+  return 0;
+}

@@ -1,0 +1,187 @@
+// Writes a model as ONNX (opset 13), protobuf encoded by hand from onnx.proto: only the messages and
+// fields a graph of Conv, Relu, MaxPool, Flatten, Gemm and LogSoftmax with float weights needs.
+// The graph takes what the PyTorch model takes: float32 [batch, C, H, W], normalized
+// ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes].
+import { ParameterLayout } from '../nn/parameters.ts';
+import { parameterSpecs, resolveLayers, type ModelSpec } from '../nn/spec.ts';
+
+export const ONNX_OPSET = 13;
+/** IR version 7 goes with opset 13 (ONNX 1.8). */
+const IR_VERSION = 7;
+const FLOAT = 1; // TensorProto.DataType.FLOAT
+const ATTR_INT = 2;
+const ATTR_INTS = 7;
+
+/** Protobuf wire format: varints (wire type 0), length-delimited fields (wire type 2). */
+class Writer {
+  private readonly parts: Uint8Array[] = [];
+  private length = 0;
+
+  private push(bytes: Uint8Array): this {
+    this.parts.push(bytes);
+    this.length += bytes.length;
+    return this;
+  }
+
+  private varint(value: number | bigint): this {
+    let v = BigInt.asUintN(64, BigInt(value));
+    const out: number[] = [];
+    do {
+      let byte = Number(v & 0x7fn);
+      v >>= 7n;
+      if (v) byte |= 0x80;
+      out.push(byte);
+    } while (v);
+    return this.push(Uint8Array.from(out));
+  }
+
+  int(field: number, value: number): this {
+    return this.varint((field << 3) | 0).varint(value);
+  }
+
+  bytes(field: number, bytes: Uint8Array): this {
+    return this.varint((field << 3) | 2).varint(bytes.length).push(bytes);
+  }
+
+  string(field: number, text: string): this {
+    return this.bytes(field, new TextEncoder().encode(text));
+  }
+
+  message(field: number, build: (w: Writer) => void): this {
+    const inner = new Writer();
+    build(inner);
+    return this.bytes(field, inner.finish());
+  }
+
+  finish(): Uint8Array {
+    const out = new Uint8Array(this.length);
+    let offset = 0;
+    for (const part of this.parts) {
+      out.set(part, offset);
+      offset += part.length;
+    }
+    return out;
+  }
+}
+
+type Attribute = { name: string; int: number } | { name: string; ints: number[] };
+
+interface NodeSpec {
+  op: string;
+  inputs: string[];
+  output: string;
+  attributes?: Attribute[];
+}
+
+function writeNode(w: Writer, node: NodeSpec, index: number): void {
+  w.message(1, (n) => {
+    for (const input of node.inputs) n.string(1, input);
+    n.string(2, node.output);
+    n.string(3, `${node.op}_${index}`);
+    n.string(4, node.op);
+    for (const a of node.attributes ?? []) {
+      n.message(5, (attr) => {
+        attr.string(1, a.name);
+        if ('int' in a) attr.int(3, a.int).int(20, ATTR_INT);
+        else {
+          for (const v of a.ints) attr.int(8, v);
+          attr.int(20, ATTR_INTS);
+        }
+      });
+    }
+  });
+}
+
+/** ValueInfoProto of a float tensor; a string dimension is symbolic (the batch). */
+function writeValueInfo(w: Writer, field: number, name: string, dims: (number | string)[]): void {
+  w.message(field, (v) => {
+    v.string(1, name);
+    v.message(2, (type) => type.message(1, (tensor) => {
+      tensor.int(1, FLOAT);
+      tensor.message(2, (shape) => {
+        for (const d of dims) shape.message(1, (dim) => (typeof d === 'string' ? dim.string(2, d) : dim.int(1, d)));
+      });
+    }));
+  });
+}
+
+/** Little-endian bytes of float32 values (raw_data is little-endian whatever the host). */
+function floatBytes(values: Float32Array): Uint8Array {
+  const out = new Uint8Array(values.length * 4);
+  const view = new DataView(out.buffer);
+  values.forEach((x, i) => view.setFloat32(i * 4, x, true));
+  return out;
+}
+
+/**
+ * The ONNX file of `model` with the flat parameters `params` (ParameterLayout order). Linear layers
+ * become Gemm with transB=1, so the weights keep PyTorch's [out, in] layout.
+ */
+export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersion = ''): Uint8Array {
+  const layout = new ParameterLayout(parameterSpecs(model));
+  if (params.length !== layout.totalElements) {
+    throw new RangeError(`exportOnnx: ${params.length} parameters given, ${model.name} has ${layout.totalElements}`);
+  }
+  const tensors = layout.split(params);
+  const nodes: NodeSpec[] = [];
+  let current = 'input';
+  const next = (op: string, inputs: string[], attributes?: Attribute[]) => {
+    const output = `${op.toLowerCase()}_${nodes.length}`;
+    nodes.push({ op, inputs: [current, ...inputs], output, attributes });
+    current = output;
+  };
+  for (const layer of resolveLayers(model)) {
+    const spec = layer.spec;
+    switch (spec.kind) {
+      case 'conv2d': {
+        const stride = spec.stride ?? 1;
+        const pad = spec.padding ?? 0;
+        next('Conv', [`${spec.name}.weight`, `${spec.name}.bias`], [
+          { name: 'kernel_shape', ints: [spec.kernel, spec.kernel] },
+          { name: 'strides', ints: [stride, stride] },
+          { name: 'pads', ints: [pad, pad, pad, pad] },
+        ]);
+        break;
+      }
+      case 'relu':
+        next('Relu', []);
+        break;
+      case 'maxpool2d': {
+        const stride = spec.stride ?? spec.kernel;
+        next('MaxPool', [], [{ name: 'kernel_shape', ints: [spec.kernel, spec.kernel] }, { name: 'strides', ints: [stride, stride] }]);
+        break;
+      }
+      case 'flatten':
+        next('Flatten', [], [{ name: 'axis', int: 1 }]);
+        break;
+      case 'linear':
+        next('Gemm', [`${spec.name}.weight`, `${spec.name}.bias`], [{ name: 'transB', int: 1 }]);
+        break;
+      default:
+        throw new Error(`exportOnnx: layer kind ${(spec as { kind: string }).kind} has no ONNX translation here`);
+    }
+  }
+  next('LogSoftmax', [], [{ name: 'axis', int: 1 }]);
+  nodes[nodes.length - 1].output = 'log_probs';
+
+  const w = new Writer();
+  w.int(1, IR_VERSION);
+  w.string(2, 'webgpu-digits');
+  if (producerVersion) w.string(3, producerVersion);
+  w.message(7, (g) => {
+    nodes.forEach((node, i) => writeNode(g, node, i));
+    g.string(2, model.name);
+    for (const slot of layout.slots) {
+      g.message(5, (t) => {
+        for (const d of slot.shape) t.int(1, d);
+        t.int(2, FLOAT);
+        t.string(8, slot.name);
+        t.bytes(9, floatBytes(tensors.get(slot.name)!));
+      });
+    }
+    writeValueInfo(g, 11, 'input', ['batch', ...model.input]);
+    writeValueInfo(g, 12, 'log_probs', ['batch', model.classes]);
+  });
+  w.message(8, (o) => o.string(1, '').int(2, ONNX_OPSET));
+  return w.finish();
+}

@@ -1,0 +1,302 @@
+/**
+ * webgpu-digits as a library: train and run small convolutional networks on 28x28 images with
+ * hand-written WebGPU kernels, under Node (Dawn, npm `webgpu`) and Deno (`navigator.gpu`).
+ *
+ * ```ts
+ * import { defineModel, evaluate, loadDataset, openDevice, train } from 'webgpu-digits';
+ * const gpu = await openDevice();
+ * const model = defineModel({ name: 'tiny', input: [1, 28, 28], classes: 10, layers: [ ... ] });
+ * const trained = await train(gpu, model, await loadDataset({ split: 'train' }), { epochs: 1 });
+ * console.log((await evaluate(gpu, trained, await loadDataset({ split: 'test' }))).accuracy);
+ * await gpu.close();
+ * ```
+ *
+ * @module
+ */
+import { readF32 } from './gpu/buffers.ts';
+import type { Gpu } from './gpu/device.ts';
+import { submitDispatches } from './gpu/kernel.ts';
+import { DigitImageError, toMnistDigit } from './io/digit-image.ts';
+import { decodePng } from './io/png.ts';
+import { ADAM_DEFAULTS, type AdamOptions } from './kernels/adam.ts';
+import { dispatchesOf, Network } from './nn/network.ts';
+import { initParameters, ParameterLayout } from './nn/parameters.ts';
+import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec } from './nn/spec.ts';
+import { loadCheckpoint, saveCheckpoint } from './train/checkpoint.ts';
+import { evaluate as evaluateNetwork, type EvaluationResult } from './train/evaluate.ts';
+import {
+  initialState, train as trainLoop, type BatchProgress, type EpochReport, type TrainConfig, type TrainState,
+} from './train/trainer.ts';
+import { batchSizesOf, warmUp } from './train/warm-up.ts';
+import { loadMnist, type LoadMnistOptions, type MnistSplit } from './data/mnist.ts';
+
+export {
+  type AdapterChoice, AdapterSelectionError, type AdapterSummary, GpuDeviceLostError, GpuUnavailableError, type Gpu, listAdapters,
+  type OpenGpuOptions,
+} from './gpu/device.ts';
+export { DIGIT, getModel, type LayerSpec, MODELS, type ModelSpec, parameterSpecs, type ParameterSpec } from './nn/spec.ts';
+export {
+  className, DATASET_NAMES, type DatasetFile, type DatasetPreset, DATASETS, FASHION_MNIST, getDataset, KMNIST, MNIST,
+} from './data/datasets.ts';
+export { firstImages, type MnistSplit as Dataset, resolveDataDir } from './data/mnist.ts';
+export { DataError } from './data/idx.ts';
+export { CheckpointError } from './train/checkpoint.ts';
+export type { BatchProgress, EpochReport, EvaluationResult };
+export { importStateDict, type ImportedStateDict, StateDictError } from './io/state-dict.ts';
+export { exportOnnx } from './io/onnx.ts';
+
+import { openGpu, type OpenGpuOptions } from './gpu/device.ts';
+
+/**
+ * Opens a WebGPU device: Deno's or the browser's `navigator.gpu`, or Dawn (npm `webgpu`) under Node.
+ * Close it with `gpu.close()` when done, or the process may not exit.
+ *
+ * @param options `adapter` (a number or part of a name, as {@link listAdapters} gives them),
+ *   `powerPreference` ('low-power' | 'high-performance'), `verbose` (adapter and limits to stderr).
+ * @throws GpuUnavailableError when there is no adapter (the message says what to install), and
+ *   AdapterSelectionError when `adapter` names none (the message lists them).
+ */
+export function openDevice(options: OpenGpuOptions = {}): Promise<Gpu> {
+  return openGpu(options);
+}
+
+/**
+ * Checks a model description and returns it (frozen). A model is a list of layers: `conv2d`
+ * (`name`, `outChannels`, `kernel`, optional `stride`, `padding`), `relu`, `maxpool2d` (`kernel`,
+ * optional `stride`), `flatten` and `linear` (`name`, `outFeatures`); the last layer must output
+ * `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
+ *
+ * @throws Error naming the layer whose shapes do not fit.
+ */
+export function defineModel(spec: ModelSpec): ModelSpec {
+  if (typeof spec?.name !== 'string' || !/^[\w.-]+$/.test(spec.name)) {
+    throw new Error(`defineModel: name must be letters, digits, '_', '.' or '-', got ${JSON.stringify(spec?.name)}`);
+  }
+  const copy: ModelSpec = JSON.parse(JSON.stringify(spec));
+  resolveLayers(copy); // throws on a layer that does not fit
+  const names = parameterSpecs(copy).map((p) => p.name);
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice) throw new Error(`defineModel: ${copy.name} has two parameters named ${twice}; give each layer its own name`);
+  return Object.freeze(copy);
+}
+
+/** A model with its weights: what `train` returns, `loadModel` reads and `evaluate`/`predict` run. */
+export interface TrainedModel {
+  model: ModelSpec;
+  /** All parameters in one flat array (ParameterLayout order, 256-byte aligned). */
+  params: Float32Array;
+  /** The dataset it was trained on, where known (recorded in checkpoints). */
+  dataset?: string;
+  /** Epochs trained. */
+  epochs?: number;
+}
+
+/** Options of {@link loadDataset}. */
+export interface LoadDatasetOptions {
+  /** 'mnist' (default), 'fashion-mnist', 'kmnist', or a DatasetPreset. */
+  dataset?: LoadMnistOptions['dataset'];
+  split: 'train' | 'test';
+  /** Folder with the four IDX files (default: $MNIST_DIR etc., else data/<dataset>/). */
+  dir?: string;
+  /** Check checksums (default true); false also turns downloads off. */
+  verify?: boolean;
+  /** Download missing files from the preset's mirrors (default true). */
+  download?: boolean;
+  /** Only the first `limit` images. */
+  limit?: number;
+  onProgress?: (message: string) => void;
+}
+
+/**
+ * Loads one split of a dataset preset as uint8 pixels (count x 28 x 28) and labels, downloading
+ * missing files from its mirrors (verified) unless told not to.
+ *
+ * @throws DataError naming the file, what is wrong and what to do.
+ */
+export async function loadDataset(options: LoadDatasetOptions): Promise<MnistSplit> {
+  const split = await loadMnist(options);
+  if (options.limit === undefined) return split;
+  if (!Number.isInteger(options.limit) || options.limit < 1 || options.limit > split.count) {
+    throw new RangeError(`loadDataset: limit must be an integer in [1, ${split.count}], got ${options.limit}`);
+  }
+  const size = split.rows * split.cols;
+  return { ...split, count: options.limit, images: split.images.subarray(0, options.limit * size), labels: split.labels.subarray(0, options.limit) };
+}
+
+/** Options of {@link train}. */
+export interface TrainOptions {
+  /** Default 1. */
+  epochs?: number;
+  /** Default 64. */
+  batchSize?: number;
+  /** Adam's learning rate, default 0.001. */
+  lr?: number;
+  /** Adam's weight decay, default 0. */
+  weightDecay?: number;
+  /** Seeds the initial weights and the shuffle (default 1). */
+  seed?: number;
+  /** Default true. */
+  shuffle?: boolean;
+  /** Start from these weights instead of a fresh initialisation (e.g. a loaded model, to fine-tune). */
+  initial?: TrainedModel;
+  /** Evaluated after every epoch (the result is in the epoch report's `test`). */
+  test?: MnistSplit;
+  /** Called as batches' statistics come back from the GPU (every few steps). */
+  onProgress?: (progress: BatchProgress) => void;
+  /** Called after every epoch, with the weights at that point. */
+  onEpoch?: (report: EpochReport, model: TrainedModel) => void | Promise<void>;
+  /** Polled after every step: true stops training at that step. */
+  shouldStop?: () => boolean;
+  /** Aborting it stops training at the next step. */
+  signal?: AbortSignal;
+}
+
+/** What {@link train} returns. */
+export interface TrainOutcome extends TrainedModel {
+  /** One report per completed epoch. */
+  reports: EpochReport[];
+  /** True when stopped by `shouldStop` or `signal` before the last epoch ended. */
+  stopped: boolean;
+}
+
+/**
+ * Trains `model` on `data` with Adam and cross-entropy, everything on the GPU (forward, backward,
+ * optimizer); returns the trained weights. Same seed, data and settings give the same weights.
+ */
+export async function train(gpu: Gpu, model: ModelSpec, data: MnistSplit, options: TrainOptions = {}): Promise<TrainOutcome> {
+  checkInput(model, data, 'train');
+  const adam: AdamOptions = { ...ADAM_DEFAULTS, lr: options.lr ?? ADAM_DEFAULTS.lr, weightDecay: options.weightDecay ?? 0 };
+  const config: TrainConfig = {
+    model, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 64, seed: options.seed ?? 1, shuffle: options.shuffle ?? true, adam,
+  };
+  const layout = new ParameterLayout(parameterSpecs(model));
+  let params = options.initial?.params;
+  if (params && params.length !== layout.totalElements) {
+    throw new RangeError(`train: initial has ${params.length} parameters, ${model.name} has ${layout.totalElements} (another model?)`);
+  }
+  params ??= initParameters(layout, config.seed);
+  const state: TrainState = initialState(params.slice());
+  const dataset = data.dataset;
+  const result = await trainLoop(gpu, config, data, state, {
+    testSplit: options.test,
+    onProgress: options.onProgress,
+    shouldStop: () => Boolean(options.signal?.aborted || options.shouldStop?.()),
+    onEpoch: options.onEpoch
+      ? (report, s) => options.onEpoch!(report, { model, params: s.params.slice(), dataset, epochs: s.epoch })
+      : undefined,
+  });
+  return { model, params: result.state.params, dataset, epochs: result.state.epoch, reports: result.reports, stopped: result.stopped };
+}
+
+function checkInput(model: ModelSpec, data: MnistSplit, what: string): void {
+  const [channels, height, width] = model.input;
+  if (channels !== 1 || height !== data.rows || width !== data.cols) {
+    throw new RangeError(`${what}: ${model.name} takes ${channels}x${height}x${width} inputs, the data is 1x${data.rows}x${data.cols}`);
+  }
+  if (data.count < 1) throw new RangeError(`${what}: the data holds no images`);
+}
+
+/**
+ * Evaluates a model on every image of `data`: accuracy, mean loss, confusion matrix
+ * (`confusion[label][predicted]`), the predictions, and images/s.
+ */
+export async function evaluate(gpu: Gpu, trained: TrainedModel, data: MnistSplit, options: { batchSize?: number } = {}):
+  Promise<EvaluationResult> {
+  checkInput(trained.model, data, 'evaluate');
+  const maxBatch = Math.min(options.batchSize ?? 1000, data.count);
+  const network = await Network.create(gpu, trained.model, { maxBatch, training: false });
+  try {
+    network.setParameters(trained.params);
+    await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
+    return await evaluateNetwork(gpu, network, data);
+  } finally {
+    network.destroy();
+  }
+}
+
+/** One prediction: the class, its probability, and every class's probability. */
+export interface Prediction {
+  class: number;
+  probability: number;
+  probabilities: number[];
+}
+
+/**
+ * Classifies images given as pixels: `count x height x width` bytes, 0 = background, 255 = ink
+ * (as in MNIST), either one Uint8Array of several images or an array of one image each.
+ */
+export async function predict(gpu: Gpu, trained: TrainedModel, images: Uint8Array | readonly Uint8Array[]): Promise<Prediction[]> {
+  const size = shapeSize(trained.model.input);
+  const flat = images instanceof Uint8Array ? images : concat(images, size);
+  if (flat.length === 0 || flat.length % size !== 0) {
+    throw new RangeError(`predict: expected a multiple of ${size} pixels (${trained.model.input.join('x')} per image), got ${flat.length}`);
+  }
+  const count = flat.length / size;
+  const classes = trained.model.classes;
+  const maxBatch = Math.min(256, count);
+  const network = await Network.create(gpu, trained.model, { maxBatch, training: false });
+  const out: Prediction[] = [];
+  try {
+    network.setParameters(trained.params);
+    for (let start = 0; start < count; start += maxBatch) {
+      const n = Math.min(maxBatch, count - start);
+      network.writeBatch(flat.subarray(start * size, (start + n) * size), new Uint32Array(n));
+      const plan = await network.plan(n);
+      submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'predict');
+      const logProbs = await readF32(gpu, network.logProbs, n * classes);
+      for (let i = 0; i < n; i++) {
+        const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
+        const best = probabilities.indexOf(Math.max(...probabilities));
+        out.push({ class: best, probability: probabilities[best], probabilities });
+      }
+    }
+    return out;
+  } finally {
+    network.destroy();
+  }
+}
+
+function concat(images: readonly Uint8Array[], size: number): Uint8Array {
+  const flat = new Uint8Array(images.length * size);
+  images.forEach((image, i) => {
+    if (image.length !== size) throw new RangeError(`predict: image ${i} has ${image.length} pixels, expected ${size}`);
+    flat.set(image, i * size);
+  });
+  return flat;
+}
+
+/**
+ * Turns PNG bytes of one handwritten digit (any size, gray/RGB(A)/palette, either polarity) into the
+ * 28x28 pixels MNIST models take: ink cropped, scaled into 20x20, centred by its centre of mass.
+ */
+export function pngToPixels(png: Uint8Array, source = '<png>'): Uint8Array {
+  try {
+    return toMnistDigit(decodePng(png, source));
+  } catch (err) {
+    if (err instanceof DigitImageError) throw new Error(`${source}: ${err.message}`);
+    throw err;
+  }
+}
+
+/** Classifies PNG pictures (bytes of each file) as `predict` does pixel arrays. */
+export function predictPng(gpu: Gpu, trained: TrainedModel, pngs: readonly Uint8Array[]): Promise<Prediction[]> {
+  return predict(gpu, trained, pngs.map((png, i) => pngToPixels(png, `PNG ${i}`)));
+}
+
+/**
+ * Writes a model as a checkpoint (safetensors with PyTorch state_dict names, the model description
+ * and dataset in its metadata), atomically, creating its folder. `webgpu-digits eval --checkpoint` reads it.
+ */
+export async function saveModel(path: string, trained: TrainedModel): Promise<void> {
+  const epochs = trained.epochs ?? 0;
+  const config: TrainConfig = { model: trained.model, epochs, batchSize: 1, seed: 0, shuffle: false, adam: ADAM_DEFAULTS };
+  const state = { ...initialState(trained.params), epoch: epochs };
+  await saveCheckpoint(path, { config, state, withOptimizer: false, run: trained.dataset ? { dataset: trained.dataset } : {} });
+}
+
+/** Reads a checkpoint written by `saveModel` or `webgpu-digits train` (verified: names, shapes, digest, finite values). */
+export function loadModel(path: string): TrainedModel {
+  const loaded = loadCheckpoint(path);
+  const epochs = Number(loaded.metadata.epoch);
+  return { model: loaded.model, params: loaded.params, dataset: loaded.metadata.dataset, epochs: Number.isFinite(epochs) ? epochs : undefined };
+}
