@@ -8,9 +8,12 @@ export class UsageError extends Error {
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
-export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T, allowPositionals = false) {
+type StrictConfig<T extends OptionSpec> = { args: string[]; options: T; allowPositionals: true; strict: true };
+
+export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T, allowPositionals = false):
+  ReturnType<typeof parseArgs<StrictConfig<T>>> {
   try {
-    return parseArgs<{ args: string[]; options: T; allowPositionals: true; strict: true }>({
+    return parseArgs<StrictConfig<T>>({
       args: argv, options, allowPositionals: allowPositionals as true, strict: true,
     });
   } catch (err) {
