@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
@@ -37,6 +37,12 @@ test('declares its own CNN, trains it on 320 images, evaluates, saves, reloads a
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }
+});
+
+test('the README shows the example as it is in examples/', () => {
+  const root = repoRoot();
+  const example = readFileSync(join(root, 'examples', 'tiny-cnn.ts'), 'utf8').trimEnd();
+  assert.ok(readFileSync(join(root, 'README.md'), 'utf8').includes('```ts\n' + example + '\n```'), 'README and examples/tiny-cnn.ts differ');
 });
 
 test.run();
