@@ -295,7 +295,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
           }
           progress.update(`epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
             `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ` +
-          (Number.isFinite(p.imagesPerSecond) ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}` : 'measuring speed...'));
+            (Number.isFinite(p.imagesPerSecond) ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}` : 'measuring speed...'));
         },
         async onEpoch(report, epochState) {
           progress.done();
