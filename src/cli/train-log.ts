@@ -38,7 +38,7 @@ export function openMetricsLog(path: string, c: TrainLogContext): MetricsLog {
     adapter: c.gpu.adapterName,
     model: c.config.model.name,
     parameters: new ParameterLayout(parameterSpecs(c.config.model)).parameterCount,
-    dataset: { dir: resolveDataDir(c.dataDir), train_images: c.train.count, test_images: c.test?.count ?? null, limit: c.limit ?? null },
+    dataset: { name: c.train.dataset ?? 'mnist', dir: resolveDataDir(c.dataDir, c.train.dataset), train_images: c.train.count, test_images: c.test?.count ?? null, limit: c.limit ?? null },
     settings: {
       epochs: c.config.epochs, batch_size: c.config.batchSize, lr: c.config.adam.lr, adam: c.config.adam,
       shuffle: c.config.shuffle, seed: c.config.seed, log_every: c.every, checkpoint: c.checkpoint,

@@ -20,7 +20,7 @@ export interface HeaderRecord {
   adapter: string;
   model: string;
   parameters: number;
-  dataset: { dir: string; train_images: number; test_images: number | null; limit: number | null };
+  dataset: { name?: string; dir: string; train_images: number; test_images: number | null; limit: number | null };
   settings: Record<string, unknown>;
   seed: number;
   started: string;
