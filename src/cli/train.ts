@@ -335,7 +335,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
           test_loss: last?.test?.meanLoss ?? null, checkpoint: out, optimizer_state: optimizerPath(out, peekMetadata(out)) });
       } else {
         log(`done in ${formatDuration(seconds)}: ${last?.test ? `test accuracy ${percent(last.test.accuracy)}, ` : ''}checkpoint ${out}`);
-        log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out])}`);
+        const dataArgs = [...(values.data ? ['--data', values.data] : []), ...(values['no-verify'] ? ['--no-verify'] : [])];
+        log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out, ...dataArgs])}`);
       }
       return 0;
     } finally {
