@@ -9,19 +9,12 @@ import type { Conv2dShape } from '../util/shapes.ts';
 import { checkForwardBindings, resolveConv2dShape, type ResolvedConv2d } from './conv2d.ts';
 import { checkSize, grid, placeholderBuffer } from './checks.ts';
 import { checkGemmTiles } from './gemm_tiled.ts';
-import { defaultGemmTiles, gemmTileConstants, type GemmTiles } from './gemm_tiles.ts';
+import { conv2dGemmShape, defaultGemmTiles, gemmTileConstants, type GemmTiles } from './gemm_tiles.ts';
+
+export { conv2dGemmShape };
 import { reduceTree } from './reduce_tree.ts';
 
 const MODE = { forward: 0, backwardInput: 1, backwardWeight: 2 } as const;
-
-/** The product each pass runs: [m, n, k] (see the shader's header). */
-export function conv2dGemmShape(shape: Conv2dShape, pass: keyof typeof MODE): [number, number, number] {
-  const s = resolveConv2dShape(shape);
-  const taps = s.KH * s.KW;
-  if (pass === 'forward') return [s.N * s.OH * s.OW, s.O, s.C * taps];
-  if (pass === 'backwardInput') return [s.N * s.H * s.W, s.C, s.O * taps];
-  return [s.O, s.C * taps, s.N * s.OH * s.OW];
-}
 
 async function kernelFor(gpu: Gpu, s: ResolvedConv2d, pass: keyof typeof MODE, tiles: GemmTiles, flags: { bias?: boolean; relu?: boolean } = {}) {
   const shape: Conv2dShape = {

@@ -1,7 +1,7 @@
 // Workgroup tiles of the GPU-class products (shaders/include/gemm_tiles.wgsl: gemm_tiled.wgsl and
 // conv2d_gemm_tiled.wgsl): their limits, the defaults per class of device, and the candidates the tuner
 // may pick. GPU-free, so the planner (src/nn/planner.ts) records them in a plan.
-import { ceilDiv } from '../util/shapes.ts';
+import { ceilDiv, conv2dOutputSize, type Conv2dShape } from '../util/shapes.ts';
 
 export interface GemmTiles {
   /** Rows of C per workgroup (<= 128). */
@@ -104,4 +104,13 @@ export const GEMM_TILE_CANDIDATES: readonly GemmTiles[] = Object.freeze([
 /** Split counts the tuner tries for a split-K product over k. */
 export function splitCounts(k: number): number[] {
   return [1, 4, 16, 64, 256].filter((s) => s === 1 || k / s >= 64);
+}
+
+/** The product each pass of a tiled convolution runs (shaders/conv2d_gemm_tiled.wgsl's header): [m, n, k]. */
+export function conv2dGemmShape(shape: Conv2dShape, pass: 'forward' | 'backwardInput' | 'backwardWeight'): [number, number, number] {
+  const { outH, outW } = conv2dOutputSize(shape);
+  const taps = shape.kernelH * shape.kernelW;
+  if (pass === 'forward') return [shape.batch * outH * outW, shape.outChannels, shape.inChannels * taps];
+  if (pass === 'backwardInput') return [shape.batch * shape.height * shape.width, shape.inChannels, shape.outChannels * taps];
+  return [shape.outChannels, shape.inChannels * taps, shape.batch * outH * outW];
 }

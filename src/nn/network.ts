@@ -15,6 +15,9 @@ import {
 } from '../kernels/conv2d.ts';
 import { conv2dForwardTexture, createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands } from '../kernels/conv2d_texture.ts';
 import { conv2dForwardImplicitGemm } from '../kernels/conv2d_implicit_gemm.ts';
+import { conv2dBackwardInputTiled, conv2dBackwardWeightTiled, conv2dForwardTiled } from '../kernels/conv2d_gemm_tiled.ts';
+import type { GemmTiles } from '../kernels/gemm_tiles.ts';
+import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../kernels/linear_tiled.ts';
 import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../kernels/conv2d_tiles.ts';
 import { createChannelsLastTexture, createPackedMatrix, packChannelsLast, packMatrix, type ChannelsLastTexture, type PackedMatrix } from '../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures } from '../kernels/linear.ts';
@@ -319,6 +322,12 @@ export class Network {
     };
   }
 
+  /** GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver). */
+  private get subgroups(): boolean {
+    const device = this.executionPlan.device;
+    return device.kind !== 'cpu-driver' && device.features.includes('subgroups');
+  }
+
   private param(name: string): GPUBufferBinding {
     return this.layout.binding(this.params, name);
   }
@@ -370,6 +379,9 @@ export class Network {
               await conv2dForwardImplicitGemm(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles }, cl.input, cl.weight,
                 args[2], this.consumerOf(i)!.linearTextures!.input)] }];
           }
+          case 'tiled-gemm':
+            return [{ ...op, name: `${op.name} (tiled GEMM)`, dispatches: await conv2dForwardTiled(gpu, shape,
+              { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...args) }];
           default:
             return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as Conv2dForwardTiles },
               ...args) }];
@@ -379,8 +391,13 @@ export class Network {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
         const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 2 * batch * weights, bytes: 4 * (inCount + weights + outCount) };
+        const operands = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
+        if (p.variant === 'tiled') {
+          return [{ ...op, name: `${op.name} (tiled)`, dispatches: await linearForwardTiled(gpu, shape,
+            { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...operands) }];
+        }
         return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as MatmulTiles,
-          packed: node.linearTextures }, input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+          packed: node.linearTextures }, ...operands) }];
       }
       case 'maxpool2d': {
         const shape = poolShape(layer, batch);
@@ -427,13 +444,21 @@ export class Network {
       case 'conv2d': {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
+        const tiled = p.variant === 'tiled-gemm';
+        const gradWeight = this.grad(`${spec.name}.weight`);
+        const gradBias = this.grad(`${spec.name}.bias`);
         ops.push({ name: `${name} backward weight`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
-          dispatches: await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`), tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
+          dispatches: tiled
+            ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
+            : await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
         if (input.grad) {
+          const weight = this.param(`${spec.name}.weight`);
           ops.push({ name: `${name} backward input`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
-            dispatches: await conv2dBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
-              tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
+            dispatches: tiled
+              ? await conv2dBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as GemmTiles)
+              : await conv2dBackwardInput(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
         }
         break;
       }
@@ -441,13 +466,22 @@ export class Network {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
         const flops = 2 * batch * weights;
+        const gradWeight = this.grad(`${spec.name}.weight`);
+        const gradBias = this.grad(`${spec.name}.bias`);
         ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
-          dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`), { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
+          dispatches: p.weightGradient === 'tiled'
+            ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
+            : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
         if (input.grad) {
+          const weight = this.param(`${spec.name}.weight`);
           ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
-            dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
-              { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
+            dispatches: p.variant === 'tiled'
+              ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad,
+                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as GemmTiles })
+              : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad,
+                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
         }
         break;
       }
