@@ -9,6 +9,7 @@ import { showCommand } from './cli/show.ts';
 import { reportCommand } from './cli/report.ts';
 import { serveCommand } from './cli/serve.ts';
 import { infoCommand } from './cli/info.ts';
+import { tuneCommand } from './cli/tune.ts';
 
 const HELP = `webgpu-digits: train and run an MNIST convolutional network with hand-written WebGPU kernels.
 
@@ -22,6 +23,7 @@ Commands:
   report     write an HTML report (curves, confusion heatmap, mistakes, filters) from a log and/or checkpoint
   serve      serve the browser page: draw a digit, the engine classifies it with WebGPU in the browser
   info       runtime, GPU adapter and driver, limits, where data, checkpoints and shader caches are
+  tune       time kernel tile configurations on this GPU and keep the fastest for train, eval and bench
 
 Run <command> --help for its options.`;
 
@@ -33,6 +35,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   report: reportCommand,
   serve: serveCommand,
   info: infoCommand,
+  tune: tuneCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

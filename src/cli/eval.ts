@@ -6,6 +6,7 @@ import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
+import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
 import { dataOptions, defaultCheckpointPath } from './common.ts';
 import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
@@ -23,7 +24,8 @@ Options:
   --no-verify          do not verify the MNIST checksums
   --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
-  --verbose            print the GPU adapter and its limits
+  --verbose            print the GPU adapter and its limits, and which tile configurations run
+${TUNE_HELP_LINES}
   -h, --help           show this help`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -34,6 +36,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false } as const,
     plan: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
+    ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
   });
@@ -45,13 +48,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
   const checkpoint = loadCheckpoint(path);
-  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose);
+  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose, values['tune-cache']);
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
 
-  const gpu = await openGpu({ verbose: values.verbose });
+  const gpu = await openGpu({ verbose: values.verbose, timestamps: values.tune });
   try {
     const maxBatch = Math.min(batchSize, data.count);
+    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model: checkpoint.model,
+      plans: [{ training: false, maxBatch }], log: (line) => values.json || console.error(line) });
+    if (values.verbose) console.error(tuning.description);
     let network: Network | undefined;
     const compile = await timeCompile(gpu, async () => {
       network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });

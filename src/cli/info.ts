@@ -5,6 +5,9 @@ import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
 import { loadMnist, MNIST_FILES, projectRoot, resolveDataDir, type MnistSplitName } from '../data/mnist.ts';
+import { deviceProfile } from '../gpu/profile.ts';
+import { DIGIT } from '../nn/spec.ts';
+import { setUpTuning } from './tuning.ts';
 import { GpuUnavailableError, INSTALL_HINT, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary } from '../gpu/device.ts';
 import { parseCommandArgs } from './args.ts';
 import { dataOptions, defaultCheckpointPath } from './common.ts';
@@ -42,6 +45,8 @@ export interface InfoReport {
   data: { dir: string; from: string; splits: DataFileReport[] };
   checkpoint: { path: string; exists: boolean };
   shaderCache: { driver: string; dirs: { path: string; bytes: number }[]; note: string };
+  /** The device class and which tile configurations digit's default plans use (tune cache or the profile's defaults). */
+  tuning: { deviceClass: string; description: string; cache: string } | null;
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
@@ -64,12 +69,17 @@ export async function gatherInfo({ dataDir, verify }: { dataDir?: string; verify
   let adapter: InfoReport['adapter'] = null;
   let noAdapter: InfoReport['noAdapter'];
   let features: string[] = [];
+  let tuning: InfoReport['tuning'] = null;
   const limits: Record<string, number> = {};
   try {
     const gpu = await openGpu({});
     adapter = { name: gpu.adapterName, ...gpu.adapter };
     features = [...gpu.features].sort();
     for (const name of WANTED_LIMITS) limits[name] = gpu.limits[name];
+    const notices: string[] = [];
+    const setup = await setUpTuning(gpu, { model: DIGIT, plans: [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }],
+      log: (line) => notices.push(line) });
+    tuning = { deviceClass: deviceProfile(gpu).kind, description: [...notices, setup.description].join('; '), cache: setup.path };
     await gpu.close();
   } catch (err) {
     if (!(err instanceof GpuUnavailableError)) throw err;
@@ -90,6 +100,7 @@ export async function gatherInfo({ dataDir, verify }: { dataDir?: string; verify
     },
     checkpoint: { path: resolve(defaultCheckpointPath('digit')), exists: existsSync(defaultCheckpointPath('digit')) },
     shaderCache: shaderCache(adapter),
+    tuning,
   };
 }
 
@@ -180,6 +191,7 @@ export function formatInfo(r: InfoReport): string {
   lines.push(`checkpoint  ${r.checkpoint.path} (${r.checkpoint.exists ? 'exists' : 'not yet written: run train'})`);
   const cache = r.shaderCache;
   lines.push(`shaders     cached by ${cache.driver}: ${cache.note}`);
+  if (r.tuning) lines.push(`tuning      ${r.tuning.deviceClass}; ${r.tuning.description}`);
   for (const dir of cache.dirs) lines.push(`            ${dir.path}: ${mb(dir.bytes)}`);
   return lines.join('\n');
 }

@@ -11,6 +11,7 @@ import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
 import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
+import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
 import { defaultCheckpointPath, dataOptions } from './common.ts';
 import { printPlans } from './plan.ts';
 import { bar, emitJson, formatDuration, percent, ProgressLine } from './progress.ts';
@@ -45,7 +46,8 @@ Options:
                        --log-every steps and one per epoch; --resume appends to it
   --log-every N        steps between log records (default: 50)
   --json               one JSON object per line on stdout instead of progress bars
-  --verbose            print the GPU adapter and its limits
+  --verbose            print the GPU adapter and its limits, and which tile configurations run
+${TUNE_HELP_LINES}
   -h, --help           show this help
 
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with 130 (143);
@@ -72,6 +74,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     log: { type: 'string' } as const,
     'log-every': { type: 'string', default: '50' } as const,
     verbose: { type: 'boolean', default: false } as const,
+    ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
   });
@@ -104,7 +107,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const json = values.json!;
   if (values.plan) {
     return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
-      json, values.verbose);
+      json, values.verbose, values['tune-cache']);
   }
   const log = (text: string) => (json ? undefined : console.error(text));
 
@@ -140,7 +143,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
   const testSplit = values['no-test'] ? undefined : await loadMnist({ dir: dataDir, split: 'test', verify, onProgress: log });
 
-  const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile });
+  const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile || values.tune });
+  const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model,
+    plans: [{ training: true, maxBatch: config.batchSize }, ...(testSplit ? [{ training: false, maxBatch: 1000 }] : [])],
+    log: (line) => json || console.error(line) });
+  if (values.verbose) console.error(tuning.description);
   let stopRequested = false;
   let stopSignal = 'SIGINT';
   const onSignal = (signal: string) => {

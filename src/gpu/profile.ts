@@ -53,3 +53,22 @@ export function deviceProfile(gpu: Gpu, tuned?: DeviceProfile['tuned']): DeviceP
     ...(tuned ? { tuned } : {}),
   };
 }
+
+/** Tuned tiles for a plan (model, training or not, batch size), or undefined where none were measured. */
+export type TunedLookup = (model: string, training: boolean, maxBatch: number) => DeviceProfile['tuned'] | undefined;
+
+const tunedLookups = new WeakMap<GPUDevice, TunedLookup>();
+
+/**
+ * Where this device's tuned configurations come from (the tune cache, read by src/tune/cache.ts): every
+ * plan made for it afterwards (Network.create, `--plan`) takes its tiles from there where it has some.
+ */
+export function useTunedConfigs(gpu: Gpu, lookup: TunedLookup | null): void {
+  if (lookup) tunedLookups.set(gpu.device, lookup);
+  else tunedLookups.delete(gpu.device);
+}
+
+/** The device's profile with the tuned tiles of one plan, where the tune cache has them. */
+export function profileFor(gpu: Gpu, model: string, training: boolean, maxBatch: number): DeviceProfile {
+  return deviceProfile(gpu, tunedLookups.get(gpu.device)?.(model, training, maxBatch));
+}

@@ -7,7 +7,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
-import { deviceProfile } from '../gpu/profile.ts';
+import { profileFor } from '../gpu/profile.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dBackwardInputTiles, type Conv2dBackwardWeightTiles,
@@ -181,7 +181,8 @@ export class Network {
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
-    const plan = options.plan ?? planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, deviceProfile(gpu));
+    const plan = options.plan ??
+      planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, profileFor(gpu, model.name, options.training, options.maxBatch));
     const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
       new Network(gpu, model, options, plan));
     if (plan.weights === 'per-upload') await network.recordWeightPacks();
@@ -322,6 +323,47 @@ export class Network {
     };
   }
 
+  /** A role's tiles to use instead of the plan's while recordRole records it. */
+  private tileOverride: { node: string; role: string; tiles: Record<string, number> } | null = null;
+
+  private tilesFor(node: PlanNode, batch: number): Record<string, Record<string, number>> {
+    const tiles = tilesAt(this.model, this.executionPlan, node, batch);
+    const o = this.tileOverride;
+    return o && o.node === node.name ? { ...tiles, [o.role]: { ...tiles[o.role], ...o.tiles } } : tiles;
+  }
+
+  /** The roles (forward, backwardWeight, backwardInput) of each node whose tiles can be measured alone (for the tuner). */
+  tunableRoles(): { node: string; variant: string; role: string; tiles: Record<string, number> }[] {
+    const roles: { node: string; variant: string; role: string; tiles: Record<string, number> }[] = [];
+    for (const { plan: p } of this.nodes) {
+      for (const [role, tiles] of Object.entries(p.tiles)) {
+        // A forward that writes a texture is measured with its consumer; leave it be.
+        if (role === 'forward' && p.writes !== 'nchw') continue;
+        roles.push({ node: p.name, variant: role === 'backwardWeight' ? p.weightGradient ?? p.variant : p.variant, role, tiles });
+      }
+    }
+    return roles;
+  }
+
+  /**
+   * The dispatches of one role of one node at `batch`, with `tiles` in place of the plan's, and the
+   * buffers that role writes (its output, the gradients, or its input's gradient). Run the whole step
+   * first so that its inputs hold real values. For the tuner (src/tune/tuner.ts).
+   */
+  async recordRole(node: string, role: string, batch: number, tiles: Record<string, number>): Promise<{ dispatches: Dispatch[]; outputs: GPUBuffer[] }> {
+    const i = this.nodes.findIndex((n) => n.plan.name === node);
+    if (i < 0) throw new RangeError(`no node "${node}" in this network`);
+    const n = this.nodes[i];
+    this.tileOverride = { node, role, tiles };
+    try {
+      if (role === 'forward') return { dispatches: dispatchesOf(await this.recordForward(i, batch)), outputs: [n.output.buffer] };
+      const ops = (await this.recordBackward(i, batch)).filter((op) => op.name.includes(role === 'backwardWeight' ? 'backward weight' : 'backward input'));
+      return { dispatches: dispatchesOf(ops), outputs: role === 'backwardWeight' ? [this.grads!] : [n.input.grad!] };
+    } finally {
+      this.tileOverride = null;
+    }
+  }
+
   /** GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver). */
   private get subgroups(): boolean {
     const device = this.executionPlan.device;
@@ -354,7 +396,7 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
+    const tiles = this.tilesFor(p, batch);
     switch (spec.kind) {
       case 'conv2d': {
         const shape = convShape(layer, batch);
@@ -432,7 +474,7 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
+    const tiles = this.tilesFor(p, batch);
     // The ReLU that produced this node's input left its backward to this node.
     const reluMask = this.producerOf(i)?.plan.reluBackward === 'in-consumer' ? input.buffer : undefined;
     if (p.reluBackward === 'pass') {
