@@ -6,6 +6,7 @@ import { trainCommand } from './cli/train.ts';
 import { evalCommand } from './cli/eval.ts';
 import { predictCommand } from './cli/predict.ts';
 import { showCommand } from './cli/show.ts';
+import { BROKEN_PIPE_EXIT, installBrokenPipeGuard } from './cli/progress.ts';
 import { reportCommand } from './cli/report.ts';
 import { serveCommand } from './cli/serve.ts';
 import { infoCommand } from './cli/info.ts';
@@ -39,12 +40,13 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
 };
 
 async function main(argv: string[]): Promise<number> {
+  installBrokenPipeGuard();
   const [name, ...rest] = argv;
   if (!name || name === '--help' || name === '-h' || name === 'help') {
     console.log(HELP);
     return name ? 0 : 2;
   }
-  const command = commands[name];
+  const command = Object.hasOwn(commands, name) ? commands[name] : undefined;
   if (!command) {
     console.error(`Unknown command "${name}".\n\n${HELP}`);
     return 2;
@@ -65,5 +67,5 @@ async function main(argv: string[]): Promise<number> {
 
 const code = await main(process.argv.slice(2));
 // An interrupted run exits explicitly: its signal handlers are still installed.
-if (code === 130 || code === 143) process.exit(code);
+if (code === 130 || code === 143 || code === BROKEN_PIPE_EXIT) process.exit(code);
 process.exitCode = code;

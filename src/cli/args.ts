@@ -18,18 +18,30 @@ export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: 
   }
 }
 
+/** Decimal integers only: "0x10", "1e1", " 7" and "+3" are refused, not read as 16, 10, 7 and 3. */
 export function intOption(value: unknown, name: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isInteger(n) || n < min || n > max) {
-    throw new UsageError(`--${name} must be an integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
+  const n = typeof value === 'string' && /^[0-9]+$/.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new UsageError(`--${name} must be a decimal integer in [${min}, ${max}], got ${JSON.stringify(value)}`);
   }
   return n;
 }
 
+/** Decimal numbers with an optional exponent (0.001, 1e-3); no hex, no blanks, no Infinity. */
+const DECIMAL = /^(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
+
 export function positiveNumberOption(value: unknown, name: string): number {
-  const n = Number(value);
-  if (typeof value !== 'string' || value.trim() === '' || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`--${name} must be a positive number, got ${JSON.stringify(value)}`);
+  const n = typeof value === 'string' && DECIMAL.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`--${name} must be a positive decimal number, got ${JSON.stringify(value)}`);
+  }
+  return n;
+}
+
+export function nonNegativeNumberOption(value: unknown, name: string): number {
+  const n = typeof value === 'string' && DECIMAL.test(value) ? Number(value) : Number.NaN;
+  if (!Number.isFinite(n) || n < 0) {
+    throw new UsageError(`--${name} must be a decimal number >= 0, got ${JSON.stringify(value)}`);
   }
   return n;
 }

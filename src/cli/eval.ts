@@ -7,7 +7,7 @@ import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
 import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
-import { dataOptions, defaultCheckpointPath } from './common.ts';
+import { dataOptions, defaultCheckpointPath, trainFirstAdvice } from './common.ts';
 import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
 
@@ -47,10 +47,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const split = choiceOption(values.split, 'split', ['test', 'train'] as const);
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
-  const checkpoint = loadCheckpoint(path);
+  const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
   if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose, values['tune-cache']);
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
+  if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
 
   const gpu = await openGpu({ verbose: values.verbose, timestamps: values.tune });
   try {

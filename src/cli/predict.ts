@@ -1,14 +1,14 @@
 // `predict`: classifies PNG files of handwritten digits with a trained checkpoint.
-import { readFileSync } from 'node:fs';
+import { readRegularFile } from '../io/files.ts';
 import { openGpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
 import { decodePng } from '../io/png.ts';
-import { terminalArt, toMnistDigit } from '../io/digit-image.ts';
+import { DigitImageError, terminalArt, toMnistDigit } from '../io/digit-image.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { defaultCheckpointPath } from './common.ts';
+import { defaultCheckpointPath, trainFirstAdvice } from './common.ts';
 import { emitJson, percent } from './progress.ts';
 
 export const PREDICT_HELP = `Usage: predict [options] IMAGE.png [IMAGE.png ...]
@@ -37,20 +37,21 @@ export async function predictCommand(argv: string[]): Promise<number> {
     return 0;
   }
   if (positionals.length === 0) throw new UsageError('give at least one PNG file to classify');
-  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'));
+  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'), { missingAdvice: trainFirstAdvice() });
   const [channels, height, width] = checkpoint.model.input;
   if (channels !== 1 || height !== 28 || width !== 28) {
     throw new Error(`predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`);
   }
   // Decode every file first: a bad image is reported before the GPU starts.
   const digits = positionals.map((file) => {
-    let bytes: Uint8Array;
+    const bytes = readRegularFile(file, 'Image');
     try {
-      bytes = readFileSync(file);
+      return { file, pixels: toMnistDigit(decodePng(bytes, file)) };
     } catch (err) {
-      throw new Error(`cannot read ${file}: ${(err as Error).message}`);
+      // decodePng names the file; the digit conversion ("the picture is blank") does not.
+      if (err instanceof DigitImageError) throw new Error(`${file}: ${err.message}`);
+      throw err;
     }
-    return { file, pixels: toMnistDigit(decodePng(bytes, file)) };
   });
 
   const gpu = await openGpu();

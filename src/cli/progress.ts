@@ -26,6 +26,7 @@ export class ProgressLine {
   constructor(private readonly intervalMs = 5000) {}
 
   update(text: string, force = false): void {
+    if (closedStreams.has('stderr')) return;
     const now = Date.now();
     if (this.tty) {
       if (!force && now - this.lastPrint < 100) return;
@@ -40,11 +41,45 @@ export class ProgressLine {
 
   /** Ends the redrawn line (terminal) so the next output starts on a fresh line. */
   done(): void {
-    if (this.tty && this.dirty) process.stderr.write('\n');
+    if (this.tty && this.dirty && !closedStreams.has('stderr')) process.stderr.write('\n');
     this.dirty = false;
   }
 }
 
 export function emitJson(record: Record<string, unknown>): void {
+  if (closedStreams.has('stdout')) return;
   process.stdout.write(`${JSON.stringify(record)}\n`);
+}
+
+// A reader that goes away (`train --json | head -1`, a closed terminal) makes writes fail with
+// EPIPE, an 'error' event that would otherwise end the process uncaught. The streams are then
+// marked closed and never written again; what happens next is the command's choice (train stops
+// as on SIGTERM), by default the process exits with 141 (128 + SIGPIPE) as a shell tool would.
+export const BROKEN_PIPE_EXIT = 141;
+const closedStreams = new Set<'stdout' | 'stderr'>();
+let brokenPipeHandler: ((stream: 'stdout' | 'stderr') => void) | undefined;
+
+export function isClosed(stream: 'stdout' | 'stderr'): boolean {
+  return closedStreams.has(stream);
+}
+
+/** Replaces the default reaction (exit 141) to a closed stdout or stderr. */
+export function onBrokenPipe(handler: (stream: 'stdout' | 'stderr') => void): void {
+  brokenPipeHandler = handler;
+}
+
+export function installBrokenPipeGuard(): void {
+  for (const name of ['stdout', 'stderr'] as const) {
+    process[name].on('error', () => {
+      if (closedStreams.has(name)) return;
+      closedStreams.add(name);
+      if (brokenPipeHandler) brokenPipeHandler(name);
+      else process.exit(BROKEN_PIPE_EXIT);
+    });
+  }
+}
+
+/** console.error unless stderr is closed. */
+export function logError(text: string): void {
+  if (!closedStreams.has('stderr')) console.error(text);
 }

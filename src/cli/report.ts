@@ -1,13 +1,13 @@
 // `report`: one self-contained HTML file from a training log and/or a checkpoint (evaluated here on
 // the test set, as `eval` does), and with --png the curves and the confusion matrix as PNG files.
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import { openGpu, type Gpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
 import { encodePngGray } from '../io/png.ts';
-import { writeFileAtomic } from '../io/safetensors.ts';
+import { ensureDir, writeFileAtomic } from '../io/files.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs } from '../nn/spec.ts';
@@ -84,11 +84,11 @@ export async function reportCommand(argv: string[]): Promise<number> {
     gallery,
     filters: checkpoint ? firstConvFilters(checkpoint) : null,
   };
-  mkdirSync(dirname(resolve(values.out!)), { recursive: true });
+  ensureDir(dirname(resolve(values.out!))); // not mkdirSync({ recursive }), which spins forever under /proc on Node
   await writeFileAtomic(values.out!, new TextEncoder().encode(reportHtml(data)));
   console.log(`wrote ${values.out}${evaluation ? ` (test accuracy ${percent(evaluation.accuracy)})` : ''}`);
   if (values.png !== undefined) {
-    mkdirSync(values.png, { recursive: true });
+    ensureDir(values.png);
     const charts = reportCharts(data);
     for (const name of ['loss-per-epoch', 'accuracy-per-epoch', 'loss-per-step', 'confusion']) {
       if (!charts[name]) continue;

@@ -1,5 +1,5 @@
 // `show`: lets a user look at the data: chosen MNIST images as PNG files and as terminal art.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { ensureDir, writeFileAtomicSync } from '../io/files.ts';
 import { join } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import { encodePngGray } from '../io/png.ts';
@@ -15,7 +15,7 @@ named <split>-<index>-label<digit>.png.
 Options:
   --split train|test   which split (default: train)
   --index LIST         image indices: comma-separated numbers and ranges, e.g. 0-4,100 (default: 0-4)
-  --out-dir DIR        also write PNG files there
+  --out-dir DIR        also write PNG files there (created if missing)
   --no-art             do not print terminal art
   --data DIR           MNIST directory (default: $MNIST_DIR, else data/mnist, downloaded if missing)
   --no-verify          do not verify the MNIST checksums
@@ -51,10 +51,11 @@ export async function showCommand(argv: string[]): Promise<number> {
   }
   const split = choiceOption(values.split, 'split', ['train', 'test'] as const);
   const data = await loadMnist({ dir: values.data, split, verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+  if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to show`);
   const indices = parseIndexList(values.index!, data.count);
   const size = data.rows * data.cols;
   const outDir = values['out-dir'];
-  if (outDir) mkdirSync(outDir, { recursive: true });
+  if (outDir) ensureDir(outDir); // before any output: a bad --out-dir fails at once
   for (const index of indices) {
     const pixels = data.images.subarray(index * size, (index + 1) * size);
     const label = data.labels[index];
@@ -62,7 +63,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
     if (outDir) {
       const file = join(outDir, `${split}-${index}-label${label}.png`);
-      writeFileSync(file, encodePngGray({ width: data.cols, height: data.rows, pixels: pixels.slice() }));
+      writeFileAtomicSync(file, encodePngGray({ width: data.cols, height: data.rows, pixels: pixels.slice() }));
       console.log(`wrote ${file}`);
     }
   }

@@ -1,20 +1,27 @@
 // `train`: trains a model on MNIST, evaluating on the test set and checkpointing after every epoch.
+import { createHash } from 'node:crypto';
+import { join } from 'node:path';
 import process from 'node:process';
-import { firstImages, loadMnist } from '../data/mnist.ts';
+import { firstImages, loadMnist, type MnistSplit } from '../data/mnist.ts';
+import { describeKind, FileError, statOrUndefined } from '../io/files.ts';
 import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
-import { getModel, parameterSpecs } from '../nn/spec.ts';
-import { loadCheckpoint, optimizerPath, saveCheckpoint, stateFromCheckpoint } from '../train/checkpoint.ts';
+import { getModel, parameterSpecs, type ModelSpec } from '../nn/spec.ts';
+import {
+  CHECKPOINT_FORMAT, loadCheckpoint, NonFiniteStateError, optimizerPath, peekMetadata, removeStaleCheckpointFiles, saveCheckpoint,
+  stateFromCheckpoint,
+} from '../train/checkpoint.ts';
+import { CheckpointLock } from '../train/lock.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
-import { intOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
-import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
-import { defaultCheckpointPath, dataOptions } from './common.ts';
+import { intOption, nonNegativeNumberOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
+import { commandLine, cliInvocation, dataOptions, defaultCheckpointPath, resumeCommand } from './common.ts';
 import { printPlans } from './plan.ts';
-import { bar, emitJson, formatDuration, percent, ProgressLine } from './progress.ts';
+import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
+import { BROKEN_PIPE_EXIT, bar, emitJson, formatDuration, logError, onBrokenPipe, percent, ProgressLine } from './progress.ts';
 
 export const TRAIN_HELP = `Usage: train [options]
 
@@ -29,11 +36,13 @@ Options:
   --weight-decay X     Adam weight decay (default: 0)
   --seed N             seed for initialisation and shuffling (default: 1)
   --no-shuffle         keep the dataset order
-  --out PATH           checkpoint to write (default: data/checkpoints/<model>.safetensors);
-                       Adam's state goes beside it as <name>.adam.safetensors
+  --out PATH           checkpoint to write (default: data/checkpoints/<model>.safetensors), its
+                       directory created if missing; Adam's state goes beside it as
+                       <name>.adam.<hash>.safetensors; <name>.safetensors.lock marks it in use
   --resume             continue the run saved in --out; ends bit-identical to an uninterrupted run
-                       with the same settings
+                       with the same settings (seed, batch size, Adam, --limit, data)
   --resume-from PATH   continue the run saved in PATH (new checkpoints still go to --out)
+  --overwrite          start a new run even if --out holds an unfinished one
   --checkpoint-every N also write the checkpoint every N steps (default: only after each epoch)
   --limit N            train on the first N training images only (quick experiments)
   --no-test            skip the test-set evaluation after each epoch
@@ -50,8 +59,10 @@ Options:
 ${TUNE_HELP_LINES}
   -h, --help           show this help
 
-Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with 130 (143);
-rerun with --resume to continue.`;
+Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with 130 (143); a second
+one exits at once without a checkpoint. If stdout or stderr is closed (\`train --json | head -1\`),
+training stops the same way: checkpoint, then exit 141. Rerun with --resume to continue (the
+message names the exact command). Two runs never write the same --out: the second is refused.`;
 
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -65,6 +76,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     out: { type: 'string' } as const,
     resume: { type: 'boolean', default: false } as const,
     'resume-from': { type: 'string' } as const,
+    overwrite: { type: 'boolean', default: false } as const,
     'no-test': { type: 'boolean', default: false } as const,
     'checkpoint-every': { type: 'string' } as const,
     limit: { type: 'string' } as const,
@@ -82,25 +94,24 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
-  let model;
+  let model: ModelSpec;
   try {
     model = getModel(values.model!);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  const weightDecay = Number(values['weight-decay']);
-  if (!Number.isFinite(weightDecay) || weightDecay < 0) throw new UsageError(`--weight-decay must be >= 0, got ${values['weight-decay']}`);
   const config: TrainConfig = {
     model,
     epochs: intOption(values.epochs, 'epochs', 1, 100000),
     batchSize: intOption(values['batch-size'], 'batch-size', 1, 60000),
     seed: intOption(values.seed, 'seed', 0, 0xffffffff),
     shuffle: !values['no-shuffle'],
-    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay },
+    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay') },
   };
   const checkpointEvery = values['checkpoint-every'] === undefined ? undefined
     : intOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
+  if (values.overwrite && (values.resume || values['resume-from'])) throw new UsageError('--overwrite starts a new run; it cannot go with --resume or --resume-from');
   const out = values.out ?? defaultCheckpointPath(model.name);
   const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
@@ -109,148 +120,238 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
       json, values.verbose, values['tune-cache']);
   }
-  const log = (text: string) => (json ? undefined : console.error(text));
+  const log = (text: string) => (json ? undefined : logError(text));
+  const resumeHint = () => resumeCommand('train', argv);
 
-  // Everything that can fail on user input is checked before the GPU is touched.
-  let state: TrainState;
-  if (resumeFrom) {
-    const loaded = loadCheckpoint(resumeFrom, { expectModel: model.name, withOptimizer: true });
-    state = stateFromCheckpoint(loaded);
-    const m = loaded.metadata;
-    const mismatch = (
-      [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle]] as const
-    ).filter(([key, value]) => m[key] !== String(value));
-    if (mismatch.length) {
-      throw new UsageError(`${resumeFrom} was trained with ${mismatch.map(([k]) => `${k}=${m[k]}`).join(', ')}; ` +
-        'pass the same settings to resume it');
-    }
-    if (JSON.stringify(JSON.parse(m.adam ?? '{}')) !== JSON.stringify(config.adam)) {
-      throw new UsageError(`${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay to resume it`);
-    }
-    if (state.epoch >= config.epochs) {
-      log(`${resumeFrom} has already completed ${state.epoch} of ${config.epochs} epochs; nothing to do (raise --epochs to continue).`);
-      return 0;
-    }
-    log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
-  } else {
-    const layout = new ParameterLayout(parameterSpecs(model));
-    state = initialState(initParameters(layout, config.seed));
+  // --out must be a file we can write, and ours alone, before any data is read or step is taken.
+  let outStats;
+  try {
+    outStats = statOrUndefined(out);
+  } catch (err) {
+    throw new Error(`cannot use --out ${out}: ${(err as Error).message}`);
+  }
+  if (outStats && !outStats.isFile()) {
+    throw new UsageError(`--out ${out} is ${describeKind(outStats)}; give the path of a checkpoint file, e.g. ${join(out, `${model.name}.safetensors`)}`);
+  }
+  let lock: CheckpointLock;
+  try {
+    lock = CheckpointLock.acquire(out);
+  } catch (err) {
+    if (err instanceof FileError) throw new Error(`cannot write checkpoints to ${out}: ${err.message}. Pass an --out in a writable place.`);
+    throw err;
+  }
+  try {
+    return await trainLocked();
+  } finally {
+    lock.release();
   }
 
-  const dataDir = values.data;
-  const verify = !values['no-verify'];
-  const fullTrainSplit = await loadMnist({ dir: dataDir, split: 'train', verify, onProgress: log });
-  const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
-  const testSplit = values['no-test'] ? undefined : await loadMnist({ dir: dataDir, split: 'test', verify, onProgress: log });
-
-  const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile || values.tune });
-  const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model,
-    plans: [{ training: true, maxBatch: config.batchSize }, ...(testSplit ? [{ training: false, maxBatch: 1000 }] : [])],
-    log: (line) => json || console.error(line) });
-  if (values.verbose) console.error(tuning.description);
-  let stopRequested = false;
-  let stopSignal = 'SIGINT';
-  const onSignal = (signal: string) => {
-    if (stopRequested) {
-      console.error(`\n${signal} again: exiting without a checkpoint.`);
-      process.exit(130);
-    }
-    stopRequested = true;
-    stopSignal = signal;
-    if (!json) console.error(`\n${signal}: finishing the current step and writing a checkpoint (press Ctrl-C again to abort)...`);
-  };
-  const onSigint = () => onSignal('SIGINT');
-  const onSigterm = () => onSignal('SIGTERM');
-  process.on('SIGINT', onSigint);
-  process.on('SIGTERM', onSigterm);
-
-  const progress = new ProgressLine();
-  const started = performance.now();
-  const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
-    every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
-  });
-  try {
-    if (json) {
-      emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
-        seed: config.seed, adapter: gpu.adapterName, parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
-        resume_epoch: state.epoch, resume_batch: state.batchInEpoch });
+  async function trainLocked(): Promise<number> {
+    // What killed or failed writes to --out left behind; we hold its lock, so nobody is writing it.
+    removeStaleCheckpointFiles(out);
+    // Everything that can fail on user input is checked before the GPU is touched.
+    let state: TrainState;
+    let resumedMetadata: Record<string, string> | undefined;
+    if (resumeFrom) {
+      const missingAdvice = values['resume-from'] ? 'Check the path given to --resume-from.'
+        : `Nothing to resume: start the run without --resume, or name the run to continue with --out PATH (or --resume-from PATH).`;
+      const loaded = loadCheckpoint(resumeFrom, { expectModel: model.name, withOptimizer: true, missingAdvice });
+      state = stateFromCheckpoint(loaded);
+      const m = (resumedMetadata = loaded.metadata);
+      const mismatch = (
+        [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle], ['limit', limit ?? 'all']] as const
+      ).filter(([key, value]) => m[key] !== undefined && m[key] !== String(value));
+      if (mismatch.length) {
+        const flags: Record<string, string> = { seed: '--seed', batch_size: '--batch-size', shuffle: '--no-shuffle', limit: '--limit' };
+        throw new UsageError(`${resumeFrom} was trained with ${mismatch.map(([k]) => `${k}=${m[k]}`).join(', ')}; ` +
+          `pass the same settings (${mismatch.map(([k]) => flags[k]).join(', ')}) to resume it`);
+      }
+      if (JSON.stringify(JSON.parse(m.adam ?? '{}')) !== JSON.stringify(config.adam)) {
+        throw new UsageError(`${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay to resume it`);
+      }
+      if (m.model_spec !== JSON.stringify(model)) {
+        throw new UsageError(`${resumeFrom} holds another description of model "${model.name}" than this version's; it cannot be resumed`);
+      }
+      if (state.epoch >= config.epochs) {
+        log(`${resumeFrom} has already completed ${state.epoch} of ${config.epochs} epochs; nothing to do (raise --epochs to continue).`);
+        return 0;
+      }
     } else {
-      log(`training ${model.name} on ${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
+      const m = values.overwrite ? undefined : peekMetadata(out);
+      if (m?.format === CHECKPOINT_FORMAT && Number(m.epoch) < Number(m.epochs)) {
+        throw new UsageError(`${out} holds an unfinished run (epoch ${Number(m.epoch) + 1} of ${m.epochs}, step ${m.step}). ` +
+          `Continue it with \`${resumeHint()}\`, or start a new run over it with --overwrite.`);
+      }
+      const layout = new ParameterLayout(parameterSpecs(model));
+      state = initialState(initParameters(layout, config.seed));
     }
-    if (values.profile) console.error(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));
-    let lastJson = 0;
-    if (!json) progress.update('compiling kernels...', true);
-    const result = await train(gpu, config, trainSplit, state, {
-      testSplit,
-      onCompiled(report) {
-        metrics?.restartClock();
-        if (json) {
-          emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
-          return;
-        }
-        progress.update(formatCompile(report), true);
-        progress.done();
-      },
-      shouldStop: () => stopRequested,
-      checkpointEvery,
-      async onCheckpoint(stepState) {
-        await saveCheckpoint(out, { config, state: stepState, withOptimizer: true });
-        if (json) emitJson({ event: 'checkpoint', step: stepState.step, checkpoint: out });
-      },
-      onProgress(p) {
-        metrics?.progress(p);
-        if (json) {
-          const now = Date.now();
-          if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
-          lastJson = now;
-          emitJson({ event: 'progress', epoch: p.epoch + 1, batch: p.batchesDone, batches: p.batches, loss: p.loss,
-            accuracy: p.accuracy, images_per_second: p.imagesPerSecond, eta_seconds: p.etaSeconds });
-          return;
-        }
-        progress.update(`epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
-          `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}`);
-      },
-      async onEpoch(report, epochState) {
-        progress.done();
-        metrics?.epochDone(report);
-        await saveCheckpoint(out, { config, state: epochState, withOptimizer: true });
-        if (json) {
-          emitJson({ event: 'epoch', epoch: report.epoch, step: report.step, train_loss: report.trainLoss,
-            train_accuracy: report.trainAccuracy, test_loss: report.test?.meanLoss ?? null, test_accuracy: report.test?.accuracy ?? null,
-            seconds: report.seconds, images_per_second: report.imagesPerSecond, checkpoint: out });
-        } else {
-          const test = report.test ? `  test loss ${report.test.meanLoss.toFixed(4)}  test acc ${percent(report.test.accuracy)}` : '';
-          log(`epoch ${report.epoch}/${config.epochs}  train loss ${report.trainLoss.toFixed(4)}  train acc ${percent(report.trainAccuracy)}${test}` +
-            `  ${report.seconds.toFixed(1)} s  ${report.imagesPerSecond.toFixed(0)} img/s`);
-        }
-      },
+
+    const dataDir = values.data;
+    const verify = !values['no-verify'];
+    const fullTrainSplit = await loadMnist({ dir: dataDir, split: 'train', verify, onProgress: log });
+    const source = fullTrainSplit.imagesPath ?? 'the training set';
+    if (fullTrainSplit.count === 0) throw new Error(`${source} holds 0 images: there is nothing to train on`);
+    if (limit !== undefined && limit > fullTrainSplit.count) {
+      throw new UsageError(`--limit ${limit} is more than the ${fullTrainSplit.count} images in ${source}`);
+    }
+    const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
+    const testSplit = values['no-test'] ? undefined : await loadMnist({ dir: dataDir, split: 'test', verify, onProgress: log });
+    if (testSplit?.count === 0) throw new Error(`${testSplit.imagesPath ?? 'the test set'} holds 0 images: nothing to evaluate after each epoch (pass --no-test)`);
+    const run = { limit: String(limit ?? 'all'), train_images: String(trainSplit.count), train_sha256: splitDigest(trainSplit) };
+    if (resumedMetadata?.train_sha256 !== undefined && resumedMetadata.train_sha256 !== run.train_sha256) {
+      throw new UsageError(`${resumeFrom} was trained on other data (${resumedMetadata.train_images} images, SHA-256 ` +
+        `${resumedMetadata.train_sha256.slice(0, 16)}…) than ${source} gives now (${run.train_images}, ${run.train_sha256.slice(0, 16)}…); ` +
+        'pass the same --data and --limit to resume it');
+    }
+    if (resumeFrom) log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
+
+    const gpu = await openGpu({ verbose: values.verbose, timestamps: values.profile || values.tune });
+    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model,
+      plans: [{ training: true, maxBatch: config.batchSize }, ...(testSplit ? [{ training: false, maxBatch: 1000 }] : [])],
+      log: (line) => json || logError(line) });
+    if (values.verbose) logError(tuning.description);
+    let stopRequested = false;
+    let stopSignal = 'SIGINT';
+    // The last checkpoint on disk that continues this run, for messages when things go wrong.
+    let lastGood = resumeFrom ? { path: resumeFrom, step: state.step, epoch: state.epoch, batch: state.batchInEpoch } : undefined;
+    const lastGoodText = () => lastGood
+      ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}, epoch ${lastGood.epoch + 1}, batch ${lastGood.batch}).`
+      : 'No checkpoint of this run was written yet.';
+    const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+      if (stopRequested && stopSignal === signal) {
+        logError(`\n${signal} again: exiting without writing a checkpoint. ${lastGoodText()}`);
+        lock.release();
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      }
+      stopRequested = true;
+      stopSignal = signal;
+      if (!json) {
+        logError(`\n${signal}: finishing the current step and writing a checkpoint (${signal === 'SIGINT' ? 'press Ctrl-C' : 'send SIGTERM'} again to abort)...`);
+      }
+    };
+    const onSigint = () => onSignal('SIGINT');
+    const onSigterm = () => onSignal('SIGTERM');
+    process.on('SIGINT', onSigint);
+    process.on('SIGTERM', onSigterm);
+    // Whoever read our output is gone: stop as on SIGTERM, so the run is kept and can be resumed.
+    onBrokenPipe(() => {
+      if (stopRequested) return;
+      stopRequested = true;
+      stopSignal = 'SIGPIPE';
     });
-    progress.done();
-    const seconds = (performance.now() - started) / 1000;
-    if (result.stopped) {
-      await saveCheckpoint(out, { config, state: result.state, withOptimizer: true });
-      const resumeHint = `${process.argv.slice(0, 2).map((a) => a.split('/').pop()).join(' ')} train --resume${values.out ? ` --out ${out}` : ''}`;
-      if (json) emitJson({ event: 'interrupted', epoch: result.state.epoch + 1, batch: result.state.batchInEpoch, step: result.state.step, checkpoint: out });
-      console.error(`Interrupted at epoch ${result.state.epoch + 1}, batch ${result.state.batchInEpoch} (step ${result.state.step}). ` +
-        `Checkpoint written to ${out}. Continue with the same options plus --resume, e.g. \`${resumeHint}\`.`);
-      // The shell's convention for "ended by signal N": 128 + N.
-      return stopSignal === 'SIGTERM' ? 143 : 130;
+
+    const save = async (stepState: TrainState) => {
+      try {
+        await saveCheckpoint(out, { config, state: stepState, withOptimizer: true, run });
+      } catch (err) {
+        const at = `step ${stepState.step} (epoch ${stepState.epoch + (stepState.batchInEpoch ? 1 : 0)}, batch ${stepState.batchInEpoch})`;
+        if (err instanceof NonFiniteStateError) {
+          throw new Error(`Training diverged: at ${at} ${err.tensor} holds NaN or Infinity, so no checkpoint was written for it. ` +
+            `${lastGoodText()} Try a smaller --lr.`);
+        }
+        throw new Error(`Could not write the checkpoint of ${at}: ${(err as Error).message}. ${lastGoodText()} ` +
+          `The training state of step ${stepState.step} is lost when this process exits; fix the problem, then continue with ` +
+          `\`${lastGood ? resumeHint() : commandLine([...cliInvocation(), 'train', ...argv])}\`.`);
+      }
+      lastGood = { path: out, step: stepState.step, epoch: stepState.epoch, batch: stepState.batchInEpoch };
+    };
+
+    const progress = new ProgressLine();
+    const started = performance.now();
+    const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
+      every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
+    });
+    try {
+      if (json) {
+        emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
+          seed: config.seed, adapter: gpu.adapterName, parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
+          resume_epoch: state.epoch, resume_batch: state.batchInEpoch });
+      } else {
+        log(`training ${model.name} on ${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
+      }
+      if (config.batchSize > trainSplit.count) log(`note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`);
+      if (values.profile) logError(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));
+      let lastJson = 0;
+      if (!json) progress.update('compiling kernels...', true);
+      const result = await train(gpu, config, trainSplit, state, {
+        testSplit,
+        onCompiled(report) {
+          metrics?.restartClock();
+          if (json) {
+            emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
+            return;
+          }
+          progress.update(formatCompile(report), true);
+          progress.done();
+        },
+        shouldStop: () => stopRequested,
+        checkpointEvery,
+        async onCheckpoint(stepState) {
+          await save(stepState);
+          if (json) emitJson({ event: 'checkpoint', step: stepState.step, checkpoint: out });
+        },
+        onProgress(p) {
+          metrics?.progress(p);
+          if (json) {
+            const now = Date.now();
+            if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
+            lastJson = now;
+            emitJson({ event: 'progress', epoch: p.epoch + 1, batch: p.batchesDone, batches: p.batches, loss: p.loss,
+              accuracy: p.accuracy, images_per_second: finiteOrNull(p.imagesPerSecond), eta_seconds: finiteOrNull(p.etaSeconds) });
+            return;
+          }
+          progress.update(`epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
+            `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ` +
+            (Number.isFinite(p.imagesPerSecond) ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}` : 'measuring speed...'));
+        },
+        async onEpoch(report, epochState) {
+          progress.done();
+          metrics?.epochDone(report);
+          await save(epochState);
+          if (json) {
+            emitJson({ event: 'epoch', epoch: report.epoch, step: report.step, train_loss: report.trainLoss,
+              train_accuracy: report.trainAccuracy, test_loss: report.test?.meanLoss ?? null, test_accuracy: report.test?.accuracy ?? null,
+              seconds: report.seconds, images_per_second: report.imagesPerSecond, checkpoint: out });
+          } else {
+            const test = report.test ? `  test loss ${report.test.meanLoss.toFixed(4)}  test acc ${percent(report.test.accuracy)}` : '';
+            log(`epoch ${report.epoch}/${config.epochs}  train loss ${report.trainLoss.toFixed(4)}  train acc ${percent(report.trainAccuracy)}${test}` +
+              `  ${report.seconds.toFixed(1)} s  ${report.imagesPerSecond.toFixed(0)} img/s`);
+          }
+        },
+      });
+      progress.done();
+      const seconds = (performance.now() - started) / 1000;
+      if (result.stopped) {
+        await save(result.state);
+        if (json) emitJson({ event: 'interrupted', epoch: result.state.epoch + 1, batch: result.state.batchInEpoch, step: result.state.step, checkpoint: out });
+        const why = stopSignal === 'SIGPIPE' ? 'Output closed (broken pipe): stopped' : 'Interrupted';
+        logError(`${why} at epoch ${result.state.epoch + 1}, batch ${result.state.batchInEpoch} (step ${result.state.step}). ` +
+          `Checkpoint written to ${out}. Continue with \`${resumeHint()}\`.`);
+        // The shell's convention for "ended by signal N": 128 + N.
+        return stopSignal === 'SIGPIPE' ? BROKEN_PIPE_EXIT : stopSignal === 'SIGTERM' ? 143 : 130;
+      }
+      const last = result.reports.at(-1);
+      if (json) {
+        emitJson({ event: 'done', epochs: config.epochs, seconds, test_accuracy: last?.test?.accuracy ?? null,
+          test_loss: last?.test?.meanLoss ?? null, checkpoint: out, optimizer_state: optimizerPath(out, peekMetadata(out)) });
+      } else {
+        log(`done in ${formatDuration(seconds)}: ${last?.test ? `test accuracy ${percent(last.test.accuracy)}, ` : ''}checkpoint ${out}`);
+        log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out])}`);
+      }
+      return 0;
+    } finally {
+      progress.done();
+      metrics?.close();
+      // The handlers stay installed: under Deno, removing the last SIGINT listener while the signal is
+      // still being delivered ends the process by the signal instead of our exit code.
+      await gpu.close();
     }
-    const last = result.reports.at(-1);
-    if (json) {
-      emitJson({ event: 'done', epochs: config.epochs, seconds, test_accuracy: last?.test?.accuracy ?? null,
-        test_loss: last?.test?.meanLoss ?? null, checkpoint: out, optimizer_state: optimizerPath(out) });
-    } else {
-      log(`done in ${formatDuration(seconds)}: ${last?.test ? `test accuracy ${percent(last.test.accuracy)}, ` : ''}checkpoint ${out}`);
-      log(`evaluate it with: node dist/cli.js eval --checkpoint ${out}   (or: deno task eval --checkpoint ${out})`);
-    }
-    return 0;
-  } finally {
-    progress.done();
-    metrics?.close();
-    // The handlers stay installed: under Deno, removing the last SIGINT listener while the signal is
-    // still being delivered ends the process by the signal instead of our exit code.
-    await gpu.close();
   }
 }
 
+/** SHA-256 of the images and labels a run trains on: a resume on other data is refused. */
+function splitDigest(split: MnistSplit): string {
+  return createHash('sha256').update(split.images).update(split.labels).digest('hex');
+}
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);

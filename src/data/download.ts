@@ -1,9 +1,8 @@
 // Fetches a dataset file from a list of mirrors with retries, checks its content before it is
 // saved, and saves it atomically (temp file + rename), so an interrupted or corrupt download never
 // leaves behind a file that looks valid. Uses the global fetch of Node 20 and Deno.
-import { closeSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import process from 'node:process';
+import { writeFileAtomicSync } from '../io/files.ts';
 import { DataError } from './idx.ts';
 
 /** The mirrors torchvision uses, in the order it tries them. */
@@ -151,19 +150,9 @@ async function fetchBytes(url: string, fileName: string, idleTimeoutMs: number, 
 
 /** Writes to a temp file beside `destination`, flushes it, then renames it into place. */
 function writeAtomically(destination: string, bytes: Uint8Array): void {
-  const temp = `${destination}.${process.pid}-${Date.now()}.tmp`;
   try {
-    mkdirSync(dirname(destination), { recursive: true });
-    const fd = openSync(temp, 'w');
-    try {
-      for (let offset = 0; offset < bytes.length;) offset += writeSync(fd, bytes, offset, bytes.length - offset);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, destination);
+    writeFileAtomicSync(destination, bytes);
   } catch (err) {
-    rmSync(temp, { force: true });
     throw new DataError(destination, `cannot be written (${(err as Error).message})`,
       `Check that ${dirname(destination)} is writable, or put ${basename(destination)} there yourself`);
   }

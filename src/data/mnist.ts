@@ -14,7 +14,8 @@
 // Fashion-MNIST); the structure is still checked in full: magic numbers, 28x28 images, payload
 // length against the declared count, image and label counts agreeing, labels 0-9.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { ensureDir } from '../io/files.ts';
 import { dirname, join, resolve } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
@@ -28,6 +29,8 @@ export interface MnistSplit {
   count: number;
   rows: number;
   cols: number;
+  /** The images file it was read from (for messages). */
+  imagesPath?: string;
 }
 
 export type MnistSplitName = 'train' | 'test';
@@ -165,7 +168,7 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> 
     verifyChecksum(images.contents, files.images, images.path);
     verifyChecksum(labels.contents, files.labels, labels.path);
   }
-  return { images: images.array.data, labels: labelData, count, rows, cols };
+  return { images: images.array.data, labels: labelData, count, rows, cols, imagesPath: images.path };
 }
 
 function describeMagic({ magic, dims }: IdxArray): string {
@@ -206,7 +209,7 @@ function verifyChecksum(contents: Uint8Array, file: MnistFile, path: string): vo
 
 async function download(dir: string, file: MnistFile, gzPath: string, options: LoadMnistOptions): Promise<void> {
   try {
-    mkdirSync(dir, { recursive: true });
+    ensureDir(dir);
   } catch (err) {
     throw new DataError(dir, `cannot be created to download ${file.name}.gz into (${(err as Error).message})`,
       whereToPutFiles(dir));

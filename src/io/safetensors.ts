@@ -3,9 +3,6 @@
 // The header maps each tensor name to {dtype, shape, data_offsets: [begin, end]} (offsets relative to
 // the start of the data, tensors packed with no holes and no overlap) plus an optional
 // "__metadata__" object of string values. The decoder trusts nothing in the file.
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
-import process from 'node:process';
 
 export type TensorData =
   | Float64Array | Float32Array | Uint16Array | BigInt64Array | BigUint64Array
@@ -257,44 +254,5 @@ function tensorData(bytes: Uint8Array, dtype: DType, start: number, byteLength: 
   return info.make(copy.buffer, 0, byteLength / info.bytes);
 }
 
-/**
- * Writes `bytes` to `path` so that `path` holds either its old content or all of the new one, never a
- * partial file: write a temporary file in the same directory, fsync it, rename it over `path`, then
- * fsync the directory (where the platform allows) so the rename itself survives a crash.
- */
-export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<void> {
-  const dir = dirname(path);
-  await mkdir(dir, { recursive: true });
-  const temp = join(dir, `.${basename(path)}.${process.pid}.${Date.now().toString(36)}${Math.random().toString(36).slice(2, 8)}.tmp`);
-  const handle = await open(temp, 'wx');
-  try {
-    try {
-      let written = 0;
-      while (written < bytes.length) {
-        const { bytesWritten } = await handle.write(bytes, written, bytes.length - written);
-        written += bytesWritten;
-      }
-      await handle.sync();
-    } finally {
-      await handle.close();
-    }
-    await rename(temp, path);
-  } catch (err) {
-    await unlink(temp).catch(() => {});
-    throw err;
-  }
-  await syncDirectory(dir);
-}
-
-/** Best effort: some platforms (Windows) and runtimes cannot open or fsync a directory. */
-async function syncDirectory(dir: string): Promise<void> {
-  let handle;
-  try {
-    handle = await open(dir, 'r');
-    await handle.sync();
-  } catch {
-    // The data itself is already synced; only the directory entry's durability is at stake.
-  } finally {
-    await handle?.close().catch(() => {});
-  }
-}
+// Checkpoints are written with writeFileAtomic (temp file, fsync, rename), which lives in files.ts.
+export { writeFileAtomic } from './files.ts';

@@ -37,11 +37,12 @@ export const DIGIT: ModelSpec = {
   ],
 };
 
-export const MODELS: Readonly<Record<string, ModelSpec>> = { digit: DIGIT };
+/** A Map, not an object: "toString" or "__proto__" must not find something that is not a model. */
+export const MODELS: ReadonlyMap<string, ModelSpec> = new Map([['digit', DIGIT]]);
 
 export function getModel(name: string): ModelSpec {
-  const spec = MODELS[name];
-  if (!spec) throw new Error(`Unknown model "${name}"; known models: ${Object.keys(MODELS).join(', ')}`);
+  const spec = MODELS.get(name);
+  if (!spec) throw new Error(`Unknown model "${name}"; known models: ${[...MODELS.keys()].join(', ')}`);
   return spec;
 }
 

@@ -1,10 +1,15 @@
 // Checkpoints are safetensors files with PyTorch's state_dict names and shapes, so the reference
-// model loads them with load_state_dict. Adam's moments go to a second file beside the weights
-// (`<name>.adam.safetensors`); the weights' metadata holds the optimizer file's SHA-256, so a resume
-// never pairs weights with the wrong optimizer state. Both are written atomically, optimizer first.
+// model loads them with load_state_dict. Adam's moments go to a second file beside the weights,
+// named by its content hash (`<name>.adam.<16 hex>.safetensors`); the weights' metadata names that
+// file and holds its SHA-256. A save writes the optimizer file under its new name first, then
+// renames the weights file into place (the commit), and only then removes optimizer files no weights
+// refer to: after a kill at any instant, the weights on disk name an optimizer file that is there.
+// (Checkpoints from before this scheme have `<name>.adam.safetensors`; they still load.)
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, writeFileAtomic, type Tensor } from '../io/safetensors.ts';
+import { readdirSync, unlinkSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { errorCode, FileError, readRegularFile, removeStaleTempFiles, writeFileAtomic } from '../io/files.ts';
+import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs, type ModelSpec } from '../nn/spec.ts';
 import type { TrainConfig, TrainState } from './trainer.ts';
@@ -16,8 +21,29 @@ export class CheckpointError extends Error {
   override name = 'CheckpointError';
 }
 
-export function optimizerPath(checkpointPath: string): string {
+/** A state with NaN or Infinity in it: never written, never loaded. */
+export class NonFiniteStateError extends CheckpointError {
+  override name = 'NonFiniteStateError';
+  constructor(message: string, readonly tensor: string) {
+    super(message);
+  }
+}
+
+const escapeRegExp = (text: string) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** The checkpoint's name without `.safetensors`: what its optimizer files are named after. */
+function stem(checkpointPath: string): string {
+  return basename(checkpointPath).replace(/\.safetensors$/, '');
+}
+
+/** The optimizer file of checkpoints written before optimizer files were named by their hash. */
+export function legacyOptimizerPath(checkpointPath: string): string {
   return checkpointPath.replace(/(\.safetensors)?$/, '.adam.safetensors');
+}
+
+/** Names of the optimizer files that belong beside `checkpointPath` (hashed and legacy). */
+function optimizerNamePattern(checkpointPath: string): RegExp {
+  return new RegExp(`${escapeRegExp(stem(checkpointPath))}\\.adam(?:\\.[0-9a-f]{16})?\\.safetensors`);
 }
 
 function sha256(bytes: Uint8Array): string {
@@ -25,7 +51,7 @@ function sha256(bytes: Uint8Array): string {
 }
 
 /** SHA-256 over the tensors' bytes in name order: detects a file damaged after it was written. */
-function tensorsDigest(tensors: ReadonlyMap<string, { data: ArrayBufferView }>): string {
+export function tensorsDigest(tensors: ReadonlyMap<string, { data: ArrayBufferView }>): string {
   const hash = createHash('sha256');
   for (const name of [...tensors.keys()].sort()) {
     const { data } = tensors.get(name)!;
@@ -35,15 +61,89 @@ function tensorsDigest(tensors: ReadonlyMap<string, { data: ArrayBufferView }>):
   return hash.digest('hex');
 }
 
+/** The first tensor (layout order) of `flat` holding NaN or Infinity, or undefined. */
+export function firstNonFinite(layout: ParameterLayout, flat: Float32Array): string | undefined {
+  for (const slot of layout.slots) {
+    const values = flat.subarray(slot.offset, slot.offset + slot.count);
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return slot.name;
+  }
+  return undefined;
+}
+
+/** Throws NonFiniteStateError naming the first tensor with NaN or Infinity in the parameters or Adam's moments. */
+export function assertFiniteState(layout: ParameterLayout, state: Pick<TrainState, 'params' | 'adamM' | 'adamV'>, what: string): void {
+  const checks: [Float32Array, string][] = [[state.params, ''], [state.adamM, ' (Adam exp_avg)'], [state.adamV, ' (Adam exp_avg_sq)']];
+  for (const [flat, role] of checks) {
+    const bad = firstNonFinite(layout, flat);
+    if (bad) throw new NonFiniteStateError(`${what}: ${bad}${role} holds NaN or Infinity`, bad);
+  }
+}
+
 export interface SaveOptions {
   config: TrainConfig;
   state: TrainState;
   /** Also write Adam's state (needed for --resume). */
   withOptimizer: boolean;
+  /** More metadata recorded with the run (e.g. the data it trains on), compared on resume. */
+  run?: Record<string, string>;
 }
 
-export async function saveCheckpoint(path: string, { config, state, withOptimizer }: SaveOptions): Promise<void> {
+/** Where the weights at `checkpointPath` say their optimizer state is (the file need not exist). */
+export function optimizerPath(checkpointPath: string, metadata?: Record<string, string>): string {
+  const named = metadata?.optimizer_file;
+  return named ? join(dirname(checkpointPath), basename(named)) : legacyOptimizerPath(checkpointPath);
+}
+
+/** The optimizer file the checkpoint on disk refers to, if it can be read; undefined otherwise. */
+function referencedOptimizer(checkpointPath: string): string | null | undefined {
+  try {
+    const { metadata } = decodeSafetensors(readRegularFile(checkpointPath, 'Checkpoint'), checkpointPath);
+    return metadata.optimizer_file ? basename(metadata.optimizer_file) : null;
+  } catch (err) {
+    // No checkpoint yet: nothing refers to any optimizer file.
+    return errorCode(err) === 'ENOENT' ? null : undefined;
+  }
+}
+
+/**
+ * Removes what killed or failed saves to `checkpointPath` left: temporary files, and optimizer files
+ * the weights do not refer to (all of them when the weights are unreadable is too bold: then only
+ * the temporary files go). The caller must hold the checkpoint's lock. Returns the removed paths.
+ */
+export function removeStaleCheckpointFiles(checkpointPath: string): string[] {
+  const dir = dirname(checkpointPath);
+  const removed = removeStaleTempFiles(dir, new RegExp(`${escapeRegExp(basename(checkpointPath))}|${optimizerNamePattern(checkpointPath).source}`));
+  const keep = referencedOptimizer(checkpointPath);
+  if (keep !== undefined) removed.push(...removeUnreferencedOptimizers(checkpointPath, keep));
+  return removed;
+}
+
+function removeUnreferencedOptimizers(checkpointPath: string, keep: string | null): string[] {
+  const dir = dirname(checkpointPath);
+  const pattern = new RegExp(`^${optimizerNamePattern(checkpointPath).source}$`);
+  const removed: string[] = [];
+  let names: string[] = [];
+  try {
+    names = readdirSync(dir);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    if (name === keep || !pattern.test(name)) continue;
+    try {
+      unlinkSync(join(dir, name));
+      removed.push(join(dir, name));
+    } catch {
+      // Already gone.
+    }
+  }
+  return removed;
+}
+
+export async function saveCheckpoint(path: string, { config, state, withOptimizer, run }: SaveOptions): Promise<void> {
   const layout = new ParameterLayout(parameterSpecs(config.model));
+  assertFiniteState(layout, withOptimizer ? state : { params: state.params, adamM: new Float32Array(0), adamV: new Float32Array(0) },
+    `refusing to write checkpoint ${path} of step ${state.step}`);
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     model: config.model.name,
@@ -60,7 +160,9 @@ export async function saveCheckpoint(path: string, { config, state, withOptimize
     epochs: String(config.epochs),
     adam: JSON.stringify(config.adam),
     data_order: DATA_ORDER,
+    ...run,
   };
+  let written: string | undefined;
   if (withOptimizer) {
     const optimizerTensors = new Map<string, { shape: number[]; data: Float32Array }>();
     const m = layout.split(state.adamM);
@@ -71,17 +173,37 @@ export async function saveCheckpoint(path: string, { config, state, withOptimize
     }
     const bytes = encodeSafetensors(Object.fromEntries(optimizerTensors), {
       format: CHECKPOINT_FORMAT,
+      kind: 'optimizer',
       step: String(state.step),
       tensors_sha256: tensorsDigest(optimizerTensors),
     });
-    await writeFileAtomic(optimizerPath(path), bytes);
-    metadata.optimizer_sha256 = sha256(bytes);
+    const digest = sha256(bytes);
+    const name = `${stem(path)}.adam.${digest.slice(0, 16)}.safetensors`;
+    const previous = referencedOptimizer(path);
+    await writeFileAtomic(join(dirname(path), name), bytes);
+    if (name !== previous) written = name;
+    metadata.optimizer_file = name;
+    metadata.optimizer_sha256 = digest;
   }
   const tensors = new Map<string, { shape: number[]; data: Float32Array }>();
   const split = layout.split(state.params);
   for (const slot of layout.slots) tensors.set(slot.name, { shape: slot.shape, data: split.get(slot.name)! });
   metadata.tensors_sha256 = tensorsDigest(tensors);
-  await writeFileAtomic(path, encodeSafetensors(Object.fromEntries(tensors), metadata));
+  try {
+    await writeFileAtomic(path, encodeSafetensors(Object.fromEntries(tensors), metadata));
+  } catch (err) {
+    // The old weights still name the old optimizer file; the new one belongs to nothing.
+    if (written) {
+      try {
+        unlinkSync(join(dirname(path), written));
+      } catch {
+        // Left for the next run's clean-up.
+      }
+    }
+    throw err;
+  }
+  // Committed: the optimizer files the new weights do not name are now garbage.
+  removeUnreferencedOptimizers(path, metadata.optimizer_file ?? null);
 }
 
 export interface LoadedCheckpoint {
@@ -93,13 +215,13 @@ export interface LoadedCheckpoint {
   adam?: { m: Float32Array; v: Float32Array };
 }
 
-function readSafetensors(path: string, what: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  if (!existsSync(path)) throw new CheckpointError(`${what} ${path} does not exist. Train first (\`deno task train\`) or pass --checkpoint PATH.`);
+function readSafetensors(path: string, what: string, missingAdvice = ''): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
-    bytes = readFileSync(path);
+    bytes = readRegularFile(path, what, missingAdvice);
   } catch (err) {
-    throw new CheckpointError(`Cannot read ${what} ${path}: ${(err as Error).message}`);
+    if (err instanceof FileError) throw new CheckpointError(err.message);
+    throw err;
   }
   try {
     return decodeSafetensors(bytes, path);
@@ -127,12 +249,31 @@ function float32Tensors(path: string, layout: ParameterLayout, tensors: Map<stri
   return layout.join(named, path);
 }
 
+function isOptimizerFile(tensors: Map<string, Tensor>, metadata: Record<string, string>): boolean {
+  if (metadata.kind === 'optimizer') return true;
+  const names = [...tensors.keys()];
+  return names.length > 0 && names.every((name) => /\.exp_avg(_sq)?$/.test(name));
+}
+
+export interface LoadOptions {
+  /** Refuse a checkpoint of another model. */
+  expectModel?: string;
+  /** Also load Adam's state (for --resume). */
+  withOptimizer?: boolean;
+  /** Appended to "... does not exist." (what to do instead). */
+  missingAdvice?: string;
+}
+
 /**
- * Loads and verifies a checkpoint: format, model, every tensor's name, dtype and shape, and the data
- * digest. `expectModel` refuses a checkpoint of another model.
+ * Loads and verifies a checkpoint: format, model, every tensor's name, dtype and shape, the data
+ * digest, and that every value is finite.
  */
-export function loadCheckpoint(path: string, options: { expectModel?: string; withOptimizer?: boolean } = {}): LoadedCheckpoint {
-  const { tensors, metadata } = readSafetensors(path, 'Checkpoint');
+export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedCheckpoint {
+  const { tensors, metadata } = readSafetensors(path, 'Checkpoint', options.missingAdvice);
+  if (isOptimizerFile(tensors, metadata)) {
+    throw new CheckpointError(`${path} is an optimizer-state file (Adam's moments), not a model checkpoint; ` +
+      'pass the weights file written beside it (the name without .adam.…)');
+  }
   if (metadata.format !== CHECKPOINT_FORMAT) {
     throw new CheckpointError(`${path}: metadata format is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}" — not a checkpoint written by this tool`);
   }
@@ -156,21 +297,62 @@ export function loadCheckpoint(path: string, options: { expectModel?: string; wi
     throw new CheckpointError(`${path}: tensor data does not match its recorded SHA-256; the file is damaged`);
   }
   const params = float32Tensors(path, layout, tensors, '');
-  const loaded: LoadedCheckpoint = { path, model, metadata, params };
-  if (options.withOptimizer) {
-    const adamFile = optimizerPath(path);
-    if (!existsSync(adamFile)) throw new CheckpointError(`Cannot resume: optimizer state ${adamFile} is missing (it is written beside ${path}).`);
-    const bytes = readFileSync(adamFile);
-    if (sha256(bytes) !== metadata.optimizer_sha256) {
-      throw new CheckpointError(`Cannot resume: ${adamFile} does not belong to ${path} (SHA-256 mismatch).`);
-    }
-    const opt = readSafetensors(adamFile, 'Optimizer state');
-    loaded.adam = {
-      m: float32Tensors(adamFile, layout, filterSuffix(opt.tensors, '.exp_avg'), '.exp_avg'),
-      v: float32Tensors(adamFile, layout, filterSuffix(opt.tensors, '.exp_avg_sq'), '.exp_avg_sq'),
-    };
+  const bad = firstNonFinite(layout, params);
+  if (bad) {
+    throw new NonFiniteStateError(`${path}: ${bad} holds NaN or Infinity — the checkpoint of a diverged run, which cannot ` +
+      'classify anything. Train again with a smaller --lr.', bad);
   }
+  const loaded: LoadedCheckpoint = { path, model, metadata, params };
+  if (options.withOptimizer) loaded.adam = loadOptimizer(path, metadata, layout);
   return loaded;
+}
+
+/** Adam's state for the checkpoint at `path`: damaged, foreign and missing files each said as such. */
+function loadOptimizer(path: string, metadata: Record<string, string>, layout: ParameterLayout): { m: Float32Array; v: Float32Array } {
+  const adamFile = optimizerPath(path, metadata);
+  let bytes: Uint8Array;
+  try {
+    bytes = readRegularFile(adamFile, 'Optimizer state');
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') throw new CheckpointError(`Cannot resume: optimizer state ${adamFile} is missing (it is written beside ${path}).`);
+    throw new CheckpointError(`Cannot resume ${path}: ${(err as Error).message}`);
+  }
+  const damaged = (why: string) => new CheckpointError(`Cannot resume: optimizer state ${adamFile} is damaged (${why}); ` +
+    'no optimizer state to continue with. Start a new run (--overwrite) or restore the file.');
+  let decoded;
+  try {
+    decoded = decodeSafetensors(bytes, adamFile);
+  } catch (err) {
+    if (err instanceof CheckpointFormatError) throw damaged(`not a valid safetensors file: ${err.problem}`);
+    throw err;
+  }
+  const { tensors, metadata: own } = decoded;
+  if (own.tensors_sha256 !== undefined && tensorsDigest(tensors) !== own.tensors_sha256) throw damaged('its tensor data does not match its recorded SHA-256');
+  const digest = sha256(bytes);
+  const named = /\.adam\.([0-9a-f]{16})\.safetensors$/.exec(adamFile)?.[1];
+  if (named && !digest.startsWith(named)) throw damaged(`its content no longer has the SHA-256 its name records (${named}…)`);
+  if (digest !== metadata.optimizer_sha256) {
+    throw new CheckpointError(`Cannot resume: ${adamFile} does not belong to ${path} (SHA-256 mismatch: it holds the optimizer state ` +
+      `of step ${own.step ?? '?'}, the weights are of step ${metadata.step}).`);
+  }
+  const adam = {
+    m: float32Tensors(adamFile, layout, filterSuffix(tensors, '.exp_avg'), '.exp_avg'),
+    v: float32Tensors(adamFile, layout, filterSuffix(tensors, '.exp_avg_sq'), '.exp_avg_sq'),
+  };
+  for (const [flat, role] of [[adam.m, 'exp_avg'], [adam.v, 'exp_avg_sq']] as const) {
+    const bad = firstNonFinite(layout, flat);
+    if (bad) throw new NonFiniteStateError(`${adamFile}: ${bad}.${role} holds NaN or Infinity; it cannot be resumed`, bad);
+  }
+  return adam;
+}
+
+/** The metadata of the checkpoint at `path` without verifying its data, or undefined if it cannot be read. */
+export function peekMetadata(path: string): Record<string, string> | undefined {
+  try {
+    return decodeSafetensors(readRegularFile(path, 'Checkpoint'), path).metadata;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The tensors whose names end with `suffix` ('.exp_avg' does not match '.exp_avg_sq'). */

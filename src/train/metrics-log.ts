@@ -2,7 +2,8 @@
 // (.jsonl) or CSV (.csv). Each record is appended whole and synced, so a killed run leaves a readable
 // file up to its last complete record; --resume drops the records past the checkpoint's step first, so
 // no step is logged twice.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { ensureDir } from '../io/files.ts';
+import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatchProgress, EpochReport } from './trainer.ts';
 
@@ -132,7 +133,7 @@ export class MetricsLog {
   constructor(private readonly options: MetricsLogOptions) {
     const { path, resume } = options;
     this.format = logFormat(path);
-    mkdirSync(dirname(path), { recursive: true });
+    ensureDir(dirname(path)); // not mkdirSync({ recursive }): it spins forever under /proc on Node
     this.lastLogged = resume?.step ?? 0;
     this.epoch = resume?.epoch ?? 0;
     this.baseSeen = resume?.epochSeen ?? 0;

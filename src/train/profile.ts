@@ -61,7 +61,7 @@ export function formatProfile(profile: StepProfile): string {
 /** Profiles one training step of `config` on the first batch of `split`, on a network of its own. */
 export async function profileTrainingStep(gpu: Gpu, config: TrainConfig, split: MnistSplit, state: TrainState, repeats = 5):
   Promise<StepProfile> {
-  const network = await Network.create(gpu, config.model, { maxBatch: config.batchSize, training: true, adam: config.adam });
+  const network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, split.count), training: true, adam: config.adam });
   try {
     const batch = Math.min(config.batchSize, split.count);
     const size = split.rows * split.cols;

@@ -4,7 +4,7 @@
 // run resumed from a checkpoint continues bit-identically.
 import type { Gpu } from '../gpu/device.ts';
 import { readF32, writeBuffer } from '../gpu/buffers.ts';
-import { recordDispatches } from '../gpu/kernel.ts';
+import { recordDispatches, submitDispatches } from '../gpu/kernel.ts';
 import { BatchIterator, batchCount, epochOrder } from '../data/batches.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import { adamUniforms, type AdamOptions } from '../kernels/adam.ts';
@@ -48,7 +48,9 @@ export interface BatchProgress {
   seen: number;
   loss: number;
   accuracy: number;
+  /** Images per second since the epoch's first readback; NaN at that first readback (not measured yet). */
   imagesPerSecond: number;
+  /** NaN while imagesPerSecond is. */
   etaSeconds: number;
 }
 
@@ -94,7 +96,8 @@ export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, in
   let compile: CompileReport;
   try {
     compile = await timeCompile(gpu, async () => {
-      network = await Network.create(gpu, config.model, { maxBatch: config.batchSize, training: true, adam: config.adam });
+      // A batch size above the image count still makes one batch of all of them: size buffers for that.
+      network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, train.count), training: true, adam: config.adam });
       await warmUp(gpu, network, batchSizesOf(train.count, config.batchSize));
       if (hooks.testSplit) {
         const evalBatch = hooks.evalBatchSize ?? 1000;
@@ -118,10 +121,12 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
   const state: TrainState = { ...initial };
   const reports: EpochReport[] = [];
   const batches = batchCount(train.count, config.batchSize);
-  // The warm-up stepped on scratch values: the run starts from its own.
-  network.setParameters(state.params, { m: state.adamM, v: state.adamV });
 
   try {
+    const calibration = (await network.plan(Math.min(config.batchSize, train.count))).trainingStep;
+    await reader.calibrate(4, () => submitDispatches(gpu, calibration, 'pace calibration'));
+    // The warm-up (and calibration) stepped on scratch values: the run starts from its own.
+    network.setParameters(state.params, { m: state.adamM, v: state.adamV });
     while (state.epoch < config.epochs) {
       const epochStarted = performance.now();
       const epochStartSeen = state.epochSeen;
@@ -129,6 +134,9 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
       const inFlight: StepMeta[] = [];
       let batchesDone = state.batchInEpoch;
 
+      // The rate counts from the epoch's first readback: before it, the GPU was filling its queue, and
+      // stats arrive a readback late, so a rate from the epoch's start would undercount (up to 2x).
+      let firstRead: { at: number; seen: number } | null = null;
       const account = async (stats: StepStats[]) => {
         for (const s of stats) {
           const meta = inFlight.shift()!;
@@ -139,8 +147,9 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
           batchesDone = meta.batch + 1;
         }
         if (stats.length && hooks.onProgress) {
-          const seconds = (performance.now() - epochStarted) / 1000;
-          const rate = (state.epochSeen - epochStartSeen) / Math.max(seconds, 1e-9);
+          const now = performance.now();
+          firstRead ??= { at: now, seen: state.epochSeen };
+          const rate = now > firstRead.at ? (state.epochSeen - firstRead.seen) / ((now - firstRead.at) / 1000) : NaN;
           hooks.onProgress({
             epoch: state.epoch,
             batchesDone,
@@ -149,7 +158,7 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
             loss: state.epochLossSum / state.epochSeen,
             accuracy: state.epochCorrect / state.epochSeen,
             imagesPerSecond: rate,
-            etaSeconds: (train.count - state.epochSeen) / Math.max(rate, 1e-9),
+            etaSeconds: (train.count - state.epochSeen) / rate,
           });
         }
       };

@@ -27,9 +27,9 @@ test('help lists the commands; each command has --help', async () => {
 
 for (const [args, message] of [
   [['frobnicate'], /Unknown command "frobnicate"/],
-  [['train', '--batch-size', '0'], /--batch-size must be an integer in \[1, 60000\], got "0"/],
-  [['train', '--lr', '0'], /--lr must be a positive number/],
-  [['train', '--epochs', 'ten'], /--epochs must be an integer/],
+  [['train', '--batch-size', '0'], /--batch-size must be a decimal integer in \[1, 60000\], got "0"/],
+  [['train', '--lr', '0'], /--lr must be a positive decimal number/],
+  [['train', '--epochs', 'ten'], /--epochs must be a decimal integer/],
   [['train', '--bogus'], /Unknown option '--bogus'/],
   [['eval', '--split', 'validation'], /--split must be one of test, train/],
   [['predict'], /give at least one PNG file/],

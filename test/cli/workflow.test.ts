@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { optimizerPath, peekMetadata } from '../../src/train/checkpoint.ts';
 import { buildPng } from '../io/png-fixtures.ts';
 import { runCli } from '../helpers/cli.ts';
 import { testMnistDir, testSplit } from '../helpers/mnist.ts';
@@ -26,7 +27,7 @@ test('train --json on 3000 images writes the checkpoint and its Adam state', asy
   assert.ok(epoch, `an epoch event in ${r.stdout.slice(0, 500)}`);
   assert.is(epoch.step, 47, '3000 images in batches of 64: 46 full and one of 56');
   assert.ok(epoch.train_accuracy > 0.6, `train accuracy ${epoch.train_accuracy}`);
-  assert.ok(existsSync(checkpoint) && existsSync(checkpoint.replace(/\.safetensors$/, '.adam.safetensors')));
+  assert.ok(existsSync(checkpoint) && existsSync(optimizerPath(checkpoint, peekMetadata(checkpoint))));
 });
 
 test('eval --json reports accuracy, loss, per-class figures and a confusion matrix over all 10,000 images', async () => {

@@ -1,5 +1,5 @@
 // Runs the command-line tool as a child process under this runtime or the other one.
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
@@ -30,45 +30,72 @@ export function cliCommand(runtime: RuntimeName): string[] {
   return [node, built];
 }
 
-export function runCli(args: string[], options: { runtime?: RuntimeName; env?: Record<string, string>; timeoutMs?: number;
-  onStderr?: (chunk: string) => void; signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' };
+export interface CliOptions {
+  runtime?: RuntimeName;
+  env?: Record<string, string>;
+  timeoutMs?: number;
+  /** Working directory (default: the repository root). */
+  cwd?: string;
+  onStderr?: (chunk: string) => void;
+  onStdout?: (chunk: string) => void;
+  signalAfter?: { pattern: RegExp; signal: 'SIGINT' | 'SIGTERM' | 'SIGKILL' };
+  /** Close our end of the child's stdout once its output matches (the child then meets EPIPE). */
+  closeStdoutAfter?: RegExp;
   /** Give the CLI a pipe for stderr, as a shell does, instead of the socket Node's spawn makes. */
-  stderrPipe?: boolean } = {}):
-  Promise<CliResult> {
+  stderrPipe?: boolean;
+}
+
+export interface RunningCli {
+  child: ChildProcess;
+  result: Promise<CliResult>;
+}
+
+export function runCli(args: string[], options: CliOptions = {}): Promise<CliResult> {
+  return startCli(args, options).result;
+}
+
+/** Starts the CLI and returns the child (to signal it) and its result. */
+export function startCli(args: string[], options: CliOptions = {}): RunningCli {
   const [command, ...prefix] = cliCommand(options.runtime ?? thisRuntime);
   const argv = options.stderrPipe
     ? ['bash', '-c', 'exec "$@" 2> >(cat >&2)', 'bash', command, ...prefix, ...args]
     : [command, ...prefix, ...args];
-  return new Promise((resolve, reject) => {
-    const child = spawn(argv[0], argv.slice(1), {
-      cwd: repoRoot(),
-      env: { ...process.env, NO_COLOR: '1', ...options.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+  const child = spawn(argv[0], argv.slice(1), {
+    cwd: options.cwd ?? repoRoot(),
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const result = new Promise<CliResult>((resolve, reject) => {
     let stdout = '';
     let stderr = '';
     let signalled = false;
+    let closed = false;
     const timer = setTimeout(() => child.kill('SIGKILL'), options.timeoutMs ?? 120_000);
     const check = () => {
       if (!signalled && options.signalAfter && options.signalAfter.pattern.test(stdout + stderr)) {
         signalled = true;
         child.kill(options.signalAfter.signal);
       }
+      if (!closed && options.closeStdoutAfter && options.closeStdoutAfter.test(stdout)) {
+        closed = true;
+        child.stdout!.destroy();
+      }
     };
-    child.stdout.on('data', (d) => { stdout += d; check(); });
-    child.stderr.on('data', (d) => { stderr += d; options.onStderr?.(String(d)); check(); });
+    child.stdout!.on('data', (d) => { stdout += d; options.onStdout?.(String(d)); check(); });
+    child.stderr!.on('data', (d) => { stderr += d; options.onStderr?.(String(d)); check(); });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
       // Deno's node:child_process reports an exit status above 128 as a signal (130 -> SIGINT), so a
       // child that exits with 130 looks killed; map it back to the status the shell would show.
       if (thisRuntime === 'deno' && code === null && signal) {
-        const number = ({ SIGINT: 2, SIGKILL: 9, SIGTERM: 15 } as Record<string, number>)[signal];
+        const number = ({ SIGINT: 2, SIGKILL: 9, SIGPIPE: 13, SIGTERM: 15 } as Record<string, number>)[signal];
         if (number) return resolve({ code: 128 + number, signal: null, stdout, stderr });
       }
       resolve({ code, signal, stdout, stderr });
     });
   });
+  return { child, result };
 }
 
 /**

@@ -236,13 +236,16 @@ test('writeFileAtomic writes, replaces, and leaves no temporary files', async ()
     mkdirSync(join(dir, 'taken'));
     writeFileSync(join(dir, 'taken', 'inside'), 'x');
     let failed = false;
-    await writeFileAtomic(join(dir, 'taken'), Uint8Array.of(9)).catch(() => (failed = true));
-    assert.ok(failed, 'writing over a non-empty directory fails');
+    await writeFileAtomic(join(dir, 'taken'), Uint8Array.of(9)).catch((err) => {
+      failed = true;
+      assert.match(String(err.message), `cannot write ${join(dir, 'taken')}: `);
+    });
+    assert.ok(failed, 'writing over a non-empty directory fails, naming the path');
     assert.equal(readdirSync(dir).sort(), ['model.safetensors', 'taken']);
 
-    let missing = false;
-    await writeFileAtomic(join(dir, 'no-such-dir', 'x'), Uint8Array.of(1)).catch(() => (missing = true));
-    assert.ok(missing, 'writing into a missing directory fails');
+    // Missing parent directories are created (a fresh clone has no data/checkpoints/).
+    await writeFileAtomic(join(dir, 'no-such-dir', 'deeper', 'x'), Uint8Array.of(1));
+    assert.equal(Array.from(readFileSync(join(dir, 'no-such-dir', 'deeper', 'x'))), [1]);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
