@@ -134,7 +134,7 @@ test('reductions are deterministic: the same bits twice', async () => {
   const grads = new Float64Array(133).fill(NaN);
   grads.set(ref.gradWeight, 0);
   grads.set(ref.gradBias, 128);
-  const runs = [];
+  const runs: Record<string, Float32Array | Uint32Array>[] = [];
   for (let r = 0; r < 2; r++) {
     runs.push(await checkKernel(gpu, {
       what: `run ${r}`,
