@@ -93,13 +93,11 @@ export interface NetworkOptions {
   maxBatch: number;
   /** Allocate gradients and optimizer state and record backward + Adam. */
   training: boolean;
-  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
+  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'decoupled'>;
   /** The plan to execute (for the same model, maxBatch and training); default: the planner's for this device. */
   plan?: ExecutionPlan;
   /** Training: augment every batch with random affine transforms (augment_affine.wgsl) instead of only normalizing it. */
   augment?: AugmentOptions;
-  /** Adam's decoupled weight decay (AdamW). */
-  decoupledWeightDecay?: boolean;
   /** Cross-entropy's label smoothing (0: none). */
   labelSmoothing?: number;
 }
@@ -329,7 +327,8 @@ export class Network {
     const logits = batch * classes;
     const loss: Op[] = [
       { name: 'softmax_cross_entropy', flops: 6 * logits, bytes: 4 * (2 * logits + 3 * batch), dispatches:
-        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions) },
+        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions,
+          this.options.training ? this.options.labelSmoothing : 0) },
       { name: 'loss_stats', flops: 2 * batch, bytes: 12 * batch, dispatches:
         await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats) },
     ];

@@ -101,6 +101,8 @@ export interface AdamOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** torch.optim.AdamW: weight decay decoupled from the gradient (absent: Adam's L2 decay). */
+  decoupled?: boolean;
 }
 
 /** torchvision's MNIST normalization, which the tutorial applies to every image. */
