@@ -325,11 +325,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
             if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
             lastJson = now;
             emitJson({ event: 'progress', epoch: p.epoch + 1, batch: p.batchesDone, batches: p.batches, loss: p.loss,
-              accuracy: p.accuracy, images_per_second: p.imagesPerSecond, eta_seconds: p.etaSeconds });
+              accuracy: p.accuracy, images_per_second: finiteOrNull(p.imagesPerSecond), eta_seconds: finiteOrNull(p.etaSeconds) });
             return;
           }
           progress.update(`epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
-            `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}`);
+            `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ` +
+            (Number.isFinite(p.imagesPerSecond) ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}` : 'measuring speed...'));
         },
         async onEpoch(report, epochState) {
           progress.done();
@@ -391,3 +392,5 @@ function modelFromFile(path: string): ModelSpec {
 function splitDigest(split: MnistSplit): string {
   return createHash('sha256').update(split.images).update(split.labels).digest('hex');
 }
+
+const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);

@@ -39,6 +39,18 @@ export class StatsReader {
       createBuffer(gpu, { label: `stats.staging${i}`, size: capacity * 8, usage: 0x1 /* MAP_READ */ | 0x8 }));
   }
 
+  /**
+   * Where waits poll (Dawn under Node) and this device has no pace yet for these steps, runs `count`
+   * steps through `submit` (scratch work, before the run's own) and learns their pace, so the run's
+   * first readback already sleeps instead of polling a core away from the GPU.
+   */
+  async calibrate(count: number, submit: () => void): Promise<void> {
+    if (!this.pacer.paces || this.pacer.msPerUnit !== undefined) return;
+    const since = performance.now();
+    for (let i = 0; i < count; i++) submit();
+    await this.pacer.wait(since, count, () => this.gpu.device.queue.onSubmittedWorkDone());
+  }
+
   get full(): boolean {
     return this.slot === this.capacity;
   }

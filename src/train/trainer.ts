@@ -4,7 +4,7 @@
 // run resumed from a checkpoint continues bit-identically.
 import type { Gpu } from '../gpu/device.ts';
 import { readF32, writeBuffer } from '../gpu/buffers.ts';
-import { recordDispatches } from '../gpu/kernel.ts';
+import { recordDispatches, submitDispatches } from '../gpu/kernel.ts';
 import { BatchIterator, batchCount, epochOrder } from '../data/batches.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import { adamUniforms, type AdamOptions } from '../kernels/adam.ts';
@@ -69,7 +69,9 @@ export interface BatchProgress {
   seen: number;
   loss: number;
   accuracy: number;
+  /** Images per second since the epoch's first readback; NaN at that first readback (not measured yet). */
   imagesPerSecond: number;
+  /** NaN while imagesPerSecond is. */
   etaSeconds: number;
 }
 
@@ -141,10 +143,12 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
   const state: TrainState = { ...initial };
   const reports: EpochReport[] = [];
   const batches = batchCount(train.count, config.batchSize);
-  // The warm-up stepped on scratch values: the run starts from its own.
-  network.setParameters(state.params, { m: state.adamM, v: state.adamV });
 
   try {
+    const calibration = (await network.plan(Math.min(config.batchSize, train.count))).trainingStep;
+    await reader.calibrate(4, () => submitDispatches(gpu, calibration, 'pace calibration'));
+    // The warm-up (and calibration) stepped on scratch values: the run starts from its own.
+    network.setParameters(state.params, { m: state.adamM, v: state.adamV });
     while (state.epoch < config.epochs) {
       const epochStarted = performance.now();
       const epochStartSeen = state.epochSeen;
@@ -152,6 +156,9 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
       const inFlight: StepMeta[] = [];
       let batchesDone = state.batchInEpoch;
 
+      // The rate counts from the epoch's first readback: before it, the GPU was filling its queue, and
+      // stats arrive a readback late, so a rate from the epoch's start would undercount (up to 2x).
+      let firstRead: { at: number; seen: number } | null = null;
       const account = async (stats: StepStats[]) => {
         for (const s of stats) {
           const meta = inFlight.shift()!;
@@ -162,8 +169,9 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
           batchesDone = meta.batch + 1;
         }
         if (stats.length && hooks.onProgress) {
-          const seconds = (performance.now() - epochStarted) / 1000;
-          const rate = (state.epochSeen - epochStartSeen) / Math.max(seconds, 1e-9);
+          const now = performance.now();
+          firstRead ??= { at: now, seen: state.epochSeen };
+          const rate = now > firstRead.at ? (state.epochSeen - firstRead.seen) / ((now - firstRead.at) / 1000) : NaN;
           hooks.onProgress({
             epoch: state.epoch,
             batchesDone,
@@ -172,7 +180,7 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
             loss: state.epochLossSum / state.epochSeen,
             accuracy: state.epochCorrect / state.epochSeen,
             imagesPerSecond: rate,
-            etaSeconds: (train.count - state.epochSeen) / Math.max(rate, 1e-9),
+            etaSeconds: (train.count - state.epochSeen) / rate,
           });
         }
       };

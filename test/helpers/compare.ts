@@ -54,6 +54,18 @@ export async function assertRejects(call: () => unknown, pattern: RegExp): Promi
   assert.unreachable(`expected an error matching ${pattern}`);
 }
 
+/** Calls `fn` and asserts it throws an instance of `type` whose message matches `pattern`. */
+export function assertThrows(fn: () => unknown, type: abstract new (...args: never[]) => Error, pattern: RegExp): void {
+  try {
+    fn();
+  } catch (err) {
+    assert.instance(err, type);
+    assert.match((err as Error).message, pattern);
+    return;
+  }
+  assert.unreachable(`expected a ${type.name} matching ${pattern}`);
+}
+
 /**
  * Central finite differences (f(v + h) - f(v - h)) / 2h of `loss` with respect to each element of
  * `values`, which `loss` reads: each element is nudged in place and restored.

@@ -10,20 +10,12 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { ensureDir, FileError, isTempFileOf, readRegularFile, removeStaleTempFiles, writeFileAtomicSync } from '../../src/io/files.ts';
 import { repoRoot } from '../helpers/mnist.ts';
+import { assertThrows } from '../helpers/compare.ts';
 
 const test = suite('files');
 const dir = mkdtempSync(join(tmpdir(), 'files-test-'));
 
-const expectFileError = (fn: () => unknown, pattern: RegExp) => {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, FileError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a FileError matching ${pattern}`);
-};
+const expectFileError = (fn: () => unknown, pattern: RegExp) => assertThrows(fn, FileError, pattern);
 
 test('ensureDir creates missing levels, accepts existing ones, names a file in the way', () => {
   ensureDir(join(dir, 'a', 'b', 'c'));

@@ -13,6 +13,7 @@ import {
 } from '../../src/train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../../src/train/trainer.ts';
 import { Rng } from '../../src/util/random.ts';
+import { assertThrows } from '../helpers/compare.ts';
 
 const test = suite('checkpoint');
 const dir = mkdtempSync(join(tmpdir(), 'checkpoint-test-'));
@@ -35,16 +36,7 @@ function sampleState() {
   return state;
 }
 
-const expectError = (fn: () => unknown, pattern: RegExp) => {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, CheckpointError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a CheckpointError matching ${pattern}`);
-};
+const expectError = (fn: () => unknown, pattern: RegExp) => assertThrows(fn, CheckpointError, pattern);
 
 test('round trip keeps every value and the training position', async () => {
   const path = join(dir, 'a.safetensors');

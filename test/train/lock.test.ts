@@ -9,20 +9,12 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { FileError } from '../../src/io/files.ts';
 import { CheckpointLock, LockError } from '../../src/train/lock.ts';
+import { assertThrows } from '../helpers/compare.ts';
 
 const test = suite('checkpoint lock');
 const dir = mkdtempSync(join(tmpdir(), 'lock-test-'));
 
-const expectLockError = (fn: () => unknown, pattern: RegExp) => {
-  try {
-    fn();
-  } catch (err) {
-    assert.instance(err, LockError);
-    assert.match((err as Error).message, pattern);
-    return;
-  }
-  assert.unreachable(`expected a LockError matching ${pattern}`);
-};
+const expectLockError = (fn: () => unknown, pattern: RegExp) => assertThrows(fn, LockError, pattern);
 
 test('one holder at a time; the lock names PID and host; released, it can be taken again', () => {
   const path = join(dir, 'sub', 'a.safetensors');

@@ -39,6 +39,21 @@ test('learns: two epochs on 600 images raise accuracy well above chance', async 
   assert.ok(second.trainAccuracy > 0.6, `train accuracy ${second.trainAccuracy}`);
 });
 
+test('progress: compiled first, then a rate from the first readback on (unmeasured there), never from the pipeline fill', async () => {
+  const gpu = await sharedGpu();
+  const events: string[] = [];
+  const progress: { batchesDone: number; imagesPerSecond: number; etaSeconds: number }[] = [];
+  await train(gpu, { ...config, epochs: 1 }, head(await testSplit('train'), 64 * 48), initialState(initParameters(layout, config.seed)), {
+    onCompiled: (report) => { events.push('compiled'); assert.ok(report.seconds > 0 && report.kernels >= 0); },
+    onProgress: (p) => { events.push('progress'); progress.push(p); },
+  });
+  assert.is(events[0], 'compiled');
+  assert.ok(progress.length >= 2, `${progress.length} progress reports`);
+  assert.ok(Number.isNaN(progress[0].imagesPerSecond) && Number.isNaN(progress[0].etaSeconds), 'the first readback has no rate yet');
+  for (const p of progress.slice(1)) assert.ok(p.imagesPerSecond > 0 && p.etaSeconds >= 0, JSON.stringify(p));
+  assert.is(progress.at(-1)!.batchesDone, 48);
+});
+
 test('same seed -> bit-identical parameters; an interrupted run resumed from its checkpoint ends identical', async () => {
   const gpu = await sharedGpu();
   const split = await data();
