@@ -26,9 +26,15 @@ import { maxPool2dBackward, maxPool2dForward } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
 import { ADAM_UNIFORM_BYTES, adamStep, type AdamOptions } from '../kernels/adam.ts';
+import { augmentAffine, type AugmentOptions } from '../kernels/augment.ts';
+import { avgPool2dBackward, avgPool2dForward } from '../kernels/avgpool2d.ts';
+import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.ts';
+import { dropoutBackward, dropoutForward, RNG_UNIFORM_BYTES, rngUniforms } from '../kernels/dropout.ts';
 import type { Conv2dShape } from '../util/shapes.ts';
 import { ParameterLayout } from './parameters.ts';
-import { checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode } from './planner.ts';
+import {
+  avgPoolShape, batchNormShape, checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode,
+} from './planner.ts';
 import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from './spec.ts';
 
 /** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
@@ -54,6 +60,10 @@ interface Node {
   linearTextures?: LinearForwardTextures;
   /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
   weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
+  /** batch norm, training: the batch's mean and biased variance per channel. */
+  batchStats?: GPUBuffer;
+  /** dropout, training: each element's scale (1 / (1 - p) or 0), for the backward. */
+  dropoutMask?: GPUBuffer;
 }
 
 /** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
@@ -86,9 +96,13 @@ export interface NetworkOptions {
   maxBatch: number;
   /** Allocate gradients and optimizer state and record backward + Adam. */
   training: boolean;
-  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
+  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'decoupled'>;
   /** The plan to execute (for the same model, maxBatch and training); default: the planner's for this device. */
   plan?: ExecutionPlan;
+  /** Training: augment every batch with random affine transforms (augment_affine.wgsl) instead of only normalizing it. */
+  augment?: AugmentOptions;
+  /** Cross-entropy's label smoothing (0: none). */
+  labelSmoothing?: number;
 }
 
 export class Network {
@@ -110,6 +124,8 @@ export class Network {
   readonly logProbs: GPUBuffer;
   /** Two u32 words: bitcast f32 loss sum of the batch, correct count. */
   readonly stats: GPUBuffer;
+  /** Seed and step for dropout and augmentation (setStep); null when the network draws no random numbers. */
+  readonly rng: GPUBuffer | null;
   readonly bytesAllocated: number;
 
   private readonly input: Value;
@@ -150,13 +166,16 @@ export class Network {
     this.adamUniforms = training ? this.track(createUniformBuffer(gpu, 'adam.uniforms', ADAM_UNIFORM_BYTES)) : null;
 
     this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
+    const random = training && (options.augment !== undefined || plan.nodes.some((n) => n.kind === 'dropout'));
+    this.rng = random ? this.track(createUniformBuffer(gpu, 'rng.uniforms', RNG_UNIFORM_BYTES)) : null;
     this.nodes = [];
     let current = this.input;
     for (const planNode of plan.nodes) {
       const layer = this.layers[planNode.layer];
       const name = planNode.name;
       let output: Value;
-      if (planNode.kind === 'flatten') {
+      if (planNode.kind === 'flatten' || (planNode.kind === 'dropout' && !training)) {
+        // Evaluation's dropout is the identity: its output is its input.
         output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
       } else if (planNode.kind === 'relu') {
         // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
@@ -197,6 +216,8 @@ export class Network {
       return made;
     };
     if (p.kind === 'maxpool2d' && p.variant === 'buffer') node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
+    if ((p.kind === 'batchnorm2d' || p.kind === 'batchnorm1d') && this.options.training) node.batchStats = f32(`${p.name}.batch-stats`, 2 * layer.inShape[0]);
+    if (p.kind === 'dropout' && this.options.training) node.dropoutMask = f32(`${p.name}.mask`, maxBatch * shapeSize(layer.outShape));
     if (p.kind === 'conv2d' && (p.variant === 'texture' || p.variant === 'texture+pool')) {
       const packed = createConv2dPackedOperands(this.gpu, p.name, convShape(layer, maxBatch));
       this.textures.push(packed.input.texture, packed.weight.texture);
@@ -265,6 +286,11 @@ export class Network {
     }
   }
 
+  /** Sets the seed and step dropout masks and augmentations are drawn from (before each training step). */
+  setStep(seed: number, step: number): void {
+    if (this.rng) writeBuffer(this.gpu, this.rng, rngUniforms(seed, step));
+  }
+
   /** Uploads a batch: `pixels` holds batch*inputSize bytes, `labels` one class per sample. */
   writeBatch(pixels: Uint8Array, labels: Uint32Array): void {
     writeBuffer(this.gpu, this.pixels, pixels);
@@ -289,7 +315,11 @@ export class Network {
     const inputCount = batch * this.inputSize;
     const [channels, height, width] = this.model.input;
     const first = this.nodes[0];
-    const forward: Op[] = [this.executionPlan.input === 'into-packed'
+    const augment = this.options.training ? this.options.augment : undefined;
+    const forward: Op[] = [augment
+      ? { name: 'augment (random affine) + normalize', flops: 40 * inputCount, bytes: 20 * inputCount,
+        dispatches: await augmentAffine(gpu, { batch, channels, height, width }, augment, this.rng!, this.pixels, this.input.buffer) }
+      : this.executionPlan.input === 'into-packed'
       ? { name: `normalize (into ${layerName(first.layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
         dispatches: [await packMatrix(gpu, { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
           this.pixels, first.packedConv!.input)] }
@@ -301,7 +331,8 @@ export class Network {
     const logits = batch * classes;
     const loss: Op[] = [
       { name: 'softmax_cross_entropy', flops: 6 * logits, bytes: 4 * (2 * logits + 3 * batch), dispatches:
-        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions) },
+        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions,
+          this.options.training ? this.options.labelSmoothing : 0) },
       { name: 'loss_stats', flops: 2 * batch, bytes: 12 * batch, dispatches:
         await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats) },
     ];
@@ -312,7 +343,8 @@ export class Network {
     if (this.options.training) {
       for (let i = this.nodes.length - 1; i >= 0; i--) backward.push(...(await this.recordBackward(i, batch)));
       const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-      const n = layout.totalElements;
+      // Buffers (running statistics) follow the trainable tensors and are left out.
+      const n = layout.trainableElements;
       optimizer = [{ name: 'adam', flops: 12 * n, bytes: 28 * n, dispatches:
         await adamStep(gpu, n, adam, this.adamUniforms!, this.params, this.grads!, this.adamM!, this.adamV!) }];
     }
@@ -460,7 +492,47 @@ export class Network {
           dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer) }];
       case 'flatten':
         return [];
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const shape = batchNormShape(layer, batch);
+        const running = this.runningRange(spec.name);
+        const ops: Op[] = [];
+        let stats: GPUBufferBinding | GPUBuffer = running.binding;
+        let variance = running.offsets.variance;
+        if (node.batchStats) {
+          ops.push({ name: `${name} batch statistics`, flops: 3 * inCount, bytes: 8 * inCount,
+            dispatches: await batchNormStats(gpu, shape, input.buffer, node.batchStats, this.runningRange(spec.name, true).binding, running.offsets) });
+          stats = node.batchStats;
+          variance = shape.channels;
+        }
+        ops.push({ name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 4 * inCount, bytes: 8 * inCount,
+          dispatches: await batchNormForward(gpu, shape, { relu: p.relu, offsets: { variance } }, input.buffer, stats,
+            this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) });
+        return ops;
+      }
+      case 'dropout':
+        if (!node.dropoutMask) return [];
+        return [{ name: `${name} forward`, flops: 50 * outCount, bytes: 12 * outCount,
+          dispatches: await dropoutForward(gpu, outCount, { p: spec.p, salt: node.plan.layer }, this.rng!, input.buffer, output.buffer, node.dropoutMask) }];
+      case 'avgpool2d':
+        return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + outCount),
+          dispatches: await avgPool2dForward(gpu, avgPoolShape(layer, batch), input.buffer, output.buffer) }];
     }
+  }
+
+  /**
+   * A batch norm's running_mean, running_var and num_batches_tracked as one range of the parameters
+   * (WebGPU lets a dispatch write a buffer through one binding only), with the offsets inside it.
+   */
+  private runningRange(layer: string, whole = false) {
+    const mean = this.layout.slot(`${layer}.running_mean`);
+    const variance = this.layout.slot(`${layer}.running_var`);
+    const count = this.layout.slot(`${layer}.num_batches_tracked`);
+    const end = whole ? count.offset + 1 : variance.offset + variance.count;
+    return {
+      binding: { buffer: this.params, offset: mean.offset * 4, size: (end - mean.offset) * 4 },
+      offsets: { variance: variance.offset - mean.offset, count: count.offset - mean.offset },
+    };
   }
 
   private async recordBackward(i: number, batch: number): Promise<Op[]> {
@@ -531,6 +603,29 @@ export class Network {
         if (input.grad) {
           ops.push({ name: `${name} backward${reluMask ? '+relu' : ''}`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
             dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, { reluOutput: reluMask }) });
+        }
+        break;
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const shape = batchNormShape(layer, batch);
+        const weight = this.layout.slot(`${spec.name}.weight`);
+        const bias = this.layout.slot(`${spec.name}.bias`);
+        const paramGrads = { buffer: this.grads!, offset: weight.offset * 4, size: (bias.offset + bias.count - weight.offset) * 4 };
+        ops.push({ name: `${name} backward`, flops: 8 * inCount, bytes: 16 * inCount,
+          dispatches: await batchNormBackward(gpu, shape, bias.offset - weight.offset, input.buffer, gradOutput, node.batchStats!,
+            this.param(`${spec.name}.weight`), paramGrads, input.grad ?? undefined) });
+        break;
+      }
+      case 'dropout':
+        if (input.grad) {
+          ops.push({ name: `${name} backward`, flops: outCount, bytes: 12 * outCount,
+            dispatches: await dropoutBackward(gpu, outCount, gradOutput, node.dropoutMask!, input.grad) });
+        }
+        break;
+      case 'avgpool2d':
+        if (input.grad) {
+          ops.push({ name: `${name} backward`, flops: inCount, bytes: 4 * (inCount + outCount),
+            dispatches: await avgPool2dBackward(gpu, avgPoolShape(layer, batch), gradOutput, input.grad) });
         }
         break;
       case 'relu':

@@ -11,7 +11,7 @@ import { packFits } from '../kernels/layout.ts';
 import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
 import { conv2dGemmShape, defaultGemmTiles } from '../kernels/gemm_tiles.ts';
-import type { Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
+import type { AvgPool2dShape, Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
 import { resolveLayers, shapeSize, type LayerSpec, type ModelSpec, type ResolvedLayer } from './spec.ts';
 
 /**
@@ -347,6 +347,19 @@ export function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
   return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
 }
 
+/** Batch norm over [batch, channels, spatial]: batchnorm1d has spatial 1. */
+export function batchNormShape(layer: ResolvedLayer, batch: number): { batch: number; channels: number; spatial: number; eps?: number; momentum?: number } {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'batchnorm2d' | 'batchnorm1d' }>;
+  return { batch, channels: layer.inShape[0], spatial: shapeSize(layer.inShape.slice(1)), eps: spec.eps, momentum: spec.momentum };
+}
+
+export function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'avgpool2d' }>;
+  const [channels, height, width] = layer.inShape;
+  const kernel = spec.kernel ?? height;
+  return { batch, channels, height, width, kernel, stride: spec.stride ?? kernel };
+}
+
 export function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
   const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
   const [channels, height, width] = layer.inShape;
@@ -363,13 +376,14 @@ interface SkeletonNode {
   resolved: ResolvedLayer;
 }
 
-/** The nodes a model runs as: conv2d and linear absorb a ReLU right after them. */
+/** The nodes a model runs as: conv2d, linear and batch norm absorb a ReLU right after them. */
 function nodesOf(model: ModelSpec): SkeletonNode[] {
   const layers = resolveLayers(model);
   const nodes: SkeletonNode[] = [];
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
-    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear') && layers[i + 1]?.spec.kind === 'relu';
+    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear' || spec.kind === 'batchnorm2d' || spec.kind === 'batchnorm1d') &&
+      layers[i + 1]?.spec.kind === 'relu';
     nodes.push({ name: 'name' in spec ? spec.name : `${spec.kind}${i}`, kind: spec.kind, layer: i, relu, resolved: layers[i] });
     if (relu) i++;
   }
@@ -383,6 +397,11 @@ function variantsOf(kind: LayerSpec['kind']): Variant[] {
     case 'linear': return ['buffer', 'texture', 'tiled'];
     case 'relu': return ['standalone'];
     case 'flatten': return ['view'];
+    case 'batchnorm2d':
+    case 'batchnorm1d':
+    case 'dropout':
+    case 'avgpool2d':
+      return ['buffer'];
   }
 }
 
