@@ -41,6 +41,63 @@ class Net(nn.Module):
         return F.log_softmax(self.fc2(x), dim=1)
 
 
+class SpecNet(nn.Module):
+    """Any model description of src/nn/spec.ts (the presets fast and best, --model files), built from the
+    model_spec our checkpoints record: layers with a name become attributes of that name, so the
+    state_dict names are ours."""
+
+    def __init__(self, spec):
+        super().__init__()
+        self.steps = []
+        channels, height, width = spec['input']
+        features = None
+        for index, layer in enumerate(spec['layers']):
+            kind = layer['kind']
+            if kind == 'conv2d':
+                module = nn.Conv2d(channels, layer['outChannels'], layer['kernel'], layer.get('stride', 1), layer.get('padding', 0))
+                channels = layer['outChannels']
+            elif kind == 'batchnorm2d':
+                module = nn.BatchNorm2d(channels, layer.get('eps', 1e-5), layer.get('momentum', 0.1))
+            elif kind == 'batchnorm1d':
+                module = nn.BatchNorm1d(features, layer.get('eps', 1e-5), layer.get('momentum', 0.1))
+            elif kind == 'linear':
+                module = nn.Linear(features, layer['outFeatures'])
+                features = layer['outFeatures']
+            elif kind == 'relu':
+                module = nn.ReLU()
+            elif kind == 'maxpool2d':
+                module = nn.MaxPool2d(layer['kernel'], layer.get('stride', layer['kernel']))
+            elif kind == 'avgpool2d':
+                module = nn.AvgPool2d(layer['kernel'], layer.get('stride', layer['kernel'])) if 'kernel' in layer else nn.AdaptiveAvgPool2d(1)
+            elif kind == 'dropout':
+                module = nn.Dropout(layer['p'])
+            elif kind == 'flatten':
+                module = nn.Flatten()
+            else:
+                sys.exit(f'unknown layer kind {kind}')
+            # Unnamed layers (no parameters) are children too, so eval() reaches dropout.
+            setattr(self, layer.get('name', f'{kind}{index}'), module)
+            self.steps.append(module)
+            if kind == 'flatten':
+                features = channels * height * width
+            if kind in ('conv2d', 'maxpool2d', 'avgpool2d'):
+                _, channels, height, width = self._shape(spec['input'])
+
+    def _shape(self, input_shape):
+        """The output shape of the layers so far, for the next layer's sizes."""
+        with torch.no_grad():
+            x = torch.zeros(1, *input_shape)
+            for m in self.steps:
+                x = m.eval()(x)
+                m.train()
+        return x.shape
+
+    def forward(self, x):
+        for m in self.steps:
+            x = m(x)
+        return F.log_softmax(x, dim=1)
+
+
 def read_idx(path):
     opener = gzip.open if path.endswith('.gz') else open
     with opener(path, 'rb') as f:
@@ -81,7 +138,7 @@ def read_safetensors(path):
         assert info['dtype'] == 'F32', f'{name}: dtype {info["dtype"]}'
         begin, end = info['data_offsets']
         t = torch.frombuffer(bytearray(data[base + begin:base + end]), dtype=torch.float32)
-        tensors[name] = t.view(*info['shape'])
+        tensors[name] = t.view(info['shape'])
     return tensors, header.get('__metadata__', {})
 
 
@@ -124,7 +181,7 @@ def evaluate(model, images, labels):
 
 def check(args):
     tensors, metadata = read_safetensors(args.check)
-    model = Net()
+    model = Net() if metadata.get('model', 'digit') == 'digit' else SpecNet(json.loads(metadata['model_spec']))
     model.load_state_dict(tensors, strict=True)
     images, labels = load(args.data, 'test')
     correct, loss = evaluate(model, images, labels)

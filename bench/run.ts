@@ -1,7 +1,9 @@
 // Benchmark of the `digit` network on the current runtime: pipeline compile time, steady-state
 // training throughput, evaluation throughput, per-op profile, host overhead, memory; optionally the
 // same network in PyTorch on the CPU for comparison. Prints a table and writes JSON.
-//   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch]      deno task bench
+// --tune runs the tuner first where the tune cache lacks this device's entry (src/cli/tuning.ts); the
+// plans use the cache's configurations either way, and the output says which.
+//   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch] [--tune] [--tune-cache FILE]      deno task bench
 import { writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import process from 'node:process';
@@ -20,6 +22,7 @@ import { evaluate } from '../src/train/evaluate.ts';
 import { formatProfile, profileOps, profileTrainingStep } from '../src/train/profile.ts';
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 import { Rng } from '../src/util/random.ts';
+import { setUpTuning } from '../src/cli/tuning.ts';
 import { runPytorchDigit } from './pytorch.ts';
 import { mainThreadCpuMs, randomBuffer, timeDispatches, workerCpuMs } from './timing.ts';
 
@@ -31,6 +34,8 @@ const { values } = parseArgs({
     json: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
     data: { type: 'string' },
+    tune: { type: 'boolean', default: false },
+    'tune-cache': { type: 'string' },
   },
 });
 const seconds = Number(values.seconds);
@@ -45,6 +50,18 @@ const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
 const testSplit = await loadMnist({ dir: values.data, split: 'test' });
 const gpu = await openGpu({ timestamps: true });
 const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
+const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model: DIGIT,
+  plans: [{ training: true, maxBatch: batchSize }, { training: false, maxBatch: 1000 }], log: (line) => console.error(line) });
+
+// Submissions and uploads, counted where the queue is called (bench-only instrumentation).
+const queueCalls = { submits: 0, writes: 0 };
+{
+  const queue = gpu.device.queue;
+  const submit = queue.submit.bind(queue);
+  const write = queue.writeBuffer.bind(queue);
+  queue.submit = (buffers) => { queueCalls.submits++; return submit(buffers); };
+  queue.writeBuffer = ((...args: Parameters<GPUQueue['writeBuffer']>) => { queueCalls.writes++; return write(...args); }) as GPUQueue['writeBuffer'];
+}
 const layout = new ParameterLayout(parameterSpecs(DIGIT));
 
 // 1. Pipeline compile time: every kernel of a training plan and an evaluation plan, on a fresh device.
@@ -101,8 +118,13 @@ const hostCpuStart = mainThreadCpuMs();
 const workerCpuStart = workerCpuMs();
 started = performance.now();
 const deadline = started + seconds * 1000;
+const callsBefore = { ...queueCalls };
 const measured = await train(gpu, config, trainSplit, state, { shouldStop: () => (++steps, performance.now() >= deadline) });
 const trainSeconds = (performance.now() - started) / 1000;
+// Per step: every dispatch of the recorded step; submissions and uploads as the loop made them (the stats readback's included).
+const dispatchesPerStep = (await trainNet.plan(batchSize)).trainingStep.length;
+const submitsPerStep = (queueCalls.submits - callsBefore.submits) / steps;
+const writesPerStep = (queueCalls.writes - callsBefore.writes) / steps;
 const hostCpuEnd = mainThreadCpuMs();
 const workerCpuEnd = workerCpuMs();
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;
@@ -134,7 +156,10 @@ const matmulCeilingGflops = matmulCeiling.gflops;
 evalNet.setParameters(measured.state.params);
 await evaluate(gpu, evalNet, testSplit); // warm-up
 const evalRates: number[] = [];
+const evalCallsBefore = { ...queueCalls };
 for (let i = 0; i < 3; i++) evalRates.push((await evaluate(gpu, evalNet, testSplit)).imagesPerSecond);
+const evalSubmits = (queueCalls.submits - evalCallsBefore.submits) / 3;
+const evalDispatches = (await evalNet.plan(1000)).evaluationStep.length * Math.ceil(testSplit.count / 1000);
 evalRates.sort((x, y) => x - y);
 const evalPlan = await evalNet.plan(1000);
 evalNet.writeBatch(testSplit.images.subarray(0, 1000 * evalNet.inputSize), Uint32Array.from(testSplit.labels.subarray(0, 1000)));
@@ -156,6 +181,12 @@ const result = {
   runtime: runtimeName,
   adapter: gpu.adapterName,
   batch_size: batchSize,
+  tile_configurations: tuning.description,
+  dispatches_per_step: dispatchesPerStep,
+  submissions_per_step: submitsPerStep,
+  uploads_per_step: writesPerStep,
+  eval_submissions_per_pass: evalSubmits,
+  eval_dispatches_per_pass: evalDispatches,
   pipeline_compile_seconds: compileSeconds,
   train_images_per_second: trainImagesPerSecond,
   train_step_ms: stepMs,
@@ -182,7 +213,11 @@ const result = {
 
 const row = (name: string, value: string) => console.log(`  ${name.padEnd(34)} ${value}`);
 console.log(`\ndigit benchmark, ${runtimeName}, ${gpu.adapterName}, batch ${batchSize}`);
+row('tile configurations', tuning.description);
 row('pipeline compile (all kernels)', `${compileSeconds.toFixed(2)} s`);
+row('per training step', `${dispatchesPerStep} dispatches, ${submitsPerStep.toFixed(2)} submissions, ${writesPerStep.toFixed(2)} uploads ` +
+  '(queue.writeBuffer: batch, labels, Adam step scalars)');
+row('per evaluation of the test set', `${evalDispatches} dispatches in ${evalSubmits.toFixed(0)} submissions (batches of 1000)`);
 row('training throughput', `${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${trainSeconds.toFixed(1)} s)`);
 row('kernel time per step (profiled)', `${profile.totalMilliseconds.toFixed(1)} ms (outside kernels ~${(100 * hostShare).toFixed(1)}% of a step)`);
 if (hostCpuMsPerStep !== null) {

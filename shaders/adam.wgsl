@@ -15,7 +15,8 @@
 struct Step {
   step_size: f32,
   bias_correction2_sqrt: f32,
-  unused0: f32,
+  /** AdamW: 1 - lr * weight_decay, the decoupled decay applied to the parameter first. */
+  decay: f32,
   unused1: f32,
 }
 
@@ -26,6 +27,8 @@ override ONE_MINUS_BETA1: f32;
 override ONE_MINUS_BETA2: f32;
 override EPS: f32;
 override WEIGHT_DECAY: f32 = 0.0;
+// torch.optim.AdamW: param *= 1 - lr * weight_decay before the Adam step, and no decay in the gradient.
+override DECOUPLED: bool = false;
 override WG: u32 = 256;
 
 @group(0) @binding(0) var<uniform> per_step: Step;
@@ -39,10 +42,14 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
   let i = (wid.x + wid.y * nwg.x) * WG + lid;
   if (i >= COUNT / 4u) { return; }
-  let p = param[i];
+  var p = param[i];
   var g = grad[i];
-  // Skipped entirely at zero, as PyTorch does, so an infinite parameter does not turn g into NaN.
-  if (WEIGHT_DECAY != 0.0) { g = g + WEIGHT_DECAY * p; }
+  if (DECOUPLED) {
+    p = p * per_step.decay;
+  } else if (WEIGHT_DECAY != 0.0) {
+    // Skipped entirely at zero, as PyTorch does, so an infinite parameter does not turn g into NaN.
+    g = g + WEIGHT_DECAY * p;
+  }
   let m_new = BETA1 * m[i] + ONE_MINUS_BETA1 * g;
   let v_new = BETA2 * v[i] + ONE_MINUS_BETA2 * g * g;
   m[i] = m_new;

@@ -14,6 +14,9 @@ override BATCH: u32;
 override CLASSES: u32;
 override LOG_SOFTMAX_ONLY: bool = false;
 override WG: u32 = 64;
+// Label smoothing (PyTorch's label_smoothing): the target is (1 - SMOOTHING) onehot + SMOOTHING / CLASSES.
+// Zero folds the smoothing branches away, leaving the plain loss bit for bit.
+override SMOOTHING: f32 = 0.0;
 
 @group(0) @binding(0) var<storage, read> logits: array<f32>;
 @group(0) @binding(1) var<storage, read> labels: array<u32>;
@@ -68,12 +71,22 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let label_logit = logits[base + min(label, CLASSES - 1u)];
   // A NaN constant is a compile error in WGSL, so it is made from a runtime variable.
   var nan_bits = 0x7fc00000u;
-  sampleLoss[row] = select(bitcast<f32>(nan_bits), log_sum - (label_logit - best), valid);
+  var loss = log_sum - (label_logit - best);
+  if (SMOOTHING != 0.0) {
+    var uniform_loss = 0.0;
+    for (var j = 0u; j < CLASSES; j++) { uniform_loss += log_sum - (logits[base + j] - best); }
+    loss = (1.0 - SMOOTHING) * loss + SMOOTHING * uniform_loss / f32(CLASSES);
+  }
+  sampleLoss[row] = select(bitcast<f32>(nan_bits), loss, valid);
   predictions[row] = best_at;
   let inv_sum = 1.0 / sum;
   let inv_batch = 1.0 / f32(BATCH);
   for (var j = 0u; j < CLASSES; j++) {
     let p = exp(logits[base + j] - best) * inv_sum;
-    gradLogits[base + j] = (p - select(0.0, 1.0, valid && j == label)) * inv_batch;
+    if (SMOOTHING != 0.0) {
+      gradLogits[base + j] = (p - select(0.0, 1.0 - SMOOTHING, valid && j == label) - SMOOTHING / f32(CLASSES)) * inv_batch;
+    } else {
+      gradLogits[base + j] = (p - select(0.0, 1.0, valid && j == label)) * inv_batch;
+    }
   }
 }

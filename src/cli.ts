@@ -12,6 +12,7 @@ import { serveCommand } from './cli/serve.ts';
 import { infoCommand } from './cli/info.ts';
 import { importCommand } from './cli/import.ts';
 import { exportCommand } from './cli/export.ts';
+import { tuneCommand } from './cli/tune.ts';
 
 const HELP = `webgpu-digits: train and run a convolutional network on MNIST (or Fashion-MNIST, KMNIST) with hand-written WebGPU kernels.
 
@@ -27,6 +28,7 @@ Commands:
   info       runtime, GPU adapters and driver, limits, where data, checkpoints and shader caches are
   import     turn a PyTorch state_dict (safetensors) into a checkpoint, checking every tensor
   export     write a checkpoint as ONNX (--format onnx)
+  tune       time kernel tile configurations on this GPU and keep the fastest for train, eval and bench
 
 Run <command> --help for its options.`;
 
@@ -40,6 +42,7 @@ const commands: Record<string, (argv: string[]) => Promise<number>> = {
   info: infoCommand,
   import: importCommand,
   export: exportCommand,
+  tune: tuneCommand,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -61,10 +61,10 @@ export function openDevice(options: OpenGpuOptions = {}): Promise<Gpu> {
 }
 
 /**
- * Checks a model description and returns it (frozen). A model is a list of layers: `conv2d`
- * (`name`, `outChannels`, `kernel`, optional `stride`, `padding`), `relu`, `maxpool2d` (`kernel`,
- * optional `stride`), `flatten` and `linear` (`name`, `outFeatures`); the last layer must output
- * `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
+ * Checks a model description and returns it (frozen). A model is a list of layers ({@link LayerSpec}):
+ * among them `conv2d` (`name`, `outChannels`, `kernel`, optional `stride`, `padding`), `relu`,
+ * `maxpool2d` (`kernel`, optional `stride`), `flatten` and `linear` (`name`, `outFeatures`); the last
+ * layer must output `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
  *
  * @throws Error naming the layer whose shapes do not fit.
  */

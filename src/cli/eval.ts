@@ -8,6 +8,7 @@ import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
 import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions, trainFirstAdvice } from './common.ts';
 import { className } from '../data/datasets.ts';
+import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
 import { printPlans } from './plan.ts';
 import { emitJson, percent } from './progress.ts';
 
@@ -24,7 +25,8 @@ ${DATA_HELP}
 ${DEVICE_HELP}
   --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
-  --verbose            print the GPU adapter and its limits
+  --verbose            print the GPU adapter and its limits, and which tile configurations run
+${TUNE_HELP_LINES}
   -h, --help           show this help`;
 
 export async function evalCommand(argv: string[]): Promise<number> {
@@ -35,6 +37,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false } as const,
     plan: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
+    ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
     ...deviceOptions,
@@ -53,14 +56,17 @@ export async function evalCommand(argv: string[]): Promise<number> {
   if (trainedOn !== undefined && trainedOn !== dataset.name) {
     console.error(`warning: ${path} was trained on ${trainedOn}, evaluated here on ${dataset.name}: its accuracy says little`);
   }
-  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose);
+  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose, values['tune-cache']);
   const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m) });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
 
-  const gpu = await openGpu({ ...device, verbose: values.verbose });
+  const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.tune });
   try {
     const maxBatch = Math.min(batchSize, data.count);
+    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model: checkpoint.model,
+      plans: [{ training: false, maxBatch }], log: (line) => values.json || console.error(line) });
+    if (values.verbose) console.error(tuning.description);
     let network: Network | undefined;
     const compile = await timeCompile(gpu, async () => {
       network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });

@@ -10,6 +10,9 @@ import {
   AdapterSelectionError, GpuUnavailableError, INSTALL_HINT, listAdapters, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary,
   type OpenGpuOptions,
 } from '../gpu/device.ts';
+import { deviceProfile } from '../gpu/profile.ts';
+import { DIGIT } from '../nn/spec.ts';
+import { setUpTuning } from './tuning.ts';
 import { parseCommandArgs } from './args.ts';
 import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 import { emitJson } from './progress.ts';
@@ -49,6 +52,8 @@ export interface InfoReport {
   data: { dataset: string; dir: string; from: string; splits: DataFileReport[] };
   checkpoint: { path: string; exists: boolean };
   shaderCache: { driver: string; dirs: { path: string; bytes: number }[]; note: string };
+  /** The device class and which tile configurations digit's default plans use (tune cache or the profile's defaults). */
+  tuning: { deviceClass: string; description: string; cache: string } | null;
 }
 
 export async function infoCommand(argv: string[]): Promise<number> {
@@ -74,12 +79,17 @@ export async function gatherInfo({ dataDir, verify, dataset, device = {} }:
   let adapter: InfoReport['adapter'] = null;
   let noAdapter: InfoReport['noAdapter'];
   let features: string[] = [];
+  let tuning: InfoReport['tuning'] = null;
   const limits: Record<string, number> = {};
   try {
     const gpu = await openGpu(device);
     adapter = { name: gpu.adapterName, ...gpu.adapter };
     features = [...gpu.features].sort();
     for (const name of WANTED_LIMITS) limits[name] = gpu.limits[name];
+    const notices: string[] = [];
+    const setup = await setUpTuning(gpu, { model: DIGIT, plans: [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }],
+      log: (line) => notices.push(line) });
+    tuning = { deviceClass: deviceProfile(gpu).kind, description: [...notices, setup.description].join('; '), cache: setup.path };
     await gpu.close();
   } catch (err) {
     if (!(err instanceof GpuUnavailableError)) throw err;
@@ -104,6 +114,7 @@ export async function gatherInfo({ dataDir, verify, dataset, device = {} }:
     },
     checkpoint: { path: resolve(defaultCheckpointPath('digit')), exists: existsSync(defaultCheckpointPath('digit')) },
     shaderCache: shaderCache(adapter),
+    tuning,
   };
 }
 
@@ -197,6 +208,7 @@ export function formatInfo(r: InfoReport): string {
   lines.push(`checkpoint  ${r.checkpoint.path} (${r.checkpoint.exists ? 'exists' : 'not yet written: run train'})`);
   const cache = r.shaderCache;
   lines.push(`shaders     cached by ${cache.driver}: ${cache.note}`);
+  if (r.tuning) lines.push(`tuning      ${r.tuning.deviceClass}; ${r.tuning.description}`);
   for (const dir of cache.dirs) lines.push(`            ${dir.path}: ${mb(dir.bytes)}`);
   return lines.join('\n');
 }

@@ -1,18 +1,21 @@
-// `--plan` of train and eval: prints the execution plans the planner makes for this device, then the
-// command exits without training or evaluating (the plan depends only on model, batch size and device).
+// `--plan` of train and eval: prints the execution plans the planner makes for this device (with the
+// tune cache's configurations where it has some), then the command exits without training or
+// evaluating (the plan depends only on model, batch size, device and tune cache).
 import { openGpu } from '../gpu/device.ts';
-import { deviceProfile } from '../gpu/profile.ts';
+import { profileFor } from '../gpu/profile.ts';
 import { formatPlan, planNetwork } from '../nn/planner.ts';
 import type { ModelSpec } from '../nn/spec.ts';
+import { setUpTuning } from './tuning.ts';
 
 /** Prints the plan of each network (one JSON object per plan with `json`) and returns the exit code. */
 export async function printPlans(model: ModelSpec, networks: { training: boolean; maxBatch: number }[], json: boolean,
-  verbose = false): Promise<number> {
+  verbose = false, tuneCache?: string): Promise<number> {
   const gpu = await openGpu({ verbose });
   try {
-    const profile = deviceProfile(gpu);
+    const tuning = await setUpTuning(gpu, { cache: tuneCache, model, plans: networks, log: (line) => console.error(line) });
+    if (verbose) console.error(tuning.description);
     for (const options of networks) {
-      const plan = planNetwork(model, options, profile);
+      const plan = planNetwork(model, options, profileFor(gpu, model.name, options.training, options.maxBatch));
       console.log(json ? JSON.stringify({ plan }) : formatPlan(plan));
     }
     return 0;

@@ -8,6 +8,11 @@ import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
 import { getModel, parameterSpecs, type ModelSpec } from '../nn/spec.ts';
+import { checkModelSpec } from '../nn/model-file.ts';
+import { DEFAULT_AUGMENT } from '../kernels/augment.ts';
+import { readRegularFile } from '../io/files.ts';
+import { SCHEDULES, type ScheduleName } from '../train/schedule.ts';
+import { trainingOptions } from '../train/trainer.ts';
 import {
   CHECKPOINT_FORMAT, loadCheckpoint, NonFiniteStateError, optimizerPath, peekMetadata, removeStaleCheckpointFiles, saveCheckpoint,
   stateFromCheckpoint,
@@ -23,6 +28,7 @@ import {
   resumeCommand,
 } from './common.ts';
 import { printPlans } from './plan.ts';
+import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
 import { BROKEN_PIPE_EXIT, bar, emitJson, formatDuration, logError, onBrokenPipe, percent, ProgressLine } from './progress.ts';
 
 export const TRAIN_HELP = `Usage: train [options]
@@ -31,11 +37,21 @@ Trains a model on the MNIST training set (60,000 images) with Adam and cross-ent
 10,000 test images after every epoch, and writes a checkpoint after every epoch.
 
 Options:
-  --model NAME         model description (default: digit)
+  --model NAME|FILE    model: digit (default), fast, best, or a JSON file describing one in
+                       src/nn/spec.ts's shape (layers: conv2d, relu, maxpool2d, avgpool2d, flatten,
+                       linear, batchnorm2d, batchnorm1d, dropout)
   --epochs N           number of epochs (default: 20)
   --batch-size N       images per step (default: 64)
   --lr X               Adam learning rate (default: 0.001)
   --weight-decay X     Adam weight decay (default: 0)
+  --adamw              decoupled weight decay (torch.optim.AdamW) instead of Adam's L2 term
+  --schedule NAME      learning rate: constant (default), step (x --gamma per epoch, as the PyTorch
+                       example's StepLR), cosine (annealed to 0 over the run, per step), onecycle
+                       (OneCycleLR: warm-up to --lr over 30 % of the steps, then cosine down)
+  --gamma X            --schedule step's factor per epoch (default: 0.7)
+  --label-smoothing X  cross-entropy label smoothing in [0, 1) (default: 0)
+  --augment            random affine augmentation of every training batch on the GPU (rotation
+                       ±10°, scale 0.9-1.1, shift ±2 px, bilinear); never for evaluation
   --seed N             seed for initialisation and shuffling (default: 1)
   --no-shuffle         keep the dataset order
   --out PATH           checkpoint to write (default: data/checkpoints/<model>.safetensors), its
@@ -57,7 +73,8 @@ ${DEVICE_HELP}
                        --log-every steps and one per epoch; --resume appends to it
   --log-every N        steps between log records (default: 50)
   --json               one JSON object per line on stdout instead of progress bars
-  --verbose            print the GPU adapter and its limits
+  --verbose            print the GPU adapter and its limits, and which tile configurations run
+${TUNE_HELP_LINES}
   -h, --help           show this help
 
 Ctrl-C (or SIGTERM) finishes the current step, writes a checkpoint and exits with 130 (143); a second
@@ -72,6 +89,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     'batch-size': { type: 'string', default: '64' } as const,
     lr: { type: 'string', default: String(ADAM_DEFAULTS.lr) } as const,
     'weight-decay': { type: 'string', default: '0' } as const,
+    adamw: { type: 'boolean', default: false } as const,
+    schedule: { type: 'string', default: 'constant' } as const,
+    gamma: { type: 'string', default: '0.7' } as const,
+    'label-smoothing': { type: 'string', default: '0' } as const,
+    augment: { type: 'boolean', default: false } as const,
     seed: { type: 'string', default: '1' } as const,
     'no-shuffle': { type: 'boolean', default: false } as const,
     out: { type: 'string' } as const,
@@ -87,6 +109,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     log: { type: 'string' } as const,
     'log-every': { type: 'string', default: '50' } as const,
     verbose: { type: 'boolean', default: false } as const,
+    ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
     ...deviceOptions,
@@ -97,17 +120,27 @@ export async function trainCommand(argv: string[]): Promise<number> {
   }
   let model: ModelSpec;
   try {
-    model = getModel(values.model!);
+    model = /\.json$/i.test(values.model!) ? modelFromFile(values.model!) : getModel(values.model!);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
+  if (!(SCHEDULES as readonly string[]).includes(values.schedule!)) {
+    throw new UsageError(`--schedule ${values.schedule} is not a schedule; expected one of ${SCHEDULES.join(', ')}`);
+  }
+  const labelSmoothing = nonNegativeNumberOption(values['label-smoothing'], 'label-smoothing');
+  if (labelSmoothing >= 1) throw new UsageError(`--label-smoothing must be below 1, got ${labelSmoothing}`);
+  const scheduleName = values.schedule as ScheduleName;
   const config: TrainConfig = {
     model,
     epochs: intOption(values.epochs, 'epochs', 1, 100000),
     batchSize: intOption(values['batch-size'], 'batch-size', 1, 60000),
     seed: intOption(values.seed, 'seed', 0, 0xffffffff),
     shuffle: !values['no-shuffle'],
-    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay') },
+    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
+      ...(values.adamw ? { decoupled: true } : {}) },
+    schedule: scheduleName === 'step' ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') } : { name: scheduleName },
+    labelSmoothing,
+    augment: values.augment ? DEFAULT_AUGMENT : undefined,
   };
   const dataset = datasetOption(values.dataset);
   const device = gpuOptions(values);
@@ -121,7 +154,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const json = values.json!;
   if (values.plan) {
     return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
-      json, values.verbose);
+      json, values.verbose, values['tune-cache']);
   }
   const log = (text: string) => (json ? undefined : logError(text));
   const resumeHint = () => resumeCommand('train', argv);
@@ -170,7 +203,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
           `pass the same settings (${mismatch.map(([k]) => flags[k]).join(', ')}) to resume it`);
       }
       if (JSON.stringify(JSON.parse(m.adam ?? '{}')) !== JSON.stringify(config.adam)) {
-        throw new UsageError(`${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay to resume it`);
+        throw new UsageError(`${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay/--adamw to resume it`);
+      }
+      if ((m.training ?? '{}') !== JSON.stringify(trainingOptions(config))) {
+        throw new UsageError(`${resumeFrom} was trained with ${m.training ?? 'a constant learning rate, no label smoothing and no augmentation'}, ` +
+          `this run asks for ${JSON.stringify(trainingOptions(config))}; pass the same --schedule/--gamma/--epochs (cosine, onecycle)/` +
+          '--label-smoothing/--augment to resume it');
       }
       if (m.model_spec !== JSON.stringify(model)) {
         throw new UsageError(`${resumeFrom} holds another description of model "${model.name}" than this version's; it cannot be resumed`);
@@ -208,7 +246,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     if (resumeFrom) log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
 
-    const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.profile });
+    const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.profile || values.tune });
+    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model,
+      plans: [{ training: true, maxBatch: config.batchSize }, ...(testSplit ? [{ training: false, maxBatch: 1000 }] : [])],
+      log: (line) => json || logError(line) });
+    if (values.verbose) logError(tuning.description);
     let stopRequested = false;
     let stopSignal = 'SIGINT';
     // The last checkpoint on disk that continues this run, for messages when things go wrong.
@@ -347,6 +389,17 @@ export async function trainCommand(argv: string[]): Promise<number> {
       await gpu.close();
     }
   }
+}
+
+/** A model description from a JSON file, checked (see src/nn/model-file.ts). */
+function modelFromFile(path: string): ModelSpec {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(new TextDecoder().decode(readRegularFile(path, 'Model file')));
+  } catch (err) {
+    throw new Error(err instanceof SyntaxError ? `${path} is not valid JSON: ${err.message}` : (err as Error).message);
+  }
+  return checkModelSpec(parsed, path);
 }
 
 /** SHA-256 of the images and labels a run trains on: a resume on other data is refused. */

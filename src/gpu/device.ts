@@ -234,6 +234,8 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
   const requiredFeatures: GPUFeatureName[] = [];
   if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // GPU plans' reductions may use subgroup operations (src/kernels/reduce_tree.ts); CPU drivers' plans never do.
+  if (adapter.features.has('subgroups' as GPUFeatureName) && !summarizeAdapter(adapter).cpuDriver) requiredFeatures.push('subgroups' as GPUFeatureName);
 
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
   const info = adapter.info;

@@ -1,10 +1,14 @@
 // What the planner (src/nn/planner.ts) may know about a device, as plain data: the class of device,
 // the limits and features its decisions depend on, and any tuned tile configurations. Built from an
-// open device here, or by hand in the planner's GPU-free tests.
-import type { Gpu } from './device.ts';
+// open device here (deviceProfile), from an adapter's summary and limits (profileOf), or by hand in
+// the planner's GPU-free tests.
+import type { AdapterSummary, Gpu } from './device.ts';
 
-/** CPU drivers (lavapipe/llvmpipe, SwiftShader) run shaders on the host's cores; everything else is a GPU. */
-export type DeviceKind = 'cpu-driver' | 'gpu';
+/**
+ * CPU drivers (lavapipe/llvmpipe, SwiftShader, WARP) run shaders on the host's cores; integrated GPUs
+ * share the host's memory and have few compute units; everything else is a discrete GPU.
+ */
+export type DeviceKind = 'cpu-driver' | 'integrated-gpu' | 'discrete-gpu';
 
 export interface DeviceProfile {
   kind: DeviceKind;
@@ -16,19 +20,55 @@ export interface DeviceProfile {
     maxComputeWorkgroupSizeX: number;
   };
   features: string[];
-  /** Tile configurations measured on this device, by `<node>.<role>` (e.g. "conv1.forward"); override the rules. */
+  /**
+   * Tile configurations measured on this device by the tuner (src/tune/), by `<node>.<role>` (e.g.
+   * "conv1.forward"); override the rules.
+   */
   tuned?: Record<string, Record<string, number>>;
 }
 
-const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|softpipe/i;
+const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|softpipe|\bwarp\b|basic render driver/i;
+// Integrated parts by name or architecture (WebGPU's adapter info gives vendor and architecture,
+// e.g. "intel"/"gen-12lp", "apple"/"metal-3", "arm"/"valhall", "qualcomm"/"adreno-7xx").
+const INTEGRATED = /\b(intel|apple|arm|qualcomm|imagination|mali|adreno|powervr|uhd|iris|gen-\d+|xe-lpg?|rdna-?\d?-?igpu|vega[ -]?\d+ graphics|radeon(\(tm\))? graphics|integrated)\b/i;
+const DISCRETE_INTEL = /\b(arc|xe-hpg|alchemist|battlemage)\b/i;
+
+/** The class of an adapter from what it says of itself (see DeviceKind). */
+export function deviceKindOf(adapter: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'> &
+  { cpuDriver?: boolean }): DeviceKind {
+  const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
+  if (adapter.cpuDriver || adapter.isFallbackAdapter || CPU_DRIVER.test(text)) return 'cpu-driver';
+  if (INTEGRATED.test(text) && !DISCRETE_INTEL.test(text)) return 'integrated-gpu';
+  return 'discrete-gpu';
+}
 
 export function deviceProfile(gpu: Gpu, tuned?: DeviceProfile['tuned']): DeviceProfile {
   const { maxTextureDimension2D, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX } = gpu.limits;
   return {
-    kind: CPU_DRIVER.test(gpu.adapterName) ? 'cpu-driver' : 'gpu',
+    // The adapter name catches a CPU driver whose info is empty (the profile used to go by it alone).
+    kind: CPU_DRIVER.test(gpu.adapterName) ? 'cpu-driver' : deviceKindOf(gpu.adapter),
     adapter: gpu.adapterName,
     limits: { maxTextureDimension2D, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX },
     features: [...gpu.features].sort(),
     ...(tuned ? { tuned } : {}),
   };
+}
+
+/** Tuned tiles for a plan (model, training or not, batch size), or undefined where none were measured. */
+export type TunedLookup = (model: string, training: boolean, maxBatch: number) => DeviceProfile['tuned'] | undefined;
+
+const tunedLookups = new WeakMap<GPUDevice, TunedLookup>();
+
+/**
+ * Where this device's tuned configurations come from (the tune cache, read by src/tune/cache.ts): every
+ * plan made for it afterwards (Network.create, `--plan`) takes its tiles from there where it has some.
+ */
+export function useTunedConfigs(gpu: Gpu, lookup: TunedLookup | null): void {
+  if (lookup) tunedLookups.set(gpu.device, lookup);
+  else tunedLookups.delete(gpu.device);
+}
+
+/** The device's profile with the tuned tiles of one plan, where the tune cache has them. */
+export function profileFor(gpu: Gpu, model: string, training: boolean, maxBatch: number): DeviceProfile {
+  return deviceProfile(gpu, tunedLookups.get(gpu.device)?.(model, training, maxBatch));
 }

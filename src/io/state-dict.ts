@@ -52,6 +52,11 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
       continue;
     }
     const shapeOk = tensor.shape.length === slot.shape.length && tensor.shape.every((d, i) => d === slot.shape[i]);
+    // BatchNorm's step counter is an int64 buffer in PyTorch; ours keeps it as a float.
+    if (slot.name.endsWith('.num_batches_tracked') && tensor.dtype === 'I64' && shapeOk) {
+      named.set(slot.name, Float32Array.from(tensor.data as BigInt64Array, Number));
+      continue;
+    }
     if (tensor.dtype !== 'F32') {
       problems.push(`"${slot.name}" is ${tensor.dtype}, expected F32${tensor.dtype === 'F16' || tensor.dtype === 'BF16' || tensor.dtype === 'F64'
         ? ' (save model.float().state_dict())' : ''}`);
@@ -67,8 +72,6 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
   const expected = new Set(layout.slots.map((s) => s.name));
   for (const [name, tensor] of tensors) {
     if (expected.has(name)) continue;
-    // Buffers PyTorch keeps in state_dicts that the model has no use for here.
-    if (name.endsWith('.num_batches_tracked')) continue;
     problems.push(`unexpected "${name}" [${tensor.shape.join(', ')}] ${tensor.dtype}: ${model.name} has no such parameter`);
   }
   if (problems.length) {

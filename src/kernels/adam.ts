@@ -37,7 +37,9 @@ export function adamUniforms(options: AdamOptions, step: number): ArrayBuffer {
   if (!Number.isInteger(step) || step < 1) throw new RangeError(`Adam: step must be an integer >= 1 (1-based), got ${step}`);
   const stepSize = options.lr / (1 - options.beta1 ** step);
   const biasCorrection2Sqrt = Math.sqrt(1 - options.beta2 ** step);
-  return new Float32Array([stepSize, biasCorrection2Sqrt, 0, 0]).buffer;
+  // AdamW's decoupled decay factor (read only by the DECOUPLED specialization).
+  const decay = options.decoupled ? 1 - options.lr * options.weightDecay : 0;
+  return new Float32Array([stepSize, biasCorrection2Sqrt, decay, 0]).buffer;
 }
 
 /**
@@ -47,7 +49,7 @@ export function adamUniforms(options: AdamOptions, step: number): ArrayBuffer {
 export async function adamStep(
   gpu: Gpu,
   count: number,
-  options: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>,
+  options: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'decoupled'>,
   uniforms: BufferArg,
   param: BufferArg,
   grad: BufferArg,
@@ -72,6 +74,7 @@ export async function adamStep(
       ONE_MINUS_BETA2: 1 - options.beta2,
       EPS: options.eps,
       WEIGHT_DECAY: options.weightDecay,
+      ...(options.decoupled ? { DECOUPLED: 1 } : {}),
       WG,
     },
   });

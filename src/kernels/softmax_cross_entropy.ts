@@ -16,11 +16,13 @@ function checkShape(what: string, shape: LossShape): void {
 }
 
 
-async function rowsKernel(gpu: Gpu, shape: LossShape, logSoftmaxOnly: boolean) {
+async function rowsKernel(gpu: Gpu, shape: LossShape, logSoftmaxOnly: boolean, labelSmoothing = 0) {
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`softmaxCrossEntropy: label smoothing must be in [0, 1), got ${labelSmoothing}`);
   return getKernel(gpu, {
     shader: 'softmax_cross_entropy',
     bindings: ['read', 'read', 'read_write', 'read_write', 'read_write'],
-    constants: { BATCH: shape.batch, CLASSES: shape.classes, LOG_SOFTMAX_ONLY: logSoftmaxOnly ? 1 : 0, WG: ROWS_WG },
+    constants: { BATCH: shape.batch, CLASSES: shape.classes, LOG_SOFTMAX_ONLY: logSoftmaxOnly ? 1 : 0, WG: ROWS_WG,
+      ...(labelSmoothing ? { SMOOTHING: labelSmoothing } : {}) },
   });
 }
 
@@ -37,6 +39,7 @@ export async function softmaxCrossEntropy(
   gradLogits: BufferArg,
   sampleLoss: BufferArg,
   predictions: BufferArg,
+  labelSmoothing = 0,
 ): Promise<Dispatch[]> {
   const what = 'softmaxCrossEntropy';
   checkShape(what, shape);
@@ -46,7 +49,7 @@ export async function softmaxCrossEntropy(
   checkSize(what, 'gradLogits', gradLogits, batch * classes);
   checkSize(what, 'sampleLoss', sampleLoss, batch);
   checkSize(what, 'predictions', predictions, batch);
-  const kernel = await rowsKernel(gpu, shape, false);
+  const kernel = await rowsKernel(gpu, shape, false, labelSmoothing);
   return [{
     kernel,
     bindGroup: kernel.bind(gpu, [logits, labels, gradLogits, sampleLoss, predictions]),

@@ -7,7 +7,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
-import { deviceProfile } from '../gpu/profile.ts';
+import { profileFor } from '../gpu/profile.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
   conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dBackwardInputTiles, type Conv2dBackwardWeightTiles,
@@ -15,6 +15,9 @@ import {
 } from '../kernels/conv2d.ts';
 import { conv2dForwardTexture, createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands } from '../kernels/conv2d_texture.ts';
 import { conv2dForwardImplicitGemm } from '../kernels/conv2d_implicit_gemm.ts';
+import { conv2dBackwardInputTiled, conv2dBackwardWeightTiled, conv2dForwardTiled } from '../kernels/conv2d_gemm_tiled.ts';
+import type { GemmTiles } from '../kernels/gemm_tiles.ts';
+import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../kernels/linear_tiled.ts';
 import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../kernels/conv2d_tiles.ts';
 import { createChannelsLastTexture, createPackedMatrix, packChannelsLast, packMatrix, type ChannelsLastTexture, type PackedMatrix } from '../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures } from '../kernels/linear.ts';
@@ -23,9 +26,15 @@ import { maxPool2dBackward, maxPool2dForward } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
 import { ADAM_UNIFORM_BYTES, adamStep, type AdamOptions } from '../kernels/adam.ts';
+import { augmentAffine, type AugmentOptions } from '../kernels/augment.ts';
+import { avgPool2dBackward, avgPool2dForward } from '../kernels/avgpool2d.ts';
+import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.ts';
+import { dropoutBackward, dropoutForward, RNG_UNIFORM_BYTES, rngUniforms } from '../kernels/dropout.ts';
 import type { Conv2dShape } from '../util/shapes.ts';
 import { ParameterLayout } from './parameters.ts';
-import { checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode } from './planner.ts';
+import {
+  avgPoolShape, batchNormShape, checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode,
+} from './planner.ts';
 import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from './spec.ts';
 
 /** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
@@ -51,6 +60,10 @@ interface Node {
   linearTextures?: LinearForwardTextures;
   /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
   weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
+  /** batch norm, training: the batch's mean and biased variance per channel. */
+  batchStats?: GPUBuffer;
+  /** dropout, training: each element's scale (1 / (1 - p) or 0), for the backward. */
+  dropoutMask?: GPUBuffer;
 }
 
 /** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
@@ -83,9 +96,13 @@ export interface NetworkOptions {
   maxBatch: number;
   /** Allocate gradients and optimizer state and record backward + Adam. */
   training: boolean;
-  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay'>;
+  adam?: Pick<AdamOptions, 'beta1' | 'beta2' | 'eps' | 'weightDecay' | 'decoupled'>;
   /** The plan to execute (for the same model, maxBatch and training); default: the planner's for this device. */
   plan?: ExecutionPlan;
+  /** Training: augment every batch with random affine transforms (augment_affine.wgsl) instead of only normalizing it. */
+  augment?: AugmentOptions;
+  /** Cross-entropy's label smoothing (0: none). */
+  labelSmoothing?: number;
 }
 
 export class Network {
@@ -107,6 +124,8 @@ export class Network {
   readonly logProbs: GPUBuffer;
   /** Two u32 words: bitcast f32 loss sum of the batch, correct count. */
   readonly stats: GPUBuffer;
+  /** Seed and step for dropout and augmentation (setStep); null when the network draws no random numbers. */
+  readonly rng: GPUBuffer | null;
   readonly bytesAllocated: number;
 
   private readonly input: Value;
@@ -147,13 +166,16 @@ export class Network {
     this.adamUniforms = training ? this.track(createUniformBuffer(gpu, 'adam.uniforms', ADAM_UNIFORM_BYTES)) : null;
 
     this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
+    const random = training && (options.augment !== undefined || plan.nodes.some((n) => n.kind === 'dropout'));
+    this.rng = random ? this.track(createUniformBuffer(gpu, 'rng.uniforms', RNG_UNIFORM_BYTES)) : null;
     this.nodes = [];
     let current = this.input;
     for (const planNode of plan.nodes) {
       const layer = this.layers[planNode.layer];
       const name = planNode.name;
       let output: Value;
-      if (planNode.kind === 'flatten') {
+      if (planNode.kind === 'flatten' || (planNode.kind === 'dropout' && !training)) {
+        // Evaluation's dropout is the identity: its output is its input.
         output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
       } else if (planNode.kind === 'relu') {
         // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
@@ -178,7 +200,8 @@ export class Network {
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
-    const plan = options.plan ?? planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, deviceProfile(gpu));
+    const plan = options.plan ??
+      planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, profileFor(gpu, model.name, options.training, options.maxBatch));
     const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
       new Network(gpu, model, options, plan));
     if (plan.weights === 'per-upload') await network.recordWeightPacks();
@@ -193,6 +216,8 @@ export class Network {
       return made;
     };
     if (p.kind === 'maxpool2d' && p.variant === 'buffer') node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
+    if ((p.kind === 'batchnorm2d' || p.kind === 'batchnorm1d') && this.options.training) node.batchStats = f32(`${p.name}.batch-stats`, 2 * layer.inShape[0]);
+    if (p.kind === 'dropout' && this.options.training) node.dropoutMask = f32(`${p.name}.mask`, maxBatch * shapeSize(layer.outShape));
     if (p.kind === 'conv2d' && (p.variant === 'texture' || p.variant === 'texture+pool')) {
       const packed = createConv2dPackedOperands(this.gpu, p.name, convShape(layer, maxBatch));
       this.textures.push(packed.input.texture, packed.weight.texture);
@@ -261,6 +286,11 @@ export class Network {
     }
   }
 
+  /** Sets the seed and step dropout masks and augmentations are drawn from (before each training step). */
+  setStep(seed: number, step: number): void {
+    if (this.rng) writeBuffer(this.gpu, this.rng, rngUniforms(seed, step));
+  }
+
   /** Uploads a batch: `pixels` holds batch*inputSize bytes, `labels` one class per sample. */
   writeBatch(pixels: Uint8Array, labels: Uint32Array): void {
     writeBuffer(this.gpu, this.pixels, pixels);
@@ -285,7 +315,11 @@ export class Network {
     const inputCount = batch * this.inputSize;
     const [channels, height, width] = this.model.input;
     const first = this.nodes[0];
-    const forward: Op[] = [this.executionPlan.input === 'into-packed'
+    const augment = this.options.training ? this.options.augment : undefined;
+    const forward: Op[] = [augment
+      ? { name: 'augment (random affine) + normalize', flops: 40 * inputCount, bytes: 20 * inputCount,
+        dispatches: await augmentAffine(gpu, { batch, channels, height, width }, augment, this.rng!, this.pixels, this.input.buffer) }
+      : this.executionPlan.input === 'into-packed'
       ? { name: `normalize (into ${layerName(first.layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
         dispatches: [await packMatrix(gpu, { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
           this.pixels, first.packedConv!.input)] }
@@ -297,7 +331,8 @@ export class Network {
     const logits = batch * classes;
     const loss: Op[] = [
       { name: 'softmax_cross_entropy', flops: 6 * logits, bytes: 4 * (2 * logits + 3 * batch), dispatches:
-        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions) },
+        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions,
+          this.options.training ? this.options.labelSmoothing : 0) },
       { name: 'loss_stats', flops: 2 * batch, bytes: 12 * batch, dispatches:
         await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats) },
     ];
@@ -308,7 +343,8 @@ export class Network {
     if (this.options.training) {
       for (let i = this.nodes.length - 1; i >= 0; i--) backward.push(...(await this.recordBackward(i, batch)));
       const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
-      const n = layout.totalElements;
+      // Buffers (running statistics) follow the trainable tensors and are left out.
+      const n = layout.trainableElements;
       optimizer = [{ name: 'adam', flops: 12 * n, bytes: 28 * n, dispatches:
         await adamStep(gpu, n, adam, this.adamUniforms!, this.params, this.grads!, this.adamM!, this.adamV!) }];
     }
@@ -317,6 +353,53 @@ export class Network {
       trainingStep: dispatchesOf(forward, loss, backward, optimizer),
       evaluationStep: dispatchesOf(forward, loss),
     };
+  }
+
+  /** A role's tiles to use instead of the plan's while recordRole records it. */
+  private tileOverride: { node: string; role: string; tiles: Record<string, number> } | null = null;
+
+  private tilesFor(node: PlanNode, batch: number): Record<string, Record<string, number>> {
+    const tiles = tilesAt(this.model, this.executionPlan, node, batch);
+    const o = this.tileOverride;
+    return o && o.node === node.name ? { ...tiles, [o.role]: { ...tiles[o.role], ...o.tiles } } : tiles;
+  }
+
+  /** The roles (forward, backwardWeight, backwardInput) of each node whose tiles can be measured alone (for the tuner). */
+  tunableRoles(): { node: string; variant: string; role: string; tiles: Record<string, number> }[] {
+    const roles: { node: string; variant: string; role: string; tiles: Record<string, number> }[] = [];
+    for (const { plan: p } of this.nodes) {
+      for (const [role, tiles] of Object.entries(p.tiles)) {
+        // A forward that writes a texture is measured with its consumer; leave it be.
+        if (role === 'forward' && p.writes !== 'nchw') continue;
+        roles.push({ node: p.name, variant: role === 'backwardWeight' ? p.weightGradient ?? p.variant : p.variant, role, tiles });
+      }
+    }
+    return roles;
+  }
+
+  /**
+   * The dispatches of one role of one node at `batch`, with `tiles` in place of the plan's, and the
+   * buffers that role writes (its output, the gradients, or its input's gradient). Run the whole step
+   * first so that its inputs hold real values. For the tuner (src/tune/tuner.ts).
+   */
+  async recordRole(node: string, role: string, batch: number, tiles: Record<string, number>): Promise<{ dispatches: Dispatch[]; outputs: GPUBuffer[] }> {
+    const i = this.nodes.findIndex((n) => n.plan.name === node);
+    if (i < 0) throw new RangeError(`no node "${node}" in this network`);
+    const n = this.nodes[i];
+    this.tileOverride = { node, role, tiles };
+    try {
+      if (role === 'forward') return { dispatches: dispatchesOf(await this.recordForward(i, batch)), outputs: [n.output.buffer] };
+      const ops = (await this.recordBackward(i, batch)).filter((op) => op.name.includes(role === 'backwardWeight' ? 'backward weight' : 'backward input'));
+      return { dispatches: dispatchesOf(ops), outputs: role === 'backwardWeight' ? [this.grads!] : [n.input.grad!] };
+    } finally {
+      this.tileOverride = null;
+    }
+  }
+
+  /** GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver). */
+  private get subgroups(): boolean {
+    const device = this.executionPlan.device;
+    return device.kind !== 'cpu-driver' && device.features.includes('subgroups');
   }
 
   private param(name: string): GPUBufferBinding {
@@ -345,7 +428,7 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
+    const tiles = this.tilesFor(p, batch);
     switch (spec.kind) {
       case 'conv2d': {
         const shape = convShape(layer, batch);
@@ -370,6 +453,9 @@ export class Network {
               await conv2dForwardImplicitGemm(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles }, cl.input, cl.weight,
                 args[2], this.consumerOf(i)!.linearTextures!.input)] }];
           }
+          case 'tiled-gemm':
+            return [{ ...op, name: `${op.name} (tiled GEMM)`, dispatches: await conv2dForwardTiled(gpu, shape,
+              { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...args) }];
           default:
             return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as Conv2dForwardTiles },
               ...args) }];
@@ -379,8 +465,13 @@ export class Network {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
         const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 2 * batch * weights, bytes: 4 * (inCount + weights + outCount) };
+        const operands = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
+        if (p.variant === 'tiled') {
+          return [{ ...op, name: `${op.name} (tiled)`, dispatches: await linearForwardTiled(gpu, shape,
+            { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...operands) }];
+        }
         return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as MatmulTiles,
-          packed: node.linearTextures }, input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) }];
+          packed: node.linearTextures }, ...operands) }];
       }
       case 'maxpool2d': {
         const shape = poolShape(layer, batch);
@@ -401,7 +492,47 @@ export class Network {
           dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer) }];
       case 'flatten':
         return [];
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const shape = batchNormShape(layer, batch);
+        const running = this.runningRange(spec.name);
+        const ops: Op[] = [];
+        let stats: GPUBufferBinding | GPUBuffer = running.binding;
+        let variance = running.offsets.variance;
+        if (node.batchStats) {
+          ops.push({ name: `${name} batch statistics`, flops: 3 * inCount, bytes: 8 * inCount,
+            dispatches: await batchNormStats(gpu, shape, input.buffer, node.batchStats, this.runningRange(spec.name, true).binding, running.offsets) });
+          stats = node.batchStats;
+          variance = shape.channels;
+        }
+        ops.push({ name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 4 * inCount, bytes: 8 * inCount,
+          dispatches: await batchNormForward(gpu, shape, { relu: p.relu, offsets: { variance } }, input.buffer, stats,
+            this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) });
+        return ops;
+      }
+      case 'dropout':
+        if (!node.dropoutMask) return [];
+        return [{ name: `${name} forward`, flops: 50 * outCount, bytes: 12 * outCount,
+          dispatches: await dropoutForward(gpu, outCount, { p: spec.p, salt: node.plan.layer }, this.rng!, input.buffer, output.buffer, node.dropoutMask) }];
+      case 'avgpool2d':
+        return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + outCount),
+          dispatches: await avgPool2dForward(gpu, avgPoolShape(layer, batch), input.buffer, output.buffer) }];
     }
+  }
+
+  /**
+   * A batch norm's running_mean, running_var and num_batches_tracked as one range of the parameters
+   * (WebGPU lets a dispatch write a buffer through one binding only), with the offsets inside it.
+   */
+  private runningRange(layer: string, whole = false) {
+    const mean = this.layout.slot(`${layer}.running_mean`);
+    const variance = this.layout.slot(`${layer}.running_var`);
+    const count = this.layout.slot(`${layer}.num_batches_tracked`);
+    const end = whole ? count.offset + 1 : variance.offset + variance.count;
+    return {
+      binding: { buffer: this.params, offset: mean.offset * 4, size: (end - mean.offset) * 4 },
+      offsets: { variance: variance.offset - mean.offset, count: count.offset - mean.offset },
+    };
   }
 
   private async recordBackward(i: number, batch: number): Promise<Op[]> {
@@ -415,7 +546,7 @@ export class Network {
     const inCount = batch * shapeSize(layer.inShape);
     const outCount = batch * shapeSize(layer.outShape);
     const name = layerName(layer);
-    const tiles = tilesAt(this.model, this.executionPlan, p, batch);
+    const tiles = this.tilesFor(p, batch);
     // The ReLU that produced this node's input left its backward to this node.
     const reluMask = this.producerOf(i)?.plan.reluBackward === 'in-consumer' ? input.buffer : undefined;
     if (p.reluBackward === 'pass') {
@@ -427,13 +558,21 @@ export class Network {
       case 'conv2d': {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
+        const tiled = p.variant === 'tiled-gemm';
+        const gradWeight = this.grad(`${spec.name}.weight`);
+        const gradBias = this.grad(`${spec.name}.bias`);
         ops.push({ name: `${name} backward weight`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
-          dispatches: await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`), tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
+          dispatches: tiled
+            ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
+            : await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
         if (input.grad) {
+          const weight = this.param(`${spec.name}.weight`);
           ops.push({ name: `${name} backward input`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
-            dispatches: await conv2dBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
-              tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
+            dispatches: tiled
+              ? await conv2dBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as GemmTiles)
+              : await conv2dBackwardInput(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
         }
         break;
       }
@@ -441,13 +580,22 @@ export class Network {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
         const flops = 2 * batch * weights;
+        const gradWeight = this.grad(`${spec.name}.weight`);
+        const gradBias = this.grad(`${spec.name}.bias`);
         ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
-          dispatches: await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, this.grad(`${spec.name}.weight`),
-            this.grad(`${spec.name}.bias`), { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
+          dispatches: p.weightGradient === 'tiled'
+            ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
+            : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
+              { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
         if (input.grad) {
+          const weight = this.param(`${spec.name}.weight`);
           ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
-            dispatches: await linearBackwardInput(gpu, shape, gradOutput, this.param(`${spec.name}.weight`), input.grad,
-              { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
+            dispatches: p.variant === 'tiled'
+              ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad,
+                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as GemmTiles })
+              : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad,
+                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
         }
         break;
       }
@@ -455,6 +603,29 @@ export class Network {
         if (input.grad) {
           ops.push({ name: `${name} backward${reluMask ? '+relu' : ''}`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
             dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, { reluOutput: reluMask }) });
+        }
+        break;
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const shape = batchNormShape(layer, batch);
+        const weight = this.layout.slot(`${spec.name}.weight`);
+        const bias = this.layout.slot(`${spec.name}.bias`);
+        const paramGrads = { buffer: this.grads!, offset: weight.offset * 4, size: (bias.offset + bias.count - weight.offset) * 4 };
+        ops.push({ name: `${name} backward`, flops: 8 * inCount, bytes: 16 * inCount,
+          dispatches: await batchNormBackward(gpu, shape, bias.offset - weight.offset, input.buffer, gradOutput, node.batchStats!,
+            this.param(`${spec.name}.weight`), paramGrads, input.grad ?? undefined) });
+        break;
+      }
+      case 'dropout':
+        if (input.grad) {
+          ops.push({ name: `${name} backward`, flops: outCount, bytes: 12 * outCount,
+            dispatches: await dropoutBackward(gpu, outCount, gradOutput, node.dropoutMask!, input.grad) });
+        }
+        break;
+      case 'avgpool2d':
+        if (input.grad) {
+          ops.push({ name: `${name} backward`, flops: inCount, bytes: 4 * (inCount + outCount),
+            dispatches: await avgPool2dBackward(gpu, avgPoolShape(layer, batch), gradOutput, input.grad) });
         }
         break;
       case 'relu':

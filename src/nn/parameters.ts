@@ -20,16 +20,21 @@ export class ParameterLayout {
   readonly totalElements: number;
   /** Real parameters, padding excluded. */
   readonly parameterCount: number;
+  /** Elements the optimizer updates: the trainable tensors come first, buffers (running statistics) after. */
+  readonly trainableElements: number;
 
   constructor(specs: readonly ParameterSpec[]) {
     let offset = 0;
-    this.slots = specs.map((spec) => {
+    let trainable = 0;
+    this.slots = [...specs.filter((s) => !s.buffer), ...specs.filter((s) => s.buffer)].map((spec) => {
       const count = shapeSize(spec.shape);
       const slot = { ...spec, offset, count };
       offset += Math.ceil(count / ALIGN_ELEMENTS) * ALIGN_ELEMENTS;
+      if (!spec.buffer) trainable = offset;
       return slot;
     });
     this.totalElements = offset;
+    this.trainableElements = trainable;
     this.parameterCount = this.slots.reduce((sum, slot) => sum + slot.count, 0);
   }
 
@@ -67,12 +72,17 @@ export class ParameterLayout {
 
 /**
  * PyTorch's default initialisation for Conv2d and Linear: weights kaiming_uniform_(a=√5), which is
- * U(±1/√fan_in), and biases U(±1/√fan_in). Drawn in slot order from one seeded stream.
+ * U(±1/√fan_in), and biases U(±1/√fan_in). Drawn in slot order from one seeded stream; batch norm's
+ * ones and zeros draw nothing.
  */
 export function initParameters(layout: ParameterLayout, seed: number): Float32Array {
   const rng = new Rng(seed);
   const flat = new Float32Array(layout.totalElements);
   for (const slot of layout.slots) {
+    if (slot.init === 'ones' || slot.init === 'zeros') {
+      flat.fill(slot.init === 'ones' ? 1 : 0, slot.offset, slot.offset + slot.count);
+      continue;
+    }
     const bound = 1 / Math.sqrt(slot.fanIn);
     for (let i = 0; i < slot.count; i++) flat[slot.offset + i] = rng.uniform(-bound, bound);
   }

@@ -10,7 +10,8 @@ import {
 import { packFits } from '../kernels/layout.ts';
 import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
-import type { Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
+import { conv2dGemmShape, defaultGemmTiles } from '../kernels/gemm_tiles.ts';
+import type { AvgPool2dShape, Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
 import { resolveLayers, shapeSize, type LayerSpec, type ModelSpec, type ResolvedLayer } from './spec.ts';
 
 /**
@@ -20,12 +21,19 @@ import { resolveLayers, shapeSize, type LayerSpec, type ModelSpec, type Resolved
  */
 export type Layout = 'nchw' | 'packed' | 'channels-last' | 'none';
 
-/** conv2d: buffer kernel; from textures; from textures, max-pooling into the next conv's input; implicit GEMM. */
-export type ConvVariant = 'buffer' | 'texture' | 'texture+pool' | 'implicit-gemm';
+/**
+ * conv2d: buffer kernel; from textures; from textures, max-pooling into the next conv's input; implicit
+ * GEMM (forward-only, from textures); `tiled-gemm`: all three passes as implicit GEMMs with workgroup
+ * tiles (conv2d_gemm_tiled.ts), the GPU-class variant.
+ */
+export type ConvVariant = 'buffer' | 'texture' | 'texture+pool' | 'implicit-gemm' | 'tiled-gemm';
 /** maxpool2d: buffer kernel (with argmax); packing the next conv's channels-last input; done by the conv before. */
 export type PoolVariant = 'buffer' | 'channels-last' | 'in-conv';
-/** linear products (forward, weight gradient): buffer kernel or from packed textures. */
-export type LinearVariant = 'buffer' | 'texture';
+/**
+ * linear products (forward, weight gradient): buffer kernel, from packed textures, or `tiled`: the
+ * workgroup-tiled GEMM (gemm_tiled.ts, the GPU-class variant; a tiled forward also runs the input gradient tiled).
+ */
+export type LinearVariant = 'buffer' | 'texture' | 'tiled';
 export type Variant = ConvVariant | PoolVariant | LinearVariant | 'standalone' | 'view';
 
 /** The normalized input: a buffer, or (forward-only) packed straight from the pixels for a first texture conv. */
@@ -87,11 +95,16 @@ interface Rules {
   packedForwardMinBatch: number;
   /** Training runs big linear layers' weight gradients from textures. */
   packedWeightGradient: boolean;
+  /** Every conv and linear layer runs its GPU-class variant (workgroup tiles); the rules above then do not apply. */
+  tiled: boolean;
 }
 
-// Measured on lavapipe (bench/RESULTS.md). GPUs get the same rules until they are measured there.
-const CPU_DRIVER_RULES: Rules = { packedLinearMinFeatures: 64, packedForwardMinBatch: 128, packedWeightGradient: true };
-const RULES: Record<DeviceKind, Rules> = { 'cpu-driver': CPU_DRIVER_RULES, gpu: CPU_DRIVER_RULES };
+// Measured on lavapipe (bench/RESULTS.md): today's choices there, unchanged. GPUs run the GPU-class
+// kernels (workgroups of 64-256 invocations, operands staged in workgroup memory), whose tiles differ
+// by class (gemm_tiles.ts); not yet measured on a GPU (bench/RESULTS.md says so).
+const CPU_DRIVER_RULES: Rules = { packedLinearMinFeatures: 64, packedForwardMinBatch: 128, packedWeightGradient: true, tiled: false };
+const GPU_RULES: Rules = { ...CPU_DRIVER_RULES, tiled: true };
+const RULES: Record<DeviceKind, Rules> = { 'cpu-driver': CPU_DRIVER_RULES, 'integrated-gpu': GPU_RULES, 'discrete-gpu': GPU_RULES };
 
 /** The plan today's rules choose for `model` on `device`. */
 export function planNetwork(model: ModelSpec, options: PlanOptions, device: DeviceProfile): ExecutionPlan {
@@ -102,7 +115,13 @@ export function planNetwork(model: ModelSpec, options: PlanOptions, device: Devi
   const choose = (name: string, choice: NonNullable<PlanChoices['nodes']>[string]) => { choices[name] = { ...choices[name], ...choice }; };
   const bigForward = !training && maxBatch >= rules.packedForwardMinBatch;
   const textureLinear = new Set<string>();
-  for (const node of skeleton) {
+  if (rules.tiled) {
+    for (const node of skeleton) {
+      if (node.kind === 'conv2d') choose(node.name, { variant: 'tiled-gemm' });
+      if (node.kind === 'linear') choose(node.name, { variant: 'tiled', ...(training ? { weightGradient: 'tiled' } : {}) });
+    }
+  }
+  for (const node of rules.tiled ? [] : skeleton) {
     const layer = node.resolved;
     if (node.kind === 'conv2d' && bigForward && conv2dTextureSuits(convShape(layer, maxBatch))) choose(node.name, { variant: 'texture' });
     if (node.kind === 'linear') {
@@ -117,7 +136,7 @@ export function planNetwork(model: ModelSpec, options: PlanOptions, device: Devi
   }
   // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
   // input; a max-pool before it packs its input, or, after a texture conv, is done by that conv.
-  if (bigForward) {
+  if (bigForward && !rules.tiled) {
     skeleton.forEach((node, i) => {
       if (node.kind !== 'conv2d' || choices[node.name]?.variant === 'texture') return;
       const consumer = consumerOf(skeleton, i);
@@ -257,7 +276,19 @@ export function tilesAt(model: ModelSpec, plan: ExecutionPlan, node: PlanNode, b
   const set = (role: string, tiles: object) => {
     out[role] = { ...(tiles as Record<string, number>), ...plan.device.tuned?.[`${node.name}.${role}`] };
   };
-  if (node.kind === 'conv2d') {
+  const kind = plan.device.kind;
+  if (node.kind === 'conv2d' && node.variant === 'tiled-gemm') {
+    const shape = convShape(layer, batch);
+    const gemm = (pass: 'forward' | 'backwardInput' | 'backwardWeight') => {
+      const [m, n, k] = conv2dGemmShape(shape, pass);
+      return defaultGemmTiles(kind, m, n, k, pass === 'backwardWeight');
+    };
+    set('forward', gemm('forward'));
+    if (plan.training) {
+      set('backwardWeight', gemm('backwardWeight'));
+      if (node.layer > 0) set('backwardInput', gemm('backwardInput'));
+    }
+  } else if (node.kind === 'conv2d') {
     const shape = convShape(layer, batch);
     if (node.variant === 'buffer') set('forward', defaultForwardTiles(shape));
     if (node.variant === 'texture') set('forward', defaultTextureTiles(shape));
@@ -268,10 +299,13 @@ export function tilesAt(model: ModelSpec, plan: ExecutionPlan, node: PlanNode, b
       if (node.layer > 0) set('backwardInput', defaultBackwardInputTiles(shape));
     }
   } else if (node.kind === 'linear') {
-    set('forward', node.variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES);
+    const { inFeatures: k, outFeatures: n } = linearShape(layer, batch);
+    const product = (variant: LinearVariant | undefined, m: number, n2: number, k2: number) =>
+      variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : variant === 'tiled' ? defaultGemmTiles(kind, m, n2, k2) : DEFAULT_MATMUL_TILES;
+    set('forward', product(node.variant as LinearVariant, batch, n, k));
     if (plan.training) {
-      set('backwardWeight', node.weightGradient === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES);
-      set('backwardInput', DEFAULT_MATMUL_TILES);
+      set('backwardWeight', product(node.weightGradient, n, k, batch));
+      set('backwardInput', product(node.variant === 'tiled' ? 'tiled' : 'buffer', batch, k, n));
     }
   }
   return out;
@@ -313,6 +347,19 @@ export function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
   return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
 }
 
+/** Batch norm over [batch, channels, spatial]: batchnorm1d has spatial 1. */
+export function batchNormShape(layer: ResolvedLayer, batch: number): { batch: number; channels: number; spatial: number; eps?: number; momentum?: number } {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'batchnorm2d' | 'batchnorm1d' }>;
+  return { batch, channels: layer.inShape[0], spatial: shapeSize(layer.inShape.slice(1)), eps: spec.eps, momentum: spec.momentum };
+}
+
+export function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
+  const spec = layer.spec as Extract<LayerSpec, { kind: 'avgpool2d' }>;
+  const [channels, height, width] = layer.inShape;
+  const kernel = spec.kernel ?? height;
+  return { batch, channels, height, width, kernel, stride: spec.stride ?? kernel };
+}
+
 export function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
   const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
   const [channels, height, width] = layer.inShape;
@@ -329,13 +376,14 @@ interface SkeletonNode {
   resolved: ResolvedLayer;
 }
 
-/** The nodes a model runs as: conv2d and linear absorb a ReLU right after them. */
+/** The nodes a model runs as: conv2d, linear and batch norm absorb a ReLU right after them. */
 function nodesOf(model: ModelSpec): SkeletonNode[] {
   const layers = resolveLayers(model);
   const nodes: SkeletonNode[] = [];
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
-    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear') && layers[i + 1]?.spec.kind === 'relu';
+    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear' || spec.kind === 'batchnorm2d' || spec.kind === 'batchnorm1d') &&
+      layers[i + 1]?.spec.kind === 'relu';
     nodes.push({ name: 'name' in spec ? spec.name : `${spec.kind}${i}`, kind: spec.kind, layer: i, relu, resolved: layers[i] });
     if (relu) i++;
   }
@@ -344,11 +392,16 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
 
 function variantsOf(kind: LayerSpec['kind']): Variant[] {
   switch (kind) {
-    case 'conv2d': return ['buffer', 'texture', 'texture+pool', 'implicit-gemm'];
+    case 'conv2d': return ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'];
     case 'maxpool2d': return ['buffer', 'channels-last', 'in-conv'];
-    case 'linear': return ['buffer', 'texture'];
+    case 'linear': return ['buffer', 'texture', 'tiled'];
     case 'relu': return ['standalone'];
     case 'flatten': return ['view'];
+    case 'batchnorm2d':
+    case 'batchnorm1d':
+    case 'dropout':
+    case 'avgpool2d':
+      return ['buffer'];
   }
 }
 

@@ -14,7 +14,9 @@ export function adamReference(options: AdamOptions, step: number, state: AdamSta
   const biasCorrection2Sqrt = Math.sqrt(1 - beta2 ** step);
   const { param, m, v } = state;
   for (let i = 0; i < param.length; i++) {
-    const g = weightDecay !== 0 ? grad[i] + weightDecay * param[i] : grad[i];
+    // AdamW decays the parameter itself, before the step; Adam adds the decay to the gradient.
+    if (options.decoupled) param[i] *= 1 - lr * weightDecay;
+    const g = weightDecay !== 0 && !options.decoupled ? grad[i] + weightDecay * param[i] : grad[i];
     m[i] = beta1 * m[i] + (1 - beta1) * g;
     v[i] = beta2 * v[i] + (1 - beta2) * g * g;
     param[i] -= (stepSize * m[i]) / (Math.sqrt(v[i]) / biasCorrection2Sqrt + eps);

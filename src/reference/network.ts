@@ -6,9 +6,12 @@ import { linearBackwardReference, linearForwardReference } from './linear.ts';
 import { maxPool2dBackwardReference, maxPool2dForwardReference } from './maxpool2d.ts';
 import { reluBackwardReference, reluForwardReference } from './relu.ts';
 import { softmaxCrossEntropyReference } from './softmax_cross_entropy.ts';
+import { avgPool2dBackwardReference, avgPool2dForwardReference } from './avgpool2d.ts';
+import { batchNormBackwardReference, batchNormForwardReference, batchNormStatsReference, type BatchNormShape } from './batchnorm.ts';
+import { dropoutApplyReference } from './dropout.ts';
 import type { Conv2dShape } from '../util/shapes.ts';
-import { maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
-import { resolveLayers, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
+import { maxPool2dOutputSize, type AvgPool2dShape, type MaxPool2dShape } from '../util/shapes.ts';
+import { resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
 
 export interface NetworkReferenceResult {
   logits: Float64Array;
@@ -61,12 +64,29 @@ function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
   return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
 }
 
+function batchNormShape(layer: ResolvedLayer, batch: number): BatchNormShape {
+  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'batchnorm2d' | 'batchnorm1d' }>;
+  return { batch, channels: layer.inShape[0], spatial: shapeSize(layer.inShape.slice(1)), eps: spec.eps, momentum: spec.momentum };
+}
+
+function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
+  const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'avgpool2d' }>;
+  const [channels, height, width] = layer.inShape;
+  const kernel = spec.kernel ?? height;
+  return { batch, channels, height, width, kernel, stride: spec.stride ?? kernel };
+}
+
+export interface NetworkReferenceOptions {
+  /** Dropout masks (scale or 0 per element) by layer index; a dropout layer without one is the identity (evaluation). */
+  dropoutMasks?: ReadonlyMap<number, ArrayLike<number>>;
+}
+
 /**
- * One forward and backward pass of `model` on uint8 `pixels` (batch × input size) with `labels`.
- * `params` maps state_dict names to values.
+ * One forward and backward pass of `model` on uint8 `pixels` (batch × input size) with `labels`, in
+ * training mode (batch norm normalizes with the batch's statistics). `params` maps state_dict names to values.
  */
 export function networkReference(model: ModelSpec, params: ReadonlyMap<string, ArrayLike<number>>, pixels: Uint8Array,
-  labels: ArrayLike<number>): NetworkReferenceResult {
+  labels: ArrayLike<number>, options: NetworkReferenceOptions = {}): NetworkReferenceResult {
   const batch = labels.length;
   const layers = resolveLayers(model);
   const p = (name: string) => {
@@ -102,6 +122,21 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
         break;
       case 'flatten':
         activations.push(x);
+        break;
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const shape = batchNormShape(layer, batch);
+        const { mean, variance } = batchNormStatsReference(shape, x);
+        activations.push(batchNormForwardReference(shape, x, mean, variance, p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        break;
+      }
+      case 'dropout': {
+        const mask = options.dropoutMasks?.get(i);
+        activations.push(mask ? dropoutApplyReference(x, mask) : x);
+        break;
+      }
+      case 'avgpool2d':
+        activations.push(avgPool2dForwardReference(avgPoolShape(layer, batch), x));
         break;
     }
   });
@@ -140,6 +175,22 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
         grad = reluBackwardReference(activations[i + 1], grad);
         break;
       case 'flatten':
+        break;
+      case 'batchnorm2d':
+      case 'batchnorm1d': {
+        const { gradInput, gradWeight, gradBias } = batchNormBackwardReference(batchNormShape(layer, batch), x, p(`${spec.name}.weight`), grad);
+        gradients.set(`${spec.name}.weight`, gradWeight);
+        gradients.set(`${spec.name}.bias`, gradBias);
+        grad = gradInput;
+        break;
+      }
+      case 'dropout': {
+        const mask = options.dropoutMasks?.get(i);
+        if (mask) grad = dropoutApplyReference(grad, mask);
+        break;
+      }
+      case 'avgpool2d':
+        grad = avgPool2dBackwardReference(avgPoolShape(layer, batch), grad);
         break;
     }
   }

@@ -35,6 +35,7 @@ export function softmaxCrossEntropyReference(
   shape: LossShape,
   logits: ArrayLike<number>,
   labels: ArrayLike<number>,
+  labelSmoothing = 0,
 ): { gradLogits: Float64Array; sampleLoss: Float64Array; predictions: Uint32Array } {
   const { batch, classes } = shape;
   const logProbs = logSoftmaxReference(shape, logits);
@@ -45,10 +46,14 @@ export function softmaxCrossEntropyReference(
     const base = n * classes;
     const label = labels[n];
     const valid = label < classes;
-    sampleLoss[n] = valid ? -logProbs[base + label] : NaN;
+    // The target: (1 - smoothing) onehot + smoothing / classes, as PyTorch's label_smoothing.
+    const target = (j: number) => (valid && j === label ? 1 - labelSmoothing : 0) + labelSmoothing / classes;
+    let loss = 0;
+    for (let j = 0; j < classes; j++) loss -= target(j) * logProbs[base + j];
+    sampleLoss[n] = valid ? loss : NaN;
     predictions[n] = argmaxRow(logits, base, classes);
     for (let j = 0; j < classes; j++) {
-      gradLogits[base + j] = (Math.exp(logProbs[base + j]) - (valid && j === label ? 1 : 0)) / batch;
+      gradLogits[base + j] = (Math.exp(logProbs[base + j]) - (labelSmoothing ? target(j) : valid && j === label ? 1 : 0)) / batch;
     }
   }
   return { gradLogits, sampleLoss, predictions };

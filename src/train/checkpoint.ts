@@ -12,7 +12,7 @@ import { errorCode, FileError, readRegularFile, removeStaleTempFiles, writeFileA
 import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs, type ModelSpec } from '../nn/spec.ts';
-import type { TrainConfig, TrainState } from './trainer.ts';
+import { trainingOptions, type TrainConfig, type TrainState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-digits-checkpoint-1';
 export const DATA_ORDER = 'xoshiro128** Fisher-Yates shuffle, one stream per (seed, epoch)';
@@ -159,6 +159,8 @@ export async function saveCheckpoint(path: string, { config, state, withOptimize
     batch_size: String(config.batchSize),
     epochs: String(config.epochs),
     adam: JSON.stringify(config.adam),
+    // Schedule, label smoothing, augmentation: only when used, so a plain run's metadata is as before.
+    ...(Object.keys(trainingOptions(config)).length ? { training: JSON.stringify(trainingOptions(config)) } : {}),
     data_order: DATA_ORDER,
     ...run,
   };

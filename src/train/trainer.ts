@@ -10,6 +10,8 @@ import type { MnistSplit } from '../data/mnist.ts';
 import { adamUniforms, type AdamOptions } from '../kernels/adam.ts';
 import { Network } from '../nn/network.ts';
 import type { ModelSpec } from '../nn/spec.ts';
+import type { AugmentOptions } from '../kernels/augment.ts';
+import { learningRate, type Schedule } from './schedule.ts';
 import { evaluate, type EvaluationResult } from './evaluate.ts';
 import { StatsReader, type StepStats } from './stats-reader.ts';
 import { batchSizesOf, type CompileReport, timeCompile, warmUp } from './warm-up.ts';
@@ -21,6 +23,25 @@ export interface TrainConfig {
   seed: number;
   shuffle: boolean;
   adam: AdamOptions;
+  /** Learning-rate schedule (default constant). */
+  schedule?: Schedule;
+  /** Cross-entropy label smoothing (default 0). */
+  labelSmoothing?: number;
+  /** Random affine augmentation of every training batch (default off). */
+  augment?: AugmentOptions;
+}
+
+/** What a run was trained with beyond Adam's settings, as recorded in checkpoints ({} for a plain run). */
+export function trainingOptions(config: TrainConfig): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (config.schedule && config.schedule.name !== 'constant') {
+    out.schedule = config.schedule;
+    // cosine and one-cycle spread over the whole run: its length is part of every step's rate.
+    if (config.schedule.name !== 'step') out.epochs = config.epochs;
+  }
+  if (config.labelSmoothing) out.label_smoothing = config.labelSmoothing;
+  if (config.augment) out.augment = config.augment;
+  return out;
 }
 
 /** Where a run stands. Saved in checkpoints; `params`, `adamM`, `adamV` are flat (layout order). */
@@ -97,7 +118,8 @@ export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, in
   try {
     compile = await timeCompile(gpu, async () => {
       // A batch size above the image count still makes one batch of all of them: size buffers for that.
-      network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, train.count), training: true, adam: config.adam });
+      network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, train.count), training: true, adam: config.adam,
+        augment: config.augment, labelSmoothing: config.labelSmoothing });
       await warmUp(gpu, network, batchSizesOf(train.count, config.batchSize));
       if (hooks.testSplit) {
         const evalBatch = hooks.evalBatchSize ?? 1000;
@@ -168,7 +190,10 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
         const plan = await network.plan(batch.size);
         state.step++;
         network.writeBatch(batch.pixels, batch.labels);
-        writeBuffer(gpu, network.adamUniforms!, new Uint8Array(adamUniforms(config.adam, state.step)));
+        const lr = learningRate(config.schedule ?? { name: 'constant' }, config.adam.lr,
+          { step: state.step, epoch: state.epoch, totalSteps: config.epochs * batches });
+        writeBuffer(gpu, network.adamUniforms!, new Uint8Array(adamUniforms({ ...config.adam, lr }, state.step)));
+        network.setStep(config.seed, state.step);
         const encoder = gpu.device.createCommandEncoder({ label: `step ${state.step}` });
         const pass = encoder.beginComputePass({ label: `step ${state.step}` });
         recordDispatches(pass, plan.trainingStep);

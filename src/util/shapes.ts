@@ -55,6 +55,23 @@ export function maxPool2dOutputSize(shape: MaxPool2dShape): { outH: number; outW
   };
 }
 
+/** PyTorch's AvgPool2d: square kernel, no padding, floor mode; a kernel the size of the plane is global pooling. */
+export interface AvgPool2dShape {
+  batch: number;
+  channels: number;
+  height: number;
+  width: number;
+  kernel: number;
+  stride: number;
+}
+
+export function avgPool2dOutputSize(shape: AvgPool2dShape): { outH: number; outW: number } {
+  return {
+    outH: Math.floor((shape.height - shape.kernel) / shape.stride) + 1,
+    outW: Math.floor((shape.width - shape.kernel) / shape.stride) + 1,
+  };
+}
+
 /** PyTorch's Linear: x [batch, in], W [out, in], b [out], y = x·Wᵀ + b. */
 export interface LinearShape {
   batch: number;
@@ -84,6 +101,8 @@ export interface AdamOptions {
   beta2: number;
   eps: number;
   weightDecay: number;
+  /** torch.optim.AdamW: weight decay decoupled from the gradient (absent: Adam's L2 decay). */
+  decoupled?: boolean;
 }
 
 /** torchvision's MNIST normalization, which the tutorial applies to every image. */

@@ -52,6 +52,7 @@ function randomState(rng: Rng, count: number): AdamState {
 const OPTION_SETS: [string, AdamOptions][] = [
   ['defaults', ADAM_DEFAULTS],
   ['lr 0.01, betas 0.8/0.99, eps 1e-6, weight decay 0.05', { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05 }],
+  ['AdamW: decoupled weight decay 0.05', { ...ADAM_DEFAULTS, lr: 0.01, weightDecay: 0.05, decoupled: true }],
 ];
 
 for (const [optionsName, options] of OPTION_SETS) {

@@ -34,14 +34,14 @@ function randomInputs(rng: Rng, { batch, classes }: LossShape, kind: 'normal' | 
   return { logits, labels };
 }
 
-async function runLoss(gpu: Gpu, shape: LossShape, { logits, labels }: Inputs) {
+async function runLoss(gpu: Gpu, shape: LossShape, { logits, labels }: Inputs, labelSmoothing = 0) {
   const { batch, classes } = shape;
   const logitsBuffer = f32Buffer(gpu, 'logits', logits);
   const labelsBuffer = u32Buffer(gpu, 'labels', labels);
   const grad = poisonedBuffer(gpu, 'gradLogits', batch * classes);
   const loss = poisonedBuffer(gpu, 'sampleLoss', batch);
   const predictions = poisonedBuffer(gpu, 'predictions', batch);
-  submitDispatches(gpu, await softmaxCrossEntropy(gpu, shape, logitsBuffer, labelsBuffer, grad, loss, predictions));
+  submitDispatches(gpu, await softmaxCrossEntropy(gpu, shape, logitsBuffer, labelsBuffer, grad, loss, predictions, labelSmoothing));
   const result = {
     gradLogits: await readF32(gpu, grad, batch * classes),
     sampleLoss: await readF32(gpu, loss, batch),
@@ -95,6 +95,19 @@ for (const shape of SHAPES) {
     });
   }
 }
+
+test('label smoothing: loss and gradient match the reference (the target mixes in smoothing / classes)', async () => {
+  const seed = testSeed();
+  const gpu = await sharedGpu();
+  for (const [batch, classes] of [[7, 10], [3, 5]]) {
+    const shape = { batch, classes };
+    const inputs = randomInputs(new Rng(seed), shape, 'normal');
+    const actual = await runLoss(gpu, shape, inputs, 0.1);
+    const expected = softmaxCrossEntropyReference(shape, inputs.logits, inputs.labels, 0.1);
+    assertClose(actual.sampleLoss, expected.sampleLoss, `loss ${batch}x${classes} seed ${seed}`);
+    assertClose(actual.gradLogits, expected.gradLogits, `grad ${batch}x${classes} seed ${seed}`);
+  }
+});
 
 test('huge logits neither overflow nor lose the small probabilities', async () => {
   const gpu = await sharedGpu();

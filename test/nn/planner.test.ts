@@ -2,7 +2,8 @@
 // evaluation ran before plans were values), legality, tiles at a partial batch, and plain data.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { DeviceProfile } from '../../src/gpu/profile.ts';
+import { deviceKindOf, type DeviceProfile } from '../../src/gpu/profile.ts';
+import { defaultGemmTiles, gemmTilesProblem } from '../../src/kernels/gemm_tiles.ts';
 import { defaultBackwardWeightTiles } from '../../src/kernels/conv2d_tiles.ts';
 import { buildPlan, choicesOf, formatPlan, planNetwork, PlanError, tilesAt, type ExecutionPlan } from '../../src/nn/planner.ts';
 import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
@@ -126,6 +127,59 @@ test('the printed plan names every node, its variant, layouts and tiles', () => 
     'implicit-gemm', 'in-conv', 'fc1', 'forward: rows=20 columns=24 workgroup=8']) {
     assert.ok(text.includes(expected), `"${expected}" in:\n${text}`);
   }
+});
+
+const gpuProfile = (kind: DeviceProfile['kind']): DeviceProfile => ({
+  ...LAVAPIPE, kind, adapter: `${kind} (test profile)`, limits: { ...LAVAPIPE.limits, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 },
+});
+
+test('device classes from adapter info: CPU drivers, integrated and discrete GPUs', () => {
+  const info = (vendor: string, architecture: string, description = '', isFallbackAdapter = false) =>
+    ({ vendor, architecture, device: '', description, isFallbackAdapter });
+  assert.is(deviceKindOf(info('mesa', '', 'llvmpipe (LLVM 19.1.7, 256 bits)')), 'cpu-driver');
+  assert.is(deviceKindOf(info('google', 'swiftshader')), 'cpu-driver');
+  assert.is(deviceKindOf(info('microsoft', '', 'Microsoft Basic Render Driver')), 'cpu-driver');
+  assert.is(deviceKindOf(info('nvidia', 'hopper', 'NVIDIA H200', true)), 'cpu-driver', 'a fallback adapter is a CPU driver');
+  assert.is(deviceKindOf(info('intel', 'gen-12lp', 'Intel(R) UHD Graphics 770')), 'integrated-gpu');
+  assert.is(deviceKindOf(info('apple', 'metal-3', 'Apple M2')), 'integrated-gpu');
+  assert.is(deviceKindOf(info('arm', 'valhall')), 'integrated-gpu');
+  assert.is(deviceKindOf(info('qualcomm', 'adreno-7xx')), 'integrated-gpu');
+  assert.is(deviceKindOf(info('nvidia', 'hopper', 'NVIDIA H200')), 'discrete-gpu');
+  assert.is(deviceKindOf(info('amd', 'rdna-3', 'AMD Radeon RX 7900 XTX')), 'discrete-gpu');
+  assert.is(deviceKindOf(info('intel', 'xe-hpg', 'Intel(R) Arc(TM) A770 Graphics')), 'discrete-gpu');
+});
+
+test('GPU profiles: every conv and linear layer on its GPU-class variant, tiles by class; lavapipe\'s plan has none', () => {
+  for (const kind of ['integrated-gpu', 'discrete-gpu'] as const) {
+    for (const training of [true, false]) {
+      const plan = planNetwork(DIGIT, { training, maxBatch: training ? 64 : 1000 }, gpuProfile(kind));
+      assert.equal(variants(plan), { conv1: 'tiled-gemm', maxpool2d2: 'buffer', conv2: 'tiled-gemm', flatten5: 'view', fc1: 'tiled', fc2: 'tiled' });
+      assert.is(plan.input, 'buffer');
+      for (const node of plan.nodes) {
+        if (training && node.kind === 'linear') assert.is(node.weightGradient, 'tiled');
+        for (const [role, tiles] of Object.entries(node.tiles)) {
+          if (node.kind === 'maxpool2d') continue;
+          assert.is(gemmTilesProblem(tiles as never, 1024), undefined, `${kind} ${node.name}.${role}`);
+        }
+      }
+      if (training) assert.ok((plan.nodes[0].tiles.backwardWeight.splits ?? 1) > 1, 'conv1\'s weight gradient splits k (36864 long)');
+    }
+  }
+  const big = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, gpuProfile('discrete-gpu'));
+  assert.equal(big.nodes[2].tiles.forward, { ...defaultGemmTiles('discrete-gpu', 64000, 20, 90) });
+  for (const training of [true, false]) {
+    const plan = planNetwork(DIGIT, { training, maxBatch: 1000 }, LAVAPIPE);
+    assert.ok(plan.nodes.every((n) => n.variant !== 'tiled-gemm' && n.variant !== 'tiled' && n.weightGradient !== 'tiled'));
+  }
+});
+
+test('the GPU-class variants are legal in any plan, and a tuned configuration overrides their tiles', () => {
+  const plan = buildPlan(DIGIT, { training: true, maxBatch: 5 }, LAVAPIPE,
+    { nodes: { conv2: { variant: 'tiled-gemm' }, fc1: { variant: 'tiled', weightGradient: 'tiled' } } });
+  assert.equal(plan.nodes[2].tiles.forward, { ...defaultGemmTiles('cpu-driver', 5 * 64, 20, 90) });
+  const tuned = { ...gpuProfile('discrete-gpu'), tuned: { 'fc1.forward': { tileM: 16, tileN: 16, threadM: 2, threadN: 2 } } };
+  const t = planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned).nodes.find((n) => n.name === 'fc1')!.tiles.forward;
+  assert.equal([t.tileM, t.tileN, t.threadM, t.threadN, t.tileK], [16, 16, 2, 2, 8]);
 });
 
 test.run();

@@ -9,7 +9,7 @@ import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { deviceProfile, type DeviceProfile } from '../../src/gpu/profile.ts';
 import { dispatchesOf, Network } from '../../src/nn/network.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
-import { buildPlan, PlanError, variantsOfKind, type ExecutionPlan, type PlanChoices, type Variant } from '../../src/nn/planner.ts';
+import { buildPlan, choicesOf, planNetwork, PlanError, variantsOfKind, type ExecutionPlan, type PlanChoices, type Variant } from '../../src/nn/planner.ts';
 import { DIGIT, parameterSpecs, resolveLayers, shapeSize } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -56,6 +56,13 @@ const describe = (plan: ExecutionPlan) => `input ${plan.input}; ` + plan.nodes.f
   .map((n) => `${n.name} ${n.variant}${n.weightGradient ? `/${n.weightGradient}` : ''}${n.reluBackward ? ` relu:${n.reluBackward}` : ''}`)
   .join(', ');
 
+/**
+ * The GPU-class variants (workgroup tiles) are enumerated on their own below, with the others' buffer
+ * kernels: crossing them with every texture variant would multiply this suite's time for no new pairing
+ * (they read and write plain buffers like the buffer kernels).
+ */
+const GPU_CLASS: readonly Variant[] = ['tiled-gemm', 'tiled'];
+
 /** Variant options of every node (kernel variants; weight gradients too in training). */
 function variantOptions(training: boolean): [string, NodeChoice[]][] {
   const layers = resolveLayers(DIGIT);
@@ -64,7 +71,7 @@ function variantOptions(training: boolean): [string, NodeChoice[]][] {
     const spec = layers[i].spec;
     if (spec.kind === 'relu') continue;
     const name = 'name' in spec ? spec.name : `${spec.kind}${i}`;
-    const kinds: Variant[] = variantsOfKind(spec.kind);
+    const kinds: Variant[] = variantsOfKind(spec.kind).filter((v) => !GPU_CLASS.includes(v));
     const weightGradients = training && spec.kind === 'linear' ? ['buffer', 'texture'] as const : [undefined];
     options.push([name, kinds.flatMap((variant) => weightGradients.map((weightGradient) => ({ variant, ...(weightGradient ? { weightGradient } : {}) })))]);
   }
@@ -86,10 +93,12 @@ async function drawBatch(seed: number) {
   }
 }
 
-async function checkPlans(training: boolean, candidates: (device: DeviceProfile) => Iterable<PlanChoices>, minimum: number) {
+async function checkPlans(training: boolean, candidates: (device: DeviceProfile) => Iterable<PlanChoices>, minimum: number,
+  profile?: (gpu: DeviceProfile) => DeviceProfile) {
   const seed = testSeed();
   const gpu = await sharedGpu();
-  const plans = legalPlans(training, deviceProfile(gpu), candidates(deviceProfile(gpu)));
+  const device = profile ? profile(deviceProfile(gpu)) : deviceProfile(gpu);
+  const plans = legalPlans(training, device, candidates(device));
   assert.ok(plans.length >= minimum, `${plans.length} legal plans, expected at least ${minimum}`);
   const { flat, pixels, labels, expected, what } = await drawBatch(seed);
   const classes = DIGIT.classes;
@@ -134,5 +143,28 @@ test('training: every choice of where the three ReLUs\' backward runs', () =>
 
 test('forward only: every legal combination of kernel variants and inputs', () =>
   checkPlans(false, () => combinations(variantOptions(false), ['buffer', 'into-packed']), 28));
+
+/** Each conv and linear node on its GPU-class variant or its buffer kernel (the weight gradient's likewise). */
+function gpuClassOptions(training: boolean): [string, NodeChoice[]][] {
+  const linear: NodeChoice[] = training
+    ? [{ variant: 'tiled', weightGradient: 'tiled' }, { variant: 'buffer', weightGradient: 'tiled' }, { variant: 'tiled', weightGradient: 'buffer' }]
+    : [{ variant: 'tiled' }, { variant: 'buffer' }];
+  return [['conv1', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]], ['conv2', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]],
+    ['fc1', linear], ['fc2', linear.slice(0, training ? 1 : 2)]];
+}
+
+// The GPU-class kernels' tiles differ by class of device (gemm_tiles.ts): run them as each class would.
+for (const kind of ['integrated-gpu', 'discrete-gpu'] as const) {
+  const as = (device: DeviceProfile): DeviceProfile => ({ ...device, kind });
+  test(`training, ${kind} tiles: each node on its GPU-class variant or the buffer kernel`, () =>
+    checkPlans(true, () => combinations(gpuClassOptions(true), ['buffer']), 12, as));
+  test(`forward only, ${kind} tiles: each node on its GPU-class variant or the buffer kernel`, () =>
+    checkPlans(false, () => combinations(gpuClassOptions(false), ['buffer']), 16, as));
+  test(`the planner's own plans for a ${kind} (training and forward only), as it would run digit there`, async () => {
+    for (const training of [true, false]) {
+      await checkPlans(training, (device) => [choicesOf(planNetwork(DIGIT, { training, maxBatch: MAX_BATCH }, device))], 1, as);
+    }
+  });
+}
 
 test.run();
