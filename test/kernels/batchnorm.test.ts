@@ -119,8 +119,10 @@ for (const [name, shape] of SHAPES) {
       outputs: { grads: 128 + C, gx: x.length },
       dispatch: (b) => batchNormBackward(gpu, shape, 128, b.x, b.gy, b.stats, b.weight, b.grads, b.gx),
       expected: { grads, gx: ref.gradInput },
-      // The input gradient is a difference of similar terms; batch 1 of 1x1 planes is exactly zero.
-      tolerance: { grads: 1e-5, gx: shape.batch * shape.spatial === 1 ? 'exact' : 1e-4 },
+      // The input gradient is a difference of similar terms. One value per channel makes it exactly zero;
+      // two make x̂ = ±1 up to eps, so it is eps-sized (1e-5 of its terms) and float32's rounding of those
+      // terms (1.2e-7) bounds its relative error near 1.2e-2, not 1e-4 (seen: 1.6e-4 at seed 1630030891).
+      tolerance: { grads: 1e-5, gx: shape.batch * shape.spatial === 1 ? 'exact' : shape.batch * shape.spatial === 2 ? 2e-2 : 1e-4 },
     });
   });
 }
