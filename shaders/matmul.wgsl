@@ -40,8 +40,8 @@ const MAX_COLS = 16u;
 // The accumulators must only be indexed by constants once loops are unrolled, or they leave
 // registers for memory. Mesa unrolls loops with constant trip counts, but not the nested loops of
 // the fma block in the SPIR-V that wgpu (Deno) makes, with its loop-bound counters (5x slower there),
-// so that block is written out: one guarded statement or call per row and column, which the
-// override constants fold away.
+// so that block, and the loads feeding it, are written out: one guarded statement or call per row
+// and column, which the override constants fold away.
 var<private> acc: array<f32, MAX_ROWS * MAX_COLS>;
 
 fn loadA(i: u32, k: u32) -> f32 {
@@ -99,8 +99,54 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
     // Rows and columns past the edge of C load clamped (valid) addresses; their sums are not stored.
     var as_: array<f32, MAX_ROWS>;
     var bs: array<f32, MAX_COLS>;
-    for (var r = 0u; r < ROWS; r++) { as_[r] = loadA(min(i0 + r, M - 1u), k); }
-    for (var j = 0u; j < COLS; j++) { bs[j] = loadB(k, min(j0 + j, N - 1u)); }
+    as_[0] = loadA(min(i0, M - 1u), k);
+    if (ROWS > 1u) { as_[1] = loadA(min(i0 + 1u, M - 1u), k); }
+    if (ROWS > 2u) { as_[2] = loadA(min(i0 + 2u, M - 1u), k); }
+    if (ROWS > 3u) { as_[3] = loadA(min(i0 + 3u, M - 1u), k); }
+    if (ROWS > 4u) { as_[4] = loadA(min(i0 + 4u, M - 1u), k); }
+    if (ROWS > 5u) { as_[5] = loadA(min(i0 + 5u, M - 1u), k); }
+    if (ROWS > 6u) { as_[6] = loadA(min(i0 + 6u, M - 1u), k); }
+    if (ROWS > 7u) { as_[7] = loadA(min(i0 + 7u, M - 1u), k); }
+    if (ROWS > 8u) { as_[8] = loadA(min(i0 + 8u, M - 1u), k); }
+    if (ROWS > 9u) { as_[9] = loadA(min(i0 + 9u, M - 1u), k); }
+    if (ROWS > 10u) { as_[10] = loadA(min(i0 + 10u, M - 1u), k); }
+    if (ROWS > 11u) { as_[11] = loadA(min(i0 + 11u, M - 1u), k); }
+    if (ROWS > 12u) { as_[12] = loadA(min(i0 + 12u, M - 1u), k); }
+    if (ROWS > 13u) { as_[13] = loadA(min(i0 + 13u, M - 1u), k); }
+    if (ROWS > 14u) { as_[14] = loadA(min(i0 + 14u, M - 1u), k); }
+    if (ROWS > 15u) { as_[15] = loadA(min(i0 + 15u, M - 1u), k); }
+    if (ROWS > 16u) { as_[16] = loadA(min(i0 + 16u, M - 1u), k); }
+    if (ROWS > 17u) { as_[17] = loadA(min(i0 + 17u, M - 1u), k); }
+    if (ROWS > 18u) { as_[18] = loadA(min(i0 + 18u, M - 1u), k); }
+    if (ROWS > 19u) { as_[19] = loadA(min(i0 + 19u, M - 1u), k); }
+    if (ROWS > 20u) { as_[20] = loadA(min(i0 + 20u, M - 1u), k); }
+    if (ROWS > 21u) { as_[21] = loadA(min(i0 + 21u, M - 1u), k); }
+    if (ROWS > 22u) { as_[22] = loadA(min(i0 + 22u, M - 1u), k); }
+    if (ROWS > 23u) { as_[23] = loadA(min(i0 + 23u, M - 1u), k); }
+    if (ROWS > 24u) { as_[24] = loadA(min(i0 + 24u, M - 1u), k); }
+    if (ROWS > 25u) { as_[25] = loadA(min(i0 + 25u, M - 1u), k); }
+    if (ROWS > 26u) { as_[26] = loadA(min(i0 + 26u, M - 1u), k); }
+    if (ROWS > 27u) { as_[27] = loadA(min(i0 + 27u, M - 1u), k); }
+    if (ROWS > 28u) { as_[28] = loadA(min(i0 + 28u, M - 1u), k); }
+    if (ROWS > 29u) { as_[29] = loadA(min(i0 + 29u, M - 1u), k); }
+    if (ROWS > 30u) { as_[30] = loadA(min(i0 + 30u, M - 1u), k); }
+    if (ROWS > 31u) { as_[31] = loadA(min(i0 + 31u, M - 1u), k); }
+    bs[0] = loadB(k, min(j0, N - 1u));
+    if (COLS > 1u) { bs[1] = loadB(k, min(j0 + 1u, N - 1u)); }
+    if (COLS > 2u) { bs[2] = loadB(k, min(j0 + 2u, N - 1u)); }
+    if (COLS > 3u) { bs[3] = loadB(k, min(j0 + 3u, N - 1u)); }
+    if (COLS > 4u) { bs[4] = loadB(k, min(j0 + 4u, N - 1u)); }
+    if (COLS > 5u) { bs[5] = loadB(k, min(j0 + 5u, N - 1u)); }
+    if (COLS > 6u) { bs[6] = loadB(k, min(j0 + 6u, N - 1u)); }
+    if (COLS > 7u) { bs[7] = loadB(k, min(j0 + 7u, N - 1u)); }
+    if (COLS > 8u) { bs[8] = loadB(k, min(j0 + 8u, N - 1u)); }
+    if (COLS > 9u) { bs[9] = loadB(k, min(j0 + 9u, N - 1u)); }
+    if (COLS > 10u) { bs[10] = loadB(k, min(j0 + 10u, N - 1u)); }
+    if (COLS > 11u) { bs[11] = loadB(k, min(j0 + 11u, N - 1u)); }
+    if (COLS > 12u) { bs[12] = loadB(k, min(j0 + 12u, N - 1u)); }
+    if (COLS > 13u) { bs[13] = loadB(k, min(j0 + 13u, N - 1u)); }
+    if (COLS > 14u) { bs[14] = loadB(k, min(j0 + 14u, N - 1u)); }
+    if (COLS > 15u) { bs[15] = loadB(k, min(j0 + 15u, N - 1u)); }
     fmaRows8(0u, as_, bs);
     if (ROWS > 8u) { fmaRows8(8u, as_, bs); }
     if (ROWS > 16u) { fmaRows8(16u, as_, bs); }
