@@ -94,6 +94,49 @@ fn undilate(t: i32, size: u32) -> vec2u {
   return vec2u(min(out, size - 1u), u32(exists));
 }
 
+/** Dilated gradOutput at column t0 + i of the row at rowStart; 0 where rowExists is 0 or no output lands. */
+fn segmentValue(rowStart: u32, rowExists: u32, t0: i32, i: u32) -> f32 {
+  let xAt = undilate(t0 + i32(i), OW);
+  return select(0.0, gradOutput[rowStart + xAt.x], (rowExists & xAt.y) != 0u);
+}
+
+/** seg[i] = segmentValue(i) for the whole segment, written out like slide(). */
+fn loadSegment(rowStart: u32, rowExists: u32, t0: i32) {
+  let n = segmentLength();
+  seg[0] = segmentValue(rowStart, rowExists, t0, 0u);
+  if (n > 1u) { seg[1] = segmentValue(rowStart, rowExists, t0, 1u); }
+  if (n > 2u) { seg[2] = segmentValue(rowStart, rowExists, t0, 2u); }
+  if (n > 3u) { seg[3] = segmentValue(rowStart, rowExists, t0, 3u); }
+  if (n > 4u) { seg[4] = segmentValue(rowStart, rowExists, t0, 4u); }
+  if (n > 5u) { seg[5] = segmentValue(rowStart, rowExists, t0, 5u); }
+  if (n > 6u) { seg[6] = segmentValue(rowStart, rowExists, t0, 6u); }
+  if (n > 7u) { seg[7] = segmentValue(rowStart, rowExists, t0, 7u); }
+  if (n > 8u) { seg[8] = segmentValue(rowStart, rowExists, t0, 8u); }
+  if (n > 9u) { seg[9] = segmentValue(rowStart, rowExists, t0, 9u); }
+  if (n > 10u) { seg[10] = segmentValue(rowStart, rowExists, t0, 10u); }
+  if (n > 11u) { seg[11] = segmentValue(rowStart, rowExists, t0, 11u); }
+  if (n > 12u) { seg[12] = segmentValue(rowStart, rowExists, t0, 12u); }
+  if (n > 13u) { seg[13] = segmentValue(rowStart, rowExists, t0, 13u); }
+  if (n > 14u) { seg[14] = segmentValue(rowStart, rowExists, t0, 14u); }
+  if (n > 15u) { seg[15] = segmentValue(rowStart, rowExists, t0, 15u); }
+  if (n > 16u) { seg[16] = segmentValue(rowStart, rowExists, t0, 16u); }
+  if (n > 17u) { seg[17] = segmentValue(rowStart, rowExists, t0, 17u); }
+  if (n > 18u) { seg[18] = segmentValue(rowStart, rowExists, t0, 18u); }
+  if (n > 19u) { seg[19] = segmentValue(rowStart, rowExists, t0, 19u); }
+  if (n > 20u) { seg[20] = segmentValue(rowStart, rowExists, t0, 20u); }
+  if (n > 21u) { seg[21] = segmentValue(rowStart, rowExists, t0, 21u); }
+  if (n > 22u) { seg[22] = segmentValue(rowStart, rowExists, t0, 22u); }
+  if (n > 23u) { seg[23] = segmentValue(rowStart, rowExists, t0, 23u); }
+  if (n > 24u) { seg[24] = segmentValue(rowStart, rowExists, t0, 24u); }
+  if (n > 25u) { seg[25] = segmentValue(rowStart, rowExists, t0, 25u); }
+  if (n > 26u) { seg[26] = segmentValue(rowStart, rowExists, t0, 26u); }
+  if (n > 27u) { seg[27] = segmentValue(rowStart, rowExists, t0, 27u); }
+  if (n > 28u) { seg[28] = segmentValue(rowStart, rowExists, t0, 28u); }
+  if (n > 29u) { seg[29] = segmentValue(rowStart, rowExists, t0, 29u); }
+  if (n > 30u) { seg[30] = segmentValue(rowStart, rowExists, t0, 30u); }
+  if (n > 31u) { seg[31] = segmentValue(rowStart, rowExists, t0, 31u); }
+}
+
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
         @builtin(local_invocation_index) lid: u32) {
@@ -118,10 +161,7 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
       // seg[i] = dilated gradOutput[n, o, row iy + P - ky, column t0 + i].
       let yAt = undilate(i32(iy + P) - i32(ky), OH);
       let rowStart = ((n * O + o) * OH + yAt.x) * OW;
-      for (var i = 0u; i < segmentLength(); i++) {
-        let xAt = undilate(t0 + i32(i), OW);
-        seg[i] = select(0.0, gradOutput[rowStart + xAt.x], (yAt.y & xAt.y) != 0u);
-      }
+      loadSegment(rowStart, yAt.y, t0);
       for (var k = 0u; k < KW * rolled; k++) {
         let kx = KW - 1u - k;
         fmaColumns(0u, weightAt(o, c0, 0u, ky, kx));
