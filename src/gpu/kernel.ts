@@ -94,12 +94,25 @@ export function shaderLineOrigin(name: string, line: number): string {
 }
 
 export class Kernel {
+  private compiled: GPUComputePipeline | null = null;
+  /** Resolves once the pipeline is compiled (see compileTogether); rejects with its ShaderCompileError. */
+  readonly ready: Promise<void>;
+
   constructor(
     readonly label: string,
-    readonly pipeline: GPUComputePipeline,
+    pipeline: Promise<GPUComputePipeline>,
     readonly layout: GPUBindGroupLayout,
     readonly bindingCount: number,
-  ) {}
+  ) {
+    this.ready = pipeline.then((p) => {
+      this.compiled = p;
+    });
+  }
+
+  get pipeline(): GPUComputePipeline {
+    if (!this.compiled) throw new Error(`Kernel ${this.label} is still compiling: record it after compileTogether() returns`);
+    return this.compiled;
+  }
 
   /** Binds buffers and texture views in @binding order. Create bind groups once, at plan time, not per step. */
   bind(gpu: Gpu, args: readonly BindingArg[]): GPUBindGroup {
@@ -154,7 +167,64 @@ async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
   return module;
 }
 
-/** Returns the compiled kernel, from cache when this device has built the same specialization. */
+/**
+ * Compile scopes, innermost last, per device: while one is open, getKernel starts a pipeline compiling
+ * and returns without waiting, and the scope waits for all of them at its end.
+ */
+const compileScopes = new WeakMap<GPUDevice, Promise<void>[][]>();
+
+/**
+ * Runs `build` (which gets kernels, binds them and records dispatches, but submits nothing) with every
+ * pipeline it asks for compiling at once (createComputePipelineAsync), and returns when all are ready.
+ * A plan's two dozen pipelines then compile in parallel where the implementation allows, instead of
+ * one after another.
+ */
+export async function compileTogether<T>(gpu: Gpu, build: () => Promise<T>): Promise<T> {
+  let scopes = compileScopes.get(gpu.device);
+  if (!scopes) compileScopes.set(gpu.device, (scopes = []));
+  const pending: Promise<void>[] = [];
+  scopes.push(pending);
+  let result: T;
+  try {
+    result = await build();
+  } catch (err) {
+    await Promise.allSettled(pending); // reported by `err`; nothing is left to reject unhandled
+    throw err;
+  } finally {
+    scopes.splice(scopes.lastIndexOf(pending), 1);
+  }
+  await Promise.all(pending);
+  return result;
+}
+
+/** Waits for `kernel`'s pipeline, or leaves that to the open compile scope. */
+async function settle(gpu: Gpu, kernel: Kernel): Promise<Kernel> {
+  const scope = compileScopes.get(gpu.device)?.at(-1);
+  if (scope) scope.push(kernel.ready);
+  else await kernel.ready;
+  return kernel;
+}
+
+async function createPipeline(gpu: Gpu, descriptor: GPUComputePipelineDescriptor, shader: string): Promise<GPUComputePipeline> {
+  const what = `shaders/${shader}.wgsl (pipeline ${descriptor.label})`;
+  if (typeof gpu.device.createComputePipelineAsync === 'function') {
+    try {
+      return await gpu.device.createComputePipelineAsync(descriptor);
+    } catch (err) {
+      throw new ShaderCompileError(`${what}: ${(err as Error).message}`);
+    }
+  }
+  gpu.device.pushErrorScope('validation');
+  const pipeline = gpu.device.createComputePipeline(descriptor);
+  const error = await gpu.device.popErrorScope();
+  if (error) throw new ShaderCompileError(`${what}: ${error.message}`);
+  return pipeline;
+}
+
+/**
+ * Returns the kernel for `spec`, from cache when this device has built the same specialization. Its
+ * pipeline is ready on return, unless a compileTogether scope is open (then it is at the scope's end).
+ */
 export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   const constants = spec.constants ?? {};
   const key = `${spec.shader}:${spec.entryPoint ?? 'main'}:${JSON.stringify(
@@ -163,7 +233,7 @@ export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   let kernels = kernelCache.get(gpu.device);
   if (!kernels) kernelCache.set(gpu.device, (kernels = new Map()));
   const cached = kernels.get(key);
-  if (cached) return cached;
+  if (cached) return settle(gpu, cached);
 
   const module = await compileModule(gpu, spec.shader);
   const label = `${spec.shader}${Object.keys(constants).length ? JSON.stringify(constants) : ''}`;
@@ -171,17 +241,16 @@ export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
     label,
     entries: spec.bindings.map(layoutEntry),
   });
-  gpu.device.pushErrorScope('validation');
-  const pipeline = gpu.device.createComputePipeline({
+  const pipeline = createPipeline(gpu, {
     label,
     layout: gpu.device.createPipelineLayout({ label, bindGroupLayouts: [layout] }),
     compute: { module, entryPoint: spec.entryPoint ?? 'main', constants: { ...constants } },
-  });
-  const error = await gpu.device.popErrorScope();
-  if (error) throw new ShaderCompileError(`shaders/${spec.shader}.wgsl (pipeline ${label}): ${error.message}`);
+  }, spec.shader);
   const kernel = new Kernel(label, pipeline, layout, spec.bindings.length);
   kernels.set(key, kernel);
-  return kernel;
+  // A failed pipeline leaves the cache, so asking again reports the error again.
+  kernel.ready.catch(() => kernels.get(key) === kernel && kernels.delete(key));
+  return settle(gpu, kernel);
 }
 
 /** How many distinct pipelines this device has built so far (see getKernel's cache). */

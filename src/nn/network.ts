@@ -6,7 +6,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
-import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
+import { compileTogether, submitDispatches, type Dispatch } from '../gpu/kernel.ts';
 import { profileFor } from '../gpu/profile.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
@@ -303,7 +303,8 @@ export class Network {
     }
     let plan = this.plans.get(batch);
     if (!plan) {
-      plan = this.buildPlan(batch);
+      // Every pipeline of the plan compiles at once, not one after another.
+      plan = compileTogether(this.gpu, () => this.buildPlan(batch));
       this.plans.set(batch, plan);
     }
     return plan;
