@@ -3,7 +3,10 @@ import * as assert from 'uvu/assert';
 import { runtime } from '../src/gpu/device.ts';
 import { createBuffer, createStorageBuffer } from '../src/gpu/buffers.ts';
 import { readFileSync } from 'node:fs';
-import { getKernel, ShaderCompileError, shaderLineOrigin, shaderSource, workgroupGrid } from '../src/gpu/kernel.ts';
+import { compileTogether, getKernel, ShaderCompileError, shaderLineOrigin, shaderSource, submitDispatches, workgroupGrid } from '../src/gpu/kernel.ts';
+import { readF32, writeBuffer } from '../src/gpu/buffers.ts';
+import { normalize } from '../src/kernels/normalize.ts';
+import { normalizeReference } from '../src/reference/normalize.ts';
 import { sharedGpu } from './helpers/gpu.ts';
 
 const test = suite('gpu device layer');
@@ -38,6 +41,41 @@ test('pipelines are cached per specialization', async () => {
   const c = await getKernel(gpu, { ...spec, constants: { COUNT: 8 } });
   assert.is(a, b);
   assert.is.not(a, c);
+});
+
+test('compileTogether: kernels asked for inside compile at once and are ready, and run, when it returns', async () => {
+  const gpu = await sharedGpu();
+  const counts = [4999, 5001, 5003, 5007]; // sizes no other test compiles, so not cached yet
+  const pixels = counts.map((count) => createStorageBuffer(gpu, 'test.pixels', count));
+  const outputs = counts.map((count) => createStorageBuffer(gpu, 'test.normalized', count * 4));
+  try {
+    const dispatches = await compileTogether(gpu, () =>
+      Promise.all(counts.map((count, i) => normalize(gpu, { count }, pixels[i], outputs[i]))));
+    const bytes = counts.map((count) => Uint8Array.from({ length: count }, (_, j) => (j * 37) % 256));
+    bytes.forEach((b, i) => writeBuffer(gpu, pixels[i], b));
+    submitDispatches(gpu, dispatches);
+    for (const [i, count] of counts.entries()) {
+      const got = await readF32(gpu, outputs[i], count);
+      const want = normalizeReference(bytes[i]);
+      for (let j = 0; j < count; j++) assert.ok(Math.abs(got[j] - want[j]) <= 1e-6 * Math.abs(want[j]) + 1e-6, `count ${count}, element ${j}`);
+    }
+  } finally {
+    for (const b of [...pixels, ...outputs]) b.destroy();
+  }
+});
+
+test('compileTogether: a pipeline that fails to compile fails the scope with the file it came from, and again when asked again', async () => {
+  const gpu = await sharedGpu();
+  const bad = { shader: 'normalize', bindings: ['read', 'read_write'] as const, constants: { COUNT: 3, NO_SUCH_OVERRIDE: 1 } };
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      await compileTogether(gpu, async () => [await getKernel(gpu, bad)]);
+      assert.unreachable('the scope should fail');
+    } catch (err) {
+      assert.instance(err, ShaderCompileError, `attempt ${attempt}: ${err}`);
+      assert.match((err as Error).message, /shaders\/normalize\.wgsl/);
+    }
+  }
 });
 
 test('a missing kernel names the file it looked for', async () => {
