@@ -1,20 +1,16 @@
 // The epoch a user runs: one full 60,000-image `digit` epoch through the real CLI (`train --epochs 1
 // --no-test`), under Node (node dist/cli.js) and Deno (deno run src/cli.ts), then `eval`, with the
-// seed's PyTorch program (../shared/gpu/seed_torch.py, 2 CPU threads) as the peer in the same run.
-// Each JSON event of the CLI is timestamped as it arrives, which splits the epoch into start-up
-// (process start to kernels compiled), ramp (to the steady rate), the steady rate (images/s between 25 %
-// and 90 % of the epoch), and the tail (the last progress event to the process's exit: final
-// readback, checkpoint write, teardown). Medians over --rounds (this VM's speed drifts).
+// seed's PyTorch program (../shared/gpu/seed_torch.py, 2 CPU threads) as the peer in the same run;
+// the breakdown is bench/epoch-figures.ts's. Medians over --rounds (this VM's speed drifts).
 //   node build/bench/epoch.js [--rounds 3] [--runtimes node,deno] [--no-torch] [--json FILE]   (needs npm run build)
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { gunzipSync } from 'node:zlib';
-import { MNIST_FILES, resolveDataDir } from '../src/data/mnist.ts';
-import { PYTHON, hasTorch } from './pytorch.ts';
+import { resolveDataDir } from '../src/data/mnist.ts';
+import { hasTorch } from './pytorch.ts';
+import { measureEpoch, torchDataRoot, torchEpoch, type EpochFigures, type Runtime } from './epoch-figures.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -26,127 +22,19 @@ const { values } = parseArgs({
     data: { type: 'string' },
   },
 });
-const root = resolve(import.meta.dirname ?? '.', '..', ...(import.meta.url.includes('/build/') ? ['..'] : []));
-const deno = existsSync(join(root, 'node_modules', '.bin', 'deno')) ? join(root, 'node_modules', '.bin', 'deno') : 'deno';
-const cli: Record<string, string[]> = { node: ['node', join(root, 'dist', 'cli.js')], deno: [deno, 'run', '-A', join(root, 'src', 'cli.ts')] };
-if (!existsSync(cli.node[1])) throw new Error(`${cli.node[1]} is missing: run npm run build first`);
 const dataDir = resolveDataDir(values.data);
 const scratch = mkdtempSync(join(tmpdir(), 'epoch-bench-'));
 
-interface Event {
-  at: number;
-  event: string;
-  [key: string]: unknown;
-}
-
-/** Runs the CLI with --json, timestamping every event line (seconds since spawn). */
-function timedRun(runtime: string, args: string[]): Promise<{ events: Event[]; exitAt: number }> {
-  const [command, ...prefix] = cli[runtime];
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(command, [...prefix, ...args, '--data', dataDir, '--json'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
-    const events: Event[] = [];
-    let pending = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      const at = (performance.now() - started) / 1000;
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines.filter(Boolean)) events.push({ at, ...JSON.parse(line) });
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${runtime} ${args.join(' ')} exited ${code}: ${stderr}`));
-      resolvePromise({ events, exitAt: (performance.now() - started) / 1000 });
-    });
-  });
-}
-
-interface EpochFigures {
-  wall: number;
-  reported: number;
-  startup: number;
-  ramp: number;
-  steady: number;
-  tail: number;
-  eval: number;
-}
-
-async function epochOf(runtime: string, round: number): Promise<EpochFigures> {
-  const out = join(scratch, `${runtime}-${round}.safetensors`);
-  const { events, exitAt } = await timedRun(runtime, ['train', '--epochs', '1', '--no-test', '--out', out]);
-  const compiled = events.find((e) => e.event === 'compiled');
-  const progress = events.filter((e) => e.event === 'progress') as (Event & { batch: number; batches: number })[];
-  const epoch = events.find((e) => e.event === 'epoch') as Event & { images_per_second: number };
-  const batches = progress[0]?.batches ?? 938;
-  const window = progress.filter((p) => p.batch >= 0.25 * batches && p.batch <= 0.9 * batches);
-  const first = window[0];
-  const last = window.at(-1);
-  const steady = first && last && last.at > first.at ? (64 * (last.batch - first.batch)) / (last.at - first.at) : NaN;
-  // The ramp: from compiled to the first progress event whose rate since the previous one is within 10 % of steady.
-  let rampEnd = compiled?.at ?? 0;
-  for (let i = 1; i < progress.length; i++) {
-    const rate = (64 * (progress[i].batch - progress[i - 1].batch)) / (progress[i].at - progress[i - 1].at);
-    if (rate >= 0.9 * steady) {
-      rampEnd = progress[i - 1].at;
-      break;
-    }
-  }
-  const lastProgress = progress.at(-1)?.at ?? epoch.at;
-  const evaluated = await timedRun(runtime, ['eval', '--checkpoint', out]);
-  const report = evaluated.events.find((e) => e.event === undefined || 'images_per_second' in e) as Event & { images_per_second: number };
-  return {
-    wall: exitAt,
-    reported: epoch.images_per_second,
-    startup: compiled?.at ?? NaN,
-    ramp: rampEnd - (compiled?.at ?? 0),
-    steady,
-    tail: exitAt - lastProgress,
-    eval: report.images_per_second,
-  };
-}
-
-/** The seed's PyTorch program wants torchvision's layout: <root>/MNIST/raw/<file>, uncompressed. */
-function torchDataRoot(): string {
-  const raw = join(scratch, 'torch', 'MNIST', 'raw');
-  mkdirSync(raw, { recursive: true });
-  for (const split of Object.values(MNIST_FILES)) {
-    for (const file of [split.images, split.labels]) {
-      const plain = join(dataDir, file.name);
-      const bytes = existsSync(plain) ? readFileSync(plain) : gunzipSync(readFileSync(`${plain}.gz`));
-      writeFileSync(join(raw, file.name), bytes);
-    }
-  }
-  return join(scratch, 'torch');
-}
-
-function torchEpoch(dataRoot: string): { train: number; eval: number } | null {
-  const script = resolve(root, '..', 'shared', 'gpu', 'seed_torch.py');
-  if (!existsSync(script)) {
-    console.error(`PyTorch peer skipped: ${script} not found`);
-    return null;
-  }
-  const r = spawnSync(PYTHON, [script, dataRoot, '1', 'cpu'], { encoding: 'utf8' });
-  if (r.status !== 0) {
-    console.error(`PyTorch peer failed: ${r.stderr.trim().split('\n').at(-1)}`);
-    return null;
-  }
-  const line = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
-  return { train: 60000 / line.train_s, eval: 10000 / line.eval_s };
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const runtimes = values.runtimes!.split(',');
+const runtimes = values.runtimes!.split(',') as Runtime[];
 const torchOk = !values['no-torch'] && hasTorch();
-const torchRoot = torchOk ? torchDataRoot() : '';
+const torchRoot = torchOk ? torchDataRoot(dataDir, scratch) : '';
 const results: Record<string, EpochFigures[]> = Object.fromEntries(runtimes.map((r) => [r, []]));
 const torch: { train: number; eval: number }[] = [];
 try {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const runtime of round % 2 ? [...runtimes].reverse() : runtimes) {
-      const figures = await epochOf(runtime, round);
+      const figures = await measureEpoch(runtime, dataDir, scratch, round);
       results[runtime].push(figures);
       console.error(`round ${round + 1} ${runtime}: ${figures.reported.toFixed(0)} images/s reported, ${figures.wall.toFixed(1)} s wall`);
     }

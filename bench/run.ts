@@ -1,14 +1,20 @@
-// Benchmark of the `digit` network on the current runtime: pipeline compile time, steady-state
-// training throughput, evaluation throughput, per-op profile, host overhead, memory; optionally the
-// same network in PyTorch on the CPU for comparison. Prints a table and writes JSON.
+// Benchmark of the `digit` network on the current runtime. First the headline: one full 60,000-image
+// epoch as a user runs it (this runtime's CLI, `train --epochs 1 --no-test` then `eval`, timed from
+// outside, see bench/epoch-figures.ts) beside the seed's PyTorch program over the same epoch. Then the
+// secondary figures: pipeline compile time, a steady-state training window, evaluation throughput,
+// per-op profile, host overhead, memory, and the tutorial network in PyTorch over the same window.
+// Prints tables and writes JSON.
 // --tune runs the tuner first where the tune cache lacks this device's entry (src/cli/tuning.ts); the
 // plans use the cache's configurations either way, and the output says which.
-//   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch] [--tune] [--tune-cache FILE]      deno task bench
-import { writeFileSync } from 'node:fs';
+//   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch] [--no-epoch] [--tune] [--tune-cache FILE]
+//   (npm run bench)      deno task bench
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { loadMnist } from '../src/data/mnist.ts';
+import { loadMnist, resolveDataDir } from '../src/data/mnist.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import { ADAM_DEFAULTS } from '../src/kernels/adam.ts';
 import { matmul } from '../src/kernels/matmul.ts';
@@ -23,7 +29,8 @@ import { formatProfile, profileOps, profileTrainingStep } from '../src/train/pro
 import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 import { Rng } from '../src/util/random.ts';
 import { setUpTuning } from '../src/cli/tuning.ts';
-import { runPytorchDigit } from './pytorch.ts';
+import { hasTorch, runPytorchDigit } from './pytorch.ts';
+import { measureEpoch, torchDataRoot, torchEpoch, type EpochFigures } from './epoch-figures.ts';
 import { mainThreadCpuMs, randomBuffer, timeDispatches, workerCpuMs } from './timing.ts';
 
 const { values } = parseArgs({
@@ -33,6 +40,7 @@ const { values } = parseArgs({
     'batch-size': { type: 'string', default: '64' },
     json: { type: 'string' },
     'no-torch': { type: 'boolean', default: false },
+    'no-epoch': { type: 'boolean', default: false },
     data: { type: 'string' },
     tune: { type: 'boolean', default: false },
     'tune-cache': { type: 'string' },
@@ -41,6 +49,22 @@ const { values } = parseArgs({
 const seconds = Number(values.seconds);
 const batchSize = Number(values['batch-size']);
 const runtimeName = 'Deno' in globalThis ? 'deno' : 'node';
+
+// 0. The headline: the epoch a user runs, through the CLI in a child process (before this process
+// opens a device, so nothing else competes for the cores), and the seed's PyTorch program's epoch.
+let epoch: { figures: EpochFigures; torch: { train: number; eval: number } | null } | null = null;
+if (!values['no-epoch']) {
+  const scratch = mkdtempSync(join(tmpdir(), 'bench-epoch-'));
+  try {
+    const dataDir = resolveDataDir(values.data);
+    console.error(`timing one full epoch through ${runtimeName}'s CLI...`);
+    const figures = await measureEpoch(runtimeName, dataDir, scratch);
+    const torchPeer = !values['no-torch'] && hasTorch() ? (console.error('and the seed\'s PyTorch program...'), torchEpoch(torchDataRoot(dataDir, scratch))) : null;
+    epoch = { figures, torch: torchPeer };
+  } finally {
+    rmSync(scratch, { recursive: true, force: true });
+  }
+}
 
 let peakRss = 0;
 const sampleRss = () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
@@ -187,6 +211,9 @@ const result = {
   uploads_per_step: writesPerStep,
   eval_submissions_per_pass: evalSubmits,
   eval_dispatches_per_pass: evalDispatches,
+  epoch: epoch && { ...epoch.figures, pytorch: epoch.torch,
+    ratio_vs_pytorch: epoch.torch ? epoch.figures.reported / epoch.torch.train : null,
+    eval_ratio_vs_pytorch: epoch.torch ? epoch.figures.eval / epoch.torch.eval : null },
   pipeline_compile_seconds: compileSeconds,
   train_images_per_second: trainImagesPerSecond,
   train_step_ms: stepMs,
@@ -212,12 +239,24 @@ const result = {
 };
 
 const row = (name: string, value: string) => console.log(`  ${name.padEnd(34)} ${value}`);
-console.log(`\ndigit benchmark, ${runtimeName}, ${gpu.adapterName}, batch ${batchSize}`);
+if (epoch) {
+  const { figures: f, torch: peer } = epoch;
+  const vs = (ours: number, theirs: number | undefined) => (theirs ? ` (${(ours / theirs).toFixed(2)}x PyTorch's ${theirs.toFixed(0)})` : '');
+  console.log(`\ndigit, one full 60,000-image epoch as a user runs it (${runtimeName} CLI), ${gpu.adapterName}`);
+  row('epoch (what train reports)', `${f.reported.toFixed(0)} images/s${vs(f.reported, peer?.train)}, ${f.wall.toFixed(1)} s wall`);
+  row('  start-up (to kernels compiled)', `${f.startup.toFixed(1)} s`);
+  row('  ramp (to the steady rate)', `${f.ramp.toFixed(1)} s`);
+  row('  steady rate (25-90 % of the epoch)', `${f.steady.toFixed(0)} images/s`);
+  row('  tail (last batch to exit)', `${f.tail.toFixed(1)} s (final readback, checkpoint write, teardown)`);
+  row('eval of the 10,000 test images', `${f.eval.toFixed(0)} images/s${vs(f.eval, peer?.eval)}`);
+  if (!peer) row('PyTorch peer', 'not run (--no-torch, or no torch for /usr/bin/python3)');
+}
+console.log(`\ndigit benchmark (secondary: a ${seconds}-second steady-state window), ${runtimeName}, ${gpu.adapterName}, batch ${batchSize}`);
 row('tile configurations', tuning.description);
 row('pipeline compile (all kernels)', `${compileSeconds.toFixed(2)} s`);
 row('per training step', `${dispatchesPerStep} dispatches, ${submitsPerStep.toFixed(2)} submissions, ${writesPerStep.toFixed(2)} uploads ` +
   '(queue.writeBuffer: batch, labels, Adam step scalars)');
-row('per evaluation of the test set', `${evalDispatches} dispatches in ${evalSubmits.toFixed(0)} submissions (batches of 1000)`);
+row('per evaluation of the test set', `${evalDispatches} dispatches in ${evalSubmits.toFixed(0)} submission${evalSubmits === 1 ? '' : 's'} (batches of 1000, images staged on the GPU)`);
 row('training throughput', `${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${trainSeconds.toFixed(1)} s)`);
 row('kernel time per step (profiled)', `${profile.totalMilliseconds.toFixed(1)} ms (outside kernels ~${(100 * hostShare).toFixed(1)}% of a step)`);
 if (hostCpuMsPerStep !== null) {

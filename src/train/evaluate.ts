@@ -1,9 +1,9 @@
 // Forward passes over a whole split. Predictions and per-sample losses are copied into two big
 // buffers on the GPU, batch after batch, and read back once at the end; accuracy, mean loss and the
 // confusion matrix are then computed on the host in float64.
-import type { Gpu } from '../gpu/device.ts';
 import { WaitPacer } from '../gpu/wait.ts';
-import { createBuffer, readF32, readU32, writeBuffer } from '../gpu/buffers.ts';
+import { createBuffer, writeBuffer } from '../gpu/buffers.ts';
+import { explainGpuFailure, type Gpu } from '../gpu/device.ts';
 import { recordDispatches } from '../gpu/kernel.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import type { Network } from '../nn/network.ts';
@@ -59,9 +59,10 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
   const classes = network.model.classes;
   const imageSize = network.inputSize;
   const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
-  const size = Math.max(16, Math.ceil(split.count / 4) * 16);
-  const allPredictions = createBuffer(gpu, { label: 'eval.predictions', size, usage });
-  const allLosses = createBuffer(gpu, { label: 'eval.losses', size, usage });
+  // Every batch's predictions (u32) then every batch's losses (f32), copied here by the evaluation's own
+  // command buffers and mapped once at the end: no readback submission of its own.
+  const lossesAt = Math.ceil(split.count / 2) * 8; // getMappedRange offsets are multiples of 8
+  const results = createBuffer(gpu, { label: 'eval.results', size: Math.max(16, Math.ceil(lossesAt / 8) * 16), usage: 0x1 /* MAP_READ */ | 0x8 });
   const submissions = evaluationSubmissions(split.count, batchSize, imageSize, options.stagingBytes);
   const slotBytes = align4(batchSize * imageSize);
   const perSubmission = submissions[0].length;
@@ -89,8 +90,8 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
           const pass = encoder.beginComputePass({ label: `eval forward at ${start}` });
           recordDispatches(pass, plan.evaluationStep);
           pass.end();
-          encoder.copyBufferToBuffer(network.predictions, 0, allPredictions, start * 4, size * 4);
-          encoder.copyBufferToBuffer(network.sampleLoss, 0, allLosses, start * 4, size * 4);
+          encoder.copyBufferToBuffer(network.predictions, 0, results, start * 4, size * 4);
+          encoder.copyBufferToBuffer(network.sampleLoss, 0, results, lossesAt + start * 4, size * 4);
         }
         device.queue.submit([encoder.finish()]);
       };
@@ -106,10 +107,16 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
       // The next group overwrites the staged images: the GPU must be done with these first.
       if (group !== submissions[submissions.length - 1]) await device.queue.onSubmittedWorkDone();
     }
-    // The queue alone, not the readbacks, whose own round trips would count as GPU time.
+    // The queue alone, not the mapping, whose own round trip would count as GPU time.
     if (pacer.paces) await pacer.wait(submittedAt, split.count, () => device.queue.onSubmittedWorkDone());
-    const predictions = await readU32(gpu, allPredictions, split.count);
-    const losses = await readF32(gpu, allLosses, split.count);
+    try {
+      await results.mapAsync(0x1 /* READ */, 0, 2 * lossesAt);
+    } catch (err) {
+      throw await explainGpuFailure(gpu, err, `reading back the evaluation of ${split.count} images`);
+    }
+    const predictions = new Uint32Array(results.getMappedRange(0, lossesAt).slice(0, 4 * split.count));
+    const losses = new Float32Array(results.getMappedRange(lossesAt, lossesAt).slice(0, 4 * split.count));
+    results.unmap();
     const confusion = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
     let correct = 0;
     let lossSum = 0;
@@ -133,8 +140,7 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
       imagesPerSecond: split.count / seconds,
     };
   } finally {
-    allPredictions.destroy();
-    allLosses.destroy();
+    results.destroy();
     stagedPixels.destroy();
     stagedLabels.destroy();
   }
