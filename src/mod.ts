@@ -34,7 +34,7 @@ export {
   type AdapterChoice, AdapterSelectionError, type AdapterSummary, GpuDeviceLostError, GpuUnavailableError, type Gpu, listAdapters,
   type OpenGpuOptions,
 } from './gpu/device.ts';
-export { DIGIT, getModel, type LayerSpec, MODELS, type ModelSpec, parameterSpecs, type ParameterSpec } from './nn/spec.ts';
+export { DIGIT, getModel, type LayerSpec, MODELS, type ModelSpec, parameterSpecs, type ParameterSpec, RECIPES, type TrainingRecipe } from './nn/spec.ts';
 export {
   className, DATASET_NAMES, type DatasetFile, type DatasetPreset, DATASETS, FASHION_MNIST, getDataset, KMNIST, MNIST,
 } from './data/datasets.ts';

@@ -7,7 +7,7 @@ import { describeKind, FileError, statOrUndefined } from '../io/files.ts';
 import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
-import { getModel, parameterSpecs, type ModelSpec } from '../nn/spec.ts';
+import { getModel, parameterSpecs, RECIPES, type ModelSpec } from '../nn/spec.ts';
 import { checkModelSpec } from '../nn/model-file.ts';
 import { DEFAULT_AUGMENT } from '../kernels/augment.ts';
 import { readRegularFile } from '../io/files.ts';
@@ -37,21 +37,24 @@ Trains a model on the MNIST training set (60,000 images) with Adam and cross-ent
 10,000 test images after every epoch, and writes a checkpoint after every epoch.
 
 Options:
-  --model NAME|FILE    model: digit (default), fast, best, or a JSON file describing one in
+  --model NAME|FILE    model: digit (default), fast, best (each preset with its recipe: the
+                       defaults marked fast: and best: below), or a JSON file describing one in
                        src/nn/spec.ts's shape (layers: conv2d, relu, maxpool2d, avgpool2d, flatten,
                        linear, batchnorm2d, batchnorm1d, dropout)
-  --epochs N           number of epochs (default: 20)
+  --epochs N           number of epochs (default: 20; fast: 1, best: 20)
   --batch-size N       images per step (default: 64)
-  --lr X               Adam learning rate (default: 0.001)
+  --lr X               Adam learning rate (default: 0.001; fast: 0.005, best: 0.003)
   --weight-decay X     Adam weight decay (default: 0)
   --adamw              decoupled weight decay (torch.optim.AdamW) instead of Adam's L2 term
-  --schedule NAME      learning rate: constant (default), step (x --gamma per epoch, as the PyTorch
-                       example's StepLR), cosine (annealed to 0 over the run, per step), onecycle
-                       (OneCycleLR: warm-up to --lr over 30 % of the steps, then cosine down)
+  --schedule NAME      learning rate: constant (default; fast and best: onecycle), step (x --gamma
+                       per epoch, as the PyTorch example's StepLR), cosine (annealed to 0 over the
+                       run, per step), onecycle (OneCycleLR: warm-up to --lr over 30 % of the
+                       steps, then cosine down)
   --gamma X            --schedule step's factor per epoch (default: 0.7)
   --label-smoothing X  cross-entropy label smoothing in [0, 1) (default: 0)
   --augment            random affine augmentation of every training batch on the GPU (rotation
-                       ±10°, scale 0.9-1.1, shift ±2 px, bilinear); never for evaluation
+                       ±10°, scale 0.9-1.1, shift ±2 px, bilinear); never for evaluation (on
+                       by default for best; --no-augment turns it off)
   --seed N             seed for initialisation and shuffling (default: 1)
   --no-shuffle         keep the dataset order
   --out PATH           checkpoint to write (default: data/checkpoints/<model>.safetensors), its
@@ -85,15 +88,16 @@ message names the exact command). Two runs never write the same --out: the secon
 export async function trainCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
     model: { type: 'string', default: 'digit' } as const,
-    epochs: { type: 'string', default: '20' } as const,
+    epochs: { type: 'string' } as const,
     'batch-size': { type: 'string', default: '64' } as const,
-    lr: { type: 'string', default: String(ADAM_DEFAULTS.lr) } as const,
+    lr: { type: 'string' } as const,
     'weight-decay': { type: 'string', default: '0' } as const,
     adamw: { type: 'boolean', default: false } as const,
-    schedule: { type: 'string', default: 'constant' } as const,
+    schedule: { type: 'string' } as const,
     gamma: { type: 'string', default: '0.7' } as const,
     'label-smoothing': { type: 'string', default: '0' } as const,
-    augment: { type: 'boolean', default: false } as const,
+    augment: { type: 'boolean' } as const,
+    'no-augment': { type: 'boolean', default: false } as const,
     seed: { type: 'string', default: '1' } as const,
     'no-shuffle': { type: 'boolean', default: false } as const,
     out: { type: 'string' } as const,
@@ -119,28 +123,43 @@ export async function trainCommand(argv: string[]): Promise<number> {
     return 0;
   }
   let model: ModelSpec;
+  const modelFile = /\.json$/i.test(values.model!);
   try {
-    model = /\.json$/i.test(values.model!) ? modelFromFile(values.model!) : getModel(values.model!);
+    model = modelFile ? modelFromFile(values.model!) : getModel(values.model!);
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (!(SCHEDULES as readonly string[]).includes(values.schedule!)) {
-    throw new UsageError(`--schedule ${values.schedule} is not a schedule; expected one of ${SCHEDULES.join(', ')}`);
+  if (values.augment && values['no-augment']) throw new UsageError('--augment and --no-augment contradict each other; pass one');
+  // A preset's recipe fills in what the command line leaves out; the tutorial's settings fill in the rest.
+  const recipe = modelFile ? {} : RECIPES.get(model.name) ?? {};
+  const fromRecipe: string[] = [];
+  const pick = <T>(given: T | undefined, flag: string, recipeValue: T | undefined, fallback: T): T => {
+    if (given !== undefined) return given;
+    if (recipeValue === undefined) return fallback;
+    fromRecipe.push(typeof recipeValue === 'boolean' ? (recipeValue ? `--${flag}` : `--no-${flag}`) : `--${flag} ${recipeValue}`);
+    return recipeValue;
+  };
+  const epochsText = pick(values.epochs, 'epochs', recipe.epochs === undefined ? undefined : String(recipe.epochs), '20');
+  const lrText = pick(values.lr, 'lr', recipe.lr === undefined ? undefined : String(recipe.lr), String(ADAM_DEFAULTS.lr));
+  const scheduleText = pick(values.schedule, 'schedule', recipe.schedule, 'constant');
+  const augment = pick(values.augment || values['no-augment'] ? !values['no-augment'] : undefined, 'augment', recipe.augment, false);
+  if (!(SCHEDULES as readonly string[]).includes(scheduleText)) {
+    throw new UsageError(`--schedule ${scheduleText} is not a schedule; expected one of ${SCHEDULES.join(', ')}`);
   }
   const labelSmoothing = nonNegativeNumberOption(values['label-smoothing'], 'label-smoothing');
   if (labelSmoothing >= 1) throw new UsageError(`--label-smoothing must be below 1, got ${labelSmoothing}`);
-  const scheduleName = values.schedule as ScheduleName;
+  const scheduleName = scheduleText as ScheduleName;
   const config: TrainConfig = {
     model,
-    epochs: intOption(values.epochs, 'epochs', 1, 100000),
+    epochs: intOption(epochsText, 'epochs', 1, 100000),
     batchSize: intOption(values['batch-size'], 'batch-size', 1, 60000),
     seed: intOption(values.seed, 'seed', 0, 0xffffffff),
     shuffle: !values['no-shuffle'],
-    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(values.lr, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
+    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(lrText, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
       ...(values.adamw ? { decoupled: true } : {}) },
     schedule: scheduleName === 'step' ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') } : { name: scheduleName },
     labelSmoothing,
-    augment: values.augment ? DEFAULT_AUGMENT : undefined,
+    augment: augment ? DEFAULT_AUGMENT : undefined,
   };
   const dataset = datasetOption(values.dataset);
   const device = gpuOptions(values);
@@ -306,9 +325,10 @@ export async function trainCommand(argv: string[]): Promise<number> {
       if (json) {
         emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
           seed: config.seed, adapter: gpu.adapterName, parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
-          resume_epoch: state.epoch, resume_batch: state.batchInEpoch });
+          resume_epoch: state.epoch, resume_batch: state.batchInEpoch, recipe: fromRecipe });
       } else {
         log(`training ${model.name} on ${dataset.name === 'mnist' ? '' : `${dataset.title}, `}${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
+        if (fromRecipe.length) log(`the ${model.name} preset's recipe: ${fromRecipe.join(' ')} (pass any of them to change it)`);
       }
       if (config.batchSize > trainSplit.count) log(`note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`);
       if (values.profile) logError(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));

@@ -53,7 +53,7 @@ const convBn = (name: string, outChannels: number, padding = 1): LayerSpec[] => 
 /**
  * One epoch to 99 %: small 3x3 convolutions with batch norm (which lets a one-cycle schedule use a
  * high learning rate), two poolings, a batch-normed hidden layer with dropout.
- * Train: `--schedule onecycle --lr 0.005`.
+ * Trained by default with RECIPES' `fast`: one epoch, `--schedule onecycle --lr 0.005`.
  */
 export const FAST: ModelSpec = {
   name: 'fast',
@@ -76,7 +76,7 @@ export const FAST: ModelSpec = {
 /**
  * For 99.6 %+ with augmentation over up to 20 epochs: An et al.'s M5 idea (a stack of unpadded
  * convolutions, each with batch norm, no pooling until the end), widened in steps, then global
- * average pooling. Train: `--augment --schedule onecycle --lr 0.003 --epochs 20`.
+ * average pooling. Trained by default with RECIPES' `best`: `--augment --schedule onecycle --lr 0.003 --epochs 20`.
  */
 export const BEST: ModelSpec = {
   name: 'best',
@@ -97,6 +97,23 @@ export const BEST: ModelSpec = {
     { kind: 'batchnorm1d', name: 'fc_bn' },
   ],
 };
+
+/** What a preset trains with where the command line does not say (the CLI's train, and mod.ts's). */
+export interface TrainingRecipe {
+  epochs?: number;
+  lr?: number;
+  schedule?: 'constant' | 'step' | 'cosine' | 'onecycle';
+  augment?: boolean;
+}
+
+/**
+ * The presets' recipes: `fast` is a one-epoch run (one-cycle to a high rate, which batch norm allows),
+ * `best` a 20-epoch run with augmentation. `digit` has none: the tutorial's settings are the defaults.
+ */
+export const RECIPES: ReadonlyMap<string, TrainingRecipe> = new Map<string, TrainingRecipe>([
+  ['fast', { epochs: 1, lr: 0.005, schedule: 'onecycle' }],
+  ['best', { epochs: 20, lr: 0.003, schedule: 'onecycle', augment: true }],
+]);
 
 /** A Map, not an object: "toString" or "__proto__" must not find something that is not a model. */
 export const MODELS: ReadonlyMap<string, ModelSpec> = new Map([['digit', DIGIT], ['fast', FAST], ['best', BEST]]);

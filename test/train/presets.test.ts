@@ -18,16 +18,36 @@ const env = { MNIST_DIR: testMnistDir() };
 // Under the full suite on 2 shared cores one run can take minutes: more than runCli's default 2.
 const timeoutMs = 600_000;
 
-test('fast: one epoch on 6,400 images reaches >= 95 % test accuracy', async () => {
+test('fast: its recipe (one epoch, one-cycle, lr 0.005) on 6,400 images reaches >= 95 % test accuracy', async () => {
   const out = join(dir, 'fast.safetensors');
-  const r = await runCli(['train', '--model', 'fast', '--epochs', '1', '--limit', '6400', '--schedule', 'onecycle', '--lr', '0.005', '--json',
-    '--out', out], { env, timeoutMs });
+  const r = await runCli(['train', '--model', 'fast', '--limit', '6400', '--json', '--out', out], { env, timeoutMs });
   assert.is(r.code, 0, r.stderr);
-  const done = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
+  const events = r.stdout.trim().split('\n').map((line) => JSON.parse(line));
+  const start = events.find((e) => e.event === 'start');
+  assert.equal({ epochs: start.epochs, lr: start.lr, recipe: start.recipe }, { epochs: 1, lr: 0.005, recipe: ['--epochs 1', '--lr 0.005', '--schedule onecycle'] });
+  const done = events.at(-1);
   assert.ok(done.test_accuracy >= 0.95, `test accuracy ${done.test_accuracy}`);
   const { params } = loadCheckpoint(out);
   assert.ok(params.length > 0);
   assert.is(JSON.parse(peekMetadata(out)!.training!).schedule.name, 'onecycle');
+});
+
+test('a preset\'s recipe gives way to the command line: best without augmentation, at another rate', async () => {
+  const run = async (extra: string[]) => {
+    const out = join(dir, `best-${extra.length}.safetensors`);
+    const r = await runCli(['train', '--model', 'best', '--limit', '64', '--no-test', '--json', '--out', out, ...extra], { env, timeoutMs });
+    assert.is(r.code, 0, r.stderr);
+    const start = JSON.parse(r.stdout.split('\n')[0]);
+    return { start, training: JSON.parse(peekMetadata(out)!.training!) };
+  };
+  const recipe = await run(['--epochs', '1']);
+  assert.equal(recipe.start.recipe, ['--lr 0.003', '--schedule onecycle', '--augment']);
+  assert.ok(recipe.training.augment, 'best augments by default');
+  const own = await run(['--epochs', '1', '--no-augment', '--lr', '0.002', '--schedule', 'cosine']);
+  assert.equal(own.start.recipe, []);
+  assert.is(own.start.lr, 0.002);
+  assert.is(own.training.augment, undefined, '--no-augment wins');
+  assert.is(own.training.schedule.name, 'cosine');
 });
 
 test('batch norm + dropout + augmentation + step schedule + AdamW + label smoothing resume bit-identically', async () => {
