@@ -4,22 +4,34 @@ import { join } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import { encodePngGray } from '../io/png.ts';
 import { terminalArt } from '../io/digit-image.ts';
-import { choiceOption, parseCommandArgs, UsageError } from './args.ts';
+import { choiceOption, intOption, parseCommandArgs, UsageError } from './args.ts';
 import { DATA_HELP, dataOptions, datasetOption, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 import { className } from '../data/datasets.ts';
+import { openGpu, type Gpu } from '../gpu/device.ts';
+import { createStorageBuffer, createUniformBuffer, readF32, writeBuffer } from '../gpu/buffers.ts';
+import { submitDispatches } from '../gpu/kernel.ts';
+import { augmentAffine, DEFAULT_AUGMENT } from '../kernels/augment.ts';
+import { rngUniforms } from '../kernels/dropout.ts';
+import { augmentDraw } from '../reference/augment.ts';
 
 export const SHOW_HELP = `Usage: show [options]
 
 Prints MNIST images with their labels in the terminal and, with --out-dir, writes them as PNG files
-named <split>-<index>-label<digit>.png.
+named <split>-<index>-label<digit>.png. With --augment, also shows each image as train --augment would
+see it (the GPU kernel itself), written as <split>-<index>-label<digit>-augmented.png.
 
 Options:
   --split train|test   which split (default: train)
   --index LIST         image indices: comma-separated numbers and ranges, e.g. 0-4,100 (default: 0-4)
   --out-dir DIR        also write PNG files there (created if missing)
   --no-art             do not print terminal art
+  --augment            also show the images after train --augment's random affine transform (run
+                       on the GPU): the draw of the image at that position of a batch at --step
+                       of a run with --seed
+  --seed N             the run's seed, for --augment (default: 1)
+  --step N             the training step, for --augment (default: 1, the first)
 ${DATA_HELP}
-${DEVICE_HELP} (accepted for uniformity; show does not use the GPU)
+${DEVICE_HELP} (used only with --augment)
   -h, --help           show this help`;
 
 export function parseIndexList(text: string, count: number): number[] {
@@ -43,6 +55,9 @@ export async function showCommand(argv: string[]): Promise<number> {
     index: { type: 'string', default: '0-4' } as const,
     'out-dir': { type: 'string' } as const,
     'no-art': { type: 'boolean', default: false } as const,
+    augment: { type: 'boolean', default: false } as const,
+    seed: { type: 'string', default: '1' } as const,
+    step: { type: 'string', default: '1' } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
     ...deviceOptions,
@@ -52,7 +67,9 @@ export async function showCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const split = choiceOption(values.split, 'split', ['train', 'test'] as const);
-  gpuOptions(values); // checked like everywhere else, though unused
+  const device = gpuOptions(values);
+  const seed = intOption(values.seed, 'seed', 0, 0xffffffff);
+  const step = intOption(values.step, 'step', 1, 0xffffffff);
   const dataset = datasetOption(values.dataset);
   const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'], onProgress: (m) => console.error(m) });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to show`);
@@ -60,16 +77,56 @@ export async function showCommand(argv: string[]): Promise<number> {
   const size = data.rows * data.cols;
   const outDir = values['out-dir'];
   if (outDir) ensureDir(outDir); // before any output: a bad --out-dir fails at once
-  for (const index of indices) {
-    const pixels = data.images.subarray(index * size, (index + 1) * size);
+  const chosen = new Uint8Array(indices.length * size);
+  indices.forEach((index, i) => chosen.set(data.images.subarray(index * size, (index + 1) * size), i * size));
+  let augmented: Uint8Array | null = null;
+  if (values.augment) {
+    const gpu = await openGpu(device);
+    try {
+      augmented = await augmentOnGpu(gpu, chosen, indices.length, data.rows, data.cols, seed, step);
+    } finally {
+      await gpu.close();
+    }
+  }
+  for (const [i, index] of indices.entries()) {
     const label = data.labels[index];
+    const views: [string, Uint8Array][] = [['', chosen.subarray(i * size, (i + 1) * size)]];
     console.log(`${split} #${index}: label ${label}${dataset.name === 'mnist' ? '' : ` (${className(dataset.classes, label)})`}`);
-    if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
-    if (outDir) {
-      const file = join(outDir, `${split}-${index}-label${label}.png`);
-      writeFileAtomicSync(file, encodePngGray({ width: data.cols, height: data.rows, pixels: pixels.slice() }));
-      console.log(`wrote ${file}`);
+    if (augmented) views.push(['-augmented', augmented.subarray(i * size, (i + 1) * size)]);
+    for (const [suffix, pixels] of views) {
+      if (suffix) {
+        const { angle, scale, shiftX, shiftY } = augmentDraw(DEFAULT_AUGMENT, seed, step, i);
+        console.log(`augmented (seed ${seed}, step ${step}, batch position ${i}): rotated ${(angle * 180 / Math.PI).toFixed(1)}°, ` +
+          `scaled ${scale.toFixed(3)}, shifted ${shiftX.toFixed(2)}, ${shiftY.toFixed(2)} px`);
+      }
+      if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
+      if (outDir) {
+        const file = join(outDir, `${split}-${index}-label${label}${suffix}.png`);
+        writeFileAtomicSync(file, encodePngGray({ width: data.cols, height: data.rows, pixels: pixels.slice() }));
+        console.log(`wrote ${file}`);
+      }
     }
   }
   return 0;
+}
+
+/**
+ * `count` images through shaders/augment_affine.wgsl as one batch at (seed, step), exactly as training
+ * runs it, with an identity normalization so the output is in pixel units; rounded to bytes for display.
+ */
+async function augmentOnGpu(gpu: Gpu, pixels: Uint8Array, count: number, height: number, width: number, seed: number, step: number):
+  Promise<Uint8Array> {
+  const input = createStorageBuffer(gpu, 'show.pixels', pixels.length);
+  const output = createStorageBuffer(gpu, 'show.augmented', pixels.length * 4);
+  const rng = createUniformBuffer(gpu, 'show.rng', 16);
+  try {
+    writeBuffer(gpu, input, pixels);
+    writeBuffer(gpu, rng, rngUniforms(seed, step));
+    submitDispatches(gpu, await augmentAffine(gpu, { batch: count, channels: 1, height, width }, DEFAULT_AUGMENT, rng, input, output,
+      { mean: 0, std: 1 / 255 }), 'show --augment');
+    const values = await readF32(gpu, output, pixels.length);
+    return Uint8Array.from(values, (v) => Math.min(255, Math.max(0, Math.round(v))));
+  } finally {
+    for (const buffer of [input, output, rng]) buffer.destroy();
+  }
 }

@@ -1,14 +1,17 @@
 // The command-line tool as a user runs it: help, usage errors (exit 2, nothing written), data display.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
 import process from 'node:process';
 import { runCli, thisRuntime } from '../helpers/cli.ts';
 import { repoRoot } from '../helpers/mnist.ts';
-import { testMnistDir } from '../helpers/mnist.ts';
+import { testMnistDir, testSplit } from '../helpers/mnist.ts';
+import { decodePng } from '../../src/io/png.ts';
+import { DEFAULT_AUGMENT } from '../../src/kernels/augment.ts';
+import { augmentReference } from '../../src/reference/augment.ts';
 
 const test = suite('cli');
 const dir = mkdtempSync(join(tmpdir(), 'cli-test-'));
@@ -67,6 +70,31 @@ test('show prints the first training digits with labels and writes PNGs', async 
   assert.match(r.stdout, /train #0: label 5/);
   assert.match(r.stdout, /train #2: label 4/);
   assert.equal(readdirSync(out).sort(), ['train-0-label5.png', 'train-1-label0.png', 'train-2-label4.png']);
+});
+
+test('show --augment writes each image as training augments it: the GPU kernel, within rounding of the float64 reference', async () => {
+  const out = join(dir, 'augmented');
+  const r = await runCli(['show', '--index', '3,0-1', '--augment', '--seed', '7', '--step', '5', '--no-art', '--out-dir', out], { env });
+  assert.is(r.code, 0, r.stderr);
+  assert.match(r.stdout, /augmented \(seed 7, step 5, batch position 0\): rotated -?\d+\.\d°, scaled \d\.\d{3}/);
+  assert.equal(readdirSync(out).sort(), ['train-0-label5-augmented.png', 'train-0-label5.png', 'train-1-label0-augmented.png',
+    'train-1-label0.png', 'train-3-label1-augmented.png', 'train-3-label1.png']);
+  // As one batch of the three, in the order given.
+  const train = await testSplit('train');
+  const size = 28 * 28;
+  const batch = new Uint8Array(3 * size);
+  [3, 0, 1].forEach((index, i) => batch.set(train.images.subarray(index * size, (index + 1) * size), i * size));
+  const want = augmentReference({ batch: 3, channels: 1, height: 28, width: 28 }, DEFAULT_AUGMENT, batch, 7, 5);
+  for (const [i, name] of ['train-3-label1-augmented.png', 'train-0-label5-augmented.png', 'train-1-label0-augmented.png'].entries()) {
+    const { pixels } = decodePng(readFileSync(join(out, name)), name);
+    let changed = 0;
+    for (let p = 0; p < size; p++) {
+      const expected = Math.min(255, Math.max(0, Math.round(want[i * size + p])));
+      assert.ok(Math.abs(pixels[p] - expected) <= 1, `${name} pixel ${p}: ${pixels[p]}, reference ${want[i * size + p]}`);
+      if (pixels[p] !== batch[i * size + p]) changed++;
+    }
+    assert.ok(changed > 0, `${name}: the transform changed the image`);
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
