@@ -8,7 +8,8 @@
                                                        trains the tutorial's way (PyTorch's own init and
                                                        shuffle) and prints the test accuracy per epoch
   python3 bench/pytorch_digit.py --replay DIR --epochs N
-                                                       trains from DIR/init.safetensors in the order of
+                                                       trains from DIR/init.safetensors (digit, or the model
+                                                       its model_spec describes) in the order of
                                                        DIR/order-<epoch>.u32 (written by bench/pytorch-replay.ts)
 
 Needs only torch (Debian: apt-get install python3-torch). Prints one JSON object on its last line.
@@ -210,8 +211,8 @@ def train_epochs(args, model, order_of_epoch):
 
 def replay(args):
     torch.set_num_threads(args.threads or os.cpu_count())
-    tensors, _ = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
-    model = Net()
+    tensors, metadata = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
+    model = Net() if metadata.get('model', 'digit') == 'digit' else SpecNet(json.loads(metadata['model_spec']))
     model.load_state_dict(tensors, strict=True)
 
     def order_of_epoch(epoch, _count):
