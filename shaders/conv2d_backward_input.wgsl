@@ -30,33 +30,20 @@ override GROUPS_PER_BLOCK: u32;
 
 const MAX_IC = 8u;
 const MAX_COLS = 16u;
-const MAX_SEGMENT = 32u;
 
 @group(0) @binding(0) var<storage, read> gradOutput: array<f32>;
 @group(0) @binding(1) var<storage, read> weight: array<f32>;
 @group(0) @binding(2) var<storage, read_write> gradInput: array<f32>;
 
-// Register block and input segment. They must only ever be indexed by constants, or they leave
-// registers for memory. Mesa unrolls constant-trip loops, but not those in the SPIR-V of wgpu (Deno),
-// which adds loop-bound counters; so the code touching them is written out, one statement per
-// element, guarded by conditions that the override constants fold away.
+// Register block and input segment (shaders/include/segment.wgsl: seg, slide, loadSegment). They must
+// only ever be indexed by constants, or they leave registers for memory. Mesa unrolls constant-trip
+// loops, but not those in the SPIR-V of wgpu (Deno), which adds loop-bound counters; so the code
+// touching them is written out, one statement per element, guarded by conditions that the override
+// constants fold away.
+// #include "segment.wgsl"
 var<private> acc: array<f32, MAX_IC * MAX_COLS>;
-var<private> seg: array<f32, MAX_SEGMENT>;
 
 fn segmentLength() -> u32 { return COLS - 1u + KW; }
-
-/** seg[i] = seg[i + 1]: the segment of the next tap. */
-fn slide() {
-  let n = segmentLength();
-  seg[0] = seg[1]; seg[1] = seg[2]; seg[2] = seg[3];
-  if (n > 4u) { seg[3] = seg[4]; seg[4] = seg[5]; seg[5] = seg[6]; seg[6] = seg[7]; }
-  if (n > 8u) { seg[7] = seg[8]; seg[8] = seg[9]; seg[9] = seg[10]; seg[10] = seg[11]; }
-  if (n > 12u) { seg[11] = seg[12]; seg[12] = seg[13]; seg[13] = seg[14]; seg[14] = seg[15]; }
-  if (n > 16u) { seg[15] = seg[16]; seg[16] = seg[17]; seg[17] = seg[18]; seg[18] = seg[19]; }
-  if (n > 20u) { seg[19] = seg[20]; seg[20] = seg[21]; seg[21] = seg[22]; seg[22] = seg[23]; }
-  if (n > 24u) { seg[23] = seg[24]; seg[24] = seg[25]; seg[25] = seg[26]; seg[26] = seg[27]; }
-  if (n > 28u) { seg[27] = seg[28]; seg[28] = seg[29]; seg[29] = seg[30]; seg[30] = seg[31]; }
-}
 
 /** Column j of the block reads segment element j. */
 fn at(j: u32) -> f32 { return seg[j]; }
@@ -98,43 +85,6 @@ fn undilate(t: i32, size: u32) -> vec2u {
 fn segmentValue(rowStart: u32, rowExists: u32, t0: i32, i: u32) -> f32 {
   let xAt = undilate(t0 + i32(i), OW);
   return select(0.0, gradOutput[rowStart + xAt.x], (rowExists & xAt.y) != 0u);
-}
-
-/** seg[i] = segmentValue(i) for the whole segment, written out like slide(). */
-fn loadSegment(rowStart: u32, rowExists: u32, t0: i32) {
-  let n = segmentLength();
-  seg[0] = segmentValue(rowStart, rowExists, t0, 0u);
-  if (n > 1u) { seg[1] = segmentValue(rowStart, rowExists, t0, 1u); }
-  if (n > 2u) { seg[2] = segmentValue(rowStart, rowExists, t0, 2u); }
-  if (n > 3u) { seg[3] = segmentValue(rowStart, rowExists, t0, 3u); }
-  if (n > 4u) { seg[4] = segmentValue(rowStart, rowExists, t0, 4u); }
-  if (n > 5u) { seg[5] = segmentValue(rowStart, rowExists, t0, 5u); }
-  if (n > 6u) { seg[6] = segmentValue(rowStart, rowExists, t0, 6u); }
-  if (n > 7u) { seg[7] = segmentValue(rowStart, rowExists, t0, 7u); }
-  if (n > 8u) { seg[8] = segmentValue(rowStart, rowExists, t0, 8u); }
-  if (n > 9u) { seg[9] = segmentValue(rowStart, rowExists, t0, 9u); }
-  if (n > 10u) { seg[10] = segmentValue(rowStart, rowExists, t0, 10u); }
-  if (n > 11u) { seg[11] = segmentValue(rowStart, rowExists, t0, 11u); }
-  if (n > 12u) { seg[12] = segmentValue(rowStart, rowExists, t0, 12u); }
-  if (n > 13u) { seg[13] = segmentValue(rowStart, rowExists, t0, 13u); }
-  if (n > 14u) { seg[14] = segmentValue(rowStart, rowExists, t0, 14u); }
-  if (n > 15u) { seg[15] = segmentValue(rowStart, rowExists, t0, 15u); }
-  if (n > 16u) { seg[16] = segmentValue(rowStart, rowExists, t0, 16u); }
-  if (n > 17u) { seg[17] = segmentValue(rowStart, rowExists, t0, 17u); }
-  if (n > 18u) { seg[18] = segmentValue(rowStart, rowExists, t0, 18u); }
-  if (n > 19u) { seg[19] = segmentValue(rowStart, rowExists, t0, 19u); }
-  if (n > 20u) { seg[20] = segmentValue(rowStart, rowExists, t0, 20u); }
-  if (n > 21u) { seg[21] = segmentValue(rowStart, rowExists, t0, 21u); }
-  if (n > 22u) { seg[22] = segmentValue(rowStart, rowExists, t0, 22u); }
-  if (n > 23u) { seg[23] = segmentValue(rowStart, rowExists, t0, 23u); }
-  if (n > 24u) { seg[24] = segmentValue(rowStart, rowExists, t0, 24u); }
-  if (n > 25u) { seg[25] = segmentValue(rowStart, rowExists, t0, 25u); }
-  if (n > 26u) { seg[26] = segmentValue(rowStart, rowExists, t0, 26u); }
-  if (n > 27u) { seg[27] = segmentValue(rowStart, rowExists, t0, 27u); }
-  if (n > 28u) { seg[28] = segmentValue(rowStart, rowExists, t0, 28u); }
-  if (n > 29u) { seg[29] = segmentValue(rowStart, rowExists, t0, 29u); }
-  if (n > 30u) { seg[30] = segmentValue(rowStart, rowExists, t0, 30u); }
-  if (n > 31u) { seg[31] = segmentValue(rowStart, rowExists, t0, 31u); }
 }
 
 @compute @workgroup_size(WG)
