@@ -2,8 +2,9 @@
 // same initial weights on the same shuffled order (Adam 1e-3, constant), then prints both test
 // accuracies per epoch. A gap beyond float noise would point at a semantic difference (init, loss
 // scaling, Adam, batch norm's statistics) that kernel-level tests cannot see. Dropout draws its own
-// masks on each side, so a model with dropout agrees only statistically.
-//   node build/bench/pytorch-replay.js [--model digit|fast|best|FILE.json] [--seed 1] [--epochs 1] [--data DIR]
+// masks on each side, so a model with dropout agrees only statistically; --no-dropout removes its
+// dropout layers (both sides) for a replay of everything else.
+//   node build/bench/pytorch-replay.js [--model digit|fast|best|FILE.json] [--no-dropout] [--seed 1] [--epochs 1] [--data DIR]
 //   deno run -A bench/pytorch-replay.ts [same]                                   (needs python3 with torch)
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -24,11 +25,14 @@ import { runPytorchDigit } from './pytorch.ts';
 const { values } = parseArgs({
   args: process.argv.slice(2),
   options: { model: { type: 'string', default: 'digit' }, seed: { type: 'string', default: '1' }, epochs: { type: 'string', default: '1' },
-    data: { type: 'string' } },
+    data: { type: 'string' }, 'no-dropout': { type: 'boolean', default: false } },
 });
 const seed = Number(values.seed);
 const epochs = Number(values.epochs);
-const model = /\.json$/i.test(values.model!) ? checkModelSpec(JSON.parse(readFileSync(values.model!, 'utf8')), values.model!) : getModel(values.model!);
+const chosen = /\.json$/i.test(values.model!) ? checkModelSpec(JSON.parse(readFileSync(values.model!, 'utf8')), values.model!) : getModel(values.model!);
+const model = values['no-dropout']
+  ? { ...chosen, name: `${chosen.name}-no-dropout`, layers: chosen.layers.filter((layer) => layer.kind !== 'dropout') }
+  : chosen;
 const config: TrainConfig = { model, epochs, batchSize: 64, seed, shuffle: true, adam: ADAM_DEFAULTS };
 const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
 const testSplit = await loadMnist({ dir: values.data, split: 'test' });
