@@ -19,6 +19,8 @@ import { submitDispatches } from './gpu/kernel.ts';
 import { DigitImageError, toMnistDigit } from './io/digit-image.ts';
 import { decodePng } from './io/png.ts';
 import { ADAM_DEFAULTS, type AdamOptions } from './kernels/adam.ts';
+import { type AugmentOptions, DEFAULT_AUGMENT } from './kernels/augment.ts';
+import { type Schedule, SCHEDULES } from './train/schedule.ts';
 import { dispatchesOf, Network } from './nn/network.ts';
 import { initParameters, ParameterLayout } from './nn/parameters.ts';
 import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec } from './nn/spec.ts';
@@ -41,7 +43,7 @@ export {
 export { firstImages, type MnistSplit as Dataset, resolveDataDir } from './data/mnist.ts';
 export { DataError } from './data/idx.ts';
 export { CheckpointError } from './train/checkpoint.ts';
-export type { BatchProgress, EpochReport, EvaluationResult };
+export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Schedule };
 export { importStateDict, type ImportedStateDict, StateDictError } from './io/state-dict.ts';
 export { exportOnnx } from './io/onnx.ts';
 
@@ -133,6 +135,17 @@ export interface TrainOptions {
   lr?: number;
   /** Adam's weight decay, default 0. */
   weightDecay?: number;
+  /** Decoupled weight decay (torch.optim.AdamW) instead of Adam's L2 term (default false). */
+  adamw?: boolean;
+  /**
+   * Learning rate over the run (default constant): `step` (x gamma per epoch), `cosine`, `onecycle`.
+   * The presets' own choices are in RECIPES (what `train --model fast` uses).
+   */
+  schedule?: Schedule;
+  /** Cross-entropy label smoothing in [0, 1) (default 0). */
+  labelSmoothing?: number;
+  /** Random affine augmentation of every training batch on the GPU: true for the CLI's `--augment`, or your ranges. */
+  augment?: boolean | AugmentOptions;
   /** Seeds the initial weights and the shuffle (default 1). */
   seed?: number;
   /** Default true. */
@@ -165,9 +178,17 @@ export interface TrainOutcome extends TrainedModel {
  */
 export async function train(gpu: Gpu, model: ModelSpec, data: MnistSplit, options: TrainOptions = {}): Promise<TrainOutcome> {
   checkInput(model, data, 'train');
-  const adam: AdamOptions = { ...ADAM_DEFAULTS, lr: options.lr ?? ADAM_DEFAULTS.lr, weightDecay: options.weightDecay ?? 0 };
+  const adam: AdamOptions = { ...ADAM_DEFAULTS, lr: options.lr ?? ADAM_DEFAULTS.lr, weightDecay: options.weightDecay ?? 0,
+    ...(options.adamw ? { decoupled: true } : {}) };
+  const labelSmoothing = options.labelSmoothing ?? 0;
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  if (options.schedule && !SCHEDULES.includes(options.schedule.name)) {
+    throw new RangeError(`train: schedule ${JSON.stringify(options.schedule.name)} is not one of ${SCHEDULES.join(', ')}`);
+  }
   const config: TrainConfig = {
     model, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 64, seed: options.seed ?? 1, shuffle: options.shuffle ?? true, adam,
+    schedule: options.schedule, labelSmoothing,
+    augment: options.augment === true ? DEFAULT_AUGMENT : options.augment || undefined,
   };
   const layout = new ParameterLayout(parameterSpecs(model));
   let params = options.initial?.params;
