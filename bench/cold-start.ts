@@ -4,11 +4,12 @@
 // folder (MESA_SHADER_CACHE_DIR), and the warm run reuses it.
 //   node build/bench/cold-start.js [--checkpoint CKPT] [--rounds 2] [--data DIR]     (needs npm run build)
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
+import { cliCommand, projectRoot } from './epoch-figures.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -18,10 +19,7 @@ const { values } = parseArgs({
     data: { type: 'string' },
   },
 });
-const root = join(import.meta.dirname ?? '.', '..', ...(import.meta.url.includes('/build/') ? ['..'] : []));
-const deno = existsSync(join(root, 'node_modules', '.bin', 'deno')) ? join(root, 'node_modules', '.bin', 'deno') : 'deno';
-const cli = { node: ['node', join(root, 'dist', 'cli.js')], deno: [deno, 'run', '-A', join(root, 'src', 'cli.ts')] };
-if (!existsSync(cli.node[1])) throw new Error(`${cli.node[1]} is missing: run npm run build first`);
+const cli = { node: cliCommand('node'), deno: cliCommand('deno') };
 const dataArgs = values.data ? ['--data', values.data] : [];
 
 interface Run {
@@ -33,7 +31,7 @@ function run(runtime: 'node' | 'deno', args: string[], cacheDir: string): Run {
   const [command, ...prefix] = cli[runtime];
   const started = performance.now();
   const r = spawnSync(command, [...prefix, ...args, ...dataArgs, '--json'], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, MESA_SHADER_CACHE_DIR: cacheDir, NO_COLOR: '1' },
+    cwd: projectRoot, encoding: 'utf8', env: { ...process.env, MESA_SHADER_CACHE_DIR: cacheDir, NO_COLOR: '1' },
   });
   const wall = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`${runtime} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
