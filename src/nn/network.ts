@@ -204,7 +204,7 @@ export class Network {
       planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, profileFor(gpu, model.name, options.training, options.maxBatch));
     const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
       new Network(gpu, model, options, plan));
-    if (plan.weights === 'per-upload') await network.recordWeightPacks();
+    if (plan.weights === 'per-upload') await compileTogether(gpu, () => network.recordWeightPacks());
     return network;
   }
 
