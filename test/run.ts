@@ -1,7 +1,8 @@
 // Runs every uvu suite (test/**/*.test.ts) in one process, on whichever runtime runs this file:
 //   deno run -A test/run.ts [filter...]      node build/test/run.js [filter...]
-// Ends with "<runtime>: N passed, N failed"; with TEST_SUMMARY_FILE set, also writes the counts there
-// as JSON so .ci/run can add up both runtimes.
+// Ends with "<runtime>: N passed, N failed, N skipped"; with TEST_SUMMARY_FILE set, also writes the
+// counts there as JSON so .ci/run can add up both runtimes. A test that calls skip() (helpers/skip.ts)
+// returns early and uvu counts it as passed: it is moved from passed to skipped here.
 import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, extname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -37,6 +38,7 @@ for (const [index, file] of files.entries()) {
 
 let passed = 0;
 let failed = 0;
+let uvuSkipped = 0;
 for (const group of g.UVU_QUEUE) {
   for (let i = 1; i < group.length; i++) {
     const run = group[i] as QueuedSuite;
@@ -44,6 +46,7 @@ for (const group of g.UVU_QUEUE) {
       const result = await run();
       passed += result[1];
       failed += result[3] - result[1];
+      uvuSkipped += result[2];
       return result;
     };
   }
@@ -53,9 +56,15 @@ await exec();
 const { closeSharedGpu } = await import(`./helpers/gpu${ext}`);
 await closeSharedGpu();
 
+const { skipReasons } = await import(`./helpers/skip${ext}`);
+const reasons: readonly string[] = skipReasons();
+passed -= reasons.length;
+const skipped = reasons.length + uvuSkipped;
+
 const runtimeName = 'Deno' in globalThis ? 'deno' : 'node';
-console.log(`${runtimeName}: ${passed} passed, ${failed} failed`);
+if (reasons.length > 0) console.log(`\n${runtimeName}: skipped tests\n${reasons.map((r) => `  - ${r}`).join('\n')}`);
+console.log(`${runtimeName}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (process.env.TEST_SUMMARY_FILE) {
-  writeFileSync(process.env.TEST_SUMMARY_FILE, JSON.stringify({ runtime: runtimeName, passed, failed }) + '\n');
+  writeFileSync(process.env.TEST_SUMMARY_FILE, JSON.stringify({ runtime: runtimeName, passed, failed, skipped }) + '\n');
 }
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

@@ -10,11 +10,14 @@ import process from 'node:process';
 import { otherRuntime, runCli, thisRuntime } from '../helpers/cli.ts';
 import { testMnistDir } from '../helpers/mnist.ts';
 import { hasTorch, runPytorchDigit } from '../../bench/pytorch.ts';
+import { skip } from '../helpers/skip.ts';
 
 const test = suite(`e2e: train under ${thisRuntime}, evaluate under ${otherRuntime}`);
 const dir = mkdtempSync(join(tmpdir(), 'e2e-'));
 const env = { MNIST_DIR: testMnistDir() };
 const lines = (text: string) => text.trim().split('\n').filter(Boolean).map((l) => JSON.parse(l));
+
+let evaluatedReport: { correct: number; mean_loss: number } | undefined;
 
 if (process.env.E2E === '1') {
   test('one epoch reaches >= 97% test accuracy, and the other runtime evaluates the checkpoint identically', async () => {
@@ -34,12 +37,18 @@ if (process.env.E2E === '1') {
     assert.is(report.count, 10000);
     assert.is(report.accuracy, epoch.test_accuracy, 'same accuracy under both runtimes');
 
-    // Where PyTorch is installed (not needed, not in CI), the reference model loads the checkpoint with
-    // load_state_dict(strict=True) and must find the same accuracy and mean loss.
+    evaluatedReport = report;
+  });
+
+  // Where PyTorch is installed (.ci/run installs it; the project itself never needs it), the reference
+  // model loads that checkpoint with load_state_dict(strict=True) and must find the same accuracy and mean loss.
+  test('PyTorch loads the checkpoint and classifies the test set as eval does', () => {
     if (!hasTorch()) {
-      console.log('    PyTorch cross-check skipped: no python3 with torch');
-      return;
+      return skip('the PyTorch cross-check needs python3 with torch: apt-get install python3-torch', { requiredInCi: true });
     }
+    const report = evaluatedReport;
+    if (!report) throw new Error('no checkpoint to check: the training test above failed');
+    const checkpoint = join(dir, 'digit.safetensors');
     const checked = runPytorchDigit<{ correct: number; accuracy: number; mean_loss: number }>(
       ['--check', checkpoint, '--data', env.MNIST_DIR]);
     if (!checked.ok) {

@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { ensureDir, FileError, isTempFileOf, readRegularFile, removeStaleTempFiles, writeFileAtomicSync } from '../../src/io/files.ts';
 import { repoRoot } from '../helpers/mnist.ts';
 import { assertThrows } from '../helpers/compare.ts';
+import { skip } from '../helpers/skip.ts';
 
 const test = suite('files');
 const dir = mkdtempSync(join(tmpdir(), 'files-test-'));
@@ -53,8 +54,8 @@ test('temporary files of a path are recognised exactly and removed; others are k
 
 // A full disk, for real: a 64 KiB tmpfs in a private mount namespace (root with unshare only).
 const canMount = process.platform === 'linux' && spawnSync('unshare', ['-m', 'true']).status === 0;
-test(`ENOSPC names the file that could not be written${canMount ? '' : ' (skipped: needs root and unshare)'}`, () => {
-  if (!canMount) return;
+test('ENOSPC names the file that could not be written', () => {
+  if (!canMount) return skip('the full-disk test mounts a tmpfs: it needs root and unshare', { requiredInCi: true });
   const full = join(dir, 'full');
   mkdirSync(full);
   const js = extname(fileURLToPath(import.meta.url)) === '.js';

@@ -13,6 +13,7 @@ import { decodePng } from '../../src/io/png.ts';
 import { toMnistDigit } from '../../src/io/digit-image.ts';
 import { parseMetricsLog, type EpochRecord, type StepRecord } from '../../src/train/metrics-log.ts';
 import { hasChromium, launchChromium, testOutputDir } from '../helpers/browser.ts';
+import { skip } from '../helpers/skip.ts';
 import { cliCommand, runCli, thisRuntime } from '../helpers/cli.ts';
 import { repoRoot, testMnistDir, testSplit } from '../helpers/mnist.ts';
 
@@ -22,7 +23,7 @@ const logFile = join(dir, 'run.jsonl');
 const reportFile = join(dir, 'report.html');
 const env = { MNIST_DIR: testMnistDir() };
 const LONG = 900_000;
-const skipBrowser = !hasChromium() && !process.env.CI;
+const noBrowser = !hasChromium();
 const out = testOutputDir();
 
 interface RunOutput { epochs: Record<string, number | null>[]; eval: Record<string, unknown>; reportData: Record<string, any> }
@@ -84,7 +85,7 @@ test('report --png: the curves and the confusion matrix as PNG files', () => {
 });
 
 test('the report renders in Chromium from disk with no console errors: curves with a point per epoch, a 10x10 heatmap, the gallery', async () => {
-  if (skipBrowser) return console.log('  (skipped: no chromium; apt-get install chromium)');
+  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
   const browser = await launchChromium(false);
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
@@ -133,7 +134,7 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 test('the page classifies a digit drawn with mouse events, through WebGPU in Chromium, as predict does on the same image', async () => {
-  if (skipBrowser) return console.log('  (skipped: no chromium; apt-get install chromium)');
+  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
   const server = await startServer();
   const browser = await launchChromium(true);
   try {
@@ -188,7 +189,7 @@ test('the page classifies a digit drawn with mouse events, through WebGPU in Chr
 });
 
 test('without WebGPU the page says so plainly', async () => {
-  if (skipBrowser) return console.log('  (skipped: no chromium; apt-get install chromium)');
+  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
   const server = await startServer();
   const browser = await launchChromium(false);
   try {
