@@ -31,7 +31,9 @@ function run(runtime: 'node' | 'deno', args: string[], cacheDir: string): Run {
   const [command, ...prefix] = cli[runtime];
   const started = performance.now();
   const r = spawnSync(command, [...prefix, ...args, ...dataArgs, '--json'], {
-    cwd: projectRoot, encoding: 'utf8', env: { ...process.env, MESA_SHADER_CACHE_DIR: cacheDir, NO_COLOR: '1' },
+    cwd: projectRoot,
+    encoding: 'utf8',
+    env: { ...process.env, MESA_SHADER_CACHE_DIR: cacheDir, NO_COLOR: '1' },
   });
   const wall = (performance.now() - started) / 1000;
   if (r.status !== 0) throw new Error(`${runtime} ${args.join(' ')} failed (${r.status}): ${r.stderr}`);
@@ -43,18 +45,27 @@ const scratch = mkdtempSync(join(tmpdir(), 'cold-start-'));
 let checkpoint = values.checkpoint;
 if (!checkpoint) {
   checkpoint = join(scratch, 'digit.safetensors');
-  run('node', ['train', '--epochs', '1', '--limit', '640', '--no-test', '--out', checkpoint], join(scratch, 'cache-setup'));
+  run(
+    'node',
+    ['train', '--epochs', '1', '--limit', '640', '--no-test', '--out', checkpoint],
+    join(scratch, 'cache-setup'),
+  );
 }
 
 const rows: string[] = [];
 const fmt = (runtime: string, what: string, r: Run) =>
-  `| ${runtime} | ${what} | ${r.wall.toFixed(1)} | ${(r.json.compile_seconds ?? NaN).toFixed(1)} | ${(r.json.images_per_second ?? NaN).toFixed(0)} |`;
+  `| ${runtime} | ${what} | ${r.wall.toFixed(1)} | ${(r.json.compile_seconds ?? NaN).toFixed(1)} | ${
+    (r.json.images_per_second ?? NaN).toFixed(0)
+  } |`;
 for (let round = 0; round < Number(values.rounds); round++) {
   for (const runtime of round % 2 === 0 ? ['node', 'deno'] as const : ['deno', 'node'] as const) {
     const cache = join(scratch, `cache-${runtime}-${round}`);
     const cold = run(runtime, ['eval', '--checkpoint', checkpoint], cache);
     const warm = run(runtime, ['eval', '--checkpoint', checkpoint], cache);
-    rows.push(fmt(runtime, `eval, cold cache (round ${round + 1})`, cold), fmt(runtime, `eval, warm cache (round ${round + 1})`, warm));
+    rows.push(
+      fmt(runtime, `eval, cold cache (round ${round + 1})`, cold),
+      fmt(runtime, `eval, warm cache (round ${round + 1})`, warm),
+    );
     console.error(`${runtime} round ${round + 1}: cold ${cold.wall.toFixed(1)} s, warm ${warm.wall.toFixed(1)} s`);
   }
 }

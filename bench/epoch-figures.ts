@@ -14,7 +14,11 @@ import { PYTHON } from './pytorch.ts';
 export type Runtime = 'node' | 'deno';
 
 /** The project's root, from bench/ or build/bench/. */
-export const projectRoot = resolve(import.meta.dirname ?? '.', '..', ...(import.meta.url.includes('/build/') ? ['..'] : []));
+export const projectRoot = resolve(
+  import.meta.dirname ?? '.',
+  '..',
+  ...(import.meta.url.includes('/build/') ? ['..'] : []),
+);
 
 /** The command that runs the CLI under `runtime`, as a user would (dist/cli.js needs npm run build). */
 export function cliCommand(runtime: Runtime): string[] {
@@ -24,7 +28,11 @@ export function cliCommand(runtime: Runtime): string[] {
     return ['node', cli];
   }
   const local = join(projectRoot, 'node_modules', '.bin', 'deno');
-  const deno = 'Deno' in globalThis ? (globalThis as unknown as { Deno: { execPath(): string } }).Deno.execPath() : existsSync(local) ? local : 'deno';
+  const deno = 'Deno' in globalThis
+    ? (globalThis as unknown as { Deno: { execPath(): string } }).Deno.execPath()
+    : existsSync(local)
+    ? local
+    : 'deno';
   return [deno, 'run', '-A', join(projectRoot, 'src', 'cli.ts')];
 }
 
@@ -39,7 +47,10 @@ function timedRun(runtime: Runtime, args: string[], dataDir: string): Promise<{ 
   const [command, ...prefix] = cliCommand(runtime);
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(command, [...prefix, ...args, '--data', dataDir, '--json'], { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, [...prefix, ...args, '--data', dataDir, '--json'], {
+      cwd: projectRoot,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     const events: Event[] = [];
     let pending = '';
     let stderr = '';
@@ -70,7 +81,12 @@ export interface EpochFigures {
 }
 
 /** Trains one epoch through the CLI (checkpoint under `scratch`), then evaluates it. */
-export async function measureEpoch(runtime: Runtime, dataDir: string, scratch: string, round = 0): Promise<EpochFigures> {
+export async function measureEpoch(
+  runtime: Runtime,
+  dataDir: string,
+  scratch: string,
+  round = 0,
+): Promise<EpochFigures> {
   const out = join(scratch, `${runtime}-${round}.safetensors`);
   const { events, exitAt } = await timedRun(runtime, ['train', '--epochs', '1', '--no-test', '--out', out], dataDir);
   const compiled = events.find((e) => e.event === 'compiled');
@@ -92,7 +108,9 @@ export async function measureEpoch(runtime: Runtime, dataDir: string, scratch: s
   }
   const lastProgress = progress.at(-1)?.at ?? epoch.at;
   const evaluated = await timedRun(runtime, ['eval', '--checkpoint', out], dataDir);
-  const report = evaluated.events.find((e) => e.event === undefined || 'images_per_second' in e) as Event & { images_per_second: number };
+  const report = evaluated.events.find((e) => e.event === undefined || 'images_per_second' in e) as Event & {
+    images_per_second: number;
+  };
   return {
     wall: exitAt,
     reported: epoch.images_per_second,
@@ -133,4 +151,3 @@ export function torchEpoch(dataRoot: string): { train: number; eval: number } | 
   const line = JSON.parse(r.stdout.trim().split('\n').at(-1)!);
   return { train: 60000 / line.train_s, eval: 10000 / line.eval_s };
 }
-

@@ -34,7 +34,10 @@ for (let i = 0; i < Number(values.passes); i++) rates.push((await evaluate(gpu, 
 rates.sort((a, b) => a - b);
 
 const plan = await network.plan(batch);
-network.writeBatch(test.images.subarray(0, batch * network.inputSize), Uint32Array.from(test.labels.subarray(0, batch)));
+network.writeBatch(
+  test.images.subarray(0, batch * network.inputSize),
+  Uint32Array.from(test.labels.subarray(0, batch)),
+);
 const ops = [...plan.forward, ...plan.loss];
 const { method, timings } = await profileDispatches(gpu, ops.flatMap((op) => op.dispatches), 5);
 let index = 0;
@@ -48,7 +51,15 @@ for (const op of ops) {
     console.log(`  ${op.name.padEnd(width)} ${ms.toFixed(2).padStart(7)} ms  ${dispatch.kernel.label.split('{')[0]}`);
   }
 }
-console.log(`  ${'total'.padEnd(width)} ${total.toFixed(2).padStart(7)} ms  (${Math.round(batch / total * 1000)} images/s if nothing else ran)`);
-console.log(`evaluation of ${test.count} images: median ${Math.round(rates[Math.floor(rates.length / 2)])} images/s, best ${Math.round(rates.at(-1)!)} (passes, sorted: ${rates.map(Math.round).join(", ")})`);
+console.log(
+  `  ${'total'.padEnd(width)} ${total.toFixed(2).padStart(7)} ms  (${
+    Math.round(batch / total * 1000)
+  } images/s if nothing else ran)`,
+);
+console.log(
+  `evaluation of ${test.count} images: median ${Math.round(rates[Math.floor(rates.length / 2)])} images/s, best ${
+    Math.round(rates.at(-1)!)
+  } (passes, sorted: ${rates.map(Math.round).join(', ')})`,
+);
 network.destroy();
 gpu.device.destroy();

@@ -10,7 +10,7 @@
 //                                               forward at batch 1000 and weight gradient at batch 64
 // Each new shape and choice compiles a pipeline first (about 2 s on lavapipe), not timed.
 import process from 'node:process';
-import { openGpu, type Gpu } from '../src/gpu/device.ts';
+import { type Gpu, openGpu } from '../src/gpu/device.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { DEFAULT_MATMUL_TILES, matmul, type MatmulShape, type MatmulTiles } from '../src/kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture } from '../src/kernels/matmul_texture.ts';
@@ -68,18 +68,29 @@ for (const [name, shape, options] of shapes) {
   const flops = 2 * shape.m * shape.n * shape.k;
   let best: [number, MatmulTiles] | undefined;
   for (const tiles of choices) {
-    const dispatches = await matmul(gpu, shape, { bias: options.bias ? bias : undefined, relu: options.relu, tiles }, a, b, c);
+    const dispatches = await matmul(
+      gpu,
+      shape,
+      { bias: options.bias ? bias : undefined, relu: options.relu, tiles },
+      a,
+      b,
+      c,
+    );
     const { wallMs, cpuMs } = await timeDispatches(gpu, dispatches);
     const gflops = flops / wallMs / 1e6;
     const perCore = cpuMs === undefined ? undefined : flops / cpuMs / 1e6;
     const score = perCore ?? gflops;
     if (!best || score > best[0]) best = [score, tiles];
     console.log(
-      `${name}  ${JSON.stringify(tiles).padEnd(40)} ${wallMs.toFixed(2).padStart(7)} ms ${gflops.toFixed(2).padStart(6)} GFLOP/s` +
+      `${name}  ${JSON.stringify(tiles).padEnd(40)} ${wallMs.toFixed(2).padStart(7)} ms ${
+        gflops.toFixed(2).padStart(6)
+      } GFLOP/s` +
         (perCore === undefined ? '' : `   ${perCore.toFixed(2).padStart(6)} GFLOP per shader-thread CPU second`),
     );
   }
-  if (choices.length > 1) console.log(`best for ${name.trim()}: ${JSON.stringify(best![1])} (${best![0].toFixed(2)})\n`);
+  if (choices.length > 1) {
+    console.log(`best for ${name.trim()}: ${JSON.stringify(best![1])} (${best![0].toFixed(2)})\n`);
+  }
   for (const buffer of [a, b, bias, c]) buffer.destroy();
 }
 await gpu.close();
@@ -104,18 +115,25 @@ async function sweepTexture(): Promise<void> {
     const c = createStorageBuffer(gpu, 'c', shape.m * shape.n * 4);
     const packedA = createPackedMatrix(gpu, 'a.packed', shape.m, shape.k);
     const packedB = createPackedMatrix(gpu, 'b.packed', shape.n, shape.k);
-    submitDispatches(gpu, [await packMatrix(gpu, { rows: shape.m, k: shape.k }, a, packedA),
-      await packMatrix(gpu, { rows: shape.n, k: shape.k }, b, packedB)]);
+    submitDispatches(gpu, [
+      await packMatrix(gpu, { rows: shape.m, k: shape.k }, a, packedA),
+      await packMatrix(gpu, { rows: shape.n, k: shape.k }, b, packedB),
+    ]);
     const flops = 2 * shape.m * shape.n * shape.k;
     let best: [number, MatmulTiles] | undefined;
     for (const tiles of choices) {
-      const { wallMs, cpuMs } = await timeDispatches(gpu, await matmulTexture(gpu, shape, { tiles }, packedA, packedB, c));
+      const { wallMs, cpuMs } = await timeDispatches(
+        gpu,
+        await matmulTexture(gpu, shape, { tiles }, packedA, packedB, c),
+      );
       const perCore = cpuMs === undefined ? undefined : flops / cpuMs / 1e6;
       const score = perCore ?? flops / wallMs / 1e6;
       if (!best || score > best[0]) best = [score, tiles];
-      console.log(`${name} ${JSON.stringify(tiles).padEnd(40)} ${wallMs.toFixed(2).padStart(7)} ms ` +
-        `${(flops / wallMs / 1e6).toFixed(2).padStart(6)} GFLOP/s` +
-        (perCore === undefined ? '' : `   ${perCore.toFixed(2).padStart(6)} GFLOP per shader-thread CPU second`));
+      console.log(
+        `${name} ${JSON.stringify(tiles).padEnd(40)} ${wallMs.toFixed(2).padStart(7)} ms ` +
+          `${(flops / wallMs / 1e6).toFixed(2).padStart(6)} GFLOP/s` +
+          (perCore === undefined ? '' : `   ${perCore.toFixed(2).padStart(6)} GFLOP per shader-thread CPU second`),
+      );
     }
     console.log(`best for ${name.trim()}: ${JSON.stringify(best![1])} (${best![0].toFixed(2)})\n`);
     for (const buffer of [a, b, c]) buffer.destroy();

@@ -27,24 +27,41 @@ try {
   const py = spawnSync(PYTHON, [script, '--out', stateDict, '--steps', steps, '--data', dataDir], { encoding: 'utf8' });
   if (py.status !== 0) throw new Error(`pytorch_state_dict.py failed: ${py.stderr.trim().split('\n').at(-1)}`);
   const torch = JSON.parse(py.stdout.trim().split('\n').at(-1)!);
-  console.log(`PyTorch ${torch.torch}, ${steps} steps, state_dict written by ${torch.writer}: ` +
-    `${torch.correct}/${torch.count} (${(100 * torch.accuracy).toFixed(2)}%), mean loss ${torch.mean_loss.toFixed(6)}`);
+  console.log(
+    `PyTorch ${torch.torch}, ${steps} steps, state_dict written by ${torch.writer}: ` +
+      `${torch.correct}/${torch.count} (${(100 * torch.accuracy).toFixed(2)}%), mean loss ${
+        torch.mean_loss.toFixed(6)
+      }`,
+  );
 
   const { params } = importStateDict(readFileSync(stateDict), DIGIT, stateDict);
   const test = await loadDataset({ split: 'test', dir: dataDir });
   const gpu = await openDevice();
   const ours = await evaluate(gpu, { model: DIGIT, params }, test, { batchSize: 64 });
   await gpu.close();
-  console.log(`imported, evaluated here: ${ours.correct}/${ours.count} (${(100 * ours.accuracy).toFixed(2)}%), mean loss ` +
-    `${ours.meanLoss.toFixed(6)}; ${ours.correct === torch.correct ? 'same count as PyTorch' : `PyTorch counted ${torch.correct}`}`);
+  console.log(
+    `imported, evaluated here: ${ours.correct}/${ours.count} (${(100 * ours.accuracy).toFixed(2)}%), mean loss ` +
+      `${ours.meanLoss.toFixed(6)}; ${
+        ours.correct === torch.correct ? 'same count as PyTorch' : `PyTorch counted ${torch.correct}`
+      }`,
+  );
 
   const onnxPath = join(dir, 'digit.onnx');
   writeFileSync(onnxPath, exportOnnx(DIGIT, params, 'bench'));
-  const checker = spawnSync(PYTHON, ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
-    'print("onnx", onnx.__version__, "checker: valid, opset", m.opset_import[0].version)', onnxPath], { encoding: 'utf8' });
-  console.log(checker.status === 0 ? checker.stdout.trim() : `onnx checker: ${checker.stderr.trim().split('\n').at(-1)}`);
+  const checker = spawnSync(PYTHON, [
+    '-c',
+    'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
+    'print("onnx", onnx.__version__, "checker: valid, opset", m.opset_import[0].version)',
+    onnxPath,
+  ], { encoding: 'utf8' });
+  console.log(
+    checker.status === 0 ? checker.stdout.trim() : `onnx checker: ${checker.stderr.trim().split('\n').at(-1)}`,
+  );
 
-  let ort: { InferenceSession: { create(path: string): Promise<OrtSession> }; Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown };
+  let ort: {
+    InferenceSession: { create(path: string): Promise<OrtSession> };
+    Tensor: new (type: string, data: Float32Array, dims: number[]) => unknown;
+  };
   try {
     ort = createRequire(import.meta.url)(process.env.ORT_DIR ?? 'onnxruntime-node');
   } catch (err) {
@@ -66,8 +83,10 @@ try {
     if (best === ours.predictions[i]) same++;
     if (best === test.labels[i]) correct++;
   }
-  console.log(`onnxruntime-node: ${correct}/${test.count} correct, same class as ours for ${same}/${test.count} images ` +
-    `(${(test.count / seconds).toFixed(0)} images/s on the CPU)`);
+  console.log(
+    `onnxruntime-node: ${correct}/${test.count} correct, same class as ours for ${same}/${test.count} images ` +
+      `(${(test.count / seconds).toFixed(0)} images/s on the CPU)`,
+  );
 } finally {
   rmSync(dir, { recursive: true, force: true });
 }

@@ -24,12 +24,19 @@ import { runPytorchDigit } from './pytorch.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { model: { type: 'string', default: 'digit' }, seed: { type: 'string', default: '1' }, epochs: { type: 'string', default: '1' },
-    data: { type: 'string' }, 'no-dropout': { type: 'boolean', default: false } },
+  options: {
+    model: { type: 'string', default: 'digit' },
+    seed: { type: 'string', default: '1' },
+    epochs: { type: 'string', default: '1' },
+    data: { type: 'string' },
+    'no-dropout': { type: 'boolean', default: false },
+  },
 });
 const seed = Number(values.seed);
 const epochs = Number(values.epochs);
-const chosen = /\.json$/i.test(values.model!) ? checkModelSpec(JSON.parse(readFileSync(values.model!, 'utf8')), values.model!) : getModel(values.model!);
+const chosen = /\.json$/i.test(values.model!)
+  ? checkModelSpec(JSON.parse(readFileSync(values.model!, 'utf8')), values.model!)
+  : getModel(values.model!);
 const model = values['no-dropout']
   ? { ...chosen, name: `${chosen.name}-no-dropout`, layers: chosen.layers.filter((layer) => layer.kind !== 'dropout') }
   : chosen;
@@ -47,17 +54,36 @@ for (let epoch = 0; epoch < epochs; epoch++) {
 
 const gpu = await openGpu();
 const ours: number[] = [];
-await train(gpu, config, trainSplit, initial, { testSplit, onEpoch: (report) => { ours.push(report.test!.accuracy); } });
+await train(gpu, config, trainSplit, initial, {
+  testSplit,
+  onEpoch: (report) => {
+    ours.push(report.test!.accuracy);
+  },
+});
 await gpu.close();
 
-const replayed = runPytorchDigit<{ test_accuracy: number[] }>(['--replay', dir, '--epochs', String(epochs),
-  '--data', resolveDataDir(values.data)], true);
+const replayed = runPytorchDigit<{ test_accuracy: number[] }>([
+  '--replay',
+  dir,
+  '--epochs',
+  String(epochs),
+  '--data',
+  resolveDataDir(values.data),
+], true);
 rmSync(dir, { recursive: true, force: true });
 if (!replayed.ok) {
-  console.error(`PyTorch replay failed (python3 with torch is needed: apt-get install python3-torch): ${replayed.error}`);
+  console.error(
+    `PyTorch replay failed (python3 with torch is needed: apt-get install python3-torch): ${replayed.error}`,
+  );
   process.exit(1);
 }
 const theirs = replayed.value.test_accuracy;
 console.log(`${model.name}, seed ${seed}, same initial weights and data order:`);
 console.log('epoch   ours (WebGPU)   PyTorch (CPU)');
-ours.forEach((a, i) => console.log(`${String(i + 1).padStart(5)}   ${(100 * a).toFixed(2).padStart(12)}%   ${(100 * theirs[i]).toFixed(2).padStart(12)}%`));
+ours.forEach((a, i) =>
+  console.log(
+    `${String(i + 1).padStart(5)}   ${(100 * a).toFixed(2).padStart(12)}%   ${
+      (100 * theirs[i]).toFixed(2).padStart(12)
+    }%`,
+  )
+);

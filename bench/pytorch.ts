@@ -22,7 +22,10 @@ export type PytorchResult<T> = { ok: true; value: T } | { ok: false; error: stri
 
 /** `pytorch_digit.py args...`; stderr passes through when `showProgress`, else its last line explains a failure. */
 export function runPytorchDigit<T>(args: string[], showProgress = false): PytorchResult<T> {
-  const py = spawnSync(PYTHON, [script(), ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', showProgress ? 'inherit' : 'pipe'] });
+  const py = spawnSync(PYTHON, [script(), ...args], {
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', showProgress ? 'inherit' : 'pipe'],
+  });
   if (py.status !== 0) {
     return { ok: false, error: (py.stderr || py.error?.message || `${PYTHON} not found`).trim().split('\n').at(-1)! };
   }

@@ -30,7 +30,7 @@ import { initialState, train, type TrainConfig } from '../src/train/trainer.ts';
 import { Rng } from '../src/util/random.ts';
 import { setUpTuning } from '../src/cli/tuning.ts';
 import { hasTorch, runPytorchDigit } from './pytorch.ts';
-import { measureEpoch, torchDataRoot, torchEpoch, type EpochFigures } from './epoch-figures.ts';
+import { type EpochFigures, measureEpoch, torchDataRoot, torchEpoch } from './epoch-figures.ts';
 import { mainThreadCpuMs, randomBuffer, timeDispatches, workerCpuMs } from './timing.ts';
 
 const { values } = parseArgs({
@@ -59,7 +59,9 @@ if (!values['no-epoch']) {
     const dataDir = resolveDataDir(values.data);
     console.error(`timing one full epoch through ${runtimeName}'s CLI...`);
     const figures = await measureEpoch(runtimeName, dataDir, scratch);
-    const torchPeer = !values['no-torch'] && hasTorch() ? (console.error('and the seed\'s PyTorch program...'), torchEpoch(torchDataRoot(dataDir, scratch))) : null;
+    const torchPeer = !values['no-torch'] && hasTorch()
+      ? (console.error("and the seed's PyTorch program..."), torchEpoch(torchDataRoot(dataDir, scratch)))
+      : null;
     epoch = { figures, torch: torchPeer };
   } finally {
     rmSync(scratch, { recursive: true, force: true });
@@ -67,15 +69,22 @@ if (!values['no-epoch']) {
 }
 
 let peakRss = 0;
-const sampleRss = () => { peakRss = Math.max(peakRss, process.memoryUsage().rss); };
+const sampleRss = () => {
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+};
 const rssTimer = setInterval(sampleRss, 250);
 
 const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
 const testSplit = await loadMnist({ dir: values.data, split: 'test' });
 const gpu = await openGpu({ timestamps: true });
 const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
-const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model: DIGIT,
-  plans: [{ training: true, maxBatch: batchSize }, { training: false, maxBatch: 1000 }], log: (line) => console.error(line) });
+const tuning = await setUpTuning(gpu, {
+  cache: values['tune-cache'],
+  tune: values.tune,
+  model: DIGIT,
+  plans: [{ training: true, maxBatch: batchSize }, { training: false, maxBatch: 1000 }],
+  log: (line) => console.error(line),
+});
 
 // Submissions and uploads, counted where the queue is called (bench-only instrumentation).
 const queueCalls = { submits: 0, writes: 0 };
@@ -83,8 +92,14 @@ const queueCalls = { submits: 0, writes: 0 };
   const queue = gpu.device.queue;
   const submit = queue.submit.bind(queue);
   const write = queue.writeBuffer.bind(queue);
-  queue.submit = (buffers) => { queueCalls.submits++; return submit(buffers); };
-  queue.writeBuffer = ((...args: Parameters<GPUQueue['writeBuffer']>) => { queueCalls.writes++; return write(...args); }) as GPUQueue['writeBuffer'];
+  queue.submit = (buffers) => {
+    queueCalls.submits++;
+    return submit(buffers);
+  };
+  queue.writeBuffer = ((...args: Parameters<GPUQueue['writeBuffer']>) => {
+    queueCalls.writes++;
+    return write(...args);
+  }) as GPUQueue['writeBuffer'];
 }
 const layout = new ParameterLayout(parameterSpecs(DIGIT));
 
@@ -124,8 +139,16 @@ for (const { name, shape } of ceilingShapes) {
   const c = randomBuffer(gpu, 'ceiling.c', m * n, rng);
   const packedA = createPackedMatrix(gpu, 'ceiling.a.packed', m, k);
   const packedB = createPackedMatrix(gpu, 'ceiling.b.packed', n, k);
-  submitDispatches(gpu, [await packMatrix(gpu, { rows: m, k }, a, packedA), await packMatrix(gpu, { rows: n, k }, b, packedB)]);
-  const { wallMs } = await timeDispatches(gpu, await matmulTexture(gpu, { m, n, k }, { bias }, packedA, packedB, c), 8, 2);
+  submitDispatches(gpu, [
+    await packMatrix(gpu, { rows: m, k }, a, packedA),
+    await packMatrix(gpu, { rows: n, k }, b, packedB),
+  ]);
+  const { wallMs } = await timeDispatches(
+    gpu,
+    await matmulTexture(gpu, { m, n, k }, { bias }, packedA, packedB, c),
+    8,
+    2,
+  );
   const gflops = (2 * m * n * k) / wallMs / 1e6;
   if (gflops > matmulCeiling.gflops) matmulCeiling = { gflops, shape: `${m}x${n}x${k} Bᵀ from textures` };
   for (const buffer of [a, b, bias, c]) buffer.destroy();
@@ -143,7 +166,9 @@ const workerCpuStart = workerCpuMs();
 started = performance.now();
 const deadline = started + seconds * 1000;
 const callsBefore = { ...queueCalls };
-const measured = await train(gpu, config, trainSplit, state, { shouldStop: () => (++steps, performance.now() >= deadline) });
+const measured = await train(gpu, config, trainSplit, state, {
+  shouldStop: () => (++steps, performance.now() >= deadline),
+});
 const trainSeconds = (performance.now() - started) / 1000;
 // Per step: every dispatch of the recorded step; submissions and uploads as the loop made them (the stats readback's included).
 const dispatchesPerStep = (await trainNet.plan(batchSize)).trainingStep.length;
@@ -154,25 +179,32 @@ const workerCpuEnd = workerCpuMs();
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;
 const stepMs = (1000 * trainSeconds) / steps;
 // Host work per step: CPU time of the main thread (batch gathering, uploads, encoding, submission, readback).
-const hostCpuMsPerStep = hostCpuStart === undefined || hostCpuEnd === undefined ? null : (hostCpuEnd - hostCpuStart) / steps;
+const hostCpuMsPerStep = hostCpuStart === undefined || hostCpuEnd === undefined
+  ? null
+  : (hostCpuEnd - hostCpuStart) / steps;
 // How busy the driver's shader threads were in that same window (the GPU, on lavapipe), as a share of
 // all cores: unlike the profile below, measured while training, so the VM's drift cancels out.
 const cores = availableParallelism();
-const gpuBusyShare = workerCpuStart === undefined || workerCpuEnd === undefined ? null
+const gpuBusyShare = workerCpuStart === undefined || workerCpuEnd === undefined
+  ? null
   : (workerCpuEnd - workerCpuStart) / (cores * 1000 * trainSeconds);
 
 // Per-op profile of one training step (timestamp queries when available), once everything is warm.
 const profile = await profileTrainingStep(gpu, config, trainSplit, initialState(initParameters(layout, 1)), 9);
 const hostShare = Math.max(0, 1 - profile.totalMilliseconds / stepMs);
 if (profile.totalMilliseconds > 1.1 * stepMs) {
-  console.error(`note: the profiled kernels (${profile.totalMilliseconds.toFixed(1)} ms) took longer than a measured step ` +
-    `(${stepMs.toFixed(1)} ms): something else used the CPU meanwhile; rerun for a clean profile`);
+  console.error(
+    `note: the profiled kernels (${profile.totalMilliseconds.toFixed(1)} ms) took longer than a measured step ` +
+      `(${stepMs.toFixed(1)} ms): something else used the CPU meanwhile; rerun for a clean profile`,
+  );
 }
 const stepGflops = profile.totalFlops / stepMs / 1e6;
 // Timed alone, a product pays each submission's fixed cost, so inside the step (timestamp queries) the
 // fc1 products can run faster than standalone: the ceiling is the best rate seen either way.
 const bestOp = profile.ops.reduce((best, op) => (op.gflops > best.gflops ? op : best));
-if (bestOp.gflops > matmulCeiling.gflops) matmulCeiling = { gflops: bestOp.gflops, shape: `${bestOp.name}, inside the step` };
+if (bestOp.gflops > matmulCeiling.gflops) {
+  matmulCeiling = { gflops: bestOp.gflops, shape: `${bestOp.name}, inside the step` };
+}
 const matmulCeilingGflops = matmulCeiling.gflops;
 
 // 3. Evaluation throughput over the 10,000 test images: after a warm-up, the median and best of three
@@ -186,16 +218,28 @@ const evalSubmits = (queueCalls.submits - evalCallsBefore.submits) / 3;
 const evalDispatches = (await evalNet.plan(1000)).evaluationStep.length * Math.ceil(testSplit.count / 1000);
 evalRates.sort((x, y) => x - y);
 const evalPlan = await evalNet.plan(1000);
-evalNet.writeBatch(testSplit.images.subarray(0, 1000 * evalNet.inputSize), Uint32Array.from(testSplit.labels.subarray(0, 1000)));
+evalNet.writeBatch(
+  testSplit.images.subarray(0, 1000 * evalNet.inputSize),
+  Uint32Array.from(testSplit.labels.subarray(0, 1000)),
+);
 const evalProfile = await profileOps(gpu, [...evalPlan.forward, ...evalPlan.loss], 5);
 sampleRss();
 
 // 4. Optional PyTorch peer, same network, same batch size, CPU threads = cores.
-interface PeerResult { images_per_second: number; threads: number; version: string }
+interface PeerResult {
+  images_per_second: number;
+  threads: number;
+  version: string;
+}
 let torch: PeerResult | null = null;
 if (!values['no-torch']) {
-  const peer = runPytorchDigit<PeerResult>(['--seconds', String(seconds), '--batch-size', String(batchSize),
-    ...(values.data ? ['--data', values.data] : [])]);
+  const peer = runPytorchDigit<PeerResult>([
+    '--seconds',
+    String(seconds),
+    '--batch-size',
+    String(batchSize),
+    ...(values.data ? ['--data', values.data] : []),
+  ]);
   if (peer.ok) torch = peer.value;
   else console.error(`PyTorch peer skipped: ${peer.error}`);
 }
@@ -211,9 +255,13 @@ const result = {
   uploads_per_step: writesPerStep,
   eval_submissions_per_pass: evalSubmits,
   eval_dispatches_per_pass: evalDispatches,
-  epoch: epoch && { ...epoch.figures, pytorch: epoch.torch,
-    ratio_vs_pytorch: epoch.torch ? epoch.figures.reported / epoch.torch.train : null,
-    eval_ratio_vs_pytorch: epoch.torch ? epoch.figures.eval / epoch.torch.eval : null },
+  epoch: epoch &&
+    {
+      ...epoch.figures,
+      pytorch: epoch.torch,
+      ratio_vs_pytorch: epoch.torch ? epoch.figures.reported / epoch.torch.train : null,
+      eval_ratio_vs_pytorch: epoch.torch ? epoch.figures.eval / epoch.torch.eval : null,
+    },
   pipeline_compile_seconds: compileSeconds,
   train_images_per_second: trainImagesPerSecond,
   train_step_ms: stepMs,
@@ -241,9 +289,15 @@ const result = {
 const row = (name: string, value: string) => console.log(`  ${name.padEnd(34)} ${value}`);
 if (epoch) {
   const { figures: f, torch: peer } = epoch;
-  const vs = (ours: number, theirs: number | undefined) => (theirs ? ` (${(ours / theirs).toFixed(2)}x PyTorch's ${theirs.toFixed(0)})` : '');
+  const vs = (
+    ours: number,
+    theirs: number | undefined,
+  ) => (theirs ? ` (${(ours / theirs).toFixed(2)}x PyTorch's ${theirs.toFixed(0)})` : '');
   console.log(`\ndigit, one full 60,000-image epoch as a user runs it (${runtimeName} CLI), ${gpu.adapterName}`);
-  row('epoch (what train reports)', `${f.reported.toFixed(0)} images/s${vs(f.reported, peer?.train)}, ${f.wall.toFixed(1)} s wall`);
+  row(
+    'epoch (what train reports)',
+    `${f.reported.toFixed(0)} images/s${vs(f.reported, peer?.train)}, ${f.wall.toFixed(1)} s wall`,
+  );
   row('  start-up (to kernels compiled)', `${f.startup.toFixed(1)} s`);
   row('  ramp (to the steady rate)', `${f.ramp.toFixed(1)} s`);
   row('  steady rate (25-90 % of the epoch)', `${f.steady.toFixed(0)} images/s`);
@@ -251,24 +305,52 @@ if (epoch) {
   row('eval of the 10,000 test images', `${f.eval.toFixed(0)} images/s${vs(f.eval, peer?.eval)}`);
   if (!peer) row('PyTorch peer', 'not run (--no-torch, or no torch for /usr/bin/python3)');
 }
-console.log(`\ndigit benchmark (secondary: a ${seconds}-second steady-state window), ${runtimeName}, ${gpu.adapterName}, batch ${batchSize}`);
+console.log(
+  `\ndigit benchmark (secondary: a ${seconds}-second steady-state window), ${runtimeName}, ${gpu.adapterName}, batch ${batchSize}`,
+);
 row('tile configurations', tuning.description);
 row('pipeline compile (all kernels)', `${compileSeconds.toFixed(2)} s`);
-row('per training step', `${dispatchesPerStep} dispatches, ${submitsPerStep.toFixed(2)} submissions, ${writesPerStep.toFixed(2)} uploads ` +
-  '(queue.writeBuffer: batch, labels, Adam step scalars)');
-row('per evaluation of the test set', `${evalDispatches} dispatches in ${evalSubmits.toFixed(0)} submission${evalSubmits === 1 ? '' : 's'} (batches of 1000, images staged on the GPU)`);
-row('training throughput', `${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${trainSeconds.toFixed(1)} s)`);
-row('kernel time per step (profiled)', `${profile.totalMilliseconds.toFixed(1)} ms (outside kernels ~${(100 * hostShare).toFixed(1)}% of a step)`);
+row(
+  'per training step',
+  `${dispatchesPerStep} dispatches, ${submitsPerStep.toFixed(2)} submissions, ${writesPerStep.toFixed(2)} uploads ` +
+    '(queue.writeBuffer: batch, labels, Adam step scalars)',
+);
+row(
+  'per evaluation of the test set',
+  `${evalDispatches} dispatches in ${evalSubmits.toFixed(0)} submission${
+    evalSubmits === 1 ? '' : 's'
+  } (batches of 1000, images staged on the GPU)`,
+);
+row(
+  'training throughput',
+  `${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${trainSeconds.toFixed(1)} s)`,
+);
+row(
+  'kernel time per step (profiled)',
+  `${profile.totalMilliseconds.toFixed(1)} ms (outside kernels ~${(100 * hostShare).toFixed(1)}% of a step)`,
+);
 if (hostCpuMsPerStep !== null) {
-  row('host CPU per step (main thread)', `${hostCpuMsPerStep.toFixed(2)} ms (${(100 * hostCpuMsPerStep / stepMs).toFixed(1)}% of a step)`);
+  row(
+    'host CPU per step (main thread)',
+    `${hostCpuMsPerStep.toFixed(2)} ms (${(100 * hostCpuMsPerStep / stepMs).toFixed(1)}% of a step)`,
+  );
 }
 if (gpuBusyShare !== null) {
-  row('other threads busy (the GPU)', `${(100 * gpuBusyShare).toFixed(1)}% of ${cores} cores while training (driver and runtime threads)`);
+  row(
+    'other threads busy (the GPU)',
+    `${(100 * gpuBusyShare).toFixed(1)}% of ${cores} cores while training (driver and runtime threads)`,
+  );
 }
 row('evaluation throughput', `${evalRates[1].toFixed(0)} images/s (median of 3; best ${evalRates[2].toFixed(0)})`);
-row('matmul ceiling (best of our kernel)', `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape}; ` +
-  `${standaloneMatmulGflops.toFixed(1)} timed alone)`);
-row('training step arithmetic rate', `${stepGflops.toFixed(1)} GFLOP/s (${(100 * stepGflops / matmulCeilingGflops).toFixed(0)}% of that ceiling)`);
+row(
+  'matmul ceiling (best of our kernel)',
+  `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape}; ` +
+    `${standaloneMatmulGflops.toFixed(1)} timed alone)`,
+);
+row(
+  'training step arithmetic rate',
+  `${stepGflops.toFixed(1)} GFLOP/s (${(100 * stepGflops / matmulCeilingGflops).toFixed(0)}% of that ceiling)`,
+);
 row('peak host RSS', `${(peakRss / 2 ** 20).toFixed(0)} MiB`);
 row('GPU buffers allocated', `${(gpuBytes / 2 ** 20).toFixed(1)} MiB`);
 if (torch) {

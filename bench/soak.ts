@@ -54,8 +54,10 @@ interface EpochRecord {
 const records: EpochRecord[] = [];
 const row = (cells: (string | number)[]) => console.log(cells.map((c) => String(c).padStart(9)).join(' '));
 
-console.log(`soak: digit, ${runtimeName}, ${gpu.adapterName}, up to ${epochs} epochs` +
-  (values.minutes ? ` or ${values.minutes} min` : ''));
+console.log(
+  `soak: digit, ${runtimeName}, ${gpu.adapterName}, up to ${epochs} epochs` +
+    (values.minutes ? ` or ${values.minutes} min` : ''),
+);
 row(['epoch', 'seconds', 'img/s', 'test acc', 'RSS MiB', 'heap MiB', 'GPU MiB', 'buffers']);
 const started = performance.now();
 const result = await train(gpu, config, trainSplit, initialState(initParameters(layout, seed)), {
@@ -76,9 +78,16 @@ const result = await train(gpu, config, trainSplit, initialState(initParameters(
       gpu_live_buffers: gpu.memory.liveBuffers,
     };
     records.push(record);
-    row([record.epoch, record.seconds.toFixed(1), record.train_images_per_second.toFixed(0),
-      (100 * record.test_accuracy).toFixed(2) + '%', record.rss_mib.toFixed(1), record.heap_used_mib.toFixed(1),
-      record.gpu_live_mib.toFixed(2), record.gpu_live_buffers]);
+    row([
+      record.epoch,
+      record.seconds.toFixed(1),
+      record.train_images_per_second.toFixed(0),
+      (100 * record.test_accuracy).toFixed(2) + '%',
+      record.rss_mib.toFixed(1),
+      record.heap_used_mib.toFixed(1),
+      record.gpu_live_mib.toFixed(2),
+      record.gpu_live_buffers,
+    ]);
   },
   shouldStop: () => performance.now() >= deadline,
 });
@@ -105,10 +114,16 @@ const summary = {
   gpu_live_after_run_mib: gpu.memory.liveBytes / MiB,
   epochs_detail: records,
 };
-console.log(`\n${records.length} epochs in ${minutes.toFixed(1)} min; after epoch 1: RSS ${summary.rss_growth_after_epoch1_mib >= 0 ? '+' : ''}` +
-  `${summary.rss_growth_after_epoch1_mib.toFixed(1)} MiB (spread ${summary.rss_spread_after_epoch1_mib.toFixed(1)}), ` +
-  `GPU ${summary.gpu_growth_after_epoch1_mib >= 0 ? '+' : ''}${summary.gpu_growth_after_epoch1_mib.toFixed(2)} MiB ` +
-  `(spread ${summary.gpu_spread_after_epoch1_mib.toFixed(2)}); GPU bytes left after the run: ${gpu.memory.liveBytes}`);
+console.log(
+  `\n${records.length} epochs in ${minutes.toFixed(1)} min; after epoch 1: RSS ${
+    summary.rss_growth_after_epoch1_mib >= 0 ? '+' : ''
+  }` +
+    `${summary.rss_growth_after_epoch1_mib.toFixed(1)} MiB (spread ${
+      summary.rss_spread_after_epoch1_mib.toFixed(1)
+    }), ` +
+    `GPU ${summary.gpu_growth_after_epoch1_mib >= 0 ? '+' : ''}${summary.gpu_growth_after_epoch1_mib.toFixed(2)} MiB ` +
+    `(spread ${summary.gpu_spread_after_epoch1_mib.toFixed(2)}); GPU bytes left after the run: ${gpu.memory.liveBytes}`,
+);
 if (values.json) writeFileSync(values.json, JSON.stringify(summary, null, 2) + '\n');
 if (values.out) await saveCheckpoint(values.out, { config, state: result.state, withOptimizer: true });
 await gpu.close();

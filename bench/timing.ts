@@ -5,7 +5,7 @@ import process from 'node:process';
 import type { Gpu } from '../src/gpu/device.ts';
 import { WaitPacer } from '../src/gpu/wait.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
-import { submitDispatches, type Dispatch } from '../src/gpu/kernel.ts';
+import { type Dispatch, submitDispatches } from '../src/gpu/kernel.ts';
 import type { Rng } from '../src/util/random.ts';
 
 /** Submissions queued before waiting: fewer host round trips, whose polling competes for the CPU. */
@@ -44,7 +44,12 @@ export interface Timing {
 }
 
 /** Submits `dispatches` (after two warm-ups) at least `minRuns` times and for at least `minSeconds`, and averages. */
-export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], minRuns = 8, minSeconds = 1): Promise<Timing> {
+export async function timeDispatches(
+  gpu: Gpu,
+  dispatches: readonly Dispatch[],
+  minRuns = 8,
+  minSeconds = 1,
+): Promise<Timing> {
   // Two warm-ups: the first run of a new pipeline includes compiling it (lavapipe may compile at first
   // use), which must not set the pace below.
   submitDispatches(gpu, dispatches);
@@ -54,7 +59,11 @@ export async function timeDispatches(gpu: Gpu, dispatches: readonly Dispatch[], 
   await gpu.device.queue.onSubmittedWorkDone();
   // A polling wait would take a core from the kernels being timed: each wait first sleeps through most
   // of the previous one's length (at first, a share of the warm-up's).
-  const pacer = new WaitPacer(gpu, `timing/${dispatches.map((d) => d.kernel.label).join()}`, { share: 0.9, smoothing: 1, overshoot: 1 });
+  const pacer = new WaitPacer(gpu, `timing/${dispatches.map((d) => d.kernel.label).join()}`, {
+    share: 0.9,
+    smoothing: 1,
+    overshoot: 1,
+  });
   pacer.learn(0.6 * (performance.now() - queued));
   const cpuStart = workerCpuMs();
   const start = performance.now();

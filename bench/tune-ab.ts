@@ -18,8 +18,12 @@ import { loadTuneCache, planKey, tuneCachePath, tuneKeyOf } from '../src/tune/ca
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { seconds: { type: 'string', default: '10' }, rounds: { type: 'string', default: '3' }, 'tune-cache': { type: 'string' },
-    data: { type: 'string' } },
+  options: {
+    seconds: { type: 'string', default: '10' },
+    rounds: { type: 'string', default: '3' },
+    'tune-cache': { type: 'string' },
+    data: { type: 'string' },
+  },
 });
 const seconds = Number(values.seconds);
 const rounds = Number(values.rounds);
@@ -27,7 +31,13 @@ const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
 const testSplit = await loadMnist({ dir: values.data, split: 'test' });
 const gpu = await openGpu({ timestamps: true });
 const plans = [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }];
-const setup = await setUpTuning(gpu, { cache: values['tune-cache'], tune: true, model: DIGIT, plans, log: (l) => console.error(l) });
+const setup = await setUpTuning(gpu, {
+  cache: values['tune-cache'],
+  tune: true,
+  model: DIGIT,
+  plans,
+  log: (l) => console.error(l),
+});
 const cached = loadTuneCache(tuneCachePath(values['tune-cache']), tuneKeyOf(gpu)).plans;
 const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize: 64, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
 const params = initParameters(new ParameterLayout(parameterSpecs(DIGIT)), 1);
@@ -39,7 +49,9 @@ async function measure(tuned: boolean): Promise<{ train: number; eval: number }>
   steps = 0;
   const started = performance.now();
   const deadline = started + seconds * 1000;
-  await train(gpu, config, trainSplit, initialState(params), { shouldStop: () => (++steps, performance.now() >= deadline) });
+  await train(gpu, config, trainSplit, initialState(params), {
+    shouldStop: () => (++steps, performance.now() >= deadline),
+  });
   const trainRate = (steps * 64) / ((performance.now() - started) / 1000);
   const net = await Network.create(gpu, DIGIT, { maxBatch: 1000, training: false });
   net.setParameters(params);
@@ -50,19 +62,29 @@ async function measure(tuned: boolean): Promise<{ train: number; eval: number }>
 }
 
 console.log(`tuned vs default, ${gpu.adapterName}, ${'Deno' in globalThis ? 'deno' : 'node'}; ${setup.description}`);
-for (const key of plans.map((p) => planKey(DIGIT.name, p.training, p.maxBatch))) console.log(`  ${key}: ${JSON.stringify(cached[key]?.tuned ?? {})}`);
+for (const key of plans.map((p) => planKey(DIGIT.name, p.training, p.maxBatch))) {
+  console.log(`  ${key}: ${JSON.stringify(cached[key]?.tuned ?? {})}`);
+}
 const results = { default: [] as { train: number; eval: number }[], tuned: [] as { train: number; eval: number }[] };
 for (let r = 0; r < rounds; r++) {
   for (const tuned of [false, true]) {
     const m = await measure(tuned);
     results[tuned ? 'tuned' : 'default'].push(m);
-    console.log(`  round ${r + 1} ${tuned ? 'tuned  ' : 'default'}: training ${m.train.toFixed(0)} images/s, evaluation ${m.eval.toFixed(0)} images/s`);
+    console.log(
+      `  round ${r + 1} ${tuned ? 'tuned  ' : 'default'}: training ${m.train.toFixed(0)} images/s, evaluation ${
+        m.eval.toFixed(0)
+      } images/s`,
+    );
   }
 }
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 for (const what of ['train', 'eval'] as const) {
   const d = median(results.default.map((m) => m[what]));
   const t = median(results.tuned.map((m) => m[what]));
-  console.log(`${what === 'train' ? 'training  ' : 'evaluation'} median: default ${d.toFixed(0)}, tuned ${t.toFixed(0)} images/s (tuned/default ${(t / d).toFixed(3)})`);
+  console.log(
+    `${what === 'train' ? 'training  ' : 'evaluation'} median: default ${d.toFixed(0)}, tuned ${
+      t.toFixed(0)
+    } images/s (tuned/default ${(t / d).toFixed(3)})`,
+  );
 }
 await gpu.close();

@@ -17,7 +17,11 @@ import { mainThreadCpuMs } from './timing.ts';
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
-  options: { rounds: { type: 'string', default: '3' }, data: { type: 'string' }, child: { type: 'boolean', default: false } },
+  options: {
+    rounds: { type: 'string', default: '3' },
+    data: { type: 'string' },
+    child: { type: 'boolean', default: false },
+  },
 });
 
 if (values.child) {
@@ -42,12 +46,19 @@ if (values.child) {
   for (let round = 0; round < Number(values.rounds); round++) {
     for (const polling of [false, true]) {
       const env = { ...process.env, ...(polling ? { WEBGPU_DIGITS_POLL_WAITS: '1' } : {}) };
-      const child = spawnSync(prefix[0], [...prefix.slice(1), '--child', ...(values.data ? ['--data', values.data] : [])],
-        { env, encoding: 'utf8' });
+      const child = spawnSync(prefix[0], [
+        ...prefix.slice(1),
+        '--child',
+        ...(values.data ? ['--data', values.data] : []),
+      ], { env, encoding: 'utf8' });
       const line = child.stdout.trim().split('\n').filter((l) => l.startsWith('{')).at(-1);
       if (child.status !== 0 || !line) throw new Error(`child failed: ${child.stderr.trim().split('\n').at(-1)}`);
       const r = JSON.parse(line);
-      console.log(`${polling ? 'polling' : 'paced  '}   ${r.imagesPerSecond.toFixed(0).padStart(8)}   ${r.mainThreadMsPerStep.toFixed(1)} ms`);
+      console.log(
+        `${polling ? 'polling' : 'paced  '}   ${r.imagesPerSecond.toFixed(0).padStart(8)}   ${
+          r.mainThreadMsPerStep.toFixed(1)
+        } ms`,
+      );
     }
   }
 }

@@ -10,9 +10,14 @@ const tiny = defineModel({
   input: [1, 28, 28],
   classes: 10,
   layers: [
-    { kind: 'conv2d', name: 'conv1', outChannels: 8, kernel: 3, padding: 1 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
-    { kind: 'conv2d', name: 'conv2', outChannels: 16, kernel: 3 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
-    { kind: 'flatten' }, { kind: 'linear', name: 'fc', outFeatures: 10 },
+    { kind: 'conv2d', name: 'conv1', outChannels: 8, kernel: 3, padding: 1 },
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'conv2d', name: 'conv2', outChannels: 16, kernel: 3 },
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc', outFeatures: 10 },
   ],
 });
 
@@ -22,15 +27,26 @@ const testSet = await loadDataset({ split: 'test', limit: limit && Math.min(limi
 const gpu = await openDevice();
 try {
   const trained = await train(gpu, tiny, trainSet, {
-    epochs: Number(process.env.EPOCHS ?? 1), batchSize: 32, lr: 2e-3,
-    onEpoch: (report) => console.log(`epoch ${report.epoch}: train loss ${report.trainLoss.toFixed(4)}, ${report.imagesPerSecond.toFixed(0)} images/s`),
+    epochs: Number(process.env.EPOCHS ?? 1),
+    batchSize: 32,
+    lr: 2e-3,
+    onEpoch: (report) =>
+      console.log(
+        `epoch ${report.epoch}: train loss ${report.trainLoss.toFixed(4)}, ${
+          report.imagesPerSecond.toFixed(0)
+        } images/s`,
+      ),
   });
   const result = await evaluate(gpu, trained, testSet);
   console.log(`test accuracy ${(100 * result.accuracy).toFixed(2)}% on ${result.count} images`);
   await saveModel('data/checkpoints/tiny.safetensors', trained);
   const reloaded = loadModel('data/checkpoints/tiny.safetensors');
   const first = await predict(gpu, reloaded, testSet.images.subarray(0, 5 * 784));
-  console.log(`first 5 test images: predicted ${first.map((p) => p.class).join(' ')}, labels ${[...testSet.labels.subarray(0, 5)].join(' ')}`);
+  console.log(
+    `first 5 test images: predicted ${first.map((p) => p.class).join(' ')}, labels ${
+      [...testSet.labels.subarray(0, 5)].join(' ')
+    }`,
+  );
 } finally {
   await gpu.close();
 }

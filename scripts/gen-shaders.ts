@@ -45,7 +45,8 @@ export function generateShaderModule(shaderDir: string): string {
 
 const isMain = (() => {
   const argv1 = process.argv[1];
-  return argv1 !== undefined && fileURLToPath(import.meta.url).replace(/\.[jt]s$/, '') === argv1.replace(/\.[jt]s$/, '');
+  return argv1 !== undefined &&
+    fileURLToPath(import.meta.url).replace(/\.[jt]s$/, '') === argv1.replace(/\.[jt]s$/, '');
 })();
 
 if (isMain) {

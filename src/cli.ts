@@ -14,7 +14,8 @@ import { importCommand } from './cli/import.ts';
 import { exportCommand } from './cli/export.ts';
 import { tuneCommand } from './cli/tune.ts';
 
-const HELP = `webgpu-digits: train and run a convolutional network on MNIST (or Fashion-MNIST, KMNIST) with hand-written WebGPU kernels.
+const HELP =
+  `webgpu-digits: train and run a convolutional network on MNIST (or Fashion-MNIST, KMNIST) with hand-written WebGPU kernels.
 
 Usage: <command> [options]     (Node: node dist/cli.js <command>, Deno: deno task <command>)
 

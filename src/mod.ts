@@ -23,28 +23,57 @@ import { type AugmentOptions, DEFAULT_AUGMENT } from './kernels/augment.ts';
 import { type Schedule, SCHEDULES } from './train/schedule.ts';
 import { dispatchesOf, Network } from './nn/network.ts';
 import { initParameters, ParameterLayout } from './nn/parameters.ts';
-import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec } from './nn/spec.ts';
+import { type ModelSpec, parameterSpecs, resolveLayers, shapeSize } from './nn/spec.ts';
 import { loadCheckpoint, saveCheckpoint } from './train/checkpoint.ts';
 import { evaluate as evaluateNetwork, type EvaluationResult } from './train/evaluate.ts';
 import {
-  initialState, train as trainLoop, type BatchProgress, type EpochReport, type TrainConfig, type TrainState,
+  type BatchProgress,
+  type EpochReport,
+  initialState,
+  train as trainLoop,
+  type TrainConfig,
+  type TrainState,
 } from './train/trainer.ts';
 import { batchSizesOf, warmUp } from './train/warm-up.ts';
 import { loadMnist, type LoadMnistOptions, type MnistSplit } from './data/mnist.ts';
 
 export {
-  type AdapterChoice, AdapterSelectionError, type AdapterSummary, GpuDeviceLostError, GpuUnavailableError, type Gpu, listAdapters,
+  type AdapterChoice,
+  AdapterSelectionError,
+  type AdapterSummary,
+  type Gpu,
+  GpuDeviceLostError,
+  GpuUnavailableError,
+  listAdapters,
   type OpenGpuOptions,
 } from './gpu/device.ts';
-export { DIGIT, getModel, type LayerSpec, MODELS, type ModelSpec, parameterSpecs, type ParameterSpec, RECIPES, type TrainingRecipe } from './nn/spec.ts';
 export {
-  className, DATASET_NAMES, type DatasetFile, type DatasetPreset, DATASETS, FASHION_MNIST, getDataset, KMNIST, MNIST,
+  DIGIT,
+  getModel,
+  type LayerSpec,
+  MODELS,
+  type ModelSpec,
+  type ParameterSpec,
+  parameterSpecs,
+  RECIPES,
+  type TrainingRecipe,
+} from './nn/spec.ts';
+export {
+  className,
+  DATASET_NAMES,
+  type DatasetFile,
+  type DatasetPreset,
+  DATASETS,
+  FASHION_MNIST,
+  getDataset,
+  KMNIST,
+  MNIST,
 } from './data/datasets.ts';
 export { firstImages, type MnistSplit as Dataset, resolveDataDir } from './data/mnist.ts';
 export { DataError } from './data/idx.ts';
 export { CheckpointError } from './train/checkpoint.ts';
 export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Schedule };
-export { importStateDict, type ImportedStateDict, StateDictError } from './io/state-dict.ts';
+export { type ImportedStateDict, importStateDict, StateDictError } from './io/state-dict.ts';
 export { exportOnnx } from './io/onnx.ts';
 
 import { openGpu, type OpenGpuOptions } from './gpu/device.ts';
@@ -78,7 +107,9 @@ export function defineModel(spec: ModelSpec): ModelSpec {
   resolveLayers(copy); // throws on a layer that does not fit
   const names = parameterSpecs(copy).map((p) => p.name);
   const twice = names.find((name, i) => names.indexOf(name) !== i);
-  if (twice) throw new Error(`defineModel: ${copy.name} has two parameters named ${twice}; give each layer its own name`);
+  if (twice) {
+    throw new Error(`defineModel: ${copy.name} has two parameters named ${twice}; give each layer its own name`);
+  }
   return Object.freeze(copy);
 }
 
@@ -122,7 +153,12 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<MnistSpl
     throw new RangeError(`loadDataset: limit must be an integer in [1, ${split.count}], got ${options.limit}`);
   }
   const size = split.rows * split.cols;
-  return { ...split, count: options.limit, images: split.images.subarray(0, options.limit * size), labels: split.labels.subarray(0, options.limit) };
+  return {
+    ...split,
+    count: options.limit,
+    images: split.images.subarray(0, options.limit * size),
+    labels: split.labels.subarray(0, options.limit),
+  };
 }
 
 /** Options of {@link train}. */
@@ -176,24 +212,45 @@ export interface TrainOutcome extends TrainedModel {
  * Trains `model` on `data` with Adam and cross-entropy, everything on the GPU (forward, backward,
  * optimizer); returns the trained weights. Same seed, data and settings give the same weights.
  */
-export async function train(gpu: Gpu, model: ModelSpec, data: MnistSplit, options: TrainOptions = {}): Promise<TrainOutcome> {
+export async function train(
+  gpu: Gpu,
+  model: ModelSpec,
+  data: MnistSplit,
+  options: TrainOptions = {},
+): Promise<TrainOutcome> {
   checkInput(model, data, 'train');
-  const adam: AdamOptions = { ...ADAM_DEFAULTS, lr: options.lr ?? ADAM_DEFAULTS.lr, weightDecay: options.weightDecay ?? 0,
-    ...(options.adamw ? { decoupled: true } : {}) };
+  const adam: AdamOptions = {
+    ...ADAM_DEFAULTS,
+    lr: options.lr ?? ADAM_DEFAULTS.lr,
+    weightDecay: options.weightDecay ?? 0,
+    ...(options.adamw ? { decoupled: true } : {}),
+  };
   const labelSmoothing = options.labelSmoothing ?? 0;
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`train: labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new RangeError(`train: labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  }
   if (options.schedule && !SCHEDULES.includes(options.schedule.name)) {
-    throw new RangeError(`train: schedule ${JSON.stringify(options.schedule.name)} is not one of ${SCHEDULES.join(', ')}`);
+    throw new RangeError(
+      `train: schedule ${JSON.stringify(options.schedule.name)} is not one of ${SCHEDULES.join(', ')}`,
+    );
   }
   const config: TrainConfig = {
-    model, epochs: options.epochs ?? 1, batchSize: options.batchSize ?? 64, seed: options.seed ?? 1, shuffle: options.shuffle ?? true, adam,
-    schedule: options.schedule, labelSmoothing,
+    model,
+    epochs: options.epochs ?? 1,
+    batchSize: options.batchSize ?? 64,
+    seed: options.seed ?? 1,
+    shuffle: options.shuffle ?? true,
+    adam,
+    schedule: options.schedule,
+    labelSmoothing,
     augment: options.augment === true ? DEFAULT_AUGMENT : options.augment || undefined,
   };
   const layout = new ParameterLayout(parameterSpecs(model));
   let params = options.initial?.params;
   if (params && params.length !== layout.totalElements) {
-    throw new RangeError(`train: initial has ${params.length} parameters, ${model.name} has ${layout.totalElements} (another model?)`);
+    throw new RangeError(
+      `train: initial has ${params.length} parameters, ${model.name} has ${layout.totalElements} (another model?)`,
+    );
   }
   params ??= initParameters(layout, config.seed);
   const state: TrainState = initialState(params.slice());
@@ -206,13 +263,22 @@ export async function train(gpu: Gpu, model: ModelSpec, data: MnistSplit, option
       ? (report, s) => options.onEpoch!(report, { model, params: s.params.slice(), dataset, epochs: s.epoch })
       : undefined,
   });
-  return { model, params: result.state.params, dataset, epochs: result.state.epoch, reports: result.reports, stopped: result.stopped };
+  return {
+    model,
+    params: result.state.params,
+    dataset,
+    epochs: result.state.epoch,
+    reports: result.reports,
+    stopped: result.stopped,
+  };
 }
 
 function checkInput(model: ModelSpec, data: MnistSplit, what: string): void {
   const [channels, height, width] = model.input;
   if (channels !== 1 || height !== data.rows || width !== data.cols) {
-    throw new RangeError(`${what}: ${model.name} takes ${channels}x${height}x${width} inputs, the data is 1x${data.rows}x${data.cols}`);
+    throw new RangeError(
+      `${what}: ${model.name} takes ${channels}x${height}x${width} inputs, the data is 1x${data.rows}x${data.cols}`,
+    );
   }
   if (data.count < 1) throw new RangeError(`${what}: the data holds no images`);
 }
@@ -221,8 +287,12 @@ function checkInput(model: ModelSpec, data: MnistSplit, what: string): void {
  * Evaluates a model on every image of `data`: accuracy, mean loss, confusion matrix
  * (`confusion[label][predicted]`), the predictions, and images/s.
  */
-export async function evaluate(gpu: Gpu, trained: TrainedModel, data: MnistSplit, options: { batchSize?: number } = {}):
-  Promise<EvaluationResult> {
+export async function evaluate(
+  gpu: Gpu,
+  trained: TrainedModel,
+  data: MnistSplit,
+  options: { batchSize?: number } = {},
+): Promise<EvaluationResult> {
   checkInput(trained.model, data, 'evaluate');
   const maxBatch = Math.min(options.batchSize ?? 1000, data.count);
   const network = await Network.create(gpu, trained.model, { maxBatch, training: false });
@@ -246,11 +316,17 @@ export interface Prediction {
  * Classifies images given as pixels: `count x height x width` bytes, 0 = background, 255 = ink
  * (as in MNIST), either one Uint8Array of several images or an array of one image each.
  */
-export async function predict(gpu: Gpu, trained: TrainedModel, images: Uint8Array | readonly Uint8Array[]): Promise<Prediction[]> {
+export async function predict(
+  gpu: Gpu,
+  trained: TrainedModel,
+  images: Uint8Array | readonly Uint8Array[],
+): Promise<Prediction[]> {
   const size = shapeSize(trained.model.input);
   const flat = images instanceof Uint8Array ? images : concat(images, size);
   if (flat.length === 0 || flat.length % size !== 0) {
-    throw new RangeError(`predict: expected a multiple of ${size} pixels (${trained.model.input.join('x')} per image), got ${flat.length}`);
+    throw new RangeError(
+      `predict: expected a multiple of ${size} pixels (${trained.model.input.join('x')} per image), got ${flat.length}`,
+    );
   }
   const count = flat.length / size;
   const classes = trained.model.classes;
@@ -310,14 +386,31 @@ export function predictPng(gpu: Gpu, trained: TrainedModel, pngs: readonly Uint8
  */
 export async function saveModel(path: string, trained: TrainedModel): Promise<void> {
   const epochs = trained.epochs ?? 0;
-  const config: TrainConfig = { model: trained.model, epochs, batchSize: 1, seed: 0, shuffle: false, adam: ADAM_DEFAULTS };
+  const config: TrainConfig = {
+    model: trained.model,
+    epochs,
+    batchSize: 1,
+    seed: 0,
+    shuffle: false,
+    adam: ADAM_DEFAULTS,
+  };
   const state = { ...initialState(trained.params), epoch: epochs };
-  await saveCheckpoint(path, { config, state, withOptimizer: false, run: trained.dataset ? { dataset: trained.dataset } : {} });
+  await saveCheckpoint(path, {
+    config,
+    state,
+    withOptimizer: false,
+    run: trained.dataset ? { dataset: trained.dataset } : {},
+  });
 }
 
 /** Reads a checkpoint written by `saveModel` or `webgpu-digits train` (verified: names, shapes, digest, finite values). */
 export function loadModel(path: string): TrainedModel {
   const loaded = loadCheckpoint(path);
   const epochs = Number(loaded.metadata.epoch);
-  return { model: loaded.model, params: loaded.params, dataset: loaded.metadata.dataset, epochs: Number.isFinite(epochs) ? epochs : undefined };
+  return {
+    model: loaded.model,
+    params: loaded.params,
+    dataset: loaded.metadata.dataset,
+    epochs: Number.isFinite(epochs) ? epochs : undefined,
+  };
 }

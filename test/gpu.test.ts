@@ -3,7 +3,15 @@ import * as assert from 'uvu/assert';
 import { runtime } from '../src/gpu/device.ts';
 import { createBuffer, createStorageBuffer } from '../src/gpu/buffers.ts';
 import { readFileSync } from 'node:fs';
-import { compileTogether, getKernel, ShaderCompileError, shaderLineOrigin, shaderSource, submitDispatches, workgroupGrid } from '../src/gpu/kernel.ts';
+import {
+  compileTogether,
+  getKernel,
+  ShaderCompileError,
+  shaderLineOrigin,
+  shaderSource,
+  submitDispatches,
+  workgroupGrid,
+} from '../src/gpu/kernel.ts';
 import { readF32, writeBuffer } from '../src/gpu/buffers.ts';
 import { normalize } from '../src/kernels/normalize.ts';
 import { normalizeReference } from '../src/reference/normalize.ts';
@@ -30,7 +38,10 @@ test('the buffer ledger counts live bytes; destroying twice subtracts once', asy
   a.destroy();
   assert.is(gpu.memory.liveBytes, before.liveBytes + 64);
   b.destroy();
-  assert.equal({ live: gpu.memory.liveBytes, count: gpu.memory.liveBuffers }, { live: before.liveBytes, count: before.liveBuffers });
+  assert.equal({ live: gpu.memory.liveBytes, count: gpu.memory.liveBuffers }, {
+    live: before.liveBytes,
+    count: before.liveBuffers,
+  });
 });
 
 test('pipelines are cached per specialization', async () => {
@@ -49,15 +60,19 @@ test('compileTogether: kernels asked for inside compile at once and are ready, a
   const pixels = counts.map((count) => createStorageBuffer(gpu, 'test.pixels', count));
   const outputs = counts.map((count) => createStorageBuffer(gpu, 'test.normalized', count * 4));
   try {
-    const dispatches = await compileTogether(gpu, () =>
-      Promise.all(counts.map((count, i) => normalize(gpu, { count }, pixels[i], outputs[i]))));
+    const dispatches = await compileTogether(
+      gpu,
+      () => Promise.all(counts.map((count, i) => normalize(gpu, { count }, pixels[i], outputs[i]))),
+    );
     const bytes = counts.map((count) => Uint8Array.from({ length: count }, (_, j) => (j * 37) % 256));
     bytes.forEach((b, i) => writeBuffer(gpu, pixels[i], b));
     submitDispatches(gpu, dispatches);
     for (const [i, count] of counts.entries()) {
       const got = await readF32(gpu, outputs[i], count);
       const want = normalizeReference(bytes[i]);
-      for (let j = 0; j < count; j++) assert.ok(Math.abs(got[j] - want[j]) <= 1e-6 * Math.abs(want[j]) + 1e-6, `count ${count}, element ${j}`);
+      for (let j = 0; j < count; j++) {
+        assert.ok(Math.abs(got[j] - want[j]) <= 1e-6 * Math.abs(want[j]) + 1e-6, `count ${count}, element ${j}`);
+      }
     }
   } finally {
     for (const b of [...pixels, ...outputs]) b.destroy();
@@ -66,7 +81,11 @@ test('compileTogether: kernels asked for inside compile at once and are ready, a
 
 test('compileTogether: a pipeline that fails to compile fails the scope with the file it came from, and again when asked again', async () => {
   const gpu = await sharedGpu();
-  const bad = { shader: 'normalize', bindings: ['read', 'read_write'] as const, constants: { COUNT: 3, NO_SUCH_OVERRIDE: 1 } };
+  const bad = {
+    shader: 'normalize',
+    bindings: ['read', 'read_write'] as const,
+    constants: { COUNT: 3, NO_SUCH_OVERRIDE: 1 },
+  };
   for (let attempt = 0; attempt < 2; attempt++) {
     try {
       await compileTogether(gpu, async () => [await getKernel(gpu, bad)]);
@@ -92,7 +111,11 @@ test('kernels that share code get it pasted in where they include it', () => {
   for (const name of ['matmul_texture', 'conv2d_forward_implicit_gemm']) {
     const source = shaderSource(name);
     assert.not.match(source, /^\/\/ #include "/m, `${name}: an include was left unexpanded`);
-    assert.is(source.match(/^fn dotRow\(/gm)?.length, 1, `${name}: dotRow once, from shaders/include/register_block.wgsl`);
+    assert.is(
+      source.match(/^fn dotRow\(/gm)?.length,
+      1,
+      `${name}: dotRow once, from shaders/include/register_block.wgsl`,
+    );
   }
 });
 
@@ -103,8 +126,11 @@ test('compile errors name the file and line a line was written on, included file
   const origin = shaderLineOrigin('matmul_texture', dotRow);
   assert.match(origin, /^shaders\/include\/register_block\.wgsl:\d+$/);
   const includeLine = Number(origin.split(':')[1]);
-  assert.ok(readFileSync('shaders/include/register_block.wgsl', 'utf8').split('\n')[includeLine - 1]
-    .startsWith('fn dotRow('), `${origin} holds fn dotRow`);
+  assert.ok(
+    readFileSync('shaders/include/register_block.wgsl', 'utf8').split('\n')[includeLine - 1]
+      .startsWith('fn dotRow('),
+    `${origin} holds fn dotRow`,
+  );
   // The kernel's own lines after the include keep their numbers in its file.
   const main = source.findIndex((line) => line.startsWith('fn main(')) + 1;
   const mainOrigin = shaderLineOrigin('matmul_texture', main);

@@ -10,7 +10,11 @@ import process from 'node:process';
 
 type SuiteResult = [errors: string | true, passed: number, skipped: number, total: number];
 type QueuedSuite = () => Promise<SuiteResult>;
-const g = globalThis as unknown as { UVU_DEFER: number; UVU_INDEX: number; UVU_QUEUE: [string | null, ...QueuedSuite[]][] };
+const g = globalThis as unknown as {
+  UVU_DEFER: number;
+  UVU_INDEX: number;
+  UVU_QUEUE: [string | null, ...QueuedSuite[]][];
+};
 g.UVU_DEFER = 1;
 g.UVU_QUEUE = [];
 
@@ -65,6 +69,9 @@ const runtimeName = 'Deno' in globalThis ? 'deno' : 'node';
 if (reasons.length > 0) console.log(`\n${runtimeName}: skipped tests\n${reasons.map((r) => `  - ${r}`).join('\n')}`);
 console.log(`${runtimeName}: ${passed} passed, ${failed} failed, ${skipped} skipped`);
 if (process.env.TEST_SUMMARY_FILE) {
-  writeFileSync(process.env.TEST_SUMMARY_FILE, JSON.stringify({ runtime: runtimeName, passed, failed, skipped }) + '\n');
+  writeFileSync(
+    process.env.TEST_SUMMARY_FILE,
+    JSON.stringify({ runtime: runtimeName, passed, failed, skipped }) + '\n',
+  );
 }
 process.exitCode = failed > 0 || files.length === 0 ? 1 : 0;

@@ -1,6 +1,6 @@
 // The browser page: the engine (src/, bundled by `serve`) classifies what the user draws, live.
 // The canvas is turned to gray as decodePng does (luminance over white), then toMnistDigit, as `predict`.
-import { openGpu, type Gpu } from '../src/gpu/device.ts';
+import { type Gpu, openGpu } from '../src/gpu/device.ts';
 import { readF32 } from '../src/gpu/buffers.ts';
 import { submitDispatches } from '../src/gpu/kernel.ts';
 import { DigitImageError, toMnistDigit } from '../src/io/digit-image.ts';
@@ -31,7 +31,11 @@ const pad = $<HTMLCanvasElement>('pad');
 const seen = $<HTMLCanvasElement>('seen');
 const ctx = pad.getContext('2d', { willReadFrequently: true })!;
 const api: PageApi = {
-  state: 'loading', message: '', adapter: '', predictions: 0, last: null,
+  state: 'loading',
+  message: '',
+  adapter: '',
+  predictions: 0,
+  last: null,
   padPng: () => pad.toDataURL('image/png'),
   settled: () => Promise.resolve(null),
 };
@@ -187,8 +191,13 @@ async function main(): Promise<void> {
     pad.setPointerCapture(e.pointerId);
     stroke(point(e));
   });
-  pad.addEventListener('pointermove', (e) => { if (drawing) stroke(point(e)); });
-  const end = () => { drawing = false; lastPoint = null; };
+  pad.addEventListener('pointermove', (e) => {
+    if (drawing) stroke(point(e));
+  });
+  const end = () => {
+    drawing = false;
+    lastPoint = null;
+  };
   pad.addEventListener('pointerup', end);
   pad.addEventListener('pointercancel', end);
   $('clear').addEventListener('click', () => {
@@ -196,7 +205,12 @@ async function main(): Promise<void> {
     api.last = null;
     show(null);
   });
-  setStatus(`Ready: ${info.model} from ${info.checkpoint}${info.epoch ? ` (epoch ${info.epoch})` : ''}, on ${gpu.adapterName}. Draw a digit.`, 'ready');
+  setStatus(
+    `Ready: ${info.model} from ${info.checkpoint}${
+      info.epoch ? ` (epoch ${info.epoch})` : ''
+    }, on ${gpu.adapterName}. Draw a digit.`,
+    'ready',
+  );
 }
 
 main().catch((err) => setStatus(`The engine failed to start: ${(err as Error).message}`, 'error'));

@@ -10,11 +10,17 @@ export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
 type StrictConfig<T extends OptionSpec> = { args: string[]; options: T; allowPositionals: true; strict: true };
 
-export function parseCommandArgs<T extends OptionSpec>(argv: string[], options: T, allowPositionals = false):
-  ReturnType<typeof parseArgs<StrictConfig<T>>> {
+export function parseCommandArgs<T extends OptionSpec>(
+  argv: string[],
+  options: T,
+  allowPositionals = false,
+): ReturnType<typeof parseArgs<StrictConfig<T>>> {
   try {
     return parseArgs<StrictConfig<T>>({
-      args: argv, options, allowPositionals: allowPositionals as true, strict: true,
+      args: argv,
+      options,
+      allowPositionals: allowPositionals as true,
+      strict: true,
     });
   } catch (err) {
     throw new UsageError((err as Error).message.replace(/\. To specify a positional.*$/s, ''));

@@ -2,8 +2,8 @@
 import { realpathSync } from 'node:fs';
 import { delimiter, isAbsolute, join, relative } from 'node:path';
 import process from 'node:process';
-import { choiceOption, UsageError, type OptionSpec } from './args.ts';
-import { DATASET_NAMES, getDataset, type DatasetPreset } from '../data/datasets.ts';
+import { choiceOption, type OptionSpec, UsageError } from './args.ts';
+import { DATASET_NAMES, type DatasetPreset, getDataset } from '../data/datasets.ts';
 import type { OpenGpuOptions } from '../gpu/device.ts';
 
 export const dataOptions = {
@@ -39,14 +39,20 @@ export const DEVICE_HELP = `  --adapter N|NAME     GPU adapter by number or (par
   --power-preference low-power|high-performance   which adapter the runtime prefers (default: high-performance)`;
 
 /** openGpu's options from deviceOptions' values. */
-export function gpuOptions(values: { adapter?: string; 'power-preference'?: string }): Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> {
+export function gpuOptions(
+  values: { adapter?: string; 'power-preference'?: string },
+): Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> {
   const out: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> = {};
   if (values.adapter !== undefined) {
     if (values.adapter.trim() === '') throw new UsageError('--adapter needs a number or a name');
     out.adapter = /^[0-9]+$/.test(values.adapter) ? Number(values.adapter) : values.adapter;
   }
   if (values['power-preference'] !== undefined) {
-    out.powerPreference = choiceOption(values['power-preference'], 'power-preference', ['low-power', 'high-performance'] as const);
+    out.powerPreference = choiceOption(
+      values['power-preference'],
+      'power-preference',
+      ['low-power', 'high-performance'] as const,
+    );
   }
   return out;
 }
@@ -86,7 +92,9 @@ function realpathOrSelf(path: string): string {
 export function cliInvocation(): string[] {
   const script = process.argv[1] ?? 'dist/cli.js';
   const relativeScript = relative(process.cwd(), script);
-  const shown = relativeScript && !relativeScript.startsWith('..') && !isAbsolute(relativeScript) ? relativeScript : script;
+  const shown = relativeScript && !relativeScript.startsWith('..') && !isAbsolute(relativeScript)
+    ? relativeScript
+    : script;
   return 'Deno' in globalThis ? [executable('deno'), 'run', '-A', shown] : [executable('node'), shown];
 }
 

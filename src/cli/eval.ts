@@ -6,7 +6,16 @@ import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs } from './args.ts';
-import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions, trainFirstAdvice } from './common.ts';
+import {
+  DATA_HELP,
+  dataOptions,
+  datasetOption,
+  defaultCheckpointPath,
+  DEVICE_HELP,
+  deviceOptions,
+  gpuOptions,
+  trainFirstAdvice,
+} from './common.ts';
 import { className } from '../data/datasets.ts';
 import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
 import { printPlans } from './plan.ts';
@@ -54,18 +63,40 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const trainedOn = checkpoint.metadata.dataset;
   const dataset = datasetOption(values.dataset, trainedOn);
   if (trainedOn !== undefined && trainedOn !== dataset.name) {
-    console.error(`warning: ${path} was trained on ${trainedOn}, evaluated here on ${dataset.name}: its accuracy says little`);
+    console.error(
+      `warning: ${path} was trained on ${trainedOn}, evaluated here on ${dataset.name}: its accuracy says little`,
+    );
   }
-  if (values.plan) return printPlans(checkpoint.model, [{ training: false, maxBatch: batchSize }], values.json, values.verbose, values['tune-cache']);
-  const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'],
-    onProgress: (m) => values.json || console.error(m) });
-  if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
+  if (values.plan) {
+    return printPlans(
+      checkpoint.model,
+      [{ training: false, maxBatch: batchSize }],
+      values.json,
+      values.verbose,
+      values['tune-cache'],
+    );
+  }
+  const data = await loadMnist({
+    dataset,
+    dir: values.data,
+    split,
+    verify: !values['no-verify'],
+    onProgress: (m) => values.json || console.error(m),
+  });
+  if (data.count === 0) {
+    throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
+  }
 
   const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.tune });
   try {
     const maxBatch = Math.min(batchSize, data.count);
-    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model: checkpoint.model,
-      plans: [{ training: false, maxBatch }], log: (line) => values.json || console.error(line) });
+    const tuning = await setUpTuning(gpu, {
+      cache: values['tune-cache'],
+      tune: values.tune,
+      model: checkpoint.model,
+      plans: [{ training: false, maxBatch }],
+      log: (line) => values.json || console.error(line),
+    });
     if (values.verbose) console.error(tuning.description);
     let network: Network | undefined;
     const compile = await timeCompile(gpu, async () => {
@@ -77,14 +108,36 @@ export async function evalCommand(argv: string[]): Promise<number> {
     const result = await evaluate(gpu, network!, data);
     network!.destroy();
     if (values.json) {
-      emitJson({ checkpoint: path, model: checkpoint.model.name, epoch: Number(checkpoint.metadata.epoch), dataset: dataset.name,
-        trained_on: trainedOn ?? null, classes: dataset.classes, split,
-        count: result.count, correct: result.correct, accuracy: result.accuracy, mean_loss: result.meanLoss,
-        per_class_accuracy: perClassAccuracy(result), confusion: result.confusion, images_per_second: result.imagesPerSecond,
-        seconds: result.seconds, compile_seconds: compile.seconds, kernels_compiled: compile.kernels,
-        adapter: gpu.adapterName });
+      emitJson({
+        checkpoint: path,
+        model: checkpoint.model.name,
+        epoch: Number(checkpoint.metadata.epoch),
+        dataset: dataset.name,
+        trained_on: trainedOn ?? null,
+        classes: dataset.classes,
+        split,
+        count: result.count,
+        correct: result.correct,
+        accuracy: result.accuracy,
+        mean_loss: result.meanLoss,
+        per_class_accuracy: perClassAccuracy(result),
+        confusion: result.confusion,
+        images_per_second: result.imagesPerSecond,
+        seconds: result.seconds,
+        compile_seconds: compile.seconds,
+        kernels_compiled: compile.kernels,
+        adapter: gpu.adapterName,
+      });
     } else {
-      console.log(formatReport(path, split, checkpoint.metadata.epoch, result, dataset.name === 'mnist' ? undefined : dataset.classes));
+      console.log(
+        formatReport(
+          path,
+          split,
+          checkpoint.metadata.epoch,
+          result,
+          dataset.name === 'mnist' ? undefined : dataset.classes,
+        ),
+      );
     }
     return 0;
   } finally {
@@ -97,7 +150,13 @@ function perClassAccuracy(result: EvaluationResult): number[] {
 }
 
 /** The report eval prints; `classes` names the rows (MNIST's digits need no names). */
-export function formatReport(path: string, split: string, epoch: string | undefined, result: EvaluationResult, classes?: readonly string[]): string {
+export function formatReport(
+  path: string,
+  split: string,
+  epoch: string | undefined,
+  result: EvaluationResult,
+  classes?: readonly string[],
+): string {
   const named = (label: number) => (classes ? `${label} ${className(classes, label)}` : String(label));
   const width = Math.max(...result.confusion.map((_, label) => named(label).length));
   const lines = [
@@ -111,7 +170,11 @@ export function formatReport(path: string, split: string, epoch: string | undefi
     '',
     'confusion matrix (rows: true label, columns: predicted):',
     `${' '.repeat(Math.max(3, width) + 4)}${result.confusion.map((_, i) => String(i).padStart(5)).join('')}`,
-    ...result.confusion.map((row, label) => `  ${(classes ? named(label).padEnd(width) : String(label).padStart(3))}  ${row.map((n) => String(n).padStart(5)).join('')}`),
+    ...result.confusion.map((row, label) =>
+      `  ${(classes ? named(label).padEnd(width) : String(label).padStart(3))}  ${
+        row.map((n) => String(n).padStart(5)).join('')
+      }`
+    ),
   ];
   return lines.join('\n');
 }

@@ -8,7 +8,7 @@ import { saveCheckpoint } from '../train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../train/trainer.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { commandLine, cliInvocation, datasetOption, defaultCheckpointPath } from './common.ts';
+import { cliInvocation, commandLine, datasetOption, defaultCheckpointPath } from './common.ts';
 
 export const IMPORT_HELP = `Usage: import --model NAME STATE_DICT.safetensors [--out PATH]
 
@@ -50,8 +50,12 @@ export async function importCommand(argv: string[]): Promise<number> {
   }
   const { params } = importStateDict(readRegularFile(source, 'State dict'), model, source);
   const config: TrainConfig = { model, epochs: 0, batchSize: 1, seed: 0, shuffle: false, adam: ADAM_DEFAULTS };
-  await saveCheckpoint(out, { config, state: initialState(params), withOptimizer: false,
-    run: { dataset: dataset.name, imported_from: basename(source) } });
+  await saveCheckpoint(out, {
+    config,
+    state: initialState(params),
+    withOptimizer: false,
+    run: { dataset: dataset.name, imported_from: basename(source) },
+  });
   console.log(`wrote ${out} (${model.name}, ${dataset.name}) from ${source}`);
   console.log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out])}`);
   return 0;

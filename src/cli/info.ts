@@ -4,17 +4,32 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
 import process from 'node:process';
-import { loadMnist, projectRoot, resolveDataDir, type MnistSplitName } from '../data/mnist.ts';
+import { loadMnist, type MnistSplitName, projectRoot, resolveDataDir } from '../data/mnist.ts';
 import type { DatasetPreset } from '../data/datasets.ts';
 import {
-  AdapterSelectionError, GpuUnavailableError, INSTALL_HINT, listAdapters, openGpu, runtimeDescription, WANTED_LIMITS, type AdapterSummary,
+  AdapterSelectionError,
+  type AdapterSummary,
+  GpuUnavailableError,
+  INSTALL_HINT,
+  listAdapters,
+  openGpu,
   type OpenGpuOptions,
+  runtimeDescription,
+  WANTED_LIMITS,
 } from '../gpu/device.ts';
 import { deviceProfile } from '../gpu/profile.ts';
 import { DIGIT } from '../nn/spec.ts';
 import { setUpTuning } from './tuning.ts';
 import { parseCommandArgs } from './args.ts';
-import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
+import {
+  DATA_HELP,
+  dataOptions,
+  datasetOption,
+  defaultCheckpointPath,
+  DEVICE_HELP,
+  deviceOptions,
+  gpuOptions,
+} from './common.ts';
 import { emitJson } from './progress.ts';
 
 export const INFO_HELP = `Usage: info [options]
@@ -67,15 +82,25 @@ export async function infoCommand(argv: string[]): Promise<number> {
     console.log(INFO_HELP);
     return 0;
   }
-  const report = await gatherInfo({ dataDir: values.data, verify: !values['no-verify'], dataset: datasetOption(values.dataset),
-    device: gpuOptions(values) });
+  const report = await gatherInfo({
+    dataDir: values.data,
+    verify: !values['no-verify'],
+    dataset: datasetOption(values.dataset),
+    device: gpuOptions(values),
+  });
   if (values.json) emitJson(report as unknown as Record<string, unknown>);
   else console.log(formatInfo(report));
   return report.adapter ? 0 : 1;
 }
 
-export async function gatherInfo({ dataDir, verify, dataset, device = {} }:
-  { dataDir?: string; verify: boolean; dataset?: DatasetPreset; device?: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> }): Promise<InfoReport> {
+export async function gatherInfo(
+  { dataDir, verify, dataset, device = {} }: {
+    dataDir?: string;
+    verify: boolean;
+    dataset?: DatasetPreset;
+    device?: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'>;
+  },
+): Promise<InfoReport> {
   let adapter: InfoReport['adapter'] = null;
   let noAdapter: InfoReport['noAdapter'];
   let features: string[] = [];
@@ -87,13 +112,23 @@ export async function gatherInfo({ dataDir, verify, dataset, device = {} }:
     features = [...gpu.features].sort();
     for (const name of WANTED_LIMITS) limits[name] = gpu.limits[name];
     const notices: string[] = [];
-    const setup = await setUpTuning(gpu, { model: DIGIT, plans: [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }],
-      log: (line) => notices.push(line) });
-    tuning = { deviceClass: deviceProfile(gpu).kind, description: [...notices, setup.description].join('; '), cache: setup.path };
+    const setup = await setUpTuning(gpu, {
+      model: DIGIT,
+      plans: [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }],
+      log: (line) => notices.push(line),
+    });
+    tuning = {
+      deviceClass: deviceProfile(gpu).kind,
+      description: [...notices, setup.description].join('; '),
+      cache: setup.path,
+    };
     await gpu.close();
   } catch (err) {
     if (!(err instanceof GpuUnavailableError)) throw err;
-    noAdapter = { error: err.message, fix: err instanceof AdapterSelectionError ? 'pick one of the adapters listed' : INSTALL_HINT };
+    noAdapter = {
+      error: err.message,
+      fix: err instanceof AdapterSelectionError ? 'pick one of the adapters listed' : INSTALL_HINT,
+    };
   }
   const adapters = (await listAdapters().catch(() => [])).map(({ index, name, backend }) => ({ index, name, backend }));
   const preset = dataset ?? datasetOption(undefined);
@@ -127,7 +162,12 @@ function engineVersion(): { name: string; version: string } {
   }
 }
 
-async function checkSplit(dir: string, split: MnistSplitName, verify: boolean, preset: DatasetPreset): Promise<DataFileReport> {
+async function checkSplit(
+  dir: string,
+  split: MnistSplitName,
+  verify: boolean,
+  preset: DatasetPreset,
+): Promise<DataFileReport> {
   const { images, labels } = preset.files[split];
   const files = [images.name, labels.name];
   const present = (name: string) => existsSync(join(dir, name)) || existsSync(join(dir, `${name}.gz`));
@@ -148,13 +188,21 @@ async function checkSplit(dir: string, split: MnistSplitName, verify: boolean, p
  * Mesa's drivers (lavapipe among them) do, which is why a first run compiles for longer than the next.
  */
 function shaderCache(adapter: InfoReport['adapter']): InfoReport['shaderCache'] {
-  const mesa = adapter !== null && /mesa|llvmpipe|lavapipe/i.test(`${adapter.vendor} ${adapter.description} ${adapter.device}`);
+  const mesa = adapter !== null &&
+    /mesa|llvmpipe|lavapipe/i.test(`${adapter.vendor} ${adapter.description} ${adapter.device}`);
   if (!mesa) {
-    return { driver: adapter ? adapter.description || adapter.vendor : 'none', dirs: [],
-      note: 'kept by the GPU driver, where it keeps one (not known to this tool)' };
+    return {
+      driver: adapter ? adapter.description || adapter.vendor : 'none',
+      dirs: [],
+      note: 'kept by the GPU driver, where it keeps one (not known to this tool)',
+    };
   }
   if (/^(1|true|yes)$/i.test(process.env.MESA_SHADER_CACHE_DISABLE ?? '')) {
-    return { driver: 'Mesa', dirs: [], note: 'turned off by MESA_SHADER_CACHE_DISABLE: every run compiles from scratch' };
+    return {
+      driver: 'Mesa',
+      dirs: [],
+      note: 'turned off by MESA_SHADER_CACHE_DISABLE: every run compiles from scratch',
+    };
   }
   const base = process.env.MESA_SHADER_CACHE_DIR ?? process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache');
   const dirs = process.env.MESA_SHADER_CACHE_DIR
@@ -188,22 +236,38 @@ export function formatInfo(r: InfoReport): string {
     lines.push(
       `adapter     ${a.name}`,
       `            vendor "${a.vendor}", architecture "${a.architecture}", device "${a.device}"`,
-      `driver      ${a.description || '(not reported)'}${a.cpuDriver ? ' — a CPU driver: correct, but slow next to a GPU' : ''}`,
+      `driver      ${a.description || '(not reported)'}${
+        a.cpuDriver ? ' — a CPU driver: correct, but slow next to a GPU' : ''
+      }`,
       `features    ${r.features.join(', ') || '(none)'}`,
       'limits      ' + Object.entries(r.limits).map(([name, value]) => `${name} ${value}`).join('\n            '),
     );
   } else {
     lines.push(`adapter     none: ${r.noAdapter!.error}`);
   }
-  lines.push(`adapters    ${r.adapters.length ? r.adapters.map((a) => `${a.index}: ${a.name}${a.backend ? ` (${a.backend})` : ''}`)
-    .join('\n            ') : '(none found)'}`);
+  lines.push(
+    `adapters    ${
+      r.adapters.length
+        ? r.adapters.map((a) => `${a.index}: ${a.name}${a.backend ? ` (${a.backend})` : ''}`)
+          .join('\n            ')
+        : '(none found)'
+    }`,
+  );
   if (r.adapters.length) lines.push('            select with --adapter N or --adapter NAME on any command');
-  lines.push(`data        ${r.data.dataset === 'mnist' ? '' : `${r.data.dataset}: `}${r.data.dir} (from ${r.data.from})`);
+  lines.push(
+    `data        ${r.data.dataset === 'mnist' ? '' : `${r.data.dataset}: `}${r.data.dir} (from ${r.data.from})`,
+  );
   for (const s of r.data.splits) {
-    lines.push(`            ${s.split}: ${s.status}${s.images !== undefined ? ` (${s.images} images)` : ''}${s.problem ? ` — ${s.problem}` : ''}`);
+    lines.push(
+      `            ${s.split}: ${s.status}${s.images !== undefined ? ` (${s.images} images)` : ''}${
+        s.problem ? ` — ${s.problem}` : ''
+      }`,
+    );
   }
   if (r.data.splits.some((s) => s.status === 'missing')) {
-    lines.push('            train and eval download missing files on first use; offline, put them there, or point MNIST_DIR or --data elsewhere');
+    lines.push(
+      '            train and eval download missing files on first use; offline, put them there, or point MNIST_DIR or --data elsewhere',
+    );
   }
   lines.push(`checkpoint  ${r.checkpoint.path} (${r.checkpoint.exists ? 'exists' : 'not yet written: run train'})`);
   const cache = r.shaderCache;

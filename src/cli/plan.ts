@@ -8,11 +8,21 @@ import type { ModelSpec } from '../nn/spec.ts';
 import { setUpTuning } from './tuning.ts';
 
 /** Prints the plan of each network (one JSON object per plan with `json`) and returns the exit code. */
-export async function printPlans(model: ModelSpec, networks: { training: boolean; maxBatch: number }[], json: boolean,
-  verbose = false, tuneCache?: string): Promise<number> {
+export async function printPlans(
+  model: ModelSpec,
+  networks: { training: boolean; maxBatch: number }[],
+  json: boolean,
+  verbose = false,
+  tuneCache?: string,
+): Promise<number> {
   const gpu = await openGpu({ verbose });
   try {
-    const tuning = await setUpTuning(gpu, { cache: tuneCache, model, plans: networks, log: (line) => console.error(line) });
+    const tuning = await setUpTuning(gpu, {
+      cache: tuneCache,
+      model,
+      plans: networks,
+      log: (line) => console.error(line),
+    });
     if (verbose) console.error(tuning.description);
     for (const options of networks) {
       const plan = planNetwork(model, options, profileFor(gpu, model.name, options.training, options.maxBatch));

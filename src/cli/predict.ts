@@ -8,7 +8,14 @@ import { DigitImageError, terminalArt, toMnistDigit } from '../io/digit-image.ts
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
-import { datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions, trainFirstAdvice } from './common.ts';
+import {
+  datasetOption,
+  defaultCheckpointPath,
+  DEVICE_HELP,
+  deviceOptions,
+  gpuOptions,
+  trainFirstAdvice,
+} from './common.ts';
 import { className } from '../data/datasets.ts';
 import { emitJson, percent } from './progress.ts';
 
@@ -43,13 +50,19 @@ export async function predictCommand(argv: string[]): Promise<number> {
   }
   if (positionals.length === 0) throw new UsageError('give at least one PNG file to classify');
   const device = gpuOptions(values);
-  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'), { missingAdvice: trainFirstAdvice() });
+  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'), {
+    missingAdvice: trainFirstAdvice(),
+  });
   const dataset = datasetOption(values.dataset, checkpoint.metadata.dataset);
   // MNIST's classes are the digits themselves: printed as before, without a name beside them.
-  const named = (label: number) => (dataset.name === 'mnist' ? String(label) : `${label} ${className(dataset.classes, label)}`);
+  const named = (
+    label: number,
+  ) => (dataset.name === 'mnist' ? String(label) : `${label} ${className(dataset.classes, label)}`);
   const [channels, height, width] = checkpoint.model.input;
   if (channels !== 1 || height !== 28 || width !== 28) {
-    throw new Error(`predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`);
+    throw new Error(
+      `predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`,
+    );
   }
   // Decode every file first: a bad image is reported before the GPU starts.
   const digits = positionals.map((file) => {
@@ -81,14 +94,22 @@ export async function predictCommand(argv: string[]): Promise<number> {
         const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
         const predicted = probabilities.indexOf(Math.max(...probabilities));
         if (values.json) {
-          emitJson({ file, digit: predicted, class: className(dataset.classes, predicted), dataset: dataset.name,
-            probability: probabilities[predicted], probabilities });
+          emitJson({
+            file,
+            digit: predicted,
+            class: className(dataset.classes, predicted),
+            dataset: dataset.name,
+            probability: probabilities[predicted],
+            probabilities,
+          });
           return;
         }
         if (values.show) console.log(terminalArt(digit, 28, 28));
         const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
-        console.log(`${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +
-          ranked.slice(1).map(([d, p]) => `${named(d)} ${percent(p)}`).join(', '));
+        console.log(
+          `${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +
+            ranked.slice(1).map(([d, p]) => `${named(d)} ${percent(p)}`).join(', '),
+        );
       });
     }
     network.destroy();

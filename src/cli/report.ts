@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import type { DatasetPreset } from '../data/datasets.ts';
-import { openGpu, type Gpu } from '../gpu/device.ts';
+import { type Gpu, openGpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
 import { encodePngGray } from '../io/png.ts';
@@ -14,12 +14,20 @@ import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import { evaluate } from '../train/evaluate.ts';
-import { parseMetricsLog, type EpochRecord, type HeaderRecord, type StepRecord } from '../train/metrics-log.ts';
+import { type EpochRecord, type HeaderRecord, parseMetricsLog, type StepRecord } from '../train/metrics-log.ts';
 import type { MnistSplit } from '../data/mnist.ts';
-import { reportCharts, reportHtml, type GalleryItem, type ReportData, type ReportEvaluation } from '../viz/report.ts';
+import { type GalleryItem, reportCharts, type ReportData, type ReportEvaluation, reportHtml } from '../viz/report.ts';
 import { sceneToPng } from '../viz/raster.ts';
 import { intOption, parseCommandArgs, UsageError } from './args.ts';
-import { DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
+import {
+  DATA_HELP,
+  dataOptions,
+  datasetOption,
+  defaultCheckpointPath,
+  DEVICE_HELP,
+  deviceOptions,
+  gpuOptions,
+} from './common.ts';
 import { percent } from './progress.ts';
 
 export const REPORT_HELP = `Usage: report [options]
@@ -61,8 +69,8 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 10000);
   const log = values.log === undefined ? null : readLog(values.log);
   const fromLog = log?.headers[0]?.settings.checkpoint;
-  const checkpointPath = values.checkpoint ?? (typeof fromLog === 'string' && existsSync(fromLog) ? fromLog
-    : log ? undefined : defaultCheckpointPath('digit'));
+  const checkpointPath = values.checkpoint ??
+    (typeof fromLog === 'string' && existsSync(fromLog) ? fromLog : log ? undefined : defaultCheckpointPath('digit'));
   const checkpoint = checkpointPath === undefined ? null : loadCheckpoint(checkpointPath);
   if (!log && !checkpoint) throw new UsageError('give --log FILE and/or --checkpoint PATH');
 
@@ -72,8 +80,16 @@ export async function reportCommand(argv: string[]): Promise<number> {
   if (checkpoint) {
     const trainedOn = checkpoint.metadata.dataset;
     dataset = datasetOption(values.dataset, trainedOn);
-    if (trainedOn !== undefined && trainedOn !== dataset.name) console.error(`warning: ${checkpoint.path} was trained on ${trainedOn}, evaluated here on ${dataset.name}`);
-    const test = await loadMnist({ dataset, dir: values.data, split: 'test', verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+    if (trainedOn !== undefined && trainedOn !== dataset.name) {
+      console.error(`warning: ${checkpoint.path} was trained on ${trainedOn}, evaluated here on ${dataset.name}`);
+    }
+    const test = await loadMnist({
+      dataset,
+      dir: values.data,
+      split: 'test',
+      verify: !values['no-verify'],
+      onProgress: (m) => console.error(m),
+    });
     const gpu = await openGpu(device);
     try {
       ({ evaluation, gallery } = await evaluateForReport(gpu, checkpoint, test, batchSize, galleryCount));
@@ -85,8 +101,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     title: `webgpu-digits report: ${checkpoint?.model.name ?? log?.headers[0]?.model ?? 'run'}`,
     generated: new Date().toISOString(),
     log,
-    checkpoint: checkpoint && { path: checkpoint.path, model: checkpoint.model.name,
-      parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount, metadata: checkpoint.metadata },
+    checkpoint: checkpoint &&
+      {
+        path: checkpoint.path,
+        model: checkpoint.model.name,
+        parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount,
+        metadata: checkpoint.metadata,
+      },
     evaluation,
     ...(dataset && dataset.name !== 'mnist' ? { dataset: { name: dataset.name, classes: dataset.classes } } : {}),
     gallery,
@@ -127,8 +148,13 @@ function readLog(path: string): NonNullable<ReportData['log']> {
 }
 
 /** `eval`'s numbers (same network, batch size and code), then every image's probabilities for the gallery. */
-async function evaluateForReport(gpu: Gpu, checkpoint: LoadedCheckpoint, test: MnistSplit, batchSize: number, galleryCount: number):
-  Promise<{ evaluation: ReportEvaluation; gallery: GalleryItem[] }> {
+async function evaluateForReport(
+  gpu: Gpu,
+  checkpoint: LoadedCheckpoint,
+  test: MnistSplit,
+  batchSize: number,
+  galleryCount: number,
+): Promise<{ evaluation: ReportEvaluation; gallery: GalleryItem[] }> {
   const maxBatch = Math.min(batchSize, test.count);
   const network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
   try {
@@ -140,25 +166,46 @@ async function evaluateForReport(gpu: Gpu, checkpoint: LoadedCheckpoint, test: M
     const wrong: { index: number; label: number; predicted: number; probabilities: number[] }[] = [];
     for (let start = 0; start < test.count; start += maxBatch) {
       const n = Math.min(maxBatch, test.count - start);
-      network.writeBatch(test.images.subarray(start * imageSize, (start + n) * imageSize), Uint32Array.from(test.labels.subarray(start, start + n)));
+      network.writeBatch(
+        test.images.subarray(start * imageSize, (start + n) * imageSize),
+        Uint32Array.from(test.labels.subarray(start, start + n)),
+      );
       const plan = await network.plan(n);
       submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'report');
       const logProbs = await readF32(gpu, network.logProbs, n * classes);
       for (let i = 0; i < n; i++) {
         const index = start + i;
         if (result.predictions[index] === test.labels[index]) continue;
-        wrong.push({ index, label: test.labels[index], predicted: result.predictions[index],
-          probabilities: Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp) });
+        wrong.push({
+          index,
+          label: test.labels[index],
+          predicted: result.predictions[index],
+          probabilities: Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp),
+        });
       }
     }
     wrong.sort((a, b) => b.probabilities[b.predicted] - a.probabilities[a.predicted] || a.index - b.index);
-    const gallery = wrong.slice(0, galleryCount).map((w) => ({ ...w, probability: w.probabilities[w.predicted],
-      image: pngDataUri(test.images.subarray(w.index * imageSize, (w.index + 1) * imageSize), test.cols, test.rows, 3, (v) => 255 - v) }));
+    const gallery = wrong.slice(0, galleryCount).map((w) => ({
+      ...w,
+      probability: w.probabilities[w.predicted],
+      image: pngDataUri(
+        test.images.subarray(w.index * imageSize, (w.index + 1) * imageSize),
+        test.cols,
+        test.rows,
+        3,
+        (v) => 255 - v,
+      ),
+    }));
     const evaluation: ReportEvaluation = {
-      split: 'test', count: result.count, correct: result.correct, accuracy: result.accuracy, meanLoss: result.meanLoss,
+      split: 'test',
+      count: result.count,
+      correct: result.correct,
+      accuracy: result.accuracy,
+      meanLoss: result.meanLoss,
       confusion: result.confusion,
       perClassAccuracy: result.confusion.map((row, label) => row[label] / Math.max(1, row.reduce((a, b) => a + b, 0))),
-      imagesPerSecond: result.imagesPerSecond, adapter: gpu.adapterName,
+      imagesPerSecond: result.imagesPerSecond,
+      adapter: gpu.adapterName,
     };
     return { evaluation, gallery };
   } finally {
@@ -167,10 +214,18 @@ async function evaluateForReport(gpu: Gpu, checkpoint: LoadedCheckpoint, test: M
 }
 
 /** A grayscale image scaled up `scale` times (nearest neighbour) as a PNG data URI; `tone` maps each value. */
-function pngDataUri(values: ArrayLike<number>, width: number, height: number, scale: number, tone: (v: number) => number): string {
+function pngDataUri(
+  values: ArrayLike<number>,
+  width: number,
+  height: number,
+  scale: number,
+  tone: (v: number) => number,
+): string {
   const pixels = new Uint8Array(width * scale * height * scale);
   for (let y = 0; y < height * scale; y++) {
-    for (let x = 0; x < width * scale; x++) pixels[y * width * scale + x] = tone(values[Math.floor(y / scale) * width + Math.floor(x / scale)]);
+    for (let x = 0; x < width * scale; x++) {
+      pixels[y * width * scale + x] = tone(values[Math.floor(y / scale) * width + Math.floor(x / scale)]);
+    }
   }
   const png = encodePngGray({ width: width * scale, height: height * scale, pixels });
   let binary = '';

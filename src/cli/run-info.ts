@@ -16,7 +16,11 @@ export function engineVersion(): string {
 /** HEAD of the checkout the engine runs from, or null outside a git checkout (an installed package). */
 export function gitCommit(): string | null {
   try {
-    const out = execFileSync('git', ['rev-parse', 'HEAD'], { cwd: projectRoot(), stdio: ['ignore', 'pipe', 'ignore'], timeout: 5000 });
+    const out = execFileSync('git', ['rev-parse', 'HEAD'], {
+      cwd: projectRoot(),
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 5000,
+    });
     const commit = String(out).trim();
     return /^[0-9a-f]{40}$/.test(commit) ? commit : null;
   } catch {

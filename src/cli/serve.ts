@@ -39,7 +39,10 @@ const nodeOnlyModules = {
       const key = Object.keys(NODE_ONLY).find((k) => path.endsWith(`/${k}`));
       return key ? { path: key, namespace: 'node-only' } : undefined;
     });
-    build.onLoad({ filter: /.*/, namespace: 'node-only' }, (args: { path: string }) => ({ contents: NODE_ONLY[args.path], loader: 'js' }));
+    build.onLoad(
+      { filter: /.*/, namespace: 'node-only' },
+      (args: { path: string }) => ({ contents: NODE_ONLY[args.path], loader: 'js' }),
+    );
   },
 };
 
@@ -84,8 +87,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   }
   const html = readFileSync(join(root, 'web', 'index.html'));
   const model = JSON.stringify({
-    model: checkpoint.model.name, checkpoint: checkpoint.path, epoch: checkpoint.metadata.epoch ?? null,
-    parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount, elements: checkpoint.params.length,
+    model: checkpoint.model.name,
+    checkpoint: checkpoint.path,
+    epoch: checkpoint.metadata.epoch ?? null,
+    parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount,
+    elements: checkpoint.params.length,
   });
   const params = new Uint8Array(checkpoint.params.buffer, checkpoint.params.byteOffset, checkpoint.params.byteLength);
   const files: Record<string, [string, string | Uint8Array]> = {
@@ -108,8 +114,17 @@ export async function serveCommand(argv: string[]): Promise<number> {
     else send(res, 404, 'text/plain', `not found: ${path}\n`);
   });
   await new Promise<void>((resolve, reject) => {
-    server.once('error', (err: NodeJS.ErrnoException) =>
-      reject(new Error(err.code === 'EADDRINUSE' ? `port ${port} is in use: pass --port N (or --port 0 for any free one)` : err.message)));
+    server.once(
+      'error',
+      (err: NodeJS.ErrnoException) =>
+        reject(
+          new Error(
+            err.code === 'EADDRINUSE'
+              ? `port ${port} is in use: pass --port N (or --port 0 for any free one)`
+              : err.message,
+          ),
+        ),
+    );
     server.listen(port, values.host, () => resolve());
   });
   const address = server.address();

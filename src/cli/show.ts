@@ -7,7 +7,7 @@ import { terminalArt } from '../io/digit-image.ts';
 import { choiceOption, intOption, parseCommandArgs, UsageError } from './args.ts';
 import { DATA_HELP, dataOptions, datasetOption, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 import { className } from '../data/datasets.ts';
-import { openGpu, type Gpu } from '../gpu/device.ts';
+import { type Gpu, openGpu } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, readF32, writeBuffer } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
 import { augmentAffine, DEFAULT_AUGMENT } from '../kernels/augment.ts';
@@ -71,7 +71,13 @@ export async function showCommand(argv: string[]): Promise<number> {
   const seed = intOption(values.seed, 'seed', 0, 0xffffffff);
   const step = intOption(values.step, 'step', 1, 0xffffffff);
   const dataset = datasetOption(values.dataset);
-  const data = await loadMnist({ dataset, dir: values.data, split, verify: !values['no-verify'], onProgress: (m) => console.error(m) });
+  const data = await loadMnist({
+    dataset,
+    dir: values.data,
+    split,
+    verify: !values['no-verify'],
+    onProgress: (m) => console.error(m),
+  });
   if (data.count === 0) throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to show`);
   const indices = parseIndexList(values.index!, data.count);
   const size = data.rows * data.cols;
@@ -91,13 +97,19 @@ export async function showCommand(argv: string[]): Promise<number> {
   for (const [i, index] of indices.entries()) {
     const label = data.labels[index];
     const views: [string, Uint8Array][] = [['', chosen.subarray(i * size, (i + 1) * size)]];
-    console.log(`${split} #${index}: label ${label}${dataset.name === 'mnist' ? '' : ` (${className(dataset.classes, label)})`}`);
+    console.log(
+      `${split} #${index}: label ${label}${dataset.name === 'mnist' ? '' : ` (${className(dataset.classes, label)})`}`,
+    );
     if (augmented) views.push(['-augmented', augmented.subarray(i * size, (i + 1) * size)]);
     for (const [suffix, pixels] of views) {
       if (suffix) {
         const { angle, scale, shiftX, shiftY } = augmentDraw(DEFAULT_AUGMENT, seed, step, i);
-        console.log(`augmented (seed ${seed}, step ${step}, batch position ${i}): rotated ${(angle * 180 / Math.PI).toFixed(1)}°, ` +
-          `scaled ${scale.toFixed(3)}, shifted ${shiftX.toFixed(2)}, ${shiftY.toFixed(2)} px`);
+        console.log(
+          `augmented (seed ${seed}, step ${step}, batch position ${i}): rotated ${
+            (angle * 180 / Math.PI).toFixed(1)
+          }°, ` +
+            `scaled ${scale.toFixed(3)}, shifted ${shiftX.toFixed(2)}, ${shiftY.toFixed(2)} px`,
+        );
       }
       if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
       if (outDir) {
@@ -114,16 +126,29 @@ export async function showCommand(argv: string[]): Promise<number> {
  * `count` images through shaders/augment_affine.wgsl as one batch at (seed, step), exactly as training
  * runs it, with an identity normalization so the output is in pixel units; rounded to bytes for display.
  */
-async function augmentOnGpu(gpu: Gpu, pixels: Uint8Array, count: number, height: number, width: number, seed: number, step: number):
-  Promise<Uint8Array> {
+async function augmentOnGpu(
+  gpu: Gpu,
+  pixels: Uint8Array,
+  count: number,
+  height: number,
+  width: number,
+  seed: number,
+  step: number,
+): Promise<Uint8Array> {
   const input = createStorageBuffer(gpu, 'show.pixels', pixels.length);
   const output = createStorageBuffer(gpu, 'show.augmented', pixels.length * 4);
   const rng = createUniformBuffer(gpu, 'show.rng', 16);
   try {
     writeBuffer(gpu, input, pixels);
     writeBuffer(gpu, rng, rngUniforms(seed, step));
-    submitDispatches(gpu, await augmentAffine(gpu, { batch: count, channels: 1, height, width }, DEFAULT_AUGMENT, rng, input, output,
-      { mean: 0, std: 1 / 255 }), 'show --augment');
+    submitDispatches(
+      gpu,
+      await augmentAffine(gpu, { batch: count, channels: 1, height, width }, DEFAULT_AUGMENT, rng, input, output, {
+        mean: 0,
+        std: 1 / 255,
+      }),
+      'show --augment',
+    );
     const values = await readF32(gpu, output, pixels.length);
     return Uint8Array.from(values, (v) => Math.min(255, Math.max(0, Math.round(v))));
   } finally {

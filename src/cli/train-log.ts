@@ -1,5 +1,5 @@
 // Opens `train --log FILE` and writes its header record: what ran, where, on what, with which settings.
-import { resolveDataDir, type MnistSplit } from '../data/mnist.ts';
+import { type MnistSplit, resolveDataDir } from '../data/mnist.ts';
 import type { Gpu } from '../gpu/device.ts';
 import { batchCount } from '../data/batches.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
@@ -38,10 +38,22 @@ export function openMetricsLog(path: string, c: TrainLogContext): MetricsLog {
     adapter: c.gpu.adapterName,
     model: c.config.model.name,
     parameters: new ParameterLayout(parameterSpecs(c.config.model)).parameterCount,
-    dataset: { name: c.train.dataset ?? 'mnist', dir: resolveDataDir(c.dataDir, c.train.dataset), train_images: c.train.count, test_images: c.test?.count ?? null, limit: c.limit ?? null },
+    dataset: {
+      name: c.train.dataset ?? 'mnist',
+      dir: resolveDataDir(c.dataDir, c.train.dataset),
+      train_images: c.train.count,
+      test_images: c.test?.count ?? null,
+      limit: c.limit ?? null,
+    },
     settings: {
-      epochs: c.config.epochs, batch_size: c.config.batchSize, lr: c.config.adam.lr, adam: c.config.adam,
-      shuffle: c.config.shuffle, seed: c.config.seed, log_every: c.every, checkpoint: c.checkpoint,
+      epochs: c.config.epochs,
+      batch_size: c.config.batchSize,
+      lr: c.config.adam.lr,
+      adam: c.config.adam,
+      shuffle: c.config.shuffle,
+      seed: c.config.seed,
+      log_every: c.every,
+      checkpoint: c.checkpoint,
     },
     seed: c.config.seed,
   });

@@ -7,14 +7,20 @@ import { describeKind, FileError, statOrUndefined } from '../io/files.ts';
 import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
-import { getModel, parameterSpecs, RECIPES, type ModelSpec } from '../nn/spec.ts';
+import { getModel, type ModelSpec, parameterSpecs, RECIPES } from '../nn/spec.ts';
 import { checkModelSpec } from '../nn/model-file.ts';
 import { DEFAULT_AUGMENT } from '../kernels/augment.ts';
 import { readRegularFile } from '../io/files.ts';
-import { SCHEDULES, type ScheduleName } from '../train/schedule.ts';
+import { type ScheduleName, SCHEDULES } from '../train/schedule.ts';
 import { trainingOptions } from '../train/trainer.ts';
 import {
-  CHECKPOINT_FORMAT, loadCheckpoint, NonFiniteStateError, optimizerPath, peekMetadata, removeStaleCheckpointFiles, saveCheckpoint,
+  CHECKPOINT_FORMAT,
+  loadCheckpoint,
+  NonFiniteStateError,
+  optimizerPath,
+  peekMetadata,
+  removeStaleCheckpointFiles,
+  saveCheckpoint,
   stateFromCheckpoint,
 } from '../train/checkpoint.ts';
 import { CheckpointLock } from '../train/lock.ts';
@@ -24,12 +30,29 @@ import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
 import { intOption, nonNegativeNumberOption, parseCommandArgs, positiveNumberOption, UsageError } from './args.ts';
 import {
-  commandLine, cliInvocation, DATA_HELP, dataOptions, datasetOption, defaultCheckpointPath, DEVICE_HELP, deviceOptions, gpuOptions,
+  cliInvocation,
+  commandLine,
+  DATA_HELP,
+  dataOptions,
+  datasetOption,
+  defaultCheckpointPath,
+  DEVICE_HELP,
+  deviceOptions,
+  gpuOptions,
   resumeCommand,
 } from './common.ts';
 import { printPlans } from './plan.ts';
 import { setUpTuning, TUNE_HELP_LINES, tuneOptions } from './tuning.ts';
-import { BROKEN_PIPE_EXIT, bar, emitJson, formatDuration, logError, onBrokenPipe, percent, ProgressLine } from './progress.ts';
+import {
+  bar,
+  BROKEN_PIPE_EXIT,
+  emitJson,
+  formatDuration,
+  logError,
+  onBrokenPipe,
+  percent,
+  ProgressLine,
+} from './progress.ts';
 
 export const TRAIN_HELP = `Usage: train [options]
 
@@ -129,20 +152,39 @@ export async function trainCommand(argv: string[]): Promise<number> {
   } catch (err) {
     throw new UsageError((err as Error).message);
   }
-  if (values.augment && values['no-augment']) throw new UsageError('--augment and --no-augment contradict each other; pass one');
+  if (values.augment && values['no-augment']) {
+    throw new UsageError('--augment and --no-augment contradict each other; pass one');
+  }
   // A preset's recipe fills in what the command line leaves out; the tutorial's settings fill in the rest.
   const recipe = modelFile ? {} : RECIPES.get(model.name) ?? {};
   const fromRecipe: string[] = [];
   const pick = <T>(given: T | undefined, flag: string, recipeValue: T | undefined, fallback: T): T => {
     if (given !== undefined) return given;
     if (recipeValue === undefined) return fallback;
-    fromRecipe.push(typeof recipeValue === 'boolean' ? (recipeValue ? `--${flag}` : `--no-${flag}`) : `--${flag} ${recipeValue}`);
+    fromRecipe.push(
+      typeof recipeValue === 'boolean' ? (recipeValue ? `--${flag}` : `--no-${flag}`) : `--${flag} ${recipeValue}`,
+    );
     return recipeValue;
   };
-  const epochsText = pick(values.epochs, 'epochs', recipe.epochs === undefined ? undefined : String(recipe.epochs), '20');
-  const lrText = pick(values.lr, 'lr', recipe.lr === undefined ? undefined : String(recipe.lr), String(ADAM_DEFAULTS.lr));
+  const epochsText = pick(
+    values.epochs,
+    'epochs',
+    recipe.epochs === undefined ? undefined : String(recipe.epochs),
+    '20',
+  );
+  const lrText = pick(
+    values.lr,
+    'lr',
+    recipe.lr === undefined ? undefined : String(recipe.lr),
+    String(ADAM_DEFAULTS.lr),
+  );
   const scheduleText = pick(values.schedule, 'schedule', recipe.schedule, 'constant');
-  const augment = pick(values.augment || values['no-augment'] ? !values['no-augment'] : undefined, 'augment', recipe.augment, false);
+  const augment = pick(
+    values.augment || values['no-augment'] ? !values['no-augment'] : undefined,
+    'augment',
+    recipe.augment,
+    false,
+  );
   if (!(SCHEDULES as readonly string[]).includes(scheduleText)) {
     throw new UsageError(`--schedule ${scheduleText} is not a schedule; expected one of ${SCHEDULES.join(', ')}`);
   }
@@ -155,25 +197,42 @@ export async function trainCommand(argv: string[]): Promise<number> {
     batchSize: intOption(values['batch-size'], 'batch-size', 1, 60000),
     seed: intOption(values.seed, 'seed', 0, 0xffffffff),
     shuffle: !values['no-shuffle'],
-    adam: { ...ADAM_DEFAULTS, lr: positiveNumberOption(lrText, 'lr'), weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
-      ...(values.adamw ? { decoupled: true } : {}) },
-    schedule: scheduleName === 'step' ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') } : { name: scheduleName },
+    adam: {
+      ...ADAM_DEFAULTS,
+      lr: positiveNumberOption(lrText, 'lr'),
+      weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
+      ...(values.adamw ? { decoupled: true } : {}),
+    },
+    schedule: scheduleName === 'step'
+      ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') }
+      : { name: scheduleName },
     labelSmoothing,
     augment: augment ? DEFAULT_AUGMENT : undefined,
   };
   const dataset = datasetOption(values.dataset);
   const device = gpuOptions(values);
-  const checkpointEvery = values['checkpoint-every'] === undefined ? undefined
+  const checkpointEvery = values['checkpoint-every'] === undefined
+    ? undefined
     : intOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
-  if (values.overwrite && (values.resume || values['resume-from'])) throw new UsageError('--overwrite starts a new run; it cannot go with --resume or --resume-from');
+  if (values.overwrite && (values.resume || values['resume-from'])) {
+    throw new UsageError('--overwrite starts a new run; it cannot go with --resume or --resume-from');
+  }
   const out = values.out ?? defaultCheckpointPath(model.name);
   const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
   const json = values.json!;
   if (values.plan) {
-    return printPlans(model, [{ training: true, maxBatch: config.batchSize }, ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }])],
-      json, values.verbose, values['tune-cache']);
+    return printPlans(
+      model,
+      [
+        { training: true, maxBatch: config.batchSize },
+        ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }]),
+      ],
+      json,
+      values.verbose,
+      values['tune-cache'],
+    );
   }
   const log = (text: string) => (json ? undefined : logError(text));
   const resumeHint = () => resumeCommand('train', argv);
@@ -186,13 +245,19 @@ export async function trainCommand(argv: string[]): Promise<number> {
     throw new Error(`cannot use --out ${out}: ${(err as Error).message}`);
   }
   if (outStats && !outStats.isFile()) {
-    throw new UsageError(`--out ${out} is ${describeKind(outStats)}; give the path of a checkpoint file, e.g. ${join(out, `${model.name}.safetensors`)}`);
+    throw new UsageError(
+      `--out ${out} is ${describeKind(outStats)}; give the path of a checkpoint file, e.g. ${
+        join(out, `${model.name}.safetensors`)
+      }`,
+    );
   }
   let lock: CheckpointLock;
   try {
     lock = CheckpointLock.acquire(out);
   } catch (err) {
-    if (err instanceof FileError) throw new Error(`cannot write checkpoints to ${out}: ${err.message}. Pass an --out in a writable place.`);
+    if (err instanceof FileError) {
+      throw new Error(`cannot write checkpoints to ${out}: ${err.message}. Pass an --out in a writable place.`);
+    }
     throw err;
   }
   try {
@@ -208,39 +273,65 @@ export async function trainCommand(argv: string[]): Promise<number> {
     let state: TrainState;
     let resumedMetadata: Record<string, string> | undefined;
     if (resumeFrom) {
-      const missingAdvice = values['resume-from'] ? 'Check the path given to --resume-from.'
+      const missingAdvice = values['resume-from']
+        ? 'Check the path given to --resume-from.'
         : `Nothing to resume: start the run without --resume, or name the run to continue with --out PATH (or --resume-from PATH).`;
       const loaded = loadCheckpoint(resumeFrom, { expectModel: model.name, withOptimizer: true, missingAdvice });
       state = stateFromCheckpoint(loaded);
       const m = (resumedMetadata = loaded.metadata);
       const mismatch = (
-        [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle], ['limit', limit ?? 'all'], ['dataset', dataset.name]] as const
+        [['seed', config.seed], ['batch_size', config.batchSize], ['shuffle', config.shuffle], [
+          'limit',
+          limit ?? 'all',
+        ], ['dataset', dataset.name]] as const
       ).filter(([key, value]) => m[key] !== undefined && m[key] !== String(value));
       if (mismatch.length) {
-        const flags: Record<string, string> = { seed: '--seed', batch_size: '--batch-size', shuffle: '--no-shuffle', limit: '--limit', dataset: '--dataset' };
-        throw new UsageError(`${resumeFrom} was trained with ${mismatch.map(([k]) => `${k}=${m[k]}`).join(', ')}; ` +
-          `pass the same settings (${mismatch.map(([k]) => flags[k]).join(', ')}) to resume it`);
+        const flags: Record<string, string> = {
+          seed: '--seed',
+          batch_size: '--batch-size',
+          shuffle: '--no-shuffle',
+          limit: '--limit',
+          dataset: '--dataset',
+        };
+        throw new UsageError(
+          `${resumeFrom} was trained with ${mismatch.map(([k]) => `${k}=${m[k]}`).join(', ')}; ` +
+            `pass the same settings (${mismatch.map(([k]) => flags[k]).join(', ')}) to resume it`,
+        );
       }
       if (JSON.stringify(JSON.parse(m.adam ?? '{}')) !== JSON.stringify(config.adam)) {
-        throw new UsageError(`${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay/--adamw to resume it`);
+        throw new UsageError(
+          `${resumeFrom} was trained with Adam settings ${m.adam}; pass the same --lr/--weight-decay/--adamw to resume it`,
+        );
       }
       if ((m.training ?? '{}') !== JSON.stringify(trainingOptions(config))) {
-        throw new UsageError(`${resumeFrom} was trained with ${m.training ?? 'a constant learning rate, no label smoothing and no augmentation'}, ` +
-          `this run asks for ${JSON.stringify(trainingOptions(config))}; pass the same --schedule/--gamma/--epochs (cosine, onecycle)/` +
-          '--label-smoothing/--augment to resume it');
+        throw new UsageError(
+          `${resumeFrom} was trained with ${
+            m.training ?? 'a constant learning rate, no label smoothing and no augmentation'
+          }, ` +
+            `this run asks for ${
+              JSON.stringify(trainingOptions(config))
+            }; pass the same --schedule/--gamma/--epochs (cosine, onecycle)/` +
+            '--label-smoothing/--augment to resume it',
+        );
       }
       if (m.model_spec !== JSON.stringify(model)) {
-        throw new UsageError(`${resumeFrom} holds another description of model "${model.name}" than this version's; it cannot be resumed`);
+        throw new UsageError(
+          `${resumeFrom} holds another description of model "${model.name}" than this version's; it cannot be resumed`,
+        );
       }
       if (state.epoch >= config.epochs) {
-        log(`${resumeFrom} has already completed ${state.epoch} of ${config.epochs} epochs; nothing to do (raise --epochs to continue).`);
+        log(
+          `${resumeFrom} has already completed ${state.epoch} of ${config.epochs} epochs; nothing to do (raise --epochs to continue).`,
+        );
         return 0;
       }
     } else {
       const m = values.overwrite ? undefined : peekMetadata(out);
       if (m?.format === CHECKPOINT_FORMAT && Number(m.epoch) < Number(m.epochs)) {
-        throw new UsageError(`${out} holds an unfinished run (epoch ${Number(m.epoch) + 1} of ${m.epochs}, step ${m.step}). ` +
-          `Continue it with \`${resumeHint()}\`, or start a new run over it with --overwrite.`);
+        throw new UsageError(
+          `${out} holds an unfinished run (epoch ${Number(m.epoch) + 1} of ${m.epochs}, step ${m.step}). ` +
+            `Continue it with \`${resumeHint()}\`, or start a new run over it with --overwrite.`,
+        );
       }
       const layout = new ParameterLayout(parameterSpecs(model));
       state = initialState(initParameters(layout, config.seed));
@@ -255,28 +346,59 @@ export async function trainCommand(argv: string[]): Promise<number> {
       throw new UsageError(`--limit ${limit} is more than the ${fullTrainSplit.count} images in ${source}`);
     }
     const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
-    const testSplit = values['no-test'] ? undefined : await loadMnist({ dataset, dir: dataDir, split: 'test', verify, onProgress: log });
-    if (testSplit?.count === 0) throw new Error(`${testSplit.imagesPath ?? 'the test set'} holds 0 images: nothing to evaluate after each epoch (pass --no-test)`);
-    const run = { dataset: dataset.name, limit: String(limit ?? 'all'), train_images: String(trainSplit.count), train_sha256: splitDigest(trainSplit) };
-    if (resumedMetadata?.train_sha256 !== undefined && resumedMetadata.train_sha256 !== run.train_sha256) {
-      throw new UsageError(`${resumeFrom} was trained on other data (${resumedMetadata.train_images} images, SHA-256 ` +
-        `${resumedMetadata.train_sha256.slice(0, 16)}…) than ${source} gives now (${run.train_images}, ${run.train_sha256.slice(0, 16)}…); ` +
-        'pass the same --data and --limit to resume it');
+    const testSplit = values['no-test']
+      ? undefined
+      : await loadMnist({ dataset, dir: dataDir, split: 'test', verify, onProgress: log });
+    if (testSplit?.count === 0) {
+      throw new Error(
+        `${
+          testSplit.imagesPath ?? 'the test set'
+        } holds 0 images: nothing to evaluate after each epoch (pass --no-test)`,
+      );
     }
-    if (resumeFrom) log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
+    const run = {
+      dataset: dataset.name,
+      limit: String(limit ?? 'all'),
+      train_images: String(trainSplit.count),
+      train_sha256: splitDigest(trainSplit),
+    };
+    if (resumedMetadata?.train_sha256 !== undefined && resumedMetadata.train_sha256 !== run.train_sha256) {
+      throw new UsageError(
+        `${resumeFrom} was trained on other data (${resumedMetadata.train_images} images, SHA-256 ` +
+          `${resumedMetadata.train_sha256.slice(0, 16)}…) than ${source} gives now (${run.train_images}, ${
+            run.train_sha256.slice(0, 16)
+          }…); ` +
+          'pass the same --data and --limit to resume it',
+      );
+    }
+    if (resumeFrom) {
+      log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
+    }
 
     const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.profile || values.tune });
-    const tuning = await setUpTuning(gpu, { cache: values['tune-cache'], tune: values.tune, model,
-      plans: [{ training: true, maxBatch: config.batchSize }, ...(testSplit ? [{ training: false, maxBatch: 1000 }] : [])],
-      log: (line) => json || logError(line) });
+    const tuning = await setUpTuning(gpu, {
+      cache: values['tune-cache'],
+      tune: values.tune,
+      model,
+      plans: [
+        { training: true, maxBatch: config.batchSize },
+        ...(testSplit ? [{ training: false, maxBatch: 1000 }] : []),
+      ],
+      log: (line) => json || logError(line),
+    });
     if (values.verbose) logError(tuning.description);
     let stopRequested = false;
     let stopSignal = 'SIGINT';
     // The last checkpoint on disk that continues this run, for messages when things go wrong.
-    let lastGood = resumeFrom ? { path: resumeFrom, step: state.step, epoch: state.epoch, batch: state.batchInEpoch } : undefined;
-    const lastGoodText = () => lastGood
-      ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}, epoch ${lastGood.epoch + 1}, batch ${lastGood.batch}).`
-      : 'No checkpoint of this run was written yet.';
+    let lastGood = resumeFrom
+      ? { path: resumeFrom, step: state.step, epoch: state.epoch, batch: state.batchInEpoch }
+      : undefined;
+    const lastGoodText = () =>
+      lastGood
+        ? `The last good checkpoint is ${lastGood.path} (step ${lastGood.step}, epoch ${
+          lastGood.epoch + 1
+        }, batch ${lastGood.batch}).`
+        : 'No checkpoint of this run was written yet.';
     const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
       if (stopRequested && stopSignal === signal) {
         logError(`\n${signal} again: exiting without writing a checkpoint. ${lastGoodText()}`);
@@ -286,7 +408,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
       stopRequested = true;
       stopSignal = signal;
       if (!json) {
-        logError(`\n${signal}: finishing the current step and writing a checkpoint (${signal === 'SIGINT' ? 'press Ctrl-C' : 'send SIGTERM'} again to abort)...`);
+        logError(
+          `\n${signal}: finishing the current step and writing a checkpoint (${
+            signal === 'SIGINT' ? 'press Ctrl-C' : 'send SIGTERM'
+          } again to abort)...`,
+        );
       }
     };
     const onSigint = () => onSignal('SIGINT');
@@ -304,14 +430,20 @@ export async function trainCommand(argv: string[]): Promise<number> {
       try {
         await saveCheckpoint(out, { config, state: stepState, withOptimizer: true, run });
       } catch (err) {
-        const at = `step ${stepState.step} (epoch ${stepState.epoch + (stepState.batchInEpoch ? 1 : 0)}, batch ${stepState.batchInEpoch})`;
+        const at = `step ${stepState.step} (epoch ${
+          stepState.epoch + (stepState.batchInEpoch ? 1 : 0)
+        }, batch ${stepState.batchInEpoch})`;
         if (err instanceof NonFiniteStateError) {
-          throw new Error(`Training diverged: at ${at} ${err.tensor} holds NaN or Infinity, so no checkpoint was written for it. ` +
-            `${lastGoodText()} Try a smaller --lr.`);
+          throw new Error(
+            `Training diverged: at ${at} ${err.tensor} holds NaN or Infinity, so no checkpoint was written for it. ` +
+              `${lastGoodText()} Try a smaller --lr.`,
+          );
         }
-        throw new Error(`Could not write the checkpoint of ${at}: ${(err as Error).message}. ${lastGoodText()} ` +
-          `The training state of step ${stepState.step} is lost when this process exits; fix the problem, then continue with ` +
-          `\`${lastGood ? resumeHint() : commandLine([...cliInvocation(), 'train', ...argv])}\`.`);
+        throw new Error(
+          `Could not write the checkpoint of ${at}: ${(err as Error).message}. ${lastGoodText()} ` +
+            `The training state of step ${stepState.step} is lost when this process exits; fix the problem, then continue with ` +
+            `\`${lastGood ? resumeHint() : commandLine([...cliInvocation(), 'train', ...argv])}\`.`,
+        );
       }
       lastGood = { path: out, step: stepState.step, epoch: stepState.epoch, batch: stepState.batchInEpoch };
     };
@@ -319,18 +451,47 @@ export async function trainCommand(argv: string[]): Promise<number> {
     const progress = new ProgressLine();
     const started = performance.now();
     const metrics = values.log === undefined ? null : openMetricsLog(values.log, {
-      every: logEvery, gpu, config, state, resumed: resumeFrom !== undefined, checkpoint: out, train: trainSplit, test: testSplit, limit, dataDir,
+      every: logEvery,
+      gpu,
+      config,
+      state,
+      resumed: resumeFrom !== undefined,
+      checkpoint: out,
+      train: trainSplit,
+      test: testSplit,
+      limit,
+      dataDir,
     });
     try {
       if (json) {
-        emitJson({ event: 'start', model: model.name, epochs: config.epochs, batch_size: config.batchSize, lr: config.adam.lr,
-          seed: config.seed, adapter: gpu.adapterName, parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
-          resume_epoch: state.epoch, resume_batch: state.batchInEpoch, recipe: fromRecipe });
+        emitJson({
+          event: 'start',
+          model: model.name,
+          epochs: config.epochs,
+          batch_size: config.batchSize,
+          lr: config.adam.lr,
+          seed: config.seed,
+          adapter: gpu.adapterName,
+          parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
+          resume_epoch: state.epoch,
+          resume_batch: state.batchInEpoch,
+          recipe: fromRecipe,
+        });
       } else {
-        log(`training ${model.name} on ${dataset.name === 'mnist' ? '' : `${dataset.title}, `}${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`);
-        if (fromRecipe.length) log(`the ${model.name} preset's recipe: ${fromRecipe.join(' ')} (pass any of them to change it)`);
+        log(
+          `training ${model.name} on ${
+            dataset.name === 'mnist' ? '' : `${dataset.title}, `
+          }${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`,
+        );
+        if (fromRecipe.length) {
+          log(`the ${model.name} preset's recipe: ${fromRecipe.join(' ')} (pass any of them to change it)`);
+        }
       }
-      if (config.batchSize > trainSplit.count) log(`note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`);
+      if (config.batchSize > trainSplit.count) {
+        log(
+          `note: batch size ${config.batchSize} is more than the ${trainSplit.count} training images: one batch per epoch`,
+        );
+      }
       if (values.profile) logError(formatProfile(await profileTrainingStep(gpu, config, trainSplit, state)));
       let lastJson = 0;
       if (!json) progress.update('compiling kernels...', true);
@@ -357,26 +518,53 @@ export async function trainCommand(argv: string[]): Promise<number> {
             const now = Date.now();
             if (now - lastJson < 2000 && p.batchesDone < p.batches) return;
             lastJson = now;
-            emitJson({ event: 'progress', epoch: p.epoch + 1, batch: p.batchesDone, batches: p.batches, loss: p.loss,
-              accuracy: p.accuracy, images_per_second: finiteOrNull(p.imagesPerSecond), eta_seconds: finiteOrNull(p.etaSeconds) });
+            emitJson({
+              event: 'progress',
+              epoch: p.epoch + 1,
+              batch: p.batchesDone,
+              batches: p.batches,
+              loss: p.loss,
+              accuracy: p.accuracy,
+              images_per_second: finiteOrNull(p.imagesPerSecond),
+              eta_seconds: finiteOrNull(p.etaSeconds),
+            });
             return;
           }
-          progress.update(`epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
-            `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ` +
-            (Number.isFinite(p.imagesPerSecond) ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}` : 'measuring speed...'));
+          progress.update(
+            `epoch ${p.epoch + 1}/${config.epochs} ${bar(p.batchesDone / p.batches)} ${p.batchesDone}/${p.batches}` +
+              `  loss ${p.loss.toFixed(4)}  acc ${percent(p.accuracy)}  ` +
+              (Number.isFinite(p.imagesPerSecond)
+                ? `${p.imagesPerSecond.toFixed(0)} img/s  ETA ${formatDuration(p.etaSeconds)}`
+                : 'measuring speed...'),
+          );
         },
         async onEpoch(report, epochState) {
           progress.done();
           metrics?.epochDone(report);
           await save(epochState);
           if (json) {
-            emitJson({ event: 'epoch', epoch: report.epoch, step: report.step, train_loss: report.trainLoss,
-              train_accuracy: report.trainAccuracy, test_loss: report.test?.meanLoss ?? null, test_accuracy: report.test?.accuracy ?? null,
-              seconds: report.seconds, images_per_second: report.imagesPerSecond, checkpoint: out });
+            emitJson({
+              event: 'epoch',
+              epoch: report.epoch,
+              step: report.step,
+              train_loss: report.trainLoss,
+              train_accuracy: report.trainAccuracy,
+              test_loss: report.test?.meanLoss ?? null,
+              test_accuracy: report.test?.accuracy ?? null,
+              seconds: report.seconds,
+              images_per_second: report.imagesPerSecond,
+              checkpoint: out,
+            });
           } else {
-            const test = report.test ? `  test loss ${report.test.meanLoss.toFixed(4)}  test acc ${percent(report.test.accuracy)}` : '';
-            log(`epoch ${report.epoch}/${config.epochs}  train loss ${report.trainLoss.toFixed(4)}  train acc ${percent(report.trainAccuracy)}${test}` +
-              `  ${report.seconds.toFixed(1)} s  ${report.imagesPerSecond.toFixed(0)} img/s`);
+            const test = report.test
+              ? `  test loss ${report.test.meanLoss.toFixed(4)}  test acc ${percent(report.test.accuracy)}`
+              : '';
+            log(
+              `epoch ${report.epoch}/${config.epochs}  train loss ${report.trainLoss.toFixed(4)}  train acc ${
+                percent(report.trainAccuracy)
+              }${test}` +
+                `  ${report.seconds.toFixed(1)} s  ${report.imagesPerSecond.toFixed(0)} img/s`,
+            );
           }
         },
       });
@@ -384,20 +572,46 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const seconds = (performance.now() - started) / 1000;
       if (result.stopped) {
         await save(result.state);
-        if (json) emitJson({ event: 'interrupted', epoch: result.state.epoch + 1, batch: result.state.batchInEpoch, step: result.state.step, checkpoint: out });
+        if (json) {
+          emitJson({
+            event: 'interrupted',
+            epoch: result.state.epoch + 1,
+            batch: result.state.batchInEpoch,
+            step: result.state.step,
+            checkpoint: out,
+          });
+        }
         const why = stopSignal === 'SIGPIPE' ? 'Output closed (broken pipe): stopped' : 'Interrupted';
-        logError(`${why} at epoch ${result.state.epoch + 1}, batch ${result.state.batchInEpoch} (step ${result.state.step}). ` +
-          `Checkpoint written to ${out}. Continue with \`${resumeHint()}\`.`);
+        logError(
+          `${why} at epoch ${
+            result.state.epoch + 1
+          }, batch ${result.state.batchInEpoch} (step ${result.state.step}). ` +
+            `Checkpoint written to ${out}. Continue with \`${resumeHint()}\`.`,
+        );
         // The shell's convention for "ended by signal N": 128 + N.
         return stopSignal === 'SIGPIPE' ? BROKEN_PIPE_EXIT : stopSignal === 'SIGTERM' ? 143 : 130;
       }
       const last = result.reports.at(-1);
       if (json) {
-        emitJson({ event: 'done', epochs: config.epochs, seconds, test_accuracy: last?.test?.accuracy ?? null,
-          test_loss: last?.test?.meanLoss ?? null, checkpoint: out, optimizer_state: optimizerPath(out, peekMetadata(out)) });
+        emitJson({
+          event: 'done',
+          epochs: config.epochs,
+          seconds,
+          test_accuracy: last?.test?.accuracy ?? null,
+          test_loss: last?.test?.meanLoss ?? null,
+          checkpoint: out,
+          optimizer_state: optimizerPath(out, peekMetadata(out)),
+        });
       } else {
-        log(`done in ${formatDuration(seconds)}: ${last?.test ? `test accuracy ${percent(last.test.accuracy)}, ` : ''}checkpoint ${out}`);
-        const dataArgs = [...(values.data ? ['--data', values.data] : []), ...(values['no-verify'] ? ['--no-verify'] : [])];
+        log(
+          `done in ${formatDuration(seconds)}: ${
+            last?.test ? `test accuracy ${percent(last.test.accuracy)}, ` : ''
+          }checkpoint ${out}`,
+        );
+        const dataArgs = [
+          ...(values.data ? ['--data', values.data] : []),
+          ...(values['no-verify'] ? ['--no-verify'] : []),
+        ];
         log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out, ...dataArgs])}`);
       }
       return 0;

@@ -54,7 +54,9 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     const tuned = await tunePlans(gpu, model, plans, seconds, log);
     saveTuneCache(path, tuneKeyOf(gpu), tuned);
     if (values.json) console.log(JSON.stringify({ cache: path, key: tuneKeyOf(gpu), plans: tuned }));
-    else console.log(`stored ${plans.map((p) => planKey(model.name, p.training, p.maxBatch)).join(' and ')} in ${path}`);
+    else {console.log(`stored ${
+        plans.map((p) => planKey(model.name, p.training, p.maxBatch)).join(' and ')
+      } in ${path}`);}
     return 0;
   } finally {
     await gpu.close();

@@ -4,7 +4,7 @@
 import type { Gpu } from '../gpu/device.ts';
 import { deviceProfile, useTunedConfigs } from '../gpu/profile.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import { loadTuneCache, planKey, saveTuneCache, tuneCachePath, tuneKeyOf, type TunedPlan } from '../tune/cache.ts';
+import { loadTuneCache, planKey, saveTuneCache, tuneCachePath, type TunedPlan, tuneKeyOf } from '../tune/cache.ts';
 import { tunePlan } from '../tune/tuner.ts';
 
 export const tuneOptions = {
@@ -12,7 +12,8 @@ export const tuneOptions = {
   'tune-cache': { type: 'string' },
 } as const;
 
-export const TUNE_HELP_LINES = `  --tune               run the tuner first for the plans the tune cache lacks on this device (see \`tune\`)
+export const TUNE_HELP_LINES =
+  `  --tune               run the tuner first for the plans the tune cache lacks on this device (see \`tune\`)
   --tune-cache FILE    the tune cache (default: $WEBGPU_DIGITS_TUNE_CACHE, else
                        $XDG_CACHE_HOME/webgpu-digits/tune.json, else ~/.cache/webgpu-digits/tune.json)`;
 
@@ -44,7 +45,13 @@ export async function setUpTuning(gpu: Gpu, options: {
   const plans: Record<string, TunedPlan> = { ...found.plans };
   if (options.tune) {
     const missing = options.plans.filter((p) => !plans[planKey(options.model.name, p.training, p.maxBatch)]);
-    const fresh = await tunePlans(gpu, options.model, missing, options.budgetSeconds ?? DEFAULT_TUNE_SECONDS, options.log);
+    const fresh = await tunePlans(
+      gpu,
+      options.model,
+      missing,
+      options.budgetSeconds ?? DEFAULT_TUNE_SECONDS,
+      options.log,
+    );
     if (Object.keys(fresh).length > 0) {
       saveTuneCache(path, key, fresh);
       Object.assign(plans, fresh);
@@ -54,14 +61,21 @@ export async function setUpTuning(gpu: Gpu, options: {
   const used = options.plans.map((p) => planKey(options.model.name, p.training, p.maxBatch)).filter((k) => plans[k]);
   const kind = deviceProfile(gpu).kind;
   const description = used.length > 0
-    ? `tile configurations: tuned for ${used.join(', ')} (${path}, ${plans[used[0]].tunedAt.slice(0, 10)}); else the ${kind} profile's defaults`
+    ? `tile configurations: tuned for ${used.join(', ')} (${path}, ${
+      plans[used[0]].tunedAt.slice(0, 10)
+    }); else the ${kind} profile's defaults`
     : `tile configurations: the ${kind} profile's defaults (no tune cache entry for this device in ${path})`;
   return { description, path };
 }
 
 /** Tunes each plan in turn, sharing `budgetSeconds` between them (the first gets its share, the rest what is left). */
-export async function tunePlans(gpu: Gpu, model: ModelSpec, plans: { training: boolean; maxBatch: number }[], budgetSeconds: number,
-  log: (line: string) => void): Promise<Record<string, TunedPlan>> {
+export async function tunePlans(
+  gpu: Gpu,
+  model: ModelSpec,
+  plans: { training: boolean; maxBatch: number }[],
+  budgetSeconds: number,
+  log: (line: string) => void,
+): Promise<Record<string, TunedPlan>> {
   const out: Record<string, TunedPlan> = {};
   const deadline = performance.now() + budgetSeconds * 1000;
   for (const [i, p] of plans.entries()) {
@@ -69,9 +83,13 @@ export async function tunePlans(gpu: Gpu, model: ModelSpec, plans: { training: b
     const share = (deadline - performance.now()) / 1000 / (plans.length - i);
     log(`tuning ${key} (up to ${share.toFixed(0)} s):`);
     const result = await tunePlan(gpu, model, p, { budgetSeconds: Math.max(0, share), log });
-    if (result.skipped.length) log(`  the budget ran out before ${result.skipped.join(', ')}: those keep their defaults`);
-    log(`  ${Object.keys(result.plan.tuned).length} of ${result.roles.length + result.skipped.length} ops tuned in ` +
-      `${result.plan.seconds.toFixed(1)} s (${result.plan.method})`);
+    if (result.skipped.length) {
+      log(`  the budget ran out before ${result.skipped.join(', ')}: those keep their defaults`);
+    }
+    log(
+      `  ${Object.keys(result.plan.tuned).length} of ${result.roles.length + result.skipped.length} ops tuned in ` +
+        `${result.plan.seconds.toFixed(1)} s (${result.plan.method})`,
+    );
     out[key] = result.plan;
   }
   return out;

@@ -38,7 +38,9 @@ export function epochOrder(count: number, seed: number, epoch: number, shuffle: 
   if (!Number.isInteger(count) || count < 0 || count > 0xffffffff) {
     throw new RangeError(`epochOrder: count must be a non-negative integer, got ${count}`);
   }
-  if (!Number.isInteger(epoch) || epoch < 0) throw new RangeError(`epochOrder: epoch must be a non-negative integer, got ${epoch}`);
+  if (!Number.isInteger(epoch) || epoch < 0) {
+    throw new RangeError(`epochOrder: epoch must be a non-negative integer, got ${epoch}`);
+  }
   if (!Number.isInteger(seed)) throw new RangeError(`epochOrder: seed must be an integer, got ${seed}`);
   const order = new Uint32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
@@ -48,8 +50,12 @@ export function epochOrder(count: number, seed: number, epoch: number, shuffle: 
 
 /** Batches in an epoch of `count` samples, the partial last batch included. */
 export function batchCount(count: number, batchSize: number): number {
-  if (!Number.isInteger(batchSize) || batchSize < 1) throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
-  if (!Number.isInteger(count) || count < 0) throw new RangeError(`sample count must be a non-negative integer, got ${count}`);
+  if (!Number.isInteger(batchSize) || batchSize < 1) {
+    throw new RangeError(`batch size must be a positive integer, got ${batchSize}`);
+  }
+  if (!Number.isInteger(count) || count < 0) {
+    throw new RangeError(`sample count must be a non-negative integer, got ${count}`);
+  }
   return Math.ceil(count / batchSize);
 }
 
@@ -86,10 +92,14 @@ export class BatchIterator implements IterableIterator<Batch> {
     this.nextBatch = start;
     this.imageSize = split.rows * split.cols;
     if (split.images.length !== split.count * this.imageSize || split.labels.length !== split.count) {
-      throw new RangeError(`BatchIterator: split arrays do not match count ${split.count} of ${split.rows}x${split.cols} images`);
+      throw new RangeError(
+        `BatchIterator: split arrays do not match count ${split.count} of ${split.rows}x${split.cols} images`,
+      );
     }
     for (let i = 0; i < order.length; i++) {
-      if (order[i] >= split.count) throw new RangeError(`BatchIterator: order[${i}] = ${order[i]} is past the ${split.count} samples`);
+      if (order[i] >= split.count) {
+        throw new RangeError(`BatchIterator: order[${i}] = ${order[i]} is past the ${split.count} samples`);
+      }
     }
     const capacity = Math.min(batchSize, order.length);
     const slot = (): Slot => ({
@@ -121,7 +131,13 @@ export class BatchIterator implements IterableIterator<Batch> {
   }
 
   /** Copies samples order[begin..begin+size), one set() per run of consecutive indices. */
-  private gather(begin: number, size: number, pixels: Uint8Array, labels: Uint32Array, sampleIndices: Uint32Array): void {
+  private gather(
+    begin: number,
+    size: number,
+    pixels: Uint8Array,
+    labels: Uint32Array,
+    sampleIndices: Uint32Array,
+  ): void {
     const { images, labels: allLabels } = this.split;
     const order = this.order;
     const imageSize = this.imageSize;

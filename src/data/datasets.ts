@@ -43,8 +43,10 @@ export interface DatasetPreset {
 
 const SIZES = { trainImages: 47040016, trainLabels: 60008, testImages: 7840016, testLabels: 10008 };
 const NAMES = {
-  trainImages: 'train-images-idx3-ubyte', trainLabels: 'train-labels-idx1-ubyte',
-  testImages: 't10k-images-idx3-ubyte', testLabels: 't10k-labels-idx1-ubyte',
+  trainImages: 'train-images-idx3-ubyte',
+  trainLabels: 'train-labels-idx1-ubyte',
+  testImages: 't10k-images-idx3-ubyte',
+  testLabels: 't10k-labels-idx1-ubyte',
 };
 
 export const MNIST: DatasetPreset = {
@@ -53,12 +55,28 @@ export const MNIST: DatasetPreset = {
   classes: ['0', '1', '2', '3', '4', '5', '6', '7', '8', '9'],
   files: {
     train: {
-      images: { name: NAMES.trainImages, bytes: SIZES.trainImages, sha256: 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db' },
-      labels: { name: NAMES.trainLabels, bytes: SIZES.trainLabels, sha256: '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5' },
+      images: {
+        name: NAMES.trainImages,
+        bytes: SIZES.trainImages,
+        sha256: 'ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db',
+      },
+      labels: {
+        name: NAMES.trainLabels,
+        bytes: SIZES.trainLabels,
+        sha256: '65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5',
+      },
     },
     test: {
-      images: { name: NAMES.testImages, bytes: SIZES.testImages, sha256: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7' },
-      labels: { name: NAMES.testLabels, bytes: SIZES.testLabels, sha256: 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2' },
+      images: {
+        name: NAMES.testImages,
+        bytes: SIZES.testImages,
+        sha256: '0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7',
+      },
+      labels: {
+        name: NAMES.testLabels,
+        bytes: SIZES.testLabels,
+        sha256: 'ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2',
+      },
     },
   },
   // The mirrors torchvision uses, in the order it tries them.
@@ -72,16 +90,32 @@ export const FASHION_MNIST: DatasetPreset = {
   classes: ['T-shirt/top', 'Trouser', 'Pullover', 'Dress', 'Coat', 'Sandal', 'Shirt', 'Sneaker', 'Bag', 'Ankle boot'],
   files: {
     train: {
-      images: { name: NAMES.trainImages, bytes: SIZES.trainImages, gzMd5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
-        sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888' },
-      labels: { name: NAMES.trainLabels, bytes: SIZES.trainLabels, gzMd5: '25c81989df183df01b3e8a0aad5dffbe',
-        sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9' },
+      images: {
+        name: NAMES.trainImages,
+        bytes: SIZES.trainImages,
+        gzMd5: '8d4fb7e6c68d591d4c3dfef9ec88bf0d',
+        sha256: 'c59f468a2f672dc815687fe0f83887768d799fd8a3f3276145d20f83aa44d888',
+      },
+      labels: {
+        name: NAMES.trainLabels,
+        bytes: SIZES.trainLabels,
+        gzMd5: '25c81989df183df01b3e8a0aad5dffbe',
+        sha256: 'bad3541b69d912435c50bb6ba87bec294ff4f6a2e1246121d8633921760443d9',
+      },
     },
     test: {
-      images: { name: NAMES.testImages, bytes: SIZES.testImages, gzMd5: 'bef4ecab320f06d8554ea6380940ec79',
-        sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b' },
-      labels: { name: NAMES.testLabels, bytes: SIZES.testLabels, gzMd5: 'bb300cfdad3c16e7a12a480ee83cd310',
-        sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34' },
+      images: {
+        name: NAMES.testImages,
+        bytes: SIZES.testImages,
+        gzMd5: 'bef4ecab320f06d8554ea6380940ec79',
+        sha256: '5b4141f0afbad91edebe8549f8fcffe087ea10ca49f1dbef5c9a5cd8815ce37b',
+      },
+      labels: {
+        name: NAMES.testLabels,
+        bytes: SIZES.testLabels,
+        gzMd5: 'bb300cfdad3c16e7a12a480ee83cd310',
+        sha256: '0402a96d92fd2663957122ceb108a494c5af83dab82d92729df917d7dec38c34',
+      },
     },
   },
   // The publisher's own bucket (named in its README), which torchvision also uses.
@@ -109,7 +143,9 @@ export const KMNIST: DatasetPreset = {
 };
 
 /** A Map, not an object: "toString" must not find a dataset. */
-export const DATASETS: ReadonlyMap<string, DatasetPreset> = new Map([MNIST, FASHION_MNIST, KMNIST].map((d) => [d.name, d]));
+export const DATASETS: ReadonlyMap<string, DatasetPreset> = new Map(
+  [MNIST, FASHION_MNIST, KMNIST].map((d) => [d.name, d]),
+);
 
 export const DATASET_NAMES: readonly string[] = [...DATASETS.keys()];
 

@@ -98,8 +98,12 @@ function describeFetchError(err: unknown): string {
 }
 
 /** Reads the whole response body, reporting progress every 10% and giving up when it stalls. */
-async function fetchBytes(url: string, fileName: string, idleTimeoutMs: number, log: (m: string) => void):
-  Promise<Uint8Array> {
+async function fetchBytes(
+  url: string,
+  fileName: string,
+  idleTimeoutMs: number,
+  log: (m: string) => void,
+): Promise<Uint8Array> {
   const controller = new AbortController();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const arm = () => {
@@ -153,8 +157,11 @@ function writeAtomically(destination: string, bytes: Uint8Array): void {
   try {
     writeFileAtomicSync(destination, bytes);
   } catch (err) {
-    throw new DataError(destination, `cannot be written (${(err as Error).message})`,
-      `Check that ${dirname(destination)} is writable, or put ${basename(destination)} there yourself`);
+    throw new DataError(
+      destination,
+      `cannot be written (${(err as Error).message})`,
+      `Check that ${dirname(destination)} is writable, or put ${basename(destination)} there yourself`,
+    );
   }
 }
 

@@ -49,15 +49,20 @@ export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
   const type = bytes[2];
   const ndims = bytes[3];
   if (bytes[0] !== 0 || bytes[1] !== 0 || type !== UBYTE || ndims < 1 || ndims > MAX_DIMS) {
-    throw new DataError(path,
+    throw new DataError(
+      path,
       `is not an IDX file of unsigned bytes (magic number ${magic} = 0x${magic.toString(16).padStart(8, '0')}, ` +
-      `expected 0x0000080N with 1 <= N <= ${MAX_DIMS}, e.g. 2051 for images or 2049 for labels)`, REPLACE);
+        `expected 0x0000080N with 1 <= N <= ${MAX_DIMS}, e.g. 2051 for images or 2049 for labels)`,
+      REPLACE,
+    );
   }
   const headerBytes = 4 + 4 * ndims;
   if (bytes.length < headerBytes) {
-    throw new DataError(path,
+    throw new DataError(
+      path,
       `is truncated: its header declares ${ndims} dimensions (${headerBytes} header bytes) but the file has ${bytes.length} bytes`,
-      REPLACE);
+      REPLACE,
+    );
   }
   const dims: number[] = [];
   let payload = 1;
@@ -80,7 +85,9 @@ export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
 
 /** Encodes an array of unsigned bytes as an IDX file (the inverse of parseIdx). */
 export function encodeIdx(dims: readonly number[], data: Uint8Array): Uint8Array {
-  if (dims.length < 1 || dims.length > MAX_DIMS) throw new RangeError(`IDX arrays have 1 to ${MAX_DIMS} dimensions, got ${dims.length}`);
+  if (dims.length < 1 || dims.length > MAX_DIMS) {
+    throw new RangeError(`IDX arrays have 1 to ${MAX_DIMS} dimensions, got ${dims.length}`);
+  }
   const size = dims.reduce((a, b) => a * b, 1);
   if (size !== data.length) throw new RangeError(`dims ${dims.join('x')} hold ${size} bytes, data has ${data.length}`);
   const bytes = new Uint8Array(4 + 4 * dims.length + data.length);
@@ -111,7 +118,11 @@ export function decompressIdx(fileBytes: Uint8Array, path: string): Uint8Array {
     }
   }
   if (gzipped) {
-    throw new DataError(path, 'holds gzip data but its name does not end in .gz', 'Rename it to end in .gz or decompress it');
+    throw new DataError(
+      path,
+      'holds gzip data but its name does not end in .gz',
+      'Rename it to end in .gz or decompress it',
+    );
   }
   return fileBytes;
 }
@@ -123,10 +134,14 @@ export function readDataFile(path: string): Uint8Array {
     isDirectory = statSync(path).isDirectory();
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new DataError(path, 'does not exist', 'Put the file there or point to the folder that has it');
+    if (code === 'ENOENT') {
+      throw new DataError(path, 'does not exist', 'Put the file there or point to the folder that has it');
+    }
     throw new DataError(path, `cannot be read (${(err as Error).message})`, 'Check the path and its permissions');
   }
-  if (isDirectory) throw new DataError(path, 'is a directory, not a file', 'Remove or rename the directory and run again');
+  if (isDirectory) {
+    throw new DataError(path, 'is a directory, not a file', 'Remove or rename the directory and run again');
+  }
   try {
     const bytes = readFileSync(path);
     return new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength);

@@ -23,9 +23,9 @@ import { ensureDir } from '../io/files.ts';
 import { dirname, join, resolve, sep } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { DataError, decompressIdx, parseIdx, readDataFile, type IdxArray } from './idx.ts';
+import { DataError, decompressIdx, type IdxArray, parseIdx, readDataFile } from './idx.ts';
 import { downloadFile, type DownloadOptions } from './download.ts';
-import { datasetFiles, getDataset, MNIST, type DatasetFile, type DatasetPreset } from './datasets.ts';
+import { type DatasetFile, datasetFiles, type DatasetPreset, getDataset, MNIST } from './datasets.ts';
 
 export interface MnistSplit {
   /** count*rows*cols unsigned bytes, row-major, image after image. */
@@ -132,28 +132,43 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> 
   const labels = loadFile(dir, files.labels);
 
   if (images.array.magic !== IMAGES_MAGIC) {
-    throw new DataError(images.path, `holds ${describeMagic(images.array)}, not images (magic ${IMAGES_MAGIC}, 3 dimensions)`,
-      'Check that the image and label files are not swapped, or replace the file');
+    throw new DataError(
+      images.path,
+      `holds ${describeMagic(images.array)}, not images (magic ${IMAGES_MAGIC}, 3 dimensions)`,
+      'Check that the image and label files are not swapped, or replace the file',
+    );
   }
   if (labels.array.magic !== LABELS_MAGIC) {
-    throw new DataError(labels.path, `holds ${describeMagic(labels.array)}, not labels (magic ${LABELS_MAGIC}, 1 dimension)`,
-      'Check that the image and label files are not swapped, or replace the file');
+    throw new DataError(
+      labels.path,
+      `holds ${describeMagic(labels.array)}, not labels (magic ${LABELS_MAGIC}, 1 dimension)`,
+      'Check that the image and label files are not swapped, or replace the file',
+    );
   }
   const [count, rows, cols] = images.array.dims;
   if (rows !== MNIST_ROWS || cols !== MNIST_COLS) {
-    throw new DataError(images.path, `holds ${rows}x${cols} images; the network takes ${MNIST_ROWS}x${MNIST_COLS}`,
-      'Use a dataset of 28x28 images');
+    throw new DataError(
+      images.path,
+      `holds ${rows}x${cols} images; the network takes ${MNIST_ROWS}x${MNIST_COLS}`,
+      'Use a dataset of 28x28 images',
+    );
   }
   const labelCount = labels.array.dims[0];
   if (labelCount !== count) {
-    throw new DataError(labels.path, `has ${labelCount} labels but ${images.path} has ${count} images`,
-      'The two files belong to different datasets or one is damaged; replace them with a matching pair');
+    throw new DataError(
+      labels.path,
+      `has ${labelCount} labels but ${images.path} has ${count} images`,
+      'The two files belong to different datasets or one is damaged; replace them with a matching pair',
+    );
   }
   const labelData = labels.array.data;
   for (let i = 0; i < labelData.length; i++) {
     if (labelData[i] >= MNIST_CLASSES) {
-      throw new DataError(labels.path, `label ${i} is ${labelData[i]}, outside 0-${MNIST_CLASSES - 1}`,
-        'This is not a 10-class dataset, or the file is damaged');
+      throw new DataError(
+        labels.path,
+        `label ${i} is ${labelData[i]}, outside 0-${MNIST_CLASSES - 1}`,
+        'This is not a 10-class dataset, or the file is damaged',
+      );
     }
   }
   // Structure first, checksums last: "truncated" or "9999 labels for 10000 images" says more than a hash.
@@ -161,12 +176,22 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> 
     verifyChecksum(images, files.images, preset);
     verifyChecksum(labels, files.labels, preset);
   }
-  return { images: images.array.data, labels: labelData, count, rows, cols, imagesPath: images.path,
-    dataset: preset.name, classes: preset.classes };
+  return {
+    images: images.array.data,
+    labels: labelData,
+    count,
+    rows,
+    cols,
+    imagesPath: images.path,
+    dataset: preset.name,
+    classes: preset.classes,
+  };
 }
 
 function describeMagic({ magic, dims }: IdxArray): string {
-  return `an IDX array with magic ${magic} and ${dims.length} dimension${dims.length === 1 ? '' : 's'} (${dims.join('x')})`;
+  return `an IDX array with magic ${magic} and ${dims.length} dimension${dims.length === 1 ? '' : 's'} (${
+    dims.join('x')
+  })`;
 }
 
 interface LoadedFile {
@@ -185,15 +210,28 @@ function pathOf(dir: string, file: DatasetFile): string {
 }
 
 /** Downloads `file` when neither form of it is in `dir` and downloading is allowed; else names it. */
-async function ensurePresent(dir: string, file: DatasetFile, preset: DatasetPreset, options: LoadMnistOptions): Promise<void> {
+async function ensurePresent(
+  dir: string,
+  file: DatasetFile,
+  preset: DatasetPreset,
+  options: LoadMnistOptions,
+): Promise<void> {
   const path = pathOf(dir, file);
   if (existsSync(path)) return;
   if (options.verify === false) {
-    throw new DataError(path, `is missing (and ${file.name} too); with --no-verify (verify: false) nothing is downloaded, ` +
-      'since the folder may hold another dataset', whereToPutFiles(dir, preset));
+    throw new DataError(
+      path,
+      `is missing (and ${file.name} too); with --no-verify (verify: false) nothing is downloaded, ` +
+        'since the folder may hold another dataset',
+      whereToPutFiles(dir, preset),
+    );
   }
   if (options.download === false) {
-    throw new DataError(path, `is missing (and ${file.name} too); downloading is turned off`, whereToPutFiles(dir, preset));
+    throw new DataError(
+      path,
+      `is missing (and ${file.name} too); downloading is turned off`,
+      whereToPutFiles(dir, preset),
+    );
   }
   refuseForeignFolder(dir, preset);
   await download(dir, file, path, preset, options);
@@ -211,8 +249,12 @@ function refuseForeignFolder(dir: string, preset: DatasetPreset): void {
       verifyChecksum(loadFile(dir, file), file, preset);
     } catch (err) {
       const why = err instanceof DataError ? err.problem : (err as Error).message;
-      throw new DataError(path, `is not ${preset.title}'s ${file.name} (${why}), so nothing is downloaded into ${dir}, ` +
-        `which would mix two datasets`, `Point --data at a folder of ${preset.name} files only, or at an empty one`);
+      throw new DataError(
+        path,
+        `is not ${preset.title}'s ${file.name} (${why}), so nothing is downloaded into ${dir}, ` +
+          `which would mix two datasets`,
+        `Point --data at a folder of ${preset.name} files only, or at an empty one`,
+      );
     }
   }
 }
@@ -226,34 +268,57 @@ function loadFile(dir: string, file: DatasetFile): LoadedFile {
 
 const hex = (algorithm: string, bytes: Uint8Array) => createHash(algorithm).update(bytes).digest('hex');
 
-function verifyChecksum({ path, stored, contents }: Omit<LoadedFile, 'array'>, file: DatasetFile, preset: DatasetPreset): void {
+function verifyChecksum(
+  { path, stored, contents }: Omit<LoadedFile, 'array'>,
+  file: DatasetFile,
+  preset: DatasetPreset,
+): void {
   const advice = 'Delete it and run again to re-download it; if it is a different dataset in IDX format on purpose, ' +
     `pass --no-verify (verify: false)${preset === MNIST ? '' : ` or the right --dataset`}`;
   if (file.sha256) {
     const actual = hex('sha256', contents);
     if (actual !== file.sha256) {
-      throw new DataError(path,
-        `does not match ${preset.title}'s ${file.name}: its uncompressed content has SHA-256 ${actual}, expected ${file.sha256}`, advice);
+      throw new DataError(
+        path,
+        `does not match ${preset.title}'s ${file.name}: its uncompressed content has SHA-256 ${actual}, expected ${file.sha256}`,
+        advice,
+      );
     }
     return;
   }
   if (file.gzMd5 && path.endsWith('.gz')) {
     const actual = hex('md5', stored);
     if (actual !== file.gzMd5) {
-      throw new DataError(path, `does not match ${preset.title}'s ${file.name}.gz: MD5 ${actual}, expected ${file.gzMd5} (published)`, advice);
+      throw new DataError(
+        path,
+        `does not match ${preset.title}'s ${file.name}.gz: MD5 ${actual}, expected ${file.gzMd5} (published)`,
+        advice,
+      );
     }
     return;
   }
-  throw new DataError(path, `cannot be verified: ${preset.title}'s publisher gives checksums of the .gz files only`,
-    `Keep ${file.name}.gz instead (it is verified), or pass --no-verify`);
+  throw new DataError(
+    path,
+    `cannot be verified: ${preset.title}'s publisher gives checksums of the .gz files only`,
+    `Keep ${file.name}.gz instead (it is verified), or pass --no-verify`,
+  );
 }
 
-async function download(dir: string, file: DatasetFile, gzPath: string, preset: DatasetPreset, options: LoadMnistOptions): Promise<void> {
+async function download(
+  dir: string,
+  file: DatasetFile,
+  gzPath: string,
+  preset: DatasetPreset,
+  options: LoadMnistOptions,
+): Promise<void> {
   try {
     ensureDir(dir);
   } catch (err) {
-    throw new DataError(dir, `cannot be created to download ${file.name}.gz into (${(err as Error).message})`,
-      whereToPutFiles(dir, preset));
+    throw new DataError(
+      dir,
+      `cannot be created to download ${file.name}.gz into (${(err as Error).message})`,
+      whereToPutFiles(dir, preset),
+    );
   }
   options.onProgress?.(`${file.name}.gz (${preset.name}) not found in ${dir}; downloading it`);
   // Downloads come from the preset's mirrors, so they are always checked against it.
@@ -262,6 +327,9 @@ async function download(dir: string, file: DatasetFile, gzPath: string, preset: 
     parseIdx(contents, source);
     verifyChecksum({ path: source.endsWith('.gz') ? source : `${source}.gz`, stored: bytes, contents }, file, preset);
   };
-  await downloadFile(`${file.name}.gz`, gzPath, check, whereToPutFiles(dir, preset),
-    { mirrors: preset.mirrors, ...options.downloadOptions, onProgress: options.onProgress });
+  await downloadFile(`${file.name}.gz`, gzPath, check, whereToPutFiles(dir, preset), {
+    mirrors: preset.mirrors,
+    ...options.downloadOptions,
+    onProgress: options.onProgress,
+  });
 }

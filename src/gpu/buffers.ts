@@ -30,13 +30,22 @@ export function createBuffer(gpu: Gpu, descriptor: GPUBufferDescriptor): GPUBuff
 }
 
 /** Textures the kernels read (textureLoad) and write (storage), which can be copied in and out (tests). */
-export const TEXTURE_USAGE = 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */ | 0x1 /* COPY_SRC */ | 0x2; /* COPY_DST */
+export const TEXTURE_USAGE = 0x4 /* TEXTURE_BINDING */ | 0x8 /* STORAGE_BINDING */ | 0x1 /* COPY_SRC */ |
+  0x2; /* COPY_DST */
 
 /** An rgba32float 2-D texture (16 bytes a texel), counted in gpu.memory like a buffer. */
-export function createRgba32fTexture(gpu: Gpu, label: string, width: number, height: number, usage: GPUTextureUsageFlags): GPUTexture {
+export function createRgba32fTexture(
+  gpu: Gpu,
+  label: string,
+  width: number,
+  height: number,
+  usage: GPUTextureUsageFlags,
+): GPUTexture {
   const max = gpu.limits.maxTextureDimension2D;
   if (width > max || height > max) {
-    throw new RangeError(`Texture "${label}" needs ${width}x${height} texels but this adapter allows at most ${max} a side`);
+    throw new RangeError(
+      `Texture "${label}" needs ${width}x${height} texels but this adapter allows at most ${max} a side`,
+    );
   }
   const texture = gpu.device.createTexture({ label, size: [width, height], format: 'rgba32float', usage });
   return track(gpu, texture, 16 * width * height);
@@ -81,12 +90,17 @@ export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, 
 }
 
 /** Copies `byteLength` bytes of `source` to the host. Waits for all work submitted before it. */
-export async function readBuffer(gpu: Gpu, source: GPUBuffer, byteLength = source.size, offset = 0): Promise<ArrayBuffer> {
+export async function readBuffer(
+  gpu: Gpu,
+  source: GPUBuffer,
+  byteLength = source.size,
+  offset = 0,
+): Promise<ArrayBuffer> {
   const size = Math.ceil(byteLength / 4) * 4;
   const staging = createBuffer(gpu, {
     label: `readback of ${source.label}`,
     size,
-    usage: 0x1 /* MAP_READ */ | 0x8 /* COPY_DST */,
+    usage: 0x1 /* MAP_READ */ | 0x8, /* COPY_DST */
   });
   const encoder = gpu.device.createCommandEncoder({ label: `readback of ${source.label}` });
   encoder.copyBufferToBuffer(source, offset, staging, 0, size);

@@ -49,10 +49,15 @@ const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|\bwarp\b|basic render driver/i
 
 export function summarizeAdapter(adapter: GPUAdapter): AdapterSummary {
   const info = adapter.info ?? ({} as GPUAdapterInfo);
-  const isFallbackAdapter = Boolean((info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
-    (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter);
+  const isFallbackAdapter = Boolean(
+    (info as { isFallbackAdapter?: boolean }).isFallbackAdapter ??
+      (adapter as { isFallbackAdapter?: boolean }).isFallbackAdapter,
+  );
   const summary = {
-    vendor: info.vendor ?? '', architecture: info.architecture ?? '', device: info.device ?? '', description: info.description ?? '',
+    vendor: info.vendor ?? '',
+    architecture: info.architecture ?? '',
+    device: info.device ?? '',
+    description: info.description ?? '',
     isFallbackAdapter,
   };
   return { ...summary, cpuDriver: isFallbackAdapter || CPU_DRIVER.test(`${summary.device} ${summary.description}`) };
@@ -72,8 +77,11 @@ export class GpuDeviceLostError extends Error {
   override name = 'GpuDeviceLostError';
 }
 
-export const runtime: Runtime = 'Deno' in globalThis ? 'deno'
-  : (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node ? 'node' : 'browser';
+export const runtime: Runtime = 'Deno' in globalThis
+  ? 'deno'
+  : (globalThis as { process?: { versions?: { node?: string } } }).process?.versions?.node
+  ? 'node'
+  : 'browser';
 
 /** The runtime and its WebGPU implementation, e.g. "Node 20.20.2, WebGPU by Dawn (npm webgpu)". */
 export function runtimeDescription(): { name: Runtime; version: string; webgpu: string } {
@@ -81,8 +89,16 @@ export function runtimeDescription(): { name: Runtime; version: string; webgpu: 
   return runtime === 'deno'
     ? { name: 'deno', version: deno!.version.deno, webgpu: 'wgpu (navigator.gpu)' }
     : runtime === 'node'
-    ? { name: 'node', version: (globalThis as { process?: { versions: { node: string } } }).process?.versions.node ?? '', webgpu: 'Dawn (npm package webgpu)' }
-    : { name: 'browser', version: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '', webgpu: 'navigator.gpu' };
+    ? {
+      name: 'node',
+      version: (globalThis as { process?: { versions: { node: string } } }).process?.versions.node ?? '',
+      webgpu: 'Dawn (npm package webgpu)',
+    }
+    : {
+      name: 'browser',
+      version: (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? '',
+      webgpu: 'navigator.gpu',
+    };
 }
 
 export const INSTALL_HINT =
@@ -98,8 +114,11 @@ async function getGpuEntryPoint(dawnOptions: readonly string[] = []): Promise<GP
   if (runtime !== 'node') {
     const gpu = (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
     if (!gpu) {
-      throw new GpuUnavailableError(runtime === 'deno' ? `This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`
-        : 'This browser has no navigator.gpu: try a recent Chrome or Edge (113+), or Firefox or Safari with WebGPU on.');
+      throw new GpuUnavailableError(
+        runtime === 'deno'
+          ? `This Deno has no navigator.gpu (WebGPU). ${INSTALL_HINT}`
+          : 'This browser has no navigator.gpu: try a recent Chrome or Edge (113+), or Firefox or Safari with WebGPU on.',
+      );
     }
     return gpu;
   }
@@ -160,10 +179,17 @@ export async function listAdapters(): Promise<AdapterChoice[]> {
       message = (err as Error).message;
     }
     const found = [...message.matchAll(/\* backend: '([^']*)', name: '([^']*)'/g)];
-    return found.map(([, backend, name], index) => ({ index, name, backend, request: { dawnOptions: [`adapter=${name}`, `backend=${backend}`] } }));
+    return found.map(([, backend, name], index) => ({
+      index,
+      name,
+      backend,
+      request: { dawnOptions: [`adapter=${name}`, `backend=${backend}`] },
+    }));
   }
   const gpu = await getGpuEntryPoint();
-  const variants: GPURequestAdapterOptions[] = [{ powerPreference: 'high-performance' }, { powerPreference: 'low-power' }, { forceFallbackAdapter: true }];
+  const variants: GPURequestAdapterOptions[] = [{ powerPreference: 'high-performance' }, {
+    powerPreference: 'low-power',
+  }, { forceFallbackAdapter: true }];
   const out: AdapterChoice[] = [];
   const seen = new Set<string>();
   for (const options of variants) {
@@ -173,7 +199,12 @@ export async function listAdapters(): Promise<AdapterChoice[]> {
     const key = [info.vendor, info.architecture, info.device, info.description].join('|');
     if (seen.has(key)) continue;
     seen.add(key);
-    out.push({ index: out.length, name: info.description || info.device || info.vendor || `adapter ${out.length}`, backend: '', request: { options } });
+    out.push({
+      index: out.length,
+      name: info.description || info.device || info.vendor || `adapter ${out.length}`,
+      backend: '',
+      request: { options },
+    });
   }
   return out;
 }
@@ -184,7 +215,8 @@ async function selectAdapter(which: number | string): Promise<AdapterChoice> {
   const listing = choices.length
     ? choices.map((c) => `${c.index}: ${c.name}${c.backend ? ` (${c.backend})` : ''}`).join('; ')
     : 'none';
-  const limitation = runtime === 'node' ? ''
+  const limitation = runtime === 'node'
+    ? ''
     : ` ${runtime === 'deno' ? 'Deno' : 'The browser'}'s WebGPU selects adapters only by powerPreference ` +
       '(--power-preference) and the fallback adapter, so other adapters cannot be chosen here; Node (Dawn) can choose any.';
   const matches = typeof which === 'number'
@@ -192,7 +224,11 @@ async function selectAdapter(which: number | string): Promise<AdapterChoice> {
     : choices.filter((c) => c.name.toLowerCase().includes(which.toLowerCase()));
   if (matches.length === 1) return matches[0];
   const what = typeof which === 'number' ? `number ${which}` : `"${which}"`;
-  if (matches.length > 1) throw new AdapterSelectionError(`--adapter ${what} matches ${matches.length} adapters (${listing}); give its number or more of its name.`);
+  if (matches.length > 1) {
+    throw new AdapterSelectionError(
+      `--adapter ${what} matches ${matches.length} adapters (${listing}); give its number or more of its name.`,
+    );
+  }
   throw new AdapterSelectionError(`No adapter ${what} on ${runtime}; adapters: ${listing}.${limitation}`);
 }
 
@@ -222,12 +258,21 @@ export interface OpenGpuOptions {
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const chosen = options.adapter === undefined ? undefined : await selectAdapter(options.adapter);
   const entry = await getGpuEntryPoint(chosen?.request.dawnOptions);
-  const request = () => entry.requestAdapter({ powerPreference: options.powerPreference ?? 'high-performance', ...chosen?.request.options });
+  const request = () =>
+    entry.requestAdapter({
+      powerPreference: options.powerPreference ?? 'high-performance',
+      ...chosen?.request.options,
+    });
   // Dawn prints notices about clamped adapter limits while it discovers adapters: shown with --verbose only.
   const adapter = runtime === 'node' && !options.verbose ? await withStderrMuted(request) : await request();
   if (!adapter) {
-    throw new GpuUnavailableError(`No WebGPU adapter found (${runtime}). ${runtime === 'browser'
-      ? 'WebGPU may be off or this GPU blocklisted: see chrome://gpu, or try another browser.' : INSTALL_HINT}`);
+    throw new GpuUnavailableError(
+      `No WebGPU adapter found (${runtime}). ${
+        runtime === 'browser'
+          ? 'WebGPU may be off or this GPU blocklisted: see chrome://gpu, or try another browser.'
+          : INSTALL_HINT
+      }`,
+    );
   }
 
   const requiredLimits: Record<string, number> = {};
@@ -235,12 +280,15 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   const requiredFeatures: GPUFeatureName[] = [];
   if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
   // GPU plans' reductions may use subgroup operations (src/kernels/reduce_tree.ts); CPU drivers' plans never do.
-  if (adapter.features.has('subgroups' as GPUFeatureName) && !summarizeAdapter(adapter).cpuDriver) requiredFeatures.push('subgroups' as GPUFeatureName);
+  if (adapter.features.has('subgroups' as GPUFeatureName) && !summarizeAdapter(adapter).cpuDriver) {
+    requiredFeatures.push('subgroups' as GPUFeatureName);
+  }
 
   const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
   const info = adapter.info;
   const adapterName =
-    [info?.description || info?.device || info?.architecture, info?.vendor && `vendor ${info.vendor}`].filter(Boolean).join(', ') +
+    [info?.description || info?.device || info?.architecture, info?.vendor && `vendor ${info.vendor}`].filter(Boolean)
+      .join(', ') +
     ` via ${runtime === 'deno' ? 'wgpu (Deno)' : runtime === 'node' ? 'Dawn (Node)' : 'the browser'}`;
 
   let closed = false;
@@ -281,8 +329,10 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
   if (options.verbose) {
     const { vendor, architecture, device: name, description, isFallbackAdapter, cpuDriver } = gpu.adapter;
     console.error(`adapter: ${adapterName}`);
-    console.error(`adapter info: vendor "${vendor}", architecture "${architecture}", device "${name}", driver "${description}"` +
-      `${isFallbackAdapter ? ', fallback adapter' : ''}${cpuDriver ? ' (a CPU driver)' : ''}`);
+    console.error(
+      `adapter info: vendor "${vendor}", architecture "${architecture}", device "${name}", driver "${description}"` +
+        `${isFallbackAdapter ? ', fallback adapter' : ''}${cpuDriver ? ' (a CPU driver)' : ''}`,
+    );
     console.error(`features: ${[...gpu.features].sort().join(', ') || '(none)'}`);
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
@@ -318,6 +368,8 @@ export async function checkErrors<T>(gpu: Gpu, what: string, work: () => T): Pro
 export async function explainGpuFailure(gpu: Gpu, err: unknown, what: string): Promise<Error> {
   if (gpu.lostReason === null) await new Promise((resolve) => setTimeout(resolve, 50));
   const message = err instanceof Error ? err.message : String(err);
-  if (gpu.lostReason !== null) return new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason}); ${message}`);
+  if (gpu.lostReason !== null) {
+    return new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason}); ${message}`);
+  }
   return new Error(`${what} failed: ${message}`);
 }

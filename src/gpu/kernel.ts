@@ -45,7 +45,9 @@ interface ShaderSource {
 const sourceCache = new Map<string, ShaderSource>();
 
 /** shaders/<key>.wgsl as embedded in shaders.gen.ts, or undefined. */
-const embedded = (key: string): string | undefined => (Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined);
+const embedded = (
+  key: string,
+): string | undefined => (Object.hasOwn(SHADER_SOURCES, key) ? SHADER_SOURCES[key] : undefined);
 
 /**
  * A line `// #include "file.wgsl"` stands for shaders/include/file.wgsl: code that kernels share (WGSL
@@ -58,7 +60,9 @@ function loadShader(name: string): ShaderSource {
   if (source === undefined) {
     const own = embedded(name);
     if (own === undefined) {
-      throw new Error(`Kernel "${name}" not found in src/gpu/shaders.gen.ts: expected shaders/${name}.wgsl, then \`npm run gen:shaders\``);
+      throw new Error(
+        `Kernel "${name}" not found in src/gpu/shaders.gen.ts: expected shaders/${name}.wgsl, then \`npm run gen:shaders\``,
+      );
     }
     const lines: string[] = [];
     const origins: ShaderSource['origins'] = [];
@@ -70,7 +74,11 @@ function loadShader(name: string): ShaderSource {
         return;
       }
       const included = embedded(`include/${include[1].replace(/\.wgsl$/, '')}`);
-      if (included === undefined) throw new Error(`shaders/${name}.wgsl includes "${include[1]}", but shaders/include/${include[1]} does not exist`);
+      if (included === undefined) {
+        throw new Error(
+          `shaders/${name}.wgsl includes "${include[1]}", but shaders/include/${include[1]} does not exist`,
+        );
+      }
       included.replace(/\n$/, '').split('\n').forEach((line, j) => {
         lines.push(line);
         origins.push({ file: `shaders/include/${include[1]}`, line: j + 1 });
@@ -110,7 +118,9 @@ export class Kernel {
   }
 
   get pipeline(): GPUComputePipeline {
-    if (!this.compiled) throw new Error(`Kernel ${this.label} is still compiling: record it after compileTogether() returns`);
+    if (!this.compiled) {
+      throw new Error(`Kernel ${this.label} is still compiling: record it after compileTogether() returns`);
+    }
     return this.compiled;
   }
 
@@ -139,15 +149,23 @@ function layoutEntry(kind: BindingKind, binding: number): GPUBindGroupLayoutEntr
     case 'texture':
       return { binding, visibility, texture: { sampleType: 'unfilterable-float', viewDimension: '2d' } };
     case 'rgba32float_write':
-      return { binding, visibility, storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d' } };
+      return {
+        binding,
+        visibility,
+        storageTexture: { access: 'write-only', format: 'rgba32float', viewDimension: '2d' },
+      };
     default:
-      return { binding, visibility, buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'read_write' ? 'storage' : 'uniform' } };
+      return {
+        binding,
+        visibility,
+        buffer: { type: kind === 'read' ? 'read-only-storage' : kind === 'read_write' ? 'storage' : 'uniform' },
+      };
   }
 }
 
 async function compileModule(gpu: Gpu, name: string): Promise<GPUShaderModule> {
   let modules = moduleCache.get(gpu.device);
-  if (!modules) moduleCache.set(gpu.device, (modules = new Map()));
+  if (!modules) moduleCache.set(gpu.device, modules = new Map());
   const cached = modules.get(name);
   if (cached) return cached;
 
@@ -181,7 +199,7 @@ const compileScopes = new WeakMap<GPUDevice, Promise<void>[][]>();
  */
 export async function compileTogether<T>(gpu: Gpu, build: () => Promise<T>): Promise<T> {
   let scopes = compileScopes.get(gpu.device);
-  if (!scopes) compileScopes.set(gpu.device, (scopes = []));
+  if (!scopes) compileScopes.set(gpu.device, scopes = []);
   const pending: Promise<void>[] = [];
   scopes.push(pending);
   let result: T;
@@ -205,7 +223,11 @@ async function settle(gpu: Gpu, kernel: Kernel): Promise<Kernel> {
   return kernel;
 }
 
-async function createPipeline(gpu: Gpu, descriptor: GPUComputePipelineDescriptor, shader: string): Promise<GPUComputePipeline> {
+async function createPipeline(
+  gpu: Gpu,
+  descriptor: GPUComputePipelineDescriptor,
+  shader: string,
+): Promise<GPUComputePipeline> {
   const what = `shaders/${shader}.wgsl (pipeline ${descriptor.label})`;
   if (typeof gpu.device.createComputePipelineAsync === 'function') {
     try {
@@ -227,11 +249,13 @@ async function createPipeline(gpu: Gpu, descriptor: GPUComputePipelineDescriptor
  */
 export async function getKernel(gpu: Gpu, spec: KernelSpec): Promise<Kernel> {
   const constants = spec.constants ?? {};
-  const key = `${spec.shader}:${spec.entryPoint ?? 'main'}:${JSON.stringify(
-    Object.keys(constants).sort().map((k) => [k, constants[k]]),
-  )}`;
+  const key = `${spec.shader}:${spec.entryPoint ?? 'main'}:${
+    JSON.stringify(
+      Object.keys(constants).sort().map((k) => [k, constants[k]]),
+    )
+  }`;
   let kernels = kernelCache.get(gpu.device);
-  if (!kernels) kernelCache.set(gpu.device, (kernels = new Map()));
+  if (!kernels) kernelCache.set(gpu.device, kernels = new Map());
   const cached = kernels.get(key);
   if (cached) return settle(gpu, cached);
 
@@ -291,4 +315,3 @@ export function workgroupGrid(count: number, maxPerDimension = 65535): [number, 
   const y = Math.ceil(count / maxPerDimension);
   return [Math.ceil(count / y), y];
 }
-

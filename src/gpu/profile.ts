@@ -30,12 +30,16 @@ export interface DeviceProfile {
 const CPU_DRIVER = /llvmpipe|lavapipe|swiftshader|softpipe|\bwarp\b|basic render driver/i;
 // Integrated parts by name or architecture (WebGPU's adapter info gives vendor and architecture,
 // e.g. "intel"/"gen-12lp", "apple"/"metal-3", "arm"/"valhall", "qualcomm"/"adreno-7xx").
-const INTEGRATED = /\b(intel|apple|arm|qualcomm|imagination|mali|adreno|powervr|uhd|iris|gen-\d+|xe-lpg?|rdna-?\d?-?igpu|vega[ -]?\d+ graphics|radeon(\(tm\))? graphics|integrated)\b/i;
+const INTEGRATED =
+  /\b(intel|apple|arm|qualcomm|imagination|mali|adreno|powervr|uhd|iris|gen-\d+|xe-lpg?|rdna-?\d?-?igpu|vega[ -]?\d+ graphics|radeon(\(tm\))? graphics|integrated)\b/i;
 const DISCRETE_INTEL = /\b(arc|xe-hpg|alchemist|battlemage)\b/i;
 
 /** The class of an adapter from what it says of itself (see DeviceKind). */
-export function deviceKindOf(adapter: Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'> &
-  { cpuDriver?: boolean }): DeviceKind {
+export function deviceKindOf(
+  adapter:
+    & Pick<AdapterSummary, 'vendor' | 'architecture' | 'device' | 'description' | 'isFallbackAdapter'>
+    & { cpuDriver?: boolean },
+): DeviceKind {
   const text = `${adapter.vendor} ${adapter.architecture} ${adapter.device} ${adapter.description}`;
   if (adapter.cpuDriver || adapter.isFallbackAdapter || CPU_DRIVER.test(text)) return 'cpu-driver';
   if (INTEGRATED.test(text) && !DISCRETE_INTEL.test(text)) return 'integrated-gpu';

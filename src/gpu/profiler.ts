@@ -23,12 +23,20 @@ export interface ProfileResult {
  * Runs `dispatches` `repeats` times and returns each dispatch's median time. The dispatches must be
  * safe to repeat (a training step is: it only moves the weights a little).
  */
-export async function profileDispatches(gpu: Gpu, dispatches: readonly Dispatch[], repeats = 5,
-  beforeEach?: () => void): Promise<ProfileResult> {
+export async function profileDispatches(
+  gpu: Gpu,
+  dispatches: readonly Dispatch[],
+  repeats = 5,
+  beforeEach?: () => void,
+): Promise<ProfileResult> {
   const samples: number[][] = dispatches.map(() => []);
   const useTimestamps = gpu.features.has('timestamp-query');
   // A polling wait would take a core from the kernels being timed: sleep through most of the last repeat's GPU time.
-  const pacer = new WaitPacer(gpu, `profile/${dispatches.map((d) => d.kernel.label).join()}`, { share: 0.9, smoothing: 1, overshoot: 1 });
+  const pacer = new WaitPacer(gpu, `profile/${dispatches.map((d) => d.kernel.label).join()}`, {
+    share: 0.9,
+    smoothing: 1,
+    overshoot: 1,
+  });
   for (let r = 0; r < repeats; r++) {
     beforeEach?.();
     const times = useTimestamps ? await timeWithQueries(gpu, dispatches, pacer) : await timeOnHost(gpu, dispatches);
@@ -45,7 +53,11 @@ async function timeWithQueries(gpu: Gpu, dispatches: readonly Dispatch[], pacer:
   const { device } = gpu;
   const count = dispatches.length * 2;
   const querySet = device.createQuerySet({ label: 'profiler', type: 'timestamp', count });
-  const resolved = createBuffer(gpu, { label: 'profiler.resolved', size: count * 8, usage: 0x200 /* QUERY_RESOLVE */ | 0x4 /* COPY_SRC */ });
+  const resolved = createBuffer(gpu, {
+    label: 'profiler.resolved',
+    size: count * 8,
+    usage: 0x200 /* QUERY_RESOLVE */ | 0x4, /* COPY_SRC */
+  });
   const encoder = device.createCommandEncoder({ label: 'profiled dispatches' });
   dispatches.forEach((d, i) => {
     const pass = encoder.beginComputePass({

@@ -80,7 +80,8 @@ export class WaitPacer {
     if (polled > 1 || !slept) {
       const measured = (started - since + (this.paces ? POLLED_SPEED : 1) * polled) / units;
       // An outlier (the host busy elsewhere) may at most double a smoothed estimate.
-      const next = pace === undefined || this.options.smoothing >= 1 ? measured
+      const next = pace === undefined || this.options.smoothing >= 1
+        ? measured
         : (1 - this.options.smoothing) * pace + this.options.smoothing * Math.min(measured, 2 * pace);
       this.learn(next);
     } else if (pace !== undefined) {

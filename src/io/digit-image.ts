@@ -29,7 +29,9 @@ export class DigitImageError extends Error {
  */
 export function toMnistDigit(image: GrayImage): Uint8Array {
   const { width, height, pixels } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || pixels.length !== width * height) {
+  if (
+    !Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || pixels.length !== width * height
+  ) {
     throw new DigitImageError(`not a valid image: ${width}x${height} with ${pixels.length} pixels`);
   }
   const background = borderMedian(image);
@@ -39,7 +41,9 @@ export function toMnistDigit(image: GrayImage): Uint8Array {
   let peak = 0;
   for (let i = 0; i < pixels.length; i++) peak = Math.max(peak, inkOf(pixels[i]));
   if (peak - base < MIN_CONTRAST) {
-    throw new DigitImageError(`the picture is blank: no ink stands out from the ${invert ? 'light' : 'dark'} background (${background}/255)`);
+    throw new DigitImageError(
+      `the picture is blank: no ink stands out from the ${invert ? 'light' : 'dark'} background (${background}/255)`,
+    );
   }
   const ink = new Float64Array(pixels.length);
   for (let i = 0; i < pixels.length; i++) ink[i] = Math.min(1, Math.max(0, (inkOf(pixels[i]) - base) / (peak - base)));
@@ -70,7 +74,9 @@ export function toMnistDigit(image: GrayImage): Uint8Array {
   const left = clamp(Math.round(center - mx / mass), 0, MNIST_SIZE - outWidth);
   const top = clamp(Math.round(center - my / mass), 0, MNIST_SIZE - outHeight);
   const out = new Uint8Array(MNIST_SIZE * MNIST_SIZE);
-  for (let y = 0; y < outHeight; y++) out.set(bytes.subarray(y * outWidth, (y + 1) * outWidth), (top + y) * MNIST_SIZE + left);
+  for (let y = 0; y < outHeight; y++) {
+    out.set(bytes.subarray(y * outWidth, (y + 1) * outWidth), (top + y) * MNIST_SIZE + left);
+  }
   return out;
 }
 
@@ -173,11 +179,15 @@ const RAMP = ' .:-=+*#%@';
  * digit reads as ink on a dark terminal.
  */
 export function terminalArt(pixels: Uint8Array, width: number, height: number): string {
-  if (pixels.length < width * height) throw new RangeError(`terminalArt: ${pixels.length} pixels for a ${width}x${height} image`);
+  if (pixels.length < width * height) {
+    throw new RangeError(`terminalArt: ${pixels.length} pixels for a ${width}x${height} image`);
+  }
   const lines: string[] = [];
   for (let y = 0; y < height; y++) {
     let line = '';
-    for (let x = 0; x < width; x++) line += RAMP[Math.min(RAMP.length - 1, Math.floor((pixels[y * width + x] * RAMP.length) / 256))];
+    for (let x = 0; x < width; x++) {
+      line += RAMP[Math.min(RAMP.length - 1, Math.floor((pixels[y * width + x] * RAMP.length) / 256))];
+    }
     lines.push(line);
   }
   return lines.join('\n');

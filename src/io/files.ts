@@ -1,7 +1,19 @@
 // File-system helpers every command that writes uses: parent directories created without Node's
 // recursive mkdir (which spins forever on ENOENT under /proc), files replaced atomically, and errors
 // that always carry the path.
-import { closeSync, fsyncSync, mkdirSync, openSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, type Stats } from 'node:fs';
+import {
+  closeSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  type Stats,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
 import { open, rename, unlink } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import process from 'node:process';
@@ -77,11 +89,17 @@ export function ensureDir(dir: string): void {
     } catch (err) {
       // ENOTDIR: a file further up; the walk finds it and says so.
       if (errorCode(err) !== 'ENOENT' && errorCode(err) !== 'ENOTDIR') {
-        throw new FileError(current, `cannot create directory ${dir}: ${current}: ${describeFsError(err)}`, errorCode(err));
+        throw new FileError(
+          current,
+          `cannot create directory ${dir}: ${current}: ${describeFsError(err)}`,
+          errorCode(err),
+        );
       }
     }
     if (stats) {
-      if (!stats.isDirectory()) throw new FileError(current, `cannot create directory ${dir}: ${current} is ${describeKind(stats)}`, 'ENOTDIR');
+      if (!stats.isDirectory()) {
+        throw new FileError(current, `cannot create directory ${dir}: ${current} is ${describeKind(stats)}`, 'ENOTDIR');
+      }
       break;
     }
     const parent = dirname(current);
@@ -95,7 +113,9 @@ export function ensureDir(dir: string): void {
     } catch (err) {
       if (errorCode(err) === 'EEXIST' && statOrUndefined(path)?.isDirectory()) continue;
       // mkdir's ENOENT means the parent exists but takes no new entries (/proc, /sys).
-      const reason = errorCode(err) === 'ENOENT' ? `${dirname(path)} does not accept new directories (ENOENT)` : describeFsError(err);
+      const reason = errorCode(err) === 'ENOENT'
+        ? `${dirname(path)} does not accept new directories (ENOENT)`
+        : describeFsError(err);
       throw new FileError(path, `cannot create directory ${path}: ${reason}`, errorCode(err));
     }
   }
@@ -236,10 +256,18 @@ export function readRegularFile(path: string, what: string, missingAdvice = ''):
     stats = statSync(path);
   } catch (err) {
     const code = errorCode(err);
-    if (code === 'ENOENT') throw new FileError(path, `${what} ${path} does not exist.${missingAdvice ? ` ${missingAdvice}` : ''}`, code);
+    if (code === 'ENOENT') {
+      throw new FileError(path, `${what} ${path} does not exist.${missingAdvice ? ` ${missingAdvice}` : ''}`, code);
+    }
     throw new FileError(path, `${what} ${path} cannot be read: ${describeFsError(err)}`, code);
   }
-  if (!stats.isFile()) throw new FileError(path, `${what} ${path} is ${describeKind(stats)}, not a file`, stats.isDirectory() ? 'EISDIR' : undefined);
+  if (!stats.isFile()) {
+    throw new FileError(
+      path,
+      `${what} ${path} is ${describeKind(stats)}, not a file`,
+      stats.isDirectory() ? 'EISDIR' : undefined,
+    );
+  }
   try {
     return readFileSync(path);
   } catch (err) {

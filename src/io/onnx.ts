@@ -3,7 +3,7 @@
 // The graph takes what the PyTorch model takes: float32 [batch, C, H, W], normalized
 // ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes].
 import { ParameterLayout } from '../nn/parameters.ts';
-import { parameterSpecs, resolveLayers, type ModelSpec } from '../nn/spec.ts';
+import { type ModelSpec, parameterSpecs, resolveLayers } from '../nn/spec.ts';
 
 export const ONNX_OPSET = 13;
 /** IR version 7 goes with opset 13 (ONNX 1.8). */
@@ -96,12 +96,13 @@ function writeNode(w: Writer, node: NodeSpec, index: number): void {
 function writeValueInfo(w: Writer, field: number, name: string, dims: (number | string)[]): void {
   w.message(field, (v) => {
     v.string(1, name);
-    v.message(2, (type) => type.message(1, (tensor) => {
-      tensor.int(1, FLOAT);
-      tensor.message(2, (shape) => {
-        for (const d of dims) shape.message(1, (dim) => (typeof d === 'string' ? dim.string(2, d) : dim.int(1, d)));
-      });
-    }));
+    v.message(2, (type) =>
+      type.message(1, (tensor) => {
+        tensor.int(1, FLOAT);
+        tensor.message(2, (shape) => {
+          for (const d of dims) shape.message(1, (dim) => (typeof d === 'string' ? dim.string(2, d) : dim.int(1, d)));
+        });
+      }));
   });
 }
 
@@ -148,7 +149,10 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
         break;
       case 'maxpool2d': {
         const stride = spec.stride ?? spec.kernel;
-        next('MaxPool', [], [{ name: 'kernel_shape', ints: [spec.kernel, spec.kernel] }, { name: 'strides', ints: [stride, stride] }]);
+        next('MaxPool', [], [{ name: 'kernel_shape', ints: [spec.kernel, spec.kernel] }, {
+          name: 'strides',
+          ints: [stride, stride],
+        }]);
         break;
       }
       case 'flatten':

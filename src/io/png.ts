@@ -68,7 +68,13 @@ const COLOR_TYPES: Record<number, { channels: number; depths: number[]; name: st
 
 /** Adam7 passes: first column, first row, column step, row step. */
 const ADAM7 = [
-  [0, 0, 8, 8], [4, 0, 8, 8], [0, 4, 4, 8], [2, 0, 4, 4], [0, 2, 2, 4], [1, 0, 2, 2], [0, 1, 1, 2],
+  [0, 0, 8, 8],
+  [4, 0, 8, 8],
+  [0, 4, 4, 8],
+  [2, 0, 4, 4],
+  [0, 2, 2, 4],
+  [1, 0, 2, 2],
+  [0, 1, 1, 2],
 ] as const;
 
 interface Pass {
@@ -84,7 +90,10 @@ function passesOf(header: Header): Pass[] {
   const { width, height } = header;
   if (!header.interlaced) return [{ x0: 0, y0: 0, dx: 1, dy: 1, width, height }];
   return ADAM7.map(([x0, y0, dx, dy]) => ({
-    x0, y0, dx, dy,
+    x0,
+    y0,
+    dx,
+    dy,
     width: Math.ceil(Math.max(0, width - x0) / dx),
     height: Math.ceil(Math.max(0, height - y0) / dy),
   })).filter((p) => p.width > 0 && p.height > 0);
@@ -103,7 +112,9 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
   const fail = (problem: string): never => {
     throw new PngError(source, problem);
   };
-  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) fail('not a PNG file (the 8-byte signature is missing)');
+  if (bytes.length < 8 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) {
+    fail('not a PNG file (the 8-byte signature is missing)');
+  }
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 
   let header: Header | undefined;
@@ -112,15 +123,21 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
   const idat: Uint8Array[] = [];
   let sawIend = false;
   for (let at = 8; !sawIend;) {
-    if (at + 12 > bytes.length) fail(header ? 'file ends before the IEND chunk (truncated?)' : 'file ends before the IHDR chunk');
+    if (at + 12 > bytes.length) {
+      fail(header ? 'file ends before the IEND chunk (truncated?)' : 'file ends before the IHDR chunk');
+    }
     const length = view.getUint32(at);
     const typeBytes = bytes.subarray(at + 4, at + 8);
     const type = String.fromCharCode(...typeBytes);
     if (!/^[A-Za-z]{4}$/.test(type)) fail(`chunk at byte ${at} has an invalid type ${JSON.stringify(type)}`);
-    if (length > 0x7fffffff || at + 12 + length > bytes.length) fail(`${type} chunk at byte ${at} claims ${length} bytes, past the end of the file (truncated?)`);
+    if (length > 0x7fffffff || at + 12 + length > bytes.length) {
+      fail(`${type} chunk at byte ${at} claims ${length} bytes, past the end of the file (truncated?)`);
+    }
     const data = bytes.subarray(at + 8, at + 8 + length);
     const storedCrc = view.getUint32(at + 8 + length);
-    if (crc32(data, crc32(typeBytes)) !== storedCrc) fail(`${type} chunk at byte ${at} has a bad CRC (the file is damaged)`);
+    if (crc32(data, crc32(typeBytes)) !== storedCrc) {
+      fail(`${type} chunk at byte ${at} has a bad CRC (the file is damaged)`);
+    }
     at += 12 + length;
 
     if (!header && type !== 'IHDR') fail(`the first chunk is ${type}, not IHDR`);
@@ -132,7 +149,9 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
       case 'PLTE':
         if (palette) fail('more than one PLTE chunk');
         if (idat.length) fail('PLTE chunk after image data');
-        if (length === 0 || length % 3 !== 0 || length > 256 * 3) fail(`PLTE chunk is ${length} bytes, not 3 bytes per entry for 1-256 entries`);
+        if (length === 0 || length % 3 !== 0 || length > 256 * 3) {
+          fail(`PLTE chunk is ${length} bytes, not 3 bytes per entry for 1-256 entries`);
+        }
         palette = data;
         break;
       case 'tRNS':
@@ -154,7 +173,9 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
   if (idat.length === 0) fail('no IDAT chunk: the file holds no image data');
   if (h.colorType === 3) {
     if (!palette) fail('palette image without a PLTE chunk');
-    if (palette!.length / 3 > 1 << h.bitDepth) fail(`PLTE has ${palette!.length / 3} entries, more than a ${h.bitDepth}-bit index can address`);
+    if (palette!.length / 3 > 1 << h.bitDepth) {
+      fail(`PLTE has ${palette!.length / 3} entries, more than a ${h.bitDepth}-bit index can address`);
+    }
   }
   const bitsPerPixel = COLOR_TYPES[h.colorType].channels * h.bitDepth;
   const passes = passesOf(h);
@@ -195,7 +216,13 @@ function parseHeader(data: Uint8Array, fail: (problem: string) => never, limits:
   }
   const kind = COLOR_TYPES[colorType];
   if (!kind) fail(`unknown color type ${colorType}`);
-  if (!kind.depths.includes(bitDepth)) fail(`bit depth ${bitDepth} is not allowed for ${kind.name} (color type ${colorType}); allowed: ${kind.depths.join(', ')}`);
+  if (!kind.depths.includes(bitDepth)) {
+    fail(
+      `bit depth ${bitDepth} is not allowed for ${kind.name} (color type ${colorType}); allowed: ${
+        kind.depths.join(', ')
+      }`,
+    );
+  }
   if (compression !== 0) fail(`unknown compression method ${compression}`);
   if (filter !== 0) fail(`unknown filter method ${filter}`);
   if (interlace > 1) fail(`unknown interlace method ${interlace}`);
@@ -220,13 +247,18 @@ function inflateExactly(compressed: Uint8Array, expected: number, fail: (problem
     raw = inflateSync(compressed, { maxOutputLength: expected + 1 });
   } catch (err) {
     const message = (err as Error).message ?? String(err);
-    if ((err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' || /larger than|too large|maxOutputLength/i.test(message)) {
+    if (
+      (err as { code?: string }).code === 'ERR_BUFFER_TOO_LARGE' ||
+      /larger than|too large|maxOutputLength/i.test(message)
+    ) {
       return fail(`image data decompresses to more than the ${expected} bytes the header implies`);
     }
     return fail(`image data is not a valid zlib stream (${message})`);
   }
   if (raw.length > expected) fail(`image data decompresses to more than the ${expected} bytes the header implies`);
-  if (raw.length < expected) fail(`image data decompresses to ${raw.length} bytes, fewer than the ${expected} the header implies (truncated?)`);
+  if (raw.length < expected) {
+    fail(`image data decompresses to ${raw.length} bytes, fewer than the ${expected} the header implies (truncated?)`);
+  }
   return raw;
 }
 
@@ -239,7 +271,13 @@ function paeth(a: number, b: number, c: number): number {
 }
 
 /** Reverses a row's filter in place; `previous` is the unfiltered row above (zeros for the first). */
-function unfilterRow(filter: number, row: Uint8Array, previous: Uint8Array, bpp: number, fail: (problem: string) => never): void {
+function unfilterRow(
+  filter: number,
+  row: Uint8Array,
+  previous: Uint8Array,
+  bpp: number,
+  fail: (problem: string) => never,
+): void {
   const n = row.length;
   switch (filter) {
     case 0:
@@ -297,7 +335,9 @@ function grayConverter(
 
   switch (h.colorType) {
     case 0: {
-      if (transparency && transparency.length !== 2) fail(`tRNS chunk for grayscale is ${transparency.length} bytes, not 2`);
+      if (transparency && transparency.length !== 2) {
+        fail(`tRNS chunk for grayscale is ${transparency.length} bytes, not 2`);
+      }
       const key = transparency ? tRNSKey(0) : -1;
       return (row, x) => {
         const v = sample(row, x);
@@ -316,7 +356,9 @@ function grayConverter(
     }
     case 3: {
       const entries = palette!.length / 3;
-      if (transparency && transparency.length > entries) fail(`tRNS chunk has ${transparency.length} entries, more than the palette's ${entries}`);
+      if (transparency && transparency.length > entries) {
+        fail(`tRNS chunk has ${transparency.length} entries, more than the palette's ${entries}`);
+      }
       const table = new Uint8Array(entries);
       for (let i = 0; i < entries; i++) {
         const alpha = transparency && i < transparency.length ? transparency[i] : 255;
@@ -331,7 +373,13 @@ function grayConverter(
     case 4:
       return (row, x) => grayOverWhite(1000 * sample(row, 2 * x), max, sample(row, 2 * x + 1), max);
     case 6:
-      return (row, x) => grayOverWhite(lum(sample(row, 4 * x), sample(row, 4 * x + 1), sample(row, 4 * x + 2)), max, sample(row, 4 * x + 3), max);
+      return (row, x) =>
+        grayOverWhite(
+          lum(sample(row, 4 * x), sample(row, 4 * x + 1), sample(row, 4 * x + 2)),
+          max,
+          sample(row, 4 * x + 3),
+          max,
+        );
     default:
       return fail(`unknown color type ${h.colorType}`);
   }
@@ -357,10 +405,15 @@ export function pngChunk(type: string, data: Uint8Array): Uint8Array {
  */
 export function encodePngGray(image: GrayImage): Uint8Array {
   const { width, height, pixels } = image;
-  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 0x7fffffff || height > 0x7fffffff) {
+  if (
+    !Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 0x7fffffff ||
+    height > 0x7fffffff
+  ) {
     throw new RangeError(`encodePngGray: image size ${width}x${height} is not a positive integer size`);
   }
-  if (pixels.length !== width * height) throw new RangeError(`encodePngGray: ${pixels.length} pixels for a ${width}x${height} image`);
+  if (pixels.length !== width * height) {
+    throw new RangeError(`encodePngGray: ${pixels.length} pixels for a ${width}x${height} image`);
+  }
   const ihdr = new Uint8Array(13);
   const view = new DataView(ihdr.buffer);
   view.setUint32(0, width);
@@ -398,7 +451,15 @@ function filterRow(filter: number, row: Uint8Array, above: Uint8Array, out: Uint
     const a = i > 0 ? row[i - 1] : 0;
     const b = above[i];
     const c = i > 0 ? above[i - 1] : 0;
-    const predictor = filter === 0 ? 0 : filter === 1 ? a : filter === 2 ? b : filter === 3 ? (a + b) >> 1 : paeth(a, b, c);
+    const predictor = filter === 0
+      ? 0
+      : filter === 1
+      ? a
+      : filter === 2
+      ? b
+      : filter === 3
+      ? (a + b) >> 1
+      : paeth(a, b, c);
     out[i] = (row[i] - predictor) & 0xff;
   }
 }

@@ -5,11 +5,32 @@
 // "__metadata__" object of string values. The decoder trusts nothing in the file.
 
 export type TensorData =
-  | Float64Array | Float32Array | Uint16Array | BigInt64Array | BigUint64Array
-  | Int32Array | Uint32Array | Int16Array | Int8Array | Uint8Array;
+  | Float64Array
+  | Float32Array
+  | Uint16Array
+  | BigInt64Array
+  | BigUint64Array
+  | Int32Array
+  | Uint32Array
+  | Int16Array
+  | Int8Array
+  | Uint8Array;
 
 /** F16 and BF16 have no JavaScript array type: their raw bit patterns come as Uint16Array. */
-export type DType = 'F64' | 'F32' | 'F16' | 'BF16' | 'I64' | 'U64' | 'I32' | 'U32' | 'I16' | 'U16' | 'I8' | 'U8' | 'BOOL';
+export type DType =
+  | 'F64'
+  | 'F32'
+  | 'F16'
+  | 'BF16'
+  | 'I64'
+  | 'U64'
+  | 'I32'
+  | 'U32'
+  | 'I16'
+  | 'U16'
+  | 'I8'
+  | 'U8'
+  | 'BOOL';
 
 export interface Tensor {
   dtype: DType;
@@ -118,7 +139,9 @@ export function encodeSafetensors(
   const header = new Map<string, unknown>();
   if (metadata !== undefined) {
     for (const [key, value] of Object.entries(metadata)) {
-      if (typeof value !== 'string') throw new TypeError(`encodeSafetensors: metadata "${key}" is a ${typeof value}, not a string`);
+      if (typeof value !== 'string') {
+        throw new TypeError(`encodeSafetensors: metadata "${key}" is a ${typeof value}, not a string`);
+      }
     }
     header.set(METADATA_KEY, Object.fromEntries(Object.entries(metadata).sort(([a], [b]) => compareNames(a, b))));
   }
@@ -126,15 +149,23 @@ export function encodeSafetensors(
   const parts: Uint8Array[] = [];
   let offset = 0;
   for (const name of names) {
-    if (name === METADATA_KEY) throw new TypeError(`encodeSafetensors: "${METADATA_KEY}" is reserved and cannot name a tensor`);
+    if (name === METADATA_KEY) {
+      throw new TypeError(`encodeSafetensors: "${METADATA_KEY}" is reserved and cannot name a tensor`);
+    }
     const { shape, data } = tensors[name];
     const dtype = tensors[name].dtype ?? defaultDType(data);
     const info = DTYPES[dtype];
     if (!info) throw new TypeError(`encodeSafetensors: tensor "${name}" has unknown dtype ${dtype}`);
     if (!(data instanceof info.array)) {
-      throw new TypeError(`encodeSafetensors: tensor "${name}" is ${dtype}, which needs a ${info.array.name}, got ${data.constructor.name}`);
+      throw new TypeError(
+        `encodeSafetensors: tensor "${name}" is ${dtype}, which needs a ${info.array.name}, got ${data.constructor.name}`,
+      );
     }
-    if (!isShape(shape)) throw new TypeError(`encodeSafetensors: tensor "${name}" has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
+    if (!isShape(shape)) {
+      throw new TypeError(
+        `encodeSafetensors: tensor "${name}" has shape ${JSON.stringify(shape)}, not a list of non-negative integers`,
+      );
+    }
     if (elementCount(shape) !== data.length) {
       throw new RangeError(`encodeSafetensors: tensor "${name}" has shape [${shape}] but ${data.length} elements`);
     }
@@ -177,7 +208,9 @@ export function decodeSafetensors(
   if (bytes.length < 8) fail(`file is ${bytes.length} bytes, shorter than the 8-byte header length`);
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = view.getBigUint64(0, true);
-  if (headerLength > BigInt(MAX_HEADER_BYTES)) fail(`header length ${headerLength} is absurd (limit ${MAX_HEADER_BYTES} bytes)`);
+  if (headerLength > BigInt(MAX_HEADER_BYTES)) {
+    fail(`header length ${headerLength} is absurd (limit ${MAX_HEADER_BYTES} bytes)`);
+  }
   if (headerLength > BigInt(bytes.length - 8)) {
     fail(`header length ${headerLength} is larger than the ${bytes.length - 8} bytes after the length field`);
   }
@@ -202,7 +235,9 @@ export function decodeSafetensors(
   const entries: { name: string; dtype: DType; shape: number[]; begin: number; end: number }[] = [];
   for (const [name, value] of Object.entries(header as Record<string, unknown>)) {
     if (name === METADATA_KEY) {
-      if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`"${METADATA_KEY}" is not an object`);
+      if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+        fail(`"${METADATA_KEY}" is not an object`);
+      }
       for (const [key, v] of Object.entries(value as Record<string, unknown>)) {
         if (typeof v !== 'string') fail(`metadata "${key}" is ${JSON.stringify(v)}, not a string`);
         Object.defineProperty(metadata, key, { value: v, enumerable: true, writable: true, configurable: true });
@@ -212,31 +247,60 @@ export function decodeSafetensors(
     const what = `tensor ${JSON.stringify(name)}`;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) fail(`${what} is not an object`);
     const { dtype, shape, data_offsets: offsets } = value as Record<string, unknown>;
-    if (!isDType(dtype)) fail(`${what} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPES).join(', ')})`);
+    if (!isDType(dtype)) {
+      fail(`${what} has unknown dtype ${JSON.stringify(dtype)} (known: ${Object.keys(DTYPES).join(', ')})`);
+    }
     if (!isShape(shape)) fail(`${what} has shape ${JSON.stringify(shape)}, not a list of non-negative integers`);
-    if (!Array.isArray(offsets) || offsets.length !== 2) fail(`${what} data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`);
+    if (!Array.isArray(offsets) || offsets.length !== 2) {
+      fail(`${what} data_offsets ${JSON.stringify(offsets)} is not a [begin, end] pair`);
+    }
     const [begin, end] = offsets as unknown[];
-    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || (begin as number) < 0 || (end as number) < (begin as number)) {
+    if (
+      !Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || (begin as number) < 0 ||
+      (end as number) < (begin as number)
+    ) {
       fail(`${what} data_offsets ${JSON.stringify(offsets)} are not non-negative integers with begin <= end`);
     }
-    if ((end as number) > dataLength) fail(`${what} data_offsets end ${end} is past the ${dataLength}-byte data section`);
+    if ((end as number) > dataLength) {
+      fail(`${what} data_offsets end ${end} is past the ${dataLength}-byte data section`);
+    }
     const count = elementCount(shape as number[]);
     const expectedBytes = count === undefined ? undefined : count * DTYPES[dtype as DType].bytes;
     if (expectedBytes !== (end as number) - (begin as number)) {
-      fail(`${what} has shape [${shape}] of ${dtype} (${expectedBytes ?? 'too many'} bytes) but data_offsets span ${(end as number) - (begin as number)} bytes`);
+      fail(
+        `${what} has shape [${shape}] of ${dtype} (${expectedBytes ?? 'too many'} bytes) but data_offsets span ${
+          (end as number) - (begin as number)
+        } bytes`,
+      );
     }
-    entries.push({ name, dtype: dtype as DType, shape: [...(shape as number[])], begin: begin as number, end: end as number });
+    entries.push({
+      name,
+      dtype: dtype as DType,
+      shape: [...(shape as number[])],
+      begin: begin as number,
+      end: end as number,
+    });
   }
 
   // Tensors must tile the data section exactly: sorted by offset, each starts where the last ended.
   const sorted = [...entries].sort((a, b) => a.begin - b.begin || a.end - b.end);
   let expectedBegin = 0;
   for (const entry of sorted) {
-    if (entry.begin < expectedBegin) fail(`tensor ${JSON.stringify(entry.name)} at bytes [${entry.begin}, ${entry.end}) overlaps another tensor`);
-    if (entry.begin > expectedBegin) fail(`bytes [${expectedBegin}, ${entry.begin}) of the data section belong to no tensor (a hole before ${JSON.stringify(entry.name)})`);
+    if (entry.begin < expectedBegin) {
+      fail(`tensor ${JSON.stringify(entry.name)} at bytes [${entry.begin}, ${entry.end}) overlaps another tensor`);
+    }
+    if (entry.begin > expectedBegin) {
+      fail(
+        `bytes [${expectedBegin}, ${entry.begin}) of the data section belong to no tensor (a hole before ${
+          JSON.stringify(entry.name)
+        })`,
+      );
+    }
     expectedBegin = entry.end;
   }
-  if (expectedBegin !== dataLength) fail(`bytes [${expectedBegin}, ${dataLength}) at the end of the data section belong to no tensor`);
+  if (expectedBegin !== dataLength) {
+    fail(`bytes [${expectedBegin}, ${dataLength}) at the end of the data section belong to no tensor`);
+  }
 
   const tensors = new Map<string, Tensor>();
   for (const { name, dtype, shape, begin, end } of entries) {
@@ -248,7 +312,9 @@ export function decodeSafetensors(
 function tensorData(bytes: Uint8Array, dtype: DType, start: number, byteLength: number): TensorData {
   const info = DTYPES[dtype];
   const absolute = bytes.byteOffset + start;
-  if (HOST_IS_LITTLE_ENDIAN && absolute % info.bytes === 0) return info.make(bytes.buffer as ArrayBuffer, absolute, byteLength / info.bytes);
+  if (HOST_IS_LITTLE_ENDIAN && absolute % info.bytes === 0) {
+    return info.make(bytes.buffer as ArrayBuffer, absolute, byteLength / info.bytes);
+  }
   let copy = bytes.slice(start, start + byteLength);
   if (!HOST_IS_LITTLE_ENDIAN && info.bytes > 1) copy = swapBytes(copy, info.bytes);
   return info.make(copy.buffer, 0, byteLength / info.bytes);

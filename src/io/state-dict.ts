@@ -3,7 +3,7 @@
 // shape and dtype is checked against the model, and every mismatch is listed, each on its own line.
 import { CheckpointFormatError, decodeSafetensors } from './safetensors.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
-import { parameterSpecs, type ModelSpec } from '../nn/spec.ts';
+import { type ModelSpec, parameterSpecs } from '../nn/spec.ts';
 
 /** A state_dict that does not fit the model; `problems` has one line per mismatch. */
 export class StateDictError extends Error {
@@ -34,8 +34,11 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
     decoded = decodeSafetensors(bytes, source);
   } catch (err) {
     if (err instanceof CheckpointFormatError) {
-      throw new StateDictError(source, [`not a safetensors file: ${err.problem}`],
-        'Write it with safetensors.torch.save_file(model.state_dict(), path) (a torch.save .pt file is a pickle, not safetensors).');
+      throw new StateDictError(
+        source,
+        [`not a safetensors file: ${err.problem}`],
+        'Write it with safetensors.torch.save_file(model.state_dict(), path) (a torch.save .pt file is a pickle, not safetensors).',
+      );
     }
     throw err;
   }
@@ -48,7 +51,11 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
     const wanted = `[${slot.shape.join(', ')}] F32`;
     if (!tensor) {
       const wrapped = WRAPPER_PREFIXES.map((p) => p + slot.name).find((n) => tensors.has(n));
-      problems.push(`missing "${slot.name}" (${wanted})${wrapped ? `; the file has "${wrapped}": strip the prefix before saving` : ''}`);
+      problems.push(
+        `missing "${slot.name}" (${wanted})${
+          wrapped ? `; the file has "${wrapped}": strip the prefix before saving` : ''
+        }`,
+      );
       continue;
     }
     const shapeOk = tensor.shape.length === slot.shape.length && tensor.shape.every((d, i) => d === slot.shape[i]);
@@ -58,10 +65,17 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
       continue;
     }
     if (tensor.dtype !== 'F32') {
-      problems.push(`"${slot.name}" is ${tensor.dtype}, expected F32${tensor.dtype === 'F16' || tensor.dtype === 'BF16' || tensor.dtype === 'F64'
-        ? ' (save model.float().state_dict())' : ''}`);
+      problems.push(
+        `"${slot.name}" is ${tensor.dtype}, expected F32${
+          tensor.dtype === 'F16' || tensor.dtype === 'BF16' || tensor.dtype === 'F64'
+            ? ' (save model.float().state_dict())'
+            : ''
+        }`,
+      );
     }
-    if (!shapeOk) problems.push(`"${slot.name}" has shape [${tensor.shape.join(', ')}], expected [${slot.shape.join(', ')}]`);
+    if (!shapeOk) {
+      problems.push(`"${slot.name}" has shape [${tensor.shape.join(', ')}], expected [${slot.shape.join(', ')}]`);
+    }
     if (tensor.dtype === 'F32' && shapeOk) {
       const data = tensor.data as Float32Array;
       const bad = data.findIndex((x) => !Number.isFinite(x));
@@ -72,11 +86,16 @@ export function importStateDict(bytes: Uint8Array, model: ModelSpec, source = '<
   const expected = new Set(layout.slots.map((s) => s.name));
   for (const [name, tensor] of tensors) {
     if (expected.has(name)) continue;
-    problems.push(`unexpected "${name}" [${tensor.shape.join(', ')}] ${tensor.dtype}: ${model.name} has no such parameter`);
+    problems.push(
+      `unexpected "${name}" [${tensor.shape.join(', ')}] ${tensor.dtype}: ${model.name} has no such parameter`,
+    );
   }
   if (problems.length) {
-    throw new StateDictError(source, problems,
-      `${model.name} expects: ${layout.slots.map((s) => `${s.name} [${s.shape.join(', ')}]`).join(', ')}.`);
+    throw new StateDictError(
+      source,
+      problems,
+      `${model.name} expects: ${layout.slots.map((s) => `${s.name} [${s.shape.join(', ')}]`).join(', ')}.`,
+    );
   }
   return { params: layout.join(named, source), metadata };
 }

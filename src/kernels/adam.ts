@@ -2,13 +2,19 @@
 // parameter buffer. Constant hyper-parameters are baked into the pipeline; the per-step scalars go
 // through a small uniform buffer that the host rewrites before every step (adamUniforms).
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
-import { ceilDiv, type AdamOptions } from '../util/shapes.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
+import { type AdamOptions, ceilDiv } from '../util/shapes.ts';
 import { bindingBytes, checkIntegers, checkSize, grid } from './checks.ts';
 
 export type { AdamOptions };
 
-export const ADAM_DEFAULTS: AdamOptions = Object.freeze({ lr: 1e-3, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+export const ADAM_DEFAULTS: AdamOptions = Object.freeze({
+  lr: 1e-3,
+  beta1: 0.9,
+  beta2: 0.999,
+  eps: 1e-8,
+  weightDecay: 0,
+});
 
 /** Size of the uniform buffer adamStep reads: step_size, bias_correction2_sqrt, two unused f32. */
 export const ADAM_UNIFORM_BYTES = 16;
@@ -18,11 +24,17 @@ const WG = 256;
 
 function checkOptions(options: Partial<AdamOptions>): void {
   const { lr, beta1, beta2, eps, weightDecay } = options;
-  if (lr !== undefined && !(Number.isFinite(lr) && lr >= 0)) throw new RangeError(`Adam: lr must be a finite number >= 0, got ${lr}`);
-  for (const [name, beta] of [['beta1', beta1], ['beta2', beta2]] as const) {
-    if (!(beta !== undefined && beta >= 0 && beta < 1)) throw new RangeError(`Adam: ${name} must be in [0, 1), got ${beta}`);
+  if (lr !== undefined && !(Number.isFinite(lr) && lr >= 0)) {
+    throw new RangeError(`Adam: lr must be a finite number >= 0, got ${lr}`);
   }
-  if (!(eps !== undefined && Number.isFinite(eps) && eps >= 0)) throw new RangeError(`Adam: eps must be a finite number >= 0, got ${eps}`);
+  for (const [name, beta] of [['beta1', beta1], ['beta2', beta2]] as const) {
+    if (!(beta !== undefined && beta >= 0 && beta < 1)) {
+      throw new RangeError(`Adam: ${name} must be in [0, 1), got ${beta}`);
+    }
+  }
+  if (!(eps !== undefined && Number.isFinite(eps) && eps >= 0)) {
+    throw new RangeError(`Adam: eps must be a finite number >= 0, got ${eps}`);
+  }
   if (!(weightDecay !== undefined && Number.isFinite(weightDecay) && weightDecay >= 0)) {
     throw new RangeError(`Adam: weightDecay must be a finite number >= 0, got ${weightDecay}`);
   }
@@ -34,7 +46,9 @@ function checkOptions(options: Partial<AdamOptions>): void {
  */
 export function adamUniforms(options: AdamOptions, step: number): ArrayBuffer {
   checkOptions(options);
-  if (!Number.isInteger(step) || step < 1) throw new RangeError(`Adam: step must be an integer >= 1 (1-based), got ${step}`);
+  if (!Number.isInteger(step) || step < 1) {
+    throw new RangeError(`Adam: step must be an integer >= 1 (1-based), got ${step}`);
+  }
   const stepSize = options.lr / (1 - options.beta1 ** step);
   const biasCorrection2Sqrt = Math.sqrt(1 - options.beta2 ** step);
   // AdamW's decoupled decay factor (read only by the DECOUPLED specialization).
@@ -57,7 +71,9 @@ export async function adamStep(
   v: BufferArg,
 ): Promise<Dispatch[]> {
   checkIntegers('Adam', { count });
-  if (count % 4 !== 0) throw new RangeError(`Adam: count must be a multiple of 4 (vec4 kernel), got ${count}; pad the parameter buffers`);
+  if (count % 4 !== 0) {
+    throw new RangeError(`Adam: count must be a multiple of 4 (vec4 kernel), got ${count}; pad the parameter buffers`);
+  }
   checkOptions(options);
   if (bindingBytes(uniforms) < ADAM_UNIFORM_BYTES) {
     throw new RangeError(`Adam: uniforms needs ${ADAM_UNIFORM_BYTES} bytes, its binding has ${bindingBytes(uniforms)}`);
@@ -78,5 +94,9 @@ export async function adamStep(
       WG,
     },
   });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v]), workgroups: grid('Adam', ceilDiv(count / 4, WG)) }];
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [uniforms, param, grad, m, v]),
+    workgroups: grid('Adam', ceilDiv(count / 4, WG)),
+  }];
 }

@@ -1,7 +1,7 @@
 // Dispatches shaders/augment_affine.wgsl: random affine augmentation of a training batch, normalized
 // as it is written (it replaces normalize.wgsl for augmented training steps).
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { AUGMENT_SALT, type AugmentOptions, type AugmentShape } from '../reference/augment.ts';
 import { ceilDiv, MNIST_MEAN, MNIST_STD } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid } from './checks.ts';
@@ -14,22 +14,51 @@ export const DEFAULT_AUGMENT: AugmentOptions = Object.freeze({ rotation: 10, min
 
 const WG = 64;
 
-export async function augmentAffine(gpu: Gpu, shape: AugmentShape, options: AugmentOptions, rng: BufferArg, pixels: BufferArg,
-  output: BufferArg, normalization = { mean: MNIST_MEAN, std: MNIST_STD }): Promise<Dispatch[]> {
+export async function augmentAffine(
+  gpu: Gpu,
+  shape: AugmentShape,
+  options: AugmentOptions,
+  rng: BufferArg,
+  pixels: BufferArg,
+  output: BufferArg,
+  normalization = { mean: MNIST_MEAN, std: MNIST_STD },
+): Promise<Dispatch[]> {
   const { batch, channels, height, width } = shape;
   checkIntegers('augmentAffine', { batch, channels, height, width });
   const { rotation, minScale, maxScale, shift } = options;
-  if (![rotation, minScale, maxScale, shift].every(Number.isFinite) || rotation < 0 || shift < 0 || !(minScale > 0 && minScale <= maxScale)) {
-    throw new RangeError(`augmentAffine: expected rotation >= 0, 0 < minScale <= maxScale, shift >= 0; got ${JSON.stringify(options)}`);
+  if (
+    ![rotation, minScale, maxScale, shift].every(Number.isFinite) || rotation < 0 || shift < 0 ||
+    !(minScale > 0 && minScale <= maxScale)
+  ) {
+    throw new RangeError(
+      `augmentAffine: expected rotation >= 0, 0 < minScale <= maxScale, shift >= 0; got ${JSON.stringify(options)}`,
+    );
   }
   const count = batch * channels * height * width;
   checkSize('augmentAffine', 'pixels', pixels, ceilDiv(count, 4));
   checkSize('augmentAffine', 'output', output, count);
   checkSize('augmentAffine', 'rng', rng, RNG_UNIFORM_BYTES / 4);
   const kernel = await getKernel(gpu, {
-    shader: 'augment_affine', bindings: ['uniform', 'read', 'read_write'],
-    constants: { BATCH: batch, CHANNELS: channels, HEIGHT: height, WIDTH: width, MAX_ROTATION: rotation * Math.PI / 180, MIN_SCALE: minScale,
-      MAX_SCALE: maxScale, MAX_SHIFT: shift, MEAN: normalization.mean, STD: normalization.std, SALT: AUGMENT_SALT, WG },
+    shader: 'augment_affine',
+    bindings: ['uniform', 'read', 'read_write'],
+    constants: {
+      BATCH: batch,
+      CHANNELS: channels,
+      HEIGHT: height,
+      WIDTH: width,
+      MAX_ROTATION: rotation * Math.PI / 180,
+      MIN_SCALE: minScale,
+      MAX_SCALE: maxScale,
+      MAX_SHIFT: shift,
+      MEAN: normalization.mean,
+      STD: normalization.std,
+      SALT: AUGMENT_SALT,
+      WG,
+    },
   });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [rng, pixels, output]), workgroups: grid('augmentAffine', ceilDiv(count, WG)) }];
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [rng, pixels, output]),
+    workgroups: grid('augmentAffine', ceilDiv(count, WG)),
+  }];
 }

@@ -1,7 +1,7 @@
 // Dispatches shaders/batchnorm_stats.wgsl, batchnorm_forward.wgsl, batchnorm_backward_reduce.wgsl and
 // batchnorm_backward_input.wgsl: batch norm over [batch, channels, spatial] (batchnorm1d: spatial 1).
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid } from './checks.ts';
 import type { BatchNormShape } from '../reference/batchnorm.ts';
@@ -34,56 +34,121 @@ const base = (s: BatchNormShape) => ({ BATCH: s.batch, CHANNELS: s.channels, SPA
  * statistics updated in `running` (running_mean at 0, running_var at offsets.variance, num_batches_tracked at
  * offsets.count) unless `updateRunning` is false.
  */
-export async function batchNormStats(gpu: Gpu, shape: BatchNormShape, input: BufferArg, stats: BufferArg, running: BufferArg,
-  offsets: Required<BatchNormOffsets>, updateRunning = true): Promise<Dispatch[]> {
+export async function batchNormStats(
+  gpu: Gpu,
+  shape: BatchNormShape,
+  input: BufferArg,
+  stats: BufferArg,
+  running: BufferArg,
+  offsets: Required<BatchNormOffsets>,
+  updateRunning = true,
+): Promise<Dispatch[]> {
   const count = checkShape('batchNormStats', shape);
   const C = shape.channels;
   checkSize('batchNormStats', 'input', input, count);
   checkSize('batchNormStats', 'stats', stats, 2 * C);
   checkSize('batchNormStats', 'running', running, Math.max(offsets.variance + C, offsets.count + 1));
   const kernel = await getKernel(gpu, {
-    shader: 'batchnorm_stats', bindings: ['read', 'read_write', 'read_write'],
-    constants: { ...base(shape), MOMENTUM: shape.momentum ?? 0.1, UPDATE_RUNNING: updateRunning ? 1 : 0, VAR_OFFSET: offsets.variance,
-      COUNT_OFFSET: offsets.count },
+    shader: 'batchnorm_stats',
+    bindings: ['read', 'read_write', 'read_write'],
+    constants: {
+      ...base(shape),
+      MOMENTUM: shape.momentum ?? 0.1,
+      UPDATE_RUNNING: updateRunning ? 1 : 0,
+      VAR_OFFSET: offsets.variance,
+      COUNT_OFFSET: offsets.count,
+    },
   });
   return [{ kernel, bindGroup: kernel.bind(gpu, [input, stats, running]), workgroups: grid('batchNormStats', C) }];
 }
 
 /** output = normalized input (with the mean at stats[0..C), the variance at stats[offsets.variance..]), scaled, shifted, ReLU'd if asked. */
-export async function batchNormForward(gpu: Gpu, shape: BatchNormShape, options: { relu?: boolean; offsets: BatchNormOffsets },
-  input: BufferArg, stats: BufferArg, weight: BufferArg, bias: BufferArg, output: BufferArg): Promise<Dispatch[]> {
+export async function batchNormForward(
+  gpu: Gpu,
+  shape: BatchNormShape,
+  options: { relu?: boolean; offsets: BatchNormOffsets },
+  input: BufferArg,
+  stats: BufferArg,
+  weight: BufferArg,
+  bias: BufferArg,
+  output: BufferArg,
+): Promise<Dispatch[]> {
   const count = checkShape('batchNormForward', shape);
   const C = shape.channels;
-  for (const [name, arg, n] of [['input', input, count], ['output', output, count], ['weight', weight, C], ['bias', bias, C],
-    ['stats', stats, options.offsets.variance + C]] as const) checkSize('batchNormForward', name, arg, n);
+  for (
+    const [name, arg, n] of [['input', input, count], ['output', output, count], ['weight', weight, C], [
+      'bias',
+      bias,
+      C,
+    ], ['stats', stats, options.offsets.variance + C]] as const
+  ) checkSize('batchNormForward', name, arg, n);
   const kernel = await getKernel(gpu, {
-    shader: 'batchnorm_forward', bindings: ['read', 'read', 'read', 'read', 'read_write'],
-    constants: { ...base(shape), VAR_OFFSET: options.offsets.variance, EPS: shape.eps ?? 1e-5, RELU: options.relu ? 1 : 0, PER, WG },
+    shader: 'batchnorm_forward',
+    bindings: ['read', 'read', 'read', 'read', 'read_write'],
+    constants: {
+      ...base(shape),
+      VAR_OFFSET: options.offsets.variance,
+      EPS: shape.eps ?? 1e-5,
+      RELU: options.relu ? 1 : 0,
+      PER,
+      WG,
+    },
   });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [input, stats, weight, bias, output]), workgroups: grid('batchNormForward', ceilDiv(count, PER * WG)) }];
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [input, stats, weight, bias, output]),
+    workgroups: grid('batchNormForward', ceilDiv(count, PER * WG)),
+  }];
 }
 
 /**
  * Training backward from the batch statistics in `stats`: the weight and bias gradients into `paramGrads`
  * (weight's at 0, bias's at biasOffset), then, if `gradInput` is given, the input gradient.
  */
-export async function batchNormBackward(gpu: Gpu, shape: BatchNormShape, biasOffset: number, input: BufferArg, gradOutput: BufferArg,
-  stats: BufferArg, weight: BufferArg, paramGrads: BufferArg, gradInput?: BufferArg): Promise<Dispatch[]> {
+export async function batchNormBackward(
+  gpu: Gpu,
+  shape: BatchNormShape,
+  biasOffset: number,
+  input: BufferArg,
+  gradOutput: BufferArg,
+  stats: BufferArg,
+  weight: BufferArg,
+  paramGrads: BufferArg,
+  gradInput?: BufferArg,
+): Promise<Dispatch[]> {
   const count = checkShape('batchNormBackward', shape);
   const C = shape.channels;
   checkIntegers('batchNormBackward', { biasOffset }, C);
-  for (const [name, arg, n] of [['input', input, count], ['gradOutput', gradOutput, count], ['stats', stats, 2 * C], ['weight', weight, C],
-    ['paramGrads', paramGrads, biasOffset + C]] as const) checkSize('batchNormBackward', name, arg, n);
+  for (
+    const [name, arg, n] of [['input', input, count], ['gradOutput', gradOutput, count], ['stats', stats, 2 * C], [
+      'weight',
+      weight,
+      C,
+    ], ['paramGrads', paramGrads, biasOffset + C]] as const
+  ) checkSize('batchNormBackward', name, arg, n);
   const constants = { ...base(shape), BIAS_OFFSET: biasOffset, EPS: shape.eps ?? 1e-5 };
-  const reduce = await getKernel(gpu, { shader: 'batchnorm_backward_reduce', bindings: ['read', 'read', 'read', 'read_write'], constants });
-  const out: Dispatch[] = [{ kernel: reduce, bindGroup: reduce.bind(gpu, [input, gradOutput, stats, paramGrads]), workgroups: grid('batchNormBackward', C) }];
+  const reduce = await getKernel(gpu, {
+    shader: 'batchnorm_backward_reduce',
+    bindings: ['read', 'read', 'read', 'read_write'],
+    constants,
+  });
+  const out: Dispatch[] = [{
+    kernel: reduce,
+    bindGroup: reduce.bind(gpu, [input, gradOutput, stats, paramGrads]),
+    workgroups: grid('batchNormBackward', C),
+  }];
   if (gradInput) {
     checkSize('batchNormBackward', 'gradInput', gradInput, count);
     const kernel = await getKernel(gpu, {
-      shader: 'batchnorm_backward_input', bindings: ['read', 'read', 'read', 'read', 'read', 'read_write'], constants: { ...constants, PER, WG },
+      shader: 'batchnorm_backward_input',
+      bindings: ['read', 'read', 'read', 'read', 'read', 'read_write'],
+      constants: { ...constants, PER, WG },
     });
-    out.push({ kernel, bindGroup: kernel.bind(gpu, [input, gradOutput, stats, weight, paramGrads, gradInput]),
-      workgroups: grid('batchNormBackward', ceilDiv(count, PER * WG)) });
+    out.push({
+      kernel,
+      bindGroup: kernel.bind(gpu, [input, gradOutput, stats, weight, paramGrads, gradInput]),
+      workgroups: grid('batchNormBackward', ceilDiv(count, PER * WG)),
+    });
   }
   return out;
 }

@@ -3,7 +3,7 @@
 // failing, so sizes are checked here, naming the tensor, before a wrong result can be computed.
 import type { Gpu } from '../gpu/device.ts';
 import { createRgba32fTexture, createStorageBuffer, TEXTURE_USAGE } from '../gpu/buffers.ts';
-import { workgroupGrid, type BufferArg } from '../gpu/kernel.ts';
+import { type BufferArg, workgroupGrid } from '../gpu/kernel.ts';
 
 /** Bytes a buffer binding covers. */
 export function bindingBytes(arg: BufferArg): number {
@@ -13,14 +13,25 @@ export function bindingBytes(arg: BufferArg): number {
 /** Throws unless `arg` holds at least `elements` 32-bit words; `kernel` and `what` name them in the message. */
 export function checkSize(kernel: string, what: string, arg: BufferArg, elements: number): void {
   const bytes = bindingBytes(arg);
-  if (bytes < elements * 4) throw new RangeError(`${kernel}: ${what} needs ${elements} words (${elements * 4} bytes), its binding has ${bytes}`);
+  if (bytes < elements * 4) {
+    throw new RangeError(
+      `${kernel}: ${what} needs ${elements} words (${elements * 4} bytes), its binding has ${bytes}`,
+    );
+  }
 }
 
 /** Throws unless every value is an integer in min..max. */
-export function checkIntegers(kernel: string, values: Record<string, number>, min = 1, max = Number.MAX_SAFE_INTEGER): void {
+export function checkIntegers(
+  kernel: string,
+  values: Record<string, number>,
+  min = 1,
+  max = Number.MAX_SAFE_INTEGER,
+): void {
   for (const [name, value] of Object.entries(values)) {
     if (!Number.isInteger(value) || value < min || value > max) {
-      const range = max === Number.MAX_SAFE_INTEGER ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`) : `an integer in ${min}..${max}`;
+      const range = max === Number.MAX_SAFE_INTEGER
+        ? (min === 1 ? 'a positive integer' : `an integer >= ${min}`)
+        : `an integer in ${min}..${max}`;
       throw new RangeError(`${kernel}: ${name} must be ${range}, got ${value}`);
     }
   }
@@ -28,7 +39,12 @@ export function checkIntegers(kernel: string, values: Record<string, number>, mi
 
 /** Throws unless `value` is a workgroup size this adapter runs. */
 export function checkWorkgroup(gpu: Gpu, kernel: string, what: string, value: number): void {
-  checkIntegers(kernel, { [what]: value }, 1, Math.min(gpu.limits.maxComputeInvocationsPerWorkgroup, gpu.limits.maxComputeWorkgroupSizeX));
+  checkIntegers(
+    kernel,
+    { [what]: value },
+    1,
+    Math.min(gpu.limits.maxComputeInvocationsPerWorkgroup, gpu.limits.maxComputeWorkgroupSizeX),
+  );
 }
 
 /**
@@ -36,7 +52,9 @@ export function checkWorkgroup(gpu: Gpu, kernel: string, what: string, value: nu
  * `wid.x + wid.y * nwg.x`.
  */
 export function grid(kernel: string, groups: number): [number, number] {
-  if (groups > 65535 * 65535) throw new RangeError(`${kernel}: ${groups} workgroups is more than one dispatch allows; use a smaller batch`);
+  if (groups > 65535 * 65535) {
+    throw new RangeError(`${kernel}: ${groups} workgroups is more than one dispatch allows; use a smaller batch`);
+  }
   return workgroupGrid(groups);
 }
 

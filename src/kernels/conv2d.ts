@@ -3,12 +3,20 @@
 // stride and zero padding (PyTorch's Conv2d). Their register blocks are chosen in conv2d_tiles.ts.
 import type { Gpu } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, conv2dOutputSize, type Conv2dShape } from '../util/shapes.ts';
 import { checkIntegers, checkSize, checkWorkgroup, grid } from './checks.ts';
 import {
-  defaultBackwardInputTiles, defaultBackwardWeightTiles, defaultForwardTiles, MAX_CHANNEL_BLOCK, MAX_COLUMNS, MAX_SEGMENT, MAX_TAPS,
-  type Conv2dBackwardInputTiles, type Conv2dBackwardWeightTiles, type Conv2dForwardTiles,
+  type Conv2dBackwardInputTiles,
+  type Conv2dBackwardWeightTiles,
+  type Conv2dForwardTiles,
+  defaultBackwardInputTiles,
+  defaultBackwardWeightTiles,
+  defaultForwardTiles,
+  MAX_CHANNEL_BLOCK,
+  MAX_COLUMNS,
+  MAX_SEGMENT,
+  MAX_TAPS,
 } from './conv2d_tiles.ts';
 
 export { conv2dOutputSize, type Conv2dShape };
@@ -16,8 +24,17 @@ export type { Conv2dBackwardInputTiles, Conv2dBackwardWeightTiles, Conv2dForward
 
 /** A conv2d shape with defaults filled in and output size computed, in the shaders' constant names. */
 export interface ResolvedConv2d {
-  N: number; C: number; H: number; W: number; O: number; KH: number; KW: number;
-  S: number; P: number; OH: number; OW: number;
+  N: number;
+  C: number;
+  H: number;
+  W: number;
+  O: number;
+  KH: number;
+  KW: number;
+  S: number;
+  P: number;
+  OH: number;
+  OW: number;
 }
 
 /** Validates `shape` (positive sizes, a kernel that fits) and resolves it. */
@@ -29,13 +46,33 @@ export function resolveConv2dShape(shape: Conv2dShape): ResolvedConv2d {
   checkIntegers('conv2d', { padding }, 0);
   const { outH, outW } = conv2dOutputSize(shape);
   if (outH < 1 || outW < 1) {
-    throw new RangeError(`conv2d: a ${kernelH}x${kernelW} kernel does not fit a ${height}x${width} input with padding ${padding}`);
+    throw new RangeError(
+      `conv2d: a ${kernelH}x${kernelW} kernel does not fit a ${height}x${width} input with padding ${padding}`,
+    );
   }
-  return { N: batch, C: inChannels, H: height, W: width, O: outChannels, KH: kernelH, KW: kernelW, S: stride, P: padding, OH: outH, OW: outW };
+  return {
+    N: batch,
+    C: inChannels,
+    H: height,
+    W: width,
+    O: outChannels,
+    KH: kernelH,
+    KW: kernelW,
+    S: stride,
+    P: padding,
+    OH: outH,
+    OW: outW,
+  };
 }
 
 /** The bindings of a forward (buffer or texture kernel) hold the tensors of `s`. */
-export function checkForwardBindings(s: ResolvedConv2d, input: BufferArg, weight: BufferArg, bias: BufferArg, output: BufferArg): void {
+export function checkForwardBindings(
+  s: ResolvedConv2d,
+  input: BufferArg,
+  weight: BufferArg,
+  bias: BufferArg,
+  output: BufferArg,
+): void {
   checkSize('conv2d', 'input', input, s.N * s.C * s.H * s.W);
   checkSize('conv2d', 'weight', weight, s.O * s.C * s.KH * s.KW);
   checkSize('conv2d', 'bias', bias, s.O);
@@ -50,7 +87,9 @@ function checkOutputBlock(what: string, tiles: { channelBlock: number; columns: 
   checkIntegers('conv2d', { [`${what} channelBlock`]: tiles.channelBlock }, 1, MAX_CHANNEL_BLOCK);
   checkIntegers('conv2d', { [`${what} columns`]: tiles.columns }, 1, MAX_COLUMNS);
   if (segment > MAX_SEGMENT) {
-    throw new RangeError(`conv2d: ${what} needs row segments of ${segment} values, more than ${MAX_SEGMENT}; use fewer columns`);
+    throw new RangeError(
+      `conv2d: ${what} needs row segments of ${segment} values, more than ${MAX_SEGMENT}; use fewer columns`,
+    );
   }
 }
 
@@ -150,10 +189,19 @@ export async function conv2dBackwardWeight(
   const s = resolveConv2dShape(shape);
   const tiles = { ...defaultBackwardWeightTiles(shape), ...tileOverrides };
   checkIntegers('conv2d', { 'backward-weight channelBlock': tiles.channelBlock }, 1, MAX_CHANNEL_BLOCK);
-  checkIntegers('conv2d', { 'backward-weight kernelRowBlock': tiles.kernelRowBlock, 'backward-weight kernelColumnBlock': tiles.kernelColumnBlock },
-    1, MAX_TAPS);
+  checkIntegers(
+    'conv2d',
+    {
+      'backward-weight kernelRowBlock': tiles.kernelRowBlock,
+      'backward-weight kernelColumnBlock': tiles.kernelColumnBlock,
+    },
+    1,
+    MAX_TAPS,
+  );
   const taps = tiles.kernelRowBlock * tiles.kernelColumnBlock;
-  if (taps > MAX_TAPS) throw new RangeError(`conv2d: backward-weight block holds ${taps} kernel taps, more than ${MAX_TAPS}`);
+  if (taps > MAX_TAPS) {
+    throw new RangeError(`conv2d: backward-weight block holds ${taps} kernel taps, more than ${MAX_TAPS}`);
+  }
   checkIntegers('conv2d', { 'backward-weight rowsPerChunk': tiles.rowsPerChunk });
   checkWorkgroup(gpu, 'conv2d', 'backward-weight workgroup', tiles.workgroup);
   checkWorkgroup(gpu, 'conv2d', 'backward-weight reduceWorkgroup', tiles.reduceWorkgroup);

@@ -4,7 +4,7 @@
 // gradient with shaders/reduce_tree.wgsl (fixed order: deterministic). Tiles: gemm_tiles.ts.
 import type { Gpu } from '../gpu/device.ts';
 import { createStorageBuffer } from '../gpu/buffers.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import type { Conv2dShape } from '../util/shapes.ts';
 import { checkForwardBindings, resolveConv2dShape, type ResolvedConv2d } from './conv2d.ts';
 import { checkSize, grid, placeholderBuffer } from './checks.ts';
@@ -16,9 +16,23 @@ import { reduceTree } from './reduce_tree.ts';
 
 const MODE = { forward: 0, backwardInput: 1, backwardWeight: 2 } as const;
 
-async function kernelFor(gpu: Gpu, s: ResolvedConv2d, pass: keyof typeof MODE, tiles: GemmTiles, flags: { bias?: boolean; relu?: boolean } = {}) {
+async function kernelFor(
+  gpu: Gpu,
+  s: ResolvedConv2d,
+  pass: keyof typeof MODE,
+  tiles: GemmTiles,
+  flags: { bias?: boolean; relu?: boolean } = {},
+) {
   const shape: Conv2dShape = {
-    batch: s.N, inChannels: s.C, height: s.H, width: s.W, outChannels: s.O, kernelH: s.KH, kernelW: s.KW, stride: s.S, padding: s.P,
+    batch: s.N,
+    inChannels: s.C,
+    height: s.H,
+    width: s.W,
+    outChannels: s.O,
+    kernelH: s.KH,
+    kernelW: s.KW,
+    stride: s.S,
+    padding: s.P,
   };
   const [m, n, k] = conv2dGemmShape(shape, pass);
   checkGemmTiles(gpu, `conv2d ${pass}`, tiles);
@@ -27,8 +41,21 @@ async function kernelFor(gpu: Gpu, s: ResolvedConv2d, pass: keyof typeof MODE, t
     shader: 'conv2d_gemm_tiled',
     bindings: ['read', 'read', 'read', 'read_write'],
     constants: {
-      ...block.constants, MODE: MODE[pass], BATCH: s.N, C: s.C, H: s.H, W: s.W, O: s.O, KH: s.KH, KW: s.KW, S: s.S, P: s.P, OH: s.OH,
-      OW: s.OW, HAS_BIAS: flags.bias ? 1 : 0, RELU: flags.relu ? 1 : 0,
+      ...block.constants,
+      MODE: MODE[pass],
+      BATCH: s.N,
+      C: s.C,
+      H: s.H,
+      W: s.W,
+      O: s.O,
+      KH: s.KH,
+      KW: s.KW,
+      S: s.S,
+      P: s.P,
+      OH: s.OH,
+      OW: s.OW,
+      HAS_BIAS: flags.bias ? 1 : 0,
+      RELU: flags.relu ? 1 : 0,
     },
   });
   return { kernel, block, m, n, k };
@@ -49,7 +76,11 @@ export async function conv2dForwardTiled(
   const [m, n, k] = conv2dGemmShape(shape, 'forward');
   const tiles = options.tiles ?? defaultGemmTiles('discrete-gpu', m, n, k);
   const { kernel, block } = await kernelFor(gpu, s, 'forward', tiles, { bias: true, relu: options.relu });
-  return [{ kernel, bindGroup: kernel.bind(gpu, [input, weight, bias, output]), workgroups: grid('conv2d', block.groups) }];
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [input, weight, bias, output]),
+    workgroups: grid('conv2d', block.groups),
+  }];
 }
 
 /** gradInput = d(loss)/d(input) from gradOutput and the weights. Overwrites gradInput. One dispatch. */
@@ -66,8 +97,17 @@ export async function conv2dBackwardInputTiled(
   checkSize('conv2d', 'weight', weight, s.O * s.C * s.KH * s.KW);
   checkSize('conv2d', 'gradInput', gradInput, s.N * s.C * s.H * s.W);
   const [m, n, k] = conv2dGemmShape(shape, 'backwardInput');
-  const { kernel, block } = await kernelFor(gpu, s, 'backwardInput', tiles ?? defaultGemmTiles('discrete-gpu', m, n, k));
-  return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, weight, placeholderBuffer(gpu), gradInput]), workgroups: grid('conv2d', block.groups) }];
+  const { kernel, block } = await kernelFor(
+    gpu,
+    s,
+    'backwardInput',
+    tiles ?? defaultGemmTiles('discrete-gpu', m, n, k),
+  );
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [gradOutput, weight, placeholderBuffer(gpu), gradInput]),
+    workgroups: grid('conv2d', block.groups),
+  }];
 }
 
 // Split-K partial sums, one buffer per device, grown on demand (as conv2d.ts's): dispatches run in
@@ -104,13 +144,23 @@ export async function conv2dBackwardWeightTiled(
   const tiles = options.tiles ?? defaultGemmTiles('discrete-gpu', m, n, k, true);
   const { kernel, block } = await kernelFor(gpu, s, 'backwardWeight', tiles);
   const splits = block.constants.K_SPLITS;
-  const bias = await reduceTree(gpu, { outer: s.N, j: s.O, inner: s.OH * s.OW }, gradOutput, gradBias, { subgroups: options.subgroups });
+  const bias = await reduceTree(gpu, { outer: s.N, j: s.O, inner: s.OH * s.OW }, gradOutput, gradBias, {
+    subgroups: options.subgroups,
+  });
   if (splits === 1) {
-    return [{ kernel, bindGroup: kernel.bind(gpu, [gradOutput, input, placeholderBuffer(gpu), gradWeight]), workgroups: grid('conv2d', block.groups) }, bias];
+    return [{
+      kernel,
+      bindGroup: kernel.bind(gpu, [gradOutput, input, placeholderBuffer(gpu), gradWeight]),
+      workgroups: grid('conv2d', block.groups),
+    }, bias];
   }
   const partial = partialBuffer(gpu, splits * m * n);
   return [
-    { kernel, bindGroup: kernel.bind(gpu, [gradOutput, input, placeholderBuffer(gpu), partial]), workgroups: grid('conv2d', block.groups) },
+    {
+      kernel,
+      bindGroup: kernel.bind(gpu, [gradOutput, input, placeholderBuffer(gpu), partial]),
+      workgroups: grid('conv2d', block.groups),
+    },
     await reduceTree(gpu, { outer: splits, j: m * n }, partial, gradWeight, { subgroups: options.subgroups }),
     bias,
   ];

@@ -3,14 +3,18 @@
 // and its output written packed for a following linear layer's texture product. conv2's 3x3 kernel
 // chains too few taps per store for conv2d_texture.ts, but 10 channels make 3 texels per tap here.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, conv2dOutputSize, type Conv2dShape } from '../util/shapes.ts';
 import { checkIntegers, checkWorkgroup, grid } from './checks.ts';
 import {
-  defaultImplicitGemmTiles, implicitGemmSuits, MAX_IMPLICIT_GEMM_COLUMNS, MAX_IMPLICIT_GEMM_ROWS, type ImplicitGemmTiles,
+  defaultImplicitGemmTiles,
+  implicitGemmSuits,
+  type ImplicitGemmTiles,
+  MAX_IMPLICIT_GEMM_COLUMNS,
+  MAX_IMPLICIT_GEMM_ROWS,
 } from './conv2d_tiles.ts';
 import { registerBlock } from './matmul.ts';
-import { checkChannelsLast, texelsPerRow, type ChannelsLastTexture, type PackedMatrix } from './layout.ts';
+import { type ChannelsLastTexture, checkChannelsLast, type PackedMatrix, texelsPerRow } from './layout.ts';
 
 export { defaultImplicitGemmTiles, implicitGemmSuits, type ImplicitGemmTiles };
 
@@ -31,7 +35,9 @@ export async function conv2dForwardImplicitGemm(
   output: PackedMatrix,
 ): Promise<Dispatch> {
   if (!implicitGemmSuits(gpu.limits, shape)) {
-    throw new RangeError(`${WHAT} needs stride 1, no padding, output positions a multiple of 4, and textures this adapter allows`);
+    throw new RangeError(
+      `${WHAT} needs stride 1, no padding, output positions a multiple of 4, and textures this adapter allows`,
+    );
   }
   const { batch: n, inChannels: c, height: h, width: w, outChannels: o, kernelH: kh, kernelW: kw } = shape;
   const { outH, outW } = conv2dOutputSize(shape);
@@ -52,7 +58,14 @@ export async function conv2dForwardImplicitGemm(
     shader: 'conv2d_forward_implicit_gemm',
     bindings: ['texture', 'texture', 'read', 'rgba32float_write'],
     constants: {
-      N: n, W: w, C4: texelsPerRow(c), O: o, KH: kh, KW: kw, OW: outW, P: positions,
+      N: n,
+      W: w,
+      C4: texelsPerRow(c),
+      O: o,
+      KH: kh,
+      KW: kw,
+      OW: outW,
+      P: positions,
       RELU: options.relu ? 1 : 0,
       ...block.constants,
     },

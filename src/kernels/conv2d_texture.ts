@@ -2,17 +2,29 @@
 // from its input and weights packed into textures (layout.ts), optionally max-pooling 2x2 as it stores
 // into the next convolution's channels-last input. Its register block is chosen in conv2d_tiles.ts.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, type Conv2dShape } from '../util/shapes.ts';
 import { checkIntegers, checkSize, checkWorkgroup, grid, placeholderTexture } from './checks.ts';
 import { checkForwardBindings, resolveConv2dShape } from './conv2d.ts';
 import {
-  conv2dTexturePoolSuits, conv2dTextureSuits, defaultTexturePoolTiles, defaultTextureTiles, MAX_TEXTURE_CHANNELS, MAX_TEXTURE_KERNEL_W,
+  conv2dTexturePoolSuits,
+  conv2dTextureSuits,
   type Conv2dTextureTiles,
+  defaultTexturePoolTiles,
+  defaultTextureTiles,
+  MAX_TEXTURE_CHANNELS,
+  MAX_TEXTURE_KERNEL_W,
 } from './conv2d_tiles.ts';
-import { checkChannelsLast, createPackedMatrix, packMatrix, texelsPerRow, type ChannelsLastTexture, type PackedMatrix } from './layout.ts';
+import {
+  type ChannelsLastTexture,
+  checkChannelsLast,
+  createPackedMatrix,
+  type PackedMatrix,
+  packMatrix,
+  texelsPerRow,
+} from './layout.ts';
 
-export { conv2dTexturePoolSuits, conv2dTextureSuits, defaultTextureTiles, type Conv2dTextureTiles };
+export { conv2dTexturePoolSuits, conv2dTextureSuits, type Conv2dTextureTiles, defaultTextureTiles };
 
 /** Textures the texture forward packs its input and weights into (createConv2dPackedOperands). */
 export interface Conv2dPackedOperands {
@@ -30,7 +42,12 @@ export function createConv2dPackedOperands(gpu: Gpu, label: string, shape: Conv2
 }
 
 /** Packs the weights into `packed.weight` for conv2dForwardTexture (once per upload, for forward-only networks). */
-export function packConv2dTextureWeight(gpu: Gpu, shape: Conv2dShape, weight: BufferArg, packed: Conv2dPackedOperands): Promise<Dispatch> {
+export function packConv2dTextureWeight(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  weight: BufferArg,
+  packed: Conv2dPackedOperands,
+): Promise<Dispatch> {
   const s = resolveConv2dShape(shape);
   checkSize('conv2d', 'weight', weight, s.O * s.C * s.KH * s.KW);
   return packMatrix(gpu, { rows: s.O * s.C * s.KH, k: s.KW }, weight, packed.weight);
@@ -61,14 +78,20 @@ export async function conv2dForwardTexture(
 ): Promise<Dispatch[]> {
   const s = resolveConv2dShape(shape);
   if (!conv2dTextureSuits(shape)) {
-    throw new RangeError(`conv2d from textures needs stride 1, no padding and a kernel 4..${MAX_TEXTURE_KERNEL_W} wide`);
+    throw new RangeError(
+      `conv2d from textures needs stride 1, no padding and a kernel 4..${MAX_TEXTURE_KERNEL_W} wide`,
+    );
   }
   const pooled = options.pooled;
   const tiles = { ...(pooled ? defaultTexturePoolTiles(shape) : defaultTextureTiles(shape)), ...options.tiles };
   if (pooled) {
-    if (!conv2dTexturePoolSuits(shape)) throw new RangeError('conv2d from textures pools only up to 10 channels of outputs at least 2x2');
+    if (!conv2dTexturePoolSuits(shape)) {
+      throw new RangeError('conv2d from textures pools only up to 10 channels of outputs at least 2x2');
+    }
     if (tiles.channelBlock !== s.O || tiles.rows % 2 !== 0) {
-      throw new RangeError(`conv2d from textures: pooling needs every channel in a block (${s.O}) and an even number of rows`);
+      throw new RangeError(
+        `conv2d from textures: pooling needs every channel in a block (${s.O}) and an even number of rows`,
+      );
     }
     checkChannelsLast('conv2d from textures', pooled, s.N, s.O, Math.floor(s.OH / 2), Math.floor(s.OW / 2));
   }
@@ -85,7 +108,14 @@ export async function conv2dForwardTexture(
     shader: 'conv2d_forward_texture',
     bindings: ['texture', 'texture', 'read', 'read_write', 'rgba32float_write'],
     constants: {
-      N: s.N, C: s.C, H: s.H, O: s.O, KH: s.KH, KW: s.KW, OH: s.OH, OW: s.OW,
+      N: s.N,
+      C: s.C,
+      H: s.H,
+      O: s.O,
+      KH: s.KH,
+      KW: s.KW,
+      OH: s.OH,
+      OW: s.OW,
       W4: texelsPerRow(s.W),
       KW4: texelsPerRow(s.KW),
       PAGE: packed.input.pageRows,
@@ -105,7 +135,13 @@ export async function conv2dForwardTexture(
     ...(options.weightPrepacked ? [] : [await packConv2dTextureWeight(gpu, shape, weight, packed)]),
     {
       kernel,
-      bindGroup: kernel.bind(gpu, [packed.input.view, packed.weight.view, bias, output, pooled?.view ?? placeholderTexture(gpu)]),
+      bindGroup: kernel.bind(gpu, [
+        packed.input.view,
+        packed.weight.view,
+        bias,
+        output,
+        pooled?.view ?? placeholderTexture(gpu),
+      ]),
       workgroups: grid('conv2d', ceilDiv(s.N * oBlocks * yBlocks * xBlocks, tiles.workgroup)),
     },
   ];

@@ -1,7 +1,7 @@
 // Register blocks and workgroup sizes of the conv2d kernels, and which layers the texture kernels
 // suit: GPU-free rules that the kernel modules default to and the planner (src/nn/planner.ts) records
 // in an execution plan. The defaults suit lavapipe (CPU Vulkan); bench/conv2d-tiles.ts sweeps others.
-import { ceilDiv, conv2dOutputSize, evenBlock, texelsPerRow, type Conv2dShape } from '../util/shapes.ts';
+import { ceilDiv, conv2dOutputSize, type Conv2dShape, evenBlock, texelsPerRow } from '../util/shapes.ts';
 
 /** Register block of shaders/conv2d_forward.wgsl: each invocation computes channelBlock x columns outputs. */
 export interface Conv2dForwardTiles {
@@ -154,19 +154,34 @@ export function defaultBackwardWeightTiles(shape: Conv2dShape): Conv2dBackwardWe
   const kernelColumnBlock = evenBlock(shape.kernelW, tapLimit);
   const kernelRowBlock = evenBlock(shape.kernelH, Math.max(1, Math.floor(tapLimit / kernelColumnBlock)));
   const taps = kernelRowBlock * kernelColumnBlock;
-  const channelBlock = evenBlock(shape.outChannels, Math.min(MAX_CHANNEL_BLOCK, Math.max(1, Math.floor(accLimit / taps))));
+  const channelBlock = evenBlock(
+    shape.outChannels,
+    Math.min(MAX_CHANNEL_BLOCK, Math.max(1, Math.floor(accLimit / taps))),
+  );
   const blocksPerChunk = ceilDiv(shape.outChannels, channelBlock) * shape.inChannels *
     ceilDiv(shape.kernelH, kernelRowBlock) * ceilDiv(shape.kernelW, kernelColumnBlock);
   // Enough chunks for about 512 invocations; each still sums a long run of rows.
   const rows = shape.batch * outH;
   const chunks = Math.max(1, Math.min(rows, ceilDiv(512, blocksPerChunk)));
-  return { channelBlock, kernelRowBlock, kernelColumnBlock, rowsPerChunk: ceilDiv(rows, chunks), workgroup: 64, reduceWorkgroup: 64 };
+  return {
+    channelBlock,
+    kernelRowBlock,
+    kernelColumnBlock,
+    rowsPerChunk: ceilDiv(rows, chunks),
+    workgroup: 64,
+    reduceWorkgroup: 64,
+  };
 }
 
 export function defaultTextureTiles(shape: Conv2dShape): Conv2dTextureTiles {
   const { outW } = conv2dOutputSize(shape);
   // conv1 (10 channels, 24x24, 5x5) ran best with all 10 channels x 4 rows x 8 columns (prototype).
-  return { channelBlock: evenBlock(shape.outChannels, MAX_TEXTURE_CHANNELS), rows: 4, columnTexels: outW > 4 ? 2 : 1, workgroup: 8 };
+  return {
+    channelBlock: evenBlock(shape.outChannels, MAX_TEXTURE_CHANNELS),
+    rows: 4,
+    columnTexels: outW > 4 ? 2 : 1,
+    workgroup: 8,
+  };
 }
 
 /** The texture forward's tiles when it max-pools as it stores: every channel in one block. */
@@ -193,7 +208,8 @@ export function defaultImplicitGemmTiles(shape: Conv2dShape): ImplicitGemmTiles 
  * 8 wide. Narrower kernels chain too few taps per store to pay for the packing (bench/RESULTS.md).
  */
 export function conv2dTextureSuits(shape: Conv2dShape): boolean {
-  return (shape.stride ?? 1) === 1 && (shape.padding ?? 0) === 0 && shape.kernelW >= 4 && shape.kernelW <= MAX_TEXTURE_KERNEL_W;
+  return (shape.stride ?? 1) === 1 && (shape.padding ?? 0) === 0 && shape.kernelW >= 4 &&
+    shape.kernelW <= MAX_TEXTURE_KERNEL_W;
 }
 
 /** Whether the texture forward can max-pool `shape`'s output 2x2 at stride 2 itself. */

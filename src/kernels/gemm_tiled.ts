@@ -1,10 +1,10 @@
 // Dispatches shaders/gemm_tiled.wgsl: C = op(A)·op(B) (+ bias, ReLU, ReLU mask) with workgroup tiles, the
 // GPU-class variant of matmul.ts (same operands, options and results bit for bit). Tiles: gemm_tiles.ts.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import type { MatmulShape } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid, placeholderBuffer } from './checks.ts';
-import { defaultGemmTiles, gemmTileConstants, gemmTilesProblem, type GemmTiles } from './gemm_tiles.ts';
+import { defaultGemmTiles, gemmTileConstants, type GemmTiles, gemmTilesProblem } from './gemm_tiles.ts';
 import type { MatmulOptions } from './matmul.ts';
 
 /** Throws a RangeError naming the problem unless this adapter runs `tiles`. */
@@ -25,7 +25,9 @@ export async function gemmTiled(
 ): Promise<Dispatch[]> {
   const { m, n, k } = shape;
   checkIntegers('gemmTiled', { m, n, k });
-  if (Math.max(m * k, k * n, m * n) >= 2 ** 32) throw new RangeError(`gemmTiled ${m}x${n}x${k}: a matrix has 2^32 or more elements`);
+  if (Math.max(m * k, k * n, m * n) >= 2 ** 32) {
+    throw new RangeError(`gemmTiled ${m}x${n}x${k}: a matrix has 2^32 or more elements`);
+  }
   const tiles = { ...(options.tiles ?? defaultGemmTiles('discrete-gpu', m, n, k)), splits: 1 };
   checkGemmTiles(gpu, 'gemmTiled', tiles);
   checkSize('gemmTiled', 'A', a, m * k);
@@ -46,6 +48,12 @@ export async function gemmTiled(
       RELU_MASK: options.reluMask ? 1 : 0,
     },
   });
-  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? placeholderBuffer(gpu), c, options.reluMask ?? placeholderBuffer(gpu, 1)]);
+  const bindGroup = kernel.bind(gpu, [
+    a,
+    b,
+    options.bias ?? placeholderBuffer(gpu),
+    c,
+    options.reluMask ?? placeholderBuffer(gpu, 1),
+  ]);
   return [{ kernel, bindGroup, workgroups: grid('gemmTiled', block.groups) }];
 }

@@ -35,22 +35,40 @@ export function gemmTilesProblem(tiles: GemmTiles, maxInvocations: number): stri
   if (!ints.every((v) => Number.isInteger(v) && v >= 1)) return 'every size must be a positive integer';
   if (tileM > MAX_GEMM_TILE || tileN > MAX_GEMM_TILE) return `tileM and tileN must be at most ${MAX_GEMM_TILE}`;
   if (tileK > MAX_GEMM_TILE_K) return `tileK must be at most ${MAX_GEMM_TILE_K}`;
-  if (threadM > MAX_GEMM_THREAD || threadN > MAX_GEMM_THREAD) return `threadM and threadN must be at most ${MAX_GEMM_THREAD}`;
+  if (threadM > MAX_GEMM_THREAD || threadN > MAX_GEMM_THREAD) {
+    return `threadM and threadN must be at most ${MAX_GEMM_THREAD}`;
+  }
   if (tileM % threadM !== 0 || tileN % threadN !== 0) return 'tileM must be a multiple of threadM, tileN of threadN';
-  if (gemmWorkgroup(tiles) > maxInvocations) return `(tileM/threadM)*(tileN/threadN) must be at most ${maxInvocations} invocations`;
+  if (gemmWorkgroup(tiles) > maxInvocations) {
+    return `(tileM/threadM)*(tileN/threadN) must be at most ${maxInvocations} invocations`;
+  }
   return undefined;
 }
 
 /** The override constants and workgroup count of a tiled product C[m, n] over k. */
-export function gemmTileConstants(tiles: GemmTiles, m: number, n: number, k: number): { constants: Record<string, number>; groups: number } {
+export function gemmTileConstants(
+  tiles: GemmTiles,
+  m: number,
+  n: number,
+  k: number,
+): { constants: Record<string, number>; groups: number } {
   const splits = Math.max(1, Math.min(tiles.splits ?? 1, k));
   // Chunks are whole steps of tileK, so the last split is the only short one.
   const chunk = ceilDiv(ceilDiv(k, splits), tiles.tileK) * tiles.tileK;
   const used = ceilDiv(k, chunk);
   return {
     constants: {
-      GEMM_M: m, GEMM_N: n, GEMM_K: k, TILE_M: tiles.tileM, TILE_N: tiles.tileN, TILE_K: tiles.tileK,
-      THREAD_M: tiles.threadM, THREAD_N: tiles.threadN, WG: gemmWorkgroup(tiles), K_SPLITS: used, K_CHUNK: chunk,
+      GEMM_M: m,
+      GEMM_N: n,
+      GEMM_K: k,
+      TILE_M: tiles.tileM,
+      TILE_N: tiles.tileN,
+      TILE_K: tiles.tileK,
+      THREAD_M: tiles.threadM,
+      THREAD_N: tiles.threadN,
+      WG: gemmWorkgroup(tiles),
+      K_SPLITS: used,
+      K_CHUNK: chunk,
     },
     groups: ceilDiv(m, tiles.tileM) * ceilDiv(n, tiles.tileN) * used,
   };
@@ -71,8 +89,9 @@ const side = (d: number) => (d <= 16 ? 16 : d <= 32 ? 32 : 64);
  */
 export function defaultGemmTiles(kind: TileClass, m: number, n: number, k: number, splitK = false): GemmTiles {
   let tiles: GemmTiles;
-  if (kind === 'discrete-gpu' && m >= 2048 && n >= 64) tiles = { tileM: 128, tileN: 64, tileK: 8, threadM: 8, threadN: 4 };
-  else if (kind === 'cpu-driver') tiles = { tileM: 32, tileN: 32, tileK: 8, threadM: 4, threadN: 4 };
+  if (kind === 'discrete-gpu' && m >= 2048 && n >= 64) {
+    tiles = { tileM: 128, tileN: 64, tileK: 8, threadM: 8, threadN: 4 };
+  } else if (kind === 'cpu-driver') tiles = { tileM: 32, tileN: 32, tileK: 8, threadM: 4, threadN: 4 };
   else {
     const tileM = side(m);
     const tileN = side(n);
@@ -107,10 +126,15 @@ export function splitCounts(k: number): number[] {
 }
 
 /** The product each pass of a tiled convolution runs (shaders/conv2d_gemm_tiled.wgsl's header): [m, n, k]. */
-export function conv2dGemmShape(shape: Conv2dShape, pass: 'forward' | 'backwardInput' | 'backwardWeight'): [number, number, number] {
+export function conv2dGemmShape(
+  shape: Conv2dShape,
+  pass: 'forward' | 'backwardInput' | 'backwardWeight',
+): [number, number, number] {
   const { outH, outW } = conv2dOutputSize(shape);
   const taps = shape.kernelH * shape.kernelW;
   if (pass === 'forward') return [shape.batch * outH * outW, shape.outChannels, shape.inChannels * taps];
-  if (pass === 'backwardInput') return [shape.batch * shape.height * shape.width, shape.inChannels, shape.outChannels * taps];
+  if (pass === 'backwardInput') {
+    return [shape.batch * shape.height * shape.width, shape.inChannels, shape.outChannels * taps];
+  }
   return [shape.outChannels, shape.inChannels * taps, shape.batch * outH * outW];
 }

@@ -4,7 +4,7 @@
 // lavapipe is what makes the texture products about twice as fast as the buffer ones.
 import type { Gpu } from '../gpu/device.ts';
 import { createRgba32fTexture, TEXTURE_USAGE } from '../gpu/buffers.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, maxPool2dOutputSize, texelsPerRow } from '../util/shapes.ts';
 import { checkIntegers, grid } from './checks.ts';
 
@@ -31,7 +31,13 @@ export const packFits = (limits: { maxTextureDimension2D: number }, rows: number
  * height go to further columns of pages (conv2d's input; the product reads unpaged ones only). The caller
  * destroys it (`.texture.destroy()`).
  */
-export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: number, options: { paged?: boolean } = {}): PackedMatrix {
+export function createPackedMatrix(
+  gpu: Gpu,
+  label: string,
+  rows: number,
+  k: number,
+  options: { paged?: boolean } = {},
+): PackedMatrix {
   const pageRows = options.paged ? Math.min(rows, gpu.limits.maxTextureDimension2D) : rows;
   const width = texelsPerRow(k) * Math.ceil(rows / pageRows);
   const texture = createRgba32fTexture(gpu, label, width, pageRows, TEXTURE_USAGE);
@@ -41,7 +47,9 @@ export function createPackedMatrix(gpu: Gpu, label: string, rows: number, k: num
 /** Throws unless `rows` rows of `k` fit `dst`. */
 export function checkFits(what: string, rows: number, k: number, dst: PackedMatrix): void {
   if (rows > dst.rows || k > dst.k) {
-    throw new RangeError(`${what}: ${rows} rows of ${k} do not fit "${dst.texture.label}" (${dst.rows} rows of ${dst.k})`);
+    throw new RangeError(
+      `${what}: ${rows} rows of ${k} do not fit "${dst.texture.label}" (${dst.rows} rows of ${dst.k})`,
+    );
   }
 }
 
@@ -65,11 +73,20 @@ export async function packMatrix(
     shader: 'pack_texture',
     bindings: ['read', 'rgba32float_write'],
     constants: {
-      ROWS: rows, K: k, K4: k4, TRANSPOSE: shape.transpose ? 1 : 0, PAGE: dst.pageRows, WG: PACK_WORKGROUP,
+      ROWS: rows,
+      K: k,
+      K4: k4,
+      TRANSPOSE: shape.transpose ? 1 : 0,
+      PAGE: dst.pageRows,
+      WG: PACK_WORKGROUP,
       ...(shape.normalizePixels ? { PIXELS: 1, MEAN: shape.normalizePixels.mean, STD: shape.normalizePixels.std } : {}),
     },
   });
-  return { kernel, bindGroup: kernel.bind(gpu, [source, dst.view]), workgroups: grid('packMatrix', ceilDiv(k4 * rows, PACK_WORKGROUP)) };
+  return {
+    kernel,
+    bindGroup: kernel.bind(gpu, [source, dst.view]),
+    workgroups: grid('packMatrix', ceilDiv(k4 * rows, PACK_WORKGROUP)),
+  };
 }
 
 /** NCHW planes packed channels-last: row r of the texture holds item r, texel (y * width + x) * C4 + g. */
@@ -83,17 +100,32 @@ export interface ChannelsLastTexture {
 }
 
 /** A texture for `items` NCHW items of channels x height x width, packed channels-last. The caller destroys it. */
-export function createChannelsLastTexture(gpu: Gpu, label: string, items: number, channels: number, height: number, width: number):
-  ChannelsLastTexture {
+export function createChannelsLastTexture(
+  gpu: Gpu,
+  label: string,
+  items: number,
+  channels: number,
+  height: number,
+  width: number,
+): ChannelsLastTexture {
   const texture = createRgba32fTexture(gpu, label, height * width * texelsPerRow(channels), items, TEXTURE_USAGE);
   return { texture, view: texture.createView({ label }), items, channels, height, width };
 }
 
 /** Throws unless `t` holds at least `items` items of channels x height x width. */
-export function checkChannelsLast(what: string, t: ChannelsLastTexture, items: number, channels: number, height: number, width: number): void {
+export function checkChannelsLast(
+  what: string,
+  t: ChannelsLastTexture,
+  items: number,
+  channels: number,
+  height: number,
+  width: number,
+): void {
   if (items > t.items || t.channels !== channels || t.height !== height || t.width !== width) {
-    throw new RangeError(`${what}: "${t.texture.label}" holds ${t.items} of ${t.channels}x${t.height}x${t.width}, ` +
-      `not ${items} of ${channels}x${height}x${width}`);
+    throw new RangeError(
+      `${what}: "${t.texture.label}" holds ${t.items} of ${t.channels}x${t.height}x${t.width}, ` +
+        `not ${items} of ${channels}x${height}x${width}`,
+    );
   }
 }
 
@@ -111,17 +143,36 @@ export async function packChannelsLast(
   const pool = shape.pool ?? 1;
   const stride = shape.stride ?? pool;
   checkIntegers('packChannelsLast', { items, channels, height, width, pool, stride }, 1, 2 ** 31);
-  if (pool > height || pool > width) throw new RangeError(`packChannelsLast: a ${pool}x${pool} window does not fit ${height}x${width}`);
+  if (pool > height || pool > width) {
+    throw new RangeError(`packChannelsLast: a ${pool}x${pool} window does not fit ${height}x${width}`);
+  }
   const { outH, outW } = maxPool2dOutputSize({ batch: items, channels, height, width, kernel: pool, stride });
   if (items > dst.items || channels !== dst.channels || outH !== dst.height || outW !== dst.width) {
-    throw new RangeError(`packChannelsLast: ${items} items of ${channels}x${outH}x${outW} do not fit "${dst.texture.label}" ` +
-      `(${dst.items} of ${dst.channels}x${dst.height}x${dst.width})`);
+    throw new RangeError(
+      `packChannelsLast: ${items} items of ${channels}x${outH}x${outW} do not fit "${dst.texture.label}" ` +
+        `(${dst.items} of ${dst.channels}x${dst.height}x${dst.width})`,
+    );
   }
   const c4 = texelsPerRow(channels);
   const kernel = await getKernel(gpu, {
     shader: 'pack_channels_last',
     bindings: ['read', 'rgba32float_write'],
-    constants: { R: items, C: channels, H: height, W: width, OH: outH, OW: outW, C4: c4, POOL: pool, STRIDE: stride, WG: PACK_WORKGROUP },
+    constants: {
+      R: items,
+      C: channels,
+      H: height,
+      W: width,
+      OH: outH,
+      OW: outW,
+      C4: c4,
+      POOL: pool,
+      STRIDE: stride,
+      WG: PACK_WORKGROUP,
+    },
   });
-  return { kernel, bindGroup: kernel.bind(gpu, [src, dst.view]), workgroups: grid('packChannelsLast', ceilDiv(items * c4 * outH * outW, PACK_WORKGROUP)) };
+  return {
+    kernel,
+    bindGroup: kernel.bind(gpu, [src, dst.view]),
+    workgroups: grid('packChannelsLast', ceilDiv(items * c4 * outH * outW, PACK_WORKGROUP)),
+  };
 }

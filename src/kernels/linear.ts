@@ -4,10 +4,10 @@
 // on lavapipe where the packing pays; src/nn/planner.ts decides). The bias gradient is a column sum
 // (shaders/bias_grad.wgsl, dispatched here). Backward kernels overwrite their outputs.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, type LinearShape } from '../util/shapes.ts';
 import { checkIntegers, grid } from './checks.ts';
-import { packMatrix, type PackedMatrix } from './layout.ts';
+import { type PackedMatrix, packMatrix } from './layout.ts';
 import { matmul, type MatmulTiles } from './matmul.ts';
 import { matmulTexture } from './matmul_texture.ts';
 
@@ -43,19 +43,36 @@ export async function linearForward(
   const { batch, inFeatures, outFeatures } = shape;
   const { packed } = options;
   if (!packed) {
-    return matmul(gpu, { m: batch, n: outFeatures, k: inFeatures, transposeB: true },
-      { bias, relu: options.relu, tiles: options.tiles }, input, weight, output);
+    return matmul(
+      gpu,
+      { m: batch, n: outFeatures, k: inFeatures, transposeB: true },
+      { bias, relu: options.relu, tiles: options.tiles },
+      input,
+      weight,
+      output,
+    );
   }
   return [
     ...(packed.prepacked?.input ? [] : [await packMatrix(gpu, { rows: batch, k: inFeatures }, input, packed.input)]),
     ...(packed.prepacked?.weight ? [] : [await packLinearWeight(gpu, shape, weight, packed.weight)]),
-    ...(await matmulTexture(gpu, { m: batch, n: outFeatures, k: inFeatures }, { bias, relu: options.relu, tiles: options.tiles }, packed.input,
-      packed.weight, output)),
+    ...(await matmulTexture(
+      gpu,
+      { m: batch, n: outFeatures, k: inFeatures },
+      { bias, relu: options.relu, tiles: options.tiles },
+      packed.input,
+      packed.weight,
+      output,
+    )),
   ];
 }
 
 /** Packs W [out, in] for linearForward from textures (once per upload, for forward-only networks). */
-export function packLinearWeight(gpu: Gpu, shape: LinearShape, weight: BufferArg, packed: PackedMatrix): Promise<Dispatch> {
+export function packLinearWeight(
+  gpu: Gpu,
+  shape: LinearShape,
+  weight: BufferArg,
+  packed: PackedMatrix,
+): Promise<Dispatch> {
   return packMatrix(gpu, { rows: shape.outFeatures, k: shape.inFeatures }, weight, packed);
 }
 
@@ -73,8 +90,14 @@ export async function linearBackwardInput(
 ): Promise<Dispatch[]> {
   checkShape(shape);
   const { batch, inFeatures, outFeatures } = shape;
-  return matmul(gpu, { m: batch, n: inFeatures, k: outFeatures }, { reluMask: options.reluOutput, tiles: options.tiles }, gradOutput, weight,
-    gradInput);
+  return matmul(
+    gpu,
+    { m: batch, n: inFeatures, k: outFeatures },
+    { reluMask: options.reluOutput, tiles: options.tiles },
+    gradOutput,
+    weight,
+    gradInput,
+  );
 }
 
 /**
@@ -98,17 +121,36 @@ export async function linearBackwardWeight(
     ? [
       await packMatrix(gpu, { rows: outFeatures, k: batch, transpose: true }, gradOutput, packed.gradOutputT),
       await packMatrix(gpu, { rows: inFeatures, k: batch, transpose: true }, input, packed.inputT),
-      ...(await matmulTexture(gpu, { m: outFeatures, n: inFeatures, k: batch }, { tiles: options.tiles }, packed.gradOutputT, packed.inputT,
-        gradWeight)),
+      ...(await matmulTexture(
+        gpu,
+        { m: outFeatures, n: inFeatures, k: batch },
+        { tiles: options.tiles },
+        packed.gradOutputT,
+        packed.inputT,
+        gradWeight,
+      )),
     ]
-    : await matmul(gpu, { m: outFeatures, n: inFeatures, k: batch, transposeA: true }, { tiles: options.tiles }, gradOutput, input, gradWeight);
+    : await matmul(
+      gpu,
+      { m: outFeatures, n: inFeatures, k: batch, transposeA: true },
+      { tiles: options.tiles },
+      gradOutput,
+      input,
+      gradWeight,
+    );
   return [...weightProduct, await biasGrad(gpu, batch, outFeatures, gradOutput, gradBias)];
 }
 
 const BIAS_GRAD_WORKGROUP = 64;
 
 /** gradBias[j] = sum of column j of gradOutput [rows, columns]. */
-async function biasGrad(gpu: Gpu, rows: number, columns: number, gradOutput: BufferArg, gradBias: BufferArg): Promise<Dispatch> {
+async function biasGrad(
+  gpu: Gpu,
+  rows: number,
+  columns: number,
+  gradOutput: BufferArg,
+  gradBias: BufferArg,
+): Promise<Dispatch> {
   const kernel = await getKernel(gpu, {
     shader: 'bias_grad',
     bindings: ['read', 'read_write'],

@@ -2,7 +2,7 @@
 // block and workgroup size below are the only workgroup arithmetic; the defaults suit lavapipe (CPU
 // Vulkan), where bench/matmul-tiles.ts sweeps the alternatives. Real GPUs would want others.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, type MatmulShape } from '../util/shapes.ts';
 import { checkIntegers, grid, placeholderBuffer } from './checks.ts';
 
@@ -42,7 +42,13 @@ function checkShape(shape: MatmulShape): void {
 }
 
 /** Throws a RangeError unless `tiles` is a register block of at most maxRows x maxColumns this adapter can run. */
-export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, maxRows: number, maxColumns: number): void {
+export function checkMatmulTiles(
+  gpu: Gpu,
+  what: string,
+  tiles: MatmulTiles,
+  maxRows: number,
+  maxColumns: number,
+): void {
   const maxWorkgroup = Math.min(gpu.limits.maxComputeWorkgroupSizeX, gpu.limits.maxComputeInvocationsPerWorkgroup);
   try {
     checkIntegers(what, { rows: tiles.rows }, 1, maxRows);
@@ -50,7 +56,9 @@ export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, max
     checkIntegers(what, { workgroup: tiles.workgroup }, 1, maxWorkgroup);
   } catch {
     throw new RangeError(
-      `${what} tiles ${JSON.stringify(tiles)}: rows must be 1..${maxRows}, columns 1..${maxColumns}, workgroup 1..${maxWorkgroup}`,
+      `${what} tiles ${
+        JSON.stringify(tiles)
+      }: rows must be 1..${maxRows}, columns 1..${maxColumns}, workgroup 1..${maxWorkgroup}`,
     );
   }
 }
@@ -59,11 +67,21 @@ export function checkMatmulTiles(gpu: Gpu, what: string, tiles: MatmulTiles, max
  * The override constants of a register-blocked product (matmul.wgsl, register_block.wgsl's users) of
  * `rows` x `columns` outputs, and its workgroup count: blocks of tiles.rows x tiles.columns, one per invocation.
  */
-export function registerBlock(tiles: MatmulTiles, rows: number, columns: number): { constants: Record<string, number>; groups: number } {
+export function registerBlock(
+  tiles: MatmulTiles,
+  rows: number,
+  columns: number,
+): { constants: Record<string, number>; groups: number } {
   const rowBlocks = ceilDiv(rows, tiles.rows);
   const columnBlocks = ceilDiv(columns, tiles.columns);
   return {
-    constants: { ROWS: tiles.rows, COLS: tiles.columns, WG: tiles.workgroup, ROW_BLOCKS: rowBlocks, COL_BLOCKS: columnBlocks },
+    constants: {
+      ROWS: tiles.rows,
+      COLS: tiles.columns,
+      WG: tiles.workgroup,
+      ROW_BLOCKS: rowBlocks,
+      COL_BLOCKS: columnBlocks,
+    },
     groups: ceilDiv(rowBlocks * columnBlocks, tiles.workgroup),
   };
 }
@@ -96,6 +114,12 @@ export async function matmul(
       ...block.constants,
     },
   });
-  const bindGroup = kernel.bind(gpu, [a, b, options.bias ?? placeholderBuffer(gpu), c, options.reluMask ?? placeholderBuffer(gpu)]);
+  const bindGroup = kernel.bind(gpu, [
+    a,
+    b,
+    options.bias ?? placeholderBuffer(gpu),
+    c,
+    options.reluMask ?? placeholderBuffer(gpu),
+  ]);
   return [{ kernel, bindGroup, workgroups: grid('matmul', block.groups) }];
 }

@@ -3,10 +3,10 @@
 // product runs ~2x faster this way than shaders/matmul.wgsl from buffers (see the shader's header), for
 // the cost of the packing copies. The register block is a parameter: bench/matmul-tiles.ts sweeps it.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { checkIntegers, grid, placeholderBuffer } from './checks.ts';
-import { checkFits, texelsPerRow, type PackedMatrix } from './layout.ts';
-import { checkMatmulTiles, registerBlock, type MatmulTiles } from './matmul.ts';
+import { checkFits, type PackedMatrix, texelsPerRow } from './layout.ts';
+import { checkMatmulTiles, type MatmulTiles, registerBlock } from './matmul.ts';
 
 export const MAX_TEXTURE_MATMUL_ROWS = 24; // MAX_ROWS in the shader
 export const MAX_TEXTURE_MATMUL_COLUMNS = 24; // MAX_COLS in the shader
@@ -34,7 +34,9 @@ export async function matmulTexture(
   checkFits('matmulTexture A', m, k, a);
   checkFits('matmulTexture B', n, k, b);
   for (const packed of [a, b]) {
-    if (packed.pageRows < packed.rows) throw new RangeError(`matmulTexture: "${packed.texture.label}" is paged; the product reads unpaged textures`);
+    if (packed.pageRows < packed.rows) {
+      throw new RangeError(`matmulTexture: "${packed.texture.label}" is paged; the product reads unpaged textures`);
+    }
   }
   if (m * n >= 2 ** 32) throw new RangeError(`matmulTexture ${m}x${n}: C has 2^32 or more elements`);
   const block = registerBlock(tiles, m, n);

@@ -1,7 +1,7 @@
 // Dispatches shaders/maxpool2d_forward.wgsl and shaders/maxpool2d_backward.wgsl: PyTorch's MaxPool2d
 // on NCHW f32 tensors, square kernel, no padding, floor mode.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, evenBlock, maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid, placeholderBuffer } from './checks.ts';
 
@@ -27,7 +27,6 @@ function counts(c: Record<string, number>): { inCount: number; outCount: number 
   return { inCount: c.PLANES * c.H * c.W, outCount: c.PLANES * c.OH * c.OW };
 }
 
-
 /**
  * output = max over each window; argmax = flat index into input of the element chosen (ties: first in
  * row-major window order, as PyTorch). Overwrites output and argmax.
@@ -44,9 +43,17 @@ export async function maxPool2dForward(
   checkSize('maxpool2d', 'input', input, inCount);
   checkSize('maxpool2d', 'output', output, outCount);
   checkSize('maxpool2d', 'argmax', argmax, outCount);
-  const kernel = await getKernel(gpu, { shader: 'maxpool2d_forward', bindings: ['read', 'read_write', 'read_write'], constants });
+  const kernel = await getKernel(gpu, {
+    shader: 'maxpool2d_forward',
+    bindings: ['read', 'read_write', 'read_write'],
+    constants,
+  });
   const rowBlocks = constants.PLANES * constants.OH * ceilDiv(constants.OW, constants.OW_BLOCK);
-  return [{ kernel, bindGroup: kernel.bind(gpu, [input, output, argmax]), workgroups: grid('maxpool2d', ceilDiv(rowBlocks, WG)) }];
+  return [{
+    kernel,
+    bindGroup: kernel.bind(gpu, [input, output, argmax]),
+    workgroups: grid('maxpool2d', ceilDiv(rowBlocks, WG)),
+  }];
 }
 
 export interface MaxPool2dBackwardOptions {

@@ -2,7 +2,7 @@
 // reduce_tree_subgroups.wgsl): sums over the outer and inner axes of [outer, J, inner], one workgroup
 // per output, in a fixed tree order. The GPU-class variants' bias gradients and split-K sums.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { checkIntegers, checkSize, grid } from './checks.ts';
 
 export interface ReduceShape {

@@ -1,6 +1,6 @@
 // Dispatches shaders/relu_forward.wgsl and shaders/relu_backward.wgsl over flat f32 tensors.
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid } from './checks.ts';
 
@@ -14,7 +14,11 @@ function check(what: string, count: number, buffers: Record<string, BufferArg>):
 }
 
 async function elementwise(gpu: Gpu, shader: string, count: number, a: BufferArg, b: BufferArg): Promise<Dispatch[]> {
-  const kernel = await getKernel(gpu, { shader, bindings: ['read', 'read_write'], constants: { COUNT: count, PER, WG } });
+  const kernel = await getKernel(gpu, {
+    shader,
+    bindings: ['read', 'read_write'],
+    constants: { COUNT: count, PER, WG },
+  });
   return [{ kernel, bindGroup: kernel.bind(gpu, [a, b]), workgroups: grid(shader, ceilDiv(count, PER * WG)) }];
 }
 

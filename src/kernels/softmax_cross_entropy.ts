@@ -1,7 +1,7 @@
 // Dispatches shaders/softmax_cross_entropy.wgsl (loss, gradient and predictions, or log-softmax alone)
 // and shaders/loss_stats.wgsl (batch loss sum and correct count, for the host to read back).
 import type { Gpu } from '../gpu/device.ts';
-import { getKernel, type BufferArg, type Dispatch } from '../gpu/kernel.ts';
+import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, type LossShape } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid, placeholderBuffer } from './checks.ts';
 
@@ -15,14 +15,20 @@ function checkShape(what: string, shape: LossShape): void {
   checkIntegers(what, { batch: shape.batch, classes: shape.classes });
 }
 
-
 async function rowsKernel(gpu: Gpu, shape: LossShape, logSoftmaxOnly: boolean, labelSmoothing = 0) {
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) throw new RangeError(`softmaxCrossEntropy: label smoothing must be in [0, 1), got ${labelSmoothing}`);
+  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
+    throw new RangeError(`softmaxCrossEntropy: label smoothing must be in [0, 1), got ${labelSmoothing}`);
+  }
   return getKernel(gpu, {
     shader: 'softmax_cross_entropy',
     bindings: ['read', 'read', 'read_write', 'read_write', 'read_write'],
-    constants: { BATCH: shape.batch, CLASSES: shape.classes, LOG_SOFTMAX_ONLY: logSoftmaxOnly ? 1 : 0, WG: ROWS_WG,
-      ...(labelSmoothing ? { SMOOTHING: labelSmoothing } : {}) },
+    constants: {
+      BATCH: shape.batch,
+      CLASSES: shape.classes,
+      LOG_SOFTMAX_ONLY: logSoftmaxOnly ? 1 : 0,
+      WG: ROWS_WG,
+      ...(labelSmoothing ? { SMOOTHING: labelSmoothing } : {}),
+    },
   });
 }
 
@@ -58,7 +64,12 @@ export async function softmaxCrossEntropy(
 }
 
 /** output = log_softmax(logits) per row, [batch, classes]. Overwrites output. */
-export async function logSoftmax(gpu: Gpu, shape: LossShape, logits: BufferArg, output: BufferArg): Promise<Dispatch[]> {
+export async function logSoftmax(
+  gpu: Gpu,
+  shape: LossShape,
+  logits: BufferArg,
+  output: BufferArg,
+): Promise<Dispatch[]> {
   const what = 'logSoftmax';
   checkShape(what, shape);
   checkSize(what, 'logits', logits, shape.batch * shape.classes);
@@ -67,7 +78,13 @@ export async function logSoftmax(gpu: Gpu, shape: LossShape, logits: BufferArg, 
   // This specialization leaves labels, sampleLoss and predictions alone; their slots get stand-ins.
   return [{
     kernel,
-    bindGroup: kernel.bind(gpu, [logits, placeholderBuffer(gpu, 0), output, placeholderBuffer(gpu, 1), placeholderBuffer(gpu, 2)]),
+    bindGroup: kernel.bind(gpu, [
+      logits,
+      placeholderBuffer(gpu, 0),
+      output,
+      placeholderBuffer(gpu, 1),
+      placeholderBuffer(gpu, 2),
+    ]),
     workgroups: grid('logSoftmax', ceilDiv(shape.batch, ROWS_WG)),
   }];
 }

@@ -1,6 +1,6 @@
 // Models from JSON files (`train --model path.json`): the same shape as spec.ts's descriptions, checked
 // field by field so a mistake is reported with the layer, the field and what was expected.
-import { resolveLayers, type LayerSpec, type ModelSpec } from './spec.ts';
+import { type LayerSpec, type ModelSpec, resolveLayers } from './spec.ts';
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
@@ -21,7 +21,10 @@ const KINDS: Record<LayerSpec['kind'], Record<string, Field>> = {
   dropout: { p: 'probability' },
 };
 
-const expected = (field: Field, key: string) => (field === 'int' && key === 'padding' ? 'an integer >= 0' : EXPECTED[field]);
+const expected = (
+  field: Field,
+  key: string,
+) => (field === 'int' && key === 'padding' ? 'an integer >= 0' : EXPECTED[field]);
 const EXPECTED: Record<Field, string> = {
   int: 'an integer >= 1',
   name: 'a name of letters, digits and _ starting with a letter (PyTorch attribute names)',
@@ -32,11 +35,16 @@ const EXPECTED: Record<Field, string> = {
 
 function fieldOk(field: Field, key: string, value: unknown): boolean {
   switch (field) {
-    case 'int': return Number.isInteger(value) && (value as number) >= (key === 'padding' ? 0 : 1) && (value as number) <= 4096;
-    case 'name': return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(value);
-    case 'probability': return typeof value === 'number' && value >= 0 && value < 1;
-    case 'positive': return typeof value === 'number' && Number.isFinite(value) && value > 0;
-    case 'fraction': return typeof value === 'number' && value >= 0 && value <= 1;
+    case 'int':
+      return Number.isInteger(value) && (value as number) >= (key === 'padding' ? 0 : 1) && (value as number) <= 4096;
+    case 'name':
+      return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(value);
+    case 'probability':
+      return typeof value === 'number' && value >= 0 && value < 1;
+    case 'positive':
+      return typeof value === 'number' && Number.isFinite(value) && value > 0;
+    case 'fraction':
+      return typeof value === 'number' && value >= 0 && value <= 1;
   }
 }
 
@@ -49,25 +57,45 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
   };
   if (!isObject(value)) fail('the file', 'expected a JSON object {"name", "input", "classes", "layers"}');
   const model = value as Record<string, unknown>;
-  for (const key of Object.keys(model)) if (!['name', 'input', 'classes', 'layers'].includes(key)) fail(`field "${key}"`, 'unknown field (name, input, classes, layers)');
-  if (!fieldOk('name', 'name', model.name)) fail('field "name"', `expected ${EXPECTED.name}, got ${JSON.stringify(model.name)}`);
+  for (const key of Object.keys(model)) {
+    if (!['name', 'input', 'classes', 'layers'].includes(key)) {
+      fail(`field "${key}"`, 'unknown field (name, input, classes, layers)');
+    }
+  }
+  if (!fieldOk('name', 'name', model.name)) {
+    fail('field "name"', `expected ${EXPECTED.name}, got ${JSON.stringify(model.name)}`);
+  }
   const input = model.input;
   if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => fieldOk('int', 'input', d))) {
     fail('field "input"', `expected [channels, height, width] of integers >= 1, got ${JSON.stringify(input)}`);
   }
-  if (!fieldOk('int', 'classes', model.classes)) fail('field "classes"', `expected an integer >= 1, got ${JSON.stringify(model.classes)}`);
-  if (!Array.isArray(model.layers) || model.layers.length === 0) fail('field "layers"', 'expected a non-empty list of layers');
+  if (!fieldOk('int', 'classes', model.classes)) {
+    fail('field "classes"', `expected an integer >= 1, got ${JSON.stringify(model.classes)}`);
+  }
+  if (!Array.isArray(model.layers) || model.layers.length === 0) {
+    fail('field "layers"', 'expected a non-empty list of layers');
+  }
   const names = new Set<string>();
   (model.layers as unknown[]).forEach((layer, index) => {
     const where = `layers[${index}]`;
     if (!isObject(layer)) return fail(where, 'expected an object with a "kind"');
     const kind = layer.kind as LayerSpec['kind'];
     const fields = Object.hasOwn(KINDS, String(kind)) ? KINDS[kind] : undefined;
-    if (!fields) return fail(`${where} field "kind"`, `expected one of ${Object.keys(KINDS).join(', ')}, got ${JSON.stringify(layer.kind)}`);
+    if (!fields) {
+      return fail(
+        `${where} field "kind"`,
+        `expected one of ${Object.keys(KINDS).join(', ')}, got ${JSON.stringify(layer.kind)}`,
+      );
+    }
     const at = `${where} (${kind})`;
     for (const key of Object.keys(layer)) {
       if (key !== 'kind' && !(key in fields) && !(`${key}?` in fields)) {
-        fail(`${at} field "${key}"`, `unknown field; ${kind} takes ${Object.keys(fields).map((f) => f.replace('?', ' (optional)')).join(', ') || 'no fields'}`);
+        fail(
+          `${at} field "${key}"`,
+          `unknown field; ${kind} takes ${
+            Object.keys(fields).map((f) => f.replace('?', ' (optional)')).join(', ') || 'no fields'
+          }`,
+        );
       }
     }
     for (const [spec, field] of Object.entries(fields)) {
@@ -76,7 +104,9 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
         if (!spec.endsWith('?')) fail(`${at} field "${key}"`, `missing; expected ${expected(field, key)}`);
         continue;
       }
-      if (!fieldOk(field, key, layer[key])) fail(`${at} field "${key}"`, `expected ${expected(field, key)}, got ${JSON.stringify(layer[key])}`);
+      if (!fieldOk(field, key, layer[key])) {
+        fail(`${at} field "${key}"`, `expected ${expected(field, key)}, got ${JSON.stringify(layer[key])}`);
+      }
     }
     if (typeof layer.name === 'string') {
       if (names.has(layer.name)) fail(`${at} field "name"`, `"${layer.name}" is already the name of an earlier layer`);

@@ -6,26 +6,52 @@
 import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
-import { compileTogether, submitDispatches, type Dispatch } from '../gpu/kernel.ts';
+import { compileTogether, type Dispatch, submitDispatches } from '../gpu/kernel.ts';
 import { profileFor } from '../gpu/profile.ts';
 import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
 import {
-  conv2dBackwardInput, conv2dBackwardWeight, conv2dForward, type Conv2dBackwardInputTiles, type Conv2dBackwardWeightTiles,
+  conv2dBackwardInput,
+  type Conv2dBackwardInputTiles,
+  conv2dBackwardWeight,
+  type Conv2dBackwardWeightTiles,
+  conv2dForward,
   type Conv2dForwardTiles,
 } from '../kernels/conv2d.ts';
-import { conv2dForwardTexture, createConv2dPackedOperands, packConv2dTextureWeight, type Conv2dPackedOperands } from '../kernels/conv2d_texture.ts';
+import {
+  conv2dForwardTexture,
+  type Conv2dPackedOperands,
+  createConv2dPackedOperands,
+  packConv2dTextureWeight,
+} from '../kernels/conv2d_texture.ts';
 import { conv2dForwardImplicitGemm } from '../kernels/conv2d_implicit_gemm.ts';
-import { conv2dBackwardInputTiled, conv2dBackwardWeightTiled, conv2dForwardTiled } from '../kernels/conv2d_gemm_tiled.ts';
+import {
+  conv2dBackwardInputTiled,
+  conv2dBackwardWeightTiled,
+  conv2dForwardTiled,
+} from '../kernels/conv2d_gemm_tiled.ts';
 import type { GemmTiles } from '../kernels/gemm_tiles.ts';
 import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../kernels/linear_tiled.ts';
 import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../kernels/conv2d_tiles.ts';
-import { createChannelsLastTexture, createPackedMatrix, packChannelsLast, packMatrix, type ChannelsLastTexture, type PackedMatrix } from '../kernels/layout.ts';
-import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight, type LinearForwardTextures } from '../kernels/linear.ts';
+import {
+  type ChannelsLastTexture,
+  createChannelsLastTexture,
+  createPackedMatrix,
+  packChannelsLast,
+  type PackedMatrix,
+  packMatrix,
+} from '../kernels/layout.ts';
+import {
+  linearBackwardInput,
+  linearBackwardWeight,
+  linearForward,
+  type LinearForwardTextures,
+  packLinearWeight,
+} from '../kernels/linear.ts';
 import type { MatmulTiles } from '../kernels/matmul.ts';
 import { maxPool2dBackward, maxPool2dForward } from '../kernels/maxpool2d.ts';
 import { reluBackward, reluForward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
-import { ADAM_UNIFORM_BYTES, adamStep, type AdamOptions } from '../kernels/adam.ts';
+import { ADAM_UNIFORM_BYTES, type AdamOptions, adamStep } from '../kernels/adam.ts';
 import { augmentAffine, type AugmentOptions } from '../kernels/augment.ts';
 import { avgPool2dBackward, avgPool2dForward } from '../kernels/avgpool2d.ts';
 import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.ts';
@@ -33,9 +59,18 @@ import { dropoutBackward, dropoutForward, RNG_UNIFORM_BYTES, rngUniforms } from 
 import type { Conv2dShape } from '../util/shapes.ts';
 import { ParameterLayout } from './parameters.ts';
 import {
-  avgPoolShape, batchNormShape, checkPlan, convShape, linearShape, planNetwork, poolShape, tilesAt, type ExecutionPlan, type PlanNode,
+  avgPoolShape,
+  batchNormShape,
+  checkPlan,
+  convShape,
+  type ExecutionPlan,
+  linearShape,
+  planNetwork,
+  type PlanNode,
+  poolShape,
+  tilesAt,
 } from './planner.ts';
-import { parameterSpecs, resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from './spec.ts';
+import { type ModelSpec, parameterSpecs, type ResolvedLayer, resolveLayers, shapeSize } from './spec.ts';
 
 /** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
 interface Value {
@@ -146,8 +181,10 @@ export class Network {
     const { maxBatch, training } = options;
     if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`batch size must be >= 1, got ${maxBatch}`);
     if (plan.maxBatch !== maxBatch || plan.training !== training) {
-      throw new RangeError(`the plan is for ${plan.training ? 'training' : 'forward-only'} at batch ${plan.maxBatch}, the network ` +
-        `${training ? 'trains' : 'is forward-only'} at batch ${maxBatch}`);
+      throw new RangeError(
+        `the plan is for ${plan.training ? 'training' : 'forward-only'} at batch ${plan.maxBatch}, the network ` +
+          `${training ? 'trains' : 'is forward-only'} at batch ${maxBatch}`,
+      );
     }
     checkPlan(model, plan);
     this.executionPlan = plan;
@@ -179,10 +216,18 @@ export class Network {
         output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
       } else if (planNode.kind === 'relu') {
         // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
-        output = { shape: layer.outShape, buffer: f32(`relu${planNode.layer}.output`, maxBatch * shapeSize(layer.outShape)), grad: current.grad };
+        output = {
+          shape: layer.outShape,
+          buffer: f32(`relu${planNode.layer}.output`, maxBatch * shapeSize(layer.outShape)),
+          grad: current.grad,
+        };
       } else {
         const size = maxBatch * shapeSize(layer.outShape);
-        output = { shape: layer.outShape, buffer: f32(`${name}.output`, size), grad: training ? f32(`${name}.output.grad`, size) : null };
+        output = {
+          shape: layer.outShape,
+          buffer: f32(`${name}.output`, size),
+          grad: training ? f32(`${name}.output.grad`, size) : null,
+        };
       }
       const node: Node = { plan: planNode, layer, input: current, output };
       this.allocateVariant(node, maxBatch, f32);
@@ -201,9 +246,16 @@ export class Network {
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
     const plan = options.plan ??
-      planNetwork(model, { training: options.training, maxBatch: options.maxBatch }, profileFor(gpu, model.name, options.training, options.maxBatch));
-    const network = await checkErrors(gpu, `the buffers of model "${model.name}" at batch size ${options.maxBatch}`, () =>
-      new Network(gpu, model, options, plan));
+      planNetwork(
+        model,
+        { training: options.training, maxBatch: options.maxBatch },
+        profileFor(gpu, model.name, options.training, options.maxBatch),
+      );
+    const network = await checkErrors(
+      gpu,
+      `the buffers of model "${model.name}" at batch size ${options.maxBatch}`,
+      () => new Network(gpu, model, options, plan),
+    );
     if (plan.weights === 'per-upload') await compileTogether(gpu, () => network.recordWeightPacks());
     return network;
   }
@@ -215,9 +267,15 @@ export class Network {
       this.textures.push(made.texture);
       return made;
     };
-    if (p.kind === 'maxpool2d' && p.variant === 'buffer') node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
-    if ((p.kind === 'batchnorm2d' || p.kind === 'batchnorm1d') && this.options.training) node.batchStats = f32(`${p.name}.batch-stats`, 2 * layer.inShape[0]);
-    if (p.kind === 'dropout' && this.options.training) node.dropoutMask = f32(`${p.name}.mask`, maxBatch * shapeSize(layer.outShape));
+    if (p.kind === 'maxpool2d' && p.variant === 'buffer') {
+      node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
+    }
+    if ((p.kind === 'batchnorm2d' || p.kind === 'batchnorm1d') && this.options.training) {
+      node.batchStats = f32(`${p.name}.batch-stats`, 2 * layer.inShape[0]);
+    }
+    if (p.kind === 'dropout' && this.options.training) {
+      node.dropoutMask = f32(`${p.name}.mask`, maxBatch * shapeSize(layer.outShape));
+    }
     if (p.kind === 'conv2d' && (p.variant === 'texture' || p.variant === 'texture+pool')) {
       const packed = createConv2dPackedOperands(this.gpu, p.name, convShape(layer, maxBatch));
       this.textures.push(packed.input.texture, packed.weight.texture);
@@ -226,8 +284,19 @@ export class Network {
     if (p.kind === 'conv2d' && p.variant === 'implicit-gemm') {
       const { inChannels, height, width, outChannels, kernelH, kernelW } = convShape(layer, maxBatch);
       node.channelsLast = {
-        input: texture(createChannelsLastTexture(this.gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width)),
-        weight: texture(createChannelsLastTexture(this.gpu, `${p.name}.weight.channels-last`, outChannels, inChannels, kernelH, kernelW)),
+        input: texture(
+          createChannelsLastTexture(this.gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width),
+        ),
+        weight: texture(
+          createChannelsLastTexture(
+            this.gpu,
+            `${p.name}.weight.channels-last`,
+            outChannels,
+            inChannels,
+            kernelH,
+            kernelW,
+          ),
+        ),
       };
     }
     if (p.kind === 'linear') {
@@ -236,12 +305,16 @@ export class Network {
         texture(createPackedMatrix(this.gpu, `${p.name}.${label}`, rows, length));
       if (p.variant === 'texture') {
         node.linearTextures = {
-          input: packed('input.packed', maxBatch, k), weight: packed('weight.packed', n, k),
+          input: packed('input.packed', maxBatch, k),
+          weight: packed('weight.packed', n, k),
           prepacked: { input: p.reads === 'packed', weight: this.executionPlan.weights === 'per-upload' },
         };
       }
       if (p.weightGradient === 'texture') {
-        node.weightGradientTextures = { gradOutputT: packed('output.grad.packedT', n, maxBatch), inputT: packed('input.packedT', k, maxBatch) };
+        node.weightGradientTextures = {
+          gradOutputT: packed('output.grad.packedT', n, maxBatch),
+          inputT: packed('input.packedT', k, maxBatch),
+        };
       }
     }
   }
@@ -251,11 +324,19 @@ export class Network {
     const gpu = this.gpu;
     for (const node of this.nodes) {
       const weight = () => this.param(`${layerName(node.layer)}.weight`);
-      if (node.linearTextures) this.weightPacks.push(await packLinearWeight(gpu, linearShape(node.layer, 1), weight(), node.linearTextures.weight));
-      if (node.packedConv) this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), weight(), node.packedConv));
+      if (node.linearTextures) {
+        this.weightPacks.push(
+          await packLinearWeight(gpu, linearShape(node.layer, 1), weight(), node.linearTextures.weight),
+        );
+      }
+      if (node.packedConv) {
+        this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), weight(), node.packedConv));
+      }
       if (node.channelsLast) {
         const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = convShape(node.layer, 1);
-        this.weightPacks.push(await packChannelsLast(gpu, { items, channels, height, width }, weight(), node.channelsLast.weight));
+        this.weightPacks.push(
+          await packChannelsLast(gpu, { items, channels, height, width }, weight(), node.channelsLast.weight),
+        );
       }
     }
   }
@@ -317,28 +398,75 @@ export class Network {
     const [channels, height, width] = this.model.input;
     const first = this.nodes[0];
     const augment = this.options.training ? this.options.augment : undefined;
-    const forward: Op[] = [augment
-      ? { name: 'augment (random affine) + normalize', flops: 40 * inputCount, bytes: 20 * inputCount,
-        dispatches: await augmentAffine(gpu, { batch, channels, height, width }, augment, this.rng!, this.pixels, this.input.buffer) }
-      : this.executionPlan.input === 'into-packed'
-      ? { name: `normalize (into ${layerName(first.layer)}'s packed input)`, flops: 2 * inputCount, bytes: 17 * inputCount,
-        dispatches: [await packMatrix(gpu, { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
-          this.pixels, first.packedConv!.input)] }
-      : { name: 'normalize', flops: 2 * inputCount, bytes: 5 * inputCount,
-        dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)] }];
+    const forward: Op[] = [
+      augment
+        ? {
+          name: 'augment (random affine) + normalize',
+          flops: 40 * inputCount,
+          bytes: 20 * inputCount,
+          dispatches: await augmentAffine(
+            gpu,
+            { batch, channels, height, width },
+            augment,
+            this.rng!,
+            this.pixels,
+            this.input.buffer,
+          ),
+        }
+        : this.executionPlan.input === 'into-packed'
+        ? {
+          name: `normalize (into ${layerName(first.layer)}'s packed input)`,
+          flops: 2 * inputCount,
+          bytes: 17 * inputCount,
+          dispatches: [
+            await packMatrix(
+              gpu,
+              { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
+              this.pixels,
+              first.packedConv!.input,
+            ),
+          ],
+        }
+        : {
+          name: 'normalize',
+          flops: 2 * inputCount,
+          bytes: 5 * inputCount,
+          dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)],
+        },
+    ];
     for (const [i, node] of this.nodes.entries()) forward.push(...(await this.recordForward(i, batch)));
     const classes = this.model.classes;
     const lossShape = { batch, classes };
     const logits = batch * classes;
     const loss: Op[] = [
-      { name: 'softmax_cross_entropy', flops: 6 * logits, bytes: 4 * (2 * logits + 3 * batch), dispatches:
-        await softmaxCrossEntropy(gpu, lossShape, this.logits.buffer, this.labels, this.logits.grad!, this.sampleLoss, this.predictions,
-          this.options.training ? this.options.labelSmoothing : 0) },
-      { name: 'loss_stats', flops: 2 * batch, bytes: 12 * batch, dispatches:
-        await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats) },
+      {
+        name: 'softmax_cross_entropy',
+        flops: 6 * logits,
+        bytes: 4 * (2 * logits + 3 * batch),
+        dispatches: await softmaxCrossEntropy(
+          gpu,
+          lossShape,
+          this.logits.buffer,
+          this.labels,
+          this.logits.grad!,
+          this.sampleLoss,
+          this.predictions,
+          this.options.training ? this.options.labelSmoothing : 0,
+        ),
+      },
+      {
+        name: 'loss_stats',
+        flops: 2 * batch,
+        bytes: 12 * batch,
+        dispatches: await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats),
+      },
     ];
-    const logProbabilities: Op[] = [{ name: 'log_softmax', flops: 4 * logits, bytes: 8 * logits,
-      dispatches: await logSoftmax(gpu, lossShape, this.logits.buffer, this.logProbs) }];
+    const logProbabilities: Op[] = [{
+      name: 'log_softmax',
+      flops: 4 * logits,
+      bytes: 8 * logits,
+      dispatches: await logSoftmax(gpu, lossShape, this.logits.buffer, this.logProbs),
+    }];
     const backward: Op[] = [];
     let optimizer: Op[] = [];
     if (this.options.training) {
@@ -346,11 +474,29 @@ export class Network {
       const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       // Buffers (running statistics) follow the trainable tensors and are left out.
       const n = layout.trainableElements;
-      optimizer = [{ name: 'adam', flops: 12 * n, bytes: 28 * n, dispatches:
-        await adamStep(gpu, n, adam, this.adamUniforms!, this.params, this.grads!, this.adamM!, this.adamV!) }];
+      optimizer = [{
+        name: 'adam',
+        flops: 12 * n,
+        bytes: 28 * n,
+        dispatches: await adamStep(
+          gpu,
+          n,
+          adam,
+          this.adamUniforms!,
+          this.params,
+          this.grads!,
+          this.adamM!,
+          this.adamV!,
+        ),
+      }];
     }
     return {
-      batch, forward, loss, logProbabilities, backward, optimizer,
+      batch,
+      forward,
+      loss,
+      logProbabilities,
+      backward,
+      optimizer,
       trainingStep: dispatchesOf(forward, loss, backward, optimizer),
       evaluationStep: dispatchesOf(forward, loss),
     };
@@ -372,7 +518,12 @@ export class Network {
       for (const [role, tiles] of Object.entries(p.tiles)) {
         // A forward that writes a texture is measured with its consumer; leave it be.
         if (role === 'forward' && p.writes !== 'nchw') continue;
-        roles.push({ node: p.name, variant: role === 'backwardWeight' ? p.weightGradient ?? p.variant : p.variant, role, tiles });
+        roles.push({
+          node: p.name,
+          variant: role === 'backwardWeight' ? p.weightGradient ?? p.variant : p.variant,
+          role,
+          tiles,
+        });
       }
     }
     return roles;
@@ -383,14 +534,23 @@ export class Network {
    * buffers that role writes (its output, the gradients, or its input's gradient). Run the whole step
    * first so that its inputs hold real values. For the tuner (src/tune/tuner.ts).
    */
-  async recordRole(node: string, role: string, batch: number, tiles: Record<string, number>): Promise<{ dispatches: Dispatch[]; outputs: GPUBuffer[] }> {
+  async recordRole(
+    node: string,
+    role: string,
+    batch: number,
+    tiles: Record<string, number>,
+  ): Promise<{ dispatches: Dispatch[]; outputs: GPUBuffer[] }> {
     const i = this.nodes.findIndex((n) => n.plan.name === node);
     if (i < 0) throw new RangeError(`no node "${node}" in this network`);
     const n = this.nodes[i];
     this.tileOverride = { node, role, tiles };
     try {
-      if (role === 'forward') return { dispatches: dispatchesOf(await this.recordForward(i, batch)), outputs: [n.output.buffer] };
-      const ops = (await this.recordBackward(i, batch)).filter((op) => op.name.includes(role === 'backwardWeight' ? 'backward weight' : 'backward input'));
+      if (role === 'forward') {
+        return { dispatches: dispatchesOf(await this.recordForward(i, batch)), outputs: [n.output.buffer] };
+      }
+      const ops = (await this.recordBackward(i, batch)).filter((op) =>
+        op.name.includes(role === 'backwardWeight' ? 'backward weight' : 'backward input')
+      );
       return { dispatches: dispatchesOf(ops), outputs: role === 'backwardWeight' ? [this.grads!] : [n.input.grad!] };
     } finally {
       this.tileOverride = null;
@@ -434,45 +594,113 @@ export class Network {
       case 'conv2d': {
         const shape = convShape(layer, batch);
         const weights = shapeSize(layer.params[0].shape);
-        const args = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
-        const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
+        const args = [
+          input.buffer,
+          this.param(`${spec.name}.weight`),
+          this.param(`${spec.name}.bias`),
+          output.buffer,
+        ] as const;
+        const op = {
+          name: `${name} forward${p.relu ? '+relu' : ''}`,
+          flops: convFlops(shape, outCount),
+          bytes: 4 * (inCount + weights + outCount),
+        };
         switch (p.variant) {
           case 'texture':
           case 'texture+pool': {
             const pooled = p.variant === 'texture+pool' ? this.nodes[i + 2].channelsLast!.input : undefined;
-            return [{ ...op, name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
-              dispatches: await conv2dForwardTexture(gpu, shape, {
-                relu: p.relu, tiles: tiles.forward as unknown as Conv2dTextureTiles, inputPrepacked: p.reads === 'packed',
-                weightPrepacked: this.executionPlan.weights === 'per-upload', pooled,
-              }, ...args, node.packedConv!) }];
+            return [{
+              ...op,
+              name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
+              dispatches: await conv2dForwardTexture(
+                gpu,
+                shape,
+                {
+                  relu: p.relu,
+                  tiles: tiles.forward as unknown as Conv2dTextureTiles,
+                  inputPrepacked: p.reads === 'packed',
+                  weightPrepacked: this.executionPlan.weights === 'per-upload',
+                  pooled,
+                },
+                ...args,
+                node.packedConv!,
+              ),
+            }];
           }
           case 'implicit-gemm': {
             const cl = node.channelsLast!;
             const [channels, height, width] = layer.inShape;
-            const packInput = p.reads === 'nchw' ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)] : [];
-            return [{ ...op, name: `${op.name} (implicit GEMM)`, dispatches: [...packInput,
-              await conv2dForwardImplicitGemm(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles }, cl.input, cl.weight,
-                args[2], this.consumerOf(i)!.linearTextures!.input)] }];
+            const packInput = p.reads === 'nchw'
+              ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)]
+              : [];
+            return [{
+              ...op,
+              name: `${op.name} (implicit GEMM)`,
+              dispatches: [
+                ...packInput,
+                await conv2dForwardImplicitGemm(
+                  gpu,
+                  shape,
+                  { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles },
+                  cl.input,
+                  cl.weight,
+                  args[2],
+                  this.consumerOf(i)!.linearTextures!.input,
+                ),
+              ],
+            }];
           }
           case 'tiled-gemm':
-            return [{ ...op, name: `${op.name} (tiled GEMM)`, dispatches: await conv2dForwardTiled(gpu, shape,
-              { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...args) }];
+            return [{
+              ...op,
+              name: `${op.name} (tiled GEMM)`,
+              dispatches: await conv2dForwardTiled(gpu, shape, {
+                relu: p.relu,
+                tiles: tiles.forward as unknown as GemmTiles,
+              }, ...args),
+            }];
           default:
-            return [{ ...op, dispatches: await conv2dForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as Conv2dForwardTiles },
-              ...args) }];
+            return [{
+              ...op,
+              dispatches: await conv2dForward(gpu, shape, {
+                relu: p.relu,
+                tiles: tiles.forward as unknown as Conv2dForwardTiles,
+              }, ...args),
+            }];
         }
       }
       case 'linear': {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;
-        const op = { name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 2 * batch * weights, bytes: 4 * (inCount + weights + outCount) };
-        const operands = [input.buffer, this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer] as const;
+        const op = {
+          name: `${name} forward${p.relu ? '+relu' : ''}`,
+          flops: 2 * batch * weights,
+          bytes: 4 * (inCount + weights + outCount),
+        };
+        const operands = [
+          input.buffer,
+          this.param(`${spec.name}.weight`),
+          this.param(`${spec.name}.bias`),
+          output.buffer,
+        ] as const;
         if (p.variant === 'tiled') {
-          return [{ ...op, name: `${op.name} (tiled)`, dispatches: await linearForwardTiled(gpu, shape,
-            { relu: p.relu, tiles: tiles.forward as unknown as GemmTiles }, ...operands) }];
+          return [{
+            ...op,
+            name: `${op.name} (tiled)`,
+            dispatches: await linearForwardTiled(gpu, shape, {
+              relu: p.relu,
+              tiles: tiles.forward as unknown as GemmTiles,
+            }, ...operands),
+          }];
         }
-        return [{ ...op, dispatches: await linearForward(gpu, shape, { relu: p.relu, tiles: tiles.forward as unknown as MatmulTiles,
-          packed: node.linearTextures }, ...operands) }];
+        return [{
+          ...op,
+          dispatches: await linearForward(gpu, shape, {
+            relu: p.relu,
+            tiles: tiles.forward as unknown as MatmulTiles,
+            packed: node.linearTextures,
+          }, ...operands),
+        }];
       }
       case 'maxpool2d': {
         const shape = poolShape(layer, batch);
@@ -480,17 +708,42 @@ export class Network {
           case 'in-conv':
             return [];
           case 'channels-last':
-            return [{ name: `${name} forward (channels-last)`, flops: inCount, bytes: 4 * (inCount + outCount), dispatches: [
-              await packChannelsLast(gpu, { items: batch, channels: shape.channels, height: shape.height, width: shape.width,
-                pool: shape.kernel, stride: shape.stride }, input.buffer, this.nodes[i + 1].channelsLast!.input)] }];
+            return [{
+              name: `${name} forward (channels-last)`,
+              flops: inCount,
+              bytes: 4 * (inCount + outCount),
+              dispatches: [
+                await packChannelsLast(
+                  gpu,
+                  {
+                    items: batch,
+                    channels: shape.channels,
+                    height: shape.height,
+                    width: shape.width,
+                    pool: shape.kernel,
+                    stride: shape.stride,
+                  },
+                  input.buffer,
+                  this.nodes[i + 1].channelsLast!.input,
+                ),
+              ],
+            }];
           default:
-            return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-              dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!) }];
+            return [{
+              name: `${name} forward`,
+              flops: inCount,
+              bytes: 4 * (inCount + 2 * outCount),
+              dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!),
+            }];
         }
       }
       case 'relu':
-        return [{ name: `${name} forward`, flops: outCount, bytes: 8 * outCount,
-          dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer) }];
+        return [{
+          name: `${name} forward`,
+          flops: outCount,
+          bytes: 8 * outCount,
+          dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer),
+        }];
       case 'flatten':
         return [];
       case 'batchnorm2d':
@@ -501,23 +754,62 @@ export class Network {
         let stats: GPUBufferBinding | GPUBuffer = running.binding;
         let variance = running.offsets.variance;
         if (node.batchStats) {
-          ops.push({ name: `${name} batch statistics`, flops: 3 * inCount, bytes: 8 * inCount,
-            dispatches: await batchNormStats(gpu, shape, input.buffer, node.batchStats, this.runningRange(spec.name, true).binding, running.offsets) });
+          ops.push({
+            name: `${name} batch statistics`,
+            flops: 3 * inCount,
+            bytes: 8 * inCount,
+            dispatches: await batchNormStats(
+              gpu,
+              shape,
+              input.buffer,
+              node.batchStats,
+              this.runningRange(spec.name, true).binding,
+              running.offsets,
+            ),
+          });
           stats = node.batchStats;
           variance = shape.channels;
         }
-        ops.push({ name: `${name} forward${p.relu ? '+relu' : ''}`, flops: 4 * inCount, bytes: 8 * inCount,
-          dispatches: await batchNormForward(gpu, shape, { relu: p.relu, offsets: { variance } }, input.buffer, stats,
-            this.param(`${spec.name}.weight`), this.param(`${spec.name}.bias`), output.buffer) });
+        ops.push({
+          name: `${name} forward${p.relu ? '+relu' : ''}`,
+          flops: 4 * inCount,
+          bytes: 8 * inCount,
+          dispatches: await batchNormForward(
+            gpu,
+            shape,
+            { relu: p.relu, offsets: { variance } },
+            input.buffer,
+            stats,
+            this.param(`${spec.name}.weight`),
+            this.param(`${spec.name}.bias`),
+            output.buffer,
+          ),
+        });
         return ops;
       }
       case 'dropout':
         if (!node.dropoutMask) return [];
-        return [{ name: `${name} forward`, flops: 50 * outCount, bytes: 12 * outCount,
-          dispatches: await dropoutForward(gpu, outCount, { p: spec.p, salt: node.plan.layer }, this.rng!, input.buffer, output.buffer, node.dropoutMask) }];
+        return [{
+          name: `${name} forward`,
+          flops: 50 * outCount,
+          bytes: 12 * outCount,
+          dispatches: await dropoutForward(
+            gpu,
+            outCount,
+            { p: spec.p, salt: node.plan.layer },
+            this.rng!,
+            input.buffer,
+            output.buffer,
+            node.dropoutMask,
+          ),
+        }];
       case 'avgpool2d':
-        return [{ name: `${name} forward`, flops: inCount, bytes: 4 * (inCount + outCount),
-          dispatches: await avgPool2dForward(gpu, avgPoolShape(layer, batch), input.buffer, output.buffer) }];
+        return [{
+          name: `${name} forward`,
+          flops: inCount,
+          bytes: 4 * (inCount + outCount),
+          dispatches: await avgPool2dForward(gpu, avgPoolShape(layer, batch), input.buffer, output.buffer),
+        }];
     }
   }
 
@@ -552,8 +844,12 @@ export class Network {
     const reluMask = this.producerOf(i)?.plan.reluBackward === 'in-consumer' ? input.buffer : undefined;
     if (p.reluBackward === 'pass') {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
-      ops.push({ name: `${name} relu backward`, flops: outCount, bytes: 12 * outCount,
-        dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput) });
+      ops.push({
+        name: `${name} relu backward`,
+        flops: outCount,
+        bytes: 12 * outCount,
+        dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput),
+      });
     }
     switch (spec.kind) {
       case 'conv2d': {
@@ -562,18 +858,49 @@ export class Network {
         const tiled = p.variant === 'tiled-gemm';
         const gradWeight = this.grad(`${spec.name}.weight`);
         const gradBias = this.grad(`${spec.name}.bias`);
-        ops.push({ name: `${name} backward weight`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
+        ops.push({
+          name: `${name} backward weight`,
+          flops: convFlops(shape, outCount),
+          bytes: 4 * (inCount + weights + outCount),
           dispatches: tiled
-            ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
-              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
-            : await conv2dBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
-              tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles) });
+            ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+              tiles: tiles.backwardWeight as unknown as GemmTiles,
+              subgroups: this.subgroups,
+            })
+            : await conv2dBackwardWeight(
+              gpu,
+              shape,
+              input.buffer,
+              gradOutput,
+              gradWeight,
+              gradBias,
+              tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles,
+            ),
+        });
         if (input.grad) {
           const weight = this.param(`${spec.name}.weight`);
-          ops.push({ name: `${name} backward input`, flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount),
+          ops.push({
+            name: `${name} backward input`,
+            flops: convFlops(shape, outCount),
+            bytes: 4 * (inCount + weights + outCount),
             dispatches: tiled
-              ? await conv2dBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as GemmTiles)
-              : await conv2dBackwardInput(gpu, shape, gradOutput, weight, input.grad, tiles.backwardInput as unknown as Conv2dBackwardInputTiles) });
+              ? await conv2dBackwardInputTiled(
+                gpu,
+                shape,
+                gradOutput,
+                weight,
+                input.grad,
+                tiles.backwardInput as unknown as GemmTiles,
+              )
+              : await conv2dBackwardInput(
+                gpu,
+                shape,
+                gradOutput,
+                weight,
+                input.grad,
+                tiles.backwardInput as unknown as Conv2dBackwardInputTiles,
+              ),
+          });
         }
         break;
       }
@@ -583,27 +910,49 @@ export class Network {
         const flops = 2 * batch * weights;
         const gradWeight = this.grad(`${spec.name}.weight`);
         const gradBias = this.grad(`${spec.name}.bias`);
-        ops.push({ name: `${name} backward weight`, flops, bytes: 4 * (inCount + weights + outCount),
+        ops.push({
+          name: `${name} backward weight`,
+          flops,
+          bytes: 4 * (inCount + weights + outCount),
           dispatches: p.weightGradient === 'tiled'
-            ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
-              { tiles: tiles.backwardWeight as unknown as GemmTiles, subgroups: this.subgroups })
-            : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias,
-              { packed: node.weightGradientTextures, tiles: tiles.backwardWeight as unknown as MatmulTiles }) });
+            ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+              tiles: tiles.backwardWeight as unknown as GemmTiles,
+              subgroups: this.subgroups,
+            })
+            : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+              packed: node.weightGradientTextures,
+              tiles: tiles.backwardWeight as unknown as MatmulTiles,
+            }),
+        });
         if (input.grad) {
           const weight = this.param(`${spec.name}.weight`);
-          ops.push({ name: `${name} backward input${reluMask ? '+relu' : ''}`, flops, bytes: 4 * (inCount + weights + outCount),
+          ops.push({
+            name: `${name} backward input${reluMask ? '+relu' : ''}`,
+            flops,
+            bytes: 4 * (inCount + weights + outCount),
             dispatches: p.variant === 'tiled'
-              ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad,
-                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as GemmTiles })
-              : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad,
-                { reluOutput: reluMask, tiles: tiles.backwardInput as unknown as MatmulTiles }) });
+              ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, {
+                reluOutput: reluMask,
+                tiles: tiles.backwardInput as unknown as GemmTiles,
+              })
+              : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad, {
+                reluOutput: reluMask,
+                tiles: tiles.backwardInput as unknown as MatmulTiles,
+              }),
+          });
         }
         break;
       }
       case 'maxpool2d':
         if (input.grad) {
-          ops.push({ name: `${name} backward${reluMask ? '+relu' : ''}`, flops: inCount, bytes: 4 * (inCount + 2 * outCount),
-            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, { reluOutput: reluMask }) });
+          ops.push({
+            name: `${name} backward${reluMask ? '+relu' : ''}`,
+            flops: inCount,
+            bytes: 4 * (inCount + 2 * outCount),
+            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, {
+              reluOutput: reluMask,
+            }),
+          });
         }
         break;
       case 'batchnorm2d':
@@ -611,22 +960,47 @@ export class Network {
         const shape = batchNormShape(layer, batch);
         const weight = this.layout.slot(`${spec.name}.weight`);
         const bias = this.layout.slot(`${spec.name}.bias`);
-        const paramGrads = { buffer: this.grads!, offset: weight.offset * 4, size: (bias.offset + bias.count - weight.offset) * 4 };
-        ops.push({ name: `${name} backward`, flops: 8 * inCount, bytes: 16 * inCount,
-          dispatches: await batchNormBackward(gpu, shape, bias.offset - weight.offset, input.buffer, gradOutput, node.batchStats!,
-            this.param(`${spec.name}.weight`), paramGrads, input.grad ?? undefined) });
+        const paramGrads = {
+          buffer: this.grads!,
+          offset: weight.offset * 4,
+          size: (bias.offset + bias.count - weight.offset) * 4,
+        };
+        ops.push({
+          name: `${name} backward`,
+          flops: 8 * inCount,
+          bytes: 16 * inCount,
+          dispatches: await batchNormBackward(
+            gpu,
+            shape,
+            bias.offset - weight.offset,
+            input.buffer,
+            gradOutput,
+            node.batchStats!,
+            this.param(`${spec.name}.weight`),
+            paramGrads,
+            input.grad ?? undefined,
+          ),
+        });
         break;
       }
       case 'dropout':
         if (input.grad) {
-          ops.push({ name: `${name} backward`, flops: outCount, bytes: 12 * outCount,
-            dispatches: await dropoutBackward(gpu, outCount, gradOutput, node.dropoutMask!, input.grad) });
+          ops.push({
+            name: `${name} backward`,
+            flops: outCount,
+            bytes: 12 * outCount,
+            dispatches: await dropoutBackward(gpu, outCount, gradOutput, node.dropoutMask!, input.grad),
+          });
         }
         break;
       case 'avgpool2d':
         if (input.grad) {
-          ops.push({ name: `${name} backward`, flops: inCount, bytes: 4 * (inCount + outCount),
-            dispatches: await avgPool2dBackward(gpu, avgPoolShape(layer, batch), gradOutput, input.grad) });
+          ops.push({
+            name: `${name} backward`,
+            flops: inCount,
+            bytes: 4 * (inCount + outCount),
+            dispatches: await avgPool2dBackward(gpu, avgPoolShape(layer, batch), gradOutput, input.grad),
+          });
         }
         break;
       case 'relu':

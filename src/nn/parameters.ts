@@ -3,7 +3,7 @@
 // WebGPU minimum for binding a range of a storage buffer; the padding stays zero forever (zero
 // gradient -> zero Adam update).
 import { Rng } from '../util/random.ts';
-import { shapeSize, type ParameterSpec } from './spec.ts';
+import { type ParameterSpec, shapeSize } from './spec.ts';
 
 /** 256 bytes of f32. */
 const ALIGN_ELEMENTS = 64;

@@ -4,15 +4,22 @@
 // value of a variant type below, a legality rule in checkPlan and a planner rule; nothing in Network.
 import type { DeviceKind, DeviceProfile } from '../gpu/profile.ts';
 import {
-  conv2dTexturePoolSuits, conv2dTextureSuits, defaultBackwardInputTiles, defaultBackwardWeightTiles, defaultForwardTiles,
-  defaultImplicitGemmTiles, defaultTexturePoolTiles, defaultTextureTiles, implicitGemmSuits,
+  conv2dTexturePoolSuits,
+  conv2dTextureSuits,
+  defaultBackwardInputTiles,
+  defaultBackwardWeightTiles,
+  defaultForwardTiles,
+  defaultImplicitGemmTiles,
+  defaultTexturePoolTiles,
+  defaultTextureTiles,
+  implicitGemmSuits,
 } from '../kernels/conv2d_tiles.ts';
 import { packFits } from '../kernels/layout.ts';
 import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
 import { conv2dGemmShape, defaultGemmTiles } from '../kernels/gemm_tiles.ts';
 import type { AvgPool2dShape, Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
-import { resolveLayers, shapeSize, type LayerSpec, type ModelSpec, type ResolvedLayer } from './spec.ts';
+import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers, shapeSize } from './spec.ts';
 
 /**
  * How a tensor is stored between nodes: `nchw` an f32 buffer (NCHW, or [batch, features]); `packed`
@@ -102,9 +109,18 @@ interface Rules {
 // Measured on lavapipe (bench/RESULTS.md): today's choices there, unchanged. GPUs run the GPU-class
 // kernels (workgroups of 64-256 invocations, operands staged in workgroup memory), whose tiles differ
 // by class (gemm_tiles.ts); not yet measured on a GPU (bench/RESULTS.md says so).
-const CPU_DRIVER_RULES: Rules = { packedLinearMinFeatures: 64, packedForwardMinBatch: 128, packedWeightGradient: true, tiled: false };
+const CPU_DRIVER_RULES: Rules = {
+  packedLinearMinFeatures: 64,
+  packedForwardMinBatch: 128,
+  packedWeightGradient: true,
+  tiled: false,
+};
 const GPU_RULES: Rules = { ...CPU_DRIVER_RULES, tiled: true };
-const RULES: Record<DeviceKind, Rules> = { 'cpu-driver': CPU_DRIVER_RULES, 'integrated-gpu': GPU_RULES, 'discrete-gpu': GPU_RULES };
+const RULES: Record<DeviceKind, Rules> = {
+  'cpu-driver': CPU_DRIVER_RULES,
+  'integrated-gpu': GPU_RULES,
+  'discrete-gpu': GPU_RULES,
+};
 
 /** The plan today's rules choose for `model` on `device`. */
 export function planNetwork(model: ModelSpec, options: PlanOptions, device: DeviceProfile): ExecutionPlan {
@@ -112,18 +128,24 @@ export function planNetwork(model: ModelSpec, options: PlanOptions, device: Devi
   const { training, maxBatch } = options;
   const skeleton = nodesOf(model);
   const choices: NonNullable<PlanChoices['nodes']> = {};
-  const choose = (name: string, choice: NonNullable<PlanChoices['nodes']>[string]) => { choices[name] = { ...choices[name], ...choice }; };
+  const choose = (name: string, choice: NonNullable<PlanChoices['nodes']>[string]) => {
+    choices[name] = { ...choices[name], ...choice };
+  };
   const bigForward = !training && maxBatch >= rules.packedForwardMinBatch;
   const textureLinear = new Set<string>();
   if (rules.tiled) {
     for (const node of skeleton) {
       if (node.kind === 'conv2d') choose(node.name, { variant: 'tiled-gemm' });
-      if (node.kind === 'linear') choose(node.name, { variant: 'tiled', ...(training ? { weightGradient: 'tiled' } : {}) });
+      if (node.kind === 'linear') {
+        choose(node.name, { variant: 'tiled', ...(training ? { weightGradient: 'tiled' } : {}) });
+      }
     }
   }
   for (const node of rules.tiled ? [] : skeleton) {
     const layer = node.resolved;
-    if (node.kind === 'conv2d' && bigForward && conv2dTextureSuits(convShape(layer, maxBatch))) choose(node.name, { variant: 'texture' });
+    if (node.kind === 'conv2d' && bigForward && conv2dTextureSuits(convShape(layer, maxBatch))) {
+      choose(node.name, { variant: 'texture' });
+    }
     if (node.kind === 'linear') {
       const { inFeatures: k, outFeatures: n } = linearShape(layer, maxBatch);
       const big = Math.min(k, n) >= rules.packedLinearMinFeatures && linearTexturesFit(device, maxBatch, k, n);
@@ -140,14 +162,19 @@ export function planNetwork(model: ModelSpec, options: PlanOptions, device: Devi
     skeleton.forEach((node, i) => {
       if (node.kind !== 'conv2d' || choices[node.name]?.variant === 'texture') return;
       const consumer = consumerOf(skeleton, i);
-      if (!consumer || !textureLinear.has(consumer.name) || !implicitGemmSuits(device.limits, convShape(node.resolved, maxBatch))) return;
+      if (
+        !consumer || !textureLinear.has(consumer.name) ||
+        !implicitGemmSuits(device.limits, convShape(node.resolved, maxBatch))
+      ) return;
       choose(node.name, { variant: 'implicit-gemm' });
       const pool = skeleton[i - 1];
       if (pool?.kind !== 'maxpool2d') return;
       choose(pool.name, { variant: 'channels-last' });
       const producer = skeleton[i - 2];
-      if (poolIsTwoByTwo(pool.resolved) && producer?.kind === 'conv2d' && choices[producer.name]?.variant === 'texture' &&
-        conv2dTexturePoolSuits(convShape(producer.resolved, maxBatch))) {
+      if (
+        poolIsTwoByTwo(pool.resolved) && producer?.kind === 'conv2d' && choices[producer.name]?.variant === 'texture' &&
+        conv2dTexturePoolSuits(convShape(producer.resolved, maxBatch))
+      ) {
         choose(producer.name, { variant: 'texture+pool' });
         choose(pool.name, { variant: 'in-conv' });
       }
@@ -164,13 +191,20 @@ export function planNetwork(model: ModelSpec, options: PlanOptions, device: Devi
 }
 
 /** A plan with the given choices, its layouts and tiles derived; throws a PlanError if it is not legal. */
-export function buildPlan(model: ModelSpec, options: PlanOptions, device: DeviceProfile, choices: PlanChoices = {}): ExecutionPlan {
+export function buildPlan(
+  model: ModelSpec,
+  options: PlanOptions,
+  device: DeviceProfile,
+  choices: PlanChoices = {},
+): ExecutionPlan {
   const { training, maxBatch } = options;
   if (!Number.isInteger(maxBatch) || maxBatch < 1) throw new RangeError(`batch size must be >= 1, got ${maxBatch}`);
   const skeleton = nodesOf(model);
   const known = new Set(skeleton.map((n) => n.name));
   for (const name of Object.keys(choices.nodes ?? {})) {
-    if (!known.has(name)) throw new PlanError(`${model.name}: the plan names "${name}", which is no node (${[...known].join(', ')})`);
+    if (!known.has(name)) {
+      throw new PlanError(`${model.name}: the plan names "${name}", which is no node (${[...known].join(', ')})`);
+    }
   }
   const input = choices.input ?? 'buffer';
   let previous: Layout = input === 'into-packed' ? 'packed' : 'nchw';
@@ -179,12 +213,29 @@ export function buildPlan(model: ModelSpec, options: PlanOptions, device: Device
     const variant = choice.variant ?? defaultVariant(s.kind);
     const [reads, writes] = layoutsOf(s.kind, variant, previous, i === 0);
     previous = writes;
-    const node: PlanNode = { name: s.name, kind: s.kind, layer: s.layer, variant, relu: s.relu, reads, writes, tiles: {} };
+    const node: PlanNode = {
+      name: s.name,
+      kind: s.kind,
+      layer: s.layer,
+      variant,
+      relu: s.relu,
+      reads,
+      writes,
+      tiles: {},
+    };
     if (training && s.kind === 'linear') node.weightGradient = choice.weightGradient ?? 'buffer';
     if (training && producesRelu(s)) node.reluBackward = choice.reluBackward ?? 'pass';
     return node;
   });
-  const plan: ExecutionPlan = { model: model.name, training, maxBatch, device, input, weights: training ? 'per-pass' : 'per-upload', nodes };
+  const plan: ExecutionPlan = {
+    model: model.name,
+    training,
+    maxBatch,
+    device,
+    input,
+    weights: training ? 'per-pass' : 'per-upload',
+    nodes,
+  };
   checkPlan(model, plan);
   for (const node of nodes) node.tiles = tilesAt(model, plan, node, maxBatch);
   return plan;
@@ -207,19 +258,36 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
   }
   const { training, maxBatch, device } = plan;
   const fail = (node: PlanNode, why: string): never => {
-    throw new PlanError(`${model.name} ${training ? 'training' : 'forward-only'} plan at batch ${maxBatch}: ${node.name} (${node.variant}) ${why}`);
+    throw new PlanError(
+      `${model.name} ${
+        training ? 'training' : 'forward-only'
+      } plan at batch ${maxBatch}: ${node.name} (${node.variant}) ${why}`,
+    );
   };
   let previous: Layout = plan.input === 'into-packed' ? 'packed' : 'nchw';
   if (plan.input === 'into-packed') {
     const first = plan.nodes[0];
-    if (training) fail(first, 'cannot read pixels packed straight into its input: training keeps the normalized input for its backward');
-    if (first.variant !== 'texture' && first.variant !== 'texture+pool') fail(first, 'cannot read a packed input: only texture convolutions do');
+    if (training) {
+      fail(
+        first,
+        'cannot read pixels packed straight into its input: training keeps the normalized input for its backward',
+      );
+    }
+    if (first.variant !== 'texture' && first.variant !== 'texture+pool') {
+      fail(first, 'cannot read a packed input: only texture convolutions do');
+    }
   }
   plan.nodes.forEach((node, i) => {
     const s = skeleton[i];
-    if (!variantsOf(node.kind).includes(node.variant)) fail(node, `is not a ${node.kind} variant (${variantsOf(node.kind).join(', ')})`);
-    if (node.reads !== 'none' && node.reads !== previous) fail(node, `reads ${node.reads}, but the node before writes ${previous}`);
-    if (node.writes !== 'nchw' && training && node.kind !== 'flatten') fail(node, `writes ${node.writes}: training needs every output as a buffer`);
+    if (!variantsOf(node.kind).includes(node.variant)) {
+      fail(node, `is not a ${node.kind} variant (${variantsOf(node.kind).join(', ')})`);
+    }
+    if (node.reads !== 'none' && node.reads !== previous) {
+      fail(node, `reads ${node.reads}, but the node before writes ${previous}`);
+    }
+    if (node.writes !== 'nchw' && training && node.kind !== 'flatten') {
+      fail(node, `writes ${node.writes}: training needs every output as a buffer`);
+    }
     const next = plan.nodes[i + 1];
     const consumer = consumerOf(plan.nodes, i);
     switch (node.variant) {
@@ -235,7 +303,9 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
         break;
       }
       case 'in-conv':
-        if (plan.nodes[i - 1]?.variant !== 'texture+pool') fail(node, 'needs a texture+pool convolution right before it');
+        if (plan.nodes[i - 1]?.variant !== 'texture+pool') {
+          fail(node, 'needs a texture+pool convolution right before it');
+        }
         if (!poolIsTwoByTwo(s.resolved)) fail(node, 'is done by the convolution only for 2x2 windows at stride 2');
         break;
       case 'implicit-gemm':
@@ -246,11 +316,15 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
     }
     if (node.kind === 'linear' && node.variant === 'texture') {
       const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
-      if (!packFits(device.limits, Math.max(maxBatch, n), k)) fail(node, 'needs textures bigger than this device allows');
+      if (!packFits(device.limits, Math.max(maxBatch, n), k)) {
+        fail(node, 'needs textures bigger than this device allows');
+      }
     }
     if (node.weightGradient === 'texture') {
       const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
-      if (!packFits(device.limits, Math.max(n, k), maxBatch)) fail(node, 'needs weight-gradient textures bigger than this device allows');
+      if (!packFits(device.limits, Math.max(n, k), maxBatch)) {
+        fail(node, 'needs weight-gradient textures bigger than this device allows');
+      }
     }
     if (node.writes === 'channels-last' && next?.variant !== 'implicit-gemm' && next?.variant !== 'in-conv') {
       fail(node, 'writes channels-last, which only an implicit-GEMM convolution reads');
@@ -259,18 +333,25 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
       fail(node, 'writes a packed matrix, which only a linear layer from textures reads');
     }
     if (node.reluBackward === 'in-consumer' && !reluBackwardFusable(plan.nodes, i)) {
-      fail(node, 'leaves its ReLU\'s backward to the next node, which is no linear layer or max-pool');
+      fail(node, "leaves its ReLU's backward to the next node, which is no linear layer or max-pool");
     }
     previous = node.writes;
   });
-  if (previous !== 'nchw') throw new PlanError(`${model.name}: the last node writes ${previous}; the loss reads a buffer`);
+  if (previous !== 'nchw') {
+    throw new PlanError(`${model.name}: the last node writes ${previous}; the loss reads a buffer`);
+  }
 }
 
 /**
  * Tiles of a node's kernels at `batch` (an epoch's last batch may be smaller than maxBatch): the
  * device's tuned configuration where it has one, else the kernels' rules (src/kernels/conv2d_tiles.ts).
  */
-export function tilesAt(model: ModelSpec, plan: ExecutionPlan, node: PlanNode, batch: number): Record<string, Record<string, number>> {
+export function tilesAt(
+  model: ModelSpec,
+  plan: ExecutionPlan,
+  node: PlanNode,
+  batch: number,
+): Record<string, Record<string, number>> {
   const layer = resolveLayers(model)[node.layer];
   const out: Record<string, Record<string, number>> = {};
   const set = (role: string, tiles: object) => {
@@ -301,7 +382,11 @@ export function tilesAt(model: ModelSpec, plan: ExecutionPlan, node: PlanNode, b
   } else if (node.kind === 'linear') {
     const { inFeatures: k, outFeatures: n } = linearShape(layer, batch);
     const product = (variant: LinearVariant | undefined, m: number, n2: number, k2: number) =>
-      variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : variant === 'tiled' ? defaultGemmTiles(kind, m, n2, k2) : DEFAULT_MATMUL_TILES;
+      variant === 'texture'
+        ? DEFAULT_TEXTURE_MATMUL_TILES
+        : variant === 'tiled'
+        ? defaultGemmTiles(kind, m, n2, k2)
+        : DEFAULT_MATMUL_TILES;
     set('forward', product(node.variant as LinearVariant, batch, n, k));
     if (plan.training) {
       set('backwardWeight', product(node.weightGradient, n, k, batch));
@@ -316,8 +401,12 @@ export function formatPlan(plan: ExecutionPlan): string {
   const tiles = (t: Record<string, number>) => Object.entries(t).map(([k, v]) => `${k}=${v}`).join(' ');
   const lines = [
     `plan for ${plan.model}: ${plan.training ? 'training' : 'forward-only'}, batches up to ${plan.maxBatch}, ` +
-      `${plan.device.kind} (${plan.device.adapter}); weights packed ${plan.weights}`,
-    `  input      ${plan.input === 'into-packed' ? 'pixels normalized into the first node\'s packed input' : 'pixels normalized into a buffer'}`,
+    `${plan.device.kind} (${plan.device.adapter}); weights packed ${plan.weights}`,
+    `  input      ${
+      plan.input === 'into-packed'
+        ? "pixels normalized into the first node's packed input"
+        : 'pixels normalized into a buffer'
+    }`,
   ];
   for (const node of plan.nodes) {
     const extras = [
@@ -325,8 +414,10 @@ export function formatPlan(plan: ExecutionPlan): string {
       node.weightGradient ? `weight-gradient ${node.weightGradient}` : '',
       node.reluBackward ? `relu-backward ${node.reluBackward}` : '',
     ].filter(Boolean).join(', ');
-    lines.push(`  ${node.name.padEnd(10)} ${node.kind.padEnd(9)} ${node.variant.padEnd(13)} ${node.reads} -> ${node.writes}` +
-      (extras ? `  (${extras})` : ''));
+    lines.push(
+      `  ${node.name.padEnd(10)} ${node.kind.padEnd(9)} ${node.variant.padEnd(13)} ${node.reads} -> ${node.writes}` +
+        (extras ? `  (${extras})` : ''),
+    );
     for (const [role, t] of Object.entries(node.tiles)) lines.push(`  ${''.padEnd(10)}   ${role}: ${tiles(t)}`);
   }
   return lines.join('\n');
@@ -338,8 +429,15 @@ export function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
   const spec = layer.spec as Extract<LayerSpec, { kind: 'conv2d' }>;
   const [inChannels, height, width] = layer.inShape;
   return {
-    batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
-    stride: spec.stride ?? 1, padding: spec.padding ?? 0,
+    batch,
+    inChannels,
+    height,
+    width,
+    outChannels: spec.outChannels,
+    kernelH: spec.kernel,
+    kernelW: spec.kernel,
+    stride: spec.stride ?? 1,
+    padding: spec.padding ?? 0,
   };
 }
 
@@ -348,9 +446,18 @@ export function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
 }
 
 /** Batch norm over [batch, channels, spatial]: batchnorm1d has spatial 1. */
-export function batchNormShape(layer: ResolvedLayer, batch: number): { batch: number; channels: number; spatial: number; eps?: number; momentum?: number } {
+export function batchNormShape(
+  layer: ResolvedLayer,
+  batch: number,
+): { batch: number; channels: number; spatial: number; eps?: number; momentum?: number } {
   const spec = layer.spec as Extract<LayerSpec, { kind: 'batchnorm2d' | 'batchnorm1d' }>;
-  return { batch, channels: layer.inShape[0], spatial: shapeSize(layer.inShape.slice(1)), eps: spec.eps, momentum: spec.momentum };
+  return {
+    batch,
+    channels: layer.inShape[0],
+    spatial: shapeSize(layer.inShape.slice(1)),
+    eps: spec.eps,
+    momentum: spec.momentum,
+  };
 }
 
 export function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
@@ -382,9 +489,16 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
   const nodes: SkeletonNode[] = [];
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
-    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear' || spec.kind === 'batchnorm2d' || spec.kind === 'batchnorm1d') &&
+    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear' || spec.kind === 'batchnorm2d' ||
+      spec.kind === 'batchnorm1d') &&
       layers[i + 1]?.spec.kind === 'relu';
-    nodes.push({ name: 'name' in spec ? spec.name : `${spec.kind}${i}`, kind: spec.kind, layer: i, relu, resolved: layers[i] });
+    nodes.push({
+      name: 'name' in spec ? spec.name : `${spec.kind}${i}`,
+      kind: spec.kind,
+      layer: i,
+      relu,
+      resolved: layers[i],
+    });
     if (relu) i++;
   }
   return nodes;
@@ -392,11 +506,16 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
 
 function variantsOf(kind: LayerSpec['kind']): Variant[] {
   switch (kind) {
-    case 'conv2d': return ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'];
-    case 'maxpool2d': return ['buffer', 'channels-last', 'in-conv'];
-    case 'linear': return ['buffer', 'texture', 'tiled'];
-    case 'relu': return ['standalone'];
-    case 'flatten': return ['view'];
+    case 'conv2d':
+      return ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'];
+    case 'maxpool2d':
+      return ['buffer', 'channels-last', 'in-conv'];
+    case 'linear':
+      return ['buffer', 'texture', 'tiled'];
+    case 'relu':
+      return ['standalone'];
+    case 'flatten':
+      return ['view'];
     case 'batchnorm2d':
     case 'batchnorm1d':
     case 'dropout':
@@ -416,13 +535,20 @@ function defaultVariant(kind: LayerSpec['kind']): Variant {
 function layoutsOf(kind: LayerSpec['kind'], variant: Variant, previous: Layout, first: boolean): [Layout, Layout] {
   switch (variant) {
     // A texture conv reads packed pixels as the first node; a texture product reads an implicit GEMM's output.
-    case 'texture': return [previous === 'packed' && (first || kind === 'linear') ? 'packed' : 'nchw', 'nchw'];
-    case 'texture+pool': return [first && previous === 'packed' ? 'packed' : 'nchw', 'channels-last'];
-    case 'implicit-gemm': return [previous === 'channels-last' ? 'channels-last' : 'nchw', 'packed'];
-    case 'channels-last': return ['nchw', 'channels-last'];
-    case 'in-conv': return ['none', 'channels-last'];
-    case 'view': return [previous, previous];
-    default: return ['nchw', 'nchw'];
+    case 'texture':
+      return [previous === 'packed' && (first || kind === 'linear') ? 'packed' : 'nchw', 'nchw'];
+    case 'texture+pool':
+      return [first && previous === 'packed' ? 'packed' : 'nchw', 'channels-last'];
+    case 'implicit-gemm':
+      return [previous === 'channels-last' ? 'channels-last' : 'nchw', 'packed'];
+    case 'channels-last':
+      return ['nchw', 'channels-last'];
+    case 'in-conv':
+      return ['none', 'channels-last'];
+    case 'view':
+      return [previous, previous];
+    default:
+      return ['nchw', 'nchw'];
   }
 }
 

@@ -158,8 +158,17 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'conv2d': {
         if (inShape.length !== 3) throw new Error(`${where}: conv2d needs a [C,H,W] input, got [${inShape}]`);
         const [c, h, w] = inShape;
-        const { outH: oh, outW: ow } = conv2dOutputSize({ batch: 1, inChannels: c, height: h, width: w, outChannels: spec.outChannels,
-          kernelH: spec.kernel, kernelW: spec.kernel, stride: spec.stride, padding: spec.padding });
+        const { outH: oh, outW: ow } = conv2dOutputSize({
+          batch: 1,
+          inChannels: c,
+          height: h,
+          width: w,
+          outChannels: spec.outChannels,
+          kernelH: spec.kernel,
+          kernelW: spec.kernel,
+          stride: spec.stride,
+          padding: spec.padding,
+        });
         if (oh < 1 || ow < 1) throw new Error(`${where}: kernel ${spec.kernel} does not fit a ${h}x${w} input`);
         shape = [spec.outChannels, oh, ow];
         const fanIn = c * spec.kernel * spec.kernel;
@@ -172,7 +181,14 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'maxpool2d': {
         if (inShape.length !== 3) throw new Error(`${where}: maxpool2d needs a [C,H,W] input, got [${inShape}]`);
         const [c, h, w] = inShape;
-        const { outH: oh, outW: ow } = maxPool2dOutputSize({ batch: 1, channels: c, height: h, width: w, kernel: spec.kernel, stride: spec.stride });
+        const { outH: oh, outW: ow } = maxPool2dOutputSize({
+          batch: 1,
+          channels: c,
+          height: h,
+          width: w,
+          kernel: spec.kernel,
+          stride: spec.stride,
+        });
         if (oh < 1 || ow < 1) throw new Error(`${where}: pool ${spec.kernel} does not fit a ${h}x${w} input`);
         shape = [c, oh, ow];
         break;
@@ -181,10 +197,18 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'batchnorm1d': {
         const wants = spec.kind === 'batchnorm2d' ? 3 : 1;
         if (inShape.length !== wants) {
-          throw new Error(`${where}: ${spec.kind} needs a ${wants === 3 ? '[C,H,W]' : 'flat [features]'} input, got [${inShape}]`);
+          throw new Error(
+            `${where}: ${spec.kind} needs a ${wants === 3 ? '[C,H,W]' : 'flat [features]'} input, got [${inShape}]`,
+          );
         }
         const c = inShape[0];
-        const buffer = (name: string, shape: number[], init: 'ones' | 'zeros'): ParameterSpec => ({ name: `${spec.name}.${name}`, shape, fanIn: 1, init, buffer: true });
+        const buffer = (name: string, shape: number[], init: 'ones' | 'zeros'): ParameterSpec => ({
+          name: `${spec.name}.${name}`,
+          shape,
+          fanIn: 1,
+          init,
+          buffer: true,
+        });
         params = [
           { name: `${spec.name}.weight`, shape: [c], fanIn: 1, init: 'ones' },
           { name: `${spec.name}.bias`, shape: [c], fanIn: 1, init: 'zeros' },
@@ -197,9 +221,18 @@ export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
       case 'avgpool2d': {
         if (inShape.length !== 3) throw new Error(`${where}: avgpool2d needs a [C,H,W] input, got [${inShape}]`);
         const [c, h, w] = inShape;
-        if (spec.kernel === undefined && h !== w) throw new Error(`${where}: global average pooling needs a square input, got ${h}x${w}`);
+        if (spec.kernel === undefined && h !== w) {
+          throw new Error(`${where}: global average pooling needs a square input, got ${h}x${w}`);
+        }
         const kernel = spec.kernel ?? h;
-        const { outH: oh, outW: ow } = avgPool2dOutputSize({ batch: 1, channels: c, height: h, width: w, kernel, stride: spec.stride ?? kernel });
+        const { outH: oh, outW: ow } = avgPool2dOutputSize({
+          batch: 1,
+          channels: c,
+          height: h,
+          width: w,
+          kernel,
+          stride: spec.stride ?? kernel,
+        });
         if (oh < 1 || ow < 1) throw new Error(`${where}: pool ${kernel} does not fit a ${h}x${w} input`);
         shape = [c, oh, ow];
         break;

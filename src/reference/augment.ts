@@ -32,7 +32,13 @@ export function augmentDraw(options: AugmentOptions, seed: number, step: number,
 }
 
 /** Augmented pixels as values 0-255 (not normalized), one transform per image. */
-export function augmentReference(shape: AugmentShape, options: AugmentOptions, pixels: Uint8Array, seed: number, step: number): Float64Array {
+export function augmentReference(
+  shape: AugmentShape,
+  options: AugmentOptions,
+  pixels: Uint8Array,
+  seed: number,
+  step: number,
+): Float64Array {
   const { batch, channels, height: H, width: W } = shape;
   const out = new Float64Array(batch * channels * H * W);
   const cx = (W - 1) / 2;

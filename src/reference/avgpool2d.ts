@@ -9,7 +9,9 @@ export function avgPool2dForwardReference(shape: AvgPool2dShape, input: ArrayLik
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++, o++) {
         let sum = 0;
-        for (let ky = 0; ky < K; ky++) for (let kx = 0; kx < K; kx++) sum += input[plane * H * W + (oy * S + ky) * W + ox * S + kx];
+        for (let ky = 0; ky < K; ky++) {
+          for (let kx = 0; kx < K; kx++) sum += input[plane * H * W + (oy * S + ky) * W + ox * S + kx];
+        }
         out[o] = sum / (K * K);
       }
     }
@@ -25,7 +27,11 @@ export function avgPool2dBackwardReference(shape: AvgPool2dShape, gradOutput: Ar
   for (let plane = 0, o = 0; plane < batch * channels; plane++) {
     for (let oy = 0; oy < outH; oy++) {
       for (let ox = 0; ox < outW; ox++, o++) {
-        for (let ky = 0; ky < K; ky++) for (let kx = 0; kx < K; kx++) grad[plane * H * W + (oy * S + ky) * W + ox * S + kx] += gradOutput[o] / (K * K);
+        for (let ky = 0; ky < K; ky++) {
+          for (let kx = 0; kx < K; kx++) {
+            grad[plane * H * W + (oy * S + ky) * W + ox * S + kx] += gradOutput[o] / (K * K);
+          }
+        }
       }
     }
   }

@@ -13,7 +13,10 @@ export interface BatchNormShape {
 const index = (s: BatchNormShape, n: number, c: number, j: number) => (n * s.channels + c) * s.spatial + j;
 
 /** Batch mean and biased variance per channel. */
-export function batchNormStatsReference(shape: BatchNormShape, input: ArrayLike<number>): { mean: Float64Array; variance: Float64Array } {
+export function batchNormStatsReference(
+  shape: BatchNormShape,
+  input: ArrayLike<number>,
+): { mean: Float64Array; variance: Float64Array } {
   const { batch, channels, spatial } = shape;
   const m = batch * spatial;
   const mean = new Float64Array(channels);
@@ -23,15 +26,22 @@ export function batchNormStatsReference(shape: BatchNormShape, input: ArrayLike<
     for (let n = 0; n < batch; n++) for (let j = 0; j < spatial; j++) sum += input[index(shape, n, c, j)];
     mean[c] = sum / m;
     let squares = 0;
-    for (let n = 0; n < batch; n++) for (let j = 0; j < spatial; j++) squares += (input[index(shape, n, c, j)] - mean[c]) ** 2;
+    for (let n = 0; n < batch; n++) {
+      for (let j = 0; j < spatial; j++) squares += (input[index(shape, n, c, j)] - mean[c]) ** 2;
+    }
     variance[c] = squares / m;
   }
   return { mean, variance };
 }
 
 /** PyTorch's running update: momentum-weighted, the variance unbiased (m / (m - 1)). */
-export function batchNormRunningReference(shape: BatchNormShape, mean: ArrayLike<number>, variance: ArrayLike<number>,
-  runningMean: ArrayLike<number>, runningVar: ArrayLike<number>): { runningMean: Float64Array; runningVar: Float64Array } {
+export function batchNormRunningReference(
+  shape: BatchNormShape,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  runningMean: ArrayLike<number>,
+  runningVar: ArrayLike<number>,
+): { runningMean: Float64Array; runningVar: Float64Array } {
   const momentum = shape.momentum ?? 0.1;
   const m = shape.batch * shape.spatial;
   const unbias = m / Math.max(m - 1, 1);
@@ -42,8 +52,14 @@ export function batchNormRunningReference(shape: BatchNormShape, mean: ArrayLike
 }
 
 /** y = (x - mean) / sqrt(var + eps) * weight + bias, with the given statistics (batch or running). */
-export function batchNormForwardReference(shape: BatchNormShape, input: ArrayLike<number>, mean: ArrayLike<number>,
-  variance: ArrayLike<number>, weight: ArrayLike<number>, bias: ArrayLike<number>): Float64Array {
+export function batchNormForwardReference(
+  shape: BatchNormShape,
+  input: ArrayLike<number>,
+  mean: ArrayLike<number>,
+  variance: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  bias: ArrayLike<number>,
+): Float64Array {
   const eps = shape.eps ?? 1e-5;
   const out = new Float64Array(input.length);
   for (let i = 0; i < input.length; i++) {
@@ -54,8 +70,12 @@ export function batchNormForwardReference(shape: BatchNormShape, input: ArrayLik
 }
 
 /** Training-mode backward (batch statistics): the input, weight and bias gradients. */
-export function batchNormBackwardReference(shape: BatchNormShape, input: ArrayLike<number>, weight: ArrayLike<number>,
-  gradOutput: ArrayLike<number>): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array } {
+export function batchNormBackwardReference(
+  shape: BatchNormShape,
+  input: ArrayLike<number>,
+  weight: ArrayLike<number>,
+  gradOutput: ArrayLike<number>,
+): { gradInput: Float64Array; gradWeight: Float64Array; gradBias: Float64Array } {
   const { batch, channels, spatial } = shape;
   const eps = shape.eps ?? 1e-5;
   const m = batch * spatial;

@@ -42,7 +42,11 @@ export function conv2dForwardReference(
 }
 
 /** d(loss)/d(input) given d(loss)/d(pre-activation output): scatters each output gradient back. */
-export function conv2dBackwardInputReference(shape: Conv2dShape, gradOutput: ArrayLike<number>, weight: ArrayLike<number>): Float64Array {
+export function conv2dBackwardInputReference(
+  shape: Conv2dShape,
+  gradOutput: ArrayLike<number>,
+  weight: ArrayLike<number>,
+): Float64Array {
   const { batch, inChannels, height, width, outChannels, kernelH, kernelW } = shape;
   const stride = shape.stride ?? 1;
   const padding = shape.padding ?? 0;
@@ -59,8 +63,8 @@ export function conv2dBackwardInputReference(shape: Conv2dShape, gradOutput: Arr
                 const y = oy * stride - padding + ky;
                 const x = ox * stride - padding + kx;
                 if (y < 0 || y >= height || x < 0 || x >= width) continue;
-                gradInput[((n * inChannels + c) * height + y) * width + x] +=
-                  g * weight[((o * inChannels + c) * kernelH + ky) * kernelW + kx];
+                gradInput[((n * inChannels + c) * height + y) * width + x] += g *
+                  weight[((o * inChannels + c) * kernelH + ky) * kernelW + kx];
               }
             }
           }

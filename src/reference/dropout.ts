@@ -24,8 +24,10 @@ export function dropoutScale(p: number): number {
 export function dropoutMaskReference(count: number, options: DropoutOptions): Float64Array {
   const threshold = dropoutKeepThreshold(options.p);
   const scale = dropoutScale(options.p);
-  return Float64Array.from({ length: count }, (_, i) =>
-    philox4x32([i, options.step, options.salt, 0], [options.seed, 0])[0] < threshold ? scale : 0);
+  return Float64Array.from(
+    { length: count },
+    (_, i) => philox4x32([i, options.step, options.salt, 0], [options.seed, 0])[0] < threshold ? scale : 0,
+  );
 }
 
 /** input * mask, elementwise (forward); the backward is gradOutput * mask, the same product. */

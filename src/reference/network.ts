@@ -7,11 +7,16 @@ import { maxPool2dBackwardReference, maxPool2dForwardReference } from './maxpool
 import { reluBackwardReference, reluForwardReference } from './relu.ts';
 import { softmaxCrossEntropyReference } from './softmax_cross_entropy.ts';
 import { avgPool2dBackwardReference, avgPool2dForwardReference } from './avgpool2d.ts';
-import { batchNormBackwardReference, batchNormForwardReference, batchNormStatsReference, type BatchNormShape } from './batchnorm.ts';
+import {
+  batchNormBackwardReference,
+  batchNormForwardReference,
+  type BatchNormShape,
+  batchNormStatsReference,
+} from './batchnorm.ts';
 import { dropoutApplyReference } from './dropout.ts';
 import type { Conv2dShape } from '../util/shapes.ts';
-import { maxPool2dOutputSize, type AvgPool2dShape, type MaxPool2dShape } from '../util/shapes.ts';
-import { resolveLayers, shapeSize, type ModelSpec, type ResolvedLayer } from '../nn/spec.ts';
+import { type AvgPool2dShape, maxPool2dOutputSize, type MaxPool2dShape } from '../util/shapes.ts';
+import { type ModelSpec, type ResolvedLayer, resolveLayers, shapeSize } from '../nn/spec.ts';
 
 export interface NetworkReferenceResult {
   logits: Float64Array;
@@ -54,8 +59,17 @@ type Pool = Extract<ResolvedLayer['spec'], { kind: 'maxpool2d' }>;
 function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
   const spec = layer.spec as Conv;
   const [inChannels, height, width] = layer.inShape;
-  return { batch, inChannels, height, width, outChannels: spec.outChannels, kernelH: spec.kernel, kernelW: spec.kernel,
-    stride: spec.stride ?? 1, padding: spec.padding ?? 0 };
+  return {
+    batch,
+    inChannels,
+    height,
+    width,
+    outChannels: spec.outChannels,
+    kernelH: spec.kernel,
+    kernelW: spec.kernel,
+    stride: spec.stride ?? 1,
+    padding: spec.padding ?? 0,
+  };
 }
 
 function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
@@ -66,7 +80,13 @@ function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
 
 function batchNormShape(layer: ResolvedLayer, batch: number): BatchNormShape {
   const spec = layer.spec as Extract<ResolvedLayer['spec'], { kind: 'batchnorm2d' | 'batchnorm1d' }>;
-  return { batch, channels: layer.inShape[0], spatial: shapeSize(layer.inShape.slice(1)), eps: spec.eps, momentum: spec.momentum };
+  return {
+    batch,
+    channels: layer.inShape[0],
+    spatial: shapeSize(layer.inShape.slice(1)),
+    eps: spec.eps,
+    momentum: spec.momentum,
+  };
 }
 
 function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
@@ -85,8 +105,13 @@ export interface NetworkReferenceOptions {
  * One forward and backward pass of `model` on uint8 `pixels` (batch × input size) with `labels`, in
  * training mode (batch norm normalizes with the batch's statistics). `params` maps state_dict names to values.
  */
-export function networkReference(model: ModelSpec, params: ReadonlyMap<string, ArrayLike<number>>, pixels: Uint8Array,
-  labels: ArrayLike<number>, options: NetworkReferenceOptions = {}): NetworkReferenceResult {
+export function networkReference(
+  model: ModelSpec,
+  params: ReadonlyMap<string, ArrayLike<number>>,
+  pixels: Uint8Array,
+  labels: ArrayLike<number>,
+  options: NetworkReferenceOptions = {},
+): NetworkReferenceResult {
   const batch = labels.length;
   const layers = resolveLayers(model);
   const p = (name: string) => {
@@ -103,11 +128,19 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
     const spec = layer.spec;
     switch (spec.kind) {
       case 'conv2d':
-        activations.push(conv2dForwardReference(convShape(layer, batch), x, p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        activations.push(
+          conv2dForwardReference(convShape(layer, batch), x, p(`${spec.name}.weight`), p(`${spec.name}.bias`)),
+        );
         break;
       case 'linear':
-        activations.push(linearForwardReference({ batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] }, x,
-          p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        activations.push(
+          linearForwardReference(
+            { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] },
+            x,
+            p(`${spec.name}.weight`),
+            p(`${spec.name}.bias`),
+          ),
+        );
         break;
       case 'maxpool2d': {
         const { output, argmax } = maxPool2dForwardReference(poolShape(layer, batch), x);
@@ -127,7 +160,9 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
       case 'batchnorm1d': {
         const shape = batchNormShape(layer, batch);
         const { mean, variance } = batchNormStatsReference(shape, x);
-        activations.push(batchNormForwardReference(shape, x, mean, variance, p(`${spec.name}.weight`), p(`${spec.name}.bias`)));
+        activations.push(
+          batchNormForwardReference(shape, x, mean, variance, p(`${spec.name}.weight`), p(`${spec.name}.bias`)),
+        );
         break;
       }
       case 'dropout': {
@@ -178,7 +213,12 @@ export function networkReference(model: ModelSpec, params: ReadonlyMap<string, A
         break;
       case 'batchnorm2d':
       case 'batchnorm1d': {
-        const { gradInput, gradWeight, gradBias } = batchNormBackwardReference(batchNormShape(layer, batch), x, p(`${spec.name}.weight`), grad);
+        const { gradInput, gradWeight, gradBias } = batchNormBackwardReference(
+          batchNormShape(layer, batch),
+          x,
+          p(`${spec.name}.weight`),
+          grad,
+        );
         gradients.set(`${spec.name}.weight`, gradWeight);
         gradients.set(`${spec.name}.bias`, gradBias);
         grad = gradInput;

@@ -9,7 +9,9 @@ export function reluForwardReference(input: ArrayLike<number>): Float64Array {
 
 /** d(loss)/d(input) from the forward output and d(loss)/d(output): PyTorch's threshold_backward. */
 export function reluBackwardReference(output: ArrayLike<number>, grad: ArrayLike<number>): Float64Array {
-  if (output.length !== grad.length) throw new RangeError(`reluBackwardReference: ${output.length} outputs, ${grad.length} gradients`);
+  if (output.length !== grad.length) {
+    throw new RangeError(`reluBackwardReference: ${output.length} outputs, ${grad.length} gradients`);
+  }
   const out = new Float64Array(grad.length);
   for (let i = 0; i < grad.length; i++) out[i] = output[i] <= 0 ? 0 : grad[i];
   return out;

@@ -53,7 +53,8 @@ export function softmaxCrossEntropyReference(
     sampleLoss[n] = valid ? loss : NaN;
     predictions[n] = argmaxRow(logits, base, classes);
     for (let j = 0; j < classes; j++) {
-      gradLogits[base + j] = (Math.exp(logProbs[base + j]) - (labelSmoothing ? target(j) : valid && j === label ? 1 : 0)) / batch;
+      gradLogits[base + j] =
+        (Math.exp(logProbs[base + j]) - (labelSmoothing ? target(j) : valid && j === label ? 1 : 0)) / batch;
     }
   }
   return { gradLogits, sampleLoss, predictions };

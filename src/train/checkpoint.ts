@@ -11,8 +11,8 @@ import { basename, dirname, join } from 'node:path';
 import { errorCode, FileError, readRegularFile, removeStaleTempFiles, writeFileAtomic } from '../io/files.ts';
 import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
-import { parameterSpecs, type ModelSpec } from '../nn/spec.ts';
-import { trainingOptions, type TrainConfig, type TrainState } from './trainer.ts';
+import { type ModelSpec, parameterSpecs } from '../nn/spec.ts';
+import { type TrainConfig, trainingOptions, type TrainState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-digits-checkpoint-1';
 export const DATA_ORDER = 'xoshiro128** Fisher-Yates shuffle, one stream per (seed, epoch)';
@@ -71,8 +71,15 @@ export function firstNonFinite(layout: ParameterLayout, flat: Float32Array): str
 }
 
 /** Throws NonFiniteStateError naming the first tensor with NaN or Infinity in the parameters or Adam's moments. */
-export function assertFiniteState(layout: ParameterLayout, state: Pick<TrainState, 'params' | 'adamM' | 'adamV'>, what: string): void {
-  const checks: [Float32Array, string][] = [[state.params, ''], [state.adamM, ' (Adam exp_avg)'], [state.adamV, ' (Adam exp_avg_sq)']];
+export function assertFiniteState(
+  layout: ParameterLayout,
+  state: Pick<TrainState, 'params' | 'adamM' | 'adamV'>,
+  what: string,
+): void {
+  const checks: [Float32Array, string][] = [[state.params, ''], [state.adamM, ' (Adam exp_avg)'], [
+    state.adamV,
+    ' (Adam exp_avg_sq)',
+  ]];
   for (const [flat, role] of checks) {
     const bad = firstNonFinite(layout, flat);
     if (bad) throw new NonFiniteStateError(`${what}: ${bad}${role} holds NaN or Infinity`, bad);
@@ -112,7 +119,10 @@ function referencedOptimizer(checkpointPath: string): string | null | undefined 
  */
 export function removeStaleCheckpointFiles(checkpointPath: string): string[] {
   const dir = dirname(checkpointPath);
-  const removed = removeStaleTempFiles(dir, new RegExp(`${escapeRegExp(basename(checkpointPath))}|${optimizerNamePattern(checkpointPath).source}`));
+  const removed = removeStaleTempFiles(
+    dir,
+    new RegExp(`${escapeRegExp(basename(checkpointPath))}|${optimizerNamePattern(checkpointPath).source}`),
+  );
   const keep = referencedOptimizer(checkpointPath);
   if (keep !== undefined) removed.push(...removeUnreferencedOptimizers(checkpointPath, keep));
   return removed;
@@ -142,8 +152,11 @@ function removeUnreferencedOptimizers(checkpointPath: string, keep: string | nul
 
 export async function saveCheckpoint(path: string, { config, state, withOptimizer, run }: SaveOptions): Promise<void> {
   const layout = new ParameterLayout(parameterSpecs(config.model));
-  assertFiniteState(layout, withOptimizer ? state : { params: state.params, adamM: new Float32Array(0), adamV: new Float32Array(0) },
-    `refusing to write checkpoint ${path} of step ${state.step}`);
+  assertFiniteState(
+    layout,
+    withOptimizer ? state : { params: state.params, adamM: new Float32Array(0), adamV: new Float32Array(0) },
+    `refusing to write checkpoint ${path} of step ${state.step}`,
+  );
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     model: config.model.name,
@@ -217,7 +230,11 @@ export interface LoadedCheckpoint {
   adam?: { m: Float32Array; v: Float32Array };
 }
 
-function readSafetensors(path: string, what: string, missingAdvice = ''): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+function readSafetensors(
+  path: string,
+  what: string,
+  missingAdvice = '',
+): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
   let bytes: Uint8Array;
   try {
     bytes = readRegularFile(path, what, missingAdvice);
@@ -228,26 +245,39 @@ function readSafetensors(path: string, what: string, missingAdvice = ''): { tens
   try {
     return decodeSafetensors(bytes, path);
   } catch (err) {
-    if (err instanceof CheckpointFormatError) throw new CheckpointError(`${what} ${path} is not a valid safetensors file: ${err.problem}`);
+    if (err instanceof CheckpointFormatError) {
+      throw new CheckpointError(`${what} ${path} is not a valid safetensors file: ${err.problem}`);
+    }
     throw err;
   }
 }
 
-function float32Tensors(path: string, layout: ParameterLayout, tensors: Map<string, Tensor>, suffix: string): Float32Array {
+function float32Tensors(
+  path: string,
+  layout: ParameterLayout,
+  tensors: Map<string, Tensor>,
+  suffix: string,
+): Float32Array {
   const named = new Map<string, Float32Array>();
   for (const slot of layout.slots) {
     const name = `${slot.name}${suffix}`;
     const tensor = tensors.get(name);
-    if (!tensor) throw new CheckpointError(`${path}: missing tensor "${name}" — is this a checkpoint of another model?`);
+    if (!tensor) {
+      throw new CheckpointError(`${path}: missing tensor "${name}" — is this a checkpoint of another model?`);
+    }
     if (tensor.dtype !== 'F32') throw new CheckpointError(`${path}: tensor "${name}" is ${tensor.dtype}, expected F32`);
     if (tensor.shape.join(',') !== slot.shape.join(',')) {
-      throw new CheckpointError(`${path}: tensor "${name}" has shape [${tensor.shape}], expected [${slot.shape}] — a checkpoint of another model?`);
+      throw new CheckpointError(
+        `${path}: tensor "${name}" has shape [${tensor.shape}], expected [${slot.shape}] — a checkpoint of another model?`,
+      );
     }
     named.set(slot.name, tensor.data as Float32Array);
   }
   const expected = new Set(layout.slots.map((s) => `${s.name}${suffix}`));
   const extra = [...tensors.keys()].filter((name) => !expected.has(name));
-  if (extra.length) throw new CheckpointError(`${path}: unexpected tensors ${extra.join(', ')} — a checkpoint of another model?`);
+  if (extra.length) {
+    throw new CheckpointError(`${path}: unexpected tensors ${extra.join(', ')} — a checkpoint of another model?`);
+  }
   return layout.join(named, path);
 }
 
@@ -273,11 +303,17 @@ export interface LoadOptions {
 export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedCheckpoint {
   const { tensors, metadata } = readSafetensors(path, 'Checkpoint', options.missingAdvice);
   if (isOptimizerFile(tensors, metadata)) {
-    throw new CheckpointError(`${path} is an optimizer-state file (Adam's moments), not a model checkpoint; ` +
-      'pass the weights file written beside it (the name without .adam.…)');
+    throw new CheckpointError(
+      `${path} is an optimizer-state file (Adam's moments), not a model checkpoint; ` +
+        'pass the weights file written beside it (the name without .adam.…)',
+    );
   }
   if (metadata.format !== CHECKPOINT_FORMAT) {
-    throw new CheckpointError(`${path}: metadata format is ${JSON.stringify(metadata.format)}, expected "${CHECKPOINT_FORMAT}" — not a checkpoint written by this tool`);
+    throw new CheckpointError(
+      `${path}: metadata format is ${
+        JSON.stringify(metadata.format)
+      }, expected "${CHECKPOINT_FORMAT}" — not a checkpoint written by this tool`,
+    );
   }
   if (options.expectModel && metadata.model !== options.expectModel) {
     throw new CheckpointError(`${path} holds model "${metadata.model}", not "${options.expectModel}"`);
@@ -288,7 +324,9 @@ export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedC
   } catch {
     throw new CheckpointError(`${path}: metadata model_spec is not valid JSON`);
   }
-  if (model?.name !== metadata.model) throw new CheckpointError(`${path}: metadata model_spec does not describe model "${metadata.model}"`);
+  if (model?.name !== metadata.model) {
+    throw new CheckpointError(`${path}: metadata model_spec does not describe model "${metadata.model}"`);
+  }
   let layout: ParameterLayout;
   try {
     layout = new ParameterLayout(parameterSpecs(model));
@@ -301,8 +339,11 @@ export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedC
   const params = float32Tensors(path, layout, tensors, '');
   const bad = firstNonFinite(layout, params);
   if (bad) {
-    throw new NonFiniteStateError(`${path}: ${bad} holds NaN or Infinity — the checkpoint of a diverged run, which cannot ` +
-      'classify anything. Train again with a smaller --lr.', bad);
+    throw new NonFiniteStateError(
+      `${path}: ${bad} holds NaN or Infinity — the checkpoint of a diverged run, which cannot ` +
+        'classify anything. Train again with a smaller --lr.',
+      bad,
+    );
   }
   const loaded: LoadedCheckpoint = { path, model, metadata, params };
   if (options.withOptimizer) loaded.adam = loadOptimizer(path, metadata, layout);
@@ -310,17 +351,28 @@ export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedC
 }
 
 /** Adam's state for the checkpoint at `path`: damaged, foreign and missing files each said as such. */
-function loadOptimizer(path: string, metadata: Record<string, string>, layout: ParameterLayout): { m: Float32Array; v: Float32Array } {
+function loadOptimizer(
+  path: string,
+  metadata: Record<string, string>,
+  layout: ParameterLayout,
+): { m: Float32Array; v: Float32Array } {
   const adamFile = optimizerPath(path, metadata);
   let bytes: Uint8Array;
   try {
     bytes = readRegularFile(adamFile, 'Optimizer state');
   } catch (err) {
-    if (errorCode(err) === 'ENOENT') throw new CheckpointError(`Cannot resume: optimizer state ${adamFile} is missing (it is written beside ${path}).`);
+    if (errorCode(err) === 'ENOENT') {
+      throw new CheckpointError(
+        `Cannot resume: optimizer state ${adamFile} is missing (it is written beside ${path}).`,
+      );
+    }
     throw new CheckpointError(`Cannot resume ${path}: ${(err as Error).message}`);
   }
-  const damaged = (why: string) => new CheckpointError(`Cannot resume: optimizer state ${adamFile} is damaged (${why}); ` +
-    'no optimizer state to continue with. Start a new run (--overwrite) or restore the file.');
+  const damaged = (why: string) =>
+    new CheckpointError(
+      `Cannot resume: optimizer state ${adamFile} is damaged (${why}); ` +
+        'no optimizer state to continue with. Start a new run (--overwrite) or restore the file.',
+    );
   let decoded;
   try {
     decoded = decodeSafetensors(bytes, adamFile);
@@ -329,13 +381,19 @@ function loadOptimizer(path: string, metadata: Record<string, string>, layout: P
     throw err;
   }
   const { tensors, metadata: own } = decoded;
-  if (own.tensors_sha256 !== undefined && tensorsDigest(tensors) !== own.tensors_sha256) throw damaged('its tensor data does not match its recorded SHA-256');
+  if (own.tensors_sha256 !== undefined && tensorsDigest(tensors) !== own.tensors_sha256) {
+    throw damaged('its tensor data does not match its recorded SHA-256');
+  }
   const digest = sha256(bytes);
   const named = /\.adam\.([0-9a-f]{16})\.safetensors$/.exec(adamFile)?.[1];
-  if (named && !digest.startsWith(named)) throw damaged(`its content no longer has the SHA-256 its name records (${named}…)`);
+  if (named && !digest.startsWith(named)) {
+    throw damaged(`its content no longer has the SHA-256 its name records (${named}…)`);
+  }
   if (digest !== metadata.optimizer_sha256) {
-    throw new CheckpointError(`Cannot resume: ${adamFile} does not belong to ${path} (SHA-256 mismatch: it holds the optimizer state ` +
-      `of step ${own.step ?? '?'}, the weights are of step ${metadata.step}).`);
+    throw new CheckpointError(
+      `Cannot resume: ${adamFile} does not belong to ${path} (SHA-256 mismatch: it holds the optimizer state ` +
+        `of step ${own.step ?? '?'}, the weights are of step ${metadata.step}).`,
+    );
   }
   const adam = {
     m: float32Tensors(adamFile, layout, filterSuffix(tensors, '.exp_avg'), '.exp_avg'),
@@ -343,7 +401,9 @@ function loadOptimizer(path: string, metadata: Record<string, string>, layout: P
   };
   for (const [flat, role] of [[adam.m, 'exp_avg'], [adam.v, 'exp_avg_sq']] as const) {
     const bad = firstNonFinite(layout, flat);
-    if (bad) throw new NonFiniteStateError(`${adamFile}: ${bad}.${role} holds NaN or Infinity; it cannot be resumed`, bad);
+    if (bad) {
+      throw new NonFiniteStateError(`${adamFile}: ${bad}.${role} holds NaN or Infinity; it cannot be resumed`, bad);
+    }
   }
   return adam;
 }
@@ -366,7 +426,9 @@ function filterSuffix(tensors: Map<string, Tensor>, suffix: string): Map<string,
 export function stateFromCheckpoint(loaded: LoadedCheckpoint): TrainState {
   const int = (key: string): number => {
     const value = Number(loaded.metadata[key]);
-    if (!Number.isInteger(value) || value < 0) throw new CheckpointError(`${loaded.path}: metadata ${key} is not a count`);
+    if (!Number.isInteger(value) || value < 0) {
+      throw new CheckpointError(`${loaded.path}: metadata ${key} is not a count`);
+    }
     return value;
   };
   if (!loaded.adam) throw new CheckpointError(`${loaded.path}: loaded without optimizer state`);

@@ -35,8 +35,12 @@ const align4 = (bytes: number) => Math.ceil(bytes / 4) * 4;
  * The batches of a pass over `count` images, grouped into submissions: each group's images, every batch
  * in a 4-byte aligned slot of `batchSize * imageBytes`, fit in `stagingBytes`.
  */
-export function evaluationSubmissions(count: number, batchSize: number, imageBytes: number, stagingBytes = EVAL_STAGING_BYTES):
-  { start: number; size: number }[][] {
+export function evaluationSubmissions(
+  count: number,
+  batchSize: number,
+  imageBytes: number,
+  stagingBytes = EVAL_STAGING_BYTES,
+): { start: number; size: number }[][] {
   const perSubmission = Math.max(1, Math.floor(stagingBytes / (align4(batchSize * imageBytes) + 4 * batchSize)));
   const groups: { start: number; size: number }[][] = [];
   for (let start = 0; start < count; start += batchSize) {
@@ -51,8 +55,12 @@ export function evaluationSubmissions(count: number, batchSize: number, imageByt
  * staged on the GPU and the batches recorded into one command buffer (EVAL_STAGING_BYTES per submission),
  * each batch copied into the network's input before its forward pass.
  */
-export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, options: { stagingBytes?: number } = {}):
-  Promise<EvaluationResult> {
+export async function evaluate(
+  gpu: Gpu,
+  network: Network,
+  split: MnistSplit,
+  options: { stagingBytes?: number } = {},
+): Promise<EvaluationResult> {
   const started = performance.now();
   const { device } = gpu;
   const batchSize = network.options.maxBatch;
@@ -62,12 +70,24 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
   // Every batch's predictions (u32) then every batch's losses (f32), copied here by the evaluation's own
   // command buffers and mapped once at the end: no readback submission of its own.
   const lossesAt = Math.ceil(split.count / 2) * 8; // getMappedRange offsets are multiples of 8
-  const results = createBuffer(gpu, { label: 'eval.results', size: Math.max(16, Math.ceil(lossesAt / 8) * 16), usage: 0x1 /* MAP_READ */ | 0x8 });
+  const results = createBuffer(gpu, {
+    label: 'eval.results',
+    size: Math.max(16, Math.ceil(lossesAt / 8) * 16),
+    usage: 0x1 /* MAP_READ */ | 0x8,
+  });
   const submissions = evaluationSubmissions(split.count, batchSize, imageSize, options.stagingBytes);
   const slotBytes = align4(batchSize * imageSize);
   const perSubmission = submissions[0].length;
-  const stagedPixels = createBuffer(gpu, { label: 'eval.staged pixels', size: Math.max(16, perSubmission * slotBytes), usage });
-  const stagedLabels = createBuffer(gpu, { label: 'eval.staged labels', size: Math.max(16, perSubmission * batchSize * 4), usage });
+  const stagedPixels = createBuffer(gpu, {
+    label: 'eval.staged pixels',
+    size: Math.max(16, perSubmission * slotBytes),
+    usage,
+  });
+  const stagedLabels = createBuffer(gpu, {
+    label: 'eval.staged labels',
+    size: Math.max(16, perSubmission * batchSize * 4),
+    usage,
+  });
   try {
     // Milliseconds per image: the last evaluation's on this device and batch size. Where waits poll and
     // there is none yet, the first batch goes alone and is timed, and the rest is paced by it.
@@ -78,7 +98,12 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
       for (const [slot, { start, size }] of group.entries()) {
         const pixels = split.images.subarray(start * imageSize, (start + size) * imageSize);
         writeBuffer(gpu, stagedPixels, pixels, slot * slotBytes);
-        writeBuffer(gpu, stagedLabels, Uint32Array.from(split.labels.subarray(start, start + size)), slot * batchSize * 4);
+        writeBuffer(
+          gpu,
+          stagedLabels,
+          Uint32Array.from(split.labels.subarray(start, start + size)),
+          slot * batchSize * 4,
+        );
       }
       const record = async (batches: typeof group, firstSlot: number) => {
         const encoder = device.createCommandEncoder({ label: `eval batches at ${batches[0].start}` });
@@ -110,7 +135,7 @@ export async function evaluate(gpu: Gpu, network: Network, split: MnistSplit, op
     // The queue alone, not the mapping, whose own round trip would count as GPU time.
     if (pacer.paces) await pacer.wait(submittedAt, split.count, () => device.queue.onSubmittedWorkDone());
     try {
-      await results.mapAsync(0x1 /* READ */, 0, 2 * lossesAt);
+      await results.mapAsync(0x1, /* READ */ 0, 2 * lossesAt);
     } catch (err) {
       throw await explainGpuFailure(gpu, err, `reading back the evaluation of ${split.count} images`);
     }

@@ -76,14 +76,21 @@ export class CheckpointLock {
     const dir = dirname(lockPath);
     ensureDir(dir);
     const owner: LockOwner = {
-      pid: process.pid, host: hostname(), pidStart: processStart(process.pid), started: new Date().toISOString(),
+      pid: process.pid,
+      host: hostname(),
+      pidStart: processStart(process.pid),
+      started: new Date().toISOString(),
       command: process.argv.slice(2).join(' '),
     };
     const temp = join(dir, `.${basename(lockPath)}.${process.pid}.${Math.random().toString(36).slice(2, 8)}.tmp`);
     try {
       writeFileSync(temp, `${JSON.stringify(owner)}\n`, { flag: 'wx' });
     } catch (err) {
-      throw new FileError(dir, `cannot write in ${dir} (needed for ${checkpointPath}): ${describeFsError(err)}`, errorCode(err));
+      throw new FileError(
+        dir,
+        `cannot write in ${dir} (needed for ${checkpointPath}): ${describeFsError(err)}`,
+        errorCode(err),
+      );
     }
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
@@ -92,24 +99,34 @@ export class CheckpointLock {
           return new CheckpointLock(lockPath, owner);
         } catch (err) {
           if (errorCode(err) !== 'EEXIST') {
-            throw new FileError(lockPath, `cannot create the lock ${lockPath}: ${describeFsError(err)}`, errorCode(err));
+            throw new FileError(
+              lockPath,
+              `cannot create the lock ${lockPath}: ${describeFsError(err)}`,
+              errorCode(err),
+            );
           }
         }
         const holder = readOwner(lockPath);
         if (!holder) {
-          throw new LockError(`${checkpointPath} is locked by ${lockPath}, which does not say who holds it. If no training ` +
-            `run is writing ${checkpointPath}, delete ${lockPath} and run again.`);
+          throw new LockError(
+            `${checkpointPath} is locked by ${lockPath}, which does not say who holds it. If no training ` +
+              `run is writing ${checkpointPath}, delete ${lockPath} and run again.`,
+          );
         }
         if (holder.host !== owner.host || ownerAlive(holder)) {
           const where = holder.host === owner.host ? `PID ${holder.pid}` : `PID ${holder.pid} on host ${holder.host}`;
-          throw new LockError(`${checkpointPath} is being written by another training run (${where}, started ${holder.started}: ` +
-            `${holder.command}). Wait for it to finish or pass another --out. If that run is gone, delete ${lockPath}.`);
+          throw new LockError(
+            `${checkpointPath} is being written by another training run (${where}, started ${holder.started}: ` +
+              `${holder.command}). Wait for it to finish or pass another --out. If that run is gone, delete ${lockPath}.`,
+          );
         }
         // Its owner died without removing it (SIGKILL, power loss): take it over.
         try {
           unlinkSync(lockPath);
         } catch (err) {
-          if (errorCode(err) !== 'ENOENT') throw new FileError(lockPath, `cannot remove the stale lock ${lockPath}: ${describeFsError(err)}`);
+          if (errorCode(err) !== 'ENOENT') {
+            throw new FileError(lockPath, `cannot remove the stale lock ${lockPath}: ${describeFsError(err)}`);
+          }
         }
       }
       throw new LockError(`could not take the lock ${lockPath}: other runs keep taking it`);

@@ -55,8 +55,21 @@ export interface EpochRecord {
 export type LogRecord = HeaderRecord | StepRecord | EpochRecord;
 
 /** CSV columns of step and epoch records (the first line); a header record is a `# {json}` comment line. */
-export const CSV_COLUMNS = ['type', 'step', 'epoch', 'batch', 'loss', 'accuracy', 'train_loss', 'train_accuracy',
-  'test_loss', 'test_accuracy', 'seconds', 'images_per_second', 'time'] as const;
+export const CSV_COLUMNS = [
+  'type',
+  'step',
+  'epoch',
+  'batch',
+  'loss',
+  'accuracy',
+  'train_loss',
+  'train_accuracy',
+  'test_loss',
+  'test_accuracy',
+  'seconds',
+  'images_per_second',
+  'time',
+] as const;
 
 export function logFormat(path: string): LogFormat {
   return path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
@@ -70,7 +83,8 @@ function formatRecord(record: LogRecord, format: LogFormat): string {
   if (format === 'jsonl') return JSON.stringify(record) + '\n';
   if (record.type === 'header') return `# ${JSON.stringify(record)}\n`;
   const values = record as unknown as Record<string, unknown>;
-  return CSV_COLUMNS.map((c) => (values[c] === undefined || values[c] === null ? '' : String(values[c]))).join(',') + '\n';
+  return CSV_COLUMNS.map((c) => (values[c] === undefined || values[c] === null ? '' : String(values[c]))).join(',') +
+    '\n';
 }
 
 /** Parses a log written by MetricsLog (either format). A last line cut short by a crash is skipped. */
@@ -87,7 +101,9 @@ export function parseMetricsLog(text: string, path = '<log>'): LogRecord[] {
       else if (line.startsWith('type,')) return;
       else {
         const cells = line.split(',');
-        if (cells.length !== CSV_COLUMNS.length) throw new MetricsLogError(`${where}: expected ${CSV_COLUMNS.length} CSV columns, found ${cells.length}`);
+        if (cells.length !== CSV_COLUMNS.length) {
+          throw new MetricsLogError(`${where}: expected ${CSV_COLUMNS.length} CSV columns, found ${cells.length}`);
+        }
         const record: Record<string, unknown> = {};
         CSV_COLUMNS.forEach((c, k) => {
           const cell = cells[k];
@@ -106,7 +122,9 @@ function parseJson(text: string, where: string): unknown {
   try {
     return JSON.parse(text);
   } catch (err) {
-    throw new MetricsLogError(`${where}: not a log record (${(err as Error).message}); was this file written by train --log?`);
+    throw new MetricsLogError(
+      `${where}: not a log record (${(err as Error).message}); was this file written by train --log?`,
+    );
   }
 }
 
@@ -171,8 +189,12 @@ export class MetricsLog {
   }
 
   header(record: Omit<HeaderRecord, 'type' | 'resumed_from_step' | 'started'>): void {
-    this.append({ type: 'header', ...record, started: new Date().toISOString(),
-      resumed_from_step: this.options.resume ? this.options.resume.step : null });
+    this.append({
+      type: 'header',
+      ...record,
+      started: new Date().toISOString(),
+      resumed_from_step: this.options.resume ? this.options.resume.step : null,
+    });
   }
 
   /** Training starts now (kernels compiled): the first window's images/s counts from here. */
@@ -191,7 +213,10 @@ export class MetricsLog {
     if (images <= 0) return;
     const now = performance.now();
     this.append({
-      type: 'step', step, epoch: p.epoch + 1, batch: p.batchesDone,
+      type: 'step',
+      step,
+      epoch: p.epoch + 1,
+      batch: p.batchesDone,
       loss: (lossSum - this.baseLossSum) / images,
       accuracy: (correct - this.baseCorrect) / images,
       images_per_second: images / Math.max((now - this.baseTime) / 1000, 1e-9),
@@ -206,10 +231,16 @@ export class MetricsLog {
 
   epochDone(report: EpochReport): void {
     this.append({
-      type: 'epoch', epoch: report.epoch, step: report.step,
-      train_loss: report.trainLoss, train_accuracy: report.trainAccuracy,
-      test_loss: report.test?.meanLoss ?? null, test_accuracy: report.test?.accuracy ?? null,
-      seconds: report.seconds, images_per_second: report.imagesPerSecond, time: new Date().toISOString(),
+      type: 'epoch',
+      epoch: report.epoch,
+      step: report.step,
+      train_loss: report.trainLoss,
+      train_accuracy: report.trainAccuracy,
+      test_loss: report.test?.meanLoss ?? null,
+      test_accuracy: report.test?.accuracy ?? null,
+      seconds: report.seconds,
+      images_per_second: report.imagesPerSecond,
+      time: new Date().toISOString(),
     });
     this.startEpoch(report.epoch);
   }

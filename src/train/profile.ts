@@ -23,7 +23,12 @@ export interface StepProfile {
   totalFlops: number;
 }
 
-export async function profileOps(gpu: Gpu, ops: readonly Op[], repeats = 5, beforeEach?: () => void): Promise<StepProfile> {
+export async function profileOps(
+  gpu: Gpu,
+  ops: readonly Op[],
+  repeats = 5,
+  beforeEach?: () => void,
+): Promise<StepProfile> {
   const dispatches = ops.flatMap((op) => op.dispatches);
   const { method, timings } = await profileDispatches(gpu, dispatches, repeats, beforeEach);
   let index = 0;
@@ -32,13 +37,18 @@ export async function profileOps(gpu: Gpu, ops: readonly Op[], repeats = 5, befo
     for (let i = 0; i < op.dispatches.length; i++) ms += timings[index++].milliseconds;
     const seconds = Math.max(ms, 1e-6) / 1000;
     return {
-      name: op.name, milliseconds: ms, flops: op.flops, gflops: op.flops / seconds / 1e9, gbytesPerSecond: op.bytes / seconds / 1e9,
+      name: op.name,
+      milliseconds: ms,
+      flops: op.flops,
+      gflops: op.flops / seconds / 1e9,
+      gbytesPerSecond: op.bytes / seconds / 1e9,
       kernels: op.dispatches.map((d) => d.kernel.label),
     };
   });
   rows.sort((a, b) => b.milliseconds - a.milliseconds);
   return {
-    method, ops: rows,
+    method,
+    ops: rows,
     totalMilliseconds: rows.reduce((sum, r) => sum + r.milliseconds, 0),
     totalFlops: rows.reduce((sum, r) => sum + r.flops, 0),
   };
@@ -51,17 +61,30 @@ export function formatProfile(profile: StepProfile): string {
     `  ${'op'.padEnd(width)} ${'ms'.padStart(8)} ${'share'.padStart(7)} ${'GFLOP/s'.padStart(9)} ${'GB/s'.padStart(8)}`,
   ];
   for (const op of profile.ops) {
-    lines.push(`  ${op.name.padEnd(width)} ${op.milliseconds.toFixed(3).padStart(8)} ${(100 * op.milliseconds / profile.totalMilliseconds)
-      .toFixed(1).padStart(6)}% ${op.gflops.toFixed(2).padStart(9)} ${op.gbytesPerSecond.toFixed(2).padStart(8)}`);
+    lines.push(
+      `  ${op.name.padEnd(width)} ${op.milliseconds.toFixed(3).padStart(8)} ${
+        (100 * op.milliseconds / profile.totalMilliseconds)
+          .toFixed(1).padStart(6)
+      }% ${op.gflops.toFixed(2).padStart(9)} ${op.gbytesPerSecond.toFixed(2).padStart(8)}`,
+    );
   }
   lines.push(`  ${'total'.padEnd(width)} ${profile.totalMilliseconds.toFixed(3).padStart(8)}`);
   return lines.join('\n');
 }
 
 /** Profiles one training step of `config` on the first batch of `split`, on a network of its own. */
-export async function profileTrainingStep(gpu: Gpu, config: TrainConfig, split: MnistSplit, state: TrainState, repeats = 5):
-  Promise<StepProfile> {
-  const network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, split.count), training: true, adam: config.adam });
+export async function profileTrainingStep(
+  gpu: Gpu,
+  config: TrainConfig,
+  split: MnistSplit,
+  state: TrainState,
+  repeats = 5,
+): Promise<StepProfile> {
+  const network = await Network.create(gpu, config.model, {
+    maxBatch: Math.min(config.batchSize, split.count),
+    training: true,
+    adam: config.adam,
+  });
   try {
     const batch = Math.min(config.batchSize, split.count);
     const size = split.rows * split.cols;

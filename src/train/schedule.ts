@@ -19,7 +19,8 @@ export interface SchedulePosition {
   totalSteps: number;
 }
 
-const cosineAnneal = (start: number, end: number, fraction: number) => end + ((start - end) / 2) * (1 + Math.cos(Math.PI * fraction));
+const cosineAnneal = (start: number, end: number, fraction: number) =>
+  end + ((start - end) / 2) * (1 + Math.cos(Math.PI * fraction));
 
 /**
  * The learning rate of one step:

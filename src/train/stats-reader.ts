@@ -36,7 +36,8 @@ export class StatsReader {
     const usage = 0x4 /* COPY_SRC */ | 0x8; /* COPY_DST */
     this.ring = createBuffer(gpu, { label: 'stats.ring', size: capacity * 8, usage });
     this.staging = [0, 1].map((i) =>
-      createBuffer(gpu, { label: `stats.staging${i}`, size: capacity * 8, usage: 0x1 /* MAP_READ */ | 0x8 }));
+      createBuffer(gpu, { label: `stats.staging${i}`, size: capacity * 8, usage: 0x1 /* MAP_READ */ | 0x8 })
+    );
   }
 
   /**
@@ -102,7 +103,7 @@ export class StatsReader {
     // The GPU has been on these steps since the last read (or since it resumed).
     await this.pacer.wait(this.lastReadAt || this.resumedAt, count, async () => {
       try {
-        await staging.mapAsync(0x1 /* READ */, 0, count * 8);
+        await staging.mapAsync(0x1, /* READ */ 0, count * 8);
       } catch (err) {
         throw await explainGpuFailure(this.gpu, err, 'reading back training stats');
       }

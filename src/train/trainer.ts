@@ -5,9 +5,9 @@
 import type { Gpu } from '../gpu/device.ts';
 import { readF32, writeBuffer } from '../gpu/buffers.ts';
 import { recordDispatches, submitDispatches } from '../gpu/kernel.ts';
-import { BatchIterator, batchCount, epochOrder } from '../data/batches.ts';
+import { batchCount, BatchIterator, epochOrder } from '../data/batches.ts';
 import type { MnistSplit } from '../data/mnist.ts';
-import { adamUniforms, type AdamOptions } from '../kernels/adam.ts';
+import { type AdamOptions, adamUniforms } from '../kernels/adam.ts';
 import { Network } from '../nn/network.ts';
 import type { ModelSpec } from '../nn/spec.ts';
 import type { AugmentOptions } from '../kernels/augment.ts';
@@ -110,16 +110,26 @@ export interface TrainResult {
   reports: EpochReport[];
 }
 
-export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, initial: TrainState, hooks: TrainHooks = {}):
-  Promise<TrainResult> {
+export async function train(
+  gpu: Gpu,
+  config: TrainConfig,
+  train: MnistSplit,
+  initial: TrainState,
+  hooks: TrainHooks = {},
+): Promise<TrainResult> {
   let network: Network | undefined;
   let evalNetwork: Network | null = null;
   let compile: CompileReport;
   try {
     compile = await timeCompile(gpu, async () => {
       // A batch size above the image count still makes one batch of all of them: size buffers for that.
-      network = await Network.create(gpu, config.model, { maxBatch: Math.min(config.batchSize, train.count), training: true, adam: config.adam,
-        augment: config.augment, labelSmoothing: config.labelSmoothing });
+      network = await Network.create(gpu, config.model, {
+        maxBatch: Math.min(config.batchSize, train.count),
+        training: true,
+        adam: config.adam,
+        augment: config.augment,
+        labelSmoothing: config.labelSmoothing,
+      });
       await warmUp(gpu, network, batchSizesOf(train.count, config.batchSize));
       if (hooks.testSplit) {
         const evalBatch = hooks.evalBatchSize ?? 1000;
@@ -137,8 +147,15 @@ export async function train(gpu: Gpu, config: TrainConfig, train: MnistSplit, in
   return await runEpochs(gpu, config, train, initial, hooks, network!, evalNetwork);
 }
 
-async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initial: TrainState, hooks: TrainHooks,
-  network: Network, evalNetwork: Network | null): Promise<TrainResult> {
+async function runEpochs(
+  gpu: Gpu,
+  config: TrainConfig,
+  train: MnistSplit,
+  initial: TrainState,
+  hooks: TrainHooks,
+  network: Network,
+  evalNetwork: Network | null,
+): Promise<TrainResult> {
   const reader = new StatsReader(gpu, 16, `${config.model.name}/${config.batchSize}`);
   const state: TrainState = { ...initial };
   const reports: EpochReport[] = [];
@@ -190,8 +207,11 @@ async function runEpochs(gpu: Gpu, config: TrainConfig, train: MnistSplit, initi
         const plan = await network.plan(batch.size);
         state.step++;
         network.writeBatch(batch.pixels, batch.labels);
-        const lr = learningRate(config.schedule ?? { name: 'constant' }, config.adam.lr,
-          { step: state.step, epoch: state.epoch, totalSteps: config.epochs * batches });
+        const lr = learningRate(config.schedule ?? { name: 'constant' }, config.adam.lr, {
+          step: state.step,
+          epoch: state.epoch,
+          totalSteps: config.epochs * batches,
+        });
         writeBuffer(gpu, network.adamUniforms!, new Uint8Array(adamUniforms({ ...config.adam, lr }, state.step)));
         network.setStep(config.seed, state.step);
         const encoder = gpu.device.createCommandEncoder({ label: `step ${state.step}` });
@@ -256,16 +276,31 @@ interface StepMeta {
 }
 
 /** Names the step and the first parameter tensor (layer) whose values or gradients are not finite. */
-async function nonFiniteError(gpu: Gpu, network: Network, loss: number, epoch: number, meta: StepMeta): Promise<NonFiniteLossError> {
+async function nonFiniteError(
+  gpu: Gpu,
+  network: Network,
+  loss: number,
+  epoch: number,
+  meta: StepMeta,
+): Promise<NonFiniteLossError> {
   const n = network.layout.totalElements;
   const params = await readF32(gpu, network.params, n);
   const grads = await readF32(gpu, network.grads!, n);
   const bad = (values: Float32Array) =>
-    network.layout.slots.find((slot) => values.subarray(slot.offset, slot.offset + slot.count).some((x) => !Number.isFinite(x)));
-  const where = bad(params) ? `parameter ${bad(params)!.name}` : bad(grads) ? `gradient of ${bad(grads)!.name}` : 'the logits';
+    network.layout.slots.find((slot) =>
+      values.subarray(slot.offset, slot.offset + slot.count).some((x) => !Number.isFinite(x))
+    );
+  const where = bad(params)
+    ? `parameter ${bad(params)!.name}`
+    : bad(grads)
+    ? `gradient of ${bad(grads)!.name}`
+    : 'the logits';
   return new NonFiniteLossError(
-    `The loss became ${loss} at step ${meta.step} (epoch ${epoch + 1}, batch ${meta.batch + 1}); first non-finite values in ` +
-      `${where}. Training stopped and the last checkpoint was kept. Try a smaller --lr.`);
+    `The loss became ${loss} at step ${meta.step} (epoch ${epoch + 1}, batch ${
+      meta.batch + 1
+    }); first non-finite values in ` +
+      `${where}. Training stopped and the last checkpoint was kept. Try a smaller --lr.`,
+  );
 }
 
 async function readState(gpu: Gpu, network: Network, state: TrainState): Promise<void> {
@@ -278,7 +313,14 @@ async function readState(gpu: Gpu, network: Network, state: TrainState): Promise
 /** The state of a fresh run. */
 export function initialState(params: Float32Array): TrainState {
   return {
-    epoch: 0, batchInEpoch: 0, step: 0, epochLossSum: 0, epochCorrect: 0, epochSeen: 0,
-    params, adamM: new Float32Array(params.length), adamV: new Float32Array(params.length),
+    epoch: 0,
+    batchInEpoch: 0,
+    step: 0,
+    epochLossSum: 0,
+    epochCorrect: 0,
+    epochSeen: 0,
+    params,
+    adamM: new Float32Array(params.length),
+    adamV: new Float32Array(params.length),
   };
 }

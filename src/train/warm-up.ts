@@ -30,7 +30,11 @@ export function batchSizesOf(count: number, batchSize: number): number[] {
 export async function warmUp(gpu: Gpu, network: Network, batchSizes: readonly number[]): Promise<void> {
   for (const batch of batchSizes) {
     const plan = await network.plan(batch);
-    submitDispatches(gpu, network.options.training ? plan.trainingStep : plan.evaluationStep, `warm-up (batch ${batch})`);
+    submitDispatches(
+      gpu,
+      network.options.training ? plan.trainingStep : plan.evaluationStep,
+      `warm-up (batch ${batch})`,
+    );
   }
   await gpu.device.queue.onSubmittedWorkDone();
 }

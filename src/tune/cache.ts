@@ -80,7 +80,8 @@ export function tuneKeyOf(gpu: Gpu): TuneKey {
 export const planKey = (model: string, training: boolean, maxBatch: number): string =>
   `${model}/${training ? 'training' : 'forward'}/${maxBatch}`;
 
-const sameMachine = (a: TuneKey, b: TuneKey) => a.adapter === b.adapter && a.driver === b.driver && a.runtime === b.runtime;
+const sameMachine = (a: TuneKey, b: TuneKey) =>
+  a.adapter === b.adapter && a.driver === b.driver && a.runtime === b.runtime;
 
 /** The file's entries, or [] with a notice when it is missing (no notice), unreadable or not a tune cache. */
 function readCache(path: string): { entries: CacheEntry[]; notice?: string } {
@@ -92,13 +93,18 @@ function readCache(path: string): { entries: CacheEntry[]; notice?: string } {
   }
   try {
     const file = JSON.parse(text) as CacheFile;
-    if (file?.format !== FORMAT || file.version !== 1 || !Array.isArray(file.entries) ||
-      !file.entries.every((e) => e && typeof e.key?.engine === 'string' && e.plans && typeof e.plans === 'object')) {
+    if (
+      file?.format !== FORMAT || file.version !== 1 || !Array.isArray(file.entries) ||
+      !file.entries.every((e) => e && typeof e.key?.engine === 'string' && e.plans && typeof e.plans === 'object')
+    ) {
       throw new Error('not a tune cache');
     }
     return { entries: file.entries };
   } catch {
-    return { entries: [], notice: `ignoring the tune cache ${path}: it is damaged (not a version-1 tune cache); \`tune\` rewrites it` };
+    return {
+      entries: [],
+      notice: `ignoring the tune cache ${path}: it is damaged (not a version-1 tune cache); \`tune\` rewrites it`,
+    };
   }
 }
 
@@ -118,7 +124,12 @@ export function loadTuneCache(path: string, key: TuneKey): CacheLookup {
   const stale = entries.find((e) => sameMachine(e.key, key));
   return {
     plans: {},
-    ...(stale ? { notice: `ignoring the tune cache's entry for this adapter in ${path}: it was tuned for engine ${stale.key.engine}, this is ${key.engine}; \`tune\` renews it` } : {}),
+    ...(stale
+      ? {
+        notice:
+          `ignoring the tune cache's entry for this adapter in ${path}: it was tuned for engine ${stale.key.engine}, this is ${key.engine}; \`tune\` renews it`,
+      }
+      : {}),
   };
 }
 

@@ -10,14 +10,14 @@
 // Time-bounded: each op gets an equal share of what is left of the budget.
 import type { Gpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
-import { submitDispatches, type Dispatch } from '../gpu/kernel.ts';
+import { type Dispatch, submitDispatches } from '../gpu/kernel.ts';
 import { profileDispatches } from '../gpu/profiler.ts';
-import { deviceProfile, type DeviceProfile } from '../gpu/profile.ts';
+import { type DeviceProfile, deviceProfile } from '../gpu/profile.ts';
 import { GEMM_TILE_CANDIDATES } from '../kernels/gemm_tiles.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { initParameters } from '../nn/parameters.ts';
 import { buildPlan, planNetwork } from '../nn/planner.ts';
-import { shapeSize, type ModelSpec } from '../nn/spec.ts';
+import { type ModelSpec, shapeSize } from '../nn/spec.ts';
 import { Rng } from '../util/random.ts';
 import type { TunedPlan } from './cache.ts';
 
@@ -64,10 +64,14 @@ export function candidateTiles(variant: string, role: string, defaults: Tiles): 
   const out: Tiles[] = [];
   if (variant === 'tiled' || variant === 'tiled-gemm') {
     for (const c of GEMM_TILE_CANDIDATES) out.push(defaults.splits ? { ...c, splits: defaults.splits } : { ...c });
-    if (role === 'backwardWeight' && variant === 'tiled-gemm') for (const splits of [1, 4, 16, 64, 256]) out.push({ ...defaults, splits });
+    if (role === 'backwardWeight' && variant === 'tiled-gemm') {
+      for (const splits of [1, 4, 16, 64, 256]) out.push({ ...defaults, splits });
+    }
   } else {
     for (const [key, value] of Object.entries(defaults)) {
-      for (const v of [Math.floor(value / 2), value * 2]) if (v >= 1 && v !== value) out.push({ ...defaults, [key]: v });
+      for (const v of [Math.floor(value / 2), value * 2]) {
+        if (v >= 1 && v !== value) out.push({ ...defaults, [key]: v });
+      }
     }
   }
   const same = (a: Tiles, b: Tiles) => Object.keys({ ...a, ...b }).every((k) => a[k] === b[k]);
@@ -104,7 +108,12 @@ function sameBits(a: Float32Array, b: Float32Array): boolean {
 }
 
 /** A network for `plan` with seeded parameters and a random batch, its whole step run once so every op has real inputs. */
-async function primed(gpu: Gpu, model: ModelSpec, options: { training: boolean; maxBatch: number }, plan: ReturnType<typeof planNetwork>) {
+async function primed(
+  gpu: Gpu,
+  model: ModelSpec,
+  options: { training: boolean; maxBatch: number },
+  plan: ReturnType<typeof planNetwork>,
+) {
   const network = await Network.create(gpu, model, { ...options, plan });
   const rng = new Rng(1);
   network.setParameters(initParameters(network.layout, 1));
@@ -112,13 +121,22 @@ async function primed(gpu: Gpu, model: ModelSpec, options: { training: boolean; 
   const labels = Uint32Array.from({ length: options.maxBatch }, () => rng.int(model.classes));
   network.writeBatch(pixels, labels);
   const steps = await network.plan(options.maxBatch);
-  submitDispatches(gpu, options.training ? dispatchesOf(steps.forward, steps.loss, steps.backward) : steps.evaluationStep, 'tune: prime');
+  submitDispatches(
+    gpu,
+    options.training ? dispatchesOf(steps.forward, steps.loss, steps.backward) : steps.evaluationStep,
+    'tune: prime',
+  );
   await gpu.device.queue.onSubmittedWorkDone();
   return network;
 }
 
 /** Tunes the plan of `model` for {training, maxBatch} on this device (from its untuned profile). */
-export async function tunePlan(gpu: Gpu, model: ModelSpec, options: { training: boolean; maxBatch: number }, tune: TuneOptions): Promise<TuneResult> {
+export async function tunePlan(
+  gpu: Gpu,
+  model: ModelSpec,
+  options: { training: boolean; maxBatch: number },
+  tune: TuneOptions,
+): Promise<TuneResult> {
   const started = performance.now();
   const deadline = started + tune.budgetSeconds * 1000;
   const log = tune.log ?? (() => {});
@@ -129,8 +147,9 @@ export async function tunePlan(gpu: Gpu, model: ModelSpec, options: { training: 
   // On a GPU, candidates are checked against the buffer kernels' plan run on the same inputs.
   const reference = exact ? null : await primed(gpu, model, options, buildPlan(model, options, profile));
   const method = gpu.features.has('timestamp-query') ? 'timestamp-query' : 'host-timing';
-  const time = tune.time ?? (async (dispatches: Dispatch[]) =>
-    (await profileDispatches(gpu, dispatches, repeats)).timings.reduce((sum, t) => sum + t.milliseconds, 0));
+  const time = tune.time ??
+    (async (dispatches: Dispatch[]) =>
+      (await profileDispatches(gpu, dispatches, repeats)).timings.reduce((sum, t) => sum + t.milliseconds, 0));
   const tuned: NonNullable<DeviceProfile['tuned']> = {};
   const roles: RoleResult[] = [];
   const skipped: string[] = [];
@@ -147,7 +166,11 @@ export async function tunePlan(gpu: Gpu, model: ModelSpec, options: { training: 
       const base = await network.recordRole(node, role, options.maxBatch, {});
       const baseOut = await runAndRead(gpu, base);
       const expected = reference
-        ? await Promise.all((await reference.recordRole(node, role, options.maxBatch, {})).outputs.map((b) => readF32(gpu, b, b.size / 4)))
+        ? await Promise.all(
+          (await reference.recordRole(node, role, options.maxBatch, {})).outputs.map((b) =>
+            readF32(gpu, b, b.size / 4)
+          ),
+        )
         : baseOut;
       const defaultMs = await time(base.dispatches);
       let best = { tiles: null as Tiles | null, ms: defaultMs, dispatches: base.dispatches };
@@ -164,7 +187,9 @@ export async function tunePlan(gpu: Gpu, model: ModelSpec, options: { training: 
           continue;
         }
         const out = await runAndRead(gpu, work);
-        const valid = out.every((o, i) => exact ? sameBits(o, expected[i]) : relativeError(o, expected[i]) < GPU_TOLERANCE);
+        const valid = out.every((o, i) =>
+          exact ? sameBits(o, expected[i]) : relativeError(o, expected[i]) < GPU_TOLERANCE
+        );
         if (!valid) {
           rejected++;
           continue;
@@ -187,10 +212,22 @@ export async function tunePlan(gpu: Gpu, model: ModelSpec, options: { training: 
       // Leave the op's outputs as the default configuration wrote them, for the ops after it.
       await runAndRead(gpu, base);
       if (best.tiles) tuned[op] = diff(best.tiles, defaults);
-      roles.push({ op, variant, defaultMs, chosen: best.tiles ? diff(best.tiles, defaults) : null, chosenMs: confirmedMs, tried, rejected });
-      log(`  ${op.padEnd(22)} ${variant.padEnd(13)} default ${defaultMs.toFixed(2).padStart(8)} ms  ` +
-        (best.tiles ? `-> ${JSON.stringify(diff(best.tiles, defaults))} ${confirmedMs.toFixed(2)} ms (confirmed)` : 'kept') +
-        `  (${tried} tried, ${rejected} rejected${exact ? ' (not bit-identical or not runnable)' : ''})`);
+      roles.push({
+        op,
+        variant,
+        defaultMs,
+        chosen: best.tiles ? diff(best.tiles, defaults) : null,
+        chosenMs: confirmedMs,
+        tried,
+        rejected,
+      });
+      log(
+        `  ${op.padEnd(22)} ${variant.padEnd(13)} default ${defaultMs.toFixed(2).padStart(8)} ms  ` +
+          (best.tiles
+            ? `-> ${JSON.stringify(diff(best.tiles, defaults))} ${confirmedMs.toFixed(2)} ms (confirmed)`
+            : 'kept') +
+          `  (${tried} tried, ${rejected} rejected${exact ? ' (not bit-identical or not runnable)' : ''})`,
+      );
     }
   } finally {
     network.destroy();

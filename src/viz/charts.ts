@@ -1,6 +1,6 @@
 // The report's charts as scenes: line charts (loss and accuracy curves), the confusion heatmap with
 // counts, and per-class accuracy bars. Layout arithmetic only; sceneToSvg / sceneToPng draw them.
-import { hex, type Color, type Scene, type Shape } from './scene.ts';
+import { type Color, hex, type Scene, type Shape } from './scene.ts';
 
 export interface Series {
   name: string;
@@ -36,7 +36,9 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
   // The round step nearest above 3/4 of the raw one: about `count` ticks, never many more.
   const step = [1, 2, 5, 10].map((m) => m * mag).find((s) => s >= raw * 0.75)!;
   const ticks: number[] = [];
-  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) ticks.push(Number(t.toPrecision(12)));
+  for (let t = Math.ceil(lo / step - 1e-9) * step; t <= hi + step * 1e-9; t += step) {
+    ticks.push(Number(t.toPrecision(12)));
+  }
   return ticks;
 }
 
@@ -50,8 +52,14 @@ export function lineChart(o: LineChartOptions): Scene {
   const all = o.series.flatMap((s) => s.points);
   let [x0, x1] = all.length ? [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))] : [0, 1];
   let [y0, y1] = all.length ? [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))] : [0, 1];
-  if (x1 === x0) { x0 -= 1; x1 += 1; }
-  if (y1 === y0) { y0 -= Math.abs(y0) * 0.1 || 1; y1 += Math.abs(y1) * 0.1 || 1; }
+  if (x1 === x0) {
+    x0 -= 1;
+    x1 += 1;
+  }
+  if (y1 === y0) {
+    y0 -= Math.abs(y0) * 0.1 || 1;
+    y1 += Math.abs(y1) * 0.1 || 1;
+  }
   const pad = (y1 - y0) * 0.05;
   y0 -= pad;
   y1 += pad;
@@ -71,20 +79,52 @@ export function lineChart(o: LineChartOptions): Scene {
     .filter((t) => !o.integerX || Number.isInteger(t));
   for (const t of xTicks) {
     shapes.push({ kind: 'line', points: [[sx(t), m.top + ph], [sx(t), m.top + ph + 4]], stroke: AXIS, width: 1 });
-    shapes.push({ kind: 'text', x: sx(t), y: m.top + ph + 17, text: defaultFormat(t), size: 11, fill: TEXT, anchor: 'middle' });
+    shapes.push({
+      kind: 'text',
+      x: sx(t),
+      y: m.top + ph + 17,
+      text: defaultFormat(t),
+      size: 11,
+      fill: TEXT,
+      anchor: 'middle',
+    });
   }
-  shapes.push({ kind: 'line', points: [[m.left, m.top], [m.left, m.top + ph], [m.left + pw, m.top + ph]], stroke: AXIS, width: 1 });
-  shapes.push({ kind: 'text', x: m.left + pw / 2, y: m.top + ph + 33, text: o.xLabel, size: 12, fill: TEXT, anchor: 'middle' });
+  shapes.push({
+    kind: 'line',
+    points: [[m.left, m.top], [m.left, m.top + ph], [m.left + pw, m.top + ph]],
+    stroke: AXIS,
+    width: 1,
+  });
+  shapes.push({
+    kind: 'text',
+    x: m.left + pw / 2,
+    y: m.top + ph + 33,
+    text: o.xLabel,
+    size: 12,
+    fill: TEXT,
+    anchor: 'middle',
+  });
   shapes.push({ kind: 'text', x: 6, y: m.top - 8, text: o.yLabel, size: 12, fill: TEXT });
 
   let legendX = m.left;
   o.series.forEach((s) => {
     const points = s.points.map(([x, y]) => [sx(x), sy(y)] as const);
     const slug = s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
-    if (points.length > 1) shapes.push({ kind: 'line', points, stroke: s.color, width: 2, cls: `series ${slug}`, dash: s.dash });
+    if (points.length > 1) {
+      shapes.push({ kind: 'line', points, stroke: s.color, width: 2, cls: `series ${slug}`, dash: s.dash });
+    }
     if (s.markers) {
-      s.points.forEach(([x, y], k) => shapes.push({ kind: 'circle', x: points[k][0], y: points[k][1], r: 3.5, fill: s.color,
-        cls: `point ${slug}`, title: `${s.name}: ${format(y)} at ${defaultFormat(x)}` }));
+      s.points.forEach(([x, y], k) =>
+        shapes.push({
+          kind: 'circle',
+          x: points[k][0],
+          y: points[k][1],
+          r: 3.5,
+          fill: s.color,
+          cls: `point ${slug}`,
+          title: `${s.name}: ${format(y)} at ${defaultFormat(x)}`,
+        })
+      );
     }
     const ly = height - 12;
     shapes.push({ kind: 'rect', x: legendX, y: ly - 8, w: 14, h: 4, fill: s.color });
@@ -108,23 +148,67 @@ export function confusionHeatmap(confusion: readonly (readonly number[])[], name
   const height = m.top + n * cell + m.bottom;
   const max = Math.max(1, ...confusion.flat());
   const shapes: Shape[] = [{ kind: 'rect', x: 0, y: 0, w: width, h: height, fill: '#ffffff' }];
-  shapes.push({ kind: 'text', x: m.left + (n * cell) / 2, y: 16, text: 'predicted', size: 12, fill: TEXT, anchor: 'middle' });
+  shapes.push({
+    kind: 'text',
+    x: m.left + (n * cell) / 2,
+    y: 16,
+    text: 'predicted',
+    size: 12,
+    fill: TEXT,
+    anchor: 'middle',
+  });
   shapes.push({ kind: 'text', x: 4, y: m.top - 6, text: 'true', size: 12, fill: TEXT });
   for (let k = 0; k < n; k++) {
-    shapes.push({ kind: 'text', x: m.left + k * cell + cell / 2, y: m.top - 8, text: String(k), size: 12, fill: TEXT, anchor: 'middle', bold: true });
-    shapes.push({ kind: 'text', x: m.left - 10, y: m.top + k * cell + cell / 2 + 4, text: String(k), size: 12, fill: TEXT, anchor: 'end', bold: true });
+    shapes.push({
+      kind: 'text',
+      x: m.left + k * cell + cell / 2,
+      y: m.top - 8,
+      text: String(k),
+      size: 12,
+      fill: TEXT,
+      anchor: 'middle',
+      bold: true,
+    });
+    shapes.push({
+      kind: 'text',
+      x: m.left - 10,
+      y: m.top + k * cell + cell / 2 + 4,
+      text: String(k),
+      size: 12,
+      fill: TEXT,
+      anchor: 'end',
+      bold: true,
+    });
   }
-  confusion.forEach((row, label) => row.forEach((count, predicted) => {
-    const fraction = count === 0 ? 0 : Math.log1p(count) / Math.log1p(max);
-    const x = m.left + predicted * cell;
-    const y = m.top + label * cell;
-    shapes.push({ kind: 'rect', x, y, w: cell, h: cell, fill: heatColor(fraction), stroke: '#ffffff', cls: 'cell',
-      title: `true ${label}, predicted ${predicted}: ${count}` });
-    if (count > 0) {
-      shapes.push({ kind: 'text', x: x + cell / 2, y: y + cell / 2 + 4, text: String(count), size: count >= 1000 ? 10 : 11,
-        fill: fraction > 0.55 ? '#ffffff' : TEXT, anchor: 'middle' });
-    }
-  }));
+  confusion.forEach((row, label) =>
+    row.forEach((count, predicted) => {
+      const fraction = count === 0 ? 0 : Math.log1p(count) / Math.log1p(max);
+      const x = m.left + predicted * cell;
+      const y = m.top + label * cell;
+      shapes.push({
+        kind: 'rect',
+        x,
+        y,
+        w: cell,
+        h: cell,
+        fill: heatColor(fraction),
+        stroke: '#ffffff',
+        cls: 'cell',
+        title: `true ${label}, predicted ${predicted}: ${count}`,
+      });
+      if (count > 0) {
+        shapes.push({
+          kind: 'text',
+          x: x + cell / 2,
+          y: y + cell / 2 + 4,
+          text: String(count),
+          size: count >= 1000 ? 10 : 11,
+          fill: fraction > 0.55 ? '#ffffff' : TEXT,
+          anchor: 'middle',
+        });
+      }
+    })
+  );
   return { width, height, name, shapes };
 }
 
@@ -140,15 +224,48 @@ export function classBars(values: readonly number[], name = 'per-class-accuracy'
   const shapes: Shape[] = [{ kind: 'rect', x: 0, y: 0, w: width, h: height, fill: '#ffffff' }];
   for (const t of niceTicks(lo, 1, 4)) {
     shapes.push({ kind: 'line', points: [[m.left, sy(t)], [m.left + pw, sy(t)]], stroke: GRID, width: 1 });
-    shapes.push({ kind: 'text', x: m.left - 6, y: sy(t) + 4, text: `${(t * 100).toFixed(0)}%`, size: 11, fill: TEXT, anchor: 'end' });
+    shapes.push({
+      kind: 'text',
+      x: m.left - 6,
+      y: sy(t) + 4,
+      text: `${(t * 100).toFixed(0)}%`,
+      size: 11,
+      fill: TEXT,
+      anchor: 'end',
+    });
   }
   const slot = pw / n;
   values.forEach((v, k) => {
     const x = m.left + k * slot + slot * 0.15;
-    shapes.push({ kind: 'rect', x, y: sy(v), w: slot * 0.7, h: m.top + ph - sy(v), fill: '#3b78b0', cls: 'bar',
-      title: `${k}: ${(v * 100).toFixed(2)}%` });
-    shapes.push({ kind: 'text', x: x + slot * 0.35, y: sy(v) - 4, text: (v * 100).toFixed(1), size: 10, fill: TEXT, anchor: 'middle' });
-    shapes.push({ kind: 'text', x: x + slot * 0.35, y: m.top + ph + 16, text: String(k), size: 12, fill: TEXT, anchor: 'middle', bold: true });
+    shapes.push({
+      kind: 'rect',
+      x,
+      y: sy(v),
+      w: slot * 0.7,
+      h: m.top + ph - sy(v),
+      fill: '#3b78b0',
+      cls: 'bar',
+      title: `${k}: ${(v * 100).toFixed(2)}%`,
+    });
+    shapes.push({
+      kind: 'text',
+      x: x + slot * 0.35,
+      y: sy(v) - 4,
+      text: (v * 100).toFixed(1),
+      size: 10,
+      fill: TEXT,
+      anchor: 'middle',
+    });
+    shapes.push({
+      kind: 'text',
+      x: x + slot * 0.35,
+      y: m.top + ph + 16,
+      text: String(k),
+      size: 12,
+      fill: TEXT,
+      anchor: 'middle',
+      bold: true,
+    });
   });
   shapes.push({ kind: 'line', points: [[m.left, m.top + ph], [m.left + pw, m.top + ph]], stroke: AXIS, width: 1 });
   return { width, height, name, shapes };

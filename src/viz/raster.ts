@@ -2,7 +2,7 @@
 // as round brushes, discs, and text in the 5x7 pixel font (scaled to the text's size).
 import { deflateSync } from 'node:zlib';
 import { PNG_SIGNATURE, pngChunk } from '../io/png.ts';
-import { GLYPH_ADVANCE, GLYPH_HEIGHT, glyph } from './font.ts';
+import { glyph, GLYPH_ADVANCE, GLYPH_HEIGHT } from './font.ts';
 import { parseColor, type Scene, type Shape } from './scene.ts';
 
 export class RgbImage {
@@ -22,12 +22,18 @@ export class RgbImage {
   }
 
   fillRect(x: number, y: number, w: number, h: number, rgb: readonly number[]): void {
-    for (let yy = Math.round(y); yy < Math.round(y + h); yy++) for (let xx = Math.round(x); xx < Math.round(x + w); xx++) this.set(xx, yy, rgb);
+    for (let yy = Math.round(y); yy < Math.round(y + h); yy++) {
+      for (let xx = Math.round(x); xx < Math.round(x + w); xx++) {
+        this.set(xx, yy, rgb);
+      }
+    }
   }
 
   disc(cx: number, cy: number, r: number, rgb: readonly number[]): void {
     for (let y = Math.floor(cy - r); y <= Math.ceil(cy + r); y++) {
-      for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) this.set(x, y, rgb);
+      for (let x = Math.floor(cx - r); x <= Math.ceil(cx + r); x++) {
+        if ((x - cx) ** 2 + (y - cy) ** 2 <= r * r) this.set(x, y, rgb);
+      }
     }
   }
 
@@ -43,7 +49,14 @@ export class RgbImage {
     }
   }
 
-  text(x: number, y: number, text: string, size: number, rgb: readonly number[], anchor: 'start' | 'middle' | 'end' = 'start'): void {
+  text(
+    x: number,
+    y: number,
+    text: string,
+    size: number,
+    rgb: readonly number[],
+    anchor: 'start' | 'middle' | 'end' = 'start',
+  ): void {
     const scale = Math.max(1, Math.round(size / 9));
     const width = text.length * GLYPH_ADVANCE * scale;
     let left = anchor === 'middle' ? x - width / 2 : anchor === 'end' ? x - width : x;
@@ -97,10 +110,14 @@ export function rasterize(scene: Scene, scale = 2): RgbImage {
 
 function scaleShape(s: Shape, k: number): Shape {
   switch (s.kind) {
-    case 'rect': return { ...s, x: s.x * k, y: s.y * k, w: s.w * k, h: s.h * k };
-    case 'line': return { ...s, points: s.points.map(([x, y]) => [x * k, y * k] as const), width: s.width * k };
-    case 'circle': return { ...s, x: s.x * k, y: s.y * k, r: s.r * k };
-    case 'text': return { ...s, x: s.x * k, y: s.y * k, size: s.size * k };
+    case 'rect':
+      return { ...s, x: s.x * k, y: s.y * k, w: s.w * k, h: s.h * k };
+    case 'line':
+      return { ...s, points: s.points.map(([x, y]) => [x * k, y * k] as const), width: s.width * k };
+    case 'circle':
+      return { ...s, x: s.x * k, y: s.y * k, r: s.r * k };
+    case 'text':
+      return { ...s, x: s.x * k, y: s.y * k, size: s.size * k };
   }
 }
 
@@ -113,11 +130,21 @@ export function encodePngRgb(image: RgbImage): Uint8Array {
   view.setUint32(4, height);
   ihdr.set([8, 2, 0, 0, 0], 8); // bit depth 8, RGB, deflate, filtering method 0, no interlace
   const raw = new Uint8Array(height * (width * 3 + 1));
-  for (let y = 0; y < height; y++) raw.set(pixels.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
-  const parts = [PNG_SIGNATURE, pngChunk('IHDR', ihdr), pngChunk('IDAT', deflateSync(raw, { level: 9 })), pngChunk('IEND', new Uint8Array(0))];
+  for (let y = 0; y < height; y++) {
+    raw.set(pixels.subarray(y * width * 3, (y + 1) * width * 3), y * (width * 3 + 1) + 1);
+  }
+  const parts = [
+    PNG_SIGNATURE,
+    pngChunk('IHDR', ihdr),
+    pngChunk('IDAT', deflateSync(raw, { level: 9 })),
+    pngChunk('IEND', new Uint8Array(0)),
+  ];
   const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
   let at = 0;
-  for (const p of parts) { out.set(p, at); at += p.length; }
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
   return out;
 }
 

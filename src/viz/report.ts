@@ -48,26 +48,81 @@ export function reportCharts(data: ReportData): Record<string, Scene> {
   const epochs = data.log?.epochs ?? [];
   const steps = data.log?.steps ?? [];
   if (epochs.length) {
-    const series = (key: 'train_loss' | 'test_loss' | 'train_accuracy' | 'test_accuracy', name: string, color: string): Series[] => {
+    const series = (
+      key: 'train_loss' | 'test_loss' | 'train_accuracy' | 'test_accuracy',
+      name: string,
+      color: string,
+    ): Series[] => {
       const points = epochs.filter((e) => e[key] !== null).map((e) => [e.epoch, e[key] as number] as const);
       return points.length ? [{ name, color, points, markers: true }] : [];
     };
-    charts['loss-per-epoch'] = lineChart({ name: 'loss-per-epoch', title: 'Loss per epoch', xLabel: 'epoch', yLabel: 'loss', integerX: true,
-      series: [...series('train_loss', 'train loss', COLORS.train), ...series('test_loss', 'test loss', COLORS.test)] });
-    charts['accuracy-per-epoch'] = lineChart({ name: 'accuracy-per-epoch', title: 'Accuracy per epoch', xLabel: 'epoch', yLabel: 'accuracy',
-      integerX: true, yFormat: (y) => pct(y, 1),
-      series: [...series('train_accuracy', 'train accuracy', COLORS.train), ...series('test_accuracy', 'test accuracy', COLORS.test)] });
+    charts['loss-per-epoch'] = lineChart({
+      name: 'loss-per-epoch',
+      title: 'Loss per epoch',
+      xLabel: 'epoch',
+      yLabel: 'loss',
+      integerX: true,
+      series: [...series('train_loss', 'train loss', COLORS.train), ...series('test_loss', 'test loss', COLORS.test)],
+    });
+    charts['accuracy-per-epoch'] = lineChart({
+      name: 'accuracy-per-epoch',
+      title: 'Accuracy per epoch',
+      xLabel: 'epoch',
+      yLabel: 'accuracy',
+      integerX: true,
+      yFormat: (y) => pct(y, 1),
+      series: [
+        ...series('train_accuracy', 'train accuracy', COLORS.train),
+        ...series('test_accuracy', 'test accuracy', COLORS.test),
+      ],
+    });
   }
   if (steps.length) {
-    charts['loss-per-step'] = lineChart({ name: 'loss-per-step', title: 'Training loss per logged step', xLabel: 'step', yLabel: 'loss',
-      series: [{ name: 'train loss (window mean)', color: COLORS.train, points: steps.map((s) => [s.step, s.loss] as const) },
-        ...(epochs.length ? [{ name: 'epoch mean', color: COLORS.step, dash: true, markers: false,
-          points: epochs.map((e) => [e.step, e.train_loss] as const) }] : [])] });
-    charts['accuracy-per-step'] = lineChart({ name: 'accuracy-per-step', title: 'Training accuracy per logged step', xLabel: 'step',
-      yLabel: 'accuracy', yFormat: (y) => pct(y, 1),
-      series: [{ name: 'train accuracy (window)', color: COLORS.train, points: steps.map((s) => [s.step, s.accuracy] as const) }] });
-    charts['throughput'] = lineChart({ name: 'throughput', title: 'Training throughput', xLabel: 'step', yLabel: 'images/s',
-      series: [{ name: 'images/s', color: COLORS.test, points: steps.map((s) => [s.step, s.images_per_second] as const) }] });
+    charts['loss-per-step'] = lineChart({
+      name: 'loss-per-step',
+      title: 'Training loss per logged step',
+      xLabel: 'step',
+      yLabel: 'loss',
+      series: [
+        {
+          name: 'train loss (window mean)',
+          color: COLORS.train,
+          points: steps.map((s) => [s.step, s.loss] as const),
+        },
+        ...(epochs.length
+          ? [{
+            name: 'epoch mean',
+            color: COLORS.step,
+            dash: true,
+            markers: false,
+            points: epochs.map((e) => [e.step, e.train_loss] as const),
+          }]
+          : []),
+      ],
+    });
+    charts['accuracy-per-step'] = lineChart({
+      name: 'accuracy-per-step',
+      title: 'Training accuracy per logged step',
+      xLabel: 'step',
+      yLabel: 'accuracy',
+      yFormat: (y) => pct(y, 1),
+      series: [{
+        name: 'train accuracy (window)',
+        color: COLORS.train,
+        points: steps.map((s) => [s.step, s.accuracy] as const),
+      }],
+    });
+    charts['throughput'] = lineChart({
+      name: 'throughput',
+      title: 'Training throughput',
+      xLabel: 'step',
+      yLabel: 'images/s',
+      series: [{
+        name: 'images/s',
+        color: COLORS.test,
+        points: steps.map((s) => [s.step, s.images_per_second] as const),
+      }],
+    });
   }
   if (data.evaluation) {
     charts.confusion = confusionHeatmap(data.evaluation.confusion);
@@ -77,7 +132,9 @@ export function reportCharts(data: ReportData): Record<string, Scene> {
 }
 
 function table(rows: readonly (readonly [string, string])[], cls: string): string {
-  return `<table class="${cls}">${rows.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('')}</table>`;
+  return `<table class="${cls}">${
+    rows.map(([k, v]) => `<tr><th>${escapeXml(k)}</th><td>${escapeXml(v)}</td></tr>`).join('')
+  }</table>`;
 }
 
 const CSS = `body{font-family:system-ui,sans-serif;margin:24px auto;max-width:1040px;color:#222;padding:0 16px}
@@ -100,68 +157,140 @@ export function reportHtml(data: ReportData): string {
   const last = epochs.at(-1);
   const ev = data.evaluation;
   const cards: [string, string][] = [];
-  if (ev) cards.push([`${ev.split} accuracy (checkpoint)`, pct(ev.accuracy)], [`${ev.split} mean loss`, ev.meanLoss.toFixed(4)]);
+  if (ev) {
+    cards.push([`${ev.split} accuracy (checkpoint)`, pct(ev.accuracy)], [
+      `${ev.split} mean loss`,
+      ev.meanLoss.toFixed(4),
+    ]);
+  }
   if (last) cards.push(['epochs', String(last.epoch)], ['steps', String(last.step)]);
   if (last?.test_accuracy != null && !ev) cards.push(['final test accuracy', pct(last.test_accuracy)]);
   const totalSeconds = epochs.reduce((s, e) => s + e.seconds, 0);
   if (epochs.length) cards.push(['training time', `${totalSeconds.toFixed(1)} s`]);
 
   const sections: string[] = [];
-  sections.push(`<h1>${escapeXml(data.title)}</h1><p class="sub">generated ${escapeXml(data.generated)}` +
-    `${data.log ? ` from <code>${escapeXml(data.log.path)}</code>` : ''}${data.checkpoint ? ` and <code>${escapeXml(data.checkpoint.path)}</code>` : ''}</p>`);
-  sections.push(`<div class="cards">${cards.map(([k, v]) => `<div class="card">${escapeXml(k)}<b>${escapeXml(v)}</b></div>`).join('')}</div>`);
+  sections.push(
+    `<h1>${escapeXml(data.title)}</h1><p class="sub">generated ${escapeXml(data.generated)}` +
+      `${data.log ? ` from <code>${escapeXml(data.log.path)}</code>` : ''}${
+        data.checkpoint ? ` and <code>${escapeXml(data.checkpoint.path)}</code>` : ''
+      }</p>`,
+  );
+  sections.push(
+    `<div class="cards">${
+      cards.map(([k, v]) => `<div class="card">${escapeXml(k)}<b>${escapeXml(v)}</b></div>`).join('')
+    }</div>`,
+  );
   if (charts['loss-per-epoch']) {
-    sections.push(`<h2>Loss and accuracy per epoch</h2><div class="row" id="epoch-curves">${svg('loss-per-epoch')}${svg('accuracy-per-epoch')}</div>`);
-    sections.push(`<table class="epochs"><tr><th>epoch</th><th>step</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>seconds</th><th>images/s</th></tr>` +
-      epochs.map((e) => `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${e.train_loss.toFixed(4)}</td><td>${pct(e.train_accuracy)}</td>` +
-        `<td>${e.test_loss === null ? '-' : e.test_loss.toFixed(4)}</td><td>${e.test_accuracy === null ? '-' : pct(e.test_accuracy)}</td>` +
-        `<td>${e.seconds.toFixed(1)}</td><td>${e.images_per_second.toFixed(0)}</td></tr>`).join('') + '</table>');
+    sections.push(
+      `<h2>Loss and accuracy per epoch</h2><div class="row" id="epoch-curves">${svg('loss-per-epoch')}${
+        svg('accuracy-per-epoch')
+      }</div>`,
+    );
+    sections.push(
+      `<table class="epochs"><tr><th>epoch</th><th>step</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>seconds</th><th>images/s</th></tr>` +
+        epochs.map((e) =>
+          `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${e.train_loss.toFixed(4)}</td><td>${
+            pct(e.train_accuracy)
+          }</td>` +
+          `<td>${e.test_loss === null ? '-' : e.test_loss.toFixed(4)}</td><td>${
+            e.test_accuracy === null ? '-' : pct(e.test_accuracy)
+          }</td>` +
+          `<td>${e.seconds.toFixed(1)}</td><td>${e.images_per_second.toFixed(0)}</td></tr>`
+        ).join('') + '</table>',
+    );
   }
   if (charts['loss-per-step']) {
-    sections.push(`<h2>Per logged step</h2><div class="row" id="step-curves">${svg('loss-per-step')}${svg('accuracy-per-step')}</div>`);
+    sections.push(
+      `<h2>Per logged step</h2><div class="row" id="step-curves">${svg('loss-per-step')}${
+        svg('accuracy-per-step')
+      }</div>`,
+    );
   }
   if (ev) {
-    sections.push(`<h2>Test confusion matrix</h2><p class="sub">${ev.count} ${escapeXml(ev.split)} images, ${ev.correct} right ` +
-      `(${pct(ev.accuracy)}); rows: true label, columns: predicted; colour: log of the count</p><div class="row">${svg('confusion')}` +
-      `<div><h3>Per-class accuracy</h3>${svg('per-class-accuracy')}${classTable(data, ev)}</div></div>`);
+    sections.push(
+      `<h2>Test confusion matrix</h2><p class="sub">${ev.count} ${escapeXml(ev.split)} images, ${ev.correct} right ` +
+        `(${pct(ev.accuracy)}); rows: true label, columns: predicted; colour: log of the count</p><div class="row">${
+          svg('confusion')
+        }` +
+        `<div><h3>Per-class accuracy</h3>${svg('per-class-accuracy')}${classTable(data, ev)}</div></div>`,
+    );
   }
   if (data.gallery.length) {
-    sections.push(`<h2>Most confidently misclassified</h2><div class="gallery">` + data.gallery.map((g) =>
-      `<figure class="misclassified" data-index="${g.index}"><img src="${g.image}" width="84" height="84" alt="test image ${g.index}">` +
-      `<figcaption>#${g.index}: true <b>${named(data, g.label)}</b>, predicted <span class="wrong">${named(data, g.predicted)}</span> ${pct(g.probability, 1)}` +
-      `<br>p(${g.label}) = ${pct(g.probabilities[g.label], 1)}</figcaption></figure>`).join('') + '</div>');
+    sections.push(
+      `<h2>Most confidently misclassified</h2><div class="gallery">` + data.gallery.map((g) =>
+        `<figure class="misclassified" data-index="${g.index}"><img src="${g.image}" width="84" height="84" alt="test image ${g.index}">` +
+        `<figcaption>#${g.index}: true <b>${named(data, g.label)}</b>, predicted <span class="wrong">${
+          named(data, g.predicted)
+        }</span> ${pct(g.probability, 1)}` +
+        `<br>p(${g.label}) = ${pct(g.probabilities[g.label], 1)}</figcaption></figure>`
+      ).join('') + '</div>',
+    );
   }
   if (data.filters) {
-    sections.push(`<h2>First convolution's filters</h2><p class="sub">conv1.weight [${data.filters.shape.join(', ')}]; ` +
-      `gray is 0, white +${data.filters.maxAbs.toFixed(3)}, black -${data.filters.maxAbs.toFixed(3)} (one scale for all)</p>` +
-      `<div class="filters">${data.filters.images.map((src, k) =>
-        `<figure class="filter"><img src="${src}" width="60" height="60" alt="filter ${k}"><figcaption>${k}</figcaption></figure>`).join('')}</div>`);
+    sections.push(
+      `<h2>First convolution's filters</h2><p class="sub">conv1.weight [${data.filters.shape.join(', ')}]; ` +
+        `gray is 0, white +${data.filters.maxAbs.toFixed(3)}, black -${
+          data.filters.maxAbs.toFixed(3)
+        } (one scale for all)</p>` +
+        `<div class="filters">${
+          data.filters.images.map((src, k) =>
+            `<figure class="filter"><img src="${src}" width="60" height="60" alt="filter ${k}"><figcaption>${k}</figcaption></figure>`
+          ).join('')
+        }</div>`,
+    );
   }
   if (charts.throughput || ev || epochs.length) {
     const rows: [string, string][] = [];
-    if (epochs.length) rows.push(['training, mean over epochs', `${(epochs.reduce((s, e) => s + e.images_per_second, 0) / epochs.length).toFixed(0)} images/s`]);
+    if (epochs.length) {
+      rows.push([
+        'training, mean over epochs',
+        `${(epochs.reduce((s, e) => s + e.images_per_second, 0) / epochs.length).toFixed(0)} images/s`,
+      ]);
+    }
     if (ev) rows.push([`evaluation (${ev.split} split)`, `${ev.imagesPerSecond.toFixed(0)} images/s on ${ev.adapter}`]);
     sections.push(`<h2>Throughput</h2>${table(rows, 'throughput')}${svg('throughput')}`);
   }
   const settings: [string, string][] = [];
   if (h) {
-    settings.push(['engine', `${h.engine} ${h.version}${h.commit ? ` (commit ${h.commit.slice(0, 12)})` : ''}`],
-      ['runtime', `${h.runtime} ${h.runtime_version}`], ['adapter', h.adapter], ['model', `${h.model} (${h.parameters} parameters)`],
-      ['dataset', `${h.dataset.dir}: ${h.dataset.train_images} training images${h.dataset.limit ? ` (--limit ${h.dataset.limit})` : ''}` +
-        `${h.dataset.test_images ? `, ${h.dataset.test_images} test images` : ''}`],
-      ...Object.entries(h.settings).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)] as [string, string]),
-      ['started', h.started]);
-    if (data.log!.headers.length > 1) settings.push(['resumed', data.log!.headers.slice(1).map((r) => `at step ${r.resumed_from_step}`).join(', ')]);
+    settings.push(
+      ['engine', `${h.engine} ${h.version}${h.commit ? ` (commit ${h.commit.slice(0, 12)})` : ''}`],
+      ['runtime', `${h.runtime} ${h.runtime_version}`],
+      ['adapter', h.adapter],
+      ['model', `${h.model} (${h.parameters} parameters)`],
+      [
+        'dataset',
+        `${h.dataset.dir}: ${h.dataset.train_images} training images${
+          h.dataset.limit ? ` (--limit ${h.dataset.limit})` : ''
+        }` +
+        `${h.dataset.test_images ? `, ${h.dataset.test_images} test images` : ''}`,
+      ],
+      ...Object.entries(h.settings).map(([k, v]) =>
+        [k, typeof v === 'string' ? v : JSON.stringify(v)] as [string, string]
+      ),
+      ['started', h.started],
+    );
+    if (data.log!.headers.length > 1) {
+      settings.push([
+        'resumed',
+        data.log!.headers.slice(1).map((r) => `at step ${r.resumed_from_step}`).join(', '),
+      ]);
+    }
   }
   if (data.checkpoint) {
-    settings.push(['checkpoint', `${data.checkpoint.path} (${data.checkpoint.model}, ${data.checkpoint.parameters} parameters` +
-      `${data.checkpoint.metadata.epoch ? `, epoch ${data.checkpoint.metadata.epoch}` : ''})`]);
+    settings.push([
+      'checkpoint',
+      `${data.checkpoint.path} (${data.checkpoint.model}, ${data.checkpoint.parameters} parameters` +
+      `${data.checkpoint.metadata.epoch ? `, epoch ${data.checkpoint.metadata.epoch}` : ''})`,
+    ]);
   }
   if (settings.length) sections.push(`<h2>Run settings</h2>${table(settings, 'settings')}`);
 
   // The numbers behind the page, for scripts and tests (no images: they are in the page already).
-  const json = JSON.stringify({ ...data, gallery: data.gallery.map(({ image: _, ...rest }) => rest),
-    filters: data.filters ? { shape: data.filters.shape, maxAbs: data.filters.maxAbs } : null }).replace(/</g, '\\u003c');
+  const json = JSON.stringify({
+    ...data,
+    gallery: data.gallery.map(({ image: _, ...rest }) => rest),
+    filters: data.filters ? { shape: data.filters.shape, maxAbs: data.filters.maxAbs } : null,
+  }).replace(/</g, '\\u003c');
   return `<!doctype html>\n<html lang="en"><head><meta charset="utf-8"><title>${escapeXml(data.title)}</title>` +
     `<meta name="viewport" content="width=device-width, initial-scale=1"><style>${CSS}</style></head><body>\n` +
     sections.join('\n') + `\n<script type="application/json" id="report-data">${json}</script>\n</body></html>\n`;
@@ -176,7 +305,11 @@ function named(data: ReportData, label: number): string {
 /** Which class each number of the charts is, for datasets whose classes are not digits. */
 function classTable(data: ReportData, ev: ReportEvaluation): string {
   if (!data.dataset) return '';
-  return `<table class="classes"><tr><th>label</th><th>class (${escapeXml(data.dataset.name)})</th><th>accuracy</th></tr>` +
-    data.dataset.classes.map((name, label) => `<tr><td>${label}</td><td>${escapeXml(name)}</td>` +
-      `<td>${(100 * (ev.perClassAccuracy[label] ?? 0)).toFixed(2)}%</td></tr>`).join('') + '</table>';
+  return `<table class="classes"><tr><th>label</th><th>class (${
+    escapeXml(data.dataset.name)
+  })</th><th>accuracy</th></tr>` +
+    data.dataset.classes.map((name, label) =>
+      `<tr><td>${label}</td><td>${escapeXml(name)}</td>` +
+      `<td>${(100 * (ev.perClassAccuracy[label] ?? 0)).toFixed(2)}%</td></tr>`
+    ).join('') + '</table>';
 }

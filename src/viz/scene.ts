@@ -3,10 +3,36 @@
 export type Color = string; // '#rrggbb'
 
 export type Shape =
-  | { kind: 'rect'; x: number; y: number; w: number; h: number; fill: Color; stroke?: Color; title?: string; cls?: string }
-  | { kind: 'line'; points: readonly (readonly [number, number])[]; stroke: Color; width: number; cls?: string; dash?: boolean }
+  | {
+    kind: 'rect';
+    x: number;
+    y: number;
+    w: number;
+    h: number;
+    fill: Color;
+    stroke?: Color;
+    title?: string;
+    cls?: string;
+  }
+  | {
+    kind: 'line';
+    points: readonly (readonly [number, number])[];
+    stroke: Color;
+    width: number;
+    cls?: string;
+    dash?: boolean;
+  }
   | { kind: 'circle'; x: number; y: number; r: number; fill: Color; title?: string; cls?: string }
-  | { kind: 'text'; x: number; y: number; text: string; size: number; fill: Color; anchor?: 'start' | 'middle' | 'end'; bold?: boolean };
+  | {
+    kind: 'text';
+    x: number;
+    y: number;
+    text: string;
+    size: number;
+    fill: Color;
+    anchor?: 'start' | 'middle' | 'end';
+    bold?: boolean;
+  };
 
 export interface Scene {
   width: number;

@@ -21,8 +21,12 @@ test('declares its own CNN, trains it on 320 images, evaluates, saves, reloads a
     const argv = thisRuntime === 'deno'
       ? [process.execPath, 'run', '-A', '--config', join(root, 'deno.json'), join(root, 'examples', 'tiny-cnn.ts')]
       : [process.execPath, join(root, 'build', 'examples', 'tiny-cnn.js')];
-    const run = spawnSync(argv[0], argv.slice(1), { cwd, encoding: 'utf8', timeout: 300_000,
-      env: { ...process.env, MNIST_DIR: testMnistDir(), LIMIT: '320', EPOCHS: '1', NO_COLOR: '1' } });
+    const run = spawnSync(argv[0], argv.slice(1), {
+      cwd,
+      encoding: 'utf8',
+      timeout: 300_000,
+      env: { ...process.env, MNIST_DIR: testMnistDir(), LIMIT: '320', EPOCHS: '1', NO_COLOR: '1' },
+    });
     assert.is(run.status, 0, run.stderr);
     assert.match(run.stdout, /^epoch 1: train loss \d\.\d{4}, \d+ images\/s$/m);
     const accuracy = Number(/test accuracy ([\d.]+)% on 320 images/.exec(run.stdout)?.[1]);
@@ -42,7 +46,10 @@ test('declares its own CNN, trains it on 320 images, evaluates, saves, reloads a
 test('the README shows the example as it is in examples/', () => {
   const root = repoRoot();
   const example = readFileSync(join(root, 'examples', 'tiny-cnn.ts'), 'utf8').trimEnd();
-  assert.ok(readFileSync(join(root, 'README.md'), 'utf8').includes('```ts\n' + example + '\n```'), 'README and examples/tiny-cnn.ts differ');
+  assert.ok(
+    readFileSync(join(root, 'README.md'), 'utf8').includes('```ts\n' + example + '\n```'),
+    'README and examples/tiny-cnn.ts differ',
+  );
 });
 
 test.run();

@@ -18,13 +18,33 @@ const env = { MNIST_DIR: testMnistDir() };
 
 test('fast with its recipe, augmentation, AdamW and label smoothing: the API and the CLI end on the same bits', async () => {
   const out = join(dir, 'cli.safetensors');
-  const r = await runCli(['train', '--model', 'fast', '--limit', '320', '--no-test', '--augment', '--adamw', '--weight-decay', '0.01',
-    '--label-smoothing', '0.1', '--out', out], { env, timeoutMs: 600_000 });
+  const r = await runCli([
+    'train',
+    '--model',
+    'fast',
+    '--limit',
+    '320',
+    '--no-test',
+    '--augment',
+    '--adamw',
+    '--weight-decay',
+    '0.01',
+    '--label-smoothing',
+    '0.1',
+    '--out',
+    out,
+  ], { env, timeoutMs: 600_000 });
   assert.is(r.code, 0, r.stderr);
   const recipe = RECIPES.get('fast')!;
   const data = await loadDataset({ dir: testMnistDir(), split: 'train', limit: 320 });
   const trained = await train(await sharedGpu(), getModel('fast'), data, {
-    epochs: recipe.epochs, lr: recipe.lr, schedule: { name: recipe.schedule! }, augment: true, adamw: true, weightDecay: 0.01, labelSmoothing: 0.1,
+    epochs: recipe.epochs,
+    lr: recipe.lr,
+    schedule: { name: recipe.schedule! },
+    augment: true,
+    adamw: true,
+    weightDecay: 0.01,
+    labelSmoothing: 0.1,
   });
   assertExactlyEqual(trained.params, loadCheckpoint(out).params, 'parameters (running statistics included)');
 });
@@ -32,8 +52,11 @@ test('fast with its recipe, augmentation, AdamW and label smoothing: the API and
 test('train refuses a label smoothing outside [0, 1) and an unknown schedule', async () => {
   const gpu = await sharedGpu();
   const data = await loadDataset({ dir: testMnistDir(), split: 'train', limit: 64 });
-  for (const [options, message] of [[{ labelSmoothing: 1 }, /labelSmoothing must be in \[0, 1\), got 1/],
-    [{ schedule: { name: 'linear' } }, /schedule "linear" is not one of constant, step, cosine, onecycle/]] as const) {
+  for (
+    const [options, message] of [[{ labelSmoothing: 1 }, /labelSmoothing must be in \[0, 1\), got 1/], [{
+      schedule: { name: 'linear' },
+    }, /schedule "linear" is not one of constant, step, cosine, onecycle/]] as const
+  ) {
     try {
       await train(gpu, getModel('digit'), data, options as Parameters<typeof train>[3]);
       assert.unreachable(`${JSON.stringify(options)} should be refused`);

@@ -28,16 +28,18 @@ test('help lists the commands; each command has --help', async () => {
   }
 });
 
-for (const [args, message] of [
-  [['frobnicate'], /Unknown command "frobnicate"/],
-  [['train', '--batch-size', '0'], /--batch-size must be a decimal integer in \[1, 60000\], got "0"/],
-  [['train', '--lr', '0'], /--lr must be a positive decimal number/],
-  [['train', '--epochs', 'ten'], /--epochs must be a decimal integer/],
-  [['train', '--bogus'], /Unknown option '--bogus'/],
-  [['eval', '--split', 'validation'], /--split must be one of test, train/],
-  [['predict'], /give at least one PNG file/],
-  [['show', '--index', '5-2'], /runs backwards/],
-] as const) {
+for (
+  const [args, message] of [
+    [['frobnicate'], /Unknown command "frobnicate"/],
+    [['train', '--batch-size', '0'], /--batch-size must be a decimal integer in \[1, 60000\], got "0"/],
+    [['train', '--lr', '0'], /--lr must be a positive decimal number/],
+    [['train', '--epochs', 'ten'], /--epochs must be a decimal integer/],
+    [['train', '--bogus'], /Unknown option '--bogus'/],
+    [['eval', '--split', 'validation'], /--split must be one of test, train/],
+    [['predict'], /give at least one PNG file/],
+    [['show', '--index', '5-2'], /runs backwards/],
+  ] as const
+) {
   test(`usage error: ${args.join(' ')} -> exit 2, nothing written`, async () => {
     const out = join(dir, 'usage.safetensors');
     const r = await runCli([...args, ...(args[0] === 'train' ? ['--out', out] : [])], { env });
@@ -52,7 +54,11 @@ for (const [args, message] of [
 test('deno task runs the CLI with the Deno that npm ci installs', () => {
   const root = repoRoot();
   const deno = thisRuntime === 'deno' ? process.execPath : join(root, 'node_modules', '.bin', 'deno');
-  const result = spawnSync(deno, ['task', 'show', '--help'], { cwd: root, encoding: 'utf8', env: { ...process.env, NO_COLOR: '1' } });
+  const result = spawnSync(deno, ['task', 'show', '--help'], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, NO_COLOR: '1' },
+  });
   assert.is(result.status, 0, `deno task show --help exited ${result.status}: ${result.stderr}`);
   assert.match(result.stdout, /Usage: show/);
 });
@@ -74,23 +80,47 @@ test('show prints the first training digits with labels and writes PNGs', async 
 
 test('show --augment writes each image as training augments it: the GPU kernel, within rounding of the float64 reference', async () => {
   const out = join(dir, 'augmented');
-  const r = await runCli(['show', '--index', '3,0-1', '--augment', '--seed', '7', '--step', '5', '--no-art', '--out-dir', out], { env });
+  const r = await runCli([
+    'show',
+    '--index',
+    '3,0-1',
+    '--augment',
+    '--seed',
+    '7',
+    '--step',
+    '5',
+    '--no-art',
+    '--out-dir',
+    out,
+  ], { env });
   assert.is(r.code, 0, r.stderr);
   assert.match(r.stdout, /augmented \(seed 7, step 5, batch position 0\): rotated -?\d+\.\d°, scaled \d\.\d{3}/);
-  assert.equal(readdirSync(out).sort(), ['train-0-label5-augmented.png', 'train-0-label5.png', 'train-1-label0-augmented.png',
-    'train-1-label0.png', 'train-3-label1-augmented.png', 'train-3-label1.png']);
+  assert.equal(readdirSync(out).sort(), [
+    'train-0-label5-augmented.png',
+    'train-0-label5.png',
+    'train-1-label0-augmented.png',
+    'train-1-label0.png',
+    'train-3-label1-augmented.png',
+    'train-3-label1.png',
+  ]);
   // As one batch of the three, in the order given.
   const train = await testSplit('train');
   const size = 28 * 28;
   const batch = new Uint8Array(3 * size);
   [3, 0, 1].forEach((index, i) => batch.set(train.images.subarray(index * size, (index + 1) * size), i * size));
   const want = augmentReference({ batch: 3, channels: 1, height: 28, width: 28 }, DEFAULT_AUGMENT, batch, 7, 5);
-  for (const [i, name] of ['train-3-label1-augmented.png', 'train-0-label5-augmented.png', 'train-1-label0-augmented.png'].entries()) {
+  for (
+    const [i, name] of ['train-3-label1-augmented.png', 'train-0-label5-augmented.png', 'train-1-label0-augmented.png']
+      .entries()
+  ) {
     const { pixels } = decodePng(readFileSync(join(out, name)), name);
     let changed = 0;
     for (let p = 0; p < size; p++) {
       const expected = Math.min(255, Math.max(0, Math.round(want[i * size + p])));
-      assert.ok(Math.abs(pixels[p] - expected) <= 1, `${name} pixel ${p}: ${pixels[p]}, reference ${want[i * size + p]}`);
+      assert.ok(
+        Math.abs(pixels[p] - expected) <= 1,
+        `${name} pixel ${p}: ${pixels[p]}, reference ${want[i * size + p]}`,
+      );
       if (pixels[p] !== batch[i * size + p]) changed++;
     }
     assert.ok(changed > 0, `${name}: the transform changed the image`);

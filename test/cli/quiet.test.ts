@@ -15,14 +15,17 @@ const dir = mkdtempSync(join(tmpdir(), 'quiet-'));
 const env = { MNIST_DIR: testMnistDir() };
 const checkpoint = join(dir, 'nested', 'digit.safetensors');
 
-const quiet = (what: string, stderr: string) => assert.equal(driverNoise(stderr), [], `${what}: driver lines on stderr:\n${stderr}`);
+const quiet = (what: string, stderr: string) =>
+  assert.equal(driverNoise(stderr), [], `${what}: driver lines on stderr:\n${stderr}`);
 
 test('train: compile time as its own figure, then training; nothing from the driver', async () => {
   const r = await runCli(['train', '--epochs', '1', '--limit', '640', '--out', checkpoint], { env, stderrPipe: true });
   assert.is(r.code, 0, r.stderr);
   quiet('train', r.stderr);
   const lines = r.stderr.split('\n');
-  const compiled = lines.findIndex((l) => /^(compiled \d+ kernels in [\d.]+ s|kernels ready \(cached\) in [\d.]+ s)$/.test(l));
+  const compiled = lines.findIndex((l) =>
+    /^(compiled \d+ kernels in [\d.]+ s|kernels ready \(cached\) in [\d.]+ s)$/.test(l)
+  );
   const epoch = lines.findIndex((l) => l.startsWith('epoch 1/1 '));
   assert.ok(compiled >= 0, `a compile line:\n${r.stderr}`);
   assert.ok(epoch > compiled, 'compiled before the first epoch reports');
@@ -30,12 +33,25 @@ test('train: compile time as its own figure, then training; nothing from the dri
 });
 
 test('train --json: a "compiled" event before any progress', async () => {
-  const r = await runCli(['train', '--epochs', '1', '--limit', '128', '--no-test', '--json', '--out', join(dir, 'json.safetensors')], { env, stderrPipe: true });
+  const r = await runCli([
+    'train',
+    '--epochs',
+    '1',
+    '--limit',
+    '128',
+    '--no-test',
+    '--json',
+    '--out',
+    join(dir, 'json.safetensors'),
+  ], { env, stderrPipe: true });
   assert.is(r.code, 0, r.stderr);
   quiet('train --json', r.stderr);
   const events = r.stdout.trim().split('\n').map((l) => JSON.parse(l));
   const compiled = events.findIndex((e) => e.event === 'compiled');
-  assert.ok(compiled > 0 && events[compiled].kernels >= 0 && events[compiled].seconds > 0, JSON.stringify(events[compiled]));
+  assert.ok(
+    compiled > 0 && events[compiled].kernels >= 0 && events[compiled].seconds > 0,
+    JSON.stringify(events[compiled]),
+  );
   assert.ok(events.findIndex((e) => e.event === 'progress' || e.event === 'epoch') > compiled);
 });
 
@@ -52,7 +68,16 @@ test('eval: compile reported apart from throughput; nothing from the driver', as
 });
 
 test('show and predict: nothing from the driver', async () => {
-  const shown = await runCli(['show', '--split', 'test', '--index', '0', '--no-art', '--out-dir', join(dir, 'new', 'digits')], { env, stderrPipe: true });
+  const shown = await runCli([
+    'show',
+    '--split',
+    'test',
+    '--index',
+    '0',
+    '--no-art',
+    '--out-dir',
+    join(dir, 'new', 'digits'),
+  ], { env, stderrPipe: true });
   assert.is(shown.code, 0, shown.stderr);
   quiet('show', shown.stderr);
   const png = join(dir, 'new', 'digits', 'test-0-label7.png');
@@ -71,7 +96,10 @@ test('info --json: runtime, adapter, the limits the engine asks for, data verifi
   assert.ok(info.adapter && typeof info.adapter.name === 'string', 'an adapter');
   assert.type(info.adapter.cpuDriver, 'boolean');
   assert.ok(info.limits.maxStorageBufferBindingSize > 0 && info.limits.maxComputeInvocationsPerWorkgroup > 0);
-  assert.equal(info.data.splits.map((s: { status: string; images: number }) => [s.status, s.images]), [['verified', 60000], ['verified', 10000]]);
+  assert.equal(info.data.splits.map((s: { status: string; images: number }) => [s.status, s.images]), [[
+    'verified',
+    60000,
+  ], ['verified', 10000]]);
   assert.is(info.data.from, '$MNIST_DIR');
   assert.type(info.checkpoint.path, 'string');
 });

@@ -17,11 +17,23 @@ const checkpoint = join(dir, 'small.safetensors');
 const DIGITS = 10;
 
 /** JSON lines of a --json run. */
-const jsonLines = (stdout: string) => stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const jsonLines = (stdout: string) =>
+  stdout.trim().split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
 
 test('train --json on 3000 images writes the checkpoint and its Adam state', async () => {
-  const r = await runCli(['train', '--epochs', '1', '--limit', '3000', '--no-test', '--seed', '3', '--json', '--out', checkpoint],
-    { env, timeoutMs: 300_000 });
+  const r = await runCli([
+    'train',
+    '--epochs',
+    '1',
+    '--limit',
+    '3000',
+    '--no-test',
+    '--seed',
+    '3',
+    '--json',
+    '--out',
+    checkpoint,
+  ], { env, timeoutMs: 300_000 });
   assert.is(r.code, 0, r.stderr);
   const epoch = jsonLines(r.stdout).find((e) => e.event === 'epoch');
   assert.ok(epoch, `an epoch event in ${r.stdout.slice(0, 500)}`);
@@ -60,10 +72,15 @@ test('predict: the same digit as gray light-on-dark, inverted RGB, and scaled up
     image.forEach((v, i) => rgb.fill(255 - v, 3 * i, 3 * i + 3));
     save('rgb-inverted', buildPng({ width: 28, height: 28, colorType: 2, bitDepth: 8, samples: rgb }));
     const big = new Uint8Array(84 * 84);
-    for (let y = 0; y < 84; y++) for (let x = 0; x < 84; x++) big[y * 84 + x] = image[Math.floor(y / 3) * 28 + Math.floor(x / 3)];
+    for (let y = 0; y < 84; y++) {
+      for (let x = 0; x < 84; x++) big[y * 84 + x] = image[Math.floor(y / 3) * 28 + Math.floor(x / 3)];
+    }
     save('3x', buildPng({ width: 84, height: 84, colorType: 0, bitDepth: 8, samples: big }));
   }
-  const r = await runCli(['predict', '--checkpoint', checkpoint, '--json', ...files.map((f) => f.file)], { env, timeoutMs: 300_000 });
+  const r = await runCli(['predict', '--checkpoint', checkpoint, '--json', ...files.map((f) => f.file)], {
+    env,
+    timeoutMs: 300_000,
+  });
   assert.is(r.code, 0, r.stderr);
   const answers = jsonLines(r.stdout);
   assert.is(answers.length, files.length);

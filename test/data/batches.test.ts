@@ -2,8 +2,8 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { join } from 'node:path';
 import process from 'node:process';
-import { BatchIterator, batchCount, epochOrder, type Batch } from '../../src/data/batches.ts';
-import { loadMnist, projectRoot, type MnistSplit } from '../../src/data/mnist.ts';
+import { type Batch, batchCount, BatchIterator, epochOrder } from '../../src/data/batches.ts';
+import { loadMnist, type MnistSplit, projectRoot } from '../../src/data/mnist.ts';
 import { Rng } from '../../src/util/random.ts';
 import { assertExactlyEqual, testSeed } from '../helpers/compare.ts';
 
@@ -31,7 +31,13 @@ function assertPermutation(order: Uint32Array, count: number, what: string): voi
 }
 
 /** Checks that a batch holds exactly the samples order[begin..begin+size) of the split. */
-function assertBatchMatches(batch: Batch, split: MnistSplit, order: Uint32Array, batchSize: number, what: string): void {
+function assertBatchMatches(
+  batch: Batch,
+  split: MnistSplit,
+  order: Uint32Array,
+  batchSize: number,
+  what: string,
+): void {
   const imageSize = split.rows * split.cols;
   const begin = batch.index * batchSize;
   assert.is(batch.pixels.length, batch.size * imageSize, `${what}: pixels length`);
@@ -49,10 +55,26 @@ function assertBatchMatches(batch: Batch, split: MnistSplit, order: Uint32Array,
 }
 
 test('epochOrder: pinned first indices for seed 0, epoch 0 of 60000 (same on every runtime)', () => {
-  assert.equal(Array.from(epochOrder(60000, 0, 0, true).subarray(0, 8)),
-    [22732, 18736, 59765, 46278, 1453, 30981, 11967, 3566]);
-  assert.equal(Array.from(epochOrder(60000, 0, 1, true).subarray(0, 8)),
-    [27162, 34882, 53485, 6467, 19358, 19934, 57077, 55227]);
+  assert.equal(Array.from(epochOrder(60000, 0, 0, true).subarray(0, 8)), [
+    22732,
+    18736,
+    59765,
+    46278,
+    1453,
+    30981,
+    11967,
+    3566,
+  ]);
+  assert.equal(Array.from(epochOrder(60000, 0, 1, true).subarray(0, 8)), [
+    27162,
+    34882,
+    53485,
+    6467,
+    19358,
+    19934,
+    57077,
+    55227,
+  ]);
   assert.equal(Array.from(epochOrder(10, 0, 0, true)), [1, 2, 3, 9, 6, 4, 5, 0, 7, 8]);
   assert.equal(Array.from(epochOrder(10, 12345, 3, true)), [1, 3, 4, 2, 6, 9, 8, 0, 5, 7]);
 });
@@ -62,7 +84,12 @@ test('epochOrder: same (seed, epoch) gives the same permutation; other epochs an
   const first = epochOrder(60000, seed, 4, true);
   assertPermutation(first, 60000, `seed=${seed}`);
   assertExactlyEqual(epochOrder(60000, seed, 4, true), first, `repeat seed=${seed}`);
-  const orders = [first, epochOrder(60000, seed, 5, true), epochOrder(60000, seed, 0, true), epochOrder(60000, seed + 1, 4, true)];
+  const orders = [
+    first,
+    epochOrder(60000, seed, 5, true),
+    epochOrder(60000, seed, 0, true),
+    epochOrder(60000, seed + 1, 4, true),
+  ];
   for (let a = 0; a < orders.length; a++) {
     for (let b = a + 1; b < orders.length; b++) {
       const same = orders[a].every((x, i) => x === orders[b][i]);
@@ -118,9 +145,13 @@ test('BatchIterator: unshuffled order copies runs of images, same result', () =>
   const seed = testSeed();
   const split = syntheticSplit(new Rng(seed), 50, 28, 28);
   const order = epochOrder(50, 0, 0, false);
-  for (const batch of new BatchIterator(split, order, 16)) assertBatchMatches(batch, split, order, 16, `batch ${batch.index}`);
+  for (const batch of new BatchIterator(split, order, 16)) {
+    assertBatchMatches(batch, split, order, 16, `batch ${batch.index}`);
+  }
   const mixed = Uint32Array.of(3, 4, 5, 9, 10, 0, 49, 48, 47, 1);
-  for (const batch of new BatchIterator(split, mixed, 4)) assertBatchMatches(batch, split, mixed, 4, `mixed ${batch.index}`);
+  for (const batch of new BatchIterator(split, mixed, 4)) {
+    assertBatchMatches(batch, split, mixed, 4, `mixed ${batch.index}`);
+  }
 });
 
 test('BatchIterator: two host buffers used alternately, nothing new per batch', () => {
@@ -129,7 +160,9 @@ test('BatchIterator: two host buffers used alternately, nothing new per batch', 
   const seen = [...Array(5)].map(() => iterator.next().value as Batch);
   assert.ok(seen[0].pixels.buffer !== seen[1].pixels.buffer, 'consecutive batches share a buffer');
   assert.ok(seen[0].pixels.buffer === seen[2].pixels.buffer && seen[1].pixels.buffer === seen[3].pixels.buffer);
-  assert.ok(seen[0].labels.buffer === seen[4].labels.buffer && seen[0].sampleIndices.buffer === seen[2].sampleIndices.buffer);
+  assert.ok(
+    seen[0].labels.buffer === seen[4].labels.buffer && seen[0].sampleIndices.buffer === seen[2].sampleIndices.buffer,
+  );
   assert.ok(seen[0].pixels === seen[2].pixels, 'full batches reuse the same view');
   assert.ok(iterator.next().done);
 });
@@ -140,7 +173,9 @@ test('BatchIterator: startBatch resumes mid-epoch with the same batches', () => 
   const order = epochOrder(45, seed, 7, true);
   const summary = (iterator: BatchIterator) => {
     const out = [];
-    for (const b of iterator) out.push({ index: b.index, size: b.size, indices: Array.from(b.sampleIndices), pixels: Array.from(b.pixels) });
+    for (const b of iterator) {
+      out.push({ index: b.index, size: b.size, indices: Array.from(b.sampleIndices), pixels: Array.from(b.pixels) });
+    }
     return out;
   };
   const full = summary(new BatchIterator(split, order, 8));

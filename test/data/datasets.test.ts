@@ -11,7 +11,7 @@ import process from 'node:process';
 import { gzipSync } from 'node:zlib';
 import { DataError, encodeIdx } from '../../src/data/idx.ts';
 import { DownloadError } from '../../src/data/download.ts';
-import { DATASETS, FASHION_MNIST, getDataset, KMNIST, MNIST, type DatasetPreset } from '../../src/data/datasets.ts';
+import { type DatasetPreset, DATASETS, FASHION_MNIST, getDataset, KMNIST, MNIST } from '../../src/data/datasets.ts';
 import { loadMnist, resolveDataDir } from '../../src/data/mnist.ts';
 import { peekMetadata } from '../../src/train/checkpoint.ts';
 import { runCli } from '../helpers/cli.ts';
@@ -26,7 +26,11 @@ test.before(() => {
 test.after(() => rmSync(tmp, { recursive: true, force: true }));
 
 /** A folder of IDX files: `n` images per split from MNIST's test set, relabelled `(label + shift) % 10`, gzipped. */
-async function writeFiles(n: number, shift = 0, skip: string[] = []): Promise<{ dir: string; sha256: Record<string, string> }> {
+async function writeFiles(
+  n: number,
+  shift = 0,
+  skip: string[] = [],
+): Promise<{ dir: string; sha256: Record<string, string> }> {
   const dir = join(tmp, `set${count++}`);
   mkdirSync(dir);
   const source = await testSplit('test');
@@ -34,7 +38,12 @@ async function writeFiles(n: number, shift = 0, skip: string[] = []): Promise<{ 
   for (const prefix of ['train', 't10k']) {
     const images = encodeIdx([n, 28, 28], source.images.slice(0, n * 784));
     const labels = encodeIdx([n], source.labels.slice(0, n).map((l) => (l + shift) % 10));
-    for (const [name, contents] of [[`${prefix}-images-idx3-ubyte`, images], [`${prefix}-labels-idx1-ubyte`, labels]] as const) {
+    for (
+      const [name, contents] of [[`${prefix}-images-idx3-ubyte`, images], [
+        `${prefix}-labels-idx1-ubyte`,
+        labels,
+      ]] as const
+    ) {
       sha256[name] = createHash('sha256').update(contents).digest('hex');
       if (!skip.includes(name)) writeFileSync(join(dir, `${name}.gz`), gzipSync(contents));
     }
@@ -45,10 +54,14 @@ async function writeFiles(n: number, shift = 0, skip: string[] = []): Promise<{ 
 /** A preset like `base` whose checksums are those of files the test wrote, downloading from `mirrors`. */
 function presetFor(base: DatasetPreset, sha256: Record<string, string>, mirrors: string[]): DatasetPreset {
   const file = (f: { name: string; bytes: number }) => ({ name: f.name, bytes: f.bytes, sha256: sha256[f.name] });
-  return { ...base, mirrors, files: {
-    train: { images: file(base.files.train.images), labels: file(base.files.train.labels) },
-    test: { images: file(base.files.test.images), labels: file(base.files.test.labels) },
-  } };
+  return {
+    ...base,
+    mirrors,
+    files: {
+      train: { images: file(base.files.train.images), labels: file(base.files.train.labels) },
+      test: { images: file(base.files.test.images), labels: file(base.files.test.labels) },
+    },
+  };
 }
 
 const unreachable = { attemptsPerMirror: 1, retryDelayMs: 0, idleTimeoutMs: 2000 };
@@ -62,7 +75,9 @@ test('three presets, each with its own mirrors, class names, variable and defaul
   assert.is(new Set(mirrors).size, 3);
   for (const preset of DATASETS.values()) {
     for (const split of ['train', 'test'] as const) {
-      for (const file of Object.values(preset.files[split])) assert.ok(file.sha256 || file.gzMd5, `${preset.name} ${file.name} has a checksum`);
+      for (const file of Object.values(preset.files[split])) {
+        assert.ok(file.sha256 || file.gzMd5, `${preset.name} ${file.name} has a checksum`);
+      }
     }
   }
   const saved = process.env.FASHION_MNIST_DIR;
@@ -94,11 +109,15 @@ test('a preset loads its files, verified against its own checksums, with its cla
   }
 });
 
-test('KMNIST: a .gz is verified by the publisher\'s MD5; an uncompressed file cannot be verified and says so', async () => {
+test("KMNIST: a .gz is verified by the publisher's MD5; an uncompressed file cannot be verified and says so", async () => {
   const { dir } = await writeFiles(8);
   await loadMnist({ dataset: 'kmnist', dir, split: 'test', download: false }).then(
     () => assert.unreachable('accepted'),
-    (err) => assert.match((err as Error).message, /does not match Kuzushiji-MNIST.*MD5 [0-9a-f]{32}, expected 5c965bf0a639b31b8f53240b1b52f4d7/),
+    (err) =>
+      assert.match(
+        (err as Error).message,
+        /does not match Kuzushiji-MNIST.*MD5 [0-9a-f]{32}, expected 5c965bf0a639b31b8f53240b1b52f4d7/,
+      ),
   );
   const raw = join(tmp, `raw${count++}`);
   mkdirSync(raw);
@@ -128,13 +147,18 @@ test('a missing file without network: the error names it, and nothing else lands
   assert.equal(readdirSync(dir).sort(), before);
 });
 
-test('no download into a folder holding another dataset\'s files (MNIST never completes a Fashion-MNIST folder)', async () => {
+test("no download into a folder holding another dataset's files (MNIST never completes a Fashion-MNIST folder)", async () => {
   // The folder holds files that are not this preset's: a download would mix two datasets.
   const { dir } = await writeFiles(32, 0, ['t10k-labels-idx1-ubyte']);
   const before = readdirSync(dir).sort();
   for (const dataset of ['mnist', 'fashion-mnist'] as const) {
     try {
-      await loadMnist({ dataset, dir, split: 'test', downloadOptions: { ...unreachable, mirrors: ['http://127.0.0.1:9/'] } });
+      await loadMnist({
+        dataset,
+        dir,
+        split: 'test',
+        downloadOptions: { ...unreachable, mirrors: ['http://127.0.0.1:9/'] },
+      });
       assert.unreachable('loaded');
     } catch (err) {
       assert.instance(err, DataError);
@@ -148,7 +172,13 @@ test('no download into a folder holding another dataset\'s files (MNIST never co
 test('--no-verify (verify: false) never downloads: a missing file is named', async () => {
   const { dir } = await writeFiles(16, 0, ['train-images-idx3-ubyte']);
   try {
-    await loadMnist({ dataset: 'fashion-mnist', dir, split: 'train', verify: false, downloadOptions: { ...unreachable, mirrors: ['http://127.0.0.1:9/'] } });
+    await loadMnist({
+      dataset: 'fashion-mnist',
+      dir,
+      split: 'train',
+      verify: false,
+      downloadOptions: { ...unreachable, mirrors: ['http://127.0.0.1:9/'] },
+    });
     assert.unreachable('loaded');
   } catch (err) {
     assert.instance(err, DataError);
@@ -162,25 +192,63 @@ test('CLI: train --dataset fashion-mnist records the dataset; eval and show prin
   const { dir } = await writeFiles(192, 3);
   const out = join(dir, 'ckpt', 'fashion.safetensors');
   const env = { MNIST_DIR: join(dir, 'nowhere') };
-  const trained = await runCli(['train', '--dataset', 'fashion-mnist', '--data', dir, '--no-verify', '--epochs', '1',
-    '--batch-size', '64', '--out', out, '--json'], { env, timeoutMs: 300_000 });
+  const trained = await runCli([
+    'train',
+    '--dataset',
+    'fashion-mnist',
+    '--data',
+    dir,
+    '--no-verify',
+    '--epochs',
+    '1',
+    '--batch-size',
+    '64',
+    '--out',
+    out,
+    '--json',
+  ], { env, timeoutMs: 300_000 });
   assert.is(trained.code, 0, trained.stderr);
   assert.is(peekMetadata(out)?.dataset, 'fashion-mnist');
 
-  const evaluated = await runCli(['eval', '--checkpoint', out, '--data', dir, '--no-verify'], { env, timeoutMs: 300_000 });
+  const evaluated = await runCli(['eval', '--checkpoint', out, '--data', dir, '--no-verify'], {
+    env,
+    timeoutMs: 300_000,
+  });
   assert.is(evaluated.code, 0, evaluated.stderr);
   assert.match(evaluated.stdout, /0 T-shirt\/top\s*:/);
   assert.match(evaluated.stdout, /9 Ankle boot\s*:/);
   assert.not.match(evaluated.stderr, /warning/);
 
-  const mismatch = await runCli(['eval', '--checkpoint', out, '--dataset', 'mnist', '--data', dir, '--no-verify', '--json'],
-    { env, timeoutMs: 300_000 });
+  const mismatch = await runCli([
+    'eval',
+    '--checkpoint',
+    out,
+    '--dataset',
+    'mnist',
+    '--data',
+    dir,
+    '--no-verify',
+    '--json',
+  ], { env, timeoutMs: 300_000 });
   assert.is(mismatch.code, 0, mismatch.stderr);
   assert.match(mismatch.stderr, /warning: .* was trained on fashion-mnist, evaluated here on mnist/);
 
-  const shown = await runCli(['show', '--dataset', 'fashion-mnist', '--data', dir, '--no-verify', '--index', '0', '--no-art'], { env });
+  const shown = await runCli([
+    'show',
+    '--dataset',
+    'fashion-mnist',
+    '--data',
+    dir,
+    '--no-verify',
+    '--index',
+    '0',
+    '--no-art',
+  ], { env });
   assert.is(shown.code, 0, shown.stderr);
-  assert.match(shown.stdout, /train #0: label \d \((T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)\)/);
+  assert.match(
+    shown.stdout,
+    /train #0: label \d \((T-shirt\/top|Trouser|Pullover|Dress|Coat|Sandal|Shirt|Sneaker|Bag|Ankle boot)\)/,
+  );
 
   const unknown = await runCli(['eval', '--checkpoint', out, '--dataset', 'cifar'], { env });
   assert.is(unknown.code, 2);
@@ -190,8 +258,17 @@ test('CLI: train --dataset fashion-mnist records the dataset; eval and show prin
 test('CLI: --dataset fashion-mnist with a file missing fails naming it and fetches nothing into that folder', async () => {
   const { dir } = await writeFiles(32, 0, ['train-images-idx3-ubyte']);
   const before = readdirSync(dir).sort();
-  const result = await runCli(['train', '--dataset', 'fashion-mnist', '--data', dir, '--epochs', '1', '--out', join(dir, 'x.safetensors')],
-    { env: { MNIST_DIR: join(dir, 'nowhere') } });
+  const result = await runCli([
+    'train',
+    '--dataset',
+    'fashion-mnist',
+    '--data',
+    dir,
+    '--epochs',
+    '1',
+    '--out',
+    join(dir, 'x.safetensors'),
+  ], { env: { MNIST_DIR: join(dir, 'nowhere') } });
   assert.is(result.code, 1, result.stderr);
   // Its other files are not Fashion-MNIST's (the real checksums): no download is even tried.
   assert.match(result.stderr, /train-labels-idx1-ubyte\.gz: is not Fashion-MNIST.*nothing is downloaded/);

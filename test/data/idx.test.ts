@@ -28,7 +28,10 @@ function expectDataError(fn: () => unknown, ...fragments: string[]): DataError {
   } catch (err) {
     assert.instance(err, DataError, `expected a DataError, got ${err}`);
     for (const fragment of fragments) {
-      assert.ok((err as Error).message.includes(fragment), `"${(err as Error).message}" does not mention "${fragment}"`);
+      assert.ok(
+        (err as Error).message.includes(fragment),
+        `"${(err as Error).message}" does not mention "${fragment}"`,
+      );
     }
     return err as DataError;
   }
@@ -87,7 +90,12 @@ test('bad magic numbers are rejected', () => {
     edit(b);
     return b;
   };
-  expectDataError(() => parseIdx(bad((b) => b.set([0x12, 0x34, 0x56, 0x78])), 'f1'), 'f1', 'magic number 305419896', 'not an IDX');
+  expectDataError(
+    () => parseIdx(bad((b) => b.set([0x12, 0x34, 0x56, 0x78])), 'f1'),
+    'f1',
+    'magic number 305419896',
+    'not an IDX',
+  );
   expectDataError(() => parseIdx(bad((b) => (b[2] = 0x0d)), 'f2'), 'f2', 'unsigned bytes'); // 0x0d: float32 elements
   expectDataError(() => parseIdx(bad((b) => (b[3] = 0)), 'f3'), 'f3', 'magic');
   expectDataError(() => parseIdx(bad((b) => (b[3] = 9)), 'f4'), 'f4', 'magic');
@@ -97,7 +105,13 @@ test('short headers, truncated and overlong payloads are rejected with the sizes
   const file = encodeIdx([3, 2, 2], new Uint8Array(12));
   expectDataError(() => parseIdx(file.subarray(0, 3), 'short'), 'short', 'too short');
   expectDataError(() => parseIdx(file.subarray(0, 10), 'hdr'), 'hdr', 'truncated', '3 dimensions');
-  expectDataError(() => parseIdx(file.subarray(0, file.length - 1), 'cut'), 'cut', 'truncated', '3x2x2 = 12 bytes', 'only 11');
+  expectDataError(
+    () => parseIdx(file.subarray(0, file.length - 1), 'cut'),
+    'cut',
+    'truncated',
+    '3x2x2 = 12 bytes',
+    'only 11',
+  );
   const long = new Uint8Array(file.length + 5);
   long.set(file);
   expectDataError(() => parseIdx(long, 'long'), 'long', 'longer', '17 bytes follow');
@@ -120,7 +134,11 @@ test('truncated, corrupt and mislabelled gzip data are rejected', () => {
   crc[crc.length - 6] ^= 1;
   expectDataError(() => decompressIdx(crc, 'crc.gz'), 'crc.gz', 'corrupt gzip');
   expectDataError(() => decompressIdx(encodeIdx([1], new Uint8Array(1)), 'plain.gz'), 'plain.gz', 'not gzip data');
-  expectDataError(() => decompressIdx(new TextEncoder().encode('<html>404</html>'), 'page.gz'), 'page.gz', 'not gzip data');
+  expectDataError(
+    () => decompressIdx(new TextEncoder().encode('<html>404</html>'), 'page.gz'),
+    'page.gz',
+    'not gzip data',
+  );
   expectDataError(() => decompressIdx(gz, 'named-raw'), 'named-raw', 'holds gzip data');
 });
 

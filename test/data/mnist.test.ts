@@ -8,7 +8,7 @@ import process from 'node:process';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { DataError, encodeIdx } from '../../src/data/idx.ts';
 import { DownloadError } from '../../src/data/download.ts';
-import { loadMnist, MNIST_FILES, projectRoot, resolveDataDir, type LoadMnistOptions } from '../../src/data/mnist.ts';
+import { loadMnist, type LoadMnistOptions, MNIST_FILES, projectRoot, resolveDataDir } from '../../src/data/mnist.ts';
 
 const test = suite('data/mnist');
 const realDir = process.env.MNIST_DIR || join(projectRoot(), '..', 'shared', 'mnist');
@@ -18,7 +18,12 @@ const TEST_LABELS = MNIST_FILES.test.labels.name;
 let tmp = '';
 let dirCount = 0;
 /** The gzipped and uncompressed test split, read once. */
-const real = { imagesGz: new Uint8Array(), labelsGz: new Uint8Array(), images: new Uint8Array(), labels: new Uint8Array() };
+const real = {
+  imagesGz: new Uint8Array(),
+  labelsGz: new Uint8Array(),
+  images: new Uint8Array(),
+  labels: new Uint8Array(),
+};
 
 test.before(() => {
   tmp = mkdtempSync(join(tmpdir(), 'mnist-test-'));
@@ -49,7 +54,10 @@ async function expectDataError(promise: Promise<unknown>, ...fragments: string[]
   } catch (err) {
     assert.instance(err, DataError, `expected a DataError, got ${(err as Error)?.stack ?? err}`);
     for (const fragment of fragments) {
-      assert.ok((err as Error).message.includes(fragment), `"${(err as Error).message}" does not mention "${fragment}"`);
+      assert.ok(
+        (err as Error).message.includes(fragment),
+        `"${(err as Error).message}" does not mention "${fragment}"`,
+      );
     }
     return err as DataError;
   }
@@ -123,23 +131,40 @@ test('truncated payload', async () => {
 });
 
 test('truncated gzip', async () => {
-  const dir = folder({ [`${TEST_IMAGES}.gz`]: real.imagesGz.subarray(0, real.imagesGz.length >> 1), [`${TEST_LABELS}.gz`]: real.labelsGz });
-  await expectDataError(loadMnist({ dir, split: 'test', ...offline }), join(dir, `${TEST_IMAGES}.gz`), 'truncated gzip');
+  const dir = folder({
+    [`${TEST_IMAGES}.gz`]: real.imagesGz.subarray(0, real.imagesGz.length >> 1),
+    [`${TEST_LABELS}.gz`]: real.labelsGz,
+  });
+  await expectDataError(
+    loadMnist({ dir, split: 'test', ...offline }),
+    join(dir, `${TEST_IMAGES}.gz`),
+    'truncated gzip',
+  );
 });
 
 test('count mismatch between images and labels', async () => {
   const labels = encodeIdx([9999], real.labels.subarray(8, 8 + 9999));
   const dir = folder({ [`${TEST_IMAGES}.gz`]: real.imagesGz, [TEST_LABELS]: labels });
   // Reported as a mismatch even though the checksum would also fail: the structural message says more.
-  await expectDataError(loadMnist({ dir, split: 'test', ...offline }), join(dir, TEST_LABELS), '9999 labels', '10000 images');
+  await expectDataError(
+    loadMnist({ dir, split: 'test', ...offline }),
+    join(dir, TEST_LABELS),
+    '9999 labels',
+    '10000 images',
+  );
 });
 
 test('bad checksum, and verify: false accepts the file', async () => {
   const images = real.images.slice();
   images[16 + 300] ^= 0x40;
   const dir = folder({ [TEST_IMAGES]: images, [`${TEST_LABELS}.gz`]: real.labelsGz });
-  await expectDataError(loadMnist({ dir, split: 'test', ...offline }), join(dir, TEST_IMAGES), 'SHA-256',
-    MNIST_FILES.test.images.sha256, '--no-verify');
+  await expectDataError(
+    loadMnist({ dir, split: 'test', ...offline }),
+    join(dir, TEST_IMAGES),
+    'SHA-256',
+    MNIST_FILES.test.images.sha256,
+    '--no-verify',
+  );
   const split = await loadMnist({ dir, split: 'test', verify: false, ...offline });
   assert.is(split.images[300], images[16 + 300]);
 });
@@ -158,16 +183,41 @@ test('a directory where a file should be', async () => {
 
 test('a missing file with downloads off says where to put the files', async () => {
   const dir = folder({ [`${TEST_IMAGES}.gz`]: real.imagesGz });
-  await expectDataError(loadMnist({ dir, split: 'test', ...offline }), join(dir, `${TEST_LABELS}.gz`), 'missing',
-    'train-images-idx3-ubyte.gz', 't10k-labels-idx1-ubyte.gz', `into ${dir}`, 'MNIST_DIR', '--data');
+  await expectDataError(
+    loadMnist({ dir, split: 'test', ...offline }),
+    join(dir, `${TEST_LABELS}.gz`),
+    'missing',
+    'train-images-idx3-ubyte.gz',
+    't10k-labels-idx1-ubyte.gz',
+    `into ${dir}`,
+    'MNIST_DIR',
+    '--data',
+  );
 });
 
 test('other IDX datasets with verify: false must still be 28x28 digits with labels 0-9', async () => {
-  const wide = folder({ [TEST_IMAGES]: encodeIdx([2, 14, 56], new Uint8Array(2 * 784)), [TEST_LABELS]: encodeIdx([2], new Uint8Array(2)) });
-  await expectDataError(loadMnist({ dir: wide, split: 'test', verify: false, ...offline }), join(wide, TEST_IMAGES), '14x56');
-  const labels = folder({ [TEST_IMAGES]: encodeIdx([2, 28, 28], new Uint8Array(2 * 784)), [TEST_LABELS]: encodeIdx([2], Uint8Array.of(3, 10)) });
-  await expectDataError(loadMnist({ dir: labels, split: 'test', verify: false, ...offline }), join(labels, TEST_LABELS), 'label 1 is 10');
-  const ok = folder({ [TEST_IMAGES]: encodeIdx([2, 28, 28], new Uint8Array(2 * 784).fill(9)), [TEST_LABELS]: encodeIdx([2], Uint8Array.of(3, 9)) });
+  const wide = folder({
+    [TEST_IMAGES]: encodeIdx([2, 14, 56], new Uint8Array(2 * 784)),
+    [TEST_LABELS]: encodeIdx([2], new Uint8Array(2)),
+  });
+  await expectDataError(
+    loadMnist({ dir: wide, split: 'test', verify: false, ...offline }),
+    join(wide, TEST_IMAGES),
+    '14x56',
+  );
+  const labels = folder({
+    [TEST_IMAGES]: encodeIdx([2, 28, 28], new Uint8Array(2 * 784)),
+    [TEST_LABELS]: encodeIdx([2], Uint8Array.of(3, 10)),
+  });
+  await expectDataError(
+    loadMnist({ dir: labels, split: 'test', verify: false, ...offline }),
+    join(labels, TEST_LABELS),
+    'label 1 is 10',
+  );
+  const ok = folder({
+    [TEST_IMAGES]: encodeIdx([2, 28, 28], new Uint8Array(2 * 784).fill(9)),
+    [TEST_LABELS]: encodeIdx([2], Uint8Array.of(3, 9)),
+  });
   const split = await loadMnist({ dir: ok, split: 'test', verify: false, ...offline });
   assert.is(split.count, 2);
   assert.equal(Array.from(split.labels), [3, 9]);
@@ -221,10 +271,11 @@ async function startServer(): Promise<LocalServer> {
   return {
     base: `http://127.0.0.1:${address.port}`,
     requests,
-    close: () => new Promise<void>((resolve) => {
-      (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
-      server.close(() => resolve());
-    }),
+    close: () =>
+      new Promise<void>((resolve) => {
+        (server as Server & { closeAllConnections?: () => void }).closeAllConnections?.();
+        server.close(() => resolve());
+      }),
   };
 }
 
@@ -236,7 +287,9 @@ test('download: first mirror missing, second serves; files saved atomically and 
     const dir = join(tmp, `download${dirCount++}`, 'nested');
     const messages: string[] = [];
     const split = await loadMnist({
-      dir, split: 'test', onProgress: (m) => messages.push(m),
+      dir,
+      split: 'test',
+      onProgress: (m) => messages.push(m),
       downloadOptions: { ...fast, mirrors: [`${server.base}/missing/`, `${server.base}/good`] },
     });
     assert.is(split.count, 10000);
@@ -260,7 +313,11 @@ test('download: a mirror answering 503 is retried', async () => {
   const server = await startServer();
   try {
     const dir = join(tmp, `download${dirCount++}`);
-    const split = await loadMnist({ dir, split: 'test', downloadOptions: { ...fast, mirrors: [`${server.base}/flaky/`] } });
+    const split = await loadMnist({
+      dir,
+      split: 'test',
+      downloadOptions: { ...fast, mirrors: [`${server.base}/flaky/`] },
+    });
     assert.is(split.count, 10000);
     assert.is(server.requests.length, 4);
   } finally {
@@ -275,7 +332,10 @@ test('download: corrupt and interrupted downloads are rejected and leave nothing
       const dir = join(tmp, `download${dirCount++}`);
       const err = await expectDataError(
         loadMnist({ dir, split: 'test', downloadOptions: { ...fast, mirrors: [`${server.base}/${route}/`] } }),
-        join(dir, `${TEST_IMAGES}.gz`), `${server.base}/${route}/${TEST_IMAGES}.gz`, 'MNIST_DIR');
+        join(dir, `${TEST_IMAGES}.gz`),
+        `${server.base}/${route}/${TEST_IMAGES}.gz`,
+        'MNIST_DIR',
+      );
       assert.instance(err, DownloadError);
       assert.is((err as DownloadError).failures.length, 2, `${route}: two attempts`);
       assert.equal(readdirSync(dir), [], `${route}: left ${readdirSync(dir)}`);
@@ -291,11 +351,20 @@ test('download: when every mirror fails, the error says exactly where to put the
     const dir = join(tmp, `download${dirCount++}`);
     const messages: string[] = [];
     const err = await expectDataError(
-      loadMnist({ dir, split: 'train', onProgress: (m) => messages.push(m),
-        downloadOptions: { ...fast, mirrors: [`${server.base}/missing/`, 'http://127.0.0.1:9/'] } }),
-      join(dir, 'train-images-idx3-ubyte.gz'), 'HTTP 404', 'http://127.0.0.1:9/train-images-idx3-ubyte.gz',
+      loadMnist({
+        dir,
+        split: 'train',
+        onProgress: (m) => messages.push(m),
+        downloadOptions: { ...fast, mirrors: [`${server.base}/missing/`, 'http://127.0.0.1:9/'] },
+      }),
+      join(dir, 'train-images-idx3-ubyte.gz'),
+      'HTTP 404',
+      'http://127.0.0.1:9/train-images-idx3-ubyte.gz',
       'train-images-idx3-ubyte.gz, train-labels-idx1-ubyte.gz, t10k-images-idx3-ubyte.gz, t10k-labels-idx1-ubyte.gz',
-      `into ${dir}`, 'MNIST_DIR', '--data');
+      `into ${dir}`,
+      'MNIST_DIR',
+      '--data',
+    );
     assert.is((err as DownloadError).failures.length, 3); // 404 once, connection refused twice
     assert.equal(readdirSync(dir), []);
     assert.ok(messages.length > 0);

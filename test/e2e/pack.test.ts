@@ -18,7 +18,13 @@ if (process.env.E2E === '1') {
   test('npm pack, npm install into an empty folder, webgpu-digits train --epochs 1 --limit 640, the example', () => {
     const root = repoRoot();
     const dir = mkdtempSync(join(tmpdir(), 'pack-'));
-    const env = { ...process.env, MNIST_DIR: testMnistDir(), NO_COLOR: '1', npm_config_audit: 'false', npm_config_fund: 'false' };
+    const env = {
+      ...process.env,
+      MNIST_DIR: testMnistDir(),
+      NO_COLOR: '1',
+      npm_config_audit: 'false',
+      npm_config_fund: 'false',
+    };
     const sh = (argv: string[], cwd: string, timeout = 600_000) => {
       const r = spawnSync(argv[0], argv.slice(1), { cwd, env, encoding: 'utf8', timeout });
       assert.is(r.status, 0, `${argv.join(' ')}\n${r.stdout}\n${r.stderr}`);
@@ -42,15 +48,27 @@ if (process.env.E2E === '1') {
       const trained = sh([...cli, 'train', '--epochs', '1', '--limit', '640', '--json'], app);
       const epoch = trained.trim().split('\n').map((l) => JSON.parse(l)).find((e) => e.event === 'epoch');
       assert.ok(epoch && epoch.test_accuracy > 0.5, trained);
-      assert.ok(existsSync(join(app, 'data', 'checkpoints', 'digit.safetensors')), 'checkpoint in the working directory');
-      console.log(`\n    installed CLI (${thisRuntime}): 640 images, test accuracy ${(100 * epoch.test_accuracy).toFixed(2)}%`);
+      assert.ok(
+        existsSync(join(app, 'data', 'checkpoints', 'digit.safetensors')),
+        'checkpoint in the working directory',
+      );
+      console.log(
+        `\n    installed CLI (${thisRuntime}): 640 images, test accuracy ${(100 * epoch.test_accuracy).toFixed(2)}%`,
+      );
 
       // The example as a user would copy it: Deno runs the shipped .ts, Node the compiled copy.
       const example = thisRuntime === 'deno' ? join(app, 'tiny-cnn.ts') : join(app, 'tiny-cnn.js');
-      copyFileSync(thisRuntime === 'deno' ? join(installed, 'examples', 'tiny-cnn.ts') : join(root, 'build', 'examples', 'tiny-cnn.js'), example);
-      const ran = spawnSync(thisRuntime === 'deno' ? process.execPath : 'node',
+      copyFileSync(
+        thisRuntime === 'deno'
+          ? join(installed, 'examples', 'tiny-cnn.ts')
+          : join(root, 'build', 'examples', 'tiny-cnn.js'),
+        example,
+      );
+      const ran = spawnSync(
+        thisRuntime === 'deno' ? process.execPath : 'node',
         thisRuntime === 'deno' ? ['run', '-A', example] : [example],
-        { cwd: app, env: { ...env, LIMIT: '320' }, encoding: 'utf8', timeout: 600_000 });
+        { cwd: app, env: { ...env, LIMIT: '320' }, encoding: 'utf8', timeout: 600_000 },
+      );
       assert.is(ran.status, 0, `${ran.stdout}\n${ran.stderr}`);
       assert.match(ran.stdout, /test accuracy [\d.]+% on 320 images/);
     } finally {

@@ -105,7 +105,10 @@ const NOT_RUN = /^npm test$/;
 
 /** The repository's files as a clone has them (tracked, plus new files not ignored), copied to `dir`. */
 function copyRepository(dir: string): void {
-  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], { cwd: repoRoot(), encoding: 'utf8' });
+  const listed = spawnSync('git', ['ls-files', '-z', '--cached', '--others', '--exclude-standard'], {
+    cwd: repoRoot(),
+    encoding: 'utf8',
+  });
   if (listed.status !== 0) throw new Error(`git ls-files failed: ${listed.stderr}`);
   for (const file of listed.stdout.split('\0').filter(Boolean)) {
     if (!existsSync(join(repoRoot(), file))) continue; // deleted in the working tree
@@ -138,10 +141,16 @@ test('README quick start: lines parsed, every line known', () => {
   const lines = quickStartLines(readFileSync(join(repoRoot(), 'README.md'), 'utf8'));
   for (const line of lines) {
     const known = NOT_RUN.test(line) || Object.values(STEPS).some((step) => step.pattern.test(line));
-    assert.ok(known, `README quick start line "${line}" is not known to test/e2e/readme.test.ts: teach it what to assert`);
+    assert.ok(
+      known,
+      `README quick start line "${line}" is not known to test/e2e/readme.test.ts: teach it what to assert`,
+    );
   }
   for (const [name, step] of Object.entries(STEPS)) {
-    assert.ok(lines.some((line) => step.pattern.test(line)), `the README quick start no longer has its ${name} line (${step.pattern})`);
+    assert.ok(
+      lines.some((line) => step.pattern.test(line)),
+      `the README quick start no longer has its ${name} line (${step.pattern})`,
+    );
   }
 });
 
@@ -158,7 +167,11 @@ if (process.env.E2E === '1' && thisRuntime === 'node') {
         const started = performance.now();
         const result = await runLine(step.shorten ? `${line} ${step.shorten}` : line, dir, step.timeoutMs);
         result.line = line;
-        console.log(`    ${line}${step.shorten ? ` ${step.shorten}` : ''}: exit ${result.code}, ${((performance.now() - started) / 1000).toFixed(1)} s`);
+        console.log(
+          `    ${line}${step.shorten ? ` ${step.shorten}` : ''}: exit ${result.code}, ${
+            ((performance.now() - started) / 1000).toFixed(1)
+          } s`,
+        );
         assert.is(result.code, 0, `${line}\n${result.stderr.slice(-3000)}`);
         assert.equal(driverNoise(result.stderr), [], `${line}: driver lines on stderr`);
         step.check(result, dir, seen);

@@ -10,7 +10,10 @@ import { SHADER_SOURCES } from '../../src/gpu/shaders.gen.ts';
 test('src/gpu/shaders.gen.ts is up to date with shaders/ (else run `npm run gen:shaders`)', () => {
   const { shaderDir, moduleFile } = shaderPaths();
   const committed = readFileSync(moduleFile, 'utf8');
-  assert.ok(committed === generateShaderModule(shaderDir), 'src/gpu/shaders.gen.ts is stale: run `npm run gen:shaders` and commit it');
+  assert.ok(
+    committed === generateShaderModule(shaderDir),
+    'src/gpu/shaders.gen.ts is stale: run `npm run gen:shaders` and commit it',
+  );
 });
 
 test('shaderSource pastes // #include files in from the embedded sources', () => {

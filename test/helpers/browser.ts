@@ -26,7 +26,11 @@ export async function launchChromium(webgpu: boolean) {
     // playwright adds --headless (the new headless mode in Chromium >= 132) and a fresh temporary
     // --user-data-dir itself (it refuses one in args); the network is closed here, so nothing phones home.
     args: [
-      '--no-sandbox', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run',
+      '--no-sandbox',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
       ...(webgpu ? WEBGPU_FLAGS : []),
     ],
   });

@@ -1,5 +1,5 @@
 // Runs the command-line tool as a child process under this runtime or the other one.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import process from 'node:process';
@@ -81,8 +81,16 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
         child.stdout!.destroy();
       }
     };
-    child.stdout!.on('data', (d) => { stdout += d; options.onStdout?.(String(d)); check(); });
-    child.stderr!.on('data', (d) => { stderr += d; options.onStderr?.(String(d)); check(); });
+    child.stdout!.on('data', (d) => {
+      stdout += d;
+      options.onStdout?.(String(d));
+      check();
+    });
+    child.stderr!.on('data', (d) => {
+      stderr += d;
+      options.onStderr?.(String(d));
+      check();
+    });
     child.on('error', reject);
     child.on('close', (code, signal) => {
       clearTimeout(timer);
@@ -102,8 +110,11 @@ export function startCli(args: string[], options: CliOptions = {}): RunningCli {
  * Lines on stderr that come from a GPU driver or WebGPU implementation rather than from the tool:
  * notices a user cannot act on (Dawn's "Warning: ... artificially reduced", Mesa's and wgpu's logs).
  */
-const DRIVER_LINE = /^(Warning|WARNING|Error|ERROR|MESA|ANV|RADV|NVIDIA|vk[A-Z]|\[wgpu|\[naga|\[\d{4}-\d\d-\d\dT.*(wgpu|naga)|\(node:\d+\))/;
+const DRIVER_LINE =
+  /^(Warning|WARNING|Error|ERROR|MESA|ANV|RADV|NVIDIA|vk[A-Z]|\[wgpu|\[naga|\[\d{4}-\d\d-\d\dT.*(wgpu|naga)|\(node:\d+\))/;
 
 export function driverNoise(stderr: string): string[] {
-  return stderr.split('\n').filter((line) => DRIVER_LINE.test(line) || /artificially reduced|not a conformant vulkan/i.test(line));
+  return stderr.split('\n').filter((line) =>
+    DRIVER_LINE.test(line) || /artificially reduced|not a conformant vulkan/i.test(line)
+  );
 }

@@ -25,7 +25,12 @@ export function asF32(values: ArrayLike<number>): Float64Array {
   return Float64Array.from(values, (v) => (Math.abs(v) < 2 ** -126 ? 0 : Math.fround(v)));
 }
 
-export function assertClose(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance = 1e-5): void {
+export function assertClose(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tolerance = 1e-5,
+): void {
   const error = relativeError(actual, expected);
   assert.ok(error < tolerance, `${what}: relative error ${error} >= ${tolerance}`);
 }
@@ -70,7 +75,11 @@ export function assertThrows(fn: () => unknown, type: abstract new (...args: nev
  * Central finite differences (f(v + h) - f(v - h)) / 2h of `loss` with respect to each element of
  * `values`, which `loss` reads: each element is nudged in place and restored.
  */
-export function numericGradient(values: { length: number; [i: number]: number }, loss: () => number, h: number): Float64Array {
+export function numericGradient(
+  values: { length: number; [i: number]: number },
+  loss: () => number,
+  h: number,
+): Float64Array {
   return Float64Array.from({ length: values.length }, (_, i) => {
     const saved = values[i];
     values[i] = saved + h;

@@ -1,5 +1,5 @@
 // One GPU device shared by all suites of a test run, plus helpers to move arrays in and out of it.
-import { openGpu, type Gpu } from '../../src/gpu/device.ts';
+import { type Gpu, openGpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, readF32, readU32, writeBuffer } from '../../src/gpu/buffers.ts';
 
 let shared: Promise<Gpu> | undefined;
@@ -51,13 +51,16 @@ export async function readTexture(gpu: Gpu, texture: GPUTexture): Promise<Float3
   const padded = await readF32(gpu, staging, (rowBytes / 4) * height);
   staging.destroy();
   const out = new Float32Array(width * height * 4);
-  for (let y = 0; y < height; y++) out.set(padded.subarray((y * rowBytes) / 4, (y * rowBytes) / 4 + 4 * width), y * 4 * width);
+  for (let y = 0; y < height; y++) {
+    out.set(padded.subarray((y * rowBytes) / 4, (y * rowBytes) / 4 + 4 * width), y * 4 * width);
+  }
   return out;
 }
 
 /** Fills an rgba32float texture with the poison pattern, so texels a kernel does not write stay NaN. */
 export function poisonTexture(gpu: Gpu, texture: GPUTexture): void {
   const { width, height } = texture;
-  gpu.device.queue.writeTexture({ texture }, new Uint32Array(width * height * 4).fill(POISON_BITS),
-    { bytesPerRow: 16 * width }, [width, height]);
+  gpu.device.queue.writeTexture({ texture }, new Uint32Array(width * height * 4).fill(POISON_BITS), {
+    bytesPerRow: 16 * width,
+  }, [width, height]);
 }

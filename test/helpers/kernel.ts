@@ -4,7 +4,7 @@
 // every buffer whatever happens.
 import * as assert from 'uvu/assert';
 import type { Gpu } from '../../src/gpu/device.ts';
-import { submitDispatches, type Dispatch } from '../../src/gpu/kernel.ts';
+import { type Dispatch, submitDispatches } from '../../src/gpu/kernel.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, u32Buffer } from './gpu.ts';
 import { relativeError } from './compare.ts';
 
@@ -23,20 +23,26 @@ export interface KernelCheck<I extends string, O extends string> {
 }
 
 /** Runs one kernel case; returns what each output read back. */
-export async function checkKernel<I extends string, O extends string>(gpu: Gpu, c: KernelCheck<I, O>):
-  Promise<Record<O, Float32Array | Uint32Array>> {
+export async function checkKernel<I extends string, O extends string>(
+  gpu: Gpu,
+  c: KernelCheck<I, O>,
+): Promise<Record<O, Float32Array | Uint32Array>> {
   const buffers = {} as Record<I | O, GPUBuffer>;
   try {
     for (const [name, data] of Object.entries(c.inputs) as [I, ArrayLike<number>][]) {
       buffers[name] = data instanceof Uint32Array ? u32Buffer(gpu, name, data) : f32Buffer(gpu, name, data);
     }
-    for (const [name, words] of Object.entries(c.outputs) as [O, number][]) buffers[name] = poisonedBuffer(gpu, name, words);
+    for (const [name, words] of Object.entries(c.outputs) as [O, number][]) {
+      buffers[name] = poisonedBuffer(gpu, name, words);
+    }
     const dispatched = await c.dispatch(buffers);
     submitDispatches(gpu, Array.isArray(dispatched) ? dispatched : [dispatched]);
     const actual = {} as Record<O, Float32Array | Uint32Array>;
     for (const [name, words] of Object.entries(c.outputs) as [O, number][]) {
       const expected = c.expected[name];
-      actual[name] = expected instanceof Uint32Array ? await readU32(gpu, buffers[name], words) : await readF32(gpu, buffers[name], words);
+      actual[name] = expected instanceof Uint32Array
+        ? await readU32(gpu, buffers[name], words)
+        : await readF32(gpu, buffers[name], words);
       const tolerance = typeof c.tolerance === 'object' ? c.tolerance[name] : c.tolerance;
       assertMatches(actual[name], expected, `${c.what}: ${name}`, tolerance ?? 1e-5);
     }
@@ -47,12 +53,19 @@ export async function checkKernel<I extends string, O extends string>(gpu: Gpu, 
 }
 
 /** `actual` against `expected`: NaN exactly where expected has NaN, the rest exactly or within `tolerance`. */
-export function assertMatches(actual: ArrayLike<number>, expected: ArrayLike<number>, what: string, tolerance: number | 'exact'): void {
+export function assertMatches(
+  actual: ArrayLike<number>,
+  expected: ArrayLike<number>,
+  what: string,
+  tolerance: number | 'exact',
+): void {
   assert.is(actual.length, expected.length, `${what}: length`);
   const finiteActual: number[] = [];
   const finiteExpected: number[] = [];
   for (let i = 0; i < expected.length; i++) {
-    if (Number.isNaN(expected[i]) !== Number.isNaN(actual[i])) assert.unreachable(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+    if (Number.isNaN(expected[i]) !== Number.isNaN(actual[i])) {
+      assert.unreachable(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);
+    }
     if (Number.isNaN(expected[i])) continue;
     if (tolerance === 'exact' && !Object.is(actual[i], expected[i]) && actual[i] !== expected[i]) {
       assert.unreachable(`${what}: element ${i} is ${actual[i]}, expected ${expected[i]}`);

@@ -16,7 +16,12 @@ const SHAPES: Record<string, Segment[]> = {
   zero: Array.from({ length: 24 }, (_, i) => {
     const a = (i / 24) * 2 * Math.PI;
     const b = ((i + 1) / 24) * 2 * Math.PI;
-    return [0.5 + 0.5 * Math.cos(a), 0.5 + 0.5 * Math.sin(a), 0.5 + 0.5 * Math.cos(b), 0.5 + 0.5 * Math.sin(b)] as Segment;
+    return [
+      0.5 + 0.5 * Math.cos(a),
+      0.5 + 0.5 * Math.sin(a),
+      0.5 + 0.5 * Math.cos(b),
+      0.5 + 0.5 * Math.sin(b),
+    ] as Segment;
   }),
   two: [[0, 0.2, 0.5, 0], [0.5, 0, 1, 0.25], [1, 0.25, 0, 1], [0, 1, 1, 1]],
 };
@@ -40,9 +45,14 @@ interface Drawing {
 /** Ink coverage in [0, 1] per pixel: strokes of the given thickness, lightly anti-aliased. */
 function drawInk(d: Drawing): Float64Array {
   const ink = new Float64Array(d.width * d.height);
-  const segments = d.segments.map(([x0, y0, x1, y1]) => [
-    d.box.left + x0 * d.box.width, d.box.top + y0 * d.box.height, d.box.left + x1 * d.box.width, d.box.top + y1 * d.box.height,
-  ] as Segment);
+  const segments = d.segments.map(([x0, y0, x1, y1]) =>
+    [
+      d.box.left + x0 * d.box.width,
+      d.box.top + y0 * d.box.height,
+      d.box.left + x1 * d.box.width,
+      d.box.top + y1 * d.box.height,
+    ] as Segment
+  );
   for (let y = 0; y < d.height; y++) {
     for (let x = 0; x < d.width; x++) {
       const dist = Math.min(...segments.map((s) => distanceToSegment(x + 0.5, y + 0.5, s)));
@@ -85,8 +95,16 @@ function randomDrawing(rng: Rng, shape: Segment[]): Drawing {
   const boxW = Math.min(boxWidth, width - 2 * pad);
   const boxH = Math.min(boxHeight, height - 2 * pad);
   return {
-    width, height, thickness, segments: shape,
-    box: { left: pad + rng.int(width - 2 * pad - boxW + 1), top: pad + rng.int(height - 2 * pad - boxH + 1), width: boxW, height: boxH },
+    width,
+    height,
+    thickness,
+    segments: shape,
+    box: {
+      left: pad + rng.int(width - 2 * pad - boxW + 1),
+      top: pad + rng.int(height - 2 * pad - boxH + 1),
+      width: boxW,
+      height: boxH,
+    },
   };
 }
 
@@ -161,11 +179,19 @@ test('a small drawing is scaled up; a single dot fills the 20x20 box', () => {
 test('a gray, noisy photo background is removed by the contrast stretch', () => {
   const seed = testSeed();
   const rng = new Rng(seed);
-  const drawing: Drawing = { width: 120, height: 90, box: { left: 40, top: 15, width: 35, height: 60 }, thickness: 6, segments: SHAPES.seven };
+  const drawing: Drawing = {
+    width: 120,
+    height: 90,
+    box: { left: 40, top: 15, width: 35, height: 60 },
+    thickness: 6,
+    segments: SHAPES.seven,
+  };
   const ink = drawInk(drawing);
   const clean = toMnistDigit(render(ink, 120, 90, 255, 0));
   const photo = render(ink, 120, 90, 185, 70);
-  for (let i = 0; i < photo.pixels.length; i++) photo.pixels[i] = Math.max(0, Math.min(255, photo.pixels[i] + rng.int(21) - 10));
+  for (let i = 0; i < photo.pixels.length; i++) {
+    photo.pixels[i] = Math.max(0, Math.min(255, photo.pixels[i] + rng.int(21) - 10));
+  }
   const digit = toMnistDigit(photo);
   const a = measure(clean);
   const b = measure(digit);
@@ -177,21 +203,49 @@ test('a gray, noisy photo background is removed by the contrast stretch', () => 
 });
 
 test('an MNIST-style digit that is already centered stays put', () => {
-  const drawing: Drawing = { width: 28, height: 28, box: { left: 8, top: 4, width: 12, height: 20 }, thickness: 2.5, segments: SHAPES.zero };
+  const drawing: Drawing = {
+    width: 28,
+    height: 28,
+    box: { left: 8, top: 4, width: 12, height: 20 },
+    thickness: 2.5,
+    segments: SHAPES.zero,
+  };
   const source = render(drawInk(drawing), 28, 28, 0, 255);
   const before = measure(source.pixels);
   const after = measure(toMnistDigit(source));
-  assert.ok(Math.abs(before.cx - after.cx) <= 1 && Math.abs(before.cy - after.cy) <= 1, JSON.stringify([before, after]));
+  assert.ok(
+    Math.abs(before.cx - after.cx) <= 1 && Math.abs(before.cy - after.cy) <= 1,
+    JSON.stringify([before, after]),
+  );
 });
 
 test('blank pictures are refused with a clear error', () => {
   const rng = new Rng(testSeed());
-  const blank = (fill: (i: number) => number) => ({ width: 30, height: 20, pixels: new Uint8Array(600).map((_, i) => fill(i)) });
-  for (const image of [blank(() => 255), blank(() => 0), blank(() => 128), blank(() => 200 + rng.int(25)), { width: 1, height: 1, pixels: Uint8Array.of(9) }]) {
-    assert.throws(() => toMnistDigit(image), (err: Error) => err instanceof DigitImageError && /blank: no ink stands out/.test(err.message));
+  const blank = (fill: (i: number) => number) => ({
+    width: 30,
+    height: 20,
+    pixels: new Uint8Array(600).map((_, i) => fill(i)),
+  });
+  for (
+    const image of [blank(() => 255), blank(() => 0), blank(() => 128), blank(() => 200 + rng.int(25)), {
+      width: 1,
+      height: 1,
+      pixels: Uint8Array.of(9),
+    }]
+  ) {
+    assert.throws(
+      () => toMnistDigit(image),
+      (err: Error) => err instanceof DigitImageError && /blank: no ink stands out/.test(err.message),
+    );
   }
-  assert.throws(() => toMnistDigit({ width: 3, height: 3, pixels: new Uint8Array(8) }), (err: Error) => err instanceof DigitImageError && /3x3 with 8 pixels/.test(err.message));
-  assert.throws(() => toMnistDigit({ width: 0, height: 0, pixels: new Uint8Array(0) }), (err: Error) => err instanceof DigitImageError);
+  assert.throws(
+    () => toMnistDigit({ width: 3, height: 3, pixels: new Uint8Array(8) }),
+    (err: Error) => err instanceof DigitImageError && /3x3 with 8 pixels/.test(err.message),
+  );
+  assert.throws(
+    () => toMnistDigit({ width: 0, height: 0, pixels: new Uint8Array(0) }),
+    (err: Error) => err instanceof DigitImageError,
+  );
 });
 
 test('terminalArt maps dark to space and light to @, one line per row', () => {

@@ -8,7 +8,14 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { ensureDir, FileError, isTempFileOf, readRegularFile, removeStaleTempFiles, writeFileAtomicSync } from '../../src/io/files.ts';
+import {
+  ensureDir,
+  FileError,
+  isTempFileOf,
+  readRegularFile,
+  removeStaleTempFiles,
+  writeFileAtomicSync,
+} from '../../src/io/files.ts';
 import { repoRoot } from '../helpers/mnist.ts';
 import { assertThrows } from '../helpers/compare.ts';
 import { skip } from '../helpers/skip.ts';
@@ -26,25 +33,43 @@ test('ensureDir creates missing levels, accepts existing ones, names a file in t
   expectFileError(() => ensureDir(join(dir, 'file', 'sub')), /cannot create directory .*file.sub: .*file is a file/);
 });
 
-test('ensureDir under /proc fails at once (Node\'s recursive mkdir spins there forever)', () => {
+test("ensureDir under /proc fails at once (Node's recursive mkdir spins there forever)", () => {
   const started = Date.now();
-  expectFileError(() => ensureDir('/proc/webgpu-digits-test/sub'), /cannot create directory \/proc\/webgpu-digits-test: \/proc does not accept new directories/);
+  expectFileError(
+    () => ensureDir('/proc/webgpu-digits-test/sub'),
+    /cannot create directory \/proc\/webgpu-digits-test: \/proc does not accept new directories/,
+  );
   assert.ok(Date.now() - started < 2000);
 });
 
 test('readRegularFile refuses devices, directories and symlink loops, naming the path', () => {
-  expectFileError(() => readRegularFile('/dev/zero', 'Checkpoint'), /Checkpoint \/dev\/zero is a character device, not a file/);
+  expectFileError(
+    () => readRegularFile('/dev/zero', 'Checkpoint'),
+    /Checkpoint \/dev\/zero is a character device, not a file/,
+  );
   expectFileError(() => readRegularFile(dir, 'Checkpoint'), /is a directory, not a file/);
   symlinkSync(join(dir, 'loop-b'), join(dir, 'loop-a'));
   symlinkSync(join(dir, 'loop-a'), join(dir, 'loop-b'));
-  expectFileError(() => readRegularFile(join(dir, 'loop-a'), 'Checkpoint'), /loop-a cannot be read: is a symbolic link loop/);
-  expectFileError(() => readRegularFile(join(dir, 'none'), 'Checkpoint', 'Train first.'), /none does not exist\. Train first\./);
+  expectFileError(
+    () => readRegularFile(join(dir, 'loop-a'), 'Checkpoint'),
+    /loop-a cannot be read: is a symbolic link loop/,
+  );
+  expectFileError(
+    () => readRegularFile(join(dir, 'none'), 'Checkpoint', 'Train first.'),
+    /none does not exist\. Train first\./,
+  );
 });
 
 test('temporary files of a path are recognised exactly and removed; others are kept', () => {
   const d = join(dir, 'temps');
   mkdirSync(d);
-  const names = ['.x.safetensors.123.abc.tmp', '.x.safetensors.9.zz9.tmp', '.xy.safetensors.1.a.tmp', 'x.safetensors', '.x.safetensors.tmp'];
+  const names = [
+    '.x.safetensors.123.abc.tmp',
+    '.x.safetensors.9.zz9.tmp',
+    '.xy.safetensors.1.a.tmp',
+    'x.safetensors',
+    '.x.safetensors.tmp',
+  ];
   for (const name of names) writeFileSync(join(d, name), '');
   assert.ok(isTempFileOf('.x.safetensors.123.abc.tmp', /x\.safetensors/));
   assert.not.ok(isTempFileOf('.xy.safetensors.1.a.tmp', /x\.safetensors/));
@@ -63,9 +88,15 @@ test('ENOSPC names the file that could not be written', () => {
   const script = `const { writeFileAtomicSync } = await import(${JSON.stringify(module)});
 try { writeFileAtomicSync(${JSON.stringify(join(full, 'big.bin'))}, new Uint8Array(1 << 20)); console.log('written'); }
 catch (err) { console.log(err.message); }`;
-  const runtime = 'Deno' in globalThis ? `${JSON.stringify(process.execPath)} eval` : `${JSON.stringify(process.execPath)} --input-type=module -e`;
-  const r = spawnSync('unshare', ['-m', 'sh', '-c', `mount -t tmpfs -o size=64k tmpfs ${full} && ${runtime} '${script.replace(/'/g, `'\\''`)}'`],
-    { encoding: 'utf8' });
+  const runtime = 'Deno' in globalThis
+    ? `${JSON.stringify(process.execPath)} eval`
+    : `${JSON.stringify(process.execPath)} --input-type=module -e`;
+  const r = spawnSync('unshare', [
+    '-m',
+    'sh',
+    '-c',
+    `mount -t tmpfs -o size=64k tmpfs ${full} && ${runtime} '${script.replace(/'/g, `'\\''`)}'`,
+  ], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, `cannot write ${join(full, 'big.bin')}: no space left on device (ENOSPC)`);
 });

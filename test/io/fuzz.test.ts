@@ -6,8 +6,13 @@ import * as assert from 'uvu/assert';
 import fc from 'fast-check';
 import { deflateSync } from 'node:zlib';
 import { Rng } from '../../src/util/random.ts';
-import { crc32, decodePng, encodePngGray, PngError, pngChunk, PNG_SIGNATURE } from '../../src/io/png.ts';
-import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type TensorInput } from '../../src/io/safetensors.ts';
+import { crc32, decodePng, encodePngGray, PNG_SIGNATURE, pngChunk, PngError } from '../../src/io/png.ts';
+import {
+  CheckpointFormatError,
+  decodeSafetensors,
+  encodeSafetensors,
+  type TensorInput,
+} from '../../src/io/safetensors.ts';
 import { DigitImageError, toMnistDigit } from '../../src/io/digit-image.ts';
 import { testSeed } from '../helpers/compare.ts';
 import { buildPng, concatBytes, DEPTHS, ihdr, randomSpec, scanlines } from './png-fixtures.ts';
@@ -24,9 +29,16 @@ function check<T>(what: string, arbitrary: fc.Arbitrary<T>, predicate: (value: T
   const result = fc.check(fc.property(arbitrary, predicate), { seed, numRuns });
   if (result.failed) {
     const error = result.errorInstance as Error | undefined;
-    assert.unreachable(`${what}: failed after ${result.numRuns} runs (seed=${seed}, path=${result.counterexamplePath}) ` +
-      `on ${JSON.stringify(result.counterexample, (_, v) => (v instanceof Uint8Array ? Array.from(v) : typeof v === 'bigint' ? String(v) : v)).slice(0, 400)}: ` +
-      `${error?.stack ?? String(result.errorInstance)}`);
+    assert.unreachable(
+      `${what}: failed after ${result.numRuns} runs (seed=${seed}, path=${result.counterexamplePath}) ` +
+        `on ${
+          JSON.stringify(
+            result.counterexample,
+            (_, v) => (v instanceof Uint8Array ? Array.from(v) : typeof v === 'bigint' ? String(v) : v),
+          ).slice(0, 400)
+        }: ` +
+        `${error?.stack ?? String(result.errorInstance)}`,
+    );
   }
   const seconds = (performance.now() - start) / 1000;
   assert.ok(seconds < 10, `${what}: ${numRuns} runs took ${seconds.toFixed(1)} s (a hang?)`);
@@ -64,7 +76,10 @@ function safetensorsOutcome(bytes: Uint8Array): void {
     const u = again.tensors.get(name)!;
     assert.is(u.dtype, t.dtype);
     assert.equal(u.shape, t.shape);
-    assert.equal(new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength), new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
+    assert.equal(
+      new Uint8Array(u.data.buffer, u.data.byteOffset, u.data.byteLength),
+      new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength),
+    );
   }
 }
 
@@ -72,7 +87,9 @@ function safetensorsOutcome(bytes: Uint8Array): void {
 
 function validPngs(): Uint8Array[] {
   const rng = new Rng(12345);
-  const files: Uint8Array[] = [encodePngGray({ width: 5, height: 4, pixels: new Uint8Array(20).map((_, i) => i * 13) })];
+  const files: Uint8Array[] = [
+    encodePngGray({ width: 5, height: 4, pixels: new Uint8Array(20).map((_, i) => i * 13) }),
+  ];
   for (const colorType of [0, 2, 3, 4, 6]) {
     for (const bitDepth of DEPTHS[colorType]) {
       const spec = randomSpec(rng, colorType, bitDepth, 1 + rng.int(9), 1 + rng.int(9), rng.next() < 0.5);
@@ -86,8 +103,15 @@ function validPngs(): Uint8Array[] {
 function validSafetensors(): Uint8Array[] {
   const rng = new Rng(54321);
   return [
-    encodeSafetensors({ w: { shape: [2, 3], data: rng.f32(6) }, b: { shape: [3], data: rng.f32(3) } }, { format: 'x', step: '12' }),
-    encodeSafetensors({ i: { shape: [4], data: Int32Array.of(1, -2, 3, -4) }, u: { shape: [3], data: Uint8Array.of(1, 2, 3) }, d: { shape: [], data: Float64Array.of(Math.PI) } }),
+    encodeSafetensors({ w: { shape: [2, 3], data: rng.f32(6) }, b: { shape: [3], data: rng.f32(3) } }, {
+      format: 'x',
+      step: '12',
+    }),
+    encodeSafetensors({
+      i: { shape: [4], data: Int32Array.of(1, -2, 3, -4) },
+      u: { shape: [3], data: Uint8Array.of(1, 2, 3) },
+      d: { shape: [], data: Float64Array.of(Math.PI) },
+    }),
     encodeSafetensors({ e: { shape: [0], data: new Float32Array(0) } }),
   ];
 }
@@ -97,7 +121,11 @@ const mutation = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    bytes: fc.uint8Array({ minLength: 1, maxLength: 16 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }),
   fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 40 }) }),
 );
@@ -148,41 +176,68 @@ function fixCrcs(bytes: Uint8Array): Uint8Array {
 
 test('PNG: random bytes', () => {
   check('random bytes', fc.uint8Array({ maxLength: 400 }), pngOutcome);
-  check('signature + random bytes', fc.uint8Array({ maxLength: 400 }), (tail) => pngOutcome(concatBytes(PNG_SIGNATURE, tail)));
+  check(
+    'signature + random bytes',
+    fc.uint8Array({ maxLength: 400 }),
+    (tail) => pngOutcome(concatBytes(PNG_SIGNATURE, tail)),
+  );
 });
 
 test('PNG: random chunk sequences with valid CRCs', () => {
   const chunk = fc.oneof(
     fc.record({
-      width: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.nat()), height: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.nat()),
-      depth: fc.constantFrom(0, 1, 2, 3, 4, 8, 16, 255), color: fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7),
-      interlace: fc.constantFrom(0, 1, 2), compression: fc.constantFrom(0, 0, 0, 1), filter: fc.constantFrom(0, 0, 0, 1),
+      width: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.nat()),
+      height: fc.oneof(fc.integer({ min: 0, max: 300 }), fc.nat()),
+      depth: fc.constantFrom(0, 1, 2, 3, 4, 8, 16, 255),
+      color: fc.constantFrom(0, 1, 2, 3, 4, 5, 6, 7),
+      interlace: fc.constantFrom(0, 1, 2),
+      compression: fc.constantFrom(0, 0, 0, 1),
+      filter: fc.constantFrom(0, 0, 0, 1),
     }).map((h) => ihdr(h.width, h.height, h.depth, h.color, h.interlace, h.compression, h.filter)),
     fc.tuple(fc.constantFrom('PLTE', 'tRNS', 'IDAT', 'IEND', 'tEXt', 'ABCD', 'IHDR'), fc.uint8Array({ maxLength: 60 }))
       .map(([type, data]) => pngChunk(type, data)),
     // IDAT holding a real zlib stream of random "scanlines".
     fc.uint8Array({ maxLength: 300 }).map((raw) => pngChunk('IDAT', deflateSync(raw))),
   );
-  check('chunk sequences', fc.array(chunk, { maxLength: 6 }), (chunks) => pngOutcome(concatBytes(PNG_SIGNATURE, ...chunks)));
+  check(
+    'chunk sequences',
+    fc.array(chunk, { maxLength: 6 }),
+    (chunks) => pngOutcome(concatBytes(PNG_SIGNATURE, ...chunks)),
+  );
 });
 
 test('PNG: mutated valid files, with and without repaired CRCs', () => {
   const files = validPngs();
-  const edited = fc.tuple(fc.integer({ min: 0, max: files.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }));
+  const edited = fc.tuple(
+    fc.integer({ min: 0, max: files.length - 1 }),
+    fc.array(mutation, { minLength: 1, maxLength: 4 }),
+  );
   check('mutated', edited, ([i, edits]) => pngOutcome(mutate(files[i], edits)));
   check('mutated, CRCs repaired', edited, ([i, edits]) => pngOutcome(fixCrcs(mutate(files[i], edits))));
 });
 
 test('PNG: valid framing around mutated scanlines (filters, palette indices, sizes)', () => {
   const rng = new Rng(777);
-  const specs = [0, 2, 3, 4, 6].flatMap((colorType) => DEPTHS[colorType].map((bitDepth) => randomSpec(rng, colorType, bitDepth, 7, 5, bitDepth % 2 === 0)));
-  const edited = fc.tuple(fc.integer({ min: 0, max: specs.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 3 }));
+  const specs = [0, 2, 3, 4, 6].flatMap((colorType) =>
+    DEPTHS[colorType].map((bitDepth) => randomSpec(rng, colorType, bitDepth, 7, 5, bitDepth % 2 === 0))
+  );
+  const edited = fc.tuple(
+    fc.integer({ min: 0, max: specs.length - 1 }),
+    fc.array(mutation, { minLength: 1, maxLength: 3 }),
+  );
   check('scanlines', edited, ([i, edits]) => {
     const spec = specs[i];
     const raw = mutate(scanlines(spec), edits);
     const chunks = [pngChunk('IDAT', deflateSync(raw))];
     if (spec.palette) chunks.unshift(pngChunk('PLTE', spec.palette));
-    pngOutcome(concatBytes(PNG_SIGNATURE, ihdr(spec.width, spec.height, spec.bitDepth, spec.colorType, spec.interlaced ? 1 : 0), ...chunks, pngChunk('IEND', new Uint8Array(0))));
+    pngOutcome(
+      concatBytes(
+        PNG_SIGNATURE,
+        ihdr(spec.width, spec.height, spec.bitDepth, spec.colorType, spec.interlaced ? 1 : 0),
+        ...chunks,
+        pngChunk('IEND', new Uint8Array(0)),
+      ),
+    );
   });
 });
 
@@ -190,29 +245,52 @@ test('PNG: valid framing around mutated scanlines (filters, palette indices, siz
 
 test('safetensors: random bytes and random headers', () => {
   check('random bytes', fc.uint8Array({ maxLength: 300 }), safetensorsOutcome);
-  const value = fc.oneof(fc.integer({ min: -2, max: 40 }), fc.double(), fc.string({ maxLength: 4 }), fc.constant(null), fc.boolean());
+  const value = fc.oneof(
+    fc.integer({ min: -2, max: 40 }),
+    fc.double(),
+    fc.string({ maxLength: 4 }),
+    fc.constant(null),
+    fc.boolean(),
+  );
   const entry = fc.oneof(
     fc.record({
       dtype: fc.oneof(fc.constantFrom('F32', 'F64', 'I32', 'U8', 'I64', 'BOOL', 'F16', 'X'), value),
-      shape: fc.oneof(fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }), fc.array(value, { maxLength: 3 }), value),
-      data_offsets: fc.oneof(fc.tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 64 })), fc.array(value, { maxLength: 3 }), value),
+      shape: fc.oneof(
+        fc.array(fc.integer({ min: 0, max: 5 }), { maxLength: 3 }),
+        fc.array(value, { maxLength: 3 }),
+        value,
+      ),
+      data_offsets: fc.oneof(
+        fc.tuple(fc.integer({ min: 0, max: 64 }), fc.integer({ min: 0, max: 64 })),
+        fc.array(value, { maxLength: 3 }),
+        value,
+      ),
     }),
     value,
     fc.dictionary(fc.string({ maxLength: 3 }), value, { maxKeys: 3 }),
   );
-  const header = fc.dictionary(fc.oneof(fc.string({ maxLength: 4 }), fc.constant('__metadata__')), entry, { maxKeys: 4 });
-  check('random headers', fc.tuple(header, fc.integer({ min: 0, max: 64 }), fc.integer({ min: -3, max: 3 })), ([h, dataBytes, lengthSkew]) => {
-    const json = new TextEncoder().encode(JSON.stringify(h));
-    const bytes = new Uint8Array(8 + json.length + dataBytes).map((_, i) => (i * 37) & 0xff);
-    new DataView(bytes.buffer).setBigUint64(0, BigInt(Math.max(0, json.length + lengthSkew)), true);
-    bytes.set(json, 8);
-    safetensorsOutcome(bytes);
+  const header = fc.dictionary(fc.oneof(fc.string({ maxLength: 4 }), fc.constant('__metadata__')), entry, {
+    maxKeys: 4,
   });
+  check(
+    'random headers',
+    fc.tuple(header, fc.integer({ min: 0, max: 64 }), fc.integer({ min: -3, max: 3 })),
+    ([h, dataBytes, lengthSkew]) => {
+      const json = new TextEncoder().encode(JSON.stringify(h));
+      const bytes = new Uint8Array(8 + json.length + dataBytes).map((_, i) => (i * 37) & 0xff);
+      new DataView(bytes.buffer).setBigUint64(0, BigInt(Math.max(0, json.length + lengthSkew)), true);
+      bytes.set(json, 8);
+      safetensorsOutcome(bytes);
+    },
+  );
 });
 
 test('safetensors: mutated valid files', () => {
   const files = validSafetensors();
-  const edited = fc.tuple(fc.integer({ min: 0, max: files.length - 1 }), fc.array(mutation, { minLength: 1, maxLength: 4 }));
+  const edited = fc.tuple(
+    fc.integer({ min: 0, max: files.length - 1 }),
+    fc.array(mutation, { minLength: 1, maxLength: 4 }),
+  );
   check('mutated', edited, ([i, edits]) => safetensorsOutcome(mutate(files[i], edits)));
 });
 
@@ -220,7 +298,13 @@ test('safetensors: mutated valid files', () => {
 
 test('toMnistDigit: random small pictures give 784 bytes or DigitImageError', () => {
   const picture = fc.record({ width: fc.integer({ min: 1, max: 40 }), height: fc.integer({ min: 1, max: 40 }) })
-    .chain(({ width, height }) => fc.uint8Array({ minLength: width * height, maxLength: width * height }).map((pixels) => ({ width, height, pixels })));
+    .chain(({ width, height }) =>
+      fc.uint8Array({ minLength: width * height, maxLength: width * height }).map((pixels) => ({
+        width,
+        height,
+        pixels,
+      }))
+    );
   check('pictures', picture, (image) => {
     try {
       const digit = toMnistDigit(image);

@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportOnnx } from '../../src/io/onnx.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
-import { DIGIT, parameterSpecs, type ModelSpec } from '../../src/nn/spec.ts';
+import { DIGIT, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
 import { PYTHON } from '../../bench/pytorch.ts';
 import { skip } from '../helpers/skip.ts';
 
@@ -59,8 +59,18 @@ test('digit: Conv, Relu, MaxPool, Flatten, Gemm, LogSoftmax at opset 13, weights
   assert.is(one(bytes, 1), 7n, 'IR version 7');
   assert.is(one(one(bytes, 8) as Uint8Array, 2), 13n, 'opset 13');
   const nodes = all(graph, 1) as Uint8Array[];
-  assert.equal(nodes.map((n) => text(one(n, 4))),
-    ['Conv', 'Relu', 'MaxPool', 'Conv', 'Relu', 'Flatten', 'Gemm', 'Relu', 'Gemm', 'LogSoftmax']);
+  assert.equal(nodes.map((n) => text(one(n, 4))), [
+    'Conv',
+    'Relu',
+    'MaxPool',
+    'Conv',
+    'Relu',
+    'Flatten',
+    'Gemm',
+    'Relu',
+    'Gemm',
+    'LogSoftmax',
+  ]);
   // Each node reads the previous one's output; the first reads the graph input, the last writes the output.
   nodes.forEach((node, i) => assert.is(text(all(node, 1)[0]), i === 0 ? 'input' : text(one(nodes[i - 1], 2))));
   assert.is(text(one(nodes.at(-1)!, 2)), 'log_probs');
@@ -81,10 +91,18 @@ test('digit: Conv, Relu, MaxPool, Flatten, Gemm, LogSoftmax at opset 13, weights
 });
 
 test('a model with padding, strides and two pools exports its attributes', () => {
-  const model: ModelSpec = { name: 'other', input: [1, 28, 28], classes: 10, layers: [
-    { kind: 'conv2d', name: 'c1', outChannels: 4, kernel: 3, padding: 1, stride: 2 }, { kind: 'relu' }, { kind: 'maxpool2d', kernel: 2 },
-    { kind: 'flatten' }, { kind: 'linear', name: 'fc', outFeatures: 10 },
-  ] };
+  const model: ModelSpec = {
+    name: 'other',
+    input: [1, 28, 28],
+    classes: 10,
+    layers: [
+      { kind: 'conv2d', name: 'c1', outChannels: 4, kernel: 3, padding: 1, stride: 2 },
+      { kind: 'relu' },
+      { kind: 'maxpool2d', kernel: 2 },
+      { kind: 'flatten' },
+      { kind: 'linear', name: 'fc', outFeatures: 10 },
+    ],
+  };
   const { graph } = graphOf(model, 4);
   const conv = (all(graph, 1) as Uint8Array[])[0];
   const attr = (name: string) => (all(conv, 5) as Uint8Array[]).find((a) => text(one(a, 1)) === name)!;
@@ -101,9 +119,12 @@ test('the onnx checker (python3-onnx, where installed) accepts the file, shapes 
   try {
     const path = join(dir, 'digit.onnx');
     writeFileSync(path, graphOf(DIGIT, 5).bytes);
-    const check = spawnSync(PYTHON, ['-c', 'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
-      'g=onnx.shape_inference.infer_shapes(m).graph; print([d.dim_value or d.dim_param for d in g.output[0].type.tensor_type.shape.dim])', path],
-      { encoding: 'utf8' });
+    const check = spawnSync(PYTHON, [
+      '-c',
+      'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
+      'g=onnx.shape_inference.infer_shapes(m).graph; print([d.dim_value or d.dim_param for d in g.output[0].type.tensor_type.shape.dim])',
+      path,
+    ], { encoding: 'utf8' });
     assert.is(check.status, 0, check.stderr);
     assert.is(check.stdout.trim(), "['batch', 10]");
   } finally {

@@ -7,7 +7,13 @@ import { PNG_SIGNATURE, pngChunk } from '../../src/io/png.ts';
 import type { Rng } from '../../src/util/random.ts';
 
 export const CHANNELS: Record<number, number> = { 0: 1, 2: 3, 3: 1, 4: 2, 6: 4 };
-export const DEPTHS: Record<number, number[]> = { 0: [1, 2, 4, 8, 16], 2: [8, 16], 3: [1, 2, 4, 8], 4: [8, 16], 6: [8, 16] };
+export const DEPTHS: Record<number, number[]> = {
+  0: [1, 2, 4, 8, 16],
+  2: [8, 16],
+  3: [1, 2, 4, 8],
+  4: [8, 16],
+  6: [8, 16],
+};
 
 export interface PngSpec {
   width: number;
@@ -64,7 +70,9 @@ export function scanlines(spec: PngSpec): Uint8Array {
     if (xs.length === 0) continue;
     let previous: Uint8Array | undefined;
     for (let y = y0; y < spec.height; y += dy) {
-      const samples = xs.flatMap((x) => Array.from({ length: channels }, (_, c) => spec.samples[(y * spec.width + x) * channels + c]));
+      const samples = xs.flatMap((x) =>
+        Array.from({ length: channels }, (_, c) => spec.samples[(y * spec.width + x) * channels + c])
+      );
       const row = packRow(samples, spec.bitDepth);
       const above = previous ?? new Uint8Array(row.length);
       const filter = filters[rowIndex++ % filters.length];
@@ -82,7 +90,15 @@ export function scanlines(spec: PngSpec): Uint8Array {
   return Uint8Array.from(out);
 }
 
-export function ihdr(width: number, height: number, bitDepth: number, colorType: number, interlace = 0, compression = 0, filter = 0): Uint8Array {
+export function ihdr(
+  width: number,
+  height: number,
+  bitDepth: number,
+  colorType: number,
+  interlace = 0,
+  compression = 0,
+  filter = 0,
+): Uint8Array {
   const data = new Uint8Array(13);
   const view = new DataView(data.buffer);
   view.setUint32(0, width);
@@ -111,7 +127,9 @@ export function buildPng(spec: PngSpec): Uint8Array {
   const parts = Math.max(1, spec.idatChunks ?? 1);
   const idats: Uint8Array[] = [];
   for (let i = 0; i < parts; i++) {
-    idats.push(pngChunk('IDAT', z.subarray(Math.floor((i * z.length) / parts), Math.floor(((i + 1) * z.length) / parts))));
+    idats.push(
+      pngChunk('IDAT', z.subarray(Math.floor((i * z.length) / parts), Math.floor(((i + 1) * z.length) / parts))),
+    );
   }
   return assemble(
     ihdr(spec.width, spec.height, spec.bitDepth, spec.colorType, spec.interlaced ? 1 : 0),
@@ -123,7 +141,14 @@ export function buildPng(spec: PngSpec): Uint8Array {
 }
 
 /** Random samples for a spec; palette images get a random palette and indices inside it. */
-export function randomSpec(rng: Rng, colorType: number, bitDepth: number, width: number, height: number, interlaced: boolean): PngSpec {
+export function randomSpec(
+  rng: Rng,
+  colorType: number,
+  bitDepth: number,
+  width: number,
+  height: number,
+  interlaced: boolean,
+): PngSpec {
   const channels = CHANNELS[colorType];
   const paletteSize = colorType === 3 ? 1 + rng.int(1 << bitDepth) : 0;
   const limit = colorType === 3 ? paletteSize : 2 ** bitDepth;

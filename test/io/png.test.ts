@@ -2,9 +2,20 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import * as zlib from 'node:zlib';
 import { Rng } from '../../src/util/random.ts';
-import { crc32, decodePng, encodePngGray, PngError, pngChunk, PNG_SIGNATURE } from '../../src/io/png.ts';
+import { crc32, decodePng, encodePngGray, PNG_SIGNATURE, pngChunk, PngError } from '../../src/io/png.ts';
 import { assertExactlyEqual, testSeed } from '../helpers/compare.ts';
-import { assemble, buildPng, CHANNELS, concatBytes, DEPTHS, expectedGray, ihdr, randomSpec, scanlines, type PngSpec } from './png-fixtures.ts';
+import {
+  assemble,
+  buildPng,
+  CHANNELS,
+  concatBytes,
+  DEPTHS,
+  expectedGray,
+  ihdr,
+  type PngSpec,
+  randomSpec,
+  scanlines,
+} from './png-fixtures.ts';
 
 const test = suite('png');
 
@@ -34,7 +45,11 @@ const HAND_MADE_GRAY = hex(`
 
 test('decodes a hand-written 1x1 grayscale PNG', () => {
   const image = decodePng(HAND_MADE_GRAY);
-  assert.equal({ width: image.width, height: image.height, pixels: Array.from(image.pixels) }, { width: 1, height: 1, pixels: [0x80] });
+  assert.equal({ width: image.width, height: image.height, pixels: Array.from(image.pixels) }, {
+    width: 1,
+    height: 1,
+    pixels: [0x80],
+  });
 });
 
 test('decodes a widely published 67-byte 1x1 transparent RGBA PNG as white', () => {
@@ -51,14 +66,23 @@ test('encodes a 1x1 image to the bytes the specification prescribes', () => {
   const idatLength = new DataView(bytes.buffer, bytes.byteOffset).getUint32(33);
   assert.equal(Array.from(bytes.subarray(37, 41)), Array.from(ascii('IDAT')));
   assert.is(bytes.length, 33 + 12 + idatLength + 12);
-  assert.equal(Array.from(zlib.inflateSync(bytes.subarray(41, 41 + idatLength))), [0, 0x80], 'filter 0, then the pixel');
-  assert.is(crc32(bytes.subarray(37, 41 + idatLength)), new DataView(bytes.buffer, bytes.byteOffset).getUint32(41 + idatLength));
+  assert.equal(
+    Array.from(zlib.inflateSync(bytes.subarray(41, 41 + idatLength))),
+    [0, 0x80],
+    'filter 0, then the pixel',
+  );
+  assert.is(
+    crc32(bytes.subarray(37, 41 + idatLength)),
+    new DataView(bytes.buffer, bytes.byteOffset).getUint32(41 + idatLength),
+  );
 });
 
 test('pngChunk frames a chunk as length, type, data, CRC', () => {
   assert.equal(Array.from(pngChunk('IEND', new Uint8Array(0))), Array.from(hex('00000000 49454e44 ae426082')));
-  assert.equal(Array.from(pngChunk('IDAT', hex('7801010200fdff008000820081'))),
-    Array.from(hex('0000000d 49444154 7801010200fdff008000820081 c36e25e0')));
+  assert.equal(
+    Array.from(pngChunk('IDAT', hex('7801010200fdff008000820081'))),
+    Array.from(hex('0000000d 49444154 7801010200fdff008000820081 c36e25e0')),
+  );
 });
 
 test('encodePngGray round-trips random images of many sizes', () => {
@@ -76,7 +100,10 @@ test('encodePngGray round-trips random images of many sizes', () => {
 });
 
 test('encodePngGray refuses inconsistent images', () => {
-  assert.throws(() => encodePngGray({ width: 0, height: 1, pixels: new Uint8Array(0) }), /0x1 is not a positive integer size/);
+  assert.throws(
+    () => encodePngGray({ width: 0, height: 1, pixels: new Uint8Array(0) }),
+    /0x1 is not a positive integer size/,
+  );
   assert.throws(() => encodePngGray({ width: 2, height: 2, pixels: new Uint8Array(3) }), /3 pixels for a 2x2 image/);
 });
 
@@ -91,7 +118,9 @@ test('every color type, bit depth, filter and interlacing decodes to the right g
         for (const [width, height] of [[1, 1], [3, 2], [1, 7], [13, 9], [17, 20]]) {
           const spec = randomSpec(rng, colorType, bitDepth, width, height, interlaced);
           const image = decodePng(buildPng(spec));
-          const what = `color type ${colorType}, ${bitDepth}-bit, ${interlaced ? 'Adam7' : 'plain'}, ${width}x${height}, seed=${seed}`;
+          const what = `color type ${colorType}, ${bitDepth}-bit, ${
+            interlaced ? 'Adam7' : 'plain'
+          }, ${width}x${height}, seed=${seed}`;
           assert.is(image.width, width, what);
           assert.is(image.height, height, what);
           assertExactlyEqual(image.pixels, expectedGray(spec), what);
@@ -108,7 +137,11 @@ test('each filter type on its own, including multi-byte pixels', () => {
   for (const filter of [0, 1, 2, 3, 4]) {
     for (const [colorType, bitDepth] of [[0, 1], [0, 8], [2, 8], [6, 16]]) {
       const spec = { ...randomSpec(rng, colorType, bitDepth, 11, 6, false), filters: [filter] };
-      assertExactlyEqual(decodePng(buildPng(spec)).pixels, expectedGray(spec), `filter ${filter}, type ${colorType}/${bitDepth}`);
+      assertExactlyEqual(
+        decodePng(buildPng(spec)).pixels,
+        expectedGray(spec),
+        `filter ${filter}, type ${colorType}/${bitDepth}`,
+      );
     }
   }
 });
@@ -118,7 +151,8 @@ test('full-range samples map to black and white exactly', () => {
     for (const bitDepth of DEPTHS[colorType]) {
       const max = 2 ** bitDepth - 1;
       const channels = CHANNELS[colorType];
-      const opaque = (v: number) => Array.from({ length: channels }, (_, c) => (colorType >= 4 && c === channels - 1 ? max : v));
+      const opaque = (v: number) =>
+        Array.from({ length: channels }, (_, c) => (colorType >= 4 && c === channels - 1 ? max : v));
       const spec: PngSpec = { width: 2, height: 1, colorType, bitDepth, samples: [...opaque(0), ...opaque(max)] };
       assert.equal(Array.from(decodePng(buildPng(spec)).pixels), [0, 255], `type ${colorType}/${bitDepth}`);
     }
@@ -137,21 +171,44 @@ test('transparency composites over white: alpha, tRNS keys, palette alpha', () =
   // Gray with a tRNS key: the key value turns white, others stay.
   for (const bitDepth of [1, 2, 4, 8, 16]) {
     const key = 2 ** bitDepth - 1 === 1 ? 0 : 1;
-    const spec: PngSpec = { width: 2, height: 1, colorType: 0, bitDepth, samples: [key, 2 ** bitDepth - 1], transparency: Uint8Array.of(key >> 8, key & 0xff) };
+    const spec: PngSpec = {
+      width: 2,
+      height: 1,
+      colorType: 0,
+      bitDepth,
+      samples: [key, 2 ** bitDepth - 1],
+      transparency: Uint8Array.of(key >> 8, key & 0xff),
+    };
     const got = Array.from(decodePng(buildPng(spec)).pixels);
     assert.equal(got, Array.from(expectedGray(spec)), `gray tRNS ${bitDepth}-bit`);
     assert.is(got[0], 255);
   }
   // RGB with a tRNS key.
   for (const bitDepth of [8, 16]) {
-    const spec: PngSpec = { width: 2, height: 1, colorType: 2, bitDepth, samples: [1, 2, 3, 1, 2, 4], transparency: Uint8Array.of(0, 1, 0, 2, 0, 3) };
-    assert.equal(Array.from(decodePng(buildPng(spec)).pixels), Array.from(expectedGray(spec)), `RGB tRNS ${bitDepth}-bit`);
+    const spec: PngSpec = {
+      width: 2,
+      height: 1,
+      colorType: 2,
+      bitDepth,
+      samples: [1, 2, 3, 1, 2, 4],
+      transparency: Uint8Array.of(0, 1, 0, 2, 0, 3),
+    };
+    assert.equal(
+      Array.from(decodePng(buildPng(spec)).pixels),
+      Array.from(expectedGray(spec)),
+      `RGB tRNS ${bitDepth}-bit`,
+    );
     assert.is(decodePng(buildPng(spec)).pixels[0], 255);
   }
   // Palette with partial alpha (tRNS shorter than the palette).
   const pal: PngSpec = {
-    width: 4, height: 1, colorType: 3, bitDepth: 2, samples: [0, 1, 2, 3],
-    palette: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 0, 0), transparency: Uint8Array.of(0, 128),
+    width: 4,
+    height: 1,
+    colorType: 3,
+    bitDepth: 2,
+    samples: [0, 1, 2, 3],
+    palette: Uint8Array.of(0, 0, 0, 0, 0, 0, 0, 0, 0, 255, 0, 0),
+    transparency: Uint8Array.of(0, 128),
   };
   assert.equal(Array.from(decodePng(buildPng(pal)).pixels), [255, 127, 0, 76]);
 });
@@ -161,7 +218,11 @@ test('image data split over several IDAT chunks, ancillary chunks skipped', () =
   const spec: PngSpec = {
     ...randomSpec(rng, 6, 8, 20, 10, true),
     idatChunks: 5,
-    extraChunks: [pngChunk('tEXt', ascii('Comment\0hello')), pngChunk('gAMA', hex('0000b18f')), pngChunk('zzZz', new Uint8Array(3))],
+    extraChunks: [
+      pngChunk('tEXt', ascii('Comment\0hello')),
+      pngChunk('gAMA', hex('0000b18f')),
+      pngChunk('zzZz', new Uint8Array(3)),
+    ],
   };
   assertExactlyEqual(decodePng(buildPng(spec)).pixels, expectedGray(spec), 'split IDAT');
   const withEmptyIdat = { ...spec, idatChunks: 1, extraChunks: [pngChunk('IDAT', new Uint8Array(0))] };
@@ -184,8 +245,14 @@ function expectPngError(bytes: Uint8Array, pattern: RegExp, limits?: { maxPixels
 }
 
 const idatOf = (spec: PngSpec) => pngChunk('IDAT', zlib.deflateSync(scanlines(spec)));
-const gray8 = (width: number, height: number, fill = 0): PngSpec =>
-  ({ width, height, colorType: 0, bitDepth: 8, samples: new Array(width * height).fill(fill), filters: [0] });
+const gray8 = (width: number, height: number, fill = 0): PngSpec => ({
+  width,
+  height,
+  colorType: 0,
+  bitDepth: 8,
+  samples: new Array(width * height).fill(fill),
+  filters: [0],
+});
 
 test('errors: signature, framing and CRCs', () => {
   const good = buildPng(gray8(3, 3));
@@ -208,7 +275,10 @@ test('errors: signature, framing and CRCs', () => {
   expectPngError(huge, /claims 2147483648 bytes/);
   expectPngError(concatBytes(PNG_SIGNATURE, pngChunk('IDAT', new Uint8Array(0))), /first chunk is IDAT, not IHDR/);
   expectPngError(assemble(ihdr(1, 1, 8, 0), ihdr(1, 1, 8, 0), idatOf(gray8(1, 1))), /more than one IHDR/);
-  expectPngError(assemble(ihdr(1, 1, 8, 0), pngChunk('ABCD', new Uint8Array(0)), idatOf(gray8(1, 1))), /unknown critical chunk ABCD/);
+  expectPngError(
+    assemble(ihdr(1, 1, 8, 0), pngChunk('ABCD', new Uint8Array(0)), idatOf(gray8(1, 1))),
+    /unknown critical chunk ABCD/,
+  );
 });
 
 test('errors: IHDR fields', () => {
@@ -219,7 +289,10 @@ test('errors: IHDR fields', () => {
   expectPngError(assemble(ihdr(0x80000000, 1, 8, 0), idat), /out of range/);
   expectPngError(assemble(ihdr(1, 1, 8, 1), idat), /unknown color type 1/);
   expectPngError(assemble(ihdr(1, 1, 8, 7), idat), /unknown color type 7/);
-  expectPngError(assemble(ihdr(1, 1, 4, 2), idat), /bit depth 4 is not allowed for RGB \(color type 2\); allowed: 8, 16/);
+  expectPngError(
+    assemble(ihdr(1, 1, 4, 2), idat),
+    /bit depth 4 is not allowed for RGB \(color type 2\); allowed: 8, 16/,
+  );
   expectPngError(assemble(ihdr(1, 1, 16, 3), idat), /bit depth 16 is not allowed for palette/);
   expectPngError(assemble(ihdr(1, 1, 3, 0), idat), /bit depth 3 is not allowed for grayscale/);
   expectPngError(assemble(ihdr(1, 1, 8, 0, 0, 1), idat), /unknown compression method 1/);
@@ -229,7 +302,10 @@ test('errors: IHDR fields', () => {
 
 test('errors: size limit is enforced before inflating', () => {
   // 100000 x 100000 with garbage image data: the limit must trip, not zlib.
-  expectPngError(assemble(ihdr(100000, 100000, 8, 0), pngChunk('IDAT', ascii('not zlib'))), /100000x100000 = 10000000000 pixels, more than the limit of 16777216/);
+  expectPngError(
+    assemble(ihdr(100000, 100000, 8, 0), pngChunk('IDAT', ascii('not zlib'))),
+    /100000x100000 = 10000000000 pixels, more than the limit of 16777216/,
+  );
   const ok = buildPng(gray8(10, 10));
   assert.is(decodePng(ok, 'x', { maxPixels: 100 }).width, 10);
   expectPngError(ok, /10x10 = 100 pixels, more than the limit of 99/, { maxPixels: 99 });
@@ -245,26 +321,54 @@ test('errors: image data', () => {
   expectPngError(assemble(header, z(concatBytes(raw, Uint8Array.of(0)))), /decompresses to more than the 10 bytes/);
   expectPngError(assemble(header, z(new Uint8Array(1 << 20))), /decompresses to more than the 10 bytes/);
   const truncatedStream = zlib.deflateSync(raw);
-  expectPngError(assemble(header, pngChunk('IDAT', truncatedStream.subarray(0, truncatedStream.length - 6))), /not a valid zlib stream|fewer than/);
+  expectPngError(
+    assemble(header, pngChunk('IDAT', truncatedStream.subarray(0, truncatedStream.length - 6))),
+    /not a valid zlib stream|fewer than/,
+  );
   const badFilter = raw.slice();
   badFilter[5] = 5;
   expectPngError(assemble(header, z(badFilter)), /unknown row filter type 5/);
 });
 
 test('errors: palette and transparency', () => {
-  const spec: PngSpec = { width: 2, height: 1, colorType: 3, bitDepth: 1, samples: [0, 1], palette: Uint8Array.of(1, 2, 3, 4, 5, 6) };
+  const spec: PngSpec = {
+    width: 2,
+    height: 1,
+    colorType: 3,
+    bitDepth: 1,
+    samples: [0, 1],
+    palette: Uint8Array.of(1, 2, 3, 4, 5, 6),
+  };
   const idat = idatOf(spec);
   expectPngError(assemble(ihdr(2, 1, 1, 3), idat), /palette image without a PLTE chunk/);
   expectPngError(assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(4)), idat), /PLTE chunk is 4 bytes/);
   expectPngError(assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(0)), idat), /PLTE chunk is 0 bytes/);
-  expectPngError(assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(9)), idat), /PLTE has 3 entries, more than a 1-bit index can address/);
-  expectPngError(assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(3)), pngChunk('PLTE', new Uint8Array(3)), idat), /more than one PLTE/);
+  expectPngError(
+    assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(9)), idat),
+    /PLTE has 3 entries, more than a 1-bit index can address/,
+  );
+  expectPngError(
+    assemble(ihdr(2, 1, 1, 3), pngChunk('PLTE', new Uint8Array(3)), pngChunk('PLTE', new Uint8Array(3)), idat),
+    /more than one PLTE/,
+  );
   expectPngError(assemble(ihdr(2, 1, 1, 3), idat, pngChunk('PLTE', new Uint8Array(6))), /PLTE chunk after image data/);
   expectPngError(buildPng({ ...spec, palette: Uint8Array.of(1, 2, 3) }), /pixel index 1 is past the 1-entry palette/);
-  expectPngError(buildPng({ ...spec, transparency: Uint8Array.of(1, 2, 3) }), /tRNS chunk has 3 entries, more than the palette's 2/);
-  expectPngError(buildPng({ ...gray8(1, 1), transparency: Uint8Array.of(0) }), /tRNS chunk for grayscale is 1 bytes, not 2/);
-  expectPngError(buildPng({ width: 1, height: 1, colorType: 2, bitDepth: 8, samples: [0, 0, 0], transparency: new Uint8Array(2) }), /tRNS chunk for RGB is 2 bytes, not 6/);
-  expectPngError(assemble(ihdr(1, 1, 8, 0), idatOf(gray8(1, 1)), pngChunk('tRNS', new Uint8Array(2))), /tRNS chunk after image data/);
+  expectPngError(
+    buildPng({ ...spec, transparency: Uint8Array.of(1, 2, 3) }),
+    /tRNS chunk has 3 entries, more than the palette's 2/,
+  );
+  expectPngError(
+    buildPng({ ...gray8(1, 1), transparency: Uint8Array.of(0) }),
+    /tRNS chunk for grayscale is 1 bytes, not 2/,
+  );
+  expectPngError(
+    buildPng({ width: 1, height: 1, colorType: 2, bitDepth: 8, samples: [0, 0, 0], transparency: new Uint8Array(2) }),
+    /tRNS chunk for RGB is 2 bytes, not 6/,
+  );
+  expectPngError(
+    assemble(ihdr(1, 1, 8, 0), idatOf(gray8(1, 1)), pngChunk('tRNS', new Uint8Array(2))),
+    /tRNS chunk after image data/,
+  );
 });
 
 test('decoding is the same on every call (no state between calls)', () => {

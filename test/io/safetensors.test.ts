@@ -5,7 +5,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Rng } from '../../src/util/random.ts';
 import {
-  CheckpointFormatError, decodeSafetensors, encodeSafetensors, writeFileAtomic, type TensorData, type TensorInput,
+  CheckpointFormatError,
+  decodeSafetensors,
+  encodeSafetensors,
+  type TensorData,
+  type TensorInput,
+  writeFileAtomic,
 } from '../../src/io/safetensors.ts';
 import { testSeed } from '../helpers/compare.ts';
 
@@ -103,9 +108,26 @@ test('decodes a file written by hand from the format description', () => {
     '"d":{"dtype":"F64","shape":[],"data_offsets":[12,20]},"__metadata__":{"by":"hand"}}';
   const header = new TextEncoder().encode(json);
   const data = [
-    0x00, 0x00, 0x80, 0x3f, /* 1.0f */ 0x00, 0x00, 0x20, 0xc0, /* -2.5f */
-    0xfe, 0xff, 0xff, 0xff, /* -2 */
-    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xf0, 0x3f, /* 1.0 (unaligned: at byte 12 of the data) */
+    0x00,
+    0x00,
+    0x80,
+    0x3f,
+    /* 1.0f */ 0x00,
+    0x00,
+    0x20,
+    0xc0, /* -2.5f */
+    0xfe,
+    0xff,
+    0xff,
+    0xff, /* -2 */
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0x00,
+    0xf0,
+    0x3f, /* 1.0 (unaligned: at byte 12 of the data) */
   ];
   const bytes = Uint8Array.from([header.length, 0, 0, 0, 0, 0, 0, 0, ...header, ...data]);
   const { tensors, metadata } = decodeSafetensors(bytes);
@@ -119,7 +141,10 @@ test('decodes a file written by hand from the format description', () => {
 
 test('data at any byte offset decodes (copied when unaligned, a view when aligned)', () => {
   const rng = new Rng(testSeed());
-  const file = encodeSafetensors({ a: { shape: [3], data: Uint8Array.of(1, 2, 3) }, b: { shape: [5], data: new Float64Array(5).map(() => rng.normal()) } });
+  const file = encodeSafetensors({
+    a: { shape: [3], data: Uint8Array.of(1, 2, 3) },
+    b: { shape: [5], data: new Float64Array(5).map(() => rng.normal()) },
+  });
   const expected = decodeSafetensors(file).tensors.get('b')!.data;
   for (let shift = 0; shift < 8; shift++) {
     const buffer = new Uint8Array(file.length + shift);
@@ -153,7 +178,11 @@ function expectFormatError(bytes: Uint8Array, pattern: RegExp): void {
   assert.unreachable(`accepted a file that should fail with ${pattern}`);
 }
 
-const f32 = (begin: number, end: number, shape = [(end - begin) / 4]) => ({ dtype: 'F32', shape, data_offsets: [begin, end] });
+const f32 = (begin: number, end: number, shape = [(end - begin) / 4]) => ({
+  dtype: 'F32',
+  shape,
+  data_offsets: [begin, end],
+});
 
 test('errors: file framing', () => {
   expectFormatError(new Uint8Array(0), /0 bytes, shorter than the 8-byte header length/);
@@ -177,17 +206,32 @@ test('errors: file framing', () => {
 test('errors: tensor entries', () => {
   expectFormatError(rawFile({ t: 5 }), /tensor "t" is not an object/);
   expectFormatError(rawFile({ t: [] }), /tensor "t" is not an object/);
-  expectFormatError(rawFile({ t: { dtype: 'F31', shape: [1], data_offsets: [0, 4] } }, 4), /tensor "t" has unknown dtype "F31"/);
-  expectFormatError(rawFile({ t: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }, 4), /unknown dtype "toString"/);
+  expectFormatError(
+    rawFile({ t: { dtype: 'F31', shape: [1], data_offsets: [0, 4] } }, 4),
+    /tensor "t" has unknown dtype "F31"/,
+  );
+  expectFormatError(
+    rawFile({ t: { dtype: 'toString', shape: [1], data_offsets: [0, 4] } }, 4),
+    /unknown dtype "toString"/,
+  );
   expectFormatError(rawFile({ t: { shape: [1], data_offsets: [0, 4] } }, 4), /unknown dtype undefined/);
   for (const shape of [[-1], [1.5], ['2'], 3, null, [1e300]]) {
-    expectFormatError(rawFile({ t: { dtype: 'U8', shape, data_offsets: [0, 1] } }, 1), /has shape .*not a list of non-negative integers/);
+    expectFormatError(
+      rawFile({ t: { dtype: 'U8', shape, data_offsets: [0, 1] } }, 1),
+      /has shape .*not a list of non-negative integers/,
+    );
   }
   for (const offsets of [[0], [0, 1, 2], '0,1', null]) {
-    expectFormatError(rawFile({ t: { dtype: 'U8', shape: [1], data_offsets: offsets } }, 1), /data_offsets .* is not a \[begin, end\] pair/);
+    expectFormatError(
+      rawFile({ t: { dtype: 'U8', shape: [1], data_offsets: offsets } }, 1),
+      /data_offsets .* is not a \[begin, end\] pair/,
+    );
   }
   for (const offsets of [[-1, 0], [1, 0], [0.5, 1], ['0', 1]]) {
-    expectFormatError(rawFile({ t: { dtype: 'U8', shape: [1], data_offsets: offsets } }, 1), /are not non-negative integers with begin <= end/);
+    expectFormatError(
+      rawFile({ t: { dtype: 'U8', shape: [1], data_offsets: offsets } }, 1),
+      /are not non-negative integers with begin <= end/,
+    );
   }
   expectFormatError(rawFile({ t: f32(0, 8) }, 4), /data_offsets end 8 is past the 4-byte data section/);
   expectFormatError(rawFile({ t: f32(0, 8, [3]) }, 8), /shape \[3\] of F32 \(12 bytes\) but data_offsets span 8 bytes/);
@@ -197,7 +241,10 @@ test('errors: tensor entries', () => {
 test('errors: tensors must tile the data exactly', () => {
   expectFormatError(rawFile({ a: f32(0, 8), b: f32(4, 12) }, 12), /overlaps another tensor/);
   expectFormatError(rawFile({ a: f32(0, 8), b: f32(0, 8) }, 8), /overlaps another tensor/);
-  expectFormatError(rawFile({ a: f32(0, 4), b: f32(8, 12) }, 12), /bytes \[4, 8\) of the data section belong to no tensor/);
+  expectFormatError(
+    rawFile({ a: f32(0, 4), b: f32(8, 12) }, 12),
+    /bytes \[4, 8\) of the data section belong to no tensor/,
+  );
   expectFormatError(rawFile({ a: f32(4, 8) }, 8), /bytes \[0, 4\) .* belong to no tensor/);
   expectFormatError(rawFile({ a: f32(0, 4) }, 8), /bytes \[4, 8\) at the end of the data section belong to no tensor/);
   expectFormatError(rawFile({}, 3), /bytes \[0, 3\) at the end/);
@@ -214,9 +261,18 @@ test('errors: metadata', () => {
 });
 
 test('encoder refuses inconsistent input', () => {
-  assert.throws(() => encodeSafetensors({ t: { shape: [2, 2], data: new Float32Array(3) } }), /tensor "t" has shape \[2,2\] but 3 elements/);
-  assert.throws(() => encodeSafetensors({ t: { shape: [-1], data: new Float32Array(0) } }), /not a list of non-negative integers/);
-  assert.throws(() => encodeSafetensors({ t: { shape: [1], data: new Float32Array(1), dtype: 'I32' } }), /I32, which needs a Int32Array/);
+  assert.throws(
+    () => encodeSafetensors({ t: { shape: [2, 2], data: new Float32Array(3) } }),
+    /tensor "t" has shape \[2,2\] but 3 elements/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ t: { shape: [-1], data: new Float32Array(0) } }),
+    /not a list of non-negative integers/,
+  );
+  assert.throws(
+    () => encodeSafetensors({ t: { shape: [1], data: new Float32Array(1), dtype: 'I32' } }),
+    /I32, which needs a Int32Array/,
+  );
   assert.throws(() => encodeSafetensors({ __metadata__: { shape: [1], data: new Float32Array(1) } }), /reserved/);
   assert.throws(() => encodeSafetensors({}, { a: 1 as unknown as string }), /metadata "a" is a number/);
 });

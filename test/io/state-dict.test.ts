@@ -15,12 +15,18 @@ import { runCli } from '../helpers/cli.ts';
 const test = suite('io/state-dict');
 const layout = new ParameterLayout(parameterSpecs(DIGIT));
 
-interface RawTensor { dtype: string; shape: number[]; bytes: Uint8Array }
+interface RawTensor {
+  dtype: string;
+  shape: number[];
+  bytes: Uint8Array;
+}
 
 /** The bytes save_file writes for `tensors`. */
 function saveFile(tensors: Record<string, RawTensor>): Uint8Array {
   const align: Record<string, number> = { F64: 8, F32: 4, F16: 2, BF16: 2, I64: 8 };
-  const names = Object.keys(tensors).sort((a, b) => (align[tensors[b].dtype] - align[tensors[a].dtype]) || (a < b ? -1 : a > b ? 1 : 0));
+  const names = Object.keys(tensors).sort((a, b) =>
+    (align[tensors[b].dtype] - align[tensors[a].dtype]) || (a < b ? -1 : a > b ? 1 : 0)
+  );
   const header: Record<string, unknown> = {};
   let offset = 0;
   for (const name of names) {
@@ -42,7 +48,8 @@ function saveFile(tensors: Record<string, RawTensor>): Uint8Array {
   return out;
 }
 
-const f32 = (values: Float32Array): Uint8Array => new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
+const f32 = (values: Float32Array): Uint8Array =>
+  new Uint8Array(values.buffer.slice(values.byteOffset, values.byteOffset + values.byteLength));
 
 /** A random state_dict of digit: name -> values, and the file. */
 function digitStateDict(seed: number): { values: Map<string, Float32Array>; tensors: Record<string, RawTensor> } {
@@ -98,7 +105,12 @@ test('each mismatch is named: missing, extra, shape, dtype, DataParallel prefix,
 
   const wrapped = Object.fromEntries(Object.entries(tensors).map(([name, t]) => [`module.${name}`, t]));
   const prefixed = problemsOf(saveFile(wrapped));
-  assert.ok(prefixed[0].startsWith('missing "conv1.weight" ([10, 1, 5, 5] F32); the file has "module.conv1.weight": strip the prefix'), prefixed[0]);
+  assert.ok(
+    prefixed[0].startsWith(
+      'missing "conv1.weight" ([10, 1, 5, 5] F32); the file has "module.conv1.weight": strip the prefix',
+    ),
+    prefixed[0],
+  );
   assert.match(problemsOf(new TextEncoder().encode('PK\u0003\u0004 a torch.save zip'))[0], /not a safetensors file/);
 });
 
@@ -108,7 +120,16 @@ test('CLI import writes a checkpoint eval reads, recording the dataset; a bad fi
     const { values, tensors } = digitStateDict(9);
     writeFileSync(join(dir, 'sd.safetensors'), saveFile(tensors));
     const out = join(dir, 'out', 'digit.safetensors');
-    const imported = await runCli(['import', '--model', 'digit', join(dir, 'sd.safetensors'), '--out', out, '--dataset', 'fashion-mnist']);
+    const imported = await runCli([
+      'import',
+      '--model',
+      'digit',
+      join(dir, 'sd.safetensors'),
+      '--out',
+      out,
+      '--dataset',
+      'fashion-mnist',
+    ]);
     assert.is(imported.code, 0, imported.stderr);
     const checkpoint = loadCheckpoint(out);
     assert.is(checkpoint.metadata.dataset, 'fashion-mnist');

@@ -1,13 +1,13 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { ADAM_DEFAULTS, ADAM_UNIFORM_BYTES, adamStep, adamUniforms, type AdamOptions } from '../../src/kernels/adam.ts';
+import { ADAM_DEFAULTS, ADAM_UNIFORM_BYTES, type AdamOptions, adamStep, adamUniforms } from '../../src/kernels/adam.ts';
 import { adamReference, type AdamState } from '../../src/reference/adam.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { f32Buffer, readF32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, assertRejects } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, assertRejects, testSeed } from '../helpers/compare.ts';
 
 const test = suite('adam');
 
@@ -29,14 +29,28 @@ function upload(gpu: Gpu, state: { param: ArrayLike<number>; m: ArrayLike<number
   };
 }
 
-async function gpuStep(gpu: Gpu, buffers: GpuAdam, count: number, options: AdamOptions, step: number, grad: Float32Array) {
+async function gpuStep(
+  gpu: Gpu,
+  buffers: GpuAdam,
+  count: number,
+  options: AdamOptions,
+  step: number,
+  grad: Float32Array,
+) {
   writeBuffer(gpu, buffers.grad, grad);
   writeBuffer(gpu, buffers.uniforms, new Uint8Array(adamUniforms(options, step)));
-  submitDispatches(gpu, await adamStep(gpu, count, options, buffers.uniforms, buffers.param, buffers.grad, buffers.m, buffers.v));
+  submitDispatches(
+    gpu,
+    await adamStep(gpu, count, options, buffers.uniforms, buffers.param, buffers.grad, buffers.m, buffers.v),
+  );
 }
 
 async function download(gpu: Gpu, buffers: GpuAdam, count: number) {
-  return { param: await readF32(gpu, buffers.param, count), m: await readF32(gpu, buffers.m, count), v: await readF32(gpu, buffers.v, count) };
+  return {
+    param: await readF32(gpu, buffers.param, count),
+    m: await readF32(gpu, buffers.m, count),
+    v: await readF32(gpu, buffers.v, count),
+  };
 }
 
 const destroy = (buffers: GpuAdam) => Object.values(buffers).forEach((b: GPUBuffer) => b.destroy());
@@ -51,7 +65,13 @@ function randomState(rng: Rng, count: number): AdamState {
 
 const OPTION_SETS: [string, AdamOptions][] = [
   ['defaults', ADAM_DEFAULTS],
-  ['lr 0.01, betas 0.8/0.99, eps 1e-6, weight decay 0.05', { lr: 0.01, beta1: 0.8, beta2: 0.99, eps: 1e-6, weightDecay: 0.05 }],
+  ['lr 0.01, betas 0.8/0.99, eps 1e-6, weight decay 0.05', {
+    lr: 0.01,
+    beta1: 0.8,
+    beta2: 0.99,
+    eps: 1e-6,
+    weightDecay: 0.05,
+  }],
   ['AdamW: decoupled weight decay 0.05', { ...ADAM_DEFAULTS, lr: 0.01, weightDecay: 0.05, decoupled: true }],
 ];
 
@@ -88,7 +108,12 @@ test('first step from zero moments matches hand-computed values', async () => {
   await gpuStep(gpu, buffers, count, options, 1, new Float32Array([0.5, -0.25, 0, 1e-3]));
   const actual = await download(gpu, buffers, count);
   // At t = 1 the bias corrections cancel: param -= lr * g / (|g| + eps), i.e. about lr * sign(g).
-  assertClose(actual.param, [1 - 0.01 * (0.5 / (0.5 + 1e-8)), -2 + 0.01 * (0.25 / (0.25 + 1e-8)), 0.5, 3 - 0.01 * (1e-3 / (1e-3 + 1e-8))], 'param');
+  assertClose(actual.param, [
+    1 - 0.01 * (0.5 / (0.5 + 1e-8)),
+    -2 + 0.01 * (0.25 / (0.25 + 1e-8)),
+    0.5,
+    3 - 0.01 * (1e-3 / (1e-3 + 1e-8)),
+  ], 'param');
   assertClose(actual.m, [0.05, -0.025, 0, 1e-4], 'm = 0.1 g');
   assertClose(actual.v, [0.00025, 0.0000625, 0, 1e-9], 'v = 0.001 g^2');
   destroy(buffers);
@@ -112,16 +137,35 @@ test('updates only ranges of larger buffers, leaving the rest alone', async () =
   const count = 100;
   const total = 64 + count + 28; // the range starts at 256 bytes and stops short of the end
   const state = randomState(rng, total);
-  const before = { param: Float32Array.from(state.param), m: Float32Array.from(state.m), v: Float32Array.from(state.v) };
+  const before = {
+    param: Float32Array.from(state.param),
+    m: Float32Array.from(state.m),
+    v: Float32Array.from(state.v),
+  };
   const buffers = upload(gpu, state);
   const grad = rng.f32(total);
   writeBuffer(gpu, buffers.grad, grad);
   writeBuffer(gpu, buffers.uniforms, new Uint8Array(adamUniforms(ADAM_DEFAULTS, 3)));
   const range = (buffer: GPUBuffer) => ({ buffer, offset: 256, size: count * 4 });
-  submitDispatches(gpu, await adamStep(gpu, count, ADAM_DEFAULTS, buffers.uniforms, range(buffers.param), range(buffers.grad),
-    range(buffers.m), range(buffers.v)));
+  submitDispatches(
+    gpu,
+    await adamStep(
+      gpu,
+      count,
+      ADAM_DEFAULTS,
+      buffers.uniforms,
+      range(buffers.param),
+      range(buffers.grad),
+      range(buffers.m),
+      range(buffers.v),
+    ),
+  );
   const actual = await download(gpu, buffers, total);
-  const expected: AdamState = { param: state.param.slice(64, 64 + count), m: state.m.slice(64, 64 + count), v: state.v.slice(64, 64 + count) };
+  const expected: AdamState = {
+    param: state.param.slice(64, 64 + count),
+    m: state.m.slice(64, 64 + count),
+    v: state.v.slice(64, 64 + count),
+  };
   adamReference(ADAM_DEFAULTS, 3, expected, grad.subarray(64, 64 + count));
   assertClose(actual.param.subarray(64, 64 + count), expected.param, `param in range seed=${seed}`);
   for (const key of ['param', 'm', 'v'] as const) {
@@ -163,7 +207,10 @@ test('bad arguments are refused with a message saying what is wrong', async () =
     [() => adamUniforms({ ...ADAM_DEFAULTS, beta2: 1 }, 1), /beta2 must be in \[0, 1\)/],
     [() => adamStep(gpu, 10, ADAM_DEFAULTS, uniforms, big, big, big, big), /multiple of 4/],
     [() => adamStep(gpu, 32, ADAM_DEFAULTS, uniforms, big, big, big, big), /param needs 32 words/],
-    [() => adamStep(gpu, 8, ADAM_DEFAULTS, { buffer: uniforms, size: 8 }, big, big, big, big), /uniforms needs 16 bytes/],
+    [
+      () => adamStep(gpu, 8, ADAM_DEFAULTS, { buffer: uniforms, size: 8 }, big, big, big, big),
+      /uniforms needs 16 bytes/,
+    ],
   ];
   for (const [call, message] of cases) await assertRejects(call, message);
   big.destroy();

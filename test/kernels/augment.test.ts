@@ -30,7 +30,9 @@ test('random affine of MNIST digits matches the reference', async () => {
   const pixels = data.images.slice(0, batch * 784);
   const step = new Rng(seed).int(10000);
   const shape = { batch, channels: 1, height: 28, width: 28 };
-  const expected = augmentReference(shape, DEFAULT_AUGMENT, pixels, seed, step).map((v) => (v / 255 - MNIST_MEAN) / MNIST_STD);
+  const expected = augmentReference(shape, DEFAULT_AUGMENT, pixels, seed, step).map((v) =>
+    (v / 255 - MNIST_MEAN) / MNIST_STD
+  );
   await checkKernel(gpu, {
     what: `seed ${seed} step ${step}`,
     inputs: { pixels: packed(pixels) },

@@ -5,7 +5,7 @@ import { Rng } from '../../src/util/random.ts';
 import { avgPool2dBackward, avgPool2dForward } from '../../src/kernels/avgpool2d.ts';
 import { avgPool2dBackwardReference, avgPool2dForwardReference } from '../../src/reference/avgpool2d.ts';
 import { avgPool2dOutputSize, type AvgPool2dShape } from '../../src/util/shapes.ts';
-import { sharedGpu, f32Buffer } from '../helpers/gpu.ts';
+import { f32Buffer, sharedGpu } from '../helpers/gpu.ts';
 import { checkKernel } from '../helpers/kernel.ts';
 import { assertClose, assertRejects, numericGradient, testSeed } from '../helpers/compare.ts';
 
@@ -34,7 +34,9 @@ for (const [name, shape] of SHAPES) {
       what: `${name} seed ${seed}`,
       inputs: { x, gy },
       outputs: { y: gy.length, gx: x.length },
-      dispatch: async (b) => [...(await avgPool2dForward(gpu, shape, b.x, b.y)), ...(await avgPool2dBackward(gpu, shape, b.gy, b.gx))],
+      dispatch: async (
+        b,
+      ) => [...(await avgPool2dForward(gpu, shape, b.x, b.y)), ...(await avgPool2dBackward(gpu, shape, b.gy, b.gx))],
       expected: { y: avgPool2dForwardReference(shape, x), gx: avgPool2dBackwardReference(shape, gy) },
     });
   });
@@ -52,8 +54,10 @@ test('the backward reference agrees with float64 finite differences', () => {
 test('a window bigger than the input is refused', async () => {
   const gpu = await sharedGpu();
   const big = f32Buffer(gpu, 'big', new Float32Array(64));
-  await assertRejects(() => avgPool2dForward(gpu, { batch: 1, channels: 1, height: 3, width: 3, kernel: 4, stride: 4 }, big, big),
-    /does not fit a 3x3 input/);
+  await assertRejects(
+    () => avgPool2dForward(gpu, { batch: 1, channels: 1, height: 3, width: 3, kernel: 4, stride: 4 }, big, big),
+    /does not fit a 3x3 input/,
+  );
   big.destroy();
 });
 

@@ -4,9 +4,17 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { batchNormBackward, batchNormForward, batchNormStats, type BatchNormShape } from '../../src/kernels/batchnorm.ts';
 import {
-  batchNormBackwardReference, batchNormForwardReference, batchNormRunningReference, batchNormStatsReference,
+  batchNormBackward,
+  batchNormForward,
+  type BatchNormShape,
+  batchNormStats,
+} from '../../src/kernels/batchnorm.ts';
+import {
+  batchNormBackwardReference,
+  batchNormForwardReference,
+  batchNormRunningReference,
+  batchNormStatsReference,
 } from '../../src/reference/batchnorm.ts';
 import { reluForwardReference } from '../../src/reference/relu.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
@@ -31,7 +39,10 @@ function data(shape: BatchNormShape, seed: number) {
   const rng = new Rng(seed);
   const count = shape.batch * shape.channels * shape.spatial;
   // Offset and scaled per channel, as real activations are: the variance must not cancel.
-  const x = Float32Array.from({ length: count }, (_, i) => 3 + 2 * Math.floor(i / shape.spatial) % shape.channels + rng.uniform(-2, 2));
+  const x = Float32Array.from(
+    { length: count },
+    (_, i) => 3 + 2 * Math.floor(i / shape.spatial) % shape.channels + rng.uniform(-2, 2),
+  );
   const running = new Float32Array(257);
   for (let c = 0; c < shape.channels; c++) {
     running[c] = rng.uniform(-1, 1);
@@ -48,7 +59,13 @@ for (const [name, shape] of SHAPES) {
     const { x, running } = data(shape, seed);
     const C = shape.channels;
     const { mean, variance } = batchNormStatsReference(shape, x);
-    const updated = batchNormRunningReference(shape, mean, variance, running.subarray(0, C), running.subarray(128, 128 + C));
+    const updated = batchNormRunningReference(
+      shape,
+      mean,
+      variance,
+      running.subarray(0, C),
+      running.subarray(128, 128 + C),
+    );
     const expectedRunning = Float64Array.from(running);
     expectedRunning.set(updated.runningMean, 0);
     expectedRunning.set(updated.runningVar, 128);
@@ -89,15 +106,23 @@ for (const [name, shape] of SHAPES) {
         what: `${name} batch statistics seed ${seed}`,
         inputs: { x, stats, weight, bias },
         outputs: { y: x.length },
-        dispatch: (b) => batchNormForward(gpu, shape, { relu, offsets: { variance: C } }, b.x, b.stats, b.weight, b.bias, b.y),
-        expected: { y: act(batchNormForwardReference(shape, x, stats.subarray(0, C), stats.subarray(C), weight, bias)) },
+        dispatch: (b) =>
+          batchNormForward(gpu, shape, { relu, offsets: { variance: C } }, b.x, b.stats, b.weight, b.bias, b.y),
+        expected: {
+          y: act(batchNormForwardReference(shape, x, stats.subarray(0, C), stats.subarray(C), weight, bias)),
+        },
       });
       await checkKernel(gpu, {
         what: `${name} running statistics seed ${seed}`,
         inputs: { x, running, weight, bias },
         outputs: { y: x.length },
-        dispatch: (b) => batchNormForward(gpu, shape, { relu, offsets: { variance: 128 } }, b.x, b.running, b.weight, b.bias, b.y),
-        expected: { y: act(batchNormForwardReference(shape, x, running.subarray(0, C), running.subarray(128, 128 + C), weight, bias)) },
+        dispatch: (b) =>
+          batchNormForward(gpu, shape, { relu, offsets: { variance: 128 } }, b.x, b.running, b.weight, b.bias, b.y),
+        expected: {
+          y: act(
+            batchNormForwardReference(shape, x, running.subarray(0, C), running.subarray(128, 128 + C), weight, bias),
+          ),
+        },
       });
     });
   }
@@ -122,7 +147,10 @@ for (const [name, shape] of SHAPES) {
       // The input gradient is a difference of similar terms. One value per channel makes it exactly zero;
       // two make x̂ = ±1 up to eps, so it is eps-sized (1e-5 of its terms) and float32's rounding of those
       // terms (1.2e-7) bounds its relative error near 1.2e-2, not 1e-4 (seen: 1.6e-4 at seed 1630030891).
-      tolerance: { grads: 1e-5, gx: shape.batch * shape.spatial === 1 ? 'exact' : shape.batch * shape.spatial === 2 ? 2e-2 : 1e-4 },
+      tolerance: {
+        grads: 1e-5,
+        gx: shape.batch * shape.spatial === 1 ? 'exact' : shape.batch * shape.spatial === 2 ? 2e-2 : 1e-4,
+      },
     });
   });
 }
@@ -138,19 +166,23 @@ test('reductions are deterministic: the same bits twice', async () => {
   grads.set(ref.gradBias, 128);
   const runs: Record<string, Float32Array | Uint32Array>[] = [];
   for (let r = 0; r < 2; r++) {
-    runs.push(await checkKernel(gpu, {
-      what: `run ${r}`,
-      inputs: { x, gy, weight, running },
-      outputs: { stats: 10, grads: 133, gx: x.length },
-      dispatch: async (b) => [
-        ...(await batchNormStats(gpu, shape, b.x, b.stats, b.running, RUN_OFFSETS)),
-        ...(await batchNormBackward(gpu, shape, 128, b.x, b.gy, b.stats, b.weight, b.grads, b.gx)),
-      ],
-      expected: { stats: Float64Array.from([...mean, ...variance]), grads, gx: ref.gradInput },
-      tolerance: 1e-4,
-    }));
+    runs.push(
+      await checkKernel(gpu, {
+        what: `run ${r}`,
+        inputs: { x, gy, weight, running },
+        outputs: { stats: 10, grads: 133, gx: x.length },
+        dispatch: async (b) => [
+          ...(await batchNormStats(gpu, shape, b.x, b.stats, b.running, RUN_OFFSETS)),
+          ...(await batchNormBackward(gpu, shape, 128, b.x, b.gy, b.stats, b.weight, b.grads, b.gx)),
+        ],
+        expected: { stats: Float64Array.from([...mean, ...variance]), grads, gx: ref.gradInput },
+        tolerance: 1e-4,
+      }),
+    );
   }
-  for (const key of ['stats', 'grads', 'gx'] as const) assert.equal([...runs[0][key]].map(String), [...runs[1][key]].map(String), key);
+  for (const key of ['stats', 'grads', 'gx'] as const) {
+    assert.equal([...runs[0][key]].map(String), [...runs[1][key]].map(String), key);
+  }
 });
 
 test('the backward reference agrees with float64 finite differences (batch statistics depend on the input)', () => {
@@ -176,11 +208,38 @@ test('bad shapes and small bindings are refused, naming them', async () => {
   const gpu = await sharedGpu();
   const small = f32Buffer(gpu, 'small', new Float32Array(4));
   const big = f32Buffer(gpu, 'big', new Float32Array(256));
-  await assertRejects(() => batchNormForward(gpu, { batch: 2, channels: 3, spatial: 4 }, { offsets: { variance: 3 } }, big, big, big, big, small),
-    /batchNormForward: output needs 24 words/);
-  await assertRejects(() => batchNormStats(gpu, { batch: 0, channels: 3, spatial: 4 }, big, big, small, RUN_OFFSETS), /batch must be a positive integer/);
-  await assertRejects(() => batchNormForward(gpu, { batch: 1, channels: 1, spatial: 1, eps: 0 }, { offsets: { variance: 1 } }, big, big, big, big, big),
-    /eps must be/);
+  await assertRejects(
+    () =>
+      batchNormForward(
+        gpu,
+        { batch: 2, channels: 3, spatial: 4 },
+        { offsets: { variance: 3 } },
+        big,
+        big,
+        big,
+        big,
+        small,
+      ),
+    /batchNormForward: output needs 24 words/,
+  );
+  await assertRejects(
+    () => batchNormStats(gpu, { batch: 0, channels: 3, spatial: 4 }, big, big, small, RUN_OFFSETS),
+    /batch must be a positive integer/,
+  );
+  await assertRejects(
+    () =>
+      batchNormForward(
+        gpu,
+        { batch: 1, channels: 1, spatial: 1, eps: 0 },
+        { offsets: { variance: 1 } },
+        big,
+        big,
+        big,
+        big,
+        big,
+      ),
+    /eps must be/,
+  );
   small.destroy();
   big.destroy();
 });

@@ -3,12 +3,12 @@ import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
 import {
   conv2dBackwardInput,
-  conv2dBackwardWeight,
-  conv2dForward,
-  conv2dOutputSize,
   type Conv2dBackwardInputTiles,
+  conv2dBackwardWeight,
   type Conv2dBackwardWeightTiles,
+  conv2dForward,
   type Conv2dForwardTiles,
+  conv2dOutputSize,
   type Conv2dShape,
 } from '../../src/kernels/conv2d.ts';
 import {
@@ -19,14 +19,30 @@ import {
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
-import { f32Buffer, poisonedBuffer, POISON_BITS, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
+import { f32Buffer, POISON_BITS, poisonedBuffer, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
+import { assertClose, assertExactlyEqual, numericGradient, testSeed } from '../helpers/compare.ts';
 import { checkKernel } from '../helpers/kernel.ts';
 
 const test = suite('conv2d');
 
-const MNIST_CONV1: Conv2dShape = { batch: 64, inChannels: 1, height: 28, width: 28, outChannels: 10, kernelH: 5, kernelW: 5 };
-const MNIST_CONV2: Conv2dShape = { batch: 64, inChannels: 10, height: 12, width: 12, outChannels: 20, kernelH: 3, kernelW: 3 };
+const MNIST_CONV1: Conv2dShape = {
+  batch: 64,
+  inChannels: 1,
+  height: 28,
+  width: 28,
+  outChannels: 10,
+  kernelH: 5,
+  kernelW: 5,
+};
+const MNIST_CONV2: Conv2dShape = {
+  batch: 64,
+  inChannels: 10,
+  height: 12,
+  width: 12,
+  outChannels: 20,
+  kernelH: 3,
+  kernelW: 3,
+};
 
 // Each shape compiles its own pipelines (shapes are override constants), and lavapipe takes a few
 // hundred milliseconds per pipeline, so the list covers the cases with few entries.
@@ -34,12 +50,68 @@ const SHAPES: [string, Conv2dShape][] = [
   ['MNIST conv1', MNIST_CONV1],
   ['MNIST conv2', MNIST_CONV2],
   ['MNIST conv2, batch 1', { ...MNIST_CONV2, batch: 1 }],
-  ['odd 7x9 input, 2x3 kernel', { batch: 3, inChannels: 3, height: 7, width: 9, outChannels: 5, kernelH: 2, kernelW: 3 }],
-  ['stride 2, padding 1', { batch: 2, inChannels: 3, height: 11, width: 10, outChannels: 6, kernelH: 3, kernelW: 3, stride: 2, padding: 1 }],
-  ['stride 2, padding 2, 17 channels', { batch: 3, inChannels: 2, height: 13, width: 12, outChannels: 17, kernelH: 5, kernelW: 4, stride: 2, padding: 2 }],
-  ['1x1 kernel, stride 3, 18 input channels', { batch: 2, inChannels: 18, height: 6, width: 7, outChannels: 3, kernelH: 1, kernelW: 1, stride: 3 }],
-  ['11 wide kernel, padding 1', { batch: 2, inChannels: 2, height: 6, width: 20, outChannels: 3, kernelH: 2, kernelW: 11, padding: 1 }],
-  ['kernel larger than input with padding 3, stride 3', { batch: 1, inChannels: 1, height: 2, width: 3, outChannels: 2, kernelH: 4, kernelW: 5, stride: 3, padding: 3 }],
+  ['odd 7x9 input, 2x3 kernel', {
+    batch: 3,
+    inChannels: 3,
+    height: 7,
+    width: 9,
+    outChannels: 5,
+    kernelH: 2,
+    kernelW: 3,
+  }],
+  ['stride 2, padding 1', {
+    batch: 2,
+    inChannels: 3,
+    height: 11,
+    width: 10,
+    outChannels: 6,
+    kernelH: 3,
+    kernelW: 3,
+    stride: 2,
+    padding: 1,
+  }],
+  ['stride 2, padding 2, 17 channels', {
+    batch: 3,
+    inChannels: 2,
+    height: 13,
+    width: 12,
+    outChannels: 17,
+    kernelH: 5,
+    kernelW: 4,
+    stride: 2,
+    padding: 2,
+  }],
+  ['1x1 kernel, stride 3, 18 input channels', {
+    batch: 2,
+    inChannels: 18,
+    height: 6,
+    width: 7,
+    outChannels: 3,
+    kernelH: 1,
+    kernelW: 1,
+    stride: 3,
+  }],
+  ['11 wide kernel, padding 1', {
+    batch: 2,
+    inChannels: 2,
+    height: 6,
+    width: 20,
+    outChannels: 3,
+    kernelH: 2,
+    kernelW: 11,
+    padding: 1,
+  }],
+  ['kernel larger than input with padding 3, stride 3', {
+    batch: 1,
+    inChannels: 1,
+    height: 2,
+    width: 3,
+    outChannels: 2,
+    kernelH: 4,
+    kernelW: 5,
+    stride: 3,
+    padding: 3,
+  }],
 ];
 
 /** A random small shape from the test seed, so repeated runs cover more of the space. */
@@ -72,34 +144,56 @@ function sizes(shape: Conv2dShape) {
 
 const describe = (what: object | undefined) => JSON.stringify(what ?? 'default tiles');
 
-async function checkForward(gpu: Gpu, shape: Conv2dShape, relu: boolean, seed: number, tiles?: Partial<Conv2dForwardTiles>): Promise<void> {
+async function checkForward(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  relu: boolean,
+  seed: number,
+  tiles?: Partial<Conv2dForwardTiles>,
+): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
   const inputs = { input: rng.f32(n.input), weight: rng.f32(n.weight), bias: rng.f32(n.bias) };
   await checkKernel(gpu, {
-    what: `forward relu=${relu} ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { output: n.output },
+    what: `forward relu=${relu} ${describe(shape)} ${describe(tiles)} seed=${seed}`,
+    inputs,
+    outputs: { output: n.output },
     dispatch: (b) => conv2dForward(gpu, shape, { relu, tiles }, b.input, b.weight, b.bias, b.output),
     expected: { output: conv2dForwardReference(shape, inputs.input, inputs.weight, inputs.bias, relu) },
   });
 }
 
-async function checkBackwardInput(gpu: Gpu, shape: Conv2dShape, seed: number, tiles?: Partial<Conv2dBackwardInputTiles>): Promise<void> {
+async function checkBackwardInput(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  seed: number,
+  tiles?: Partial<Conv2dBackwardInputTiles>,
+): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
   const inputs = { gradOutput: rng.f32(n.output), weight: rng.f32(n.weight) };
   await checkKernel(gpu, {
-    what: `backward input ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { gradInput: n.input },
+    what: `backward input ${describe(shape)} ${describe(tiles)} seed=${seed}`,
+    inputs,
+    outputs: { gradInput: n.input },
     dispatch: (b) => conv2dBackwardInput(gpu, shape, b.gradOutput, b.weight, b.gradInput, tiles),
     expected: { gradInput: conv2dBackwardInputReference(shape, inputs.gradOutput, inputs.weight) },
   });
 }
 
-async function checkBackwardWeight(gpu: Gpu, shape: Conv2dShape, seed: number, tiles?: Partial<Conv2dBackwardWeightTiles>): Promise<void> {
+async function checkBackwardWeight(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  seed: number,
+  tiles?: Partial<Conv2dBackwardWeightTiles>,
+): Promise<void> {
   const rng = new Rng(seed);
   const n = sizes(shape);
   const inputs = { input: rng.f32(n.input), gradOutput: rng.f32(n.output) };
   await checkKernel(gpu, {
-    what: `backward ${describe(shape)} ${describe(tiles)} seed=${seed}`, inputs, outputs: { gradWeight: n.weight, gradBias: n.bias },
+    what: `backward ${describe(shape)} ${describe(tiles)} seed=${seed}`,
+    inputs,
+    outputs: { gradWeight: n.weight, gradBias: n.bias },
     dispatch: (b) => conv2dBackwardWeight(gpu, shape, b.input, b.gradOutput, b.gradWeight, b.gradBias, tiles),
     expected: conv2dBackwardWeightReference(shape, inputs.input, inputs.gradOutput),
   });
@@ -153,10 +247,12 @@ test('non-default register blocks with partial blocks on every axis', async () =
 test('reference gradients match float64 finite differences of sum(output * R)', () => {
   const seed = testSeed();
   const rng = new Rng(seed);
-  for (const shape of [
-    { batch: 2, inChannels: 2, height: 5, width: 6, outChannels: 3, kernelH: 3, kernelW: 2, stride: 2, padding: 1 },
-    { batch: 1, inChannels: 3, height: 4, width: 4, outChannels: 2, kernelH: 2, kernelW: 3 },
-  ]) {
+  for (
+    const shape of [
+      { batch: 2, inChannels: 2, height: 5, width: 6, outChannels: 3, kernelH: 3, kernelW: 2, stride: 2, padding: 1 },
+      { batch: 1, inChannels: 3, height: 4, width: 4, outChannels: 2, kernelH: 2, kernelW: 3 },
+    ]
+  ) {
     const n = sizes(shape);
     const input = Float64Array.from({ length: n.input }, () => rng.uniform(-1, 1));
     const weight = Float64Array.from({ length: n.weight }, () => rng.uniform(-1, 1));
@@ -202,7 +298,9 @@ test('same inputs give bit-identical outputs run after run', async () => {
       for (const b of [output, gradInput, gradWeight, gradBias]) b.destroy();
     }
     const names = ['output', 'gradInput', 'gradWeight', 'gradBias'];
-    names.forEach((name, i) => assertExactlyEqual(runs[1][i], runs[0][i], `${name} bits ${describe(shape)} seed=${seed}`));
+    names.forEach((name, i) =>
+      assertExactlyEqual(runs[1][i], runs[0][i], `${name} bits ${describe(shape)} seed=${seed}`)
+    );
     for (const b of [input, weight, bias, gradOutput]) b.destroy();
   }
 });
@@ -234,21 +332,38 @@ test('tensors bound as ranges of shared buffers; nothing outside them is written
   submitDispatches(gpu, [
     ...(await conv2dForward(gpu, shape, { relu: true }, inputBuffer, weightRange, biasRange, output)),
     ...(await conv2dBackwardInput(gpu, shape, gradOutputBuffer, weightRange, gradInput)),
-    ...(await conv2dBackwardWeight(gpu, shape, inputBuffer, gradOutputBuffer,
-      { buffer: grads, offset: weightOffset, size: n.weight * 4 }, { buffer: grads, offset: biasOffset, size: n.bias * 4 })),
+    ...(await conv2dBackwardWeight(gpu, shape, inputBuffer, gradOutputBuffer, {
+      buffer: grads,
+      offset: weightOffset,
+      size: n.weight * 4,
+    }, { buffer: grads, offset: biasOffset, size: n.bias * 4 })),
   ]);
   const what = `seed=${seed}`;
-  assertClose(await readF32(gpu, output, n.output), conv2dForwardReference(shape, input, weight, bias, true), `forward ${what}`);
-  assertClose(await readF32(gpu, gradInput, n.input), conv2dBackwardInputReference(shape, gradOutput, weight), `gradInput ${what}`);
+  assertClose(
+    await readF32(gpu, output, n.output),
+    conv2dForwardReference(shape, input, weight, bias, true),
+    `forward ${what}`,
+  );
+  assertClose(
+    await readF32(gpu, gradInput, n.input),
+    conv2dBackwardInputReference(shape, gradOutput, weight),
+    `gradInput ${what}`,
+  );
   const expected = conv2dBackwardWeightReference(shape, input, gradOutput);
   const flat = await readU32(gpu, grads, flatWords);
   const flatF32 = new Float32Array(flat.buffer);
-  assertClose(flatF32.subarray(weightOffset / 4, weightOffset / 4 + n.weight), expected.gradWeight, `gradWeight ${what}`);
+  assertClose(
+    flatF32.subarray(weightOffset / 4, weightOffset / 4 + n.weight),
+    expected.gradWeight,
+    `gradWeight ${what}`,
+  );
   assertClose(flatF32.subarray(biasOffset / 4, biasOffset / 4 + n.bias), expected.gradBias, `gradBias ${what}`);
   const written = (i: number) =>
     (i >= weightOffset / 4 && i < weightOffset / 4 + n.weight) || (i >= biasOffset / 4 && i < biasOffset / 4 + n.bias);
   for (let i = 0; i < flatWords; i++) {
-    if (!written(i) && flat[i] !== POISON_BITS) assert.unreachable(`grads word ${i} outside the gradient ranges was written`);
+    if (!written(i) && flat[i] !== POISON_BITS) {
+      assert.unreachable(`grads word ${i} outside the gradient ranges was written`);
+    }
   }
   const outputTail = await readU32(gpu, output, 16, n.output * 4);
   const gradInputTail = await readU32(gpu, gradInput, 16, n.input * 4);
@@ -273,7 +388,9 @@ test('bad shapes and short buffers are rejected with a message naming the proble
   const shape: Conv2dShape = { batch: 1, inChannels: 1, height: 4, width: 4, outChannels: 1, kernelH: 5, kernelW: 5 };
   assert.match(await errorOf(() => conv2dForward(gpu, shape, {}, small, small, small, small)), /does not fit/);
   assert.match(
-    await errorOf(() => conv2dForward(gpu, { ...shape, kernelH: 3, kernelW: 3, stride: 0 }, {}, small, small, small, small)),
+    await errorOf(() =>
+      conv2dForward(gpu, { ...shape, kernelH: 3, kernelW: 3, stride: 0 }, {}, small, small, small, small)
+    ),
     /stride must be a positive integer/,
   );
   assert.match(
@@ -281,7 +398,17 @@ test('bad shapes and short buffers are rejected with a message naming the proble
     /gradOutput needs 16 words/,
   );
   assert.match(
-    await errorOf(() => conv2dForward(gpu, { ...shape, kernelH: 3, kernelW: 3 }, { tiles: { channelBlock: 9 } }, small, small, small, small)),
+    await errorOf(() =>
+      conv2dForward(
+        gpu,
+        { ...shape, kernelH: 3, kernelW: 3 },
+        { tiles: { channelBlock: 9 } },
+        small,
+        small,
+        small,
+        small,
+      )
+    ),
     /channelBlock must be an integer in 1\.\.8, got 9/,
   );
   small.destroy();

@@ -14,14 +14,23 @@ import { f32Buffer } from '../helpers/gpu.ts';
 
 const test = suite('dropout');
 
-test('Philox4x32-10 reference gives Random123\'s known answers', () => {
+test("Philox4x32-10 reference gives Random123's known answers", () => {
   const hex = (words: number[]) => words.map((w) => w.toString(16).padStart(8, '0')).join(' ');
   assert.is(hex(philox4x32([0, 0, 0, 0], [0, 0])), '6627e8d5 e169c58d bc57ac4c 9b00dbd8');
-  assert.is(hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])), '408f276d 41c83b0e a20bc7c6 6d5451fd');
-  assert.is(hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])), 'd16cfe09 94fdcceb 5001e420 24126ea1');
+  assert.is(
+    hex(philox4x32([0xffffffff, 0xffffffff, 0xffffffff, 0xffffffff], [0xffffffff, 0xffffffff])),
+    '408f276d 41c83b0e a20bc7c6 6d5451fd',
+  );
+  assert.is(
+    hex(philox4x32([0x243f6a88, 0x85a308d3, 0x13198a2e, 0x03707344], [0xa4093822, 0x299f31d0])),
+    'd16cfe09 94fdcceb 5001e420 24126ea1',
+  );
 });
 
-const CASES: [number, number][] = [[1, 0.5], [5, 0.1], [63, 0.25], [64 * 128 + 3, 0.5], [3 * 16 * 14 * 14, 0.2], [100, 0]];
+const CASES: [number, number][] = [[1, 0.5], [5, 0.1], [63, 0.25], [64 * 128 + 3, 0.5], [3 * 16 * 14 * 14, 0.2], [
+  100,
+  0,
+]];
 
 for (const [count, p] of CASES) {
   test(`forward and backward match the reference bit for bit: ${count} elements, p ${p}`, async () => {
@@ -41,8 +50,11 @@ for (const [count, p] of CASES) {
         ...(await dropoutForward(gpu, count, { p, salt }, uniforms(gpu, seed, step), b.x, b.y, b.mask)),
         ...(await dropoutBackward(gpu, count, b.gy, b.mask, b.gx)),
       ],
-      expected: { y: Float32Array.from(dropoutApplyReference(x, mask)), mask: Float32Array.from(mask),
-        gx: Float32Array.from(dropoutApplyReference(gy, mask)) },
+      expected: {
+        y: Float32Array.from(dropoutApplyReference(x, mask)),
+        mask: Float32Array.from(mask),
+        gx: Float32Array.from(dropoutApplyReference(gy, mask)),
+      },
       tolerance: 'exact',
     });
   });
@@ -56,7 +68,10 @@ test('keeps about 1 - p; masks differ between steps and layers', () => {
   const b = dropoutMaskReference(count, { p: 0.3, seed: 1, step: 2, salt: 0 });
   const c = dropoutMaskReference(count, { p: 0.3, seed: 1, step: 1, salt: 1 });
   const same = (u: Float64Array, v: Float64Array) => u.filter((x, i) => (x !== 0) === (v[i] !== 0)).length / count;
-  assert.ok(same(a, b) < 0.65 && same(a, c) < 0.65, 'masks of other steps or layers look independent (agreement ~0.58)');
+  assert.ok(
+    same(a, b) < 0.65 && same(a, c) < 0.65,
+    'masks of other steps or layers look independent (agreement ~0.58)',
+  );
 });
 
 test('the backward is the derivative of the forward for a fixed mask (finite differences)', () => {

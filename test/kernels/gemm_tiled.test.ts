@@ -19,14 +19,20 @@ const test = suite('gemm_tiled');
 
 const describe = (s: MatmulShape) => `${s.m}x${s.n}x${s.k}${s.transposeA ? ' Aᵀ' : ''}${s.transposeB ? ' Bᵀ' : ''}`;
 
-interface Options { bias?: boolean; relu?: boolean; reluMask?: boolean }
+interface Options {
+  bias?: boolean;
+  relu?: boolean;
+  reluMask?: boolean;
+}
 
 /** Random operands for `shape` and the reference of C with `options`. */
 function caseOf(shape: MatmulShape, options: Options, seed: number) {
   const rng = new Rng(seed);
   const count = shape.m * shape.n;
   const inputs = {
-    a: rng.f32(shape.m * shape.k), b: rng.f32(shape.k * shape.n), bias: rng.f32(shape.n),
+    a: rng.f32(shape.m * shape.k),
+    b: rng.f32(shape.k * shape.n),
+    bias: rng.f32(shape.n),
     mask: Float32Array.from({ length: count }, () => Math.max(0, rng.uniform(-1, 1))),
   };
   inputs.mask[count >> 1] = NaN;
@@ -40,15 +46,32 @@ function caseOf(shape: MatmulShape, options: Options, seed: number) {
   return { inputs, expected };
 }
 
-async function check(shape: MatmulShape, tiles: GemmTiles | undefined, options: Options, seed: number): Promise<Float32Array> {
+async function check(
+  shape: MatmulShape,
+  tiles: GemmTiles | undefined,
+  options: Options,
+  seed: number,
+): Promise<Float32Array> {
   const gpu = await sharedGpu();
   const { inputs, expected } = caseOf(shape, options, seed);
   const out = await checkKernel(gpu, {
     what: `${describe(shape)} ${JSON.stringify(options)} tiles ${JSON.stringify(tiles)} seed=${seed}`,
-    inputs, outputs: { c: shape.m * shape.n },
-    dispatch: (b) => gemmTiled(gpu, shape, {
-      bias: options.bias ? b.bias : undefined, relu: options.relu, reluMask: options.reluMask ? b.mask : undefined, tiles,
-    }, b.a, b.b, b.c),
+    inputs,
+    outputs: { c: shape.m * shape.n },
+    dispatch: (b) =>
+      gemmTiled(
+        gpu,
+        shape,
+        {
+          bias: options.bias ? b.bias : undefined,
+          relu: options.relu,
+          reluMask: options.reluMask ? b.mask : undefined,
+          tiles,
+        },
+        b.a,
+        b.b,
+        b.c,
+      ),
     expected: { c: expected },
     tolerance: 1e-5,
   });
@@ -89,14 +112,16 @@ test('odd shapes and batch 1, each with a seeded sample of the candidates (seed 
   }
 });
 
-test('default tiles of each class of device, digit\'s shapes', async () => {
+test("default tiles of each class of device, digit's shapes", async () => {
   const seed = testSeed();
   for (const kind of ['cpu-driver', 'integrated-gpu', 'discrete-gpu'] as const) {
-    for (const s of [DIGIT_SHAPES[0], DIGIT_SHAPES[3]]) await check(s, defaultGemmTiles(kind, s.m, s.n, s.k), { bias: true }, seed);
+    for (const s of [DIGIT_SHAPES[0], DIGIT_SHAPES[3]]) {
+      await check(s, defaultGemmTiles(kind, s.m, s.n, s.k), { bias: true }, seed);
+    }
   }
 });
 
-test('bit for bit the buffer kernel\'s results (same summation order), and the same on every run', async () => {
+test("bit for bit the buffer kernel's results (same summation order), and the same on every run", async () => {
   const gpu = await sharedGpu();
   const seed = testSeed();
   for (const shape of [DIGIT_SHAPES[0], DIGIT_SHAPES[2], ODD_SHAPES[2]]) {
@@ -126,8 +151,15 @@ test('tiles the kernel cannot run are refused with the reason', async () => {
   const buf = f32Buffer(gpu, 'x', new Float32Array(16));
   try {
     const shape = { m: 2, n: 2, k: 2 };
-    await assertRejects(() => gemmTiled(gpu, shape, { tiles: { tileM: 256, tileN: 16, tileK: 8, threadM: 4, threadN: 4 } }, buf, buf, buf), /at most 128/);
-    await assertRejects(() => gemmTiled(gpu, shape, { tiles: { tileM: 30, tileN: 16, tileK: 8, threadM: 4, threadN: 4 } }, buf, buf, buf), /multiple of threadM/);
+    await assertRejects(
+      () =>
+        gemmTiled(gpu, shape, { tiles: { tileM: 256, tileN: 16, tileK: 8, threadM: 4, threadN: 4 } }, buf, buf, buf),
+      /at most 128/,
+    );
+    await assertRejects(
+      () => gemmTiled(gpu, shape, { tiles: { tileM: 30, tileN: 16, tileK: 8, threadM: 4, threadN: 4 } }, buf, buf, buf),
+      /multiple of threadM/,
+    );
     await assertRejects(() => gemmTiled(gpu, { m: 8, n: 8, k: 8 }, {}, buf, buf, buf), /A needs 64 words/);
   } finally {
     buf.destroy();

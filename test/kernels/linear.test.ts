@@ -1,11 +1,16 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { linearBackwardInput, linearBackwardWeight, linearForward, type LinearShape } from '../../src/kernels/linear.ts';
+import {
+  linearBackwardInput,
+  linearBackwardWeight,
+  linearForward,
+  type LinearShape,
+} from '../../src/kernels/linear.ts';
 import { linearBackwardReference, linearForwardReference } from '../../src/reference/linear.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, numericGradient, testSeed } from '../helpers/compare.ts';
 
 const test = suite('linear');
 
@@ -54,7 +59,11 @@ for (const shape of SHAPES) {
       const output = poisonedBuffer(gpu, 'y', shape.batch * shape.outFeatures);
       submitDispatches(gpu, await linearForward(gpu, shape, { relu }, buffers[0], buffers[1], buffers[2], output));
       const actual = await readF32(gpu, output, shape.batch * shape.outFeatures);
-      assertClose(actual, linearForwardReference(shape, x, w, b, relu), `forward relu=${relu} ${describe(shape)} seed=${seed}`);
+      assertClose(
+        actual,
+        linearForwardReference(shape, x, w, b, relu),
+        `forward relu=${relu} ${describe(shape)} seed=${seed}`,
+      );
       for (const buffer of [...buffers, output]) buffer.destroy();
     });
   }
@@ -65,7 +74,11 @@ for (const shape of SHAPES) {
     const gpu = await sharedGpu();
     const { batch, inFeatures, outFeatures } = shape;
     const { seed, x, w, gradOutput } = randomInputs(shape);
-    const [xBuffer, wBuffer, gBuffer] = [f32Buffer(gpu, 'x', x), f32Buffer(gpu, 'w', w), f32Buffer(gpu, 'gradOutput', gradOutput)];
+    const [xBuffer, wBuffer, gBuffer] = [
+      f32Buffer(gpu, 'x', x),
+      f32Buffer(gpu, 'w', w),
+      f32Buffer(gpu, 'gradOutput', gradOutput),
+    ];
     // Poisoned outputs: the kernels must overwrite every element (no accumulation into old values).
     const gradInput = poisonedBuffer(gpu, 'gradInput', batch * inFeatures);
     const gradWeight = poisonedBuffer(gpu, 'gradWeight', outFeatures * inFeatures);
@@ -99,15 +112,24 @@ test('parameters and gradients may be 256-byte-aligned ranges of one flat buffer
   const output = poisonedBuffer(gpu, 'y', shape.batch * shape.outFeatures);
   submitDispatches(gpu, [
     ...(await linearForward(gpu, shape, {}, xBuffer, weight, bias, output)),
-    ...(await linearBackwardWeight(gpu, shape, xBuffer, gBuffer, { buffer: grads, offset: 0, size: 4 * w.length },
-      { buffer: grads, offset: 256, size: 4 * b.length })),
+    ...(await linearBackwardWeight(gpu, shape, xBuffer, gBuffer, { buffer: grads, offset: 0, size: 4 * w.length }, {
+      buffer: grads,
+      offset: 256,
+      size: 4 * b.length,
+    })),
   ]);
-  assertClose(await readF32(gpu, output, shape.batch * shape.outFeatures), linearForwardReference(shape, x, w, b), `forward seed=${seed}`);
+  assertClose(
+    await readF32(gpu, output, shape.batch * shape.outFeatures),
+    linearForwardReference(shape, x, w, b),
+    `forward seed=${seed}`,
+  );
   const allGrads = await readF32(gpu, grads, 128);
   const expected = linearBackwardReference(shape, x, w, gradOutput);
   assertClose(allGrads.subarray(0, w.length), expected.gradWeight, `gradWeight seed=${seed}`);
   assertClose(allGrads.subarray(64, 64 + b.length), expected.gradBias, `gradBias seed=${seed}`);
-  for (const i of [w.length, 63, 64 + b.length, 127]) assert.ok(Number.isNaN(allGrads[i]), `gradient element ${i} outside its range was written`);
+  for (const i of [w.length, 63, 64 + b.length, 127]) {
+    assert.ok(Number.isNaN(allGrads[i]), `gradient element ${i} outside its range was written`);
+  }
   for (const buffer of [params, grads, xBuffer, gBuffer, output]) buffer.destroy();
 });
 
@@ -115,7 +137,11 @@ test('backward is bit-identical run after run', async () => {
   const gpu = await sharedGpu();
   const shape = { batch: 64, inFeatures: 500, outFeatures: 10 };
   const { x, w, gradOutput } = randomInputs(shape);
-  const [xBuffer, wBuffer, gBuffer] = [f32Buffer(gpu, 'x', x), f32Buffer(gpu, 'w', w), f32Buffer(gpu, 'gradOutput', gradOutput)];
+  const [xBuffer, wBuffer, gBuffer] = [
+    f32Buffer(gpu, 'x', x),
+    f32Buffer(gpu, 'w', w),
+    f32Buffer(gpu, 'gradOutput', gradOutput),
+  ];
   const results: Uint32Array[][] = [];
   for (let run = 0; run < 2; run++) {
     const gradInput = poisonedBuffer(gpu, 'gradInput', x.length);
@@ -125,8 +151,11 @@ test('backward is bit-identical run after run', async () => {
       ...(await linearBackwardInput(gpu, shape, gBuffer, wBuffer, gradInput)),
       ...(await linearBackwardWeight(gpu, shape, xBuffer, gBuffer, gradWeight, gradBias)),
     ]);
-    results.push([await readU32(gpu, gradInput, x.length), await readU32(gpu, gradWeight, w.length),
-      await readU32(gpu, gradBias, shape.outFeatures)]);
+    results.push([
+      await readU32(gpu, gradInput, x.length),
+      await readU32(gpu, gradWeight, w.length),
+      await readU32(gpu, gradBias, shape.outFeatures),
+    ]);
     for (const buffer of [gradInput, gradWeight, gradBias]) buffer.destroy();
   }
   ['gradInput', 'gradWeight', 'gradBias'].forEach((name, i) => assertExactlyEqual(results[1][i], results[0][i], name));

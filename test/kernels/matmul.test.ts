@@ -45,15 +45,24 @@ async function runMatmul(shape: MatmulShape, options: RunOptions = {}): Promise<
   mask[count >> 1] = NaN;
   const maskBuffer = f32Buffer(gpu, 'relu output', mask);
   const cBuffer = poisonedBuffer(gpu, 'c', count + 8);
-  const dispatches = await matmul(gpu, shape, {
-    bias: options.bias ? biasBuffer : undefined,
-    relu: options.relu,
-    reluMask: options.reluMask ? maskBuffer : undefined,
-    tiles: options.tiles,
-  }, aBuffer, bBuffer, cBuffer);
+  const dispatches = await matmul(
+    gpu,
+    shape,
+    {
+      bias: options.bias ? biasBuffer : undefined,
+      relu: options.relu,
+      reluMask: options.reluMask ? maskBuffer : undefined,
+      tiles: options.tiles,
+    },
+    aBuffer,
+    bBuffer,
+    cBuffer,
+  );
   submitDispatches(gpu, dispatches);
   const all = await readF32(gpu, cBuffer, count + 8);
-  for (let i = count; i < count + 8; i++) assert.ok(Number.isNaN(all[i]), `${describe(shape)}: element ${i} past C was written`);
+  for (let i = count; i < count + 8; i++) {
+    assert.ok(Number.isNaN(all[i]), `${describe(shape)}: element ${i} past C was written`);
+  }
   let expected = matmulReference(shape, a, b);
   if (options.bias || options.relu) {
     for (let i = 0; i < count; i++) {
@@ -86,24 +95,28 @@ for (const [m, n, k] of [[1, 1, 1], [7, 13, 5], [33, 65, 17]]) {
 }
 
 test('k = 1, a single row, a single column', async () => {
-  for (const shape of [
-    { m: 2, n: 3, k: 1 },
-    { m: 2, n: 3, k: 1, transposeA: true, transposeB: true },
-    { m: 1, n: 40, k: 9, transposeB: true },
-    { m: 19, n: 1, k: 23, transposeA: true },
-  ]) {
+  for (
+    const shape of [
+      { m: 2, n: 3, k: 1 },
+      { m: 2, n: 3, k: 1, transposeA: true, transposeB: true },
+      { m: 1, n: 40, k: 9, transposeB: true },
+      { m: 19, n: 1, k: 23, transposeA: true },
+    ]
+  ) {
     const { actual, expected, what } = await runMatmul(shape);
     assertClose(actual, expected, what);
   }
 });
 
 // Blocks that do not divide the shape, one invocation per workgroup, the biggest block.
-for (const [tiles, transposes] of [
-  [{ rows: 3, columns: 5, workgroup: 7 }, TRANSPOSES],
-  [{ rows: 1, columns: 1, workgroup: 1 }, [[true, true]]],
-  [{ rows: 32, columns: 16, workgroup: 64 }, [[false, true]]],
-  [{ rows: 25, columns: 2, workgroup: 3 }, [[true, false]]],
-] as const) {
+for (
+  const [tiles, transposes] of [
+    [{ rows: 3, columns: 5, workgroup: 7 }, TRANSPOSES],
+    [{ rows: 1, columns: 1, workgroup: 1 }, [[true, true]]],
+    [{ rows: 32, columns: 16, workgroup: 64 }, [[false, true]]],
+    [{ rows: 25, columns: 2, workgroup: 3 }, [[true, false]]],
+  ] as const
+) {
   for (const [transposeA, transposeB] of transposes) {
     const shape = { m: 37, n: 29, k: 11, transposeA, transposeB };
     test(`${describe(shape, tiles)} matches the reference`, async () => {
@@ -129,12 +142,14 @@ test('fused bias and ReLU, and the fused ReLU-backward mask', async () => {
 });
 
 // The MNIST fc1 layer (2000 -> 500, batch 64): forward, gradient w.r.t. input, gradient w.r.t. weight.
-for (const shape of [
-  { m: 64, n: 500, k: 2000, transposeB: true },
-  { m: 64, n: 2000, k: 500 },
-  { m: 500, n: 2000, k: 64, transposeA: true },
-  { m: 1, n: 500, k: 2000, transposeB: true },
-]) {
+for (
+  const shape of [
+    { m: 64, n: 500, k: 2000, transposeB: true },
+    { m: 64, n: 2000, k: 500 },
+    { m: 500, n: 2000, k: 64, transposeA: true },
+    { m: 1, n: 500, k: 2000, transposeB: true },
+  ]
+) {
   test(`MNIST shape ${describe(shape)}`, async () => {
     const { actual, expected, what } = await runMatmul(shape, { bias: shape.transposeB, relu: shape.transposeB });
     assertClose(actual, expected, what);
@@ -174,12 +189,20 @@ test('operands may be ranges of larger buffers', async () => {
   const aBuffer = f32Buffer(gpu, 'a', a);
   const flatBuffer = f32Buffer(gpu, 'flat', flat);
   const out = poisonedBuffer(gpu, 'out', 64 + shape.m * shape.n + 8);
-  submitDispatches(gpu, await matmul(gpu, shape, { bias: { buffer: flatBuffer, offset: 512, size: 4 * shape.n } }, aBuffer,
-    { buffer: flatBuffer, offset: 256, size: 4 * b.length }, { buffer: out, offset: 256, size: 4 * shape.m * shape.n }));
+  submitDispatches(
+    gpu,
+    await matmul(gpu, shape, { bias: { buffer: flatBuffer, offset: 512, size: 4 * shape.n } }, aBuffer, {
+      buffer: flatBuffer,
+      offset: 256,
+      size: 4 * b.length,
+    }, { buffer: out, offset: 256, size: 4 * shape.m * shape.n }),
+  );
   const all = await readF32(gpu, out, 64 + shape.m * shape.n + 8);
   const expected = matmulReference(shape, a, b).map((v, i) => v + bias[i % shape.n]);
   assertClose(all.subarray(64, 64 + shape.m * shape.n), expected, `ranges seed=${seed}`);
-  for (const i of [0, 63, 64 + shape.m * shape.n]) assert.ok(Number.isNaN(all[i]), `element ${i} outside the range was written`);
+  for (const i of [0, 63, 64 + shape.m * shape.n]) {
+    assert.ok(Number.isNaN(all[i]), `element ${i} outside the range was written`);
+  }
   for (const buffer of [aBuffer, flatBuffer, out]) buffer.destroy();
 });
 

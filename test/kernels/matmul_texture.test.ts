@@ -81,17 +81,19 @@ async function check(c: Case): Promise<void> {
 }
 
 // k not a multiple of 4 (zero padding), blocks that do not divide the shape, single rows and columns.
-for (const c of [
-  { m: 1, n: 1, k: 1, bias: true },
-  { m: 7, n: 13, k: 5, bias: true, relu: true },
-  { m: 33, n: 65, k: 18 },
-  { m: 37, n: 29, k: 11, bias: true, tiles: { rows: 3, columns: 5, workgroup: 7 } },
-  { m: 5, n: 40, k: 9, tiles: { rows: 1, columns: 1, workgroup: 1 } },
-  { m: 50, n: 49, k: 7, relu: true, tiles: { rows: 24, columns: 24, workgroup: 16 } },
-  { m: 3, n: 21, k: 10, bias: true, spare: 9 },
-  { m: 9, n: 31, k: 6, transposed: true },
-  { m: 20, n: 3, k: 13, transposed: true, spare: 5 },
-] satisfies Case[]) {
+for (
+  const c of [
+    { m: 1, n: 1, k: 1, bias: true },
+    { m: 7, n: 13, k: 5, bias: true, relu: true },
+    { m: 33, n: 65, k: 18 },
+    { m: 37, n: 29, k: 11, bias: true, tiles: { rows: 3, columns: 5, workgroup: 7 } },
+    { m: 5, n: 40, k: 9, tiles: { rows: 1, columns: 1, workgroup: 1 } },
+    { m: 50, n: 49, k: 7, relu: true, tiles: { rows: 24, columns: 24, workgroup: 16 } },
+    { m: 3, n: 21, k: 10, bias: true, spare: 9 },
+    { m: 9, n: 31, k: 6, transposed: true },
+    { m: 20, n: 3, k: 13, transposed: true, spare: 5 },
+  ] satisfies Case[]
+) {
   test(`${describe(c)} matches the reference and the buffer kernel`, () => check(c));
 }
 
@@ -111,11 +113,15 @@ test('rejects bad shapes, tiles and textures with a clear message', async () => 
   const bias = f32Buffer(gpu, 'bias', new Float32Array(8));
   const a = createPackedMatrix(gpu, 'a', 4, 8);
   const c = poisonedBuffer(gpu, 'c', 16);
-  const run = (shape: { m: number; n: number; k: number }, tiles?: MatmulTiles) => matmulTexture(gpu, shape, { bias, tiles }, a, a, c);
+  const run = (shape: { m: number; n: number; k: number }, tiles?: MatmulTiles) =>
+    matmulTexture(gpu, shape, { bias, tiles }, a, a, c);
   await assertRejects(() => run({ m: 0, n: 1, k: 1 }), /m must be a positive integer/);
   await assertRejects(() => run({ m: 5, n: 1, k: 8 }), /5 rows of 8 do not fit "a" \(4 rows of 8\)/);
   await assertRejects(() => run({ m: 1, n: 1, k: 9 }), /1 rows of 9 do not fit "a"/);
-  await assertRejects(() => run({ m: 1, n: 1, k: 1 }, { ...DEFAULT_TEXTURE_MATMUL_TILES, rows: 25 }), /rows must be 1\.\.24/);
+  await assertRejects(
+    () => run({ m: 1, n: 1, k: 1 }, { ...DEFAULT_TEXTURE_MATMUL_TILES, rows: 25 }),
+    /rows must be 1\.\.24/,
+  );
   await assertRejects(() => packMatrix(gpu, { rows: 2, k: 0 }, bias, a), /k must be a positive integer/);
   for (const x of [bias, c]) x.destroy();
   a.texture.destroy();

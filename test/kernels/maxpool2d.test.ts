@@ -1,13 +1,18 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { maxPool2dBackward, maxPool2dForward, maxPool2dOutputSize, type MaxPool2dShape } from '../../src/kernels/maxpool2d.ts';
+import {
+  maxPool2dBackward,
+  maxPool2dForward,
+  maxPool2dOutputSize,
+  type MaxPool2dShape,
+} from '../../src/kernels/maxpool2d.ts';
 import { maxPool2dBackwardReference, maxPool2dForwardReference } from '../../src/reference/maxpool2d.ts';
 import { reluBackwardReference } from '../../src/reference/relu.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, assertRejects, numericGradient, testSeed } from '../helpers/compare.ts';
 
 const test = suite('maxpool2d');
 
@@ -22,10 +27,24 @@ const SHAPES: [string, MaxPool2dShape][] = [
   ['3x3 windows, stride 3 over 13x13', { batch: 5, channels: 3, height: 13, width: 13, kernel: 3 }],
   ['window the size of the input', { batch: 2, channels: 3, height: 5, width: 5, kernel: 5 }],
   ['1x1 windows, stride 2', { batch: 1, channels: 2, height: 5, width: 6, kernel: 1, stride: 2 }],
-  ['2x2 windows, stride 3: gaps between windows', { batch: 2, channels: 3, height: 8, width: 10, kernel: 2, stride: 3 }],
+  ['2x2 windows, stride 3: gaps between windows', {
+    batch: 2,
+    channels: 3,
+    height: 8,
+    width: 10,
+    kernel: 2,
+    stride: 3,
+  }],
   // 5 windows per row split into blocks of 3 and 2 adjacent windows per invocation.
   ['5 windows per row, a partial block', { batch: 2, channels: 3, height: 6, width: 11, kernel: 2 }],
-  ['5 overlapping windows per row, a partial block', { batch: 2, channels: 2, height: 9, width: 11, kernel: 3, stride: 2 }],
+  ['5 overlapping windows per row, a partial block', {
+    batch: 2,
+    channels: 2,
+    height: 9,
+    width: 11,
+    kernel: 3,
+    stride: 2,
+  }],
 ];
 
 const sizes = (shape: MaxPool2dShape) => {
@@ -49,7 +68,13 @@ async function forward(gpu: Gpu, shape: MaxPool2dShape, x: Float32Array) {
 }
 
 /** With `reluOutput`, the fused ReLU mask is applied too. */
-async function backward(gpu: Gpu, shape: MaxPool2dShape, g: Float32Array, argmaxValues: Uint32Array, reluOutput?: Float32Array) {
+async function backward(
+  gpu: Gpu,
+  shape: MaxPool2dShape,
+  g: Float32Array,
+  argmaxValues: Uint32Array,
+  reluOutput?: Float32Array,
+) {
   const { inCount } = sizes(shape);
   const gradOutput = f32Buffer(gpu, 'pool gradOutput', g);
   const argmax = u32Buffer(gpu, 'pool argmax', argmaxValues);
@@ -138,9 +163,15 @@ test('backward is bit-identical run after run with overlapping windows', async (
 });
 
 test('output size is floor mode without padding, as PyTorch', () => {
-  assert.equal(maxPool2dOutputSize({ batch: 1, channels: 1, height: 24, width: 24, kernel: 2 }), { outH: 12, outW: 12 });
+  assert.equal(maxPool2dOutputSize({ batch: 1, channels: 1, height: 24, width: 24, kernel: 2 }), {
+    outH: 12,
+    outW: 12,
+  });
   assert.equal(maxPool2dOutputSize({ batch: 1, channels: 1, height: 7, width: 9, kernel: 2 }), { outH: 3, outW: 4 });
-  assert.equal(maxPool2dOutputSize({ batch: 1, channels: 1, height: 11, width: 10, kernel: 3, stride: 2 }), { outH: 5, outW: 4 });
+  assert.equal(maxPool2dOutputSize({ batch: 1, channels: 1, height: 11, width: 10, kernel: 3, stride: 2 }), {
+    outH: 5,
+    outW: 4,
+  });
 });
 
 test('bad shapes and small bindings are refused with a message naming them', async () => {
@@ -162,10 +193,12 @@ test('bad shapes and small bindings are refused with a message naming them', asy
 test('the backward reference agrees with float64 finite differences', () => {
   const seed = testSeed();
   const rng = new Rng(seed);
-  for (const shape of [
-    { batch: 2, channels: 2, height: 5, width: 5, kernel: 2 },
-    { batch: 1, channels: 2, height: 7, width: 6, kernel: 3, stride: 2 },
-  ] as MaxPool2dShape[]) {
+  for (
+    const shape of [
+      { batch: 2, channels: 2, height: 5, width: 5, kernel: 2 },
+      { batch: 1, channels: 2, height: 7, width: 6, kernel: 3, stride: 2 },
+    ] as MaxPool2dShape[]
+  ) {
     const { inCount, outCount } = sizes(shape);
     // Distinct values spaced far beyond the step, so no perturbation changes which element wins.
     const x = rng.shuffle(Array.from({ length: inCount }, (_, i) => i * 0.01));

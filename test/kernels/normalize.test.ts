@@ -5,7 +5,7 @@ import { MNIST_MEAN, MNIST_STD, normalize } from '../../src/kernels/normalize.ts
 import { createPackedMatrix, packMatrix, texelsPerRow } from '../../src/kernels/layout.ts';
 import { normalizeReference } from '../../src/reference/normalize.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
-import { writeBuffer, createStorageBuffer } from '../../src/gpu/buffers.ts';
+import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
 import { poisonedBuffer, poisonTexture, readF32, readTexture, sharedGpu } from '../helpers/gpu.ts';
 import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
 
@@ -17,7 +17,10 @@ for (const count of [1, 3, 784, 784 * 3 + 5, 64 * 784]) {
     const gpu = await sharedGpu();
     const rng = new Rng(seed);
     const pixels = new Uint8Array(count).map(() => rng.int(256));
-    if (count > 2) { pixels[0] = 0; pixels[1] = 255; }
+    if (count > 2) {
+      pixels[0] = 0;
+      pixels[1] = 255;
+    }
     const input = createStorageBuffer(gpu, 'pixels', count);
     writeBuffer(gpu, input, pixels);
     const output = poisonedBuffer(gpu, 'normalized', count);
@@ -52,7 +55,10 @@ for (const [rows, k] of [[3 * 28, 28], [5, 13]]) {
     const input = createStorageBuffer(gpu, 'pixels', pixels.length);
     writeBuffer(gpu, input, pixels);
     const normalized = poisonedBuffer(gpu, 'normalized', pixels.length);
-    const [direct, twoStep] = [createPackedMatrix(gpu, 'direct', rows + 1, k), createPackedMatrix(gpu, 'two-step', rows + 1, k)];
+    const [direct, twoStep] = [
+      createPackedMatrix(gpu, 'direct', rows + 1, k),
+      createPackedMatrix(gpu, 'two-step', rows + 1, k),
+    ];
     for (const t of [direct, twoStep]) poisonTexture(gpu, t.texture);
     submitDispatches(gpu, [
       await packMatrix(gpu, { rows, k, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } }, input, direct),

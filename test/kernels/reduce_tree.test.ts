@@ -4,7 +4,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { reduceTree, type ReduceShape } from '../../src/kernels/reduce_tree.ts';
+import { type ReduceShape, reduceTree } from '../../src/kernels/reduce_tree.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
 import { testSeed } from '../helpers/compare.ts';
 import { assertMatches, checkKernel } from '../helpers/kernel.ts';
@@ -33,7 +33,9 @@ async function check(shape: ReduceShape, seed: number, options: { subgroups?: bo
   const gpu = await sharedGpu();
   const x = new Rng(seed).f32(shape.outer * shape.j * (shape.inner ?? 1));
   const out = await checkKernel(gpu, {
-    what: `${JSON.stringify(shape)} ${JSON.stringify(options)} seed=${seed}`, inputs: { x }, outputs: { out: shape.j },
+    what: `${JSON.stringify(shape)} ${JSON.stringify(options)} seed=${seed}`,
+    inputs: { x },
+    outputs: { out: shape.j },
     dispatch: (b) => reduceTree(gpu, shape, b.x, b.out, options),
     expected: { out: reference(shape, x) },
   });
@@ -57,10 +59,17 @@ test('every workgroup size, and the same bits on every run', async () => {
 test('subgroups, where the device has them (else the plain tree: the fallback)', async () => {
   const gpu = await sharedGpu();
   const seed = testSeed();
-  if (!gpu.features.has('subgroups')) console.log('  (no subgroups feature on this device: reduceTree falls back to reduce_tree.wgsl)');
+  if (!gpu.features.has('subgroups')) {
+    console.log('  (no subgroups feature on this device: reduceTree falls back to reduce_tree.wgsl)');
+  }
   for (const shape of SHAPES) {
     const first = await check(shape, seed, { subgroups: true });
-    assertMatches(await check(shape, seed, { subgroups: true }), first, `${JSON.stringify(shape)} subgroups, second run`, 'exact');
+    assertMatches(
+      await check(shape, seed, { subgroups: true }),
+      first,
+      `${JSON.stringify(shape)} subgroups, second run`,
+      'exact',
+    );
   }
 });
 
@@ -68,7 +77,13 @@ test('a workgroup size that is no power of two is refused', async () => {
   const gpu = await sharedGpu();
   let message = '';
   try {
-    await reduceTree(gpu, { outer: 2, j: 2 }, gpu.device.createBuffer({ size: 16, usage: 0x80 }), gpu.device.createBuffer({ size: 16, usage: 0x80 }), { workgroup: 48 });
+    await reduceTree(
+      gpu,
+      { outer: 2, j: 2 },
+      gpu.device.createBuffer({ size: 16, usage: 0x80 }),
+      gpu.device.createBuffer({ size: 16, usage: 0x80 }),
+      { workgroup: 48 },
+    );
   } catch (err) {
     message = (err as Error).message;
   }

@@ -5,8 +5,8 @@ import { reluBackward, reluForward } from '../../src/kernels/relu.ts';
 import { reluBackwardReference, reluForwardReference } from '../../src/reference/relu.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { createStorageBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
-import { f32Buffer, poisonedBuffer, POISON_BITS, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
-import { assertClose, assertExactlyEqual, testSeed, numericGradient } from '../helpers/compare.ts';
+import { f32Buffer, POISON_BITS, poisonedBuffer, readF32, readU32, sharedGpu } from '../helpers/gpu.ts';
+import { assertClose, assertExactlyEqual, numericGradient, testSeed } from '../helpers/compare.ts';
 
 const test = suite('relu');
 
@@ -29,7 +29,11 @@ for (const count of COUNTS) {
     const input = f32Buffer(gpu, 'relu input', x);
     const output = poisonedBuffer(gpu, 'relu output', count + 5);
     submitDispatches(gpu, await reluForward(gpu, count, input, output));
-    assertExactlyEqual(await readF32(gpu, output, count), reluForwardReference(x), `relu forward count=${count} seed=${seed}`);
+    assertExactlyEqual(
+      await readF32(gpu, output, count),
+      reluForwardReference(x),
+      `relu forward count=${count} seed=${seed}`,
+    );
     const past = await readU32(gpu, output, 5, count * 4);
     for (const bits of past) assert.is(bits, POISON_BITS, 'an element past count was written');
     input.destroy();
@@ -46,7 +50,11 @@ for (const count of COUNTS) {
     const grad = f32Buffer(gpu, 'relu grad', g);
     submitDispatches(gpu, await reluBackward(gpu, count, output, grad));
     const actual = await readF32(gpu, grad, count + 5);
-    assertExactlyEqual(actual.subarray(0, count), reluBackwardReference(y, g.subarray(0, count)), `relu backward count=${count} seed=${seed}`);
+    assertExactlyEqual(
+      actual.subarray(0, count),
+      reluBackwardReference(y, g.subarray(0, count)),
+      `relu backward count=${count} seed=${seed}`,
+    );
     assertExactlyEqual(actual.subarray(count), g.subarray(count), 'gradient past count changed');
     output.destroy();
     grad.destroy();
@@ -61,7 +69,10 @@ test('NaN passes through forward and backward, as in PyTorch', async () => {
   const grad = f32Buffer(gpu, 'relu grad', [1, 2, 3, 4]);
   submitDispatches(gpu, [...(await reluForward(gpu, 4, input, output)), ...(await reluBackward(gpu, 4, output, grad))]);
   const y = await readU32(gpu, output, 4);
-  assert.ok((y[0] & 0x7fffffff) > 0x7f800000 && y[0] !== POISON_BITS, `relu(NaN) should be a NaN, got bits ${y[0].toString(16)}`);
+  assert.ok(
+    (y[0] & 0x7fffffff) > 0x7f800000 && y[0] !== POISON_BITS,
+    `relu(NaN) should be a NaN, got bits ${y[0].toString(16)}`,
+  );
   assert.equal([...(await readF32(gpu, output, 4)).subarray(1, 3)], [0, 2]);
   assert.equal([...(await readF32(gpu, grad, 4))], [1, 0, 3, 4]);
   for (const b of [input, output, grad]) b.destroy();
@@ -79,7 +90,11 @@ test('works on ranges of larger buffers', async () => {
   const input = { buffer: params, offset: 256, size: count * 4 };
   const output = { buffer: activationsOut, offset: 512, size: count * 4 };
   submitDispatches(gpu, await reluForward(gpu, count, input, output));
-  assertExactlyEqual(await readF32(gpu, activationsOut, count, 512), reluForwardReference(x), `relu on ranges seed=${seed}`);
+  assertExactlyEqual(
+    await readF32(gpu, activationsOut, count, 512),
+    reluForwardReference(x),
+    `relu on ranges seed=${seed}`,
+  );
   for (const bits of await readU32(gpu, activationsOut, 128)) assert.is(bits, POISON_BITS, 'written before the range');
   params.destroy();
   activationsOut.destroy();

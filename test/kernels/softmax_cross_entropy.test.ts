@@ -1,7 +1,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Rng } from '../../src/util/random.ts';
-import { logSoftmax, lossStats, softmaxCrossEntropy, type LossShape } from '../../src/kernels/softmax_cross_entropy.ts';
+import { logSoftmax, type LossShape, lossStats, softmaxCrossEntropy } from '../../src/kernels/softmax_cross_entropy.ts';
 import {
   logSoftmaxReference,
   lossStatsReference,
@@ -10,7 +10,14 @@ import {
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
 import { f32Buffer, poisonedBuffer, readF32, readU32, sharedGpu, u32Buffer } from '../helpers/gpu.ts';
-import { asF32, assertClose, assertExactlyEqual, testSeed, assertRejects, numericGradient } from '../helpers/compare.ts';
+import {
+  asF32,
+  assertClose,
+  assertExactlyEqual,
+  assertRejects,
+  numericGradient,
+  testSeed,
+} from '../helpers/compare.ts';
 
 const test = suite('softmax_cross_entropy');
 
@@ -23,7 +30,10 @@ const SHAPES: LossShape[] = [
   { batch: 7, classes: 37 },
 ];
 
-interface Inputs { logits: Float32Array; labels: Uint32Array }
+interface Inputs {
+  logits: Float32Array;
+  labels: Uint32Array;
+}
 
 function randomInputs(rng: Rng, { batch, classes }: LossShape, kind: 'normal' | 'ties' | 'large'): Inputs {
   const logits = new Float32Array(batch * classes);
@@ -41,7 +51,10 @@ async function runLoss(gpu: Gpu, shape: LossShape, { logits, labels }: Inputs, l
   const grad = poisonedBuffer(gpu, 'gradLogits', batch * classes);
   const loss = poisonedBuffer(gpu, 'sampleLoss', batch);
   const predictions = poisonedBuffer(gpu, 'predictions', batch);
-  submitDispatches(gpu, await softmaxCrossEntropy(gpu, shape, logitsBuffer, labelsBuffer, grad, loss, predictions, labelSmoothing));
+  submitDispatches(
+    gpu,
+    await softmaxCrossEntropy(gpu, shape, logitsBuffer, labelsBuffer, grad, loss, predictions, labelSmoothing),
+  );
   const result = {
     gradLogits: await readF32(gpu, grad, batch * classes),
     sampleLoss: await readF32(gpu, loss, batch),
@@ -61,9 +74,18 @@ async function runLogSoftmax(gpu: Gpu, shape: LossShape, logits: Float32Array): 
   return result;
 }
 
-async function runStats(gpu: Gpu, sampleLoss: Float32Array, predictions: Uint32Array, labels: Uint32Array): Promise<Uint32Array> {
+async function runStats(
+  gpu: Gpu,
+  sampleLoss: Float32Array,
+  predictions: Uint32Array,
+  labels: Uint32Array,
+): Promise<Uint32Array> {
   const shape = { batch: sampleLoss.length, classes: 10 };
-  const buffers = [f32Buffer(gpu, 'sampleLoss', sampleLoss), u32Buffer(gpu, 'predictions', predictions), u32Buffer(gpu, 'labels', labels)];
+  const buffers = [
+    f32Buffer(gpu, 'sampleLoss', sampleLoss),
+    u32Buffer(gpu, 'predictions', predictions),
+    u32Buffer(gpu, 'labels', labels),
+  ];
   const stats = poisonedBuffer(gpu, 'stats', 2);
   submitDispatches(gpu, await lossStats(gpu, shape, buffers[0], buffers[1], buffers[2], stats));
   const result = await readU32(gpu, stats, 2);
@@ -91,7 +113,11 @@ for (const shape of SHAPES) {
       const seed = testSeed();
       const gpu = await sharedGpu();
       const { logits } = randomInputs(new Rng(seed), shape, kind);
-      assertClose(await runLogSoftmax(gpu, shape, logits), logSoftmaxReference(shape, logits), `log-softmax ${name} seed=${seed}`);
+      assertClose(
+        await runLogSoftmax(gpu, shape, logits),
+        logSoftmaxReference(shape, logits),
+        `log-softmax ${name} seed=${seed}`,
+      );
     });
   }
 }
@@ -132,7 +158,9 @@ test('confident rows keep their tiny losses accurate (no log(1 + tiny) cancellat
   const labels = new Uint32Array([0, 2, 4]);
   const actual = await runLoss(gpu, shape, { logits, labels });
   const expected = softmaxCrossEntropyReference(shape, logits, labels);
-  for (let n = 0; n < 3; n++) assertClose([actual.sampleLoss[n]], [expected.sampleLoss[n]], `loss of row ${n} (${expected.sampleLoss[n]})`);
+  for (let n = 0; n < 3; n++) {
+    assertClose([actual.sampleLoss[n]], [expected.sampleLoss[n]], `loss of row ${n} (${expected.sampleLoss[n]})`);
+  }
 });
 
 test('argmax ties go to the first index; a NaN logit wins and poisons the loss', async () => {
@@ -164,8 +192,16 @@ test('loss and gradient are bit-identical run after run', async () => {
   const inputs = randomInputs(new Rng(seed), shape, 'normal');
   const first = await runLoss(gpu, shape, inputs);
   const second = await runLoss(gpu, shape, inputs);
-  assertExactlyEqual(new Uint32Array(second.gradLogits.buffer), new Uint32Array(first.gradLogits.buffer), `grad bits seed=${seed}`);
-  assertExactlyEqual(new Uint32Array(second.sampleLoss.buffer), new Uint32Array(first.sampleLoss.buffer), `loss bits seed=${seed}`);
+  assertExactlyEqual(
+    new Uint32Array(second.gradLogits.buffer),
+    new Uint32Array(first.gradLogits.buffer),
+    `grad bits seed=${seed}`,
+  );
+  assertExactlyEqual(
+    new Uint32Array(second.sampleLoss.buffer),
+    new Uint32Array(first.sampleLoss.buffer),
+    `loss bits seed=${seed}`,
+  );
 });
 
 for (const batch of [1, 3, 63, 64, 65, 1000, 4097]) {
@@ -244,7 +280,12 @@ test('the gradient reference agrees with float64 finite differences of the mean 
   const meanLoss = (z: number[]) =>
     softmaxCrossEntropyReference(shape, z, labels).sampleLoss.reduce((s, v) => s + v, 0) / shape.batch;
   const numeric = numericGradient(x, () => meanLoss(x), 1e-6);
-  assertClose(softmaxCrossEntropyReference(shape, x, labels).gradLogits, numeric, `gradient reference seed=${seed}`, 1e-7);
+  assertClose(
+    softmaxCrossEntropyReference(shape, x, labels).gradLogits,
+    numeric,
+    `gradient reference seed=${seed}`,
+    1e-7,
+  );
 });
 
 test.run();

@@ -7,7 +7,9 @@ import { BEST, DIGIT, FAST } from '../../src/nn/spec.ts';
 const test = suite('model file');
 
 test('the presets pass as JSON', () => {
-  for (const model of [DIGIT, FAST, BEST]) assert.equal(checkModelSpec(JSON.parse(JSON.stringify(model)), 'm.json'), model);
+  for (const model of [DIGIT, FAST, BEST]) {
+    assert.equal(checkModelSpec(JSON.parse(JSON.stringify(model)), 'm.json'), model);
+  }
 });
 
 const broken = (edit: (m: any) => void) => {
@@ -22,13 +24,34 @@ const broken = (edit: (m: any) => void) => {
 };
 
 test('errors name the layer, the field and what was expected', () => {
-  assert.is(broken((m) => (m.layers[0].kernel = '3')), 'my.json: layers[0] (conv2d) field "kernel": expected an integer >= 1, got "3"');
-  assert.is(broken((m) => delete m.layers[9].outFeatures), 'my.json: layers[9] (linear) field "outFeatures": missing; expected an integer >= 1');
-  assert.match(broken((m) => (m.layers[2].kind = 'gelu')), 'my.json: layers[2] field "kind": expected one of conv2d, relu');
-  assert.is(broken((m) => (m.layers[12].p = 1)), 'my.json: layers[12] (dropout) field "p": expected a number in [0, 1), got 1');
-  assert.match(broken((m) => (m.layers[1].momentum = 2)), 'layers[1] (batchnorm2d) field "momentum": expected a number in [0, 1]');
-  assert.match(broken((m) => (m.layers[0].kernal = 3)), 'layers[0] (conv2d) field "kernal": unknown field; conv2d takes name, outChannels, kernel');
-  assert.match(broken((m) => (m.layers[5].name = 'conv1')), 'layers[5] (batchnorm2d) field "name": "conv1" is already the name');
+  assert.is(
+    broken((m) => (m.layers[0].kernel = '3')),
+    'my.json: layers[0] (conv2d) field "kernel": expected an integer >= 1, got "3"',
+  );
+  assert.is(
+    broken((m) => delete m.layers[9].outFeatures),
+    'my.json: layers[9] (linear) field "outFeatures": missing; expected an integer >= 1',
+  );
+  assert.match(
+    broken((m) => (m.layers[2].kind = 'gelu')),
+    'my.json: layers[2] field "kind": expected one of conv2d, relu',
+  );
+  assert.is(
+    broken((m) => (m.layers[12].p = 1)),
+    'my.json: layers[12] (dropout) field "p": expected a number in [0, 1), got 1',
+  );
+  assert.match(
+    broken((m) => (m.layers[1].momentum = 2)),
+    'layers[1] (batchnorm2d) field "momentum": expected a number in [0, 1]',
+  );
+  assert.match(
+    broken((m) => (m.layers[0].kernal = 3)),
+    'layers[0] (conv2d) field "kernal": unknown field; conv2d takes name, outChannels, kernel',
+  );
+  assert.match(
+    broken((m) => (m.layers[5].name = 'conv1')),
+    'layers[5] (batchnorm2d) field "name": "conv1" is already the name',
+  );
   assert.match(broken((m) => (m.input = [1, 28])), 'field "input": expected [channels, height, width]');
   assert.match(broken((m) => m.layers.splice(8, 1)), /layers: fast layer 8 \(linear\): linear needs a flat input/);
   assert.match(broken((m) => (m.layers[1].kind = 'batchnorm1d')), /batchnorm1d needs a flat \[features\] input/);

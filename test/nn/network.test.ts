@@ -6,9 +6,9 @@ import { readF32, readU32 } from '../../src/gpu/buffers.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
 import { deviceProfile } from '../../src/gpu/profile.ts';
 import { dispatchesOf, Network } from '../../src/nn/network.ts';
-import { buildPlan, choicesOf, planNetwork, type PlanChoices } from '../../src/nn/planner.ts';
+import { buildPlan, choicesOf, type PlanChoices, planNetwork } from '../../src/nn/planner.ts';
 import { initParameters } from '../../src/nn/parameters.ts';
-import { DIGIT, FAST, shapeSize, type ModelSpec } from '../../src/nn/spec.ts';
+import { DIGIT, FAST, type ModelSpec, shapeSize } from '../../src/nn/spec.ts';
 import { dropoutMaskReference } from '../../src/reference/dropout.ts';
 import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -20,7 +20,10 @@ import { testSplit } from '../helpers/mnist.ts';
 const test = suite('network (GPU) vs CPU reference');
 
 const STRIDED: ModelSpec = {
-  name: 'strided', input: [1, 28, 28], classes: 10, layers: [
+  name: 'strided',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
     { kind: 'conv2d', name: 'conv1', outChannels: 6, kernel: 3, stride: 2, padding: 1 },
     { kind: 'maxpool2d', kernel: 3, stride: 2 },
     { kind: 'relu' },
@@ -44,14 +47,26 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
     const flat = initParameters(network.layout, seed);
     // Batch norm starting at weight 1, bias 0 would leave those gradients untested in their scale: perturb them.
     for (const slot of network.layout.slots) {
-      if (slot.init && !slot.buffer) for (let i = 0; i < slot.count; i++) flat[slot.offset + i] += rng.uniform(-0.5, 0.5);
+      if (slot.init && !slot.buffer) {
+        for (let i = 0; i < slot.count; i++) flat[slot.offset + i] += rng.uniform(-0.5, 0.5);
+      }
     }
     network.setParameters(flat);
     network.setStep(seed, 3);
     const size = network.inputSize;
     // Dropout's masks as the GPU draws them at (seed, step 3), checked bit for bit in test/kernels/dropout.test.ts.
-    const dropoutMasks = new Map(network.layers.flatMap((layer, i) => layer.spec.kind === 'dropout'
-      ? [[i, dropoutMaskReference(batch * shapeSize(layer.outShape), { p: layer.spec.p, seed, step: 3, salt: i })] as const] : []));
+    const dropoutMasks = new Map(
+      network.layers.flatMap((layer, i) =>
+        layer.spec.kind === 'dropout'
+          ? [
+            [
+              i,
+              dropoutMaskReference(batch * shapeSize(layer.outShape), { p: layer.spec.p, seed, step: 3, salt: i }),
+            ] as const,
+          ]
+          : []
+      ),
+    );
     const data = realImages ? await testSplit('train') : undefined;
     let best: { pixels: Uint8Array; labels: Uint32Array; expected: ReturnType<typeof networkReference> } | undefined;
     let draws = 0;
@@ -76,7 +91,9 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
     network.writeBatch(pixels, labels);
     const plan = await network.plan(batch);
     submitDispatches(gpu, dispatchesOf(plan.forward, plan.loss, plan.backward));
-    const what = `${model.name} batch ${batch} seed ${seed} (draw ${draws + 1}, kink margin ${expected.kinkMargin.toExponential(1)})`;
+    const what = `${model.name} batch ${batch} seed ${seed} (draw ${draws + 1}, kink margin ${
+      expected.kinkMargin.toExponential(1)
+    })`;
 
     const losses = await readF32(gpu, network.sampleLoss, batch);
     assertClose([losses.reduce((a, b) => a + b, 0) / batch], [expected.loss], `${what}: loss`);
@@ -91,10 +108,14 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
       const norm = Math.sqrt(want.reduce((a, v) => a + v * v, 0));
       // A bias right before batch norm has a zero gradient (the mean is subtracted): rounding noise on both sides.
       if (norm < 1e-9) {
-        const scale = Math.max(...[...expected.gradients.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)));
-        assert.ok(grads.get(slot.name)!.every((v) => Math.abs(v) < 1e-4 * scale), `${what}: gradient of ${slot.name} should be ~0`);
-      }
-      else assertClose(grads.get(slot.name)!, want, `${what}: gradient of ${slot.name}`, 1e-4);
+        const scale = Math.max(
+          ...[...expected.gradients.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
+        );
+        assert.ok(
+          grads.get(slot.name)!.every((v) => Math.abs(v) < 1e-4 * scale),
+          `${what}: gradient of ${slot.name} should be ~0`,
+        );
+      } else assertClose(grads.get(slot.name)!, want, `${what}: gradient of ${slot.name}`, 1e-4);
     }
   } finally {
     network.destroy();
@@ -105,14 +126,19 @@ test('digit, batch 4 of real digits: loss and all 8 parameter gradients', () => 
 test('digit, batch 1 (partial batch of a 64 network)', () => compare(DIGIT, 1, 64, true));
 test('digit, batch 7 of random pixels', () => compare(DIGIT, 7, 7, false));
 test('digit with conv1 forward, fc1 forward and weight gradient from textures, batch 5 of 8', () =>
-  compare(DIGIT, 5, 8, true, { nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture', weightGradient: 'texture' } } }));
+  compare(DIGIT, 5, 8, true, {
+    nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture', weightGradient: 'texture' } },
+  }));
 test('a model with stride, padding, overlapping pool and a standalone ReLU needs no new kernel', () =>
   compare(STRIDED, 5, 8, true));
 
 // Standalone ReLUs whose backward the next layer fuses: one before an overlapping max-pool, one before a
 // linear layer (through flatten); and a linear + ReLU whose consumer is another linear layer.
 const RELU_FUSIONS: ModelSpec = {
-  name: 'relu-fusions', input: [1, 28, 28], classes: 10, layers: [
+  name: 'relu-fusions',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
     { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 5, stride: 2 },
     { kind: 'maxpool2d', kernel: 2 },
     { kind: 'relu' },
@@ -127,7 +153,10 @@ const RELU_FUSIONS: ModelSpec = {
 // Batch norm (2d, with its ReLU fused, and 1d), dropout with the mask the GPU draws, average pooling
 // and global average pooling: every parameter gradient against the float64 reference.
 const NORMED: ModelSpec = {
-  name: 'normed', input: [1, 28, 28], classes: 10, layers: [
+  name: 'normed',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
     { kind: 'conv2d', name: 'conv1', outChannels: 6, kernel: 3, padding: 1 },
     { kind: 'batchnorm2d', name: 'bn1' },
     { kind: 'relu' },
@@ -145,21 +174,29 @@ const NORMED: ModelSpec = {
     { kind: 'linear', name: 'fc2', outFeatures: 10 },
   ],
 };
-test('batch norm 2d/1d, dropout (fixed mask), avgpool and global average pooling: loss and every gradient', () => compare(NORMED, 6, 8, true));
+test('batch norm 2d/1d, dropout (fixed mask), avgpool and global average pooling: loss and every gradient', () =>
+  compare(NORMED, 6, 8, true));
 test('the fast preset, batch 3 of 4: loss and every gradient', () => compare(FAST, 3, 4, true));
 
-test('ReLU backward fused into the next layer\'s backward (standalone and fused ReLUs)', () => compare(RELU_FUSIONS, 3, 4, true));
+test("ReLU backward fused into the next layer's backward (standalone and fused ReLUs)", () =>
+  compare(RELU_FUSIONS, 3, 4, true));
 
 // A forward-only network (for big batches by default) can run fc1 and conv1 from textures, which sum in
 // the same order as the buffer kernels: its losses, predictions and log-probabilities must equal the training
 // network's bit for bit, for a full batch and a partial one.
-test('digit forward-only (conv1 and fc1 from textures) equals the training network\'s forward exactly', async () => {
+test("digit forward-only (conv1 and fc1 from textures) equals the training network's forward exactly", async () => {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const data = await testSplit('test');
   const maxBatch = 32;
-  const forwardOnly = await Network.create(gpu, DIGIT, { maxBatch, training: false, plan: buildPlan(DIGIT, { training: false, maxBatch },
-    deviceProfile(gpu), { input: 'into-packed', nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture' } } }) });
+  const forwardOnly = await Network.create(gpu, DIGIT, {
+    maxBatch,
+    training: false,
+    plan: buildPlan(DIGIT, { training: false, maxBatch }, deviceProfile(gpu), {
+      input: 'into-packed',
+      nodes: { conv1: { variant: 'texture' }, fc1: { variant: 'texture' } },
+    }),
+  });
   const small = await Network.create(gpu, DIGIT, { maxBatch, training: false });
   const training = await Network.create(gpu, DIGIT, { maxBatch, training: true });
   try {
@@ -182,9 +219,16 @@ test('digit forward-only (conv1 and fc1 from textures) equals the training netwo
       }
       const [fast, plain] = outputs;
       const what = `batch ${batch} of ${maxBatch}, seed ${seed}`;
-      assert.ok(fast.packed && !plain.packed, `${what}: only the forward-only network runs fc1 and conv1 from textures`);
-      assert.not.ok((await small.plan(batch)).forward.some((op) => op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))),
-        `${what}: a forward-only network for small batches packs by default`);
+      assert.ok(
+        fast.packed && !plain.packed,
+        `${what}: only the forward-only network runs fc1 and conv1 from textures`,
+      );
+      assert.not.ok(
+        (await small.plan(batch)).forward.some((op) =>
+          op.dispatches.some((d) => d.kernel.label.startsWith('pack_texture'))
+        ),
+        `${what}: a forward-only network for small batches packs by default`,
+      );
       assertExactlyEqual(fast.losses, plain.losses, `${what}: losses`);
       assertExactlyEqual(fast.predictions, plain.predictions, `${what}: predictions`);
       assertExactlyEqual(fast.logProbs, plain.logProbs, `${what}: log-probabilities`);
@@ -199,7 +243,12 @@ test('digit forward-only (conv1 and fc1 from textures) equals the training netwo
 /** The plan the planner makes for evaluation's big batches, at a small maxBatch (fast to test). */
 function bigBatchPlan(gpu: Gpu, model: ModelSpec, maxBatch: number) {
   const profile = deviceProfile(gpu);
-  return buildPlan(model, { training: false, maxBatch }, profile, choicesOf(planNetwork(model, { training: false, maxBatch: 1000 }, profile)));
+  return buildPlan(
+    model,
+    { training: false, maxBatch },
+    profile,
+    choicesOf(planNetwork(model, { training: false, maxBatch: 1000 }, profile)),
+  );
 }
 
 /** The kernels a plan's forward runs, by shader name. */
@@ -224,11 +273,19 @@ async function checkForwardOnly(c: ForwardOnlyCase): Promise<void> {
   const gpu = await sharedGpu();
   const rng = new Rng(seed);
   const data = await testSplit('test');
-  const network = await Network.create(gpu, c.model, { maxBatch: c.maxBatch, training: false, plan: bigBatchPlan(gpu, c.model, c.maxBatch) });
+  const network = await Network.create(gpu, c.model, {
+    maxBatch: c.maxBatch,
+    training: false,
+    plan: bigBatchPlan(gpu, c.model, c.maxBatch),
+  });
   try {
     const shaders = await forwardShaders(network, c.batch);
-    for (const shader of c.runs) assert.ok(shaders.includes(shader), `the forward runs ${shader}: ${shaders.join(', ')}`);
-    for (const shader of c.skips) assert.not.ok(shaders.includes(shader), `the forward runs no ${shader}: ${shaders.join(', ')}`);
+    for (const shader of c.runs) {
+      assert.ok(shaders.includes(shader), `the forward runs ${shader}: ${shaders.join(', ')}`);
+    }
+    for (const shader of c.skips) {
+      assert.not.ok(shaders.includes(shader), `the forward runs no ${shader}: ${shaders.join(', ')}`);
+    }
     const flat = initParameters(network.layout, seed);
     network.setParameters(flat);
     const start = rng.int(data.count - c.batch);
@@ -249,8 +306,12 @@ async function checkForwardOnly(c: ForwardOnlyCase): Promise<void> {
       const logits = Array.from(expected.logits.subarray(i * classes, (i + 1) * classes));
       const top = Math.max(...logits);
       const logSum = top + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - top), 0));
-      assertClose(logProbs.subarray(i * classes, (i + 1) * classes), logits.map((v) => v - logSum), `${what}: log-probabilities of ${i}`,
-        1e-4);
+      assertClose(
+        logProbs.subarray(i * classes, (i + 1) * classes),
+        logits.map((v) => v - logSum),
+        `${what}: log-probabilities of ${i}`,
+        1e-4,
+      );
       const best = logits.indexOf(top);
       const margin = top - Math.max(...logits.filter((_, j) => j !== best));
       if (margin > 1e-4) assert.equal(predictions[i], best, `${what}: prediction of sample ${i}`);
@@ -264,15 +325,22 @@ async function checkForwardOnly(c: ForwardOnlyCase): Promise<void> {
 // implicit GEMM writes fc1's packed input. conv2 sums in another order than the buffer kernel, so
 // this agrees with the float64 reference to rounding: a full batch, a partial one and batch 1.
 for (const batch of [24, 5, 1]) {
-  test(`digit forward-only, evaluation's texture path, vs the CPU reference, batch ${batch} of 24`, () => checkForwardOnly({
-    model: DIGIT, batch, maxBatch: 24, runs: ['conv2d_forward_texture', 'conv2d_forward_implicit_gemm', 'matmul_texture'],
-    skips: ['maxpool2d_forward', 'pack_channels_last', 'normalize'],
-  }));
+  test(`digit forward-only, evaluation's texture path, vs the CPU reference, batch ${batch} of 24`, () =>
+    checkForwardOnly({
+      model: DIGIT,
+      batch,
+      maxBatch: 24,
+      runs: ['conv2d_forward_texture', 'conv2d_forward_implicit_gemm', 'matmul_texture'],
+      skips: ['maxpool2d_forward', 'pack_channels_last', 'normalize'],
+    }));
 }
 
 // A padded 3x3 first layer runs from buffers: the max-pool then packs conv2's input, pooling as it packs.
 const SMALL_FIRST_KERNEL: ModelSpec = {
-  name: 'small-first-kernel', input: [1, 28, 28], classes: 10, layers: [
+  name: 'small-first-kernel',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
     { kind: 'conv2d', name: 'conv1', outChannels: 6, kernel: 3, padding: 1 },
     { kind: 'relu' },
     { kind: 'maxpool2d', kernel: 2 },
@@ -284,10 +352,14 @@ const SMALL_FIRST_KERNEL: ModelSpec = {
     { kind: 'linear', name: 'fc2', outFeatures: 10 },
   ],
 };
-test('forward-only, a padded 3x3 first layer: its max-pool packs the implicit GEMM\'s input', () => checkForwardOnly({
-  model: SMALL_FIRST_KERNEL, batch: 3, maxBatch: 4, runs: ['conv2d_forward', 'pack_channels_last', 'conv2d_forward_implicit_gemm'],
-  skips: ['maxpool2d_forward', 'conv2d_forward_texture'],
-}));
+test("forward-only, a padded 3x3 first layer: its max-pool packs the implicit GEMM's input", () =>
+  checkForwardOnly({
+    model: SMALL_FIRST_KERNEL,
+    batch: 3,
+    maxBatch: 4,
+    runs: ['conv2d_forward', 'pack_channels_last', 'conv2d_forward_implicit_gemm'],
+    skips: ['maxpool2d_forward', 'conv2d_forward_texture'],
+  }));
 
 test('a forward-only network packs its weights once per upload, and runs on the new ones after another', async () => {
   const seed = testSeed();
@@ -297,8 +369,11 @@ test('a forward-only network packs its weights once per upload, and runs on the 
   const reference = await Network.create(gpu, DIGIT, { maxBatch: 8, training: true });
   try {
     const plan = await network.plan(8);
-    assert.equal((await forwardShaders(network, 8)).filter((s) => s.startsWith('pack_')).length, 1,
-      'the forward packs conv1\'s input, and no weights');
+    assert.equal(
+      (await forwardShaders(network, 8)).filter((s) => s.startsWith('pack_')).length,
+      1,
+      "the forward packs conv1's input, and no weights",
+    );
     network.writeBatch(data.images.slice(0, 8 * network.inputSize), Uint32Array.from(data.labels.subarray(0, 8)));
     reference.writeBatch(data.images.slice(0, 8 * network.inputSize), Uint32Array.from(data.labels.subarray(0, 8)));
     for (const offset of [0, 1]) {
@@ -307,8 +382,11 @@ test('a forward-only network packs its weights once per upload, and runs on the 
       reference.setParameters(flat);
       submitDispatches(gpu, plan.evaluationStep);
       submitDispatches(gpu, (await reference.plan(8)).evaluationStep);
-      assertClose(await readF32(gpu, network.sampleLoss, 8), await readF32(gpu, reference.sampleLoss, 8),
-        `parameters from seed ${seed + offset}: losses`);
+      assertClose(
+        await readF32(gpu, network.sampleLoss, 8),
+        await readF32(gpu, reference.sampleLoss, 8),
+        `parameters from seed ${seed + offset}: losses`,
+      );
     }
   } finally {
     network.destroy();

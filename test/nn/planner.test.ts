@@ -5,13 +5,23 @@ import * as assert from 'uvu/assert';
 import { deviceKindOf, type DeviceProfile } from '../../src/gpu/profile.ts';
 import { defaultGemmTiles, gemmTilesProblem } from '../../src/kernels/gemm_tiles.ts';
 import { defaultBackwardWeightTiles } from '../../src/kernels/conv2d_tiles.ts';
-import { buildPlan, choicesOf, formatPlan, planNetwork, PlanError, tilesAt, type ExecutionPlan } from '../../src/nn/planner.ts';
+import {
+  buildPlan,
+  choicesOf,
+  type ExecutionPlan,
+  formatPlan,
+  PlanError,
+  planNetwork,
+  tilesAt,
+} from '../../src/nn/planner.ts';
 import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
 
 const test = suite('planner (no GPU)');
 
 const LAVAPIPE: DeviceProfile = {
-  kind: 'cpu-driver', adapter: 'llvmpipe (test profile)', features: [],
+  kind: 'cpu-driver',
+  adapter: 'llvmpipe (test profile)',
+  features: [],
   limits: { maxTextureDimension2D: 8192, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 },
 };
 
@@ -19,7 +29,14 @@ const variants = (plan: ExecutionPlan) => Object.fromEntries(plan.nodes.map((n) 
 
 test('training digit: buffer kernels, fc1 and fc2 weight gradients by size, every ReLU backward fused into its consumer', () => {
   const plan = planNetwork(DIGIT, { training: true, maxBatch: 64 }, LAVAPIPE);
-  assert.equal(variants(plan), { conv1: 'buffer', maxpool2d2: 'buffer', conv2: 'buffer', flatten5: 'view', fc1: 'buffer', fc2: 'buffer' });
+  assert.equal(variants(plan), {
+    conv1: 'buffer',
+    maxpool2d2: 'buffer',
+    conv2: 'buffer',
+    flatten5: 'view',
+    fc1: 'buffer',
+    fc2: 'buffer',
+  });
   assert.is(plan.input, 'buffer');
   assert.is(plan.weights, 'per-pass');
   const node = (name: string) => plan.nodes.find((n) => n.name === name)!;
@@ -29,14 +46,26 @@ test('training digit: buffer kernels, fc1 and fc2 weight gradients by size, ever
   assert.ok(plan.nodes.every((n) => n.reads === 'nchw' && n.writes === 'nchw'));
 });
 
-test('forward-only digit at batch 1000: evaluation\'s texture path', () => {
+test("forward-only digit at batch 1000: evaluation's texture path", () => {
   const plan = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, LAVAPIPE);
-  assert.equal(variants(plan),
-    { conv1: 'texture+pool', maxpool2d2: 'in-conv', conv2: 'implicit-gemm', flatten5: 'view', fc1: 'texture', fc2: 'buffer' });
+  assert.equal(variants(plan), {
+    conv1: 'texture+pool',
+    maxpool2d2: 'in-conv',
+    conv2: 'implicit-gemm',
+    flatten5: 'view',
+    fc1: 'texture',
+    fc2: 'buffer',
+  });
   assert.is(plan.input, 'into-packed');
   assert.is(plan.weights, 'per-upload');
-  assert.equal(plan.nodes.map((n) => `${n.reads}->${n.writes}`),
-    ['packed->channels-last', 'none->channels-last', 'channels-last->packed', 'packed->packed', 'packed->nchw', 'nchw->nchw']);
+  assert.equal(plan.nodes.map((n) => `${n.reads}->${n.writes}`), [
+    'packed->channels-last',
+    'none->channels-last',
+    'channels-last->packed',
+    'packed->packed',
+    'packed->nchw',
+    'nchw->nchw',
+  ]);
   assert.ok(plan.nodes.every((n) => n.weightGradient === undefined && n.reluBackward === undefined));
 });
 
@@ -52,7 +81,7 @@ test('small textures: fc1 stays on buffers, and so does conv2 (its implicit GEMM
   assert.is(variants(plan).fc1, 'buffer');
   assert.is(variants(plan).conv2, 'buffer');
   assert.is(variants(plan).maxpool2d2, 'buffer');
-  assert.is(variants(plan).conv1, 'texture', 'conv1\'s input is paged, so it still fits');
+  assert.is(variants(plan).conv1, 'texture', "conv1's input is paged, so it still fits");
 });
 
 test('a plan is plain data: JSON round trip, and its choices rebuild it', () => {
@@ -67,13 +96,31 @@ test('illegal plans are refused, naming the node and why', () => {
   const build = (training: boolean, choices: Parameters<typeof buildPlan>[3]) => () =>
     buildPlan(DIGIT, { training, maxBatch: 16 }, LAVAPIPE, choices);
   const cases: [() => unknown, RegExp][] = [
-    [build(true, { nodes: { conv2: { variant: 'implicit-gemm' }, fc1: { variant: 'texture' } } }), /conv2 \(implicit-gemm\) writes packed: training/],
-    [build(false, { nodes: { conv2: { variant: 'implicit-gemm' } } }), /conv2 \(implicit-gemm\) writes a packed matrix, which only a linear layer/],
-    [build(false, { nodes: { conv2: { variant: 'texture' } } }), /conv2 \(texture\) needs stride 1, no padding and a kernel 4 to 8 wide/],
-    [build(false, { nodes: { maxpool2d2: { variant: 'in-conv' } } }), /maxpool2d2 \(in-conv\) needs a texture\+pool convolution/],
-    [build(false, { nodes: { maxpool2d2: { variant: 'channels-last' } } }), /writes channels-last, which only an implicit-GEMM/],
+    [
+      build(true, { nodes: { conv2: { variant: 'implicit-gemm' }, fc1: { variant: 'texture' } } }),
+      /conv2 \(implicit-gemm\) writes packed: training/,
+    ],
+    [
+      build(false, { nodes: { conv2: { variant: 'implicit-gemm' } } }),
+      /conv2 \(implicit-gemm\) writes a packed matrix, which only a linear layer/,
+    ],
+    [
+      build(false, { nodes: { conv2: { variant: 'texture' } } }),
+      /conv2 \(texture\) needs stride 1, no padding and a kernel 4 to 8 wide/,
+    ],
+    [
+      build(false, { nodes: { maxpool2d2: { variant: 'in-conv' } } }),
+      /maxpool2d2 \(in-conv\) needs a texture\+pool convolution/,
+    ],
+    [
+      build(false, { nodes: { maxpool2d2: { variant: 'channels-last' } } }),
+      /writes channels-last, which only an implicit-GEMM/,
+    ],
     [build(false, { input: 'into-packed' }), /conv1 \(buffer\) cannot read a packed input/],
-    [build(true, { input: 'into-packed', nodes: { conv1: { variant: 'texture' } } }), /training keeps the normalized input/],
+    [
+      build(true, { input: 'into-packed', nodes: { conv1: { variant: 'texture' } } }),
+      /training keeps the normalized input/,
+    ],
     [build(false, { nodes: { fc2: { variant: 'implicit-gemm' } } }), /fc2 \(implicit-gemm\) is not a linear variant/],
     [build(false, { nodes: { conv3: { variant: 'buffer' } } }), /names "conv3", which is no node/],
   ];
@@ -88,10 +135,20 @@ test('illegal plans are refused, naming the node and why', () => {
   }
 });
 
-test('tiles: the kernels\' rules at the batch being run (a partial last batch too), unless the device has tuned ones', () => {
+test("tiles: the kernels' rules at the batch being run (a partial last batch too), unless the device has tuned ones", () => {
   const plan = planNetwork(DIGIT, { training: true, maxBatch: 64 }, LAVAPIPE);
   const conv1 = plan.nodes[0];
-  const shape = (batch: number) => ({ batch, inChannels: 1, height: 28, width: 28, outChannels: 10, kernelH: 5, kernelW: 5, stride: 1, padding: 0 });
+  const shape = (batch: number) => ({
+    batch,
+    inChannels: 1,
+    height: 28,
+    width: 28,
+    outChannels: 10,
+    kernelH: 5,
+    kernelW: 5,
+    stride: 1,
+    padding: 0,
+  });
   assert.equal(conv1.tiles.backwardWeight, { ...defaultBackwardWeightTiles(shape(64)) });
   assert.equal(tilesAt(DIGIT, plan, conv1, 32).backwardWeight, { ...defaultBackwardWeightTiles(shape(32)) });
   assert.is(conv1.tiles.backwardInput, undefined, 'the first layer computes no input gradient');
@@ -102,7 +159,10 @@ test('tiles: the kernels\' rules at the batch being run (a partial last batch to
 // A standalone ReLU before a linear layer (through flatten) or a max-pool leaves its backward to it;
 // one before a convolution runs its own pass.
 const STANDALONE: ModelSpec = {
-  name: 'standalone', input: [1, 12, 12], classes: 10, layers: [
+  name: 'standalone',
+  input: [1, 12, 12],
+  classes: 10,
+  layers: [
     { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 3 },
     { kind: 'maxpool2d', kernel: 2 },
     { kind: 'relu' },
@@ -123,23 +183,45 @@ test('ReLU backward: fused into a following linear or max-pool, a pass of its ow
 
 test('the printed plan names every node, its variant, layouts and tiles', () => {
   const text = formatPlan(planNetwork(DIGIT, { training: false, maxBatch: 1000 }, LAVAPIPE));
-  for (const expected of ['plan for digit: forward-only, batches up to 1000', 'conv1', 'texture+pool', 'packed -> channels-last',
-    'implicit-gemm', 'in-conv', 'fc1', 'forward: rows=20 columns=24 workgroup=8']) {
+  for (
+    const expected of [
+      'plan for digit: forward-only, batches up to 1000',
+      'conv1',
+      'texture+pool',
+      'packed -> channels-last',
+      'implicit-gemm',
+      'in-conv',
+      'fc1',
+      'forward: rows=20 columns=24 workgroup=8',
+    ]
+  ) {
     assert.ok(text.includes(expected), `"${expected}" in:\n${text}`);
   }
 });
 
 const gpuProfile = (kind: DeviceProfile['kind']): DeviceProfile => ({
-  ...LAVAPIPE, kind, adapter: `${kind} (test profile)`, limits: { ...LAVAPIPE.limits, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 },
+  ...LAVAPIPE,
+  kind,
+  adapter: `${kind} (test profile)`,
+  limits: { ...LAVAPIPE.limits, maxComputeInvocationsPerWorkgroup: 1024, maxComputeWorkgroupSizeX: 1024 },
 });
 
 test('device classes from adapter info: CPU drivers, integrated and discrete GPUs', () => {
-  const info = (vendor: string, architecture: string, description = '', isFallbackAdapter = false) =>
-    ({ vendor, architecture, device: '', description, isFallbackAdapter });
+  const info = (vendor: string, architecture: string, description = '', isFallbackAdapter = false) => ({
+    vendor,
+    architecture,
+    device: '',
+    description,
+    isFallbackAdapter,
+  });
   assert.is(deviceKindOf(info('mesa', '', 'llvmpipe (LLVM 19.1.7, 256 bits)')), 'cpu-driver');
   assert.is(deviceKindOf(info('google', 'swiftshader')), 'cpu-driver');
   assert.is(deviceKindOf(info('microsoft', '', 'Microsoft Basic Render Driver')), 'cpu-driver');
-  assert.is(deviceKindOf(info('nvidia', 'hopper', 'NVIDIA H200', true)), 'cpu-driver', 'a fallback adapter is a CPU driver');
+  assert.is(
+    deviceKindOf(info('nvidia', 'hopper', 'NVIDIA H200', true)),
+    'cpu-driver',
+    'a fallback adapter is a CPU driver',
+  );
   assert.is(deviceKindOf(info('intel', 'gen-12lp', 'Intel(R) UHD Graphics 770')), 'integrated-gpu');
   assert.is(deviceKindOf(info('apple', 'metal-3', 'Apple M2')), 'integrated-gpu');
   assert.is(deviceKindOf(info('arm', 'valhall')), 'integrated-gpu');
@@ -149,11 +231,18 @@ test('device classes from adapter info: CPU drivers, integrated and discrete GPU
   assert.is(deviceKindOf(info('intel', 'xe-hpg', 'Intel(R) Arc(TM) A770 Graphics')), 'discrete-gpu');
 });
 
-test('GPU profiles: every conv and linear layer on its GPU-class variant, tiles by class; lavapipe\'s plan has none', () => {
+test("GPU profiles: every conv and linear layer on its GPU-class variant, tiles by class; lavapipe's plan has none", () => {
   for (const kind of ['integrated-gpu', 'discrete-gpu'] as const) {
     for (const training of [true, false]) {
       const plan = planNetwork(DIGIT, { training, maxBatch: training ? 64 : 1000 }, gpuProfile(kind));
-      assert.equal(variants(plan), { conv1: 'tiled-gemm', maxpool2d2: 'buffer', conv2: 'tiled-gemm', flatten5: 'view', fc1: 'tiled', fc2: 'tiled' });
+      assert.equal(variants(plan), {
+        conv1: 'tiled-gemm',
+        maxpool2d2: 'buffer',
+        conv2: 'tiled-gemm',
+        flatten5: 'view',
+        fc1: 'tiled',
+        fc2: 'tiled',
+      });
       assert.is(plan.input, 'buffer');
       for (const node of plan.nodes) {
         if (training && node.kind === 'linear') assert.is(node.weightGradient, 'tiled');
@@ -162,23 +251,35 @@ test('GPU profiles: every conv and linear layer on its GPU-class variant, tiles 
           assert.is(gemmTilesProblem(tiles as never, 1024), undefined, `${kind} ${node.name}.${role}`);
         }
       }
-      if (training) assert.ok((plan.nodes[0].tiles.backwardWeight.splits ?? 1) > 1, 'conv1\'s weight gradient splits k (36864 long)');
+      if (training) {
+        assert.ok(
+          (plan.nodes[0].tiles.backwardWeight.splits ?? 1) > 1,
+          "conv1's weight gradient splits k (36864 long)",
+        );
+      }
     }
   }
   const big = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, gpuProfile('discrete-gpu'));
   assert.equal(big.nodes[2].tiles.forward, { ...defaultGemmTiles('discrete-gpu', 64000, 20, 90) });
   for (const training of [true, false]) {
     const plan = planNetwork(DIGIT, { training, maxBatch: 1000 }, LAVAPIPE);
-    assert.ok(plan.nodes.every((n) => n.variant !== 'tiled-gemm' && n.variant !== 'tiled' && n.weightGradient !== 'tiled'));
+    assert.ok(
+      plan.nodes.every((n) => n.variant !== 'tiled-gemm' && n.variant !== 'tiled' && n.weightGradient !== 'tiled'),
+    );
   }
 });
 
 test('the GPU-class variants are legal in any plan, and a tuned configuration overrides their tiles', () => {
-  const plan = buildPlan(DIGIT, { training: true, maxBatch: 5 }, LAVAPIPE,
-    { nodes: { conv2: { variant: 'tiled-gemm' }, fc1: { variant: 'tiled', weightGradient: 'tiled' } } });
+  const plan = buildPlan(DIGIT, { training: true, maxBatch: 5 }, LAVAPIPE, {
+    nodes: { conv2: { variant: 'tiled-gemm' }, fc1: { variant: 'tiled', weightGradient: 'tiled' } },
+  });
   assert.equal(plan.nodes[2].tiles.forward, { ...defaultGemmTiles('cpu-driver', 5 * 64, 20, 90) });
-  const tuned = { ...gpuProfile('discrete-gpu'), tuned: { 'fc1.forward': { tileM: 16, tileN: 16, threadM: 2, threadN: 2 } } };
-  const t = planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned).nodes.find((n) => n.name === 'fc1')!.tiles.forward;
+  const tuned = {
+    ...gpuProfile('discrete-gpu'),
+    tuned: { 'fc1.forward': { tileM: 16, tileN: 16, threadM: 2, threadN: 2 } },
+  };
+  const t =
+    planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned).nodes.find((n) => n.name === 'fc1')!.tiles.forward;
   assert.equal([t.tileM, t.tileN, t.threadM, t.threadN, t.tileK], [16, 16, 2, 2, 8]);
 });
 

@@ -6,10 +6,19 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readF32 } from '../../src/gpu/buffers.ts';
 import { submitDispatches } from '../../src/gpu/kernel.ts';
-import { deviceProfile, type DeviceProfile } from '../../src/gpu/profile.ts';
+import { type DeviceProfile, deviceProfile } from '../../src/gpu/profile.ts';
 import { dispatchesOf, Network } from '../../src/nn/network.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
-import { buildPlan, choicesOf, planNetwork, PlanError, variantsOfKind, type ExecutionPlan, type PlanChoices, type Variant } from '../../src/nn/planner.ts';
+import {
+  buildPlan,
+  choicesOf,
+  type ExecutionPlan,
+  type PlanChoices,
+  PlanError,
+  planNetwork,
+  type Variant,
+  variantsOfKind,
+} from '../../src/nn/planner.ts';
 import { DIGIT, parameterSpecs, resolveLayers, shapeSize } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -52,9 +61,14 @@ function legalPlans(training: boolean, device: DeviceProfile, candidates: Iterab
   return plans;
 }
 
-const describe = (plan: ExecutionPlan) => `input ${plan.input}; ` + plan.nodes.filter((n) => n.kind !== 'flatten')
-  .map((n) => `${n.name} ${n.variant}${n.weightGradient ? `/${n.weightGradient}` : ''}${n.reluBackward ? ` relu:${n.reluBackward}` : ''}`)
-  .join(', ');
+const describe = (plan: ExecutionPlan) =>
+  `input ${plan.input}; ` + plan.nodes.filter((n) => n.kind !== 'flatten')
+    .map((n) =>
+      `${n.name} ${n.variant}${n.weightGradient ? `/${n.weightGradient}` : ''}${
+        n.reluBackward ? ` relu:${n.reluBackward}` : ''
+      }`
+    )
+    .join(', ');
 
 /**
  * The GPU-class variants (workgroup tiles) are enumerated on their own below, with the others' buffer
@@ -73,7 +87,12 @@ function variantOptions(training: boolean): [string, NodeChoice[]][] {
     const name = 'name' in spec ? spec.name : `${spec.kind}${i}`;
     const kinds: Variant[] = variantsOfKind(spec.kind).filter((v) => !GPU_CLASS.includes(v));
     const weightGradients = training && spec.kind === 'linear' ? ['buffer', 'texture'] as const : [undefined];
-    options.push([name, kinds.flatMap((variant) => weightGradients.map((weightGradient) => ({ variant, ...(weightGradient ? { weightGradient } : {}) })))]);
+    options.push([
+      name,
+      kinds.flatMap((variant) =>
+        weightGradients.map((weightGradient) => ({ variant, ...(weightGradient ? { weightGradient } : {}) }))
+      ),
+    ]);
   }
   return options;
 }
@@ -84,17 +103,23 @@ async function drawBatch(seed: number) {
   const layout = new ParameterLayout(parameterSpecs(DIGIT));
   const flat = initParameters(layout, seed);
   const size = shapeSize(DIGIT.input);
-  for (let draw = 0; ; draw++) {
+  for (let draw = 0;; draw++) {
     const start = rng.int(data.count - BATCH);
     const pixels = data.images.slice(start * size, (start + BATCH) * size);
     const labels = Uint32Array.from(data.labels.subarray(start, start + BATCH));
     const expected = networkReference(DIGIT, layout.split(flat), pixels, labels);
-    if (expected.kinkMargin >= KINK_MARGIN || draw === 19) return { flat, pixels, labels, expected, what: `images from ${start}, seed ${seed}` };
+    if (expected.kinkMargin >= KINK_MARGIN || draw === 19) {
+      return { flat, pixels, labels, expected, what: `images from ${start}, seed ${seed}` };
+    }
   }
 }
 
-async function checkPlans(training: boolean, candidates: (device: DeviceProfile) => Iterable<PlanChoices>, minimum: number,
-  profile?: (gpu: DeviceProfile) => DeviceProfile) {
+async function checkPlans(
+  training: boolean,
+  candidates: (device: DeviceProfile) => Iterable<PlanChoices>,
+  minimum: number,
+  profile?: (gpu: DeviceProfile) => DeviceProfile,
+) {
   const seed = testSeed();
   const gpu = await sharedGpu();
   const device = profile ? profile(deviceProfile(gpu)) : deviceProfile(gpu);
@@ -108,15 +133,24 @@ async function checkPlans(training: boolean, candidates: (device: DeviceProfile)
       network.setParameters(flat);
       network.writeBatch(pixels, labels);
       const steps = await network.plan(BATCH);
-      submitDispatches(gpu, training ? dispatchesOf(steps.forward, steps.loss, steps.backward) : [...steps.evaluationStep,
-        ...dispatchesOf(steps.logProbabilities)]);
+      submitDispatches(
+        gpu,
+        training
+          ? dispatchesOf(steps.forward, steps.loss, steps.backward)
+          : [...steps.evaluationStep, ...dispatchesOf(steps.logProbabilities)],
+      );
       const where = `${describe(plan)} (${what})`;
       const losses = await readF32(gpu, network.sampleLoss, BATCH);
       assertClose([losses.reduce((a, b) => a + b, 0) / BATCH], [expected.loss], `${where}: loss`);
       if (training) {
         const grads = network.layout.split(await readF32(gpu, network.grads!, network.layout.totalElements));
         for (const slot of network.layout.slots) {
-          assertClose(grads.get(slot.name)!, expected.gradients.get(slot.name)!, `${where}: gradient of ${slot.name}`, 1e-4);
+          assertClose(
+            grads.get(slot.name)!,
+            expected.gradients.get(slot.name)!,
+            `${where}: gradient of ${slot.name}`,
+            1e-4,
+          );
         }
       } else {
         const logProbs = await readF32(gpu, network.logProbs, BATCH * classes);
@@ -124,8 +158,12 @@ async function checkPlans(training: boolean, candidates: (device: DeviceProfile)
           const logits = Array.from(expected.logits.subarray(i * classes, (i + 1) * classes));
           const top = Math.max(...logits);
           const logSum = top + Math.log(logits.reduce((sum, v) => sum + Math.exp(v - top), 0));
-          assertClose(logProbs.subarray(i * classes, (i + 1) * classes), logits.map((v) => v - logSum), `${where}: log-probabilities of ${i}`,
-            1e-4);
+          assertClose(
+            logProbs.subarray(i * classes, (i + 1) * classes),
+            logits.map((v) => v - logSum),
+            `${where}: log-probabilities of ${i}`,
+            1e-4,
+          );
         }
       }
     } finally {
@@ -137,9 +175,18 @@ async function checkPlans(training: boolean, candidates: (device: DeviceProfile)
 test('training: every legal combination of kernel variants', () =>
   checkPlans(true, () => combinations(variantOptions(true), ['buffer', 'into-packed']), 32));
 
-test('training: every choice of where the three ReLUs\' backward runs', () =>
-  checkPlans(true, () => combinations(['conv1', 'conv2', 'fc1'].map((name) => [name,
-    (['pass', 'in-consumer'] as const).map((reluBackward) => ({ reluBackward }))]), ['buffer']), 8));
+test("training: every choice of where the three ReLUs' backward runs", () =>
+  checkPlans(
+    true,
+    () =>
+      combinations(
+        ['conv1', 'conv2', 'fc1'].map((
+          name,
+        ) => [name, (['pass', 'in-consumer'] as const).map((reluBackward) => ({ reluBackward }))]),
+        ['buffer'],
+      ),
+    8,
+  ));
 
 test('forward only: every legal combination of kernel variants and inputs', () =>
   checkPlans(false, () => combinations(variantOptions(false), ['buffer', 'into-packed']), 28));
@@ -147,10 +194,17 @@ test('forward only: every legal combination of kernel variants and inputs', () =
 /** Each conv and linear node on its GPU-class variant or its buffer kernel (the weight gradient's likewise). */
 function gpuClassOptions(training: boolean): [string, NodeChoice[]][] {
   const linear: NodeChoice[] = training
-    ? [{ variant: 'tiled', weightGradient: 'tiled' }, { variant: 'buffer', weightGradient: 'tiled' }, { variant: 'tiled', weightGradient: 'buffer' }]
+    ? [{ variant: 'tiled', weightGradient: 'tiled' }, { variant: 'buffer', weightGradient: 'tiled' }, {
+      variant: 'tiled',
+      weightGradient: 'buffer',
+    }]
     : [{ variant: 'tiled' }, { variant: 'buffer' }];
-  return [['conv1', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]], ['conv2', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]],
-    ['fc1', linear], ['fc2', linear.slice(0, training ? 1 : 2)]];
+  return [
+    ['conv1', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]],
+    ['conv2', [{ variant: 'tiled-gemm' }, { variant: 'buffer' }]],
+    ['fc1', linear],
+    ['fc2', linear.slice(0, training ? 1 : 2)],
+  ];
 }
 
 // The GPU-class kernels' tiles differ by class of device (gemm_tiles.ts): run them as each class would.
@@ -162,7 +216,12 @@ for (const kind of ['integrated-gpu', 'discrete-gpu'] as const) {
     checkPlans(false, () => combinations(gpuClassOptions(false), ['buffer']), 16, as));
   test(`the planner's own plans for a ${kind} (training and forward only), as it would run digit there`, async () => {
     for (const training of [true, false]) {
-      await checkPlans(training, (device) => [choicesOf(planNetwork(DIGIT, { training, maxBatch: MAX_BATCH }, device))], 1, as);
+      await checkPlans(
+        training,
+        (device) => [choicesOf(planNetwork(DIGIT, { training, maxBatch: MAX_BATCH }, device))],
+        1,
+        as,
+      );
     }
   });
 }

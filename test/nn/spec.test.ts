@@ -1,6 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { DIGIT, parameterSpecs, resolveLayers, type ModelSpec } from '../../src/nn/spec.ts';
+import { DIGIT, type ModelSpec, parameterSpecs, resolveLayers } from '../../src/nn/spec.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
 
 const test = suite('model description');
@@ -8,28 +8,44 @@ const test = suite('model description');
 test('digit has the tutorial network shapes and PyTorch state_dict names', () => {
   const shapes = Object.fromEntries(parameterSpecs(DIGIT).map((p) => [p.name, p.shape]));
   assert.equal(shapes, {
-    'conv1.weight': [10, 1, 5, 5], 'conv1.bias': [10],
-    'conv2.weight': [20, 10, 3, 3], 'conv2.bias': [20],
-    'fc1.weight': [500, 2000], 'fc1.bias': [500],
-    'fc2.weight': [10, 500], 'fc2.bias': [10],
+    'conv1.weight': [10, 1, 5, 5],
+    'conv1.bias': [10],
+    'conv2.weight': [20, 10, 3, 3],
+    'conv2.bias': [20],
+    'fc1.weight': [500, 2000],
+    'fc1.bias': [500],
+    'fc2.weight': [10, 500],
+    'fc2.bias': [10],
   });
   const outShapes = resolveLayers(DIGIT).map((l) => l.outShape);
-  assert.equal(outShapes, [[10, 24, 24], [10, 24, 24], [10, 12, 12], [20, 10, 10], [20, 10, 10], [2000], [500], [500], [10]]);
+  assert.equal(outShapes, [[10, 24, 24], [10, 24, 24], [10, 12, 12], [20, 10, 10], [20, 10, 10], [2000], [500], [500], [
+    10,
+  ]]);
 });
 
 test('stride and padding are part of conv output shapes', () => {
-  const model: ModelSpec = { name: 'padded', input: [3, 9, 7], classes: 4, layers: [
-    { kind: 'conv2d', name: 'c', outChannels: 5, kernel: 3, stride: 2, padding: 1 },
-    { kind: 'flatten' },
-    { kind: 'linear', name: 'fc', outFeatures: 4 },
-  ] };
+  const model: ModelSpec = {
+    name: 'padded',
+    input: [3, 9, 7],
+    classes: 4,
+    layers: [
+      { kind: 'conv2d', name: 'c', outChannels: 5, kernel: 3, stride: 2, padding: 1 },
+      { kind: 'flatten' },
+      { kind: 'linear', name: 'fc', outFeatures: 4 },
+    ],
+  };
   assert.equal(resolveLayers(model)[0].outShape, [5, 5, 4]);
 });
 
 test('a model that does not end in class scores is rejected with its name', () => {
   const bad: ModelSpec = { name: 'bad', input: [1, 4, 4], classes: 10, layers: [{ kind: 'flatten' }] };
   assert.throws(() => resolveLayers(bad), /bad: the last layer must output \[10\]/);
-  const noFlatten: ModelSpec = { name: 'nf', input: [1, 4, 4], classes: 2, layers: [{ kind: 'linear', name: 'fc', outFeatures: 2 }] };
+  const noFlatten: ModelSpec = {
+    name: 'nf',
+    input: [1, 4, 4],
+    classes: 2,
+    layers: [{ kind: 'linear', name: 'fc', outFeatures: 2 }],
+  };
   assert.throws(() => resolveLayers(noFlatten), /add a flatten layer/);
 });
 

@@ -31,7 +31,10 @@ test('a poisoned parameter is caught: NonFiniteLossError names the step and the 
     assert.unreachable('training with a NaN weight should stop');
   } catch (err) {
     assert.instance(err, NonFiniteLossError);
-    assert.match((err as Error).message, /at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
+    assert.match(
+      (err as Error).message,
+      /at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/,
+    );
   }
 });
 
@@ -40,11 +43,17 @@ test('an absurd learning rate: the CLI stops naming the step and layer, exit 1, 
   const quick = ['train', '--epochs', '1', '--limit', '640', '--no-test', '--out', out];
   const good = await runCli(quick, { env });
   assert.is(good.code, 0, good.stderr);
-  const digest = () => createHash('sha256').update(readFileSync(out)).update(readFileSync(optimizerPath(out, peekMetadata(out)))).digest('hex');
+  const digest = () =>
+    createHash('sha256').update(readFileSync(out)).update(readFileSync(optimizerPath(out, peekMetadata(out)))).digest(
+      'hex',
+    );
   const before = digest();
   const diverged = await runCli([...quick, '--lr', '1e30'], { env });
   assert.is(diverged.code, 1, diverged.stderr);
-  assert.match(diverged.stderr, /The loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/);
+  assert.match(
+    diverged.stderr,
+    /The loss became (NaN|Infinity|-Infinity) at step \d+ \(epoch 1, batch \d+\); first non-finite values in (parameter|gradient of) \w+\.\w+/,
+  );
   assert.match(diverged.stderr, /smaller --lr/);
   assert.is(digest(), before, 'the checkpoint and its Adam state are byte for byte what the good run wrote');
 });

@@ -30,7 +30,11 @@ async function uninterrupted() {
 
 /** Runs a command line as printed for the user, through the shell, from the repository root. */
 function runPrinted(commandLine: string): { status: number | null; stderr: string } {
-  const r = spawnSync('sh', ['-c', commandLine], { cwd: repoRoot(), encoding: 'utf8', env: { ...process.env, ...env, NO_COLOR: '1' } });
+  const r = spawnSync('sh', ['-c', commandLine], {
+    cwd: repoRoot(),
+    encoding: 'utf8',
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+  });
   return { status: r.status, stderr: r.stderr };
 }
 
@@ -38,7 +42,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   test(`${signal} mid-epoch: checkpoint written, exit non-zero; the printed command resumes it bit-identically`, async () => {
     const out = join(dir, `${signal} run`, 'digit.safetensors');
     // The first progress line comes after the first stats readback (16 steps): interrupt then.
-    const stopped = await runCli([...base, '--out', out], { env, signalAfter: { pattern: /"event":"progress"/, signal } });
+    const stopped = await runCli([...base, '--out', out], {
+      env,
+      signalAfter: { pattern: /"event":"progress"/, signal },
+    });
     assert.is(stopped.code, signal === 'SIGINT' ? 130 : 143, `exit code ${stopped.code}: ${stopped.stderr}`);
     const interruptedAt = loadCheckpoint(out, { withOptimizer: true });
     assert.ok(Number(interruptedAt.metadata.step) < 40, 'stopped before the end');
@@ -46,9 +53,14 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     // The same command again without --resume would overwrite the unfinished run: refused.
     const again = await runCli([...base, '--out', out], { env });
     assert.is(again.code, 2, again.stderr);
-    assert.match(again.stderr, /holds an unfinished run \(epoch \d of 2, step \d+\)\. Continue it with `.*--resume`, or start a new run over it with --overwrite/);
+    assert.match(
+      again.stderr,
+      /holds an unfinished run \(epoch \d of 2, step \d+\)\. Continue it with `.*--resume`, or start a new run over it with --overwrite/,
+    );
     // Another --limit would train on other data: refused, as another seed is.
-    const otherLimit = await runCli([...base.map((a) => (a === '1280' ? '640' : a)), '--out', out, '--resume'], { env });
+    const otherLimit = await runCli([...base.map((a) => (a === '1280' ? '640' : a)), '--out', out, '--resume'], {
+      env,
+    });
     assert.is(otherLimit.code, 2, otherLimit.stderr);
     assert.match(otherLimit.stderr, /was trained with limit=1280; pass the same settings \(--limit\) to resume it/);
 
@@ -61,7 +73,10 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     assert.is(resumed.status, 0, `${hint}: ${resumed.stderr}`);
     const ref = await uninterrupted();
     assert.ok(readFileSync(out).equals(ref.weights), 'weights file identical to the uninterrupted run');
-    assert.ok(readFileSync(optimizerPath(out, peekMetadata(out))).equals(ref.adam), 'optimizer file identical to the uninterrupted run');
+    assert.ok(
+      readFileSync(optimizerPath(out, peekMetadata(out))).equals(ref.adam),
+      'optimizer file identical to the uninterrupted run',
+    );
   });
 }
 

@@ -24,7 +24,19 @@ const env = { MNIST_DIR: testMnistDir() };
 const KILLS = Number(process.env.KILL_TEST_KILLS ?? 15);
 const SEED = process.env.KILL_TEST_SEED ? Number(process.env.KILL_TEST_SEED) : Math.floor(Math.random() * 2 ** 31);
 // 192 images, batches of 64: 3 steps an epoch, 2 epochs, a checkpoint after every step.
-const base = ['train', '--limit', '192', '--epochs', '2', '--no-test', '--seed', '5', '--json', '--checkpoint-every', '1'];
+const base = [
+  'train',
+  '--limit',
+  '192',
+  '--epochs',
+  '2',
+  '--no-test',
+  '--seed',
+  '5',
+  '--json',
+  '--checkpoint-every',
+  '1',
+];
 
 /** The pair's identity: the weights' data digest and the optimizer file's SHA-256. */
 const identity = (metadata: Record<string, string>) => `${metadata.tensors_sha256}/${metadata.optimizer_sha256}`;
@@ -38,7 +50,10 @@ test(`${KILLS} SIGKILLs at random instants of checkpoint writes; every --resume 
     const m = peekMetadata(refOut);
     if (m) trajectory.set(m.step, identity(m));
   };
-  const reference = await startCli([...base, '--out', refOut], { env, onStdout: (chunk) => /"event":"(checkpoint|epoch)"/.test(chunk) && record() }).result;
+  const reference = await startCli([...base, '--out', refOut], {
+    env,
+    onStdout: (chunk) => /"event":"(checkpoint|epoch)"/.test(chunk) && record(),
+  }).result;
   assert.is(reference.code, 0, reference.stderr);
   record();
   const refMeta = peekMetadata(refOut)!;
@@ -64,7 +79,9 @@ test(`${KILLS} SIGKILLs at random instants of checkpoint writes; every --resume 
     let seen = 0;
     const watcher = watch(dirname(out), (_event, name) => {
       // Only the checkpoint's own files count (not the lock's), so kills land in checkpoint writes.
-      if (kill && !/\.lock(\.|$)/.test(String(name)) && ++seen === events) setTimeout(() => running.child.kill('SIGKILL'), delayMs);
+      if (kill && !/\.lock(\.|$)/.test(String(name)) && ++seen === events) {
+        setTimeout(() => running.child.kill('SIGKILL'), delayMs);
+      }
     });
     const r = await running.result;
     watcher.close();
@@ -72,11 +89,15 @@ test(`${KILLS} SIGKILLs at random instants of checkpoint writes; every --resume 
     if (lastKilled) {
       kills++;
       const state = existsSync(out) ? loadCheckpoint(out, { withOptimizer: true }) : undefined;
-      console.log(`    kill ${kills}: run ${runs}${resume ? ' (--resume)' : ''}, ${delayMs} ms after file event ${events}: ` +
-        (state ? `checkpoint of step ${state.metadata.step} intact` : 'no checkpoint yet'));
+      console.log(
+        `    kill ${kills}: run ${runs}${resume ? ' (--resume)' : ''}, ${delayMs} ms after file event ${events}: ` +
+          (state ? `checkpoint of step ${state.metadata.step} intact` : 'no checkpoint yet'),
+      );
       if (state) {
         const expected = trajectory.get(state.metadata.step);
-        if (expected) assert.is(identity(state.metadata), expected, `step ${state.metadata.step} as the uninterrupted run had it`);
+        if (expected) {
+          assert.is(identity(state.metadata), expected, `step ${state.metadata.step} as the uninterrupted run had it`);
+        }
       }
       continue;
     }
@@ -86,15 +107,26 @@ test(`${KILLS} SIGKILLs at random instants of checkpoint writes; every --resume 
     const meta = peekMetadata(out)!;
     assert.ok(readFileSync(optimizerPath(out, meta)).equals(refAdam), `run ${runs}: optimizer state bit-identical`);
     completed++;
-    console.log(`    run ${runs}${resume ? ' (--resume)' : ''} ${kill ? `ended before file event ${events}` : 'ran to the end'}: bit-identical to the uninterrupted run`);
+    console.log(
+      `    run ${runs}${resume ? ' (--resume)' : ''} ${
+        kill ? `ended before file event ${events}` : 'ran to the end'
+      }: bit-identical to the uninterrupted run`,
+    );
     // Start the next chain of kills from scratch.
     // Emptied, not recreated: Deno's watcher stays blind to a directory deleted and made anew.
-    if (kills < KILLS) for (const name of readdirSync(dirname(out))) rmSync(join(dirname(out), name), { force: true });
+    if (kills < KILLS) {
+      for (const name of readdirSync(dirname(out))) rmSync(join(dirname(out), name), { force: true });
+    }
   }
   const left = readdirSync(dirname(out)).sort();
-  assert.equal(left, [basename(optimizerPath(out, peekMetadata(out))), 'digit.safetensors'].sort(),
-    'no temporary files, orphaned optimizer files or lock left');
-  console.log(`    ${kills} kills in ${runs} runs under ${thisRuntime}, ${completed} runs to the end, all bit-identical`);
+  assert.equal(
+    left,
+    [basename(optimizerPath(out, peekMetadata(out))), 'digit.safetensors'].sort(),
+    'no temporary files, orphaned optimizer files or lock left',
+  );
+  console.log(
+    `    ${kills} kills in ${runs} runs under ${thisRuntime}, ${completed} runs to the end, all bit-identical`,
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

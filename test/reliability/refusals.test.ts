@@ -35,48 +35,92 @@ async function refused(args: string[], code: number, ...patterns: (RegExp | stri
   return r;
 }
 
-for (const [flag, value] of [['--epochs', '0x10'], ['--epochs', '1e1'], ['--epochs', ' 7'], ['--seed', '+3'], ['--limit', '64.0'],
-  ['--checkpoint-every', '0b1'], ['--lr', '0x10'], ['--lr', 'Infinity'], ['--weight-decay', ' 1']] as const) {
+for (
+  const [flag, value] of [
+    ['--epochs', '0x10'],
+    ['--epochs', '1e1'],
+    ['--epochs', ' 7'],
+    ['--seed', '+3'],
+    ['--limit', '64.0'],
+    ['--checkpoint-every', '0b1'],
+    ['--lr', '0x10'],
+    ['--lr', 'Infinity'],
+    ['--weight-decay', ' 1'],
+  ] as const
+) {
   test(`numeric flags take decimal numbers only: ${flag} ${JSON.stringify(value)} -> exit 2`, async () => {
-    await refused(['train', flag, value, '--out', join(dir, 'never.safetensors')], 2, `${flag} must be a`, JSON.stringify(value));
+    await refused(
+      ['train', flag, value, '--out', join(dir, 'never.safetensors')],
+      2,
+      `${flag} must be a`,
+      JSON.stringify(value),
+    );
     assert.not.ok(existsSync(join(dir, 'never.safetensors')));
   });
 }
 
 test('--model toString, __proto__, constructor: unknown models, not a crash', async () => {
   for (const name of ['toString', '__proto__', 'constructor']) {
-    await refused(['train', '--model', name, '--out', join(dir, 'never.safetensors')], 2, `Unknown model "${name}"; known models: digit`);
+    await refused(
+      ['train', '--model', name, '--out', join(dir, 'never.safetensors')],
+      2,
+      `Unknown model "${name}"; known models: digit`,
+    );
   }
   await refused(['toString'], 2, /Unknown command "toString"/);
 });
 
 test('--out that is a directory, or in a place that cannot be written, is refused before the first step', async () => {
-  await refused(['train', '--out', dir, '--limit', '64'], 2, `--out ${dir} is a directory; give the path of a checkpoint file`);
-  await refused(['train', '--out', '/proc/webgpu-digits/x.safetensors', '--limit', '64'], 1,
-    /cannot write checkpoints to \/proc\/webgpu-digits\/x\.safetensors: cannot create directory \/proc\/webgpu-digits/);
-  await refused(['train', '--out', '/sys/webgpu-digits.safetensors', '--limit', '64'], 1,
-    /cannot write checkpoints to \/sys\/webgpu-digits\.safetensors: cannot write in \/sys/);
+  await refused(
+    ['train', '--out', dir, '--limit', '64'],
+    2,
+    `--out ${dir} is a directory; give the path of a checkpoint file`,
+  );
+  await refused(
+    ['train', '--out', '/proc/webgpu-digits/x.safetensors', '--limit', '64'],
+    1,
+    /cannot write checkpoints to \/proc\/webgpu-digits\/x\.safetensors: cannot create directory \/proc\/webgpu-digits/,
+  );
+  await refused(
+    ['train', '--out', '/sys/webgpu-digits.safetensors', '--limit', '64'],
+    1,
+    /cannot write checkpoints to \/sys\/webgpu-digits\.safetensors: cannot write in \/sys/,
+  );
   writeFileSync(join(dir, 'a-file'), '');
   await refused(['train', '--out', join(dir, 'a-file', 'x.safetensors'), '--limit', '64'], 1, /a-file is a file/);
 });
 
 test('bad paths never hang: show --out-dir /proc/..., --data /proc/..., eval --checkpoint /dev/zero', async () => {
-  await refused(['show', '--index', '0', '--out-dir', '/proc/webgpu-digits'], 1, /cannot create directory \/proc\/webgpu-digits/);
+  await refused(
+    ['show', '--index', '0', '--out-dir', '/proc/webgpu-digits'],
+    1,
+    /cannot create directory \/proc\/webgpu-digits/,
+  );
   await refused(['show', '--data', '/proc/webgpu-digits'], 1, /\/proc\/webgpu-digits: cannot be created to download/);
   await refused(['eval', '--checkpoint', '/dev/zero'], 1, 'Checkpoint /dev/zero is a character device, not a file');
-  await refused(['predict', '--checkpoint', checkpoint, '/dev/zero'], 1, 'Image /dev/zero is a character device, not a file');
+  await refused(
+    ['predict', '--checkpoint', checkpoint, '/dev/zero'],
+    1,
+    'Image /dev/zero is a character device, not a file',
+  );
 });
 
 test('train --resume with nothing to resume says so, without options train lacks or the other runtime', async () => {
-  const r = await refused(['train', '--resume', '--out', join(dir, 'nothing.safetensors')], 1,
-    /nothing\.safetensors does not exist\. Nothing to resume: start the run without --resume/);
+  const r = await refused(
+    ['train', '--resume', '--out', join(dir, 'nothing.safetensors')],
+    1,
+    /nothing\.safetensors does not exist\. Nothing to resume: start the run without --resume/,
+  );
   assert.not.match(r.stderr, '--checkpoint');
   assert.not.match(r.stderr, thisRuntime === 'node' ? 'deno task' : 'node dist');
 });
 
 test('eval on an optimizer file says it is one', async () => {
-  await refused(['eval', '--checkpoint', optimizerPath(checkpoint, peekMetadata(checkpoint))], 1,
-    /is an optimizer-state file \(Adam's moments\), not a model checkpoint/);
+  await refused(
+    ['eval', '--checkpoint', optimizerPath(checkpoint, peekMetadata(checkpoint))],
+    1,
+    /is an optimizer-state file \(Adam's moments\), not a model checkpoint/,
+  );
 });
 
 test('eval and predict refuse a checkpoint holding NaN or Infinity', async () => {
@@ -87,7 +131,16 @@ test('eval and predict refuse a checkpoint holding NaN or Infinity', async () =>
   writeFileSync(poisoned, encodeSafetensors(Object.fromEntries(tensors), metadata));
   await refused(['eval', '--checkpoint', poisoned], 1, /poisoned\.safetensors: fc1\.weight holds NaN or Infinity/);
   const png = join(dir, 'digit.png');
-  writeFileSync(png, buildPng({ width: 28, height: 28, colorType: 0, bitDepth: 8, samples: (await testSplit('test')).images.subarray(0, 784) }));
+  writeFileSync(
+    png,
+    buildPng({
+      width: 28,
+      height: 28,
+      colorType: 0,
+      bitDepth: 8,
+      samples: (await testSplit('test')).images.subarray(0, 784),
+    }),
+  );
   await refused(['predict', '--checkpoint', poisoned, png], 1, /fc1\.weight holds NaN or Infinity/);
 });
 
@@ -100,7 +153,12 @@ test('predict names the file whose picture is blank', async () => {
 test('empty and too-small datasets are refused before the GPU, naming the file and the count', async () => {
   const write = (folder: string, count: number) => {
     mkdirSync(folder, { recursive: true });
-    for (const [images, labels] of [['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'], ['t10k-images-idx3-ubyte', 't10k-labels-idx1-ubyte']]) {
+    for (
+      const [images, labels] of [['train-images-idx3-ubyte', 'train-labels-idx1-ubyte'], [
+        't10k-images-idx3-ubyte',
+        't10k-labels-idx1-ubyte',
+      ]]
+    ) {
       writeFileSync(join(folder, images), encodeIdx([count, 28, 28], new Uint8Array(count * 784)));
       writeFileSync(join(folder, labels), encodeIdx([count], new Uint8Array(count)));
     }
@@ -110,9 +168,21 @@ test('empty and too-small datasets are refused before the GPU, naming the file a
   write(empty, 0);
   write(ten, 10);
   const out = ['--out', join(dir, 'data.safetensors')];
-  await refused(['train', '--data', empty, '--no-verify', ...out], 1, `${join(empty, 'train-images-idx3-ubyte')} holds 0 images: there is nothing to train on`);
-  await refused(['train', '--data', ten, '--no-verify', '--limit', '11', ...out], 2, `--limit 11 is more than the 10 images in ${join(ten, 'train-images-idx3-ubyte')}`);
-  await refused(['eval', '--data', empty, '--no-verify', '--checkpoint', checkpoint], 1, `${join(empty, 't10k-images-idx3-ubyte')} holds 0 images: nothing to evaluate`);
+  await refused(
+    ['train', '--data', empty, '--no-verify', ...out],
+    1,
+    `${join(empty, 'train-images-idx3-ubyte')} holds 0 images: there is nothing to train on`,
+  );
+  await refused(
+    ['train', '--data', ten, '--no-verify', '--limit', '11', ...out],
+    2,
+    `--limit 11 is more than the 10 images in ${join(ten, 'train-images-idx3-ubyte')}`,
+  );
+  await refused(
+    ['eval', '--data', empty, '--no-verify', '--checkpoint', checkpoint],
+    1,
+    `${join(empty, 't10k-images-idx3-ubyte')} holds 0 images: nothing to evaluate`,
+  );
   assert.not.ok(existsSync(join(dir, 'data.safetensors')));
 });
 

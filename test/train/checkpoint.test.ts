@@ -1,15 +1,33 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
-import { DIGIT, parameterSpecs, type ModelSpec } from '../../src/nn/spec.ts';
+import { DIGIT, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
 import {
-  CheckpointError, legacyOptimizerPath, loadCheckpoint, NonFiniteStateError, optimizerPath, peekMetadata, removeStaleCheckpointFiles,
-  saveCheckpoint, stateFromCheckpoint, tensorsDigest,
+  CheckpointError,
+  legacyOptimizerPath,
+  loadCheckpoint,
+  NonFiniteStateError,
+  optimizerPath,
+  peekMetadata,
+  removeStaleCheckpointFiles,
+  saveCheckpoint,
+  stateFromCheckpoint,
+  tensorsDigest,
 } from '../../src/train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../../src/train/trainer.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -32,7 +50,14 @@ function sampleState() {
     state.adamM.fill(0, end, next);
     state.adamV.fill(0, end, next);
   }
-  Object.assign(state, { epoch: 3, batchInEpoch: 17, step: 2831, epochLossSum: 12.625, epochCorrect: 1070, epochSeen: 1088 });
+  Object.assign(state, {
+    epoch: 3,
+    batchInEpoch: 17,
+    step: 2831,
+    epochLossSum: 12.625,
+    epochCorrect: 1070,
+    epochSeen: 1088,
+  });
   return state;
 }
 
@@ -47,8 +72,14 @@ test('round trip keeps every value and the training position', async () => {
   assert.equal(Array.from(back.params), Array.from(state.params));
   assert.equal(Array.from(back.adamM), Array.from(state.adamM));
   assert.equal(Array.from(back.adamV), Array.from(state.adamV));
-  assert.equal([back.epoch, back.batchInEpoch, back.step, back.epochLossSum, back.epochCorrect, back.epochSeen],
-    [3, 17, 2831, 12.625, 1070, 1088]);
+  assert.equal([back.epoch, back.batchInEpoch, back.step, back.epochLossSum, back.epochCorrect, back.epochSeen], [
+    3,
+    17,
+    2831,
+    12.625,
+    1070,
+    1088,
+  ]);
   assert.is(loaded.metadata.seed, '9');
   assert.is(loaded.model.name, 'digit');
 });
@@ -79,7 +110,9 @@ test('damaged, foreign and mismatched files are refused with the path', async ()
   writeFileSync(join(dir, 'text.safetensors'), 'hello, this is not a checkpoint');
   expectError(() => loadCheckpoint(join(dir, 'text.safetensors')), /text\.safetensors is not a valid safetensors file/);
 
-  const foreign = encodeSafetensors({ 'conv1.weight': { shape: [2, 2], data: new Float32Array(4) } }, { format: 'other' });
+  const foreign = encodeSafetensors({ 'conv1.weight': { shape: [2, 2], data: new Float32Array(4) } }, {
+    format: 'other',
+  });
   writeFileSync(join(dir, 'foreign.safetensors'), foreign);
   expectError(() => loadCheckpoint(join(dir, 'foreign.safetensors')), /not a checkpoint written by this tool/);
 
@@ -93,7 +126,10 @@ test('damaged, foreign and mismatched files are refused with the path', async ()
   otherState.step = 5;
   await saveCheckpoint(other, { config, state: otherState, withOptimizer: true });
   copyFileSync(optimizerPath(other, peekMetadata(other)), legacyOptimizerPath(legacy));
-  expectError(() => loadCheckpoint(legacy, { withOptimizer: true }), /legacy\.adam\.safetensors does not belong to .*legacy\.safetensors \(SHA-256 mismatch: it holds the optimizer state of step 5, the weights are of step 2831\)/);
+  expectError(
+    () => loadCheckpoint(legacy, { withOptimizer: true }),
+    /legacy\.adam\.safetensors does not belong to .*legacy\.safetensors \(SHA-256 mismatch: it holds the optimizer state of step 5, the weights are of step 2831\)/,
+  );
 });
 
 /** Rewrites the checkpoint at `from` as one written before optimizer files had hashed names. */
@@ -135,7 +171,11 @@ test('killed between the optimizer write and the weights rename: the previous pa
   await saveCheckpoint(path, { config, state: sampleState(), withOptimizer: true });
   // What a kill after the optimizer file's rename leaves: the next save's optimizer file, and temp files.
   const elsewhere = join(dir, 'elsewhere', 'run.safetensors');
-  await saveCheckpoint(elsewhere, { config, state: { ...sampleState(), step: 2832, adamV: sampleState().adamV.map((x) => x / 4) }, withOptimizer: true });
+  await saveCheckpoint(elsewhere, {
+    config,
+    state: { ...sampleState(), step: 2832, adamV: sampleState().adamV.map((x) => x / 4) },
+    withOptimizer: true,
+  });
   const orphan = basename(optimizerPath(elsewhere, peekMetadata(elsewhere)));
   copyFileSync(join(dir, 'elsewhere', orphan), join(sub, orphan));
   writeFileSync(join(sub, '.run.safetensors.4242.abc123.tmp'), 'partial');
@@ -143,7 +183,10 @@ test('killed between the optimizer write and the weights rename: the previous pa
   writeFileSync(join(sub, 'runner.safetensors'), 'not ours');
   assert.is(stateFromCheckpoint(loadCheckpoint(path, { withOptimizer: true })).step, 2831);
   assert.is(removeStaleCheckpointFiles(path).length, 3);
-  assert.equal(readdirSync(sub).sort(), [basename(optimizerPath(path, peekMetadata(path))), 'run.safetensors', 'runner.safetensors'].sort());
+  assert.equal(
+    readdirSync(sub).sort(),
+    [basename(optimizerPath(path, peekMetadata(path))), 'run.safetensors', 'runner.safetensors'].sort(),
+  );
   assert.is(stateFromCheckpoint(loadCheckpoint(path, { withOptimizer: true })).step, 2831);
 });
 
@@ -155,13 +198,22 @@ test('damaged, missing, directory and symlink-loop optimizer files are each name
   const flipped = Uint8Array.from(good);
   flipped[flipped.length - 9] ^= 0x10;
   writeFileSync(adam, flipped);
-  expectError(() => loadCheckpoint(path, { withOptimizer: true }), /optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is damaged \(its tensor data/);
+  expectError(
+    () => loadCheckpoint(path, { withOptimizer: true }),
+    /optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is damaged \(its tensor data/,
+  );
   writeFileSync(adam, good.subarray(0, 1000));
   expectError(() => loadCheckpoint(path, { withOptimizer: true }), /is damaged \(not a valid safetensors file/);
   rmSync(adam);
-  expectError(() => loadCheckpoint(path, { withOptimizer: true }), /optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is missing/);
+  expectError(
+    () => loadCheckpoint(path, { withOptimizer: true }),
+    /optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is missing/,
+  );
   mkdirSync(adam);
-  expectError(() => loadCheckpoint(path, { withOptimizer: true }), /Optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is a directory, not a file/);
+  expectError(
+    () => loadCheckpoint(path, { withOptimizer: true }),
+    /Optimizer state .*opt\.adam\.[0-9a-f]{16}\.safetensors is a directory, not a file/,
+  );
   const loop = join(dir, 'loop.safetensors');
   symlinkSync(loop, loop);
   expectError(() => loadCheckpoint(loop), /loop\.safetensors cannot be read: is a symbolic link loop/);
@@ -176,11 +228,15 @@ test('non-finite values are never written, and a checkpoint holding them is refu
     (err) => {
       assert.instance(err, NonFiniteStateError);
       assert.match(err.message, /fc1\.weight holds NaN or Infinity/);
-    });
+    },
+  );
   assert.not.ok(existsSync(path), 'nothing written');
   const adamNaN = sampleState();
   adamNaN.adamV[3] = Number.NaN;
-  await saveCheckpoint(path, { config, state: adamNaN, withOptimizer: true }).then(() => assert.unreachable('saved NaN moments'), () => {});
+  await saveCheckpoint(path, { config, state: adamNaN, withOptimizer: true }).then(
+    () => assert.unreachable('saved NaN moments'),
+    () => {},
+  );
   assert.not.ok(existsSync(path), 'nothing written');
   // A file from elsewhere (an older version) holding NaN: loading refuses it.
   await saveCheckpoint(join(dir, 'good.safetensors'), { config, state: sampleState(), withOptimizer: false });
@@ -199,16 +255,29 @@ function writeNonFinite(from: string, to: string): void {
 test('an optimizer file given as a checkpoint is named as such', async () => {
   const path = join(dir, 'which.safetensors');
   await saveCheckpoint(path, { config, state: sampleState(), withOptimizer: true });
-  expectError(() => loadCheckpoint(optimizerPath(path, peekMetadata(path))), /is an optimizer-state file \(Adam's moments\), not a model checkpoint/);
+  expectError(
+    () => loadCheckpoint(optimizerPath(path, peekMetadata(path))),
+    /is an optimizer-state file \(Adam's moments\), not a model checkpoint/,
+  );
 });
 
 test('a checkpoint of another model is refused before use', async () => {
-  const small: ModelSpec = { name: 'small', input: [1, 28, 28], classes: 10, layers: [
-    { kind: 'flatten' }, { kind: 'linear', name: 'fc', outFeatures: 10 },
-  ] };
+  const small: ModelSpec = {
+    name: 'small',
+    input: [1, 28, 28],
+    classes: 10,
+    layers: [
+      { kind: 'flatten' },
+      { kind: 'linear', name: 'fc', outFeatures: 10 },
+    ],
+  };
   const smallLayout = new ParameterLayout(parameterSpecs(small));
   const path = join(dir, 'small.safetensors');
-  await saveCheckpoint(path, { config: { ...config, model: small }, state: initialState(initParameters(smallLayout, 1)), withOptimizer: false });
+  await saveCheckpoint(path, {
+    config: { ...config, model: small },
+    state: initialState(initParameters(smallLayout, 1)),
+    withOptimizer: false,
+  });
   expectError(() => loadCheckpoint(path, { expectModel: 'digit' }), /holds model "small"/);
   assert.is(loadCheckpoint(path).model.name, 'small');
 });

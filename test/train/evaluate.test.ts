@@ -29,7 +29,10 @@ test('evaluationSubmissions covers every image once, in order, each group within
     for (const group of groups) {
       assert.ok(group.length >= 1, `${what}: no empty group`);
       const slot = Math.ceil((batchSize * imageBytes) / 4) * 4 + 4 * batchSize;
-      assert.ok(group.length === 1 || group.length * slot <= stagingBytes, `${what}: ${group.length} batches of ${slot} B fit the budget`);
+      assert.ok(
+        group.length === 1 || group.length * slot <= stagingBytes,
+        `${what}: ${group.length} batches of ${slot} B fit the budget`,
+      );
       for (const { start, size } of group) {
         assert.is(start, next, what);
         assert.is(size, Math.min(batchSize, count - start), what);
@@ -37,7 +40,10 @@ test('evaluationSubmissions covers every image once, in order, each group within
       }
     }
     assert.is(next, count, `${what}: every image`);
-    assert.ok(groups.slice(0, -1).every((g) => g.length === groups[0].length), `${what}: all groups but the last are full`);
+    assert.ok(
+      groups.slice(0, -1).every((g) => g.length === groups[0].length),
+      `${what}: all groups but the last are full`,
+    );
   }
   const mnistTest = evaluationSubmissions(10_000, 1000, 784);
   const mnistTrain = evaluationSubmissions(60_000, 1000, 784);
@@ -54,7 +60,12 @@ test('evaluate in one or several submissions equals each batch run alone, ragged
   const count = 3 * maxBatch + 1 + rng.int(maxBatch - 1); // a ragged last batch
   const first = rng.int(data.count - count);
   const size = DIGIT.input.reduce((a, b) => a * b, 1);
-  const split = { ...data, count, images: data.images.subarray(first * size, (first + count) * size), labels: data.labels.subarray(first, first + count) };
+  const split = {
+    ...data,
+    count,
+    images: data.images.subarray(first * size, (first + count) * size),
+    labels: data.labels.subarray(first, first + count),
+  };
   const network = await Network.create(gpu, DIGIT, { maxBatch, training: false });
   try {
     network.setParameters(initParameters(network.layout, seed));
@@ -63,7 +74,10 @@ test('evaluate in one or several submissions equals each batch run alone, ragged
     const losses = new Float32Array(count);
     for (let start = 0; start < count; start += maxBatch) {
       const n = Math.min(maxBatch, count - start);
-      network.writeBatch(split.images.slice(start * size, (start + n) * size), Uint32Array.from(split.labels.subarray(start, start + n)));
+      network.writeBatch(
+        split.images.slice(start * size, (start + n) * size),
+        Uint32Array.from(split.labels.subarray(start, start + n)),
+      );
       submitDispatches(gpu, (await network.plan(n)).evaluationStep);
       predictions.set(await readU32(gpu, network.predictions, n), start);
       losses.set(await readF32(gpu, network.sampleLoss, n), start);
@@ -76,7 +90,9 @@ test('evaluate in one or several submissions equals each batch run alone, ragged
     }
     // One submission; then two batches per submission (three submissions, the last with the ragged batch).
     for (const stagingBytes of [undefined, 2 * (Math.ceil((maxBatch * size) / 4) * 4 + 4 * maxBatch)]) {
-      const what = `${count} images from ${first}, batch ${maxBatch}, staging ${stagingBytes ?? 'default'} (seed ${seed})`;
+      const what = `${count} images from ${first}, batch ${maxBatch}, staging ${
+        stagingBytes ?? 'default'
+      } (seed ${seed})`;
       const result = await evaluate(gpu, network, split, { stagingBytes });
       assertExactlyEqual(result.predictions, predictions, `${what}: predictions`);
       assert.is(result.correct, correct, `${what}: correct`);

@@ -22,7 +22,10 @@ test('one holder at a time; the lock names PID and host; released, it can be tak
   const owner = JSON.parse(readFileSync(`${path}.lock`, 'utf8'));
   assert.is(owner.pid, process.pid);
   assert.is(owner.host, hostname());
-  expectLockError(() => CheckpointLock.acquire(path), new RegExp(`a\\.safetensors is being written by another training run \\(PID ${process.pid}, started`));
+  expectLockError(
+    () => CheckpointLock.acquire(path),
+    new RegExp(`a\\.safetensors is being written by another training run \\(PID ${process.pid}, started`),
+  );
   lock.release();
   assert.not.ok(existsSync(`${path}.lock`));
   CheckpointLock.acquire(path).release();
@@ -37,15 +40,24 @@ test('a lock left by a dead process, or by a PID now used by another process, is
   assert.is(JSON.parse(readFileSync(`${path}.lock`, 'utf8')).pid, process.pid);
   lock.release();
   if (existsSync('/proc/self/stat')) {
-    writeFileSync(`${path}.lock`, JSON.stringify({ pid: process.pid, pidStart: '1', host: hostname(), started: 'then', command: 'train' }));
+    writeFileSync(
+      `${path}.lock`,
+      JSON.stringify({ pid: process.pid, pidStart: '1', host: hostname(), started: 'then', command: 'train' }),
+    );
     CheckpointLock.acquire(path).release();
   }
 });
 
 test('a lock from another host, or one that cannot be read, is refused with what to do', () => {
   const path = join(dir, 'foreign.safetensors');
-  writeFileSync(`${path}.lock`, JSON.stringify({ pid: 1, host: 'elsewhere', started: 'then', command: 'train --epochs 3' }));
-  expectLockError(() => CheckpointLock.acquire(path), /PID 1 on host elsewhere, started then: train --epochs 3\)\. .*If that run is gone, delete .*foreign\.safetensors\.lock/);
+  writeFileSync(
+    `${path}.lock`,
+    JSON.stringify({ pid: 1, host: 'elsewhere', started: 'then', command: 'train --epochs 3' }),
+  );
+  expectLockError(
+    () => CheckpointLock.acquire(path),
+    /PID 1 on host elsewhere, started then: train --epochs 3\)\. .*If that run is gone, delete .*foreign\.safetensors\.lock/,
+  );
   writeFileSync(`${path}.lock`, 'garbage');
   expectLockError(() => CheckpointLock.acquire(path), /does not say who holds it/);
 });

@@ -22,7 +22,9 @@ const sameBits = (a: Float32Array, b: Float32Array, what: string) => {
   const x = new Uint32Array(a.buffer, a.byteOffset, a.length);
   const y = new Uint32Array(b.buffer, b.byteOffset, b.length);
   assert.is(x.length, y.length, `${what}: length`);
-  for (let i = 0; i < x.length; i++) if (x[i] !== y[i]) assert.unreachable(`${what}: element ${i} differs (${a[i]} vs ${b[i]})`);
+  for (let i = 0; i < x.length; i++) {
+    if (x[i] !== y[i]) assert.unreachable(`${what}: element ${i} differs (${a[i]} vs ${b[i]})`);
+  }
 };
 
 // 600 images: 9 full batches of 64 and a partial batch of 24 per epoch.
@@ -30,8 +32,9 @@ const data = async () => head(await testSplit('train'), 600);
 
 test('learns: two epochs on 600 images raise accuracy well above chance', async () => {
   const gpu = await sharedGpu();
-  const result = await train(gpu, config, await data(), initialState(initParameters(layout, config.seed)),
-    { testSplit: head(await testSplit('test'), 300) });
+  const result = await train(gpu, config, await data(), initialState(initParameters(layout, config.seed)), {
+    testSplit: head(await testSplit('test'), 300),
+  });
   assert.is(result.reports.length, 2);
   assert.is(result.state.step, 20);
   const [first, second] = result.reports;
@@ -43,13 +46,28 @@ test('progress: compiled first, then a rate from the first readback on (unmeasur
   const gpu = await sharedGpu();
   const events: string[] = [];
   const progress: { batchesDone: number; imagesPerSecond: number; etaSeconds: number }[] = [];
-  await train(gpu, { ...config, epochs: 1 }, head(await testSplit('train'), 64 * 48), initialState(initParameters(layout, config.seed)), {
-    onCompiled: (report) => { events.push('compiled'); assert.ok(report.seconds > 0 && report.kernels >= 0); },
-    onProgress: (p) => { events.push('progress'); progress.push(p); },
-  });
+  await train(
+    gpu,
+    { ...config, epochs: 1 },
+    head(await testSplit('train'), 64 * 48),
+    initialState(initParameters(layout, config.seed)),
+    {
+      onCompiled: (report) => {
+        events.push('compiled');
+        assert.ok(report.seconds > 0 && report.kernels >= 0);
+      },
+      onProgress: (p) => {
+        events.push('progress');
+        progress.push(p);
+      },
+    },
+  );
   assert.is(events[0], 'compiled');
   assert.ok(progress.length >= 2, `${progress.length} progress reports`);
-  assert.ok(Number.isNaN(progress[0].imagesPerSecond) && Number.isNaN(progress[0].etaSeconds), 'the first readback has no rate yet');
+  assert.ok(
+    Number.isNaN(progress[0].imagesPerSecond) && Number.isNaN(progress[0].etaSeconds),
+    'the first readback has no rate yet',
+  );
   for (const p of progress.slice(1)) assert.ok(p.imagesPerSecond > 0 && p.etaSeconds >= 0, JSON.stringify(p));
   assert.is(progress.at(-1)!.batchesDone, 48);
 });

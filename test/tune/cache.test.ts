@@ -5,12 +5,29 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadTuneCache, planKey, saveTuneCache, tuneCachePath, type TuneKey, type TunedPlan } from '../../src/tune/cache.ts';
+import {
+  loadTuneCache,
+  planKey,
+  saveTuneCache,
+  tuneCachePath,
+  type TunedPlan,
+  type TuneKey,
+} from '../../src/tune/cache.ts';
 
 const test = suite('tune cache');
 
-const KEY: TuneKey = { adapter: 'mesa /  / llvmpipe / x', driver: 'llvmpipe via Dawn (Node)', runtime: 'node 20.19.0', engine: '0.1.0+abcdef01' };
-const PLAN: TunedPlan = { tuned: { 'fc1.forward': { rows: 8 } }, tunedAt: '2026-01-01T00:00:00.000Z', seconds: 12.5, method: 'host-timing' };
+const KEY: TuneKey = {
+  adapter: 'mesa /  / llvmpipe / x',
+  driver: 'llvmpipe via Dawn (Node)',
+  runtime: 'node 20.19.0',
+  engine: '0.1.0+abcdef01',
+};
+const PLAN: TunedPlan = {
+  tuned: { 'fc1.forward': { rows: 8 } },
+  tunedAt: '2026-01-01T00:00:00.000Z',
+  seconds: 12.5,
+  method: 'host-timing',
+};
 
 function withDir(body: (dir: string) => void): void {
   const dir = mkdtempSync(join(tmpdir(), 'tune-cache-'));
@@ -28,43 +45,52 @@ test('path: the flag, else $WEBGPU_DIGITS_TUNE_CACHE, else $XDG_CACHE_HOME, else
   assert.is(tuneCachePath(undefined, { HOME: '/home/u' }), join('/home/u', '.cache', 'webgpu-digits', 'tune.json'));
 });
 
-test('round trip into a folder that does not exist yet; other machines\' entries kept; no temporary file left', () => withDir((dir) => {
-  const path = join(dir, 'deep', 'tune.json');
-  assert.equal(loadTuneCache(path, KEY), { plans: {} }, 'a missing file: no entry, no notice');
-  const other = { ...KEY, adapter: 'nvidia / hopper / / H200' };
-  saveTuneCache(path, other, { [planKey('digit', true, 64)]: PLAN });
-  saveTuneCache(path, KEY, { [planKey('digit', true, 64)]: PLAN });
-  saveTuneCache(path, KEY, { [planKey('digit', false, 1000)]: { ...PLAN, tuned: {} } });
-  const found = loadTuneCache(path, KEY);
-  assert.equal(Object.keys(found.plans).sort(), ['digit/forward/1000', 'digit/training/64']);
-  assert.equal(found.plans['digit/training/64'], PLAN);
-  assert.is(found.notice, undefined);
-  assert.ok(loadTuneCache(path, other).plans['digit/training/64']);
-  assert.equal(readdirSync(join(dir, 'deep')), ['tune.json']);
-}));
+test("round trip into a folder that does not exist yet; other machines' entries kept; no temporary file left", () =>
+  withDir((dir) => {
+    const path = join(dir, 'deep', 'tune.json');
+    assert.equal(loadTuneCache(path, KEY), { plans: {} }, 'a missing file: no entry, no notice');
+    const other = { ...KEY, adapter: 'nvidia / hopper / / H200' };
+    saveTuneCache(path, other, { [planKey('digit', true, 64)]: PLAN });
+    saveTuneCache(path, KEY, { [planKey('digit', true, 64)]: PLAN });
+    saveTuneCache(path, KEY, { [planKey('digit', false, 1000)]: { ...PLAN, tuned: {} } });
+    const found = loadTuneCache(path, KEY);
+    assert.equal(Object.keys(found.plans).sort(), ['digit/forward/1000', 'digit/training/64']);
+    assert.equal(found.plans['digit/training/64'], PLAN);
+    assert.is(found.notice, undefined);
+    assert.ok(loadTuneCache(path, other).plans['digit/training/64']);
+    assert.equal(readdirSync(join(dir, 'deep')), ['tune.json']);
+  }));
 
-test('an entry of another engine version is stale: ignored with a one-line notice, replaced by the next save', () => withDir((dir) => {
-  const path = join(dir, 'tune.json');
-  saveTuneCache(path, { ...KEY, engine: '0.0.9+00000000' }, { 'digit/training/64': PLAN });
-  const found = loadTuneCache(path, KEY);
-  assert.equal(found.plans, {});
-  assert.match(found.notice!, /tuned for engine 0\.0\.9\+00000000, this is 0\.1\.0\+abcdef01/);
-  assert.not.match(found.notice!, /\n/);
-  saveTuneCache(path, KEY, { 'digit/training/64': PLAN });
-  assert.is(JSON.parse(readFileSync(path, 'utf8')).entries.length, 1, 'the stale entry is dropped');
-}));
-
-test('a damaged file is ignored with a one-line notice, and the next save rewrites it', () => withDir((dir) => {
-  const path = join(dir, 'tune.json');
-  for (const text of ['{"format": "webgpu-digits tune ca', '[]', '{"format":"webgpu-digits tune cache","version":1,"entries":[{"key":{}}]}']) {
-    writeFileSync(path, text);
+test('an entry of another engine version is stale: ignored with a one-line notice, replaced by the next save', () =>
+  withDir((dir) => {
+    const path = join(dir, 'tune.json');
+    saveTuneCache(path, { ...KEY, engine: '0.0.9+00000000' }, { 'digit/training/64': PLAN });
     const found = loadTuneCache(path, KEY);
     assert.equal(found.plans, {});
-    assert.match(found.notice!, /damaged/);
+    assert.match(found.notice!, /tuned for engine 0\.0\.9\+00000000, this is 0\.1\.0\+abcdef01/);
     assert.not.match(found.notice!, /\n/);
-  }
-  saveTuneCache(path, KEY, { 'digit/training/64': PLAN });
-  assert.equal(loadTuneCache(path, KEY).plans['digit/training/64'], PLAN);
-}));
+    saveTuneCache(path, KEY, { 'digit/training/64': PLAN });
+    assert.is(JSON.parse(readFileSync(path, 'utf8')).entries.length, 1, 'the stale entry is dropped');
+  }));
+
+test('a damaged file is ignored with a one-line notice, and the next save rewrites it', () =>
+  withDir((dir) => {
+    const path = join(dir, 'tune.json');
+    for (
+      const text of [
+        '{"format": "webgpu-digits tune ca',
+        '[]',
+        '{"format":"webgpu-digits tune cache","version":1,"entries":[{"key":{}}]}',
+      ]
+    ) {
+      writeFileSync(path, text);
+      const found = loadTuneCache(path, KEY);
+      assert.equal(found.plans, {});
+      assert.match(found.notice!, /damaged/);
+      assert.not.match(found.notice!, /\n/);
+    }
+    saveTuneCache(path, KEY, { 'digit/training/64': PLAN });
+    assert.equal(loadTuneCache(path, KEY).plans['digit/training/64'], PLAN);
+  }));
 
 test.run();

@@ -12,7 +12,7 @@ import { initParameters } from '../../src/nn/parameters.ts';
 import { planNetwork } from '../../src/nn/planner.ts';
 import { DIGIT, shapeSize } from '../../src/nn/spec.ts';
 import { writeBuffer } from '../../src/gpu/buffers.ts';
-import { adamUniforms, ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
+import { ADAM_DEFAULTS, adamUniforms } from '../../src/kernels/adam.ts';
 import { candidateTiles, tunePlan } from '../../src/tune/tuner.ts';
 import { Rng } from '../../src/util/random.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
@@ -33,7 +33,14 @@ test('candidates: a fixed order, no duplicates, never the default', () => {
   assert.ok(c.length >= 5);
   assert.ok(c.every((t) => JSON.stringify(t) !== JSON.stringify(defaults)));
   assert.is(new Set(c.map((t) => JSON.stringify(t))).size, c.length);
-  const tiled = candidateTiles('tiled-gemm', 'backwardWeight', { tileM: 16, tileN: 32, tileK: 8, threadM: 2, threadN: 4, splits: 16 });
+  const tiled = candidateTiles('tiled-gemm', 'backwardWeight', {
+    tileM: 16,
+    tileN: 32,
+    tileK: 8,
+    threadM: 2,
+    threadN: 4,
+    splits: 16,
+  });
   assert.ok(tiled.some((t) => t.splits === 64) && tiled.some((t) => t.tileM === 128));
 });
 
@@ -55,12 +62,17 @@ test('the same timings give the same choice; on a CPU driver the tuned step trai
     try {
       const rng = new Rng(7);
       network.setParameters(initParameters(network.layout, 7));
-      network.writeBatch(Uint8Array.from({ length: 8 * shapeSize(DIGIT.input) }, () => rng.int(256)),
-        Uint32Array.from({ length: 8 }, () => rng.int(10)));
+      network.writeBatch(
+        Uint8Array.from({ length: 8 * shapeSize(DIGIT.input) }, () => rng.int(256)),
+        Uint32Array.from({ length: 8 }, () => rng.int(10)),
+      );
       writeBuffer(gpu, network.adamUniforms!, new Uint8Array(adamUniforms(ADAM_DEFAULTS, 1)));
       const steps = await network.plan(8);
       const partial = await network.plan(5); // a last batch smaller than the tuned one
-      submitDispatches(gpu, [...steps.trainingStep, ...dispatchesOf(partial.forward, partial.loss, partial.backward, partial.optimizer)]);
+      submitDispatches(gpu, [
+        ...steps.trainingStep,
+        ...dispatchesOf(partial.forward, partial.loss, partial.backward, partial.optimizer),
+      ]);
       return new Uint32Array((await readF32(gpu, network.params, network.layout.totalElements)).buffer);
     } finally {
       network.destroy();

@@ -13,10 +13,16 @@ test('niceTicks: round steps covering the range', () => {
 });
 
 test('lineChart: one polyline per series, a marker per point where asked, escaped labels', () => {
-  const svg = sceneToSvg(lineChart({ name: 'loss', title: 'a < b', xLabel: 'epoch', yLabel: 'loss', series: [
-    { name: 'train loss', color: '#ff0000', points: [[1, 0.5], [2, 0.3], [3, 0.2]], markers: true },
-    { name: 'test loss', color: '#0000ff', points: [[1, 0.4], [2, 0.35], [3, 0.3]] },
-  ] }));
+  const svg = sceneToSvg(lineChart({
+    name: 'loss',
+    title: 'a < b',
+    xLabel: 'epoch',
+    yLabel: 'loss',
+    series: [
+      { name: 'train loss', color: '#ff0000', points: [[1, 0.5], [2, 0.3], [3, 0.2]], markers: true },
+      { name: 'test loss', color: '#0000ff', points: [[1, 0.4], [2, 0.35], [3, 0.3]] },
+    ],
+  }));
   assert.is((svg.match(/<polyline[^>]*class="series/g) ?? []).length, 2);
   assert.is((svg.match(/class="point train-loss"/g) ?? []).length, 3);
   assert.is((svg.match(/class="point test-loss"/g) ?? []).length, 0);
@@ -24,7 +30,10 @@ test('lineChart: one polyline per series, a marker per point where asked, escape
 });
 
 test('confusionHeatmap: 10x10 cells with their counts; classBars: a bar per class', () => {
-  const confusion = Array.from({ length: 10 }, (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 1000 + i : j)));
+  const confusion = Array.from(
+    { length: 10 },
+    (_, i) => Array.from({ length: 10 }, (_, j) => (i === j ? 1000 + i : j)),
+  );
   const svg = sceneToSvg(confusionHeatmap(confusion));
   assert.is((svg.match(/class="cell"/g) ?? []).length, 100);
   assert.ok(svg.includes('<title>true 3, predicted 3: 1003</title>') && svg.includes('>1009</text>'));
@@ -32,11 +41,16 @@ test('confusionHeatmap: 10x10 cells with their counts; classBars: a bar per clas
 });
 
 test('rasterize: the scene at twice its size, shapes in their colours; the PNG decodes', () => {
-  const scene = { width: 40, height: 20, name: 't', shapes: [
-    { kind: 'rect' as const, x: 0, y: 0, w: 40, h: 20, fill: '#ffffff' },
-    { kind: 'rect' as const, x: 10, y: 5, w: 10, h: 10, fill: '#000000' },
-    { kind: 'text' as const, x: 25, y: 15, text: '7', size: 9, fill: '#000000' },
-  ] };
+  const scene = {
+    width: 40,
+    height: 20,
+    name: 't',
+    shapes: [
+      { kind: 'rect' as const, x: 0, y: 0, w: 40, h: 20, fill: '#ffffff' },
+      { kind: 'rect' as const, x: 10, y: 5, w: 10, h: 10, fill: '#000000' },
+      { kind: 'text' as const, x: 25, y: 15, text: '7', size: 9, fill: '#000000' },
+    ],
+  };
   const image = rasterize(scene, 2);
   assert.is(image.width, 80);
   const at = (x: number, y: number) => image.pixels[(y * image.width + x) * 3];

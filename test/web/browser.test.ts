@@ -2,7 +2,7 @@
 // with train --log, then `report` (its numbers asserted against the run's own output and `eval`'s),
 // the report opened in the browser, and the page served by `serve`, where a digit drawn with mouse
 // events is classified by the engine's WGSL kernels through the browser's WebGPU, as `predict` does.
-import { spawn, type ChildProcess } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,7 +11,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePng } from '../../src/io/png.ts';
 import { toMnistDigit } from '../../src/io/digit-image.ts';
-import { parseMetricsLog, type EpochRecord, type StepRecord } from '../../src/train/metrics-log.ts';
+import { type EpochRecord, parseMetricsLog, type StepRecord } from '../../src/train/metrics-log.ts';
 import { hasChromium, launchChromium, testOutputDir } from '../helpers/browser.ts';
 import { skip } from '../helpers/skip.ts';
 import { cliCommand, runCli, thisRuntime } from '../helpers/cli.ts';
@@ -26,7 +26,11 @@ const LONG = 900_000;
 const noBrowser = !hasChromium();
 const out = testOutputDir();
 
-interface RunOutput { epochs: Record<string, number | null>[]; eval: Record<string, unknown>; reportData: Record<string, any> }
+interface RunOutput {
+  epochs: Record<string, number | null>[];
+  eval: Record<string, unknown>;
+  reportData: Record<string, any>;
+}
 let run: RunOutput;
 
 async function cli(args: string[]): Promise<string> {
@@ -36,7 +40,20 @@ async function cli(args: string[]): Promise<string> {
 }
 
 test.before(async () => {
-  const trained = await cli(['train', '--epochs', '2', '--limit', '1280', '--log', logFile, '--log-every', '5', '--out', checkpoint, '--json']);
+  const trained = await cli([
+    'train',
+    '--epochs',
+    '2',
+    '--limit',
+    '1280',
+    '--log',
+    logFile,
+    '--log-every',
+    '5',
+    '--out',
+    checkpoint,
+    '--json',
+  ]);
   const events = trained.trim().split('\n').map((l) => JSON.parse(l));
   const evaluated = JSON.parse(await cli(['eval', '--checkpoint', checkpoint, '--json']));
   await cli(['report', '--log', logFile, '--out', reportFile, '--png', join(dir, 'png')]);
@@ -47,22 +64,26 @@ test.before(async () => {
 });
 
 // Step records land on the first stats readback at or past every 5 steps (readbacks come in groups).
-test('train --log: a header, step records in every epoch, and one record per epoch equal to the run\'s own output', () => {
+test("train --log: a header, step records in every epoch, and one record per epoch equal to the run's own output", () => {
   const records = parseMetricsLog(readFileSync(logFile, 'utf8'), logFile);
   assert.is(records[0].type, 'header');
   const epochs = records.filter((r): r is EpochRecord => r.type === 'epoch');
-  assert.equal(epochs.map((e) => [e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy]),
-    run.epochs.map((e) => [e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy]));
+  assert.equal(
+    epochs.map((e) => [e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy]),
+    run.epochs.map((e) => [e.epoch, e.step, e.train_loss, e.train_accuracy, e.test_loss, e.test_accuracy]),
+  );
   const steps = records.filter((r): r is StepRecord => r.type === 'step');
   assert.equal([...new Set(steps.map((s) => s.epoch))], [1, 2], 'step records in both epochs');
   assert.ok(steps.every((s, i) => i === 0 || s.step > steps[i - 1].step), 'each step once, in order');
   assert.is(steps.at(-1)!.step, 40);
 });
 
-test('report: its numbers are the run\'s (per epoch) and eval\'s (accuracy, loss, confusion) exactly', () => {
+test("report: its numbers are the run's (per epoch) and eval's (accuracy, loss, confusion) exactly", () => {
   const r = run.reportData;
-  assert.equal(r.log.epochs.map((e: EpochRecord) => [e.train_loss, e.test_accuracy, e.test_loss]),
-    run.epochs.map((e) => [e.train_loss, e.test_accuracy, e.test_loss]));
+  assert.equal(
+    r.log.epochs.map((e: EpochRecord) => [e.train_loss, e.test_accuracy, e.test_loss]),
+    run.epochs.map((e) => [e.train_loss, e.test_accuracy, e.test_loss]),
+  );
   assert.is(r.evaluation.accuracy, run.eval.accuracy);
   assert.is(r.evaluation.meanLoss, run.eval.mean_loss);
   assert.is(r.evaluation.correct, run.eval.correct);
@@ -70,7 +91,7 @@ test('report: its numbers are the run\'s (per epoch) and eval\'s (accuracy, loss
   assert.equal(r.evaluation.perClassAccuracy, run.eval.per_class_accuracy);
   // The checkpoint is the last epoch's: the run's own test evaluation said the same.
   assert.is(run.epochs.at(-1)!.test_accuracy, run.eval.accuracy);
-  assert.is(r.checkpoint.path, checkpoint, 'found through the log\'s header');
+  assert.is(r.checkpoint.path, checkpoint, "found through the log's header");
   const wrong = (run.eval.count as number) - (run.eval.correct as number);
   assert.is(r.gallery.length, Math.min(24, wrong));
   for (const g of r.gallery) assert.ok(g.label !== g.predicted && g.probability === Math.max(...g.probabilities));
@@ -85,23 +106,37 @@ test('report --png: the curves and the confusion matrix as PNG files', () => {
 });
 
 test('the report renders in Chromium from disk with no console errors: curves with a point per epoch, a 10x10 heatmap, the gallery', async () => {
-  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
+  if (noBrowser) {
+    return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', {
+      requiredInCi: true,
+    });
+  }
   const browser = await launchChromium(false);
   try {
     const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error' || m.type() === 'warning') problems.push(m.text());
+    });
     page.on('pageerror', (e) => problems.push(e.message));
-    page.on('request', (r) => { if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) problems.push(`request ${r.url()}`); });
+    page.on('request', (r) => {
+      if (!r.url().startsWith('file:') && !r.url().startsWith('data:')) problems.push(`request ${r.url()}`);
+    });
     await page.goto(`file://${reportFile}`);
-    for (const series of ['train-loss', 'test-loss']) assert.is(await page.locator(`svg.loss-per-epoch circle.point.${series}`).count(), 2, series);
-    for (const series of ['train-accuracy', 'test-accuracy']) assert.is(await page.locator(`svg.accuracy-per-epoch circle.point.${series}`).count(), 2);
+    for (const series of ['train-loss', 'test-loss']) {
+      assert.is(await page.locator(`svg.loss-per-epoch circle.point.${series}`).count(), 2, series);
+    }
+    for (const series of ['train-accuracy', 'test-accuracy']) {
+      assert.is(await page.locator(`svg.accuracy-per-epoch circle.point.${series}`).count(), 2);
+    }
     assert.is(await page.locator('svg.confusion rect.cell').count(), 100);
     assert.is(await page.locator('svg.per-class-accuracy rect.bar').count(), 10);
     assert.is(await page.locator('svg.loss-per-step polyline.series').count(), 2);
     assert.is(await page.locator('.gallery figure.misclassified').count(), run.reportData.gallery.length);
     assert.is(await page.locator('.filters img').count(), 10);
-    const broken = await page.evaluate(() => [...(globalThis as any).document.images].filter((i) => !i.complete || i.naturalWidth === 0).length);
+    const broken = await page.evaluate(() =>
+      [...(globalThis as any).document.images].filter((i) => !i.complete || i.naturalWidth === 0).length
+    );
     assert.is(broken, 0, 'every data-URI image decodes');
     assert.match(await page.locator('table.settings').innerText(), /seed\s+1/);
     await page.screenshot({ path: join(out, 'report.png'), fullPage: true });
@@ -114,7 +149,9 @@ test('the report renders in Chromium from disk with no console errors: curves wi
 function startServer(): Promise<{ child: ChildProcess; url: string }> {
   const [command, ...prefix] = cliCommand(thisRuntime);
   const child = spawn(command, [...prefix, 'serve', '--checkpoint', checkpoint, '--port', '0'], {
-    cwd: repoRoot(), env: { ...process.env, ...env, NO_COLOR: '1' }, stdio: ['ignore', 'pipe', 'pipe'],
+    cwd: repoRoot(),
+    env: { ...process.env, ...env, NO_COLOR: '1' },
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
     let text = '';
@@ -134,13 +171,19 @@ function startServer(): Promise<{ child: ChildProcess; url: string }> {
 }
 
 test('the page classifies a digit drawn with mouse events, through WebGPU in Chromium, as predict does on the same image', async () => {
-  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
+  if (noBrowser) {
+    return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', {
+      requiredInCi: true,
+    });
+  }
   const server = await startServer();
   const browser = await launchChromium(true);
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
     const problems: string[] = [];
-    page.on('console', (m) => { if (m.type() === 'error') problems.push(m.text()); });
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
     page.on('pageerror', (e) => problems.push(e.message));
     await page.goto(server.url);
     await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 120_000 });
@@ -177,8 +220,10 @@ test('the page classifies a digit drawn with mouse events, through WebGPU in Chr
     assert.is(shown.predicted, predicted.digit, `page ${shown.predicted} vs predict ${predicted.digit}`);
     assert.is(shown.predicted, testImages.labels[index], 'and it is the digit that was traced');
     for (let d = 0; d < 10; d++) {
-      assert.ok(Math.abs(shown.probabilities[d] - predicted.probabilities[d]) < 1e-4,
-        `p(${d}): page ${shown.probabilities[d]} vs predict ${predicted.probabilities[d]}`);
+      assert.ok(
+        Math.abs(shown.probabilities[d] - predicted.probabilities[d]) < 1e-4,
+        `p(${d}): page ${shown.probabilities[d]} vs predict ${predicted.probabilities[d]}`,
+      );
     }
     assert.match(await page.locator('#prediction').innerText(), String(predicted.digit));
     assert.equal(problems, []);
@@ -189,12 +234,18 @@ test('the page classifies a digit drawn with mouse events, through WebGPU in Chr
 });
 
 test('without WebGPU the page says so plainly', async () => {
-  if (noBrowser) return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', { requiredInCi: true });
+  if (noBrowser) {
+    return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', {
+      requiredInCi: true,
+    });
+  }
   const server = await startServer();
   const browser = await launchChromium(false);
   try {
     const page = await browser.newPage({ viewport: { width: 900, height: 400 } });
-    await page.addInitScript(() => Object.defineProperty((globalThis as any).Navigator.prototype, 'gpu', { get: () => undefined }));
+    await page.addInitScript(() =>
+      Object.defineProperty((globalThis as any).Navigator.prototype, 'gpu', { get: () => undefined })
+    );
     await page.goto(server.url);
     await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 60_000 });
     assert.is(await page.evaluate(() => (globalThis as any).digits.state), 'no-webgpu');
