@@ -10,7 +10,7 @@
 //                                               forward at batch 1000 and weight gradient at batch 64
 // Each new shape and choice compiles a pipeline first (about 2 s on lavapipe), not timed.
 import process from 'node:process';
-import { type Gpu, openGpu } from '../src/gpu/device.ts';
+import { openGpu } from '../src/gpu/device.ts';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { DEFAULT_MATMUL_TILES, matmul, type MatmulShape, type MatmulTiles } from '../src/kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture } from '../src/kernels/matmul_texture.ts';

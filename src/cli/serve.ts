@@ -33,7 +33,7 @@ const NODE_ONLY: Record<string, string> = {
 
 const nodeOnlyModules = {
   name: 'node-only-modules',
-  setup(build: { onResolve: Function; onLoad: Function }) {
+  setup(build: import('esbuild').PluginBuild) {
     build.onResolve({ filter: /\.ts$/ }, (args: { path: string; resolveDir: string }) => {
       const path = join(args.resolveDir, args.path).split('\\').join('/');
       const key = Object.keys(NODE_ONLY).find((k) => path.endsWith(`/${k}`));

@@ -347,15 +347,19 @@ export async function checkErrors<T>(gpu: Gpu, what: string, work: () => T): Pro
   const { device } = gpu;
   device.pushErrorScope('out-of-memory');
   device.pushErrorScope('validation');
-  let result: T;
+  let outcome: { ok: true; value: T } | { ok: false; error: unknown };
   try {
-    result = work();
-  } finally {
-    const validation = await device.popErrorScope();
-    const oom = await device.popErrorScope();
-    if (oom) throw new Error(`GPU out of memory while creating ${what}: ${oom.message}`);
-    if (validation) throw new Error(`WebGPU validation error in ${what}: ${validation.message}`);
+    outcome = { ok: true, value: work() };
+  } catch (error) {
+    outcome = { ok: false, error };
   }
+  // The scopes are popped whatever work() did; a GPU error explains more than the JavaScript one it caused.
+  const validation = await device.popErrorScope();
+  const oom = await device.popErrorScope();
+  if (oom) throw new Error(`GPU out of memory while creating ${what}: ${oom.message}`);
+  if (validation) throw new Error(`WebGPU validation error in ${what}: ${validation.message}`);
+  if (!outcome.ok) throw outcome.error;
+  const result = outcome.value;
   if (gpu.lostReason !== null) throw new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason})`);
   return result;
 }

@@ -434,7 +434,7 @@ export class Network {
           dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)],
         },
     ];
-    for (const [i, node] of this.nodes.entries()) forward.push(...(await this.recordForward(i, batch)));
+    for (let i = 0; i < this.nodes.length; i++) forward.push(...(await this.recordForward(i, batch)));
     const classes = this.model.classes;
     const lossShape = { batch, classes };
     const logits = batch * classes;
@@ -668,7 +668,9 @@ export class Network {
               }, ...args),
             }];
         }
+        // Every conv2d variant has returned above.
       }
+      // falls through
       case 'linear': {
         const shape = linearShape(layer, batch);
         const weights = shape.inFeatures * shape.outFeatures;

@@ -8,14 +8,7 @@ import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import {
-  ensureDir,
-  FileError,
-  isTempFileOf,
-  readRegularFile,
-  removeStaleTempFiles,
-  writeFileAtomicSync,
-} from '../../src/io/files.ts';
+import { ensureDir, FileError, isTempFileOf, readRegularFile, removeStaleTempFiles } from '../../src/io/files.ts';
 import { repoRoot } from '../helpers/mnist.ts';
 import { assertThrows } from '../helpers/compare.ts';
 import { skip } from '../helpers/skip.ts';

@@ -9,7 +9,7 @@ import { normalizeReference } from '../../src/reference/normalize.ts';
 import { MNIST_MEAN, MNIST_STD } from '../../src/util/shapes.ts';
 import { Rng } from '../../src/util/random.ts';
 import { createUniformBuffer, writeBuffer } from '../../src/gpu/buffers.ts';
-import { sharedGpu, u32Buffer } from '../helpers/gpu.ts';
+import { sharedGpu } from '../helpers/gpu.ts';
 import { checkKernel } from '../helpers/kernel.ts';
 import { testSeed } from '../helpers/compare.ts';
 import { testSplit } from '../helpers/mnist.ts';

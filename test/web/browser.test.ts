@@ -1,3 +1,4 @@
+// deno-lint-ignore-file no-explicit-any -- the page's globals and the report's embedded JSON are untyped across the page boundary
 // The report and the browser page, end to end in headless Chromium: a real 2-epoch run (1280 images)
 // with train --log, then `report` (its numbers asserted against the run's own output and `eval`'s),
 // the report opened in the browser, and the page served by `serve`, where a digit drawn with mouse
