@@ -99,6 +99,12 @@ function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
 export interface NetworkReferenceOptions {
   /** Dropout masks (scale or 0 per element) by layer index; a dropout layer without one is the identity (evaluation). */
   dropoutMasks?: ReadonlyMap<number, ArrayLike<number>>;
+  /**
+   * Applied to every tensor a float32 network stores between layers (each layer's output and input
+   * gradient, the normalized input and the logits' gradient): a test nudges them by float32's rounding
+   * to measure how far that alone moves the gradients of a given batch.
+   */
+  perturb?: (values: Float64Array) => Float64Array;
 }
 
 /**
@@ -120,7 +126,8 @@ export function networkReference(
     return value;
   };
   // Forward, keeping every layer's input (activations[i] is the input of layer i).
-  const activations: Float64Array[] = [normalizeReference(pixels)];
+  const stored = options.perturb ?? ((values: Float64Array) => values);
+  const activations: Float64Array[] = [stored(normalizeReference(pixels))];
   const argmaxes = new Map<number, Uint32Array>();
   let kinkMargin = Infinity;
   layers.forEach((layer, i) => {
@@ -174,6 +181,7 @@ export function networkReference(
         activations.push(avgPool2dForwardReference(avgPoolShape(layer, batch), x));
         break;
     }
+    if (spec.kind !== 'flatten') activations[i + 1] = stored(activations[i + 1]);
   });
   const logits = activations[layers.length];
   const { gradLogits, sampleLoss } = softmaxCrossEntropyReference({ batch, classes: model.classes }, logits, labels);
@@ -181,7 +189,7 @@ export function networkReference(
 
   // Backward.
   const gradients = new Map<string, Float64Array>();
-  let grad = gradLogits;
+  let grad = stored(gradLogits);
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i];
     const spec = layer.spec;
@@ -233,6 +241,7 @@ export function networkReference(
         grad = avgPool2dBackwardReference(avgPoolShape(layer, batch), grad);
         break;
     }
+    if (spec.kind !== 'flatten') grad = stored(grad);
   }
   return { logits, loss, gradients, kinkMargin };
 }
