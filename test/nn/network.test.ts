@@ -40,9 +40,10 @@ const STRIDED: ModelSpec = {
  * as float32 rounds them. Most gradients move by ~1e-6; some batches far more, where a sum cancels
  * (batch norm's backward) or batch norm divides by a tiny batch-of-3 spread, magnifying its input's
  * rounding. The GPU also rounds inside every sum (products, partial sums: a few to log2(n) roundings
- * per stored value, adding in quadrature): on `fast` at batch 3 its error measured 2-9 times this
- * measure, so it is allowed SENSITIVITY_MARGIN times it, and never less than 1e-4, the bound that holds
- * for well-conditioned gradients.
+ * per stored value, adding in quadrature). On `fast` at batch 3 over 201 seeds, the GPU's error was a
+ * median 3.3 times this measure, 10 at the 99th percentile and 32 at most, so it is allowed
+ * SENSITIVITY_MARGIN = 64 times it, and never less than 1e-4, the bound that holds for well-conditioned
+ * gradients (a wrong kernel is off by 1e-2 or more).
  */
 function roundingSensitivity(
   model: ModelSpec,
@@ -58,7 +59,7 @@ function roundingSensitivity(
   const moved = networkReference(model, nudged, pixels, labels, { ...options, perturb: (v) => v.map(nudge) }).gradients;
   return new Map([...expected].map(([name, g]) => [name, relativeError(moved.get(name)!, g)]));
 }
-const SENSITIVITY_MARGIN = 32;
+const SENSITIVITY_MARGIN = 64;
 
 /** Batches whose forward comes closer than this to a kink are drawn again (activations are ~0.1-10). */
 const KINK_MARGIN = 1e-4;
