@@ -1,4 +1,4 @@
-// The README's library example: trains the tutorial's network for one epoch, evaluates it, saves it.
+// Trains the tutorial's network (`digit`) for one epoch on MNIST, evaluates it on the test set, saves it.
 import { DIGIT, evaluate, loadDataset, openDevice, saveModel, train } from 'webgpu-digits';
 
 const gpu = await openDevice();
