@@ -48,8 +48,9 @@ function sectionsOfDoc(markdown: string): Map<string, string[]> {
   const sections = new Map<string, string[]>();
   let current: string[] | undefined;
   for (const line of markdown.split('\n')) {
-    if (/^#{1,2} /.test(line)) {
-      const command = /^## `([a-z][a-z0-9-]*)`\s*$/.exec(line);
+    // A Markdown heading may be indented by up to three spaces.
+    if (/^ {0,3}#{1,2} /.test(line)) {
+      const command = /^ {0,3}## `([a-z][a-z0-9-]*)`\s*$/.exec(line);
       current = command ? [] : undefined;
       if (command) {
         if (sections.has(command[1])) throw new Error(`${DOC} has two sections for \`${command[1]}\``);
@@ -82,7 +83,7 @@ test('the parsers read what they are meant to', () => {
   assert.equal(commandsOfHelp('Commands:\n  train      trains\n  eval       evaluates\n\nRun it.'), ['train', 'eval']);
   const doc = sectionsOfDoc(
     '# T\n\n## Common\n\n- `--adapter N`: x\n\n## `train`\n\nSee `--resume`.\n\n- `--lr X`: y, like --gamma\n' +
-      '- `-h, --help`: z\n\n## `eval`\n',
+      '- `-h, --help`: z\n\n ## `eval`\n',
   );
   assert.equal([...doc.entries()], [['train', ['--lr', '--help']], ['eval', []]]);
 });
