@@ -2,7 +2,7 @@
 // in a child process, every JSON event timestamped as it arrives, split into start-up (process start to
 // kernels compiled), ramp (to the steady rate), the steady rate (images/s between 25 % and 90 % of the
 // epoch) and the tail (the last progress event to the process's exit: final readback, checkpoint
-// write, teardown); and the seed's PyTorch program (../shared/gpu/seed_torch.py, 2 CPU threads) over
+// write, teardown); and the seed's PyTorch program (bench/seed_torch.py, the tutorial's own, 2 CPU threads) over
 // the same epoch. Used by bench/epoch.ts (both runtimes, rounds) and bench/run.ts (its own runtime).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -138,7 +138,7 @@ export function torchDataRoot(dataDir: string, scratch: string): string {
 
 /** The seed's PyTorch program over one epoch and the test set (images/s), or null (reason on stderr). */
 export function torchEpoch(dataRoot: string): { train: number; eval: number } | null {
-  const script = resolve(projectRoot, '..', 'shared', 'gpu', 'seed_torch.py');
+  const script = resolve(projectRoot, 'bench', 'seed_torch.py');
   if (!existsSync(script)) {
     console.error(`PyTorch peer skipped: ${script} not found`);
     return null;

@@ -1,6 +1,6 @@
 // The epoch a user runs: one full 60,000-image `digit` epoch through the real CLI (`train --epochs 1
 // --no-test`), under Node (node dist/cli.js) and Deno (deno run src/cli.ts), then `eval`, with the
-// seed's PyTorch program (../shared/gpu/seed_torch.py, 2 CPU threads) as the peer in the same run;
+// seed's PyTorch program (bench/seed_torch.py, 2 CPU threads) as the peer in the same run;
 // the breakdown is bench/epoch-figures.ts's. Medians over --rounds (this VM's speed drifts).
 //   node build/bench/epoch.js [--rounds 3] [--runtimes node,deno] [--no-torch] [--json FILE]   (needs npm run build)
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';

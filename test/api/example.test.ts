@@ -1,4 +1,4 @@
-// examples/tiny-cnn.ts, the README's library example, run as a user runs it (importing
+// examples/tiny-cnn.ts, docs/library.md's example, run as a user runs it (importing
 // 'webgpu-digits' by name) on 320 images, under the runtime running this suite: Node runs the
 // compiled build/examples/tiny-cnn.js (the name resolves to dist/mod.js), Deno the .ts (deno.json maps it).
 import { suite } from 'uvu';
@@ -43,13 +43,15 @@ test('declares its own CNN, trains it on 320 images, evaluates, saves, reloads a
   }
 });
 
-test('the README shows the example as it is in examples/', () => {
+test('README.md and docs/library.md show the examples as they are in examples/', () => {
   const root = repoRoot();
-  const example = readFileSync(join(root, 'examples', 'tiny-cnn.ts'), 'utf8').trimEnd();
-  assert.ok(
-    readFileSync(join(root, 'README.md'), 'utf8').includes('```ts\n' + example + '\n```'),
-    'README and examples/tiny-cnn.ts differ',
-  );
+  for (const [doc, file] of [['README.md', 'quick-start.ts'], [join('docs', 'library.md'), 'tiny-cnn.ts']]) {
+    const example = readFileSync(join(root, 'examples', file), 'utf8').trimEnd();
+    assert.ok(
+      readFileSync(join(root, doc), 'utf8').includes('```ts\n' + example + '\n```'),
+      `${doc} does not show examples/${file} as it is: copy the file into its \`\`\`ts block`,
+    );
+  }
 });
 
 test.run();
