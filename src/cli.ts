@@ -2,6 +2,7 @@
 // Command-line entry point, the same under Node (node dist/cli.js) and Deno (deno run -A src/cli.ts).
 import process from 'node:process';
 import { UsageError } from './cli/args.ts';
+import { WriteTargetError } from './io/write-target.ts';
 import { trainCommand } from './cli/train.ts';
 import { evalCommand } from './cli/eval.ts';
 import { predictCommand } from './cli/predict.ts';
@@ -61,7 +62,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     return await command(rest);
   } catch (err) {
-    if (err instanceof UsageError) {
+    if (err instanceof UsageError || err instanceof WriteTargetError) {
       console.error(`${name}: ${err.message}\nRun \`${name} --help\` for the options.`);
       return 2;
     }

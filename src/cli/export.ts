@@ -1,5 +1,6 @@
 // `export`: writes a checkpoint as an ONNX model (opset 13) for other runtimes.
 import { writeFileAtomic } from '../io/files.ts';
+import { checkWriteTarget } from '../io/write-target.ts';
 import { exportOnnx, ONNX_OPSET } from '../io/onnx.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { choiceOption, parseCommandArgs, UsageError } from './args.ts';
@@ -15,6 +16,7 @@ Options:
   --format onnx        the only format so far
   --checkpoint PATH    checkpoint to export (default: data/checkpoints/digit.safetensors)
   --out FILE           file to write (default: <checkpoint name>.onnx beside it)
+  --overwrite          replace --out if it exists
   -h, --help           show this help`;
 
 export async function exportCommand(argv: string[]): Promise<number> {
@@ -22,6 +24,7 @@ export async function exportCommand(argv: string[]): Promise<number> {
     format: { type: 'string' } as const,
     checkpoint: { type: 'string' } as const,
     out: { type: 'string' } as const,
+    overwrite: { type: 'boolean', default: false } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
   });
   if (values.help) {
@@ -31,9 +34,12 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values.format === undefined) throw new UsageError('--format onnx is required');
   choiceOption(values.format, 'format', ['onnx'] as const);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
-  const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
   const out = values.out ?? path.replace(/(\.safetensors)?$/, '.onnx');
+  const target = { what: '--out', overwrite: values.overwrite, inputs: [[path, 'the checkpoint to export']] as const };
+  checkWriteTarget(out, target);
+  const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
   const bytes = exportOnnx(checkpoint.model, checkpoint.params, 'webgpu-digits');
+  checkWriteTarget(out, target); // again: a run may have started writing there meanwhile
   await writeFileAtomic(out, bytes);
   console.log(`wrote ${out} (${checkpoint.model.name}, ONNX opset ${ONNX_OPSET}, ${bytes.length} bytes)`);
   return 0;

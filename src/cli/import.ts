@@ -1,7 +1,9 @@
 // `import`: turns a PyTorch state_dict (safetensors.torch.save_file(model.state_dict(), path)) into
 // one of our checkpoints, after checking every tensor against the model.
 import { basename } from 'node:path';
-import { readRegularFile, statOrUndefined } from '../io/files.ts';
+import { FileError, readRegularFile } from '../io/files.ts';
+import { checkWriteTarget } from '../io/write-target.ts';
+import { CheckpointLock } from '../train/lock.ts';
 import { importStateDict } from '../io/state-dict.ts';
 import { getModel } from '../nn/spec.ts';
 import { saveCheckpoint } from '../train/checkpoint.ts';
@@ -45,17 +47,27 @@ export async function importCommand(argv: string[]): Promise<number> {
   const dataset = datasetOption(values.dataset);
   const source = positionals[0];
   const out = values.out ?? defaultCheckpointPath(model.name);
-  if (statOrUndefined(out) && !values.overwrite) {
-    throw new UsageError(`${out} exists; pass --overwrite to replace it, or another --out`);
-  }
+  checkWriteTarget(out, { what: '--out', overwrite: values.overwrite, inputs: [[source, 'the state dict to import']] });
   const { params } = importStateDict(readRegularFile(source, 'State dict'), model, source);
   const config: TrainConfig = { model, epochs: 0, batchSize: 1, seed: 0, shuffle: false, adam: ADAM_DEFAULTS };
-  await saveCheckpoint(out, {
-    config,
-    state: initialState(params),
-    withOptimizer: false,
-    run: { dataset: dataset.name, imported_from: basename(source) },
-  });
+  // The checkpoint's lock, as train takes it: a run that starts meanwhile, or runs already, is not overwritten.
+  let lock: CheckpointLock;
+  try {
+    lock = CheckpointLock.acquire(out);
+  } catch (err) {
+    if (err instanceof FileError) throw new Error(`cannot write ${out}: ${err.message}`);
+    throw err;
+  }
+  try {
+    await saveCheckpoint(out, {
+      config,
+      state: initialState(params),
+      withOptimizer: false,
+      run: { dataset: dataset.name, imported_from: basename(source) },
+    });
+  } finally {
+    lock.release();
+  }
   console.log(`wrote ${out} (${model.name}, ${dataset.name}) from ${source}`);
   console.log(`evaluate it with: ${commandLine([...cliInvocation(), 'eval', '--checkpoint', out])}`);
   return 0;

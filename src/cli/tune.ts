@@ -4,7 +4,7 @@
 import { openGpu } from '../gpu/device.ts';
 import { getModel } from '../nn/spec.ts';
 import { intOption, parseCommandArgs, positiveNumberOption } from './args.ts';
-import { planKey, saveTuneCache, tuneCachePath, tuneKeyOf } from '../tune/cache.ts';
+import { checkTuneCachePath, planKey, saveTuneCache, tuneCachePath, tuneKeyOf } from '../tune/cache.ts';
 import { DEFAULT_TUNE_SECONDS, tunePlans } from './tuning.ts';
 
 export const TUNE_HELP = `Usage: tune [options]
@@ -47,6 +47,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   ];
   const seconds = positiveNumberOption(values.seconds, 'seconds');
   const path = tuneCachePath(values['tune-cache']);
+  checkTuneCachePath(path); // before minutes of tuning whose result could not be stored
   const gpu = await openGpu({ verbose: values.verbose, timestamps: true });
   try {
     const log = (line: string) => values.json || console.error(line);

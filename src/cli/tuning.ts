@@ -4,7 +4,15 @@
 import type { Gpu } from '../gpu/device.ts';
 import { deviceProfile, useTunedConfigs } from '../gpu/profile.ts';
 import type { ModelSpec } from '../nn/spec.ts';
-import { loadTuneCache, planKey, saveTuneCache, tuneCachePath, type TunedPlan, tuneKeyOf } from '../tune/cache.ts';
+import {
+  checkTuneCachePath,
+  loadTuneCache,
+  planKey,
+  saveTuneCache,
+  tuneCachePath,
+  type TunedPlan,
+  tuneKeyOf,
+} from '../tune/cache.ts';
 import { tunePlan } from '../tune/tuner.ts';
 
 export const tuneOptions = {
@@ -39,6 +47,7 @@ export async function setUpTuning(gpu: Gpu, options: {
   log: (line: string) => void;
 }): Promise<TuneSetup> {
   const path = tuneCachePath(options.cache);
+  if (options.tune) checkTuneCachePath(path); // before tuning whose result could not be stored
   const key = tuneKeyOf(gpu);
   const found = loadTuneCache(path, key);
   if (found.notice) options.log(found.notice);

@@ -8,6 +8,7 @@ import {
   openSync,
   readdirSync,
   readFileSync,
+  realpathSync,
   renameSync,
   type Stats,
   statSync,
@@ -127,6 +128,69 @@ function tempPath(path: string): string {
   return join(dirname(path), `.${basename(path)}.${process.pid}.${random}.tmp`);
 }
 
+/** Whether process `pid` is gone (another user's live process counts as alive). */
+function processGone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return false;
+  } catch (err) {
+    return errorCode(err) === 'ESRCH';
+  }
+}
+
+/**
+ * Removes the temporary files that killed writers of `path` left beside it (their process is gone),
+ * so a killed write's temp file lasts only until the next write to the same place.
+ */
+export function removeDeadWritersTempFiles(path: string): string[] {
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch {
+    return [];
+  }
+  const prefix = `.${basename(path)}.`;
+  const removed: string[] = [];
+  for (const name of names) {
+    if (!name.startsWith(prefix)) continue;
+    const match = /^(\d+)\.[0-9a-z]+\.tmp$/.exec(name.slice(prefix.length));
+    if (!match || Number(match[1]) === process.pid || !processGone(Number(match[1]))) continue;
+    try {
+      unlinkSync(join(dirname(path), name));
+      removed.push(join(dirname(path), name));
+    } catch {
+      // Gone already, or not ours to remove.
+    }
+  }
+  return removed;
+}
+
+/** Paths of the kernel's pseudo file systems: their "files" block, never end, or change under a reader. */
+export function isKernelFile(path: string): boolean {
+  let real: string;
+  try {
+    real = realpathSync(path);
+  } catch {
+    real = resolve(path);
+  }
+  return /^\/(proc|sys)(\/|$)/.test(real);
+}
+
+/**
+ * The rename of an atomic write replaces whatever is at `path`: refuse anything but a regular file,
+ * so /dev/stdout, /dev/null or a FIFO stays what it is.
+ */
+function assertReplaceable(path: string): void {
+  const stats = statOrUndefined(path);
+  if (stats && !stats.isFile()) {
+    throw new FileError(
+      path,
+      `cannot write ${path}: it is ${describeKind(stats)}, not a file, and is never replaced`,
+      stats.isDirectory() ? 'EISDIR' : 'EINVAL',
+    );
+  }
+}
+
 /** Whether `name` is a temporary file that writeFileAtomic left for a file whose name matches `base`. */
 export function isTempFileOf(name: string, base: RegExp): boolean {
   const match = /^\.(.+)\.\d+\.[0-9a-z]+\.tmp$/.exec(name);
@@ -173,6 +237,8 @@ export async function writeFileAtomic(path: string, bytes: Uint8Array): Promise<
   let temp: string | undefined;
   try {
     ensureDir(dir);
+    assertReplaceable(path);
+    removeDeadWritersTempFiles(path);
     temp = tempPath(path);
     const handle = await open(temp, 'wx');
     try {
@@ -199,6 +265,8 @@ export function writeFileAtomicSync(path: string, bytes: Uint8Array): void {
   let temp: string | undefined;
   try {
     ensureDir(dir);
+    assertReplaceable(path);
+    removeDeadWritersTempFiles(path);
     temp = tempPath(path);
     const fd = openSync(temp, 'wx');
     try {
@@ -247,10 +315,14 @@ function syncDirectorySync(dir: string): void {
 }
 
 /**
- * Reads a regular file whole. Refuses directories, devices and pipes (reading /dev/zero never ends),
- * and says which: `what` names the file's role in messages ("Checkpoint", "Optimizer state").
+ * Reads a regular file whole. Refuses directories, devices, pipes (reading /dev/zero never ends, a FIFO
+ * blocks), /proc and /sys files, and files over `maxBytes`, and says which: `what` names the file's
+ * role in messages ("Checkpoint", "Optimizer state").
  */
-export function readRegularFile(path: string, what: string, missingAdvice = ''): Uint8Array {
+/** The largest file read whole unless a reader says otherwise: far above any checkpoint, log or dataset here. */
+export const MAX_READ_BYTES = 1 << 30;
+
+export function readRegularFile(path: string, what: string, missingAdvice = '', maxBytes = MAX_READ_BYTES): Uint8Array {
   let stats: Stats | undefined;
   try {
     stats = statSync(path);
@@ -266,6 +338,16 @@ export function readRegularFile(path: string, what: string, missingAdvice = ''):
       path,
       `${what} ${path} is ${describeKind(stats)}, not a file`,
       stats.isDirectory() ? 'EISDIR' : undefined,
+    );
+  }
+  if (isKernelFile(path)) {
+    throw new FileError(path, `${what} ${path} is a file of the kernel (/proc, /sys), not a file on disk`, 'EINVAL');
+  }
+  if (stats.size > maxBytes) {
+    throw new FileError(
+      path,
+      `${what} ${path} is ${stats.size} bytes, more than the ${maxBytes} bytes it may have`,
+      'EFBIG',
     );
   }
   try {

@@ -3,7 +3,7 @@
 // created whole by link(2) (atomic, fails if the lock exists), removed when the run ends, and taken
 // over when its owner is gone: same host, and no process with that PID and start time is alive
 // (SIGKILL leaves a lock behind; this is how the next run gets past it).
-import { linkSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { linkSync, readFileSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import process from 'node:process';
@@ -47,11 +47,23 @@ function ownerAlive(owner: LockOwner): boolean {
 
 function readOwner(lockPath: string): LockOwner | undefined {
   try {
+    // A FIFO put where the lock belongs would block the read forever.
+    if (!statSync(lockPath).isFile()) return undefined;
     const owner = JSON.parse(readFileSync(lockPath, 'utf8'));
     return Number.isInteger(owner?.pid) && typeof owner?.host === 'string' ? owner : undefined;
   } catch {
     return undefined;
   }
+}
+
+/**
+ * Who holds the lock on `checkpointPath`, when another live run (or one on another host) does: commands
+ * that write there refuse while it runs. A stale lock (its owner gone) holds nothing.
+ */
+export function liveLockHolder(checkpointPath: string): LockOwner | undefined {
+  const holder = readOwner(CheckpointLock.lockPath(checkpointPath));
+  if (!holder || (holder.host === hostname() && holder.pid === process.pid)) return undefined;
+  return holder.host !== hostname() || ownerAlive(holder) ? holder : undefined;
 }
 
 export class CheckpointLock {

@@ -3,17 +3,29 @@
 // with them. $WEBGPU_DIGITS_TUNE_CACHE (or --tune-cache) names the file; else
 // $XDG_CACHE_HOME/webgpu-digits/tune.json, else ~/.cache/webgpu-digits/tune.json. A damaged file or an
 // entry from another engine version is ignored with a one-line notice; writes are atomic.
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
 import process from 'node:process';
 import type { Gpu } from '../gpu/device.ts';
 import type { DeviceProfile } from '../gpu/profile.ts';
 import { SHADER_SOURCES } from '../gpu/shaders.gen.ts';
+import {
+  MAX_COLUMNS,
+  MAX_IMPLICIT_GEMM_COLUMNS,
+  MAX_IMPLICIT_GEMM_ROWS,
+  MAX_TAPS,
+  MAX_TEXTURE_CHANNELS,
+} from '../kernels/conv2d_tiles.ts';
+import { MAX_GEMM_THREAD, MAX_GEMM_TILE, MAX_GEMM_TILE_K } from '../kernels/gemm_tiles.ts';
+import { MAX_MATMUL_ROWS } from '../kernels/matmul.ts';
+import { ensureDir, errorCode, readRegularFile, writeFileAtomicSync } from '../io/files.ts';
+import { checkWriteTarget } from '../io/write-target.ts';
 import { engineVersion, runtimeVersion } from '../cli/run-info.ts';
 
 export const TUNE_CACHE_ENV = 'WEBGPU_DIGITS_TUNE_CACHE';
 const FORMAT = 'webgpu-digits tune cache';
+/** No real cache comes near this: one entry per adapter, runtime and engine, a few plans each. */
+const MAX_CACHE_BYTES = 16 * 1024 * 1024;
 
 /** Where the cache lives: `flag`, else $WEBGPU_DIGITS_TUNE_CACHE, else the user's cache directory. */
 export function tuneCachePath(flag?: string, env: Record<string, string | undefined> = process.env): string {
@@ -87,9 +99,10 @@ const sameMachine = (a: TuneKey, b: TuneKey) =>
 function readCache(path: string): { entries: CacheEntry[]; notice?: string } {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
-  } catch {
-    return { entries: [] };
+    text = new TextDecoder().decode(readRegularFile(path, 'Tune cache', '', MAX_CACHE_BYTES));
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT' || errorCode(err) === 'ENOTDIR') return { entries: [] };
+    return { entries: [], notice: `ignoring the tune cache: ${(err as Error).message}` };
   }
   try {
     const file = JSON.parse(text) as CacheFile;
@@ -115,12 +128,65 @@ export interface CacheLookup {
   notice?: string;
 }
 
-/** The entry for `key` in the cache at `path`. */
+/**
+ * The legal range of every tile field a kernel takes (the register arrays' MAX_* sizes in
+ * src/kernels/*_tiles.ts and the shaders; WebGPU's largest workgroup): a value outside it would fail
+ * when the kernel is built, naming the kernel instead of the cache.
+ */
+const TILE_FIELDS: Record<string, [number, number]> = {
+  channelBlock: [1, MAX_TEXTURE_CHANNELS],
+  columns: [1, Math.max(MAX_COLUMNS, MAX_IMPLICIT_GEMM_COLUMNS)],
+  rows: [1, Math.max(MAX_IMPLICIT_GEMM_ROWS, MAX_MATMUL_ROWS)],
+  columnTexels: [1, 2],
+  kernelRowBlock: [1, MAX_TAPS],
+  kernelColumnBlock: [1, MAX_TAPS],
+  rowsPerChunk: [1, 1 << 16],
+  workgroup: [1, 1024],
+  reduceWorkgroup: [1, 1024],
+  tileM: [1, MAX_GEMM_TILE],
+  tileN: [1, MAX_GEMM_TILE],
+  tileK: [1, MAX_GEMM_TILE_K],
+  threadM: [1, MAX_GEMM_THREAD],
+  threadN: [1, MAX_GEMM_THREAD],
+  splits: [1, 1 << 16],
+};
+
+/** What is wrong with one plan's tuned tiles, or undefined when every op's fields are legal. */
+export function tunedPlanProblem(plan: unknown): string | undefined {
+  const tuned = (plan as { tuned?: unknown })?.tuned;
+  if (typeof tuned !== 'object' || tuned === null || Array.isArray(tuned)) return 'no "tuned" object';
+  for (const [op, tiles] of Object.entries(tuned)) {
+    if (typeof tiles !== 'object' || tiles === null || Array.isArray(tiles)) return `${op} is not an object of tiles`;
+    for (const [field, value] of Object.entries(tiles)) {
+      const range = Object.hasOwn(TILE_FIELDS, field) ? TILE_FIELDS[field] : undefined;
+      if (!range) return `${op}.${field} is no tile field of any kernel`;
+      if (typeof value !== 'number' || !Number.isInteger(value) || value < range[0] || value > range[1]) {
+        return `${op}.${field} is ${JSON.stringify(value)}, expected an integer in [${range[0]}, ${range[1]}]`;
+      }
+    }
+  }
+  return undefined;
+}
+
+/** The entry for `key` in the cache at `path`; plans with illegal tiles are left out with a notice. */
 export function loadTuneCache(path: string, key: TuneKey): CacheLookup {
   const { entries, notice } = readCache(path);
   if (notice) return { plans: {}, notice };
   const entry = entries.find((e) => sameMachine(e.key, key) && e.key.engine === key.engine);
-  if (entry) return { plans: entry.plans };
+  if (entry) {
+    const plans: Record<string, TunedPlan> = {};
+    const bad: string[] = [];
+    for (const [name, plan] of Object.entries(entry.plans)) {
+      const problem = tunedPlanProblem(plan);
+      if (problem) bad.push(`${name} (${problem})`);
+      else plans[name] = plan;
+    }
+    if (!bad.length) return { plans };
+    return {
+      plans,
+      notice: `ignoring damaged entries of the tune cache ${path}: ${bad.join('; ')}; \`tune\` renews them`,
+    };
+  }
   const stale = entries.find((e) => sameMachine(e.key, key));
   return {
     plans: {},
@@ -141,8 +207,14 @@ export function saveTuneCache(path: string, key: TuneKey, plans: Record<string, 
   if (!entry) kept.push(entry = { key, plans: {} });
   entry.plans = { ...entry.plans, ...plans };
   const file: CacheFile = { format: FORMAT, version: 1, entries: kept };
-  mkdirSync(dirname(path), { recursive: true });
-  const temporary = `${path}.${process.pid}.tmp`;
-  writeFileSync(temporary, JSON.stringify(file, null, 2) + '\n');
-  renameSync(temporary, path);
+  writeFileAtomicSync(path, new TextEncoder().encode(JSON.stringify(file, null, 2) + '\n'));
+}
+
+/**
+ * Refuses, before any tuning, a cache path the result could never be stored at: a directory, FIFO or
+ * device there, or a directory that cannot be made (a file in the way, /proc). Creates the directory.
+ */
+export function checkTuneCachePath(path: string): void {
+  checkWriteTarget(path, { what: 'the tune cache', overwrite: true });
+  ensureDir(dirname(path));
 }
