@@ -1,6 +1,6 @@
 // `report`: one self-contained HTML file from a training log and/or a checkpoint (evaluated here on
 // the test set, as `eval` does), and with --png the curves and the confusion matrix as PNG files.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import type { DatasetPreset } from '../data/datasets.ts';
@@ -8,13 +8,20 @@ import { type Gpu, openGpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
 import { encodePngGray } from '../io/png.ts';
-import { ensureDir, writeFileAtomic } from '../io/files.ts';
+import { ensureDir, readRegularFile, writeFileAtomic } from '../io/files.ts';
+import { checkWriteTarget, type WriteTarget } from '../io/write-target.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import { evaluate } from '../train/evaluate.ts';
-import { type EpochRecord, type HeaderRecord, parseMetricsLog, type StepRecord } from '../train/metrics-log.ts';
+import {
+  type EpochRecord,
+  type HeaderRecord,
+  MAX_LOG_BYTES,
+  parseMetricsLog,
+  type StepRecord,
+} from '../train/metrics-log.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import { type GalleryItem, reportCharts, type ReportData, type ReportEvaluation, reportHtml } from '../viz/report.ts';
 import { sceneToPng } from '../viz/raster.ts';
@@ -42,6 +49,7 @@ Options:
                        data/checkpoints/digit.safetensors when no --log is given)
   --out FILE           HTML file to write (default: report.html)
   --png DIR            also write the curves and the confusion matrix as PNG files into DIR
+  --overwrite          replace --out and the PNG files if they exist
   --gallery N          misclassified images to show (default: 24)
   --batch-size N       images per forward pass (default: 1000, as eval)
 ${DATA_HELP}
@@ -54,6 +62,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     checkpoint: { type: 'string' } as const,
     out: { type: 'string', default: 'report.html' } as const,
     png: { type: 'string' } as const,
+    overwrite: { type: 'boolean', default: false } as const,
     gallery: { type: 'string', default: '24' } as const,
     'batch-size': { type: 'string', default: '1000' } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
@@ -71,8 +80,24 @@ export async function reportCommand(argv: string[]): Promise<number> {
   const fromLog = log?.headers[0]?.settings.checkpoint;
   const checkpointPath = values.checkpoint ??
     (typeof fromLog === 'string' && existsSync(fromLog) ? fromLog : log ? undefined : defaultCheckpointPath('digit'));
+  if (!log && checkpointPath === undefined) throw new UsageError('give --log FILE and/or --checkpoint PATH');
+  // Every file this run writes, checked before the checkpoint is evaluated.
+  const target = (what: string): WriteTarget => ({
+    what,
+    overwrite: values.overwrite,
+    inputs: [[values.log, 'the log'], [checkpointPath, 'the checkpoint']],
+  });
+  checkWriteTarget(values.out!, target('--out'));
+  const pngNames = [
+    ...(log?.epochs.length ? ['loss-per-epoch', 'accuracy-per-epoch'] : []),
+    ...(log?.steps.length ? ['loss-per-step'] : []),
+    ...(checkpointPath !== undefined ? ['confusion'] : []),
+  ];
+  if (values.png !== undefined) {
+    for (const name of pngNames) checkWriteTarget(join(values.png, `${name}.png`), target('--png'));
+  }
   const checkpoint = checkpointPath === undefined ? null : loadCheckpoint(checkpointPath);
-  if (!log && !checkpoint) throw new UsageError('give --log FILE and/or --checkpoint PATH');
+  if (log && checkpoint) refuseMixedRuns(log, checkpoint);
 
   let evaluation: ReportEvaluation | null = null;
   let gallery: GalleryItem[] = [];
@@ -114,12 +139,13 @@ export async function reportCommand(argv: string[]): Promise<number> {
     filters: checkpoint ? firstConvFilters(checkpoint) : null,
   };
   ensureDir(dirname(resolve(values.out!))); // not mkdirSync({ recursive }), which spins forever under /proc on Node
+  checkWriteTarget(values.out!, target('--out')); // again: a run may have taken the path while we evaluated
   await writeFileAtomic(values.out!, new TextEncoder().encode(reportHtml(data)));
   console.log(`wrote ${values.out}${evaluation ? ` (test accuracy ${percent(evaluation.accuracy)})` : ''}`);
   if (values.png !== undefined) {
     ensureDir(values.png);
     const charts = reportCharts(data);
-    for (const name of ['loss-per-epoch', 'accuracy-per-epoch', 'loss-per-step', 'confusion']) {
+    for (const name of pngNames) {
       if (!charts[name]) continue;
       const file = join(values.png, `${name}.png`);
       await writeFileAtomic(file, sceneToPng(charts[name]));
@@ -129,12 +155,37 @@ export async function reportCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+/**
+ * A log and a checkpoint of two different runs would be reported as one: refuse when what both record
+ * (model, seed, batch size, dataset) differs.
+ */
+function refuseMixedRuns(log: NonNullable<ReportData['log']>, checkpoint: LoadedCheckpoint): void {
+  const header = log.headers[0];
+  const m = checkpoint.metadata;
+  const pairs: [string, unknown, string | undefined][] = [
+    ['model', header.model, m.model],
+    ['seed', header.seed, m.seed],
+    ['batch size', header.settings.batch_size, m.batch_size],
+    ['dataset', header.dataset.name, m.dataset],
+  ];
+  const differ = pairs.filter(([, fromLog, fromCheckpoint]) =>
+    fromLog !== undefined && fromCheckpoint !== undefined && String(fromLog) !== fromCheckpoint
+  );
+  if (differ.length) {
+    throw new UsageError(
+      `${log.path} and ${checkpoint.path} are of different runs (${
+        differ.map(([name, a, b]) => `${name} ${String(a)} in the log, ${b} in the checkpoint`).join('; ')
+      }); give the checkpoint of the logged run, or one of them alone`,
+    );
+  }
+}
+
 function readLog(path: string): NonNullable<ReportData['log']> {
   let text: string;
   try {
-    text = readFileSync(path, 'utf8');
+    text = new TextDecoder().decode(readRegularFile(path, 'Log', '', MAX_LOG_BYTES));
   } catch (err) {
-    throw new Error(`cannot read the log ${path}: ${(err as Error).message}`);
+    throw new Error(`cannot read the log: ${(err as Error).message}`);
   }
   const records = parseMetricsLog(text, path);
   const headers = records.filter((r): r is HeaderRecord => r.type === 'header');
@@ -238,7 +289,7 @@ function firstConvFilters(checkpoint: LoadedCheckpoint): ReportData['filters'] {
   if (!slot) return null;
   const [out, inChannels, kh, kw] = slot.shape;
   const weights = checkpoint.params.subarray(slot.offset, slot.offset + slot.count);
-  const maxAbs = Math.max(1e-12, ...Array.from(weights, Math.abs));
+  const maxAbs = weights.reduce((m, w) => Math.max(m, Math.abs(w)), 1e-12);
   const images: string[] = [];
   // One image per output channel (of its first input channel): gray 0, white positive, black negative.
   for (let o = 0; o < out; o++) {

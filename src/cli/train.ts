@@ -4,6 +4,10 @@ import { join } from 'node:path';
 import process from 'node:process';
 import { firstImages, loadMnist, type MnistSplit } from '../data/mnist.ts';
 import { describeKind, FileError, statOrUndefined } from '../io/files.ts';
+import { checkWriteTarget, sameFile } from '../io/write-target.ts';
+import { batchCount } from '../data/batches.ts';
+import { isMetricsLog } from '../train/metrics-log.ts';
+import { checkTuneCachePath, tuneCachePath } from '../tune/cache.ts';
 import { openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
@@ -215,12 +219,15 @@ export async function trainCommand(argv: string[]): Promise<number> {
     ? undefined
     : intOption(values['checkpoint-every'], 'checkpoint-every', 1);
   const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
-  if (values.overwrite && (values.resume || values['resume-from'])) {
-    throw new UsageError('--overwrite starts a new run; it cannot go with --resume or --resume-from');
-  }
   const out = values.out ?? defaultCheckpointPath(model.name);
   const logEvery = intOption(values['log-every'], 'log-every', 1);
   const resumeFrom = values['resume-from'] ?? (values.resume ? out : undefined);
+  // --resume-from A --out B with --overwrite replaces an unfinished run in B; --out's own run cannot be both.
+  if (values.overwrite && resumeFrom !== undefined && (values.resume || sameFile(resumeFrom, out))) {
+    throw new UsageError(
+      '--overwrite starts a new run; it cannot go with --resume (or --resume-from the --out itself)',
+    );
+  }
   const json = values.json!;
   if (values.plan) {
     return printPlans(
@@ -251,6 +258,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
       }`,
     );
   }
+  if (values.log !== undefined) checkLogTarget(values.log, out, resumeFrom, values.overwrite!);
+  if (values.tune) checkTuneCachePath(tuneCachePath(values['tune-cache']));
   let lock: CheckpointLock;
   try {
     lock = CheckpointLock.acquire(out);
@@ -272,6 +281,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     // Everything that can fail on user input is checked before the GPU is touched.
     let state: TrainState;
     let resumedMetadata: Record<string, string> | undefined;
+    if (resumeFrom && !values.overwrite && !sameFile(resumeFrom, out)) {
+      refuseUnfinishedRun(
+        out,
+        `Keep it: continue it with --resume --out ${out}, or pass another --out; replace it with the continuation of ${resumeFrom}: pass --overwrite.`,
+      );
+    }
     if (resumeFrom) {
       const missingAdvice = values['resume-from']
         ? 'Check the path given to --resume-from.'
@@ -326,12 +341,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
         return 0;
       }
     } else {
-      const m = values.overwrite ? undefined : peekMetadata(out);
-      if (m?.format === CHECKPOINT_FORMAT && Number(m.epoch) < Number(m.epochs)) {
-        throw new UsageError(
-          `${out} holds an unfinished run (epoch ${Number(m.epoch) + 1} of ${m.epochs}, step ${m.step}). ` +
-            `Continue it with \`${resumeHint()}\`, or start a new run over it with --overwrite.`,
-        );
+      if (!values.overwrite) {
+        refuseUnfinishedRun(out, `Continue it with \`${resumeHint()}\`, or start a new run over it with --overwrite.`);
       }
       const layout = new ParameterLayout(parameterSpecs(model));
       state = initialState(initParameters(layout, config.seed));
@@ -345,6 +356,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (limit !== undefined && limit > fullTrainSplit.count) {
       throw new UsageError(`--limit ${limit} is more than the ${fullTrainSplit.count} images in ${source}`);
     }
+    checkModelFitsData(model, fullTrainSplit, dataset.classes.length, source);
     const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
     const testSplit = values['no-test']
       ? undefined
@@ -372,6 +384,13 @@ export async function trainCommand(argv: string[]): Promise<number> {
       );
     }
     if (resumeFrom) {
+      const batches = batchCount(trainSplit.count, config.batchSize);
+      if (state.batchInEpoch >= batches || state.step !== state.epoch * batches + state.batchInEpoch) {
+        throw new UsageError(
+          `${resumeFrom}: its metadata says epoch ${state.epoch}, batch ${state.batchInEpoch}, step ${state.step}, which ` +
+            `no run of ${batches} batches per epoch reaches; the file is damaged or was edited`,
+        );
+      }
       log(`resuming ${resumeFrom}: epoch ${state.epoch + 1}, batch ${state.batchInEpoch + 1}, step ${state.step}`);
     }
 
@@ -399,7 +418,14 @@ export async function trainCommand(argv: string[]): Promise<number> {
           lastGood.epoch + 1
         }, batch ${lastGood.batch}).`
         : 'No checkpoint of this run was written yet.';
+    // Until the kernels are compiled no step has run: nothing to save, so a signal ends the run at once.
+    let compiled = false;
     const onSignal = (signal: 'SIGINT' | 'SIGTERM') => {
+      if (!compiled) {
+        logError(`\n${signal} before the first step: exiting; nothing was trained in this run. ${lastGoodText()}`);
+        lock.release();
+        process.exit(signal === 'SIGTERM' ? 143 : 130);
+      }
       if (stopRequested && stopSignal === signal) {
         logError(`\n${signal} again: exiting without writing a checkpoint. ${lastGoodText()}`);
         lock.release();
@@ -498,6 +524,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
       const result = await train(gpu, config, trainSplit, state, {
         testSplit,
         onCompiled(report) {
+          compiled = true;
           metrics?.restartClock();
           if (json) {
             emitJson({ event: 'compiled', kernels: report.kernels, seconds: report.seconds });
@@ -642,3 +669,48 @@ function splitDigest(split: MnistSplit): string {
 }
 
 const finiteOrNull = (x: number): number | null => (Number.isFinite(x) ? x : null);
+
+/** Refuses to write over an unfinished run in `out` (its metadata says so); `advice` says what to do instead. */
+function refuseUnfinishedRun(out: string, advice: string): void {
+  const m = peekMetadata(out);
+  if (m?.format === CHECKPOINT_FORMAT && Number(m.epoch) < Number(m.epochs)) {
+    throw new UsageError(
+      `${out} holds an unfinished run (epoch ${Number(m.epoch) + 1} of ${m.epochs}, step ${m.step}). ` +
+        advice,
+    );
+  }
+}
+
+/**
+ * --log is written from the first step, so it is checked with --out: a file (or absent), not the
+ * checkpoint or its lock, not a running run's. An existing file that is not a log is replaced only
+ * with --overwrite; a resumed run appends to its log.
+ */
+function checkLogTarget(path: string, out: string, resumeFrom: string | undefined, overwrite: boolean): void {
+  const stats = statOrUndefined(path);
+  checkWriteTarget(path, {
+    what: '--log',
+    overwrite: overwrite || resumeFrom !== undefined || Boolean(stats?.isFile() && isMetricsLog(path)),
+    inputs: [
+      [out, 'the checkpoint --out'],
+      [CheckpointLock.lockPath(out), "the checkpoint's lock"],
+      [resumeFrom, 'the checkpoint to resume'],
+    ],
+  });
+}
+
+/** A model whose input or class count the data does not match would train to chance and exit 0: refuse it first. */
+function checkModelFitsData(model: ModelSpec, split: MnistSplit, classes: number, source: string): void {
+  const [channels, height, width] = model.input;
+  if (channels !== 1 || height !== split.rows || width !== split.cols) {
+    throw new UsageError(
+      `model ${model.name} takes ${channels}x${height}x${width} inputs, but ${source} holds 1x${split.rows}x${split.cols} ` +
+        `images; set its "input" to [1, ${split.rows}, ${split.cols}]`,
+    );
+  }
+  if (model.classes !== classes) {
+    throw new UsageError(
+      `model ${model.name} has ${model.classes} classes, but ${source} has ${classes}; set its "classes" to ${classes}`,
+    );
+  }
+}

@@ -2,8 +2,8 @@
 // (.jsonl) or CSV (.csv). Each record is appended whole and synced, so a killed run leaves a readable
 // file up to its last complete record; --resume drops the records past the checkpoint's step first, so
 // no step is logged twice.
-import { ensureDir } from '../io/files.ts';
-import { closeSync, existsSync, fsyncSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
+import { ensureDir, readRegularFile, statOrUndefined, writeFileAtomicSync } from '../io/files.ts';
+import { closeSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { dirname } from 'node:path';
 import type { BatchProgress, EpochReport } from './trainer.ts';
 
@@ -33,9 +33,10 @@ export interface StepRecord {
   step: number;
   epoch: number;
   batch: number;
-  loss: number;
-  accuracy: number;
-  images_per_second: number;
+  /** null where the value was NaN or Infinity (JSON has no such numbers). */
+  loss: number | null;
+  accuracy: number | null;
+  images_per_second: number | null;
   time: string;
 }
 
@@ -43,12 +44,13 @@ export interface EpochRecord {
   type: 'epoch';
   epoch: number;
   step: number;
-  train_loss: number;
-  train_accuracy: number;
+  /** As in StepRecord, null where not finite; test_* also when there was no test pass. */
+  train_loss: number | null;
+  train_accuracy: number | null;
   test_loss: number | null;
   test_accuracy: number | null;
-  seconds: number;
-  images_per_second: number;
+  seconds: number | null;
+  images_per_second: number | null;
   time: string;
 }
 
@@ -70,6 +72,9 @@ export const CSV_COLUMNS = [
   'images_per_second',
   'time',
 ] as const;
+
+/** The largest log read whole: a run of 130,000 logged steps is about 30 MB. */
+export const MAX_LOG_BYTES = 512 * 1024 * 1024;
 
 export function logFormat(path: string): LogFormat {
   return path.toLowerCase().endsWith('.csv') ? 'csv' : 'jsonl';
@@ -97,7 +102,7 @@ export function parseMetricsLog(text: string, path = '<log>'): LogRecord[] {
     if (line.trim() === '') return;
     const where = `${path}:${i + 1}`;
     if (csv) {
-      if (line.startsWith('# ')) records.push(parseJson(line.slice(2), where) as HeaderRecord);
+      if (line.startsWith('# ')) records.push(checkRecord(parseJson(line.slice(2), where), where));
       else if (line.startsWith('type,')) return;
       else {
         const cells = line.split(',');
@@ -107,15 +112,136 @@ export function parseMetricsLog(text: string, path = '<log>'): LogRecord[] {
         const record: Record<string, unknown> = {};
         CSV_COLUMNS.forEach((c, k) => {
           const cell = cells[k];
-          record[c] = c === 'type' || c === 'time' ? cell : cell === '' ? null : Number(cell);
+          if (c === 'type' || c === 'time') record[c] = cell;
+          // NaN and Infinity are what JSON lines write as null.
+          else if (cell === '' || /^[-+]?(NaN|Infinity)$/.test(cell)) record[c] = null;
+          else if (/^[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(cell)) record[c] = Number(cell);
+          else throw new MetricsLogError(`${where}: column ${c} is ${JSON.stringify(cell)}, not a number`);
         });
-        records.push(record as unknown as LogRecord);
+        records.push(checkRecord(record, where));
       }
     } else {
-      records.push(parseJson(line, where) as LogRecord);
+      records.push(checkRecord(parseJson(line, where), where));
     }
   });
   return records;
+}
+
+type FieldType = 'string' | 'string?' | 'count' | 'count?' | 'number' | 'number?' | 'fraction?' | 'object';
+const RECORD_FIELDS: Record<LogRecord['type'], Record<string, FieldType>> = {
+  header: {
+    engine: 'string',
+    version: 'string',
+    commit: 'string?',
+    runtime: 'string',
+    runtime_version: 'string',
+    adapter: 'string',
+    model: 'string',
+    parameters: 'count',
+    dataset: 'object',
+    settings: 'object',
+    seed: 'count',
+    started: 'string',
+    resumed_from_step: 'count?',
+  },
+  step: {
+    step: 'count',
+    epoch: 'count',
+    batch: 'count',
+    loss: 'number?',
+    accuracy: 'fraction?',
+    images_per_second: 'number?',
+    time: 'string',
+  },
+  epoch: {
+    epoch: 'count',
+    step: 'count',
+    train_loss: 'number?',
+    train_accuracy: 'fraction?',
+    test_loss: 'number?',
+    test_accuracy: 'fraction?',
+    seconds: 'number?',
+    images_per_second: 'number?',
+    time: 'string',
+  },
+};
+const DATASET_FIELDS: Record<string, FieldType> = {
+  dir: 'string',
+  train_images: 'count',
+  test_images: 'count?',
+  limit: 'count?',
+};
+
+function fieldProblem(value: unknown, type: FieldType): string | undefined {
+  if (value === null && type.endsWith('?')) return undefined;
+  switch (type.replace('?', '')) {
+    case 'string':
+      return typeof value === 'string' ? undefined : 'a string';
+    case 'count':
+      return Number.isSafeInteger(value) && (value as number) >= 0 ? undefined : 'an integer >= 0';
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value) ? undefined : 'a number';
+    case 'fraction':
+      return typeof value === 'number' && value >= 0 && value <= 1 ? undefined : 'a number in [0, 1]';
+    default:
+      return typeof value === 'object' && value !== null && !Array.isArray(value) ? undefined : 'an object';
+  }
+}
+
+/**
+ * Checks one parsed line against the record it claims to be, so `report` and --resume meet only
+ * well-formed records: a hand-edited or foreign file fails here with its line, not deep in a chart.
+ */
+export function checkRecord(value: unknown, where: string): LogRecord {
+  const fail = (message: string): never => {
+    throw new MetricsLogError(`${where}: ${message}; was this file written by train --log?`);
+  };
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    fail(`expected a log record object, got ${JSON.stringify(value)}`);
+  }
+  const record = value as Record<string, unknown>;
+  const type = record.type;
+  if (type !== 'header' && type !== 'step' && type !== 'epoch') {
+    return fail(`"type" is ${JSON.stringify(type)}, expected "header", "step" or "epoch"`);
+  }
+  const check = (fields: Record<string, FieldType>, object: Record<string, unknown>, prefix: string) => {
+    for (const [key, fieldType] of Object.entries(fields)) {
+      const present = Object.hasOwn(object, key);
+      if (!present && fieldType.endsWith('?')) continue;
+      const problem = fieldProblem(present ? object[key] : undefined, fieldType);
+      if (problem) {
+        fail(`${type} record's "${prefix}${key}" is ${JSON.stringify(object[key]) ?? 'missing'}, expected ${problem}`);
+      }
+    }
+  };
+  check(RECORD_FIELDS[type], record, '');
+  if (type === 'header') {
+    check(DATASET_FIELDS, record.dataset as Record<string, unknown>, 'dataset.');
+    const name = (record.dataset as Record<string, unknown>).name;
+    if (name !== undefined && typeof name !== 'string') {
+      fail(`header record's "dataset.name" is ${JSON.stringify(name)}, expected a string`);
+    }
+  }
+  return record as unknown as LogRecord;
+}
+
+/** Whether `path` starts with a header record of train --log (a log a new run may replace). */
+export function isMetricsLog(path: string): boolean {
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, 'r');
+    const head = new Uint8Array(64 * 1024);
+    const text = new TextDecoder().decode(head.subarray(0, readSync(fd, head, 0, head.length, 0)));
+    const lines = text.split('\n');
+    const first = lines.find((l) => l.trim() !== '' && !l.startsWith('type,'));
+    if (!first) return text.trim() === '' || text.startsWith('type,');
+    const json = first.startsWith('# ') ? first.slice(2) : first;
+    return checkRecord(JSON.parse(json), path).type === 'header';
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
 }
 
 function parseJson(text: string, where: string): unknown {
@@ -158,18 +284,13 @@ export class MetricsLog {
     this.baseLossSum = resume?.epochLossSum ?? 0;
     this.baseCorrect = resume?.epochCorrect ?? 0;
     let keep = '';
-    if (resume && existsSync(path)) keep = this.recordsUpTo(readFileSync(path, 'utf8'), resume.step, resume.epoch);
-    else if (this.format === 'csv') keep = CSV_COLUMNS.join(',') + '\n';
-    // The kept part goes to a new file renamed over the old one: the log is never half rewritten.
-    const temp = `${path}.tmp`;
-    const fd = openSync(temp, 'w');
-    try {
-      writeSync(fd, keep);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
+    if (resume && statOrUndefined(path)) {
+      const text = new TextDecoder().decode(readRegularFile(path, 'Log', '', MAX_LOG_BYTES));
+      keep = this.recordsUpTo(text, resume.step, resume.epoch);
+    } else if (this.format === 'csv') keep = CSV_COLUMNS.join(',') + '\n';
+    // The kept part goes to a new file renamed over the old one: the log is never half rewritten (and
+    // a device, FIFO or directory at `path` is refused, not replaced).
+    writeFileAtomicSync(path, new TextEncoder().encode(keep));
     this.fd = openSync(path, 'a');
   }
 

@@ -5,7 +5,8 @@ import { type Color, hex, type Scene, type Shape } from './scene.ts';
 export interface Series {
   name: string;
   color: Color;
-  points: readonly (readonly [number, number])[];
+  /** y null (a NaN or Infinity in the log) leaves the point out. */
+  points: readonly (readonly [number, number | null])[];
   /** Dots at every point (per-epoch curves); dense per-step curves are drawn as lines only. */
   markers?: boolean;
   dash?: boolean;
@@ -44,14 +45,54 @@ export function niceTicks(lo: number, hi: number, count = 5): number[] {
 
 const defaultFormat = (y: number) => (Math.abs(y) >= 100 ? y.toFixed(0) : Number(y.toPrecision(3)).toString());
 
+/** More points than a 480-pixel-wide chart can show; curves with more are thinned for drawing. */
+export const MAX_DRAWN_POINTS = 2000;
+
+/** The points with finite coordinates. */
+export function finitePoints(points: readonly (readonly [number, number | null])[]): [number, number][] {
+  return points.filter((p): p is [number, number] => Number.isFinite(p[0]) && p[1] !== null && Number.isFinite(p[1]));
+}
+
+/**
+ * At most about `max` points of a curve, for drawing: the points split into max / 2 runs, each kept
+ * as its lowest and highest point in their order, so spikes survive. Fewer points pass unchanged.
+ */
+export function thinPoints(points: readonly [number, number][], max: number): [number, number][] {
+  if (points.length <= max) return [...points];
+  const runs = Math.max(1, Math.floor(max / 2));
+  const out: [number, number][] = [];
+  for (let r = 0; r < runs; r++) {
+    const begin = Math.floor((r * points.length) / runs);
+    const end = Math.floor(((r + 1) * points.length) / runs);
+    let lo = begin;
+    let hi = begin;
+    for (let i = begin + 1; i < end; i++) {
+      if (points[i][1] < points[lo][1]) lo = i;
+      if (points[i][1] > points[hi][1]) hi = i;
+    }
+    out.push(points[Math.min(lo, hi)]);
+    if (hi !== lo) out.push(points[Math.max(lo, hi)]);
+  }
+  return out;
+}
+
 export function lineChart(o: LineChartOptions): Scene {
   const width = o.width ?? 480;
   const height = o.height ?? 300;
   const m = { left: 58, right: 16, top: 30, bottom: 62 };
   const shapes: Shape[] = [];
-  const all = o.series.flatMap((s) => s.points);
-  let [x0, x1] = all.length ? [Math.min(...all.map((p) => p[0])), Math.max(...all.map((p) => p[0]))] : [0, 1];
-  let [y0, y1] = all.length ? [Math.min(...all.map((p) => p[1])), Math.max(...all.map((p) => p[1]))] : [0, 1];
+  const drawn = o.series.map((s) => thinPoints(finitePoints(s.points), MAX_DRAWN_POINTS));
+  // Loops, not Math.min(...values): spreading 130,000 points into arguments overflows the stack.
+  let [x0, x1, y0, y1] = [Infinity, -Infinity, Infinity, -Infinity];
+  for (const points of drawn) {
+    for (const [x, y] of points) {
+      x0 = Math.min(x0, x);
+      x1 = Math.max(x1, x);
+      y0 = Math.min(y0, y);
+      y1 = Math.max(y1, y);
+    }
+  }
+  if (x0 > x1) [x0, x1, y0, y1] = [0, 1, 0, 1];
   if (x1 === x0) {
     x0 -= 1;
     x1 += 1;
@@ -107,14 +148,14 @@ export function lineChart(o: LineChartOptions): Scene {
   shapes.push({ kind: 'text', x: 6, y: m.top - 8, text: o.yLabel, size: 12, fill: TEXT });
 
   let legendX = m.left;
-  o.series.forEach((s) => {
-    const points = s.points.map(([x, y]) => [sx(x), sy(y)] as const);
+  o.series.forEach((s, index) => {
+    const points = drawn[index].map(([x, y]) => [sx(x), sy(y)] as const);
     const slug = s.name.toLowerCase().replace(/[^a-z0-9]+/g, '-');
     if (points.length > 1) {
       shapes.push({ kind: 'line', points, stroke: s.color, width: 2, cls: `series ${slug}`, dash: s.dash });
     }
     if (s.markers) {
-      s.points.forEach(([x, y], k) =>
+      drawn[index].forEach(([x, y], k) =>
         shapes.push({
           kind: 'circle',
           x: points[k][0],
@@ -146,7 +187,7 @@ export function confusionHeatmap(confusion: readonly (readonly number[])[], name
   const m = { left: 64, top: 56, right: 12, bottom: 12 };
   const width = m.left + n * cell + m.right;
   const height = m.top + n * cell + m.bottom;
-  const max = Math.max(1, ...confusion.flat());
+  const max = confusion.reduce((m, row) => row.reduce((a, b) => Math.max(a, b), m), 1);
   const shapes: Shape[] = [{ kind: 'rect', x: 0, y: 0, w: width, h: height, fill: '#ffffff' }];
   shapes.push({
     kind: 'text',
@@ -219,7 +260,7 @@ export function classBars(values: readonly number[], name = 'per-class-accuracy'
   const m = { left: 58, right: 12, top: 24, bottom: 30 };
   const pw = width - m.left - m.right;
   const ph = height - m.top - m.bottom;
-  const lo = Math.max(0, Math.floor(Math.min(...values) * 20) / 20 - 0.05);
+  const lo = Math.max(0, Math.floor(values.reduce((a, b) => Math.min(a, b), Infinity) * 20) / 20 - 0.05);
   const sy = (v: number) => m.top + (1 - (v - lo) / (1 - lo)) * ph;
   const shapes: Shape[] = [{ kind: 'rect', x: 0, y: 0, w: width, h: height, fill: '#ffffff' }];
   for (const t of niceTicks(lo, 1, 4)) {

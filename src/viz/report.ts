@@ -42,6 +42,8 @@ export interface ReportData {
 
 const COLORS = { train: '#d9730d', test: '#2f6fb0', step: '#9a9a9a' };
 const pct = (x: number, digits = 2) => `${(100 * x).toFixed(digits)}%`;
+/** A number with `digits` decimals, or - where the log has none (null). */
+const fixed = (x: number | null, digits: number) => (x === null ? '-' : x.toFixed(digits));
 
 export function reportCharts(data: ReportData): Record<string, Scene> {
   const charts: Record<string, Scene> = {};
@@ -165,7 +167,7 @@ export function reportHtml(data: ReportData): string {
   }
   if (last) cards.push(['epochs', String(last.epoch)], ['steps', String(last.step)]);
   if (last?.test_accuracy != null && !ev) cards.push(['final test accuracy', pct(last.test_accuracy)]);
-  const totalSeconds = epochs.reduce((s, e) => s + e.seconds, 0);
+  const totalSeconds = epochs.reduce((s, e) => s + (e.seconds ?? 0), 0);
   if (epochs.length) cards.push(['training time', `${totalSeconds.toFixed(1)} s`]);
 
   const sections: string[] = [];
@@ -189,13 +191,16 @@ export function reportHtml(data: ReportData): string {
     sections.push(
       `<table class="epochs"><tr><th>epoch</th><th>step</th><th>train loss</th><th>train acc</th><th>test loss</th><th>test acc</th><th>seconds</th><th>images/s</th></tr>` +
         epochs.map((e) =>
-          `<tr><td>${e.epoch}</td><td>${e.step}</td><td>${e.train_loss.toFixed(4)}</td><td>${
-            pct(e.train_accuracy)
-          }</td>` +
-          `<td>${e.test_loss === null ? '-' : e.test_loss.toFixed(4)}</td><td>${
-            e.test_accuracy === null ? '-' : pct(e.test_accuracy)
-          }</td>` +
-          `<td>${e.seconds.toFixed(1)}</td><td>${e.images_per_second.toFixed(0)}</td></tr>`
+          '<tr>' + [
+            String(e.epoch),
+            String(e.step),
+            fixed(e.train_loss, 4),
+            e.train_accuracy === null ? '-' : pct(e.train_accuracy),
+            fixed(e.test_loss, 4),
+            e.test_accuracy === null ? '-' : pct(e.test_accuracy),
+            fixed(e.seconds, 1),
+            fixed(e.images_per_second, 0),
+          ].map((cell) => `<td>${escapeXml(cell)}</td>`).join('') + '</tr>'
         ).join('') + '</table>',
     );
   }
@@ -218,7 +223,9 @@ export function reportHtml(data: ReportData): string {
   if (data.gallery.length) {
     sections.push(
       `<h2>Most confidently misclassified</h2><div class="gallery">` + data.gallery.map((g) =>
-        `<figure class="misclassified" data-index="${g.index}"><img src="${g.image}" width="84" height="84" alt="test image ${g.index}">` +
+        `<figure class="misclassified" data-index="${escapeXml(String(g.index))}"><img src="${
+          escapeXml(g.image)
+        }" width="84" height="84" alt="test image ${escapeXml(String(g.index))}">` +
         `<figcaption>#${g.index}: true <b>${named(data, g.label)}</b>, predicted <span class="wrong">${
           named(data, g.predicted)
         }</span> ${pct(g.probability, 1)}` +
@@ -234,7 +241,9 @@ export function reportHtml(data: ReportData): string {
         } (one scale for all)</p>` +
         `<div class="filters">${
           data.filters.images.map((src, k) =>
-            `<figure class="filter"><img src="${src}" width="60" height="60" alt="filter ${k}"><figcaption>${k}</figcaption></figure>`
+            `<figure class="filter"><img src="${
+              escapeXml(src)
+            }" width="60" height="60" alt="filter ${k}"><figcaption>${k}</figcaption></figure>`
           ).join('')
         }</div>`,
     );
@@ -244,7 +253,7 @@ export function reportHtml(data: ReportData): string {
     if (epochs.length) {
       rows.push([
         'training, mean over epochs',
-        `${(epochs.reduce((s, e) => s + e.images_per_second, 0) / epochs.length).toFixed(0)} images/s`,
+        `${(epochs.reduce((s, e) => s + (e.images_per_second ?? 0), 0) / epochs.length).toFixed(0)} images/s`,
       ]);
     }
     if (ev) rows.push([`evaluation (${ev.split} split)`, `${ev.imagesPerSecond.toFixed(0)} images/s on ${ev.adapter}`]);

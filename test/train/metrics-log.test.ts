@@ -81,10 +81,10 @@ for (const ext of ['jsonl', 'csv']) {
     ]);
     const s8 = records[1] as StepRecord;
     // Steps 1-8 of epoch 1 have losses 0.00 .. 0.07: mean 0.035; steps 9-10: 0.085.
-    assert.ok(Math.abs(s8.loss - 0.035) < 1e-12, String(s8.loss));
-    assert.ok(Math.abs((records[2] as StepRecord).loss - 0.085) < 1e-12);
+    assert.ok(Math.abs(s8.loss! - 0.035) < 1e-12, String(s8.loss));
+    assert.ok(Math.abs((records[2] as StepRecord).loss! - 0.085) < 1e-12);
     assert.is((records[4] as StepRecord).epoch, 2);
-    assert.ok(Math.abs((records[4] as StepRecord).loss - 0.135) < 1e-12, 'the window restarts with the epoch');
+    assert.ok(Math.abs((records[4] as StepRecord).loss! - 0.135) < 1e-12, 'the window restarts with the epoch');
   });
 
   test(`${ext}: --resume drops records past the checkpoint's step and a cut-off line, then appends`, () => {
@@ -121,7 +121,7 @@ for (const ext of ['jsonl', 'csv']) {
     const steps = records.filter((r): r is StepRecord => r.type === 'step').map((r) => r.step);
     assert.equal(steps, [...new Set(steps)].sort((a, b) => a - b), 'no step twice');
     // The window after resuming starts at the checkpoint: steps 13-18 have losses 0.12 .. 0.17.
-    assert.ok(Math.abs((records[5] as StepRecord).loss - 0.145) < 1e-12, String((records[5] as StepRecord).loss));
+    assert.ok(Math.abs((records[5] as StepRecord).loss! - 0.145) < 1e-12, String((records[5] as StepRecord).loss));
   });
 }
 
