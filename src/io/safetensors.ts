@@ -315,7 +315,9 @@ function tensorData(bytes: Uint8Array, dtype: DType, start: number, byteLength: 
   if (HOST_IS_LITTLE_ENDIAN && absolute % info.bytes === 0) {
     return info.make(bytes.buffer as ArrayBuffer, absolute, byteLength / info.bytes);
   }
-  let copy = bytes.slice(start, start + byteLength);
+  // A fresh buffer: a Node Buffer's slice() is a view into the whole file, whose offset 0 is not the tensor's.
+  let copy = new Uint8Array(byteLength);
+  copy.set(bytes.subarray(start, start + byteLength));
   if (!HOST_IS_LITTLE_ENDIAN && info.bytes > 1) copy = swapBytes(copy, info.bytes);
   return info.make(copy.buffer, 0, byteLength / info.bytes);
 }

@@ -1,6 +1,11 @@
 // Models from JSON files (`train --model path.json`): the same shape as spec.ts's descriptions, checked
 // field by field so a mistake is reported with the layer, the field and what was expected.
-import { type LayerSpec, type ModelSpec, resolveLayers } from './spec.ts';
+import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
+
+/** More layers than any network here needs; a file with 200,000 would spend minutes compiling kernels. */
+export const MAX_LAYERS = 256;
+/** Values in one tensor (an image's activations at one layer, or one weight): 256 MiB of float32. */
+export const MAX_TENSOR_ELEMENTS = 2 ** 26;
 
 export class ModelFileError extends Error {
   override name = 'ModelFileError';
@@ -75,6 +80,12 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
   if (!Array.isArray(model.layers) || model.layers.length === 0) {
     fail('field "layers"', 'expected a non-empty list of layers');
   }
+  if ((model.layers as unknown[]).length > MAX_LAYERS) {
+    fail(
+      'field "layers"',
+      `${(model.layers as unknown[]).length} layers, more than the ${MAX_LAYERS} a model may have`,
+    );
+  }
   const names = new Set<string>();
   (model.layers as unknown[]).forEach((layer, index) => {
     const where = `layers[${index}]`;
@@ -89,7 +100,7 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
     }
     const at = `${where} (${kind})`;
     for (const key of Object.keys(layer)) {
-      if (key !== 'kind' && !(key in fields) && !(`${key}?` in fields)) {
+      if (key !== 'kind' && !Object.hasOwn(fields, key) && !Object.hasOwn(fields, `${key}?`)) {
         fail(
           `${at} field "${key}"`,
           `unknown field; ${kind} takes ${
@@ -100,7 +111,7 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
     }
     for (const [spec, field] of Object.entries(fields)) {
       const key = spec.replace('?', '');
-      if (!(key in layer)) {
+      if (!Object.hasOwn(layer, key)) {
         if (!spec.endsWith('?')) fail(`${at} field "${key}"`, `missing; expected ${expected(field, key)}`);
         continue;
       }
@@ -114,10 +125,37 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
     }
   });
   const spec = value as unknown as ModelSpec;
+  const inputSize = (input as number[]).reduce((a, b) => a * b, 1);
+  if (inputSize > MAX_TENSOR_ELEMENTS) {
+    fail(
+      'field "input"',
+      `[${input}] is ${inputSize} values per image, more than the ${MAX_TENSOR_ELEMENTS} a tensor may have`,
+    );
+  }
+  let resolved: ResolvedLayer[] = [];
   try {
-    resolveLayers(spec);
+    resolved = resolveLayers(spec);
   } catch (err) {
     fail('layers', (err as Error).message);
   }
+  // Sizes that would fail deep in an allocation ("Invalid typed array length"), said here instead.
+  resolved.forEach((layer, index) => {
+    const size = layer.outShape.reduce((a, b) => a * b, 1);
+    if (size > MAX_TENSOR_ELEMENTS) {
+      fail(
+        `layers[${index}] (${layer.spec.kind})`,
+        `outputs ${size} values per image, more than the ${MAX_TENSOR_ELEMENTS} a tensor may have`,
+      );
+    }
+    for (const param of layer.params) {
+      const count = param.shape.reduce((a, b) => a * b, 1);
+      if (count > MAX_TENSOR_ELEMENTS) {
+        fail(
+          `layers[${index}] (${layer.spec.kind})`,
+          `${param.name} has ${count} values, more than the ${MAX_TENSOR_ELEMENTS} a tensor may have`,
+        );
+      }
+    }
+  });
   return spec;
 }

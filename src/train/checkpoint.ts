@@ -12,6 +12,7 @@ import { errorCode, FileError, readRegularFile, removeStaleTempFiles, writeFileA
 import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs } from '../nn/spec.ts';
+import { checkModelSpec, ModelFileError } from '../nn/model-file.ts';
 import { type TrainConfig, trainingOptions, type TrainState } from './trainer.ts';
 
 export const CHECKPOINT_FORMAT = 'webgpu-digits-checkpoint-1';
@@ -324,6 +325,13 @@ export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedC
   } catch {
     throw new CheckpointError(`${path}: metadata model_spec is not valid JSON`);
   }
+  try {
+    // The same checks (and size caps) as a model file, before any of it sizes an allocation.
+    checkModelSpec(model, `${path}: metadata model_spec`);
+  } catch (err) {
+    if (err instanceof ModelFileError) throw new CheckpointError(err.message);
+    throw err;
+  }
   if (model?.name !== metadata.model) {
     throw new CheckpointError(`${path}: metadata model_spec does not describe model "${metadata.model}"`);
   }
@@ -424,23 +432,53 @@ function filterSuffix(tensors: Map<string, Tensor>, suffix: string): Map<string,
 
 /** Rebuilds the training state recorded in a checkpoint loaded with its optimizer. */
 export function stateFromCheckpoint(loaded: LoadedCheckpoint): TrainState {
-  const int = (key: string): number => {
-    const value = Number(loaded.metadata[key]);
-    if (!Number.isInteger(value) || value < 0) {
-      throw new CheckpointError(`${loaded.path}: metadata ${key} is not a count`);
-    }
-    return value;
+  const m = loaded.metadata;
+  const fail = (key: string, expected: string): never => {
+    throw new CheckpointError(
+      `${loaded.path}: metadata ${key} is ${
+        JSON.stringify(m[key] ?? null)
+      }, expected ${expected}; the file is damaged or was edited`,
+    );
+  };
+  // Decimal integers only ("1e9", "0x10" and " 7" are not what saveCheckpoint writes).
+  const int = (key: string, max: number, what = `an integer in [0, ${max}]`): number => {
+    const text = m[key];
+    if (typeof text !== 'string' || !/^\d{1,16}$/.test(text) || Number(text) > max) fail(key, what);
+    return Number(text);
   };
   if (!loaded.adam) throw new CheckpointError(`${loaded.path}: loaded without optimizer state`);
+  const epochs = int('epochs', MAX_EPOCHS);
+  const epoch = int('epoch', epochs, `an integer in [0, epochs = ${epochs}]`);
+  const batchSize = m.batch_size === undefined ? MAX_IMAGES : int('batch_size', MAX_IMAGES);
+  const batchInEpoch = int('batch_in_epoch', MAX_IMAGES);
+  const step = int('step', (epoch + 1) * MAX_IMAGES);
+  const epochSeen = int('epoch_seen', batchInEpoch * batchSize, `an integer in [0, batch_in_epoch x batch_size]`);
+  const epochCorrect = int('epoch_correct', epochSeen, `an integer in [0, epoch_seen = ${epochSeen}]`);
+  const epochLossSum = /^[0-9.e+-]+$/i.test(m.epoch_loss_sum ?? '') ? Number(m.epoch_loss_sum) : NaN;
+  if (!(Number.isFinite(epochLossSum) && epochLossSum >= 0)) fail('epoch_loss_sum', 'a finite number >= 0');
+  for (const key of ['adam', 'training']) {
+    if (m[key] === undefined) continue;
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(m[key]);
+    } catch {
+      fail(key, 'a JSON object');
+    }
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) fail(key, 'a JSON object');
+  }
   return {
-    epoch: int('epoch'),
-    batchInEpoch: int('batch_in_epoch'),
-    step: int('step'),
-    epochLossSum: Number(loaded.metadata.epoch_loss_sum),
-    epochCorrect: int('epoch_correct'),
-    epochSeen: int('epoch_seen'),
+    epoch,
+    batchInEpoch,
+    step,
+    epochLossSum,
+    epochCorrect,
+    epochSeen,
     params: loaded.params,
     adamM: loaded.adam.m,
     adamV: loaded.adam.v,
   };
 }
+
+// The largest values a run can record: train's --epochs, and a bound on any image or batch count.
+const MAX_EPOCHS = 100000;
+const MAX_IMAGES = 2 ** 31;
