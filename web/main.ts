@@ -5,7 +5,7 @@ import { readF32 } from '../src/gpu/buffers.ts';
 import { submitDispatches } from '../src/gpu/kernel.ts';
 import { DigitImageError, toMnistDigit } from '../src/io/digit-image.ts';
 import { dispatchesOf, Network } from '../src/nn/network.ts';
-import { getModel } from '../src/nn/spec.ts';
+import type { ModelSpec } from '../src/nn/spec.ts';
 
 interface Prediction {
   predicted: number;
@@ -114,9 +114,16 @@ async function main(): Promise<void> {
     return;
   }
   api.adapter = gpu.adapterName;
-  const info = await (await fetch('model.json')).json() as { model: string; checkpoint: string; epoch: string | null };
+  const info = await (await fetch('model.json')).json() as {
+    model: string;
+    model_spec: ModelSpec;
+    checkpoint: string;
+    epoch: string | null;
+  };
   const params = new Float32Array(await (await fetch('params.bin')).arrayBuffer());
-  const model = getModel(info.model);
+  // The checkpoint's own description (checked by serve when it loaded the checkpoint), never a preset
+  // of the same name: a model file named "digit" with other layers runs as itself.
+  const model = info.model_spec;
   const network = await Network.create(gpu, model, { maxBatch: 1, training: false });
   network.setParameters(params);
   const plan = await network.plan(1);

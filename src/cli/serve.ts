@@ -8,7 +8,7 @@ import { projectRoot } from '../data/mnist.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
-import { intOption, parseCommandArgs } from './args.ts';
+import { intOption, parseCommandArgs, UsageError } from './args.ts';
 import { defaultCheckpointPath } from './common.ts';
 
 export const SERVE_HELP = `Usage: serve [options]
@@ -77,6 +77,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
     return 0;
   }
   const port = intOption(values.port, 'port', 0, 65535);
+  // An empty --host (an unset shell variable) would listen on every interface.
+  if (values.host!.trim() === '') {
+    throw new UsageError('--host is empty; give an address (127.0.0.1, or 0.0.0.0 for every interface)');
+  }
   const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'));
   const root = projectRoot();
   let bundle: string;
@@ -88,6 +92,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const html = readFileSync(join(root, 'web', 'index.html'));
   const model = JSON.stringify({
     model: checkpoint.model.name,
+    // The page builds the network from this, not from a preset of the same name.
+    model_spec: checkpoint.model,
     checkpoint: checkpoint.path,
     epoch: checkpoint.metadata.epoch ?? null,
     parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount,
@@ -132,7 +138,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const host = values.host!.includes(':') ? `[${values.host}]` : values.host;
   console.log(`serving http://${host}:${actualPort}/ (checkpoint ${checkpoint.path}); Ctrl-C to stop`);
   await new Promise<void>((resolve) => {
-    const stop = () => server.close(() => resolve());
+    const stop = () => {
+      server.close(() => resolve());
+      // close() waits for open connections: a client holding a half-sent request would keep us up.
+      server.closeAllConnections?.();
+      // Where the runtime cannot drop them (no closeAllConnections), exit anyway within a second.
+      setTimeout(() => process.exit(0), 1000).unref?.();
+    };
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
   });
