@@ -74,7 +74,10 @@ export function parseIdx(bytes: Uint8Array, path: string): IdxArray {
   }
   const actual = bytes.length - headerBytes;
   if (payload !== actual) {
-    const what = `its header declares ${dims.join('x')} = ${payload} bytes of data`;
+    // The magic names what the header claims to be: a changed magic misreads the dimensions.
+    const what = `its header (magic ${magic} = 0x${magic.toString(16).padStart(8, '0')}, ${ndims} dimension${
+      ndims === 1 ? '' : 's'
+    }) declares ${dims.join('x')} = ${payload} bytes of data`;
     const problem = actual < payload
       ? `is truncated: ${what} but only ${actual} follow the header`
       : `is longer than ${what}: ${actual} bytes follow the header`;
