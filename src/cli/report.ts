@@ -19,6 +19,7 @@ import {
   type EpochRecord,
   type HeaderRecord,
   MAX_LOG_BYTES,
+  MetricsLogError,
   parseMetricsLog,
   type StepRecord,
 } from '../train/metrics-log.ts';
@@ -187,9 +188,14 @@ function readLog(path: string): NonNullable<ReportData['log']> {
   } catch (err) {
     throw new Error(`cannot read the log: ${(err as Error).message}`);
   }
+  return parseReportLog(text, path);
+}
+
+/** The records of a log's text, checked line by line (MetricsLogError names the line), grouped for the report. */
+export function parseReportLog(text: string, path: string): NonNullable<ReportData['log']> {
   const records = parseMetricsLog(text, path);
   const headers = records.filter((r): r is HeaderRecord => r.type === 'header');
-  if (headers.length === 0) throw new Error(`${path} has no header record: expected a log written by train --log`);
+  if (headers.length === 0) throw new MetricsLogError(`${path} has no header record: expected a log written by train --log`);
   return {
     path,
     headers,

@@ -101,6 +101,16 @@ test('bad magic numbers are rejected', () => {
   expectDataError(() => parseIdx(bad((b) => (b[3] = 9)), 'f4'), 'f4', 'magic');
 });
 
+test('a length that does not match the header names the magic (an images file with a labels magic)', () => {
+  const images = encodeIdx([2, 2, 2], new Uint8Array(8));
+  images[3] = 1; // 0x00000801 = 2049: one dimension, so the other two sizes read as data
+  expectDataError(
+    () => parseIdx(images, 'f'),
+    'f',
+    'its header (magic 2049 = 0x00000801, 1 dimension) declares 2 = 2 bytes',
+  );
+});
+
 test('short headers, truncated and overlong payloads are rejected with the sizes', () => {
   const file = encodeIdx([3, 2, 2], new Uint8Array(12));
   expectDataError(() => parseIdx(file.subarray(0, 3), 'short'), 'short', 'too short');

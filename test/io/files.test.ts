@@ -3,12 +3,20 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { lstatSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { extname, join } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
-import { ensureDir, FileError, isTempFileOf, readRegularFile, removeStaleTempFiles } from '../../src/io/files.ts';
+import {
+  ensureDir,
+  FileError,
+  isTempFileOf,
+  readRegularFile,
+  removeStaleTempFiles,
+  writeFileAtomicSync,
+} from '../../src/io/files.ts';
+import { checkWriteTarget, WriteTargetError } from '../../src/io/write-target.ts';
 import { repoRoot } from '../helpers/mnist.ts';
 import { assertThrows } from '../helpers/compare.ts';
 import { skip } from '../helpers/skip.ts';
@@ -92,6 +100,61 @@ catch (err) { console.log(err.message); }`;
   ], { encoding: 'utf8' });
   assert.is(r.status, 0, r.stderr);
   assert.match(r.stdout, `cannot write ${join(full, 'big.bin')}: no space left on device (ENOSPC)`);
+});
+
+test('readRegularFile refuses /proc files (no real size, may never end) and files over the cap', () => {
+  expectFileError(
+    () => readRegularFile('/proc/self/status', 'Log'),
+    /Log \/proc\/self\/status is a file of the kernel/,
+  );
+  writeFileSync(join(dir, 'big'), new Uint8Array(2048));
+  expectFileError(
+    () => readRegularFile(join(dir, 'big'), 'Log', '', 1024),
+    /big is 2048 bytes, more than the 1024 bytes it may have/,
+  );
+});
+
+test('an atomic write never replaces a FIFO or a directory, and removes only the temp files of writers that are gone', () => {
+  const fifo = join(dir, 'target.fifo');
+  spawnSync('mkfifo', [fifo]);
+  expectFileError(
+    () => writeFileAtomicSync(fifo, new Uint8Array(1)),
+    /cannot write .*target\.fifo: it is a named pipe, not a file/,
+  );
+  assert.ok(lstatSync(fifo).isFIFO());
+  expectFileError(() => writeFileAtomicSync(dir, new Uint8Array(1)), /is a directory, not a file/);
+  const d = join(dir, 'dead-writers');
+  mkdirSync(d);
+  const gone = spawnSync('true').pid!;
+  const names = [`.out.bin.${gone}.abc.tmp`, `.out.bin.${process.pid}.abc.tmp`, `.other.bin.${gone}.abc.tmp`];
+  for (const name of names) writeFileSync(join(d, name), '');
+  writeFileAtomicSync(join(d, 'out.bin'), new Uint8Array(1));
+  assert.equal(
+    readdirSync(d).sort(),
+    [`.other.bin.${gone}.abc.tmp`, `.out.bin.${process.pid}.abc.tmp`, 'out.bin'].sort(),
+  );
+});
+
+test('checkWriteTarget: the reasons a path may not be written, each named', () => {
+  const file = join(dir, 'target.txt');
+  writeFileSync(file, 'x');
+  assertThrows(
+    () => checkWriteTarget(file, { what: '--out' }),
+    WriteTargetError,
+    /--out .*target\.txt exists; pass --overwrite/,
+  );
+  checkWriteTarget(file, { what: '--out', overwrite: true });
+  assertThrows(
+    () => checkWriteTarget(file, { what: '--out', overwrite: true, inputs: [[file, 'the input']] }),
+    WriteTargetError,
+    /is the input, which this command reads/,
+  );
+  assertThrows(
+    () => checkWriteTarget('/dev/null', { what: '--out' }),
+    WriteTargetError,
+    /\/dev\/null is a character device/,
+  );
+  checkWriteTarget(join(dir, 'absent', 'x'), { what: '--out' });
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -1,5 +1,6 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { Buffer } from 'node:buffer';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -154,6 +155,18 @@ test('data at any byte offset decodes (copied when unaligned, a view when aligne
   }
   const aligned = encodeSafetensors({ a: { shape: [4], data: Float32Array.of(1, 2, 3, 4) } });
   assert.is(decodeSafetensors(aligned).tensors.get('a')!.data.buffer, aligned.buffer, 'aligned data is not copied');
+});
+
+test('finding 6: unaligned data in a Node Buffer (whose slice() is a view) is copied from its own offset', () => {
+  // What readFileSync returns: a Buffer. A header of 8k + 3 bytes puts the data 3 bytes off alignment.
+  const values = Float32Array.of(1.5, -2.25, 3.125, 1e-3);
+  const json = JSON.stringify({ w: { dtype: 'F32', shape: [4], data_offsets: [0, 16] } }).padEnd(51, ' ');
+  const file = Buffer.alloc(8 + json.length + 16);
+  file.writeBigUInt64LE(BigInt(json.length), 0);
+  file.write(json, 8, 'latin1');
+  Buffer.from(values.buffer).copy(file, 8 + json.length);
+  assert.is((8 + json.length) % 4, 3);
+  assert.equal([...decodeSafetensors(file).tensors.get('w')!.data as Float32Array], [...values]);
 });
 
 /** A file with this header object (JSON-encoded as is) and `dataBytes` zero bytes of data. */

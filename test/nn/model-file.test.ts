@@ -58,4 +58,42 @@ test('errors name the layer, the field and what was expected', () => {
   assert.match(broken((m) => (m.layers[1].kind = 'batchnorm1d')), /batchnorm1d needs a flat \[features\] input/);
 });
 
+test('keys are checked as own properties: toString, __proto__ and constructor are unknown fields', () => {
+  for (const key of ['toString', '__proto__', 'constructor', 'hasOwnProperty']) {
+    const text = `{"name":"m","input":[1,28,28],"classes":10,"layers":[{"kind":"flatten"},` +
+      `{"kind":"linear","name":"fc","outFeatures":10,${JSON.stringify(key)}:1}]}`;
+    assert.throws(
+      () => checkModelSpec(JSON.parse(text), 'm.json'),
+      new RegExp(`layers\\[1\\] \\(linear\\) field "${key}": unknown field`),
+    );
+  }
+});
+
+test('caps: more than 256 layers, or a tensor of more than 2^26 values, is refused with the number', () => {
+  const model = (layers: unknown[], input = [1, 28, 28]) => ({ name: 'm', input, classes: 10, layers });
+  const fc = { kind: 'linear', name: 'fc', outFeatures: 10 };
+  assert.throws(
+    () => checkModelSpec(model([{ kind: 'flatten' }, ...Array(300).fill({ kind: 'relu' }), fc]), 'm.json'),
+    /m\.json: field "layers": 302 layers, more than the 256 a model may have/,
+  );
+  assert.throws(
+    () => checkModelSpec(model([{ kind: 'flatten' }, fc], [4096, 4096, 4096]), 'm.json'),
+    /is 68719476736 values per image/,
+  );
+  assert.throws(
+    () =>
+      checkModelSpec(
+        model([
+          { kind: 'flatten' },
+          { kind: 'linear', name: 'big', outFeatures: 4096 },
+          { kind: 'linear', name: 'big2', outFeatures: 4096 },
+          { kind: 'linear', name: 'big3', outFeatures: 4096 },
+          { kind: 'linear', name: 'big4', outFeatures: 10 },
+        ], [64, 64, 64]),
+        'm.json',
+      ),
+    /layers\[1\] \(linear\): big\.weight has 1073741824 values, more than the 67108864/,
+  );
+});
+
 test.run();

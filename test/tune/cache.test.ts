@@ -2,10 +2,12 @@
 // machine kept, a stale engine's entry and a damaged file ignored with a one-line notice, atomic writes.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
+  checkTuneCachePath,
   loadTuneCache,
   planKey,
   saveTuneCache,
@@ -91,6 +93,44 @@ test('a damaged file is ignored with a one-line notice, and the next save rewrit
     }
     saveTuneCache(path, KEY, { 'digit/training/64': PLAN });
     assert.equal(loadTuneCache(path, KEY).plans['digit/training/64'], PLAN);
+  }));
+
+test('an entry with tiles no kernel takes is ignored with a notice naming it; the legal ones are used', () =>
+  withDir((dir) => {
+    const path = join(dir, 'tune.json');
+    const bad = (tuned: Record<string, Record<string, unknown>>) => ({ ...PLAN, tuned }) as unknown as TunedPlan;
+    saveTuneCache(path, KEY, {
+      [planKey('digit', true, 64)]: PLAN,
+      [planKey('digit', true, 1)]: bad({ 'conv1.forward': { workgroup: 100000 } }),
+      [planKey('digit', true, 2)]: bad({ 'conv1.forward': { channelBlock: 0 } }),
+      [planKey('digit', true, 3)]: bad({ 'conv1.forward': { channelBlock: '64' } }),
+      [planKey('digit', true, 4)]: bad({ 'conv1.forward': { toString: 1 } }),
+    });
+    const { plans, notice } = loadTuneCache(path, KEY);
+    assert.equal(Object.keys(plans), [planKey('digit', true, 64)]);
+    assert.match(
+      notice!,
+      `ignoring damaged entries of the tune cache ${path}: digit/training/1 (conv1.forward.workgroup is 100000`,
+    );
+    assert.match(notice!, 'digit/training/2 (conv1.forward.channelBlock is 0');
+    assert.match(notice!, 'digit/training/3 (conv1.forward.channelBlock is "64"');
+    assert.match(notice!, 'digit/training/4 (conv1.forward.toString is no tile field');
+  }));
+
+test('the cache path is checked before tuning: a directory or /proc is refused, a FIFO read gives a notice, not a hang', () =>
+  withDir((dir) => {
+    assert.throws(() => checkTuneCachePath(dir), /the tune cache .* is a directory/);
+    assert.throws(
+      () => checkTuneCachePath('/proc/webgpu-digits/tune.json'),
+      /cannot create directory \/proc\/webgpu-digits/,
+    );
+    const fifo = join(dir, 'fifo.json');
+    spawnSync('mkfifo', [fifo]);
+    assert.throws(() => checkTuneCachePath(fifo), /is a named pipe/);
+    assert.match(
+      loadTuneCache(fifo, KEY).notice!,
+      /ignoring the tune cache: Tune cache .*fifo\.json is a named pipe, not a file/,
+    );
   }));
 
 test.run();

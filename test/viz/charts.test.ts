@@ -2,7 +2,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePng } from '../../src/io/png.ts';
-import { classBars, confusionHeatmap, lineChart, niceTicks } from '../../src/viz/charts.ts';
+import { classBars, confusionHeatmap, lineChart, niceTicks, thinPoints } from '../../src/viz/charts.ts';
 import { rasterize, sceneToPng } from '../../src/viz/raster.ts';
 import { sceneToSvg } from '../../src/viz/svg.ts';
 
@@ -61,6 +61,25 @@ test('rasterize: the scene at twice its size, shapes in their colours; the PNG d
   assert.is(gray.pixels[20 * 80 + 30], 0);
   // The 7's top bar: font row 0 at scale 2 starts 7 rows above the baseline (y = 30 at scale 2).
   assert.is(gray.pixels[(30 - 14) * 80 + 52], 0);
+});
+
+test("thinPoints keeps a curve's extremes within the budget; lineChart draws 130,000 points and skips null ones", () => {
+  const points = Array.from({ length: 130_000 }, (_, i) => [i, Math.sin(i / 1000)] as [number, number]);
+  points[77_777] = [77_777, 50]; // a spike
+  const thin = thinPoints(points, 2000);
+  assert.ok(thin.length <= 2000 && thin.length > 1000, String(thin.length));
+  assert.ok(thin.some(([x, y]) => x === 77_777 && y === 50), 'the spike survives');
+  assert.ok(thin.every((p, i) => i === 0 || p[0] > thin[i - 1][0]), 'in order');
+  assert.equal(thinPoints(points.slice(0, 10), 2000), points.slice(0, 10));
+  const chart = lineChart({
+    name: 'long',
+    title: 't',
+    xLabel: 'x',
+    yLabel: 'y',
+    series: [{ name: 's', color: '#000000', points: [...points, [130_001, null]] }],
+  });
+  const line = chart.shapes.find((s) => s.kind === 'line' && s.cls?.startsWith('series'));
+  assert.ok(line && line.kind === 'line' && line.points.length <= 2000);
 });
 
 test.run();
