@@ -145,8 +145,10 @@ export async function serveCommand(argv: string[]): Promise<number> {
       // Where the runtime cannot drop them (no closeAllConnections), exit anyway within a second.
       setTimeout(() => process.exit(0), 1000).unref?.();
     };
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
+    // on, not once: under Deno, removing the last listener while its signal is delivered ends the
+    // process by the signal instead of this clean exit.
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
   });
   return 0;
 }
