@@ -195,7 +195,9 @@ function readLog(path: string): NonNullable<ReportData['log']> {
 export function parseReportLog(text: string, path: string): NonNullable<ReportData['log']> {
   const records = parseMetricsLog(text, path);
   const headers = records.filter((r): r is HeaderRecord => r.type === 'header');
-  if (headers.length === 0) throw new MetricsLogError(`${path} has no header record: expected a log written by train --log`);
+  if (headers.length === 0) {
+    throw new MetricsLogError(`${path} has no header record: expected a log written by train --log`);
+  }
   return {
     path,
     headers,

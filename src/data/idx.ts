@@ -1,6 +1,7 @@
 // Reader for IDX files (the MNIST container format), raw or gzipped. Every way a file can be wrong
 // ends in one DataError that names the file, says what is wrong and what to do; nothing else escapes.
-import { readFileSync, statSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
+import { describeKind, isKernelFile } from '../io/files.ts';
 import { gunzipSync } from 'node:zlib';
 
 /** A dataset file that is missing, unreadable, corrupt or not what was expected. */
@@ -132,9 +133,9 @@ export function decompressIdx(fileBytes: Uint8Array, path: string): Uint8Array {
 
 /** Reads a whole file, turning a missing file, a directory or an unreadable file into a DataError. */
 export function readDataFile(path: string): Uint8Array {
-  let isDirectory: boolean;
+  let stats: Stats;
   try {
-    isDirectory = statSync(path).isDirectory();
+    stats = statSync(path);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'ENOENT') {
@@ -142,8 +143,16 @@ export function readDataFile(path: string): Uint8Array {
     }
     throw new DataError(path, `cannot be read (${(err as Error).message})`, 'Check the path and its permissions');
   }
-  if (isDirectory) {
+  if (stats.isDirectory()) {
     throw new DataError(path, 'is a directory, not a file', 'Remove or rename the directory and run again');
+  }
+  // A FIFO would block the read forever, /dev/zero never end it.
+  if (!stats.isFile() || isKernelFile(path)) {
+    throw new DataError(
+      path,
+      `is ${stats.isFile() ? 'a file of the kernel' : describeKind(stats)}, not a data file`,
+      'Point to the real file',
+    );
   }
   try {
     const bytes = readFileSync(path);

@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { gzipSync } from 'node:zlib';
+import { spawnSync } from 'node:child_process';
 import { DataError, decompressIdx, encodeIdx, parseIdx, readIdxFile } from '../../src/data/idx.ts';
 import { projectRoot } from '../../src/data/mnist.ts';
 import { Rng } from '../../src/util/random.ts';
@@ -158,6 +159,13 @@ test('a missing file and a directory in place of a file are reported by path', (
   const dir = join(tmp, 'a-directory-idx1-ubyte.gz');
   mkdirSync(dir);
   expectDataError(() => readIdxFile(dir), dir, 'is a directory');
+});
+
+test('a FIFO or a device in place of a data file is refused by name, not read (which would hang)', () => {
+  const fifo = join(tmp, 'fifo-idx');
+  spawnSync('mkfifo', [fifo]);
+  expectDataError(() => readIdxFile(fifo), fifo, 'is a named pipe, not a data file');
+  expectDataError(() => readIdxFile('/dev/zero'), '/dev/zero', 'is a character device, not a data file');
 });
 
 test('DataError keeps the path, the problem and the advice apart', () => {
