@@ -128,7 +128,10 @@ for (const ext of ['jsonl', 'csv']) {
 test('parseMetricsLog says which line is not a record', () => {
   assert.throws(() => parseMetricsLog('\nnot json\n', 'x.jsonl'), /x\.jsonl:2: not a log record/);
   // A line that is JSON but not a whole record is named too.
-  assert.throws(() => parseMetricsLog('{"type":"header"}\n', 'x.jsonl'), /x\.jsonl:1: header record's "engine" is missing, expected a string/);
+  assert.throws(
+    () => parseMetricsLog('{"type":"header"}\n', 'x.jsonl'),
+    /x\.jsonl:1: header record's "engine" is missing, expected a string/,
+  );
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
