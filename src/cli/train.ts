@@ -90,7 +90,8 @@ Options:
   --resume             continue the run saved in --out; ends bit-identical to an uninterrupted run
                        with the same settings (seed, batch size, Adam, --limit, data)
   --resume-from PATH   continue the run saved in PATH (new checkpoints still go to --out)
-  --overwrite          start a new run even if --out holds an unfinished one
+  --overwrite          replace an unfinished run in --out (with a new run, or with --resume-from
+                       another checkpoint), and a --log file that is not a log
   --checkpoint-every N also write the checkpoint every N steps (default: only after each epoch)
   --limit N            train on the first N training images only (quick experiments)
   --no-test            skip the test-set evaluation after each epoch
