@@ -314,14 +314,14 @@ function syncDirectorySync(dir: string): void {
   }
 }
 
+/** The largest file read whole unless a reader says otherwise: far above any checkpoint, log or dataset here. */
+export const MAX_READ_BYTES = 1 << 30;
+
 /**
  * Reads a regular file whole. Refuses directories, devices, pipes (reading /dev/zero never ends, a FIFO
  * blocks), /proc and /sys files, and files over `maxBytes`, and says which: `what` names the file's
  * role in messages ("Checkpoint", "Optimizer state").
  */
-/** The largest file read whole unless a reader says otherwise: far above any checkpoint, log or dataset here. */
-export const MAX_READ_BYTES = 1 << 30;
-
 export function readRegularFile(path: string, what: string, missingAdvice = '', maxBytes = MAX_READ_BYTES): Uint8Array {
   let stats: Stats | undefined;
   try {
