@@ -1,7 +1,7 @@
 // augment_affine: a random affine transform of each training image (rotation, scale, translation, one
 // draw per image from Philox4x32-10 at counter (image, step, SALT, 0), key (seed, 0)), sampled
 // bilinearly with zero (black) outside the image, then normalized like normalize.wgsl:
-//   output = (sample / 255 - MEAN) / STD
+//   output = (sample / 255 - MEAN) / STD (a mean and std per channel: include/normalize_pixel.wgsl)
 // An output pixel p maps back to the source q = R(-angle) (p - centre - shift) / scale + centre.
 // bindings: 0 rng: vec4u (uniform: seed, step, unused, unused), 1 pixels: array<u32> (read: uint8
 //           [BATCH, CHANNELS, HEIGHT, WIDTH], four to a word), 2 output: array<f32> like pixels (read_write)
@@ -22,6 +22,8 @@ override MEAN: f32 = 0.1307;
 override STD: f32 = 0.3081;
 override SALT: u32 = 0xa5a5a5a5u;
 override WG: u32 = 64;
+
+// #include "normalize_pixel.wgsl"
 
 @group(0) @binding(0) var<uniform> rng: vec4u;
 @group(0) @binding(1) var<storage, read> pixels: array<u32>;
@@ -55,5 +57,5 @@ fn main(@builtin(workgroup_id) wid: vec3u, @builtin(num_workgroups) nwg: vec3u,
   let y0 = i32(q0.y);
   let top = mix(pixel(plane, y0, x0), pixel(plane, y0, x0 + 1), f.x);
   let bottom = mix(pixel(plane, y0 + 1, x0), pixel(plane, y0 + 1, x0 + 1), f.x);
-  output[i] = (mix(top, bottom, f.y) / 255.0 - MEAN) / STD;
+  output[i] = normalize_pixel(mix(top, bottom, f.y), i);
 }

@@ -3,7 +3,7 @@
 // TRANSPOSE its transpose [K, ROWS] (so the texture's rows are src's columns). Taller matrices than
 // a texture may be are paged: row i goes to texel row i % PAGE of the column of pages i / PAGE, so
 // texel (q, i) is at (q + K4 * (i / PAGE), i % PAGE). With PIXELS, src holds uint8 pixels four to a
-// word and M is their normalization (x/255 - MEAN) / STD, as shaders/normalize.wgsl computes it: the
+// word and M is their normalization (x/255 - MEAN) / STD per channel, as shaders/normalize.wgsl computes it: the
 // network's first convolution takes its packed input straight from the uploaded batch.
 // bindings: 0 src: the f32 bits of [ROWS, K] or [K, ROWS], or with PIXELS [ROWS, K] bytes (read),
 //           1 dst: texture_storage_2d<rgba32float, write>, at least K4 x ROWS texels (K4 * pages x PAGE
@@ -20,6 +20,8 @@ override STD: f32 = 1.0;
 override PAGE: u32; // rows per column of pages: the texture's height (ROWS or more when not paged)
 override WG: u32 = 64u;
 
+// #include "normalize_pixel.wgsl"
+
 @group(0) @binding(0) var<storage, read> src: array<u32>;
 @group(0) @binding(1) var dst: texture_storage_2d<rgba32float, write>;
 
@@ -27,7 +29,7 @@ override WG: u32 = 64u;
 fn element(index: u32) -> f32 {
   if (PIXELS) {
     let byte = (src[index / 4u] >> (8u * (index % 4u))) & 0xffu;
-    return (f32(byte) / 255.0 - MEAN) / STD;
+    return normalize_pixel(f32(byte), index);
   }
   return bitcast<f32>(src[index]);
 }

@@ -90,7 +90,7 @@ export class BatchIterator implements IterableIterator<Batch> {
       throw new RangeError(`startBatch must be an integer in [0, ${this.batches}], got ${start}`);
     }
     this.nextBatch = start;
-    this.imageSize = split.rows * split.cols;
+    this.imageSize = (split.channels ?? 1) * split.rows * split.cols;
     if (split.images.length !== split.count * this.imageSize || split.labels.length !== split.count) {
       throw new RangeError(
         `BatchIterator: split arrays do not match count ${split.count} of ${split.rows}x${split.cols} images`,

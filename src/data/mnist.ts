@@ -25,10 +25,11 @@ import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { DataError, decompressIdx, type IdxArray, parseIdx, readDataFile } from './idx.ts';
 import { downloadFile, type DownloadOptions } from './download.ts';
+import type { Normalization } from '../kernels/normalize.ts';
 import { type DatasetFile, datasetFiles, type DatasetPreset, getDataset, MNIST } from './datasets.ts';
 
 export interface MnistSplit {
-  /** count*rows*cols unsigned bytes, row-major, image after image. */
+  /** count*channels*rows*cols unsigned bytes, [channels, rows, cols] row-major, image after image. */
   images: Uint8Array;
   labels: Uint8Array;
   count: number;
@@ -39,6 +40,10 @@ export interface MnistSplit {
   /** The preset it was loaded as (its name), and its class names. */
   dataset?: string;
   classes?: readonly string[];
+  /** Planes per image: 1 (gray, the default) or 3 (RGB). */
+  channels?: number;
+  /** The per-channel mean and std the network normalizes this data with (default: MNIST's constants). */
+  normalization?: Normalization;
 }
 
 export type MnistSplitName = 'train' | 'test';
@@ -76,7 +81,7 @@ let cachedRoot: string | undefined;
 
 /** The first `count` images of a split, as a split of its own (views, no copy). */
 export function firstImages(split: MnistSplit, count: number): MnistSplit {
-  const size = split.rows * split.cols;
+  const size = (split.channels ?? 1) * split.rows * split.cols;
   return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
 }
 

@@ -6,6 +6,7 @@ import { AUGMENT_SALT, type AugmentOptions, type AugmentShape } from '../referen
 import { ceilDiv, MNIST_MEAN, MNIST_STD } from '../util/shapes.ts';
 import { checkIntegers, checkSize, grid } from './checks.ts';
 import { RNG_UNIFORM_BYTES } from './dropout.ts';
+import { type Normalization, normalizationConstants } from './normalize.ts';
 
 export type { AugmentOptions, AugmentShape };
 
@@ -21,7 +22,7 @@ export async function augmentAffine(
   rng: BufferArg,
   pixels: BufferArg,
   output: BufferArg,
-  normalization = { mean: MNIST_MEAN, std: MNIST_STD },
+  normalization: { mean: number; std: number } | Normalization = { mean: MNIST_MEAN, std: MNIST_STD },
 ): Promise<Dispatch[]> {
   const { batch, channels, height, width } = shape;
   checkIntegers('augmentAffine', { batch, channels, height, width });
@@ -50,8 +51,11 @@ export async function augmentAffine(
       MIN_SCALE: minScale,
       MAX_SCALE: maxScale,
       MAX_SHIFT: shift,
-      MEAN: normalization.mean,
-      STD: normalization.std,
+      ...normalizationConstants(
+        typeof normalization.mean === 'number'
+          ? normalization as { mean: number; std: number }
+          : { ...normalization as Normalization, plane: height * width },
+      ),
       SALT: AUGMENT_SALT,
       WG,
     },

@@ -7,6 +7,7 @@ import { createRgba32fTexture, TEXTURE_USAGE } from '../gpu/buffers.ts';
 import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, maxPool2dOutputSize, texelsPerRow } from '../util/shapes.ts';
 import { checkIntegers, grid } from './checks.ts';
+import { normalizationConstants, type PixelNormalization } from './normalize.ts';
 
 export { texelsPerRow };
 
@@ -61,7 +62,7 @@ export function checkFits(what: string, rows: number, k: number, dst: PackedMatr
  */
 export async function packMatrix(
   gpu: Gpu,
-  shape: { rows: number; k: number; transpose?: boolean; normalizePixels?: { mean: number; std: number } },
+  shape: { rows: number; k: number; transpose?: boolean; normalizePixels?: PixelNormalization },
   source: BufferArg,
   dst: PackedMatrix,
 ): Promise<Dispatch> {
@@ -79,7 +80,7 @@ export async function packMatrix(
       TRANSPOSE: shape.transpose ? 1 : 0,
       PAGE: dst.pageRows,
       WG: PACK_WORKGROUP,
-      ...(shape.normalizePixels ? { PIXELS: 1, MEAN: shape.normalizePixels.mean, STD: shape.normalizePixels.std } : {}),
+      ...(shape.normalizePixels ? { PIXELS: 1, ...normalizationConstants(shape.normalizePixels) } : {}),
     },
   });
   return {

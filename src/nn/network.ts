@@ -8,7 +8,7 @@ import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { compileTogether, type Dispatch, submitDispatches } from '../gpu/kernel.ts';
 import { profileFor } from '../gpu/profile.ts';
-import { MNIST_MEAN, MNIST_STD, normalize } from '../kernels/normalize.ts';
+import { MNIST_NORMALIZATION, type Normalization, normalize } from '../kernels/normalize.ts';
 import {
   conv2dBackwardInput,
   type Conv2dBackwardInputTiles,
@@ -138,6 +138,8 @@ export interface NetworkOptions {
   augment?: AugmentOptions;
   /** Cross-entropy's label smoothing (0: none). */
   labelSmoothing?: number;
+  /** The input's per-channel mean and std (default: MNIST's constants, for one channel). */
+  normalization?: Normalization;
 }
 
 export class Network {
@@ -245,6 +247,13 @@ export class Network {
   }
 
   static async create(gpu: Gpu, model: ModelSpec, options: NetworkOptions): Promise<Network> {
+    if (options.normalization && options.normalization.mean.length !== model.input[0]) {
+      throw new RangeError(
+        `${model.name} takes ${
+          model.input[0]
+        } input channels; the normalization has ${options.normalization.mean.length}`,
+      );
+    }
     const plan = options.plan ??
       planNetwork(
         model,
@@ -398,6 +407,7 @@ export class Network {
     const [channels, height, width] = this.model.input;
     const first = this.nodes[0];
     const augment = this.options.training ? this.options.augment : undefined;
+    const norm = this.options.normalization ?? MNIST_NORMALIZATION;
     const forward: Op[] = [
       augment
         ? {
@@ -411,6 +421,7 @@ export class Network {
             this.rng!,
             this.pixels,
             this.input.buffer,
+            norm,
           ),
         }
         : this.executionPlan.input === 'into-packed'
@@ -421,7 +432,7 @@ export class Network {
           dispatches: [
             await packMatrix(
               gpu,
-              { rows: batch * channels * height, k: width, normalizePixels: { mean: MNIST_MEAN, std: MNIST_STD } },
+              { rows: batch * channels * height, k: width, normalizePixels: { ...norm, plane: height * width } },
               this.pixels,
               first.packedConv!.input,
             ),
@@ -431,7 +442,14 @@ export class Network {
           name: 'normalize',
           flops: 2 * inputCount,
           bytes: 5 * inputCount,
-          dispatches: [await normalize(gpu, { count: inputCount }, this.pixels, this.input.buffer)],
+          dispatches: [
+            await normalize(
+              gpu,
+              { count: inputCount, normalization: norm, plane: height * width },
+              this.pixels,
+              this.input.buffer,
+            ),
+          ],
         },
     ];
     for (let i = 0; i < this.nodes.length; i++) forward.push(...(await this.recordForward(i, batch)));

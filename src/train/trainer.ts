@@ -129,11 +129,16 @@ export async function train(
         adam: config.adam,
         augment: config.augment,
         labelSmoothing: config.labelSmoothing,
+        normalization: train.normalization,
       });
       await warmUp(gpu, network, batchSizesOf(train.count, config.batchSize));
       if (hooks.testSplit) {
         const evalBatch = hooks.evalBatchSize ?? 1000;
-        evalNetwork = await Network.create(gpu, config.model, { maxBatch: evalBatch, training: false });
+        evalNetwork = await Network.create(gpu, config.model, {
+          maxBatch: evalBatch,
+          training: false,
+          normalization: train.normalization,
+        });
         evalNetwork.setParameters(initial.params); // runs (and so warms) the weight packing
         await warmUp(gpu, evalNetwork, batchSizesOf(hooks.testSplit.count, evalBatch));
       }
