@@ -1,8 +1,9 @@
-// PNG (https://www.w3.org/TR/png/) reading into 8-bit grayscale, and writing 8-bit grayscale.
+// PNG (https://www.w3.org/TR/png/) reading into 8-bit grayscale or RGB, and writing 8-bit grayscale or RGB.
 // The decoder reads every standard variant (color types 0, 2, 3, 4, 6; bit depths 1-16; Adam7) and
 // trusts nothing: chunk CRCs, IHDR fields, palette indices and the decompressed size are all checked,
 // and the image size is limited before anything is inflated. zlib itself comes from node:zlib.
 import { deflateSync, inflateSync } from 'node:zlib';
+import type { RasterImage } from './resize.ts';
 
 export interface GrayImage {
   width: number;
@@ -109,6 +110,24 @@ function rowBytes(width: number, bitsPerPixel: number): number {
  * the path) goes into error messages.
  */
 export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLimits = DEFAULT_PNG_LIMITS): GrayImage {
+  const { width, height, pixels } = decodeToChannels(bytes, source, limits, false);
+  return { width, height, pixels };
+}
+
+/**
+ * Decodes a PNG keeping its color: gray and gray+alpha files become 8-bit gray (channels 1), RGB,
+ * RGBA and palette files 8-bit RGB (channels 3, interleaved). Transparency is composited over white,
+ * as decodePng does, and 16-bit samples are rounded to 8 bits.
+ */
+export function decodePngColor(
+  bytes: Uint8Array,
+  source = '<buffer>',
+  limits: PngLimits = DEFAULT_PNG_LIMITS,
+): RasterImage {
+  return decodeToChannels(bytes, source, limits, true);
+}
+
+function decodeToChannels(bytes: Uint8Array, source: string, limits: PngLimits, keepColor: boolean): RasterImage {
   const fail = (problem: string): never => {
     throw new PngError(source, problem);
   };
@@ -181,9 +200,11 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
   const passes = passesOf(h);
   const expected = passes.reduce((sum, p) => sum + p.height * (1 + rowBytes(p.width, bitsPerPixel)), 0);
   const raw = inflateExactly(concat(idat), expected, fail);
-  const toGray = grayConverter(h, palette, transparency, fail);
+  const channels = keepColor && COLOR_TYPES[h.colorType].name !== 'grayscale' && h.colorType !== 4 ? 3 : 1;
+  const toGray = channels === 1 ? grayConverter(h, palette, transparency, fail) : undefined;
+  const toRgb = channels === 3 ? rgbConverter(h, palette, transparency, fail) : undefined;
 
-  const pixels = new Uint8Array(h.width * h.height);
+  const pixels = new Uint8Array(h.width * h.height * channels);
   const bytesPerPixel = Math.max(1, bitsPerPixel >> 3);
   let offset = 0;
   for (const pass of passes) {
@@ -196,11 +217,12 @@ export function decodePng(bytes: Uint8Array, source = '<buffer>', limits: PngLim
       offset += 1 + stride;
       unfilterRow(filter, current, previous, bytesPerPixel, fail);
       const rowStart = (pass.y0 + y * pass.dy) * h.width + pass.x0;
-      for (let x = 0; x < pass.width; x++) pixels[rowStart + x * pass.dx] = toGray(current, x);
+      if (toGray) { for (let x = 0; x < pass.width; x++) pixels[rowStart + x * pass.dx] = toGray(current, x); }
+      else for (let x = 0; x < pass.width; x++) toRgb!(current, x, pixels, 3 * (rowStart + x * pass.dx));
       [previous, current] = [current, previous];
     }
   }
-  return { width: h.width, height: h.height, pixels };
+  return { width: h.width, height: h.height, channels, pixels };
 }
 
 function parseHeader(data: Uint8Array, fail: (problem: string) => never, limits: PngLimits): Header {
@@ -385,6 +407,64 @@ function grayConverter(
   }
 }
 
+/** A function writing pixel x of an unfiltered row as 8-bit R, G, B at out[at..at+2] (color types 2, 3, 6). */
+function rgbConverter(
+  h: Header,
+  palette: Uint8Array | undefined,
+  transparency: Uint8Array | undefined,
+  fail: (problem: string) => never,
+): (row: Uint8Array, x: number, out: Uint8Array, at: number) => void {
+  const max = 2 ** h.bitDepth - 1;
+  const sample = h.bitDepth === 16
+    ? (row: Uint8Array, i: number) => (row[2 * i] << 8) | row[2 * i + 1]
+    : h.bitDepth === 8
+    ? (row: Uint8Array, i: number) => row[i]
+    : (row: Uint8Array, i: number) => (row[(i * h.bitDepth) >> 3] >> (8 - h.bitDepth - ((i * h.bitDepth) & 7))) & max;
+  // One channel over white: 1000 * v is the "luminance" grayOverWhite takes for a single channel.
+  const over = (v: number, vMax: number, alpha: number, alphaMax: number) =>
+    grayOverWhite(1000 * v, vMax, alpha, alphaMax);
+  switch (h.colorType) {
+    case 2: {
+      if (transparency && transparency.length !== 6) fail(`tRNS chunk for RGB is ${transparency.length} bytes, not 6`);
+      const key = transparency
+        ? [0, 1, 2].map((i) => (transparency[2 * i] << 8) | transparency[2 * i + 1])
+        : [-1, -1, -1];
+      return (row, x, out, at) => {
+        const r = sample(row, 3 * x);
+        const g = sample(row, 3 * x + 1);
+        const b = sample(row, 3 * x + 2);
+        const clear = r === key[0] && g === key[1] && b === key[2];
+        out[at] = clear ? 255 : over(r, max, 1, 1);
+        out[at + 1] = clear ? 255 : over(g, max, 1, 1);
+        out[at + 2] = clear ? 255 : over(b, max, 1, 1);
+      };
+    }
+    case 3: {
+      const entries = palette!.length / 3;
+      if (transparency && transparency.length > entries) {
+        fail(`tRNS chunk has ${transparency.length} entries, more than the palette's ${entries}`);
+      }
+      const table = new Uint8Array(entries * 3);
+      for (let i = 0; i < entries; i++) {
+        const alpha = transparency && i < transparency.length ? transparency[i] : 255;
+        for (let c = 0; c < 3; c++) table[3 * i + c] = over(palette![3 * i + c], 255, alpha, 255);
+      }
+      return (row, x, out, at) => {
+        const index = sample(row, x);
+        if (index >= entries) fail(`pixel index ${index} is past the ${entries}-entry palette`);
+        out.set(table.subarray(3 * index, 3 * index + 3), at);
+      };
+    }
+    case 6:
+      return (row, x, out, at) => {
+        const alpha = sample(row, 4 * x + 3);
+        for (let c = 0; c < 3; c++) out[at + c] = over(sample(row, 4 * x + c), max, alpha, max);
+      };
+    default:
+      return fail(`color type ${h.colorType} has no color`);
+  }
+}
+
 // ---- Encoder ----
 
 /** One chunk: length, type, data, CRC over type and data. */
@@ -404,36 +484,46 @@ export function pngChunk(type: string, data: Uint8Array): Uint8Array {
  * smallest sum of absolute differences, the usual heuristic that helps deflate most.
  */
 export function encodePngGray(image: GrayImage): Uint8Array {
-  const { width, height, pixels } = image;
+  return encodePng({ ...image, channels: 1 }, 'encodePngGray');
+}
+
+/** Encodes an 8-bit gray (channels 1) or RGB (channels 3, interleaved) PNG, as encodePngGray does. */
+export function encodePng(image: RasterImage, caller = 'encodePng'): Uint8Array {
+  const { width, height, pixels, channels } = image;
   if (
     !Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1 || width > 0x7fffffff ||
     height > 0x7fffffff
   ) {
-    throw new RangeError(`encodePngGray: image size ${width}x${height} is not a positive integer size`);
+    throw new RangeError(`${caller}: image size ${width}x${height} is not a positive integer size`);
   }
-  if (pixels.length !== width * height) {
-    throw new RangeError(`encodePngGray: ${pixels.length} pixels for a ${width}x${height} image`);
+  if (channels !== 1 && channels !== 3) {
+    throw new RangeError(`${caller}: ${channels} channels; 1 (gray) or 3 (RGB) are written`);
+  }
+  if (pixels.length !== width * height * channels) {
+    throw new RangeError(`${caller}: ${pixels.length} pixels for a ${width}x${height} image`);
   }
   const ihdr = new Uint8Array(13);
   const view = new DataView(ihdr.buffer);
   view.setUint32(0, width);
   view.setUint32(4, height);
-  ihdr.set([8, 0, 0, 0, 0], 8); // bit depth 8, grayscale, deflate, adaptive filtering, no interlace
-  const raw = new Uint8Array(height * (width + 1));
-  const candidate = new Uint8Array(width);
-  const zeros = new Uint8Array(width);
+  // bit depth 8, grayscale or RGB, deflate, adaptive filtering, no interlace
+  ihdr.set([8, channels === 1 ? 0 : 2, 0, 0, 0], 8);
+  const stride = width * channels;
+  const raw = new Uint8Array(height * (stride + 1));
+  const candidate = new Uint8Array(stride);
+  const zeros = new Uint8Array(stride);
   for (let y = 0; y < height; y++) {
-    const row = pixels.subarray(y * width, (y + 1) * width);
-    const above = y > 0 ? pixels.subarray((y - 1) * width, y * width) : zeros;
+    const row = pixels.subarray(y * stride, (y + 1) * stride);
+    const above = y > 0 ? pixels.subarray((y - 1) * stride, y * stride) : zeros;
     let bestCost = Infinity;
     for (let filter = 0; filter <= 4; filter++) {
-      filterRow(filter, row, above, candidate);
+      filterRow(filter, row, above, candidate, channels);
       let cost = 0;
-      for (let i = 0; i < width; i++) cost += candidate[i] < 128 ? candidate[i] : 256 - candidate[i];
+      for (let i = 0; i < stride; i++) cost += candidate[i] < 128 ? candidate[i] : 256 - candidate[i];
       if (cost < bestCost) {
         bestCost = cost;
-        raw[y * (width + 1)] = filter;
-        raw.set(candidate, y * (width + 1) + 1);
+        raw[y * (stride + 1)] = filter;
+        raw.set(candidate, y * (stride + 1) + 1);
       }
     }
   }
@@ -445,12 +535,12 @@ export function encodePngGray(image: GrayImage): Uint8Array {
   ]);
 }
 
-/** Applies filter `filter` to an 8-bit single-channel row (one byte per pixel). */
-function filterRow(filter: number, row: Uint8Array, above: Uint8Array, out: Uint8Array): void {
+/** Applies filter `filter` to an 8-bit row of `bpp` bytes per pixel. */
+function filterRow(filter: number, row: Uint8Array, above: Uint8Array, out: Uint8Array, bpp = 1): void {
   for (let i = 0; i < row.length; i++) {
-    const a = i > 0 ? row[i - 1] : 0;
+    const a = i >= bpp ? row[i - bpp] : 0;
     const b = above[i];
-    const c = i > 0 ? above[i - 1] : 0;
+    const c = i >= bpp ? above[i - bpp] : 0;
     const predictor = filter === 0
       ? 0
       : filter === 1
