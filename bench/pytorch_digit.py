@@ -4,6 +4,10 @@
   python3 bench/pytorch_digit.py --seconds 20          training throughput on the CPU (the bench's peer)
   python3 bench/pytorch_digit.py --check CKPT          loads one of our safetensors checkpoints with
                                                        load_state_dict(strict=True) and evaluates it
+  python3 bench/pytorch_digit.py --check CKPT --images SET.bin
+                                                       the same on an image set (an image-folder cache
+                                                       file), normalized with the checkpoint's recorded
+                                                       per-channel mean and std
   python3 bench/pytorch_digit.py --reference --epochs N --seed S
                                                        trains the tutorial's way (PyTorch's own init and
                                                        shuffle) and prints the test accuracy per epoch
@@ -125,6 +129,28 @@ def load(data_dir, split):
     return ((images.float() / 255.0) - 0.1307) / 0.3081, labels
 
 
+def read_image_set(path):
+    """Pictures as src/data/image-folder.ts caches them: magic, u32 header length, JSON header, labels, images."""
+    with open(path, 'rb') as f:
+        data = f.read()
+    if data[:8] != b'WGDFOLD1':
+        sys.exit(f'{path} is not an image set written by the image-folder cache')
+    (length,) = struct.unpack('<I', data[8:12])
+    header = json.loads(data[12:12 + length])
+    count, shape = header['count'], (header['channels'], header['height'], header['width'])
+    labels = torch.frombuffer(bytearray(data[12 + length:12 + length + count]), dtype=torch.uint8).long()
+    images = torch.frombuffer(bytearray(data[12 + length + count:]), dtype=torch.uint8).view(count, *shape)
+    return images, labels
+
+
+def normalize(images, metadata):
+    """The checkpoint's recorded per-channel normalization, else MNIST's constants, in float32 as the kernels."""
+    recorded = json.loads(metadata['normalization']) if 'normalization' in metadata else {'mean': [0.1307], 'std': [0.3081]}
+    mean = torch.tensor(recorded['mean'], dtype=torch.float32).view(1, -1, 1, 1)
+    std = torch.tensor(recorded['std'], dtype=torch.float32).view(1, -1, 1, 1)
+    return (images.float() / 255.0 - mean) / std
+
+
 def read_safetensors(path):
     """A minimal reader of the safetensors format (F32 only), so no extra package is needed."""
     with open(path, 'rb') as f:
@@ -184,7 +210,11 @@ def check(args):
     tensors, metadata = read_safetensors(args.check)
     model = Net() if metadata.get('model', 'digit') == 'digit' else SpecNet(json.loads(metadata['model_spec']))
     model.load_state_dict(tensors, strict=True)
-    images, labels = load(args.data, 'test')
+    if args.images:
+        pixels, labels = read_image_set(args.images)
+        images = normalize(pixels, metadata)
+    else:
+        images, labels = load(args.data, 'test')
     correct, loss = evaluate(model, images, labels)
     print(json.dumps({'correct': correct, 'count': len(labels), 'accuracy': correct / len(labels), 'mean_loss': loss,
                       'epoch': metadata.get('epoch')}))
@@ -237,6 +267,7 @@ def main():
     parser.add_argument('--batch-size', type=int, default=64)
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--check', metavar='CHECKPOINT')
+    parser.add_argument('--images', metavar='FILE', help='with --check: evaluate on this image set (an image-folder cache file)')
     parser.add_argument('--replay', metavar='DIR')
     parser.add_argument('--epochs', type=int, default=1)
     parser.add_argument('--reference', action='store_true')

@@ -11,6 +11,6 @@ override STD2: f32 = 1.0;
 fn normalize_pixel(x: f32, i: u32) -> f32 {
   let c = (i / NORM_PLANE) % NORM_CHANNELS;
   let mean = select(select(MEAN, MEAN1, c == 1u), MEAN2, c == 2u);
-  let std = select(select(STD, STD1, c == 1u), STD2, c == 2u);
-  return (x / 255.0 - mean) / std;
+  let deviation = select(select(STD, STD1, c == 1u), STD2, c == 2u);
+  return (x / 255.0 - mean) / deviation;
 }

@@ -1,5 +1,6 @@
 // `eval`: loads a checkpoint and reports accuracy, loss, per-class accuracy and a confusion matrix.
-import { loadMnist } from '../data/mnist.ts';
+import { loadMnist, type MnistSplit } from '../data/mnist.ts';
+import { FOLDER_DATASET, FOLDER_HELP, folderOptions, loadFolderForCheckpoint } from './folder-data.ts';
 import { openGpu } from '../gpu/device.ts';
 import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
@@ -31,6 +32,7 @@ Options:
   --split test|train   which split to evaluate (default: test)
   --batch-size N       images per forward pass (default: 1000)
 ${DATA_HELP}
+${FOLDER_HELP}
 ${DEVICE_HELP}
   --plan               print how each layer runs on this device at this batch size, then exit
   --json               print one JSON object instead of the report
@@ -49,6 +51,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...folderOptions,
     ...deviceOptions,
   });
   if (values.help) {
@@ -61,7 +64,16 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const device = gpuOptions(values);
   const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
   const trainedOn = checkpoint.metadata.dataset;
-  const dataset = datasetOption(values.dataset, trainedOn);
+  const folder = (values.dataset ?? trainedOn) === FOLDER_DATASET;
+  const folderData = folder
+    ? loadFolderForCheckpoint(values.data, checkpoint.model, checkpoint.metadata, {
+      skipBadFiles: values['skip-bad-files']!,
+      log: (line) => values.json || console.error(line),
+    })
+    : undefined;
+  const dataset = folderData
+    ? { name: FOLDER_DATASET, classes: folderData.classes as readonly string[] }
+    : datasetOption(values.dataset, trainedOn);
   if (trainedOn !== undefined && trainedOn !== dataset.name) {
     console.error(
       `warning: ${path} was trained on ${trainedOn}, evaluated here on ${dataset.name}: its accuracy says little`,
@@ -76,8 +88,8 @@ export async function evalCommand(argv: string[]): Promise<number> {
       values['tune-cache'],
     );
   }
-  const data = await loadMnist({
-    dataset,
+  const data: MnistSplit = folderData ? folderData.data[split] : await loadMnist({
+    dataset: folderData ? undefined : dataset.name,
     dir: values.data,
     split,
     verify: !values['no-verify'],
@@ -100,7 +112,11 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (values.verbose) console.error(tuning.description);
     let network: Network | undefined;
     const compile = await timeCompile(gpu, async () => {
-      network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+      network = await Network.create(gpu, checkpoint.model, {
+        maxBatch,
+        training: false,
+        normalization: data.normalization,
+      });
       network.setParameters(checkpoint.params);
       await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
     });

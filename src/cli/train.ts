@@ -3,6 +3,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import process from 'node:process';
 import { firstImages, loadMnist, type MnistSplit } from '../data/mnist.ts';
+import { FOLDER_DATASET, FOLDER_HELP, folderDatasetInfo, folderOptions, loadFolderForModel } from './folder-data.ts';
 import { describeKind, FileError, statOrUndefined } from '../io/files.ts';
 import { checkWriteTarget, sameFile } from '../io/write-target.ts';
 import { batchCount } from '../data/batches.ts';
@@ -99,6 +100,7 @@ Options:
   --plan               print how each layer runs on this device (training, and the test-set
                        evaluation at batch 1000), then exit without training
 ${DATA_HELP}
+${FOLDER_HELP}
 ${DEVICE_HELP}
   --log FILE           also write metrics to FILE (.jsonl, or .csv): a header, a record every
                        --log-every steps and one per epoch; --resume appends to it
@@ -144,6 +146,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     ...tuneOptions,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...folderOptions,
     ...deviceOptions,
   });
   if (values.help) {
@@ -214,7 +217,12 @@ export async function trainCommand(argv: string[]): Promise<number> {
     labelSmoothing,
     augment: augment ? DEFAULT_AUGMENT : undefined,
   };
-  const dataset = datasetOption(values.dataset);
+  const folder = values.dataset === FOLDER_DATASET;
+  if (!folder && (values['test-fraction'] !== undefined || values['skip-bad-files'])) {
+    throw new UsageError('--test-fraction and --skip-bad-files go with --dataset folder');
+  }
+  const preset = folder ? undefined : datasetOption(values.dataset);
+  const dataset = preset ?? folderDatasetInfo(values.data ?? '');
   const device = gpuOptions(values);
   const checkpointEvery = values['checkpoint-every'] === undefined
     ? undefined
@@ -351,7 +359,16 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
     const dataDir = values.data;
     const verify = !values['no-verify'];
-    const fullTrainSplit = await loadMnist({ dataset, dir: dataDir, split: 'train', verify, onProgress: log });
+    const folderLoad = folder
+      ? loadFolderForModel(dataDir, model, {
+        testFraction: values['test-fraction'],
+        seed: config.seed,
+        skipBadFiles: values['skip-bad-files']!,
+        log: (line) => log(line),
+      })
+      : undefined;
+    const fullTrainSplit = folderLoad?.data.train ??
+      await loadMnist({ dataset: preset, dir: dataDir, split: 'train', verify, onProgress: log });
     const source = fullTrainSplit.imagesPath ?? 'the training set';
     if (fullTrainSplit.count === 0) throw new Error(`${source} holds 0 images: there is nothing to train on`);
     if (limit !== undefined && limit > fullTrainSplit.count) {
@@ -359,9 +376,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     checkModelFitsData(model, fullTrainSplit, dataset.classes.length, source);
     const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
-    const testSplit = values['no-test']
-      ? undefined
-      : await loadMnist({ dataset, dir: dataDir, split: 'test', verify, onProgress: log });
+    const testSplit = values['no-test'] ? undefined : folderLoad?.data.test ??
+      await loadMnist({ dataset: preset, dir: dataDir, split: 'test', verify, onProgress: log });
     if (testSplit?.count === 0) {
       throw new Error(
         `${
@@ -371,6 +387,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
     const run = {
       dataset: dataset.name,
+      ...folderLoad?.run,
       limit: String(limit ?? 'all'),
       train_images: String(trainSplit.count),
       train_sha256: splitDigest(trainSplit),
@@ -637,6 +654,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
           }checkpoint ${out}`,
         );
         const dataArgs = [
+          ...(folder ? ['--dataset', FOLDER_DATASET] : []),
           ...(values.data ? ['--data', values.data] : []),
           ...(values['no-verify'] ? ['--no-verify'] : []),
         ];

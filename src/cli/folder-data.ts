@@ -1,0 +1,152 @@
+// `--dataset folder --data DIR`: the commands' side of src/data/image-folder.ts. What a run trained
+// on (the folder, its classes, the split and the normalization) is recorded in the checkpoint's
+// metadata, so eval reads the same test pictures and normalizes them as training did.
+import { resolve } from 'node:path';
+import { type ImageFolderDataset, loadImageFolder } from '../data/image-folder.ts';
+import type { MnistSplit } from '../data/mnist.ts';
+import type { Normalization } from '../kernels/normalize.ts';
+import type { ModelSpec } from '../nn/spec.ts';
+import { UsageError } from './args.ts';
+
+export const FOLDER_DATASET = 'folder';
+
+export const folderOptions = {
+  'test-fraction': { type: 'string' } as const,
+  'skip-bad-files': { type: 'boolean', default: false } as const,
+} as const;
+
+/** Help lines of folderOptions. */
+export const FOLDER_HELP =
+  `  --dataset folder     train on your own pictures: --data DIR holds a folder per class (PNG, JPEG),
+                       or train/ and test/ folders of those
+  --test-fraction X    with --dataset folder and no train/ + test/: the share held out for testing
+                       (default: 0.1; the split is seeded by --seed and recorded in the checkpoint)
+  --skip-bad-files     with --dataset folder: skip pictures that cannot be read, counting them`;
+
+/** What --dataset folder looks like where commands expect a preset: a name and a title. */
+export function folderDatasetInfo(dir: string): { name: string; title: string } {
+  return { name: FOLDER_DATASET, title: `the pictures in ${dir}` };
+}
+
+export interface FolderLoad {
+  data: ImageFolderDataset;
+  /** Metadata recorded in the checkpoint. */
+  run: Record<string, string>;
+}
+
+/** The model's input as loadImageFolder's options, refusing what it cannot take. */
+function inputOf(model: ModelSpec): { channels: 1 | 3; size: [number, number] } {
+  const [channels, height, width] = model.input;
+  if (channels !== 1 && channels !== 3) {
+    throw new UsageError(
+      `model ${model.name} takes ${channels} input channels; pictures are read as 1 (gray) or 3 (RGB)`,
+    );
+  }
+  return { channels, size: [height, width] };
+}
+
+/** Loads DIR for `model` (train), checking that the folder has as many classes as the model. */
+export function loadFolderForModel(dir: string | undefined, model: ModelSpec, options: {
+  testFraction?: string;
+  seed: number;
+  skipBadFiles: boolean;
+  log: (line: string) => void;
+}): FolderLoad {
+  if (!dir) {
+    throw new UsageError('--dataset folder needs --data DIR: a folder holding one folder of pictures per class');
+  }
+  let testFraction: number | undefined;
+  if (options.testFraction !== undefined) {
+    testFraction = /^(0(\.[0-9]+)?|\.[0-9]+)$/.test(options.testFraction) ? Number(options.testFraction) : NaN;
+    if (!(testFraction > 0 && testFraction < 1)) {
+      throw new UsageError(`--test-fraction must be a number between 0 and 1, got ${options.testFraction}`);
+    }
+  }
+  const data = read(dir, model, {
+    testFraction,
+    seed: options.seed,
+    skipBadFiles: options.skipBadFiles,
+    log: options.log,
+  });
+  if (data.classes.length !== model.classes) {
+    throw new UsageError(
+      `${resolve(dir)} has ${data.classes.length} class folders (${data.classes.join(', ')}), model ${model.name} ` +
+        `has ${model.classes} outputs: use a model file with "classes": ${data.classes.length}`,
+    );
+  }
+  const run: Record<string, string> = {
+    data_dir: data.dir,
+    data_layout: data.layout,
+    classes: JSON.stringify(data.classes),
+    normalization: JSON.stringify(data.normalization),
+  };
+  if (data.layout === 'split') {
+    run.test_fraction = String(data.testFraction);
+    run.split_seed = String(data.seed);
+  }
+  return { data, run };
+}
+
+/** Loads the folder a checkpoint was trained on (or `dir`), split and normalized as its metadata records. */
+export function loadFolderForCheckpoint(
+  dir: string | undefined,
+  model: ModelSpec,
+  metadata: Record<string, string>,
+  options: {
+    skipBadFiles: boolean;
+    log: (line: string) => void;
+  },
+): { data: ImageFolderDataset; normalization: Normalization; classes: string[] } {
+  const folder = dir ?? metadata.data_dir;
+  if (!folder) {
+    throw new UsageError(
+      '--dataset folder needs --data DIR (the checkpoint does not name the folder it was trained on)',
+    );
+  }
+  const data = read(folder, model, {
+    testFraction: metadata.test_fraction === undefined ? undefined : Number(metadata.test_fraction),
+    seed: metadata.split_seed === undefined ? 1 : Number(metadata.split_seed),
+    skipBadFiles: options.skipBadFiles,
+    log: options.log,
+  });
+  const classes: string[] = metadata.classes ? JSON.parse(metadata.classes) : data.classes;
+  if (JSON.stringify(classes) !== JSON.stringify(data.classes)) {
+    options.log(
+      `warning: ${data.dir} has classes ${data.classes.join(', ')}; the checkpoint was trained on ${
+        classes.join(', ')
+      }`,
+    );
+  }
+  const normalization: Normalization = metadata.normalization ? JSON.parse(metadata.normalization) : data.normalization;
+  for (const split of [data.train, data.test]) split.normalization = normalization;
+  return { data, normalization, classes };
+}
+
+function read(
+  dir: string,
+  model: ModelSpec,
+  options: { testFraction?: number; seed: number; skipBadFiles: boolean; log: (line: string) => void },
+) {
+  const started = performance.now();
+  const data = loadImageFolder(dir, {
+    ...inputOf(model),
+    testFraction: options.testFraction,
+    seed: options.seed,
+    skipBadFiles: options.skipBadFiles,
+    onNotice: (message) => options.log(`note: ${message}`),
+  });
+  const skipped = data.parts.reduce((n, p) => n + p.skipped.length, 0);
+  const cached = data.parts.every((p) => p.cache?.fresh);
+  options.log(
+    `${data.dir}: ${data.classes.length} classes, ${data.train.count} training and ${data.test.count} test pictures` +
+      `${data.layout === 'split' ? ` (split ${1 - data.testFraction!}/${data.testFraction}, seed ${data.seed})` : ''}` +
+      `${skipped ? `, ${skipped} bad file${skipped === 1 ? '' : 's'} skipped` : ''}, ` +
+      `${cached ? 'read from the cache' : 'decoded'} in ${((performance.now() - started) / 1000).toFixed(1)} s`,
+  );
+  return data;
+}
+
+/** The splits, as MnistSplit, for the commands. */
+export function folderSplit(data: ImageFolderDataset, split: 'train' | 'test'): MnistSplit {
+  return split === 'train' ? data.train : data.test;
+}
