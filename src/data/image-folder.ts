@@ -231,7 +231,8 @@ export function listClassFolders(
         }
         walk(path, label, [...ancestors, real]);
       } else if (stats.isFile() && isPictureName(entry.name)) {
-        files.push({ path, label, size: stats.size, mtimeMs: stats.mtimeMs });
+        // Whole milliseconds: Node and Deno agree on those (Node rounds its Date, Deno truncates).
+        files.push({ path, label, size: stats.size, mtimeMs: Math.floor(stats.mtimeMs) });
       } else {
         ignored.push(path);
       }
@@ -268,7 +269,8 @@ interface DecodedPart {
   header: CacheHeader;
 }
 
-interface CacheHeader {
+/** The JSON header of a cache file (and of an image set for bench/pytorch_digit.py --images). */
+export interface CacheHeader {
   version: number;
   key: string;
   dir: string;
