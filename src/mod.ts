@@ -75,6 +75,16 @@ export { CheckpointError } from './train/checkpoint.ts';
 export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Schedule };
 export { type ImportedStateDict, importStateDict, StateDictError } from './io/state-dict.ts';
 export { exportOnnx } from './io/onnx.ts';
+export {
+  type FolderPart,
+  type ImageFolderDataset,
+  type ImageFolderOptions,
+  loadImageFolder,
+  type SkippedFile,
+} from './data/image-folder.ts';
+export { datasetFromArrays, type DatasetFromArraysOptions } from './data/arrays.ts';
+export type { Normalization } from './kernels/normalize.ts';
+import type { Normalization } from './kernels/normalize.ts';
 
 import { openGpu, type OpenGpuOptions } from './gpu/device.ts';
 
@@ -122,6 +132,8 @@ export interface TrainedModel {
   dataset?: string;
   /** Epochs trained. */
   epochs?: number;
+  /** The input's per-channel mean and std (from the training data; default MNIST's constants). */
+  normalization?: Normalization;
 }
 
 /** Options of {@link loadDataset}. */
@@ -260,7 +272,14 @@ export async function train(
     onProgress: options.onProgress,
     shouldStop: () => Boolean(options.signal?.aborted || options.shouldStop?.()),
     onEpoch: options.onEpoch
-      ? (report, s) => options.onEpoch!(report, { model, params: s.params.slice(), dataset, epochs: s.epoch })
+      ? (report, s) =>
+        options.onEpoch!(report, {
+          model,
+          params: s.params.slice(),
+          dataset,
+          epochs: s.epoch,
+          normalization: data.normalization,
+        })
       : undefined,
   });
   return {
@@ -268,6 +287,7 @@ export async function train(
     params: result.state.params,
     dataset,
     epochs: result.state.epoch,
+    normalization: data.normalization,
     reports: result.reports,
     stopped: result.stopped,
   };
@@ -275,9 +295,10 @@ export async function train(
 
 function checkInput(model: ModelSpec, data: MnistSplit, what: string): void {
   const [channels, height, width] = model.input;
-  if (channels !== 1 || height !== data.rows || width !== data.cols) {
+  const dataChannels = data.channels ?? 1;
+  if (channels !== dataChannels || height !== data.rows || width !== data.cols) {
     throw new RangeError(
-      `${what}: ${model.name} takes ${channels}x${height}x${width} inputs, the data is 1x${data.rows}x${data.cols}`,
+      `${what}: ${model.name} takes ${channels}x${height}x${width} inputs, the data is ${dataChannels}x${data.rows}x${data.cols}`,
     );
   }
   if (data.count < 1) throw new RangeError(`${what}: the data holds no images`);
@@ -295,7 +316,8 @@ export async function evaluate(
 ): Promise<EvaluationResult> {
   checkInput(trained.model, data, 'evaluate');
   const maxBatch = Math.min(options.batchSize ?? 1000, data.count);
-  const network = await Network.create(gpu, trained.model, { maxBatch, training: false });
+  const normalization = trained.normalization ?? data.normalization;
+  const network = await Network.create(gpu, trained.model, { maxBatch, training: false, normalization });
   try {
     network.setParameters(trained.params);
     await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
@@ -331,7 +353,11 @@ export async function predict(
   const count = flat.length / size;
   const classes = trained.model.classes;
   const maxBatch = Math.min(256, count);
-  const network = await Network.create(gpu, trained.model, { maxBatch, training: false });
+  const network = await Network.create(gpu, trained.model, {
+    maxBatch,
+    training: false,
+    normalization: trained.normalization,
+  });
   const out: Prediction[] = [];
   try {
     network.setParameters(trained.params);
@@ -399,7 +425,10 @@ export async function saveModel(path: string, trained: TrainedModel): Promise<vo
     config,
     state,
     withOptimizer: false,
-    run: trained.dataset ? { dataset: trained.dataset } : {},
+    run: {
+      ...(trained.dataset ? { dataset: trained.dataset } : {}),
+      ...(trained.normalization ? { normalization: JSON.stringify(trained.normalization) } : {}),
+    },
   });
 }
 
@@ -412,5 +441,8 @@ export function loadModel(path: string): TrainedModel {
     params: loaded.params,
     dataset: loaded.metadata.dataset,
     epochs: Number.isFinite(epochs) ? epochs : undefined,
+    ...(loaded.metadata.normalization
+      ? { normalization: JSON.parse(loaded.metadata.normalization) as Normalization }
+      : {}),
   };
 }
