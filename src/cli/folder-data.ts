@@ -2,7 +2,8 @@
 // on (the folder, its classes, the split and the normalization) is recorded in the checkpoint's
 // metadata, so eval reads the same test pictures and normalizes them as training did.
 import { resolve } from 'node:path';
-import { type ImageFolderDataset, loadImageFolder } from '../data/image-folder.ts';
+import { describeImageFolder, type ImageFolderDataset, loadImageFolder } from '../data/image-folder.ts';
+import { emitJson } from './progress.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import type { Normalization } from '../kernels/normalize.ts';
 import type { ModelSpec } from '../nn/spec.ts';
@@ -149,4 +150,45 @@ function read(
 /** The splits, as MnistSplit, for the commands. */
 export function folderSplit(data: ImageFolderDataset, split: 'train' | 'test'): MnistSplit {
   return split === 'train' ? data.train : data.test;
+}
+
+/** `info --dataset folder --data DIR`: what the folder holds and whether its caches are fresh, without decoding. */
+export function folderInfo(dir: string | undefined, json: boolean): number {
+  if (!dir) {
+    throw new UsageError('--dataset folder needs --data DIR: a folder holding one folder of pictures per class');
+  }
+  const described = describeImageFolder(dir);
+  if (json) {
+    emitJson({ dataset: FOLDER_DATASET, dir: resolve(dir), ...described } as unknown as Record<string, unknown>);
+    return 0;
+  }
+  const lines = [
+    `data        ${resolve(dir)}: ${
+      described.layout === 'train-test' ? 'train/ and test/' : 'one folder, split by --test-fraction'
+    }`,
+  ];
+  for (const part of described.parts) {
+    const total = part.counts.reduce((a, b) => a + b, 0);
+    const size = (s: [number, number]) => `${s[0]}x${s[1]}`;
+    lines.push(
+      `  ${part.dir}: ${part.classes.length} classes, ${total} pictures` +
+        (total ? `, ${size(part.minSize)} to ${size(part.maxSize)}, ${part.color} in color, ${part.gray} gray` : '') +
+        (part.ignored ? `, ${part.ignored} other files ignored` : '') +
+        (part.unreadable.length
+          ? `, ${part.unreadable.length} not readable as PNG or JPEG (first: ${part.unreadable[0]})`
+          : ''),
+      ...part.classes.map((name, label) =>
+        `    ${name.padEnd(Math.max(...part.classes.map((c) => c.length)))}  ${part.counts[label]}`
+      ),
+      ...(part.caches.length
+        ? part.caches.map((c) =>
+          `    cache ${c.channels}x${c.height}x${c.width}: ${
+            c.fresh ? 'fresh' : 'stale (the folder changed; the next run decodes it again)'
+          } (${c.path})`
+        )
+        : ['    cache: none yet (the first train or eval decodes the pictures and caches them)']),
+    );
+  }
+  console.log(lines.join('\n'));
+  return 0;
 }

@@ -1,5 +1,6 @@
 // `info`: what a user (or a bug report) needs to know about this installation: runtime, adapter and
 // driver, the features and limits the engine uses, where data, checkpoints and compiled shaders live.
+import { FOLDER_DATASET, folderInfo } from './folder-data.ts';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -41,7 +42,8 @@ says what to install. Exits with 1 when no adapter is found.
 
 Options:
 ${DATA_HELP}
-                       (info only checks the files: it never downloads)
+                       (info only checks the files: it never downloads; with --dataset folder it
+                       reports the folder's classes, counts, sizes, channels and caches, and nothing else)
 ${DEVICE_HELP}
   --json               one JSON object on stdout
   -h, --help           show this help`;
@@ -82,6 +84,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
     console.log(INFO_HELP);
     return 0;
   }
+  if (values.dataset === FOLDER_DATASET) return folderInfo(values.data, values.json!);
   const report = await gatherInfo({
     dataDir: values.data,
     verify: !values['no-verify'],

@@ -14,7 +14,7 @@ import { homedir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import process from 'node:process';
 import { describeFsError, errorCode, writeFileAtomicSync } from '../io/files.ts';
-import { decodeJpeg, isJpeg } from '../io/jpeg.ts';
+import { decodeJpeg, isJpeg, jpegFrame } from '../io/jpeg.ts';
 import { decodePngColor, PNG_SIGNATURE } from '../io/png.ts';
 import { convertChannels, type RasterImage, resizeToPlanar } from '../io/resize.ts';
 import type { Normalization } from '../kernels/normalize.ts';
@@ -676,40 +676,107 @@ export function loadImageFolder(dir: string, options: ImageFolderOptions): Image
   };
 }
 
-/** The folder as {@link loadImageFolder} would find it, without decoding: for `info`. */
-export function describeImageFolder(dir: string, options: Pick<ImageFolderOptions, 'size' | 'channels' | 'cacheDir'>): {
+/** A picture's size and channels from its header alone (PNG IHDR, JPEG frame header), or undefined. */
+export function peekPicture(bytes: Uint8Array): { width: number; height: number; channels: 1 | 3 } | undefined {
+  if (bytes.length >= 26 && PNG_SIGNATURE.every((b, i) => bytes[i] === b)) {
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const colorType = bytes[25];
+    return {
+      width: view.getUint32(16),
+      height: view.getUint32(20),
+      channels: colorType === 0 || colorType === 4 ? 1 : 3,
+    };
+  }
+  const frame = isJpeg(bytes) ? jpegFrame(bytes) : undefined;
+  return frame ? { width: frame.width, height: frame.height, channels: frame.components === 1 ? 1 : 3 } : undefined;
+}
+
+/** What `info --dataset folder` reports of one folder of class folders. */
+export interface FolderDescription {
+  dir: string;
+  classes: string[];
+  /** Pictures per class. */
+  counts: number[];
+  ignored: number;
+  /** From the pictures' headers: gray and color counts, smallest and largest width x height, unreadable headers. */
+  gray: number;
+  color: number;
+  minSize: [number, number];
+  maxSize: [number, number];
+  unreadable: string[];
+  /** Cache files of this folder (one per input size and channels), and whether each matches the folder now. */
+  caches: { path: string; height: number; width: number; channels: number; fresh: boolean }[];
+}
+
+/** The folder as {@link loadImageFolder} would find it, from file headers, without decoding: for `info`. */
+export function describeImageFolder(dir: string, options: Pick<ImageFolderOptions, 'cacheDir'> = {}): {
   layout: 'train-test' | 'split';
-  parts: {
-    dir: string;
-    classes: string[];
-    counts: number[];
-    files: number;
-    ignored: number;
-    cache: string | null;
-    fresh: boolean;
-  }[];
+  parts: FolderDescription[];
 } {
-  const [height, width] = sizeOf(options.size);
   const root = resolve(dir);
   const layout = imageFolderLayout(root);
   const roots = layout === 'train-test' ? [join(root, 'train'), join(root, 'test')] : [root];
   const cacheDir = options.cacheDir === undefined ? defaultImageCacheDir() : options.cacheDir;
   return {
     layout,
-    parts: roots.map((partRoot) => {
+    parts: roots.map((partRoot): FolderDescription => {
       const listing = listClassFolders(partRoot);
       const counts = listing.classes.map((_, label) => listing.files.filter((f) => f.label === label).length);
-      const cache = cacheDir === false ? null : imageCachePath(cacheDir, partRoot, height, width, options.channels);
-      const cached = cache ? readImageCache(cache) : undefined;
-      return {
+      const described: FolderDescription = {
         dir: partRoot,
         classes: listing.classes,
         counts,
-        files: listing.files.length,
         ignored: listing.ignored.length,
-        cache,
-        fresh: cached?.header.key === listingKey(listing, height, width, options.channels),
+        gray: 0,
+        color: 0,
+        minSize: [Infinity, Infinity],
+        maxSize: [0, 0],
+        unreadable: [],
+        caches: [],
       };
+      for (const file of listing.files) {
+        let header;
+        try {
+          header = peekPicture(readFileSync(file.path));
+        } catch {
+          header = undefined;
+        }
+        if (!header) {
+          described.unreadable.push(file.path);
+          continue;
+        }
+        if (header.channels === 1) described.gray++;
+        else described.color++;
+        described.minSize = [
+          Math.min(described.minSize[0], header.width),
+          Math.min(described.minSize[1], header.height),
+        ];
+        described.maxSize = [
+          Math.max(described.maxSize[0], header.width),
+          Math.max(described.maxSize[1], header.height),
+        ];
+      }
+      if (cacheDir !== false) {
+        let names: string[] = [];
+        try {
+          names = readdirSync(cacheDir).filter((n) => n.endsWith('.bin')).sort();
+        } catch {
+          // No cache folder yet: nothing cached.
+        }
+        for (const name of names) {
+          const cached = readImageCache(join(cacheDir, name));
+          if (!cached || cached.header.dir !== partRoot) continue;
+          const { height, width, channels } = cached.header;
+          described.caches.push({
+            path: join(cacheDir, name),
+            height,
+            width,
+            channels,
+            fresh: cached.header.key === listingKey(listing, height, width, channels),
+          });
+        }
+      }
+      return described;
     }),
   };
 }

@@ -125,12 +125,20 @@ test('the cache: written once, read when fresh, read anew when a file changes, n
   const second = loadImageFolder(dir, { size: 8, channels: 3, cacheDir });
   assert.is(second.parts[0].cache?.fresh, true);
   assert.equal([...second.train.images], [...first.train.images]);
-  assert.ok(describeImageFolder(dir, { size: 8, channels: 3, cacheDir }).parts[0].fresh);
+  const described = describeImageFolder(dir, { cacheDir }).parts[0];
+  assert.equal(described.caches.map((c) => [c.height, c.width, c.channels, c.fresh]), [[8, 8, 3, true]]);
+  assert.equal([described.counts, described.color, described.gray, described.minSize, described.maxSize], [
+    [4, 4],
+    8,
+    0,
+    [8, 8],
+    [8, 8],
+  ]);
   // Another size is another cache; a changed picture (new content, new mtime) is read anew.
   assert.is(loadImageFolder(dir, { size: 5, channels: 3, cacheDir }).parts[0].cache?.fresh, false);
   write(join(dir, 'a', '0.png'), encodePng(solid(8, 8, [1, 2, 3])));
   utimesSync(join(dir, 'a', '0.png'), new Date(), new Date(Date.now() + 5000));
-  assert.not.ok(describeImageFolder(dir, { size: 8, channels: 3, cacheDir }).parts[0].fresh);
+  assert.ok(describeImageFolder(dir, { cacheDir }).parts[0].caches.every((c) => !c.fresh), 'both caches are stale');
   const third = loadImageFolder(dir, { size: 8, channels: 3, cacheDir });
   assert.is(third.parts[0].cache?.fresh, false);
   // A bad file fails the read: the cache of the earlier, good folder stays whole, and no temporary file is left.
