@@ -2,7 +2,8 @@
 // on (the folder, its classes, the split and the normalization) is recorded in the checkpoint's
 // metadata, so eval reads the same test pictures and normalizes them as training did.
 import { resolve } from 'node:path';
-import { describeImageFolder, type ImageFolderDataset, loadImageFolder } from '../data/image-folder.ts';
+import { decodePicture, describeImageFolder, type ImageFolderDataset, loadImageFolder } from '../data/image-folder.ts';
+import { convertChannels, resizeToPlanar } from '../io/resize.ts';
 import { emitJson } from './progress.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import type { Normalization } from '../kernels/normalize.ts';
@@ -18,10 +19,10 @@ export const folderOptions = {
 
 /** Help lines of folderOptions. */
 export const FOLDER_HELP =
-  `  --dataset folder     train on your own pictures: --data DIR holds a folder per class (PNG, JPEG),
-                       or train/ and test/ folders of those
-  --test-fraction X    with --dataset folder and no train/ + test/: the share held out for testing
-                       (default: 0.1; the split is seeded by --seed and recorded in the checkpoint)
+  `  --test-fraction X    --dataset folder: your own pictures, --data DIR holding a folder of PNG or JPEG
+                       pictures per class (or train/ and test/ folders of those); without train/ +
+                       test/, the share held out for testing (default: 0.1; split seeded by --seed,
+                       recorded in the checkpoint)
   --skip-bad-files     with --dataset folder: skip pictures that cannot be read, counting them`;
 
 /** What --dataset folder looks like where commands expect a preset: a name and a title. */
@@ -191,4 +192,20 @@ export function folderInfo(dir: string | undefined, json: boolean): number {
   }
   console.log(lines.join('\n'));
   return 0;
+}
+
+/** A picture file (PNG or JPEG) as `model`'s input: its channels and size, planar bytes. */
+export function pictureForModel(bytes: Uint8Array, file: string, model: ModelSpec): Uint8Array {
+  const { channels, size } = inputOf(model);
+  return resizeToPlanar(convertChannels(decodePicture(bytes, file), channels), size[1], size[0]);
+}
+
+/** A checkpoint's recorded input normalization and class names, where it records them. */
+export function recordedPreprocessing(
+  metadata: Record<string, string>,
+): { normalization?: Normalization; classes?: string[] } {
+  return {
+    normalization: metadata.normalization ? JSON.parse(metadata.normalization) : undefined,
+    classes: metadata.classes ? JSON.parse(metadata.classes) : undefined,
+  };
 }

@@ -18,10 +18,12 @@ import {
 } from './common.ts';
 import { className } from '../data/datasets.ts';
 import { emitJson, percent } from './progress.ts';
+import { FOLDER_DATASET, pictureForModel, recordedPreprocessing } from './folder-data.ts';
 
 export const PREDICT_HELP = `Usage: predict [options] IMAGE.png [IMAGE.png ...]
 
-Classifies PNG images of single handwritten digits. Any size; grayscale, RGB or RGBA, palette,
+Classifies PNG images of single handwritten digits (or, with a model trained on --dataset folder,
+PNG and JPEG pictures, converted to its input channels and size and normalized as it was trained). Any size; grayscale, RGB or RGBA, palette,
 8 or 16 bits; dark ink on a light background or light on dark. Each image is converted the way MNIST
 digits were made: ink cropped, scaled to fit 20x20, centred by its centre of mass in 28x28.
 
@@ -53,13 +55,18 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'), {
     missingAdvice: trainFirstAdvice(),
   });
-  const dataset = datasetOption(values.dataset, checkpoint.metadata.dataset);
+  // A model trained on --dataset folder takes pictures as they are (color, any size), with its recorded constants.
+  const folder = checkpoint.metadata.dataset === FOLDER_DATASET;
+  const recorded = recordedPreprocessing(checkpoint.metadata);
+  const dataset = folder
+    ? { name: FOLDER_DATASET, classes: recorded.classes as readonly string[] | undefined }
+    : datasetOption(values.dataset, checkpoint.metadata.dataset);
   // MNIST's classes are the digits themselves: printed as before, without a name beside them.
   const named = (
     label: number,
   ) => (dataset.name === 'mnist' ? String(label) : `${label} ${className(dataset.classes, label)}`);
   const [channels, height, width] = checkpoint.model.input;
-  if (channels !== 1 || height !== 28 || width !== 28) {
+  if (!folder && (channels !== 1 || height !== 28 || width !== 28)) {
     throw new Error(
       `predict needs a model with 1x28x28 input; ${checkpoint.path} expects ${channels}x${height}x${width}`,
     );
@@ -68,6 +75,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const digits = positionals.map((file) => {
     const bytes = readRegularFile(file, 'Image');
     try {
+      if (folder) return { file, pixels: pictureForModel(bytes, file, checkpoint.model) };
       return { file, pixels: toMnistDigit(decodePng(bytes, file)) };
     } catch (err) {
       // decodePng names the file; the digit conversion ("the picture is blank") does not.
@@ -80,12 +88,17 @@ export async function predictCommand(argv: string[]): Promise<number> {
   try {
     const classes = checkpoint.model.classes;
     const maxBatch = Math.min(MAX_BATCH, digits.length);
-    const network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+    const network = await Network.create(gpu, checkpoint.model, {
+      maxBatch,
+      training: false,
+      normalization: recorded.normalization,
+    });
     network.setParameters(checkpoint.params);
     for (let start = 0; start < digits.length; start += maxBatch) {
       const chunk = digits.slice(start, start + maxBatch);
-      const pixels = new Uint8Array(chunk.length * 784);
-      chunk.forEach((d, i) => pixels.set(d.pixels, i * 784));
+      const size = channels * height * width;
+      const pixels = new Uint8Array(chunk.length * size);
+      chunk.forEach((d, i) => pixels.set(d.pixels, i * size));
       network.writeBatch(pixels, new Uint32Array(chunk.length));
       const plan = await network.plan(chunk.length);
       submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'predict');
@@ -104,7 +117,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
           });
           return;
         }
-        if (values.show) console.log(terminalArt(digit, 28, 28));
+        if (values.show) console.log(terminalArt(digit.subarray(0, height * width), width, height));
         const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
         console.log(
           `${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +

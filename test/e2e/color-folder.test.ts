@@ -78,6 +78,17 @@ test('color32 on tinted Fashion-MNIST pictures reaches 75 %; the cached folder e
     assert.is(report.count, PER_CLASS);
     assert.is((100 * report.accuracy).toFixed(2), accuracy, 'eval under the other runtime agrees with training');
 
+    // predict takes the pictures themselves (PNG and JPEG), with the checkpoint's classes and constants.
+    const files = [join(folder, '7-Sneaker', '0.png'), join(folder, '7-Sneaker', '1.jpg')];
+    const predicted = await runCli(['predict', '--checkpoint', checkpoint, '--json', ...files], {
+      env,
+      timeoutMs: 10 * 60_000,
+    });
+    assert.is(predicted.code, 0, predicted.stderr);
+    const answers = predicted.stdout.trim().split('\n').map((l) => JSON.parse(l));
+    assert.equal(answers.map((a) => a.file), files);
+    for (const a of answers) assert.ok(/^[0-9]-/.test(a.class) && a.probability > 0.1, JSON.stringify(a));
+
     if (!hasTorch()) {
       return skip('PyTorch cross-check needs torch: apt-get install python3-torch', { requiredInCi: true });
     }
