@@ -374,7 +374,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
     if (limit !== undefined && limit > fullTrainSplit.count) {
       throw new UsageError(`--limit ${limit} is more than the ${fullTrainSplit.count} images in ${source}`);
     }
-    checkModelFitsData(model, fullTrainSplit, dataset.classes.length, source);
+    checkModelFitsData(model, fullTrainSplit, (preset?.classes ?? folderLoad!.data.classes).length, source);
     const trainSplit = limit === undefined ? fullTrainSplit : firstImages(fullTrainSplit, limit);
     const testSplit = values['no-test'] ? undefined : folderLoad?.data.test ??
       await loadMnist({ dataset: preset, dir: dataDir, split: 'test', verify, onProgress: log });
@@ -721,10 +721,11 @@ function checkLogTarget(path: string, out: string, resumeFrom: string | undefine
 /** A model whose input or class count the data does not match would train to chance and exit 0: refuse it first. */
 function checkModelFitsData(model: ModelSpec, split: MnistSplit, classes: number, source: string): void {
   const [channels, height, width] = model.input;
-  if (channels !== 1 || height !== split.rows || width !== split.cols) {
+  const dataChannels = split.channels ?? 1;
+  if (channels !== dataChannels || height !== split.rows || width !== split.cols) {
     throw new UsageError(
-      `model ${model.name} takes ${channels}x${height}x${width} inputs, but ${source} holds 1x${split.rows}x${split.cols} ` +
-        `images; set its "input" to [1, ${split.rows}, ${split.cols}]`,
+      `model ${model.name} takes ${channels}x${height}x${width} inputs, but ${source} holds ${dataChannels}x${split.rows}x${split.cols} ` +
+        `images; set its "input" to [${dataChannels}, ${split.rows}, ${split.cols}]`,
     );
   }
   if (model.classes !== classes) {
