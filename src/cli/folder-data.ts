@@ -111,7 +111,7 @@ export function loadFolderForCheckpoint(
     skipBadFiles: options.skipBadFiles,
     log: options.log,
   });
-  const classes: string[] = metadata.classes ? JSON.parse(metadata.classes) : data.classes;
+  const classes: string[] = recordedPreprocessing(metadata).classes ?? data.classes;
   if (JSON.stringify(classes) !== JSON.stringify(data.classes)) {
     options.log(
       `warning: ${data.dir} has classes ${data.classes.join(', ')}; the checkpoint was trained on ${
@@ -119,7 +119,7 @@ export function loadFolderForCheckpoint(
       }`,
     );
   }
-  const normalization: Normalization = metadata.normalization ? JSON.parse(metadata.normalization) : data.normalization;
+  const normalization: Normalization = recordedPreprocessing(metadata).normalization ?? data.normalization;
   for (const split of [data.train, data.test]) split.normalization = normalization;
   return { data, normalization, classes };
 }
@@ -205,7 +205,34 @@ export function recordedPreprocessing(
   metadata: Record<string, string>,
 ): { normalization?: Normalization; classes?: string[] } {
   return {
-    normalization: metadata.normalization ? JSON.parse(metadata.normalization) : undefined,
-    classes: metadata.classes ? JSON.parse(metadata.classes) : undefined,
+    normalization: metadata.normalization === undefined
+      ? undefined
+      : recorded(metadata.normalization, 'normalization', isNormalization),
+    classes: metadata.classes === undefined ? undefined : recorded(metadata.classes, 'classes', isNameList),
   };
+}
+
+/** A recorded JSON value, checked: a damaged checkpoint is named as such, not met with a SyntaxError. */
+function recorded<T>(text: string, key: string, valid: (value: unknown) => value is T): T {
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    value = undefined;
+  }
+  if (!valid(value)) {
+    throw new UsageError(`the checkpoint's metadata "${key}" is not what train records: ${text.slice(0, 100)}`);
+  }
+  return value;
+}
+
+function isNormalization(value: unknown): value is Normalization {
+  const n = value as Normalization;
+  const numbers = (a: unknown) => Array.isArray(a) && a.length >= 1 && a.length <= 3 && a.every(Number.isFinite);
+  return typeof n === 'object' && n !== null && numbers(n.mean) && numbers(n.std) && n.mean.length === n.std.length &&
+    n.std.every((s) => s > 0);
+}
+
+function isNameList(value: unknown): value is string[] {
+  return Array.isArray(value) && value.every((v) => typeof v === 'string');
 }
