@@ -86,9 +86,15 @@ export async function measureEpoch(
   dataDir: string,
   scratch: string,
   round = 0,
+  /** More options for both commands (e.g. --device-class). */
+  extraArgs: readonly string[] = [],
 ): Promise<EpochFigures> {
   const out = join(scratch, `${runtime}-${round}.safetensors`);
-  const { events, exitAt } = await timedRun(runtime, ['train', '--epochs', '1', '--no-test', '--out', out], dataDir);
+  const { events, exitAt } = await timedRun(
+    runtime,
+    ['train', '--epochs', '1', '--no-test', '--out', out, ...extraArgs],
+    dataDir,
+  );
   const compiled = events.find((e) => e.event === 'compiled');
   const progress = events.filter((e) => e.event === 'progress') as (Event & { batch: number; batches: number })[];
   const epoch = events.find((e) => e.event === 'epoch') as Event & { images_per_second: number };
@@ -107,7 +113,7 @@ export async function measureEpoch(
     }
   }
   const lastProgress = progress.at(-1)?.at ?? epoch.at;
-  const evaluated = await timedRun(runtime, ['eval', '--checkpoint', out], dataDir);
+  const evaluated = await timedRun(runtime, ['eval', '--checkpoint', out, ...extraArgs], dataDir);
   const report = evaluated.events.find((e) => e.event === undefined || 'images_per_second' in e) as Event & {
     images_per_second: number;
   };

@@ -5,8 +5,11 @@
 // per-op profile, host overhead, memory, and the tutorial network in PyTorch over the same window.
 // Prints tables and writes JSON.
 // --tune runs the tuner first where the tune cache lacks this device's entry (src/cli/tuning.ts); the
-// plans use the cache's configurations either way, and the output says which.
+// plans use the cache's configurations either way, and the output says which. --device-class (or
+// $WEBGPU_DIGITS_DEVICE_CLASS) plans for another class of device, as train and eval do. On a CPU driver
+// the GPU-class kernels' speed follows as a sanity figure (bench/gpu-class.ts; --no-gpu-class skips it).
 //   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch] [--no-epoch] [--tune] [--tune-cache FILE]
+//                           [--device-class CLASS] [--no-gpu-class]
 //   (npm run bench)      deno task bench
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -31,6 +34,8 @@ import { Rng } from '../src/util/random.ts';
 import { setUpTuning } from '../src/cli/tuning.ts';
 import { hasTorch, runPytorchDigit } from './pytorch.ts';
 import { type EpochFigures, measureEpoch, torchDataRoot, torchEpoch } from './epoch-figures.ts';
+import { measureGpuClass } from './gpu-class.ts';
+import { deviceClassOption } from '../src/cli/common.ts';
 import { mainThreadCpuMs, randomBuffer, timeDispatches, workerCpuMs } from './timing.ts';
 
 const { values } = parseArgs({
@@ -44,8 +49,11 @@ const { values } = parseArgs({
     data: { type: 'string' },
     tune: { type: 'boolean', default: false },
     'tune-cache': { type: 'string' },
+    'device-class': { type: 'string' },
+    'no-gpu-class': { type: 'boolean', default: false },
   },
 });
+const deviceClass = deviceClassOption(values['device-class']);
 const seconds = Number(values.seconds);
 const batchSize = Number(values['batch-size']);
 const runtimeName = 'Deno' in globalThis ? 'deno' : 'node';
@@ -58,7 +66,13 @@ if (!values['no-epoch']) {
   try {
     const dataDir = resolveDataDir(values.data);
     console.error(`timing one full epoch through ${runtimeName}'s CLI...`);
-    const figures = await measureEpoch(runtimeName, dataDir, scratch);
+    const figures = await measureEpoch(
+      runtimeName,
+      dataDir,
+      scratch,
+      0,
+      deviceClass ? ['--device-class', deviceClass] : [],
+    );
     const torchPeer = !values['no-torch'] && hasTorch()
       ? (console.error("and the seed's PyTorch program..."), torchEpoch(torchDataRoot(dataDir, scratch)))
       : null;
@@ -76,7 +90,7 @@ const rssTimer = setInterval(sampleRss, 250);
 
 const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
 const testSplit = await loadMnist({ dir: values.data, split: 'test' });
-const gpu = await openGpu({ timestamps: true });
+const gpu = await openGpu({ timestamps: true, ...(deviceClass ? { deviceClass } : {}) });
 const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
 const tuning = await setUpTuning(gpu, {
   cache: values['tune-cache'],
@@ -225,7 +239,14 @@ evalNet.writeBatch(
 const evalProfile = await profileOps(gpu, [...evalPlan.forward, ...evalPlan.loss], 5);
 sampleRss();
 
-// 4. Optional PyTorch peer, same network, same batch size, CPU threads = cores.
+// 4. On a CPU driver, the GPU-class kernels over a shorter window (a quarter of it, at least 5 s).
+const gpuClass = gpu.deviceClass === 'cpu-driver' && !values['no-gpu-class']
+  ? (console.error('timing the GPU-class kernels on this CPU driver (a sanity figure)...'),
+    await measureGpuClass({}, trainSplit, testSplit, { seconds: Math.max(5, seconds / 4), batchSize }))
+  : null;
+sampleRss();
+
+// 5. Optional PyTorch peer, same network, same batch size, CPU threads = cores.
 interface PeerResult {
   images_per_second: number;
   threads: number;
@@ -248,6 +269,7 @@ clearInterval(rssTimer);
 const result = {
   runtime: runtimeName,
   adapter: gpu.adapterName,
+  device_class: gpu.deviceClass,
   batch_size: batchSize,
   tile_configurations: tuning.description,
   dispatches_per_step: dispatchesPerStep,
@@ -282,6 +304,7 @@ const result = {
   peak_rss_bytes: peakRss,
   gpu_buffer_bytes: gpuBytes,
   profile,
+  gpu_class_on_cpu_driver: gpuClass,
   pytorch: torch,
   ratio_vs_pytorch: torch ? trainImagesPerSecond / torch.images_per_second : null,
 };
@@ -342,6 +365,27 @@ if (gpuBusyShare !== null) {
   );
 }
 row('evaluation throughput', `${evalRates[1].toFixed(0)} images/s (median of 3; best ${evalRates[2].toFixed(0)})`);
+if (gpuClass) {
+  // Beside the figures above, on the same CPU driver: how far below them lavapipe runs the GPU's kernels.
+  const times = (x: number, of: number) => `${(x / of).toFixed(2)}x the ${gpu.deviceClass} class's`;
+  row(
+    'GPU-class kernels here: training',
+    `${gpuClass.train_images_per_second.toFixed(0)} images/s (${
+      times(gpuClass.train_images_per_second, trainImagesPerSecond)
+    }; ` +
+      `${gpuClass.train_step_ms.toFixed(1)} ms/step over ${gpuClass.train_measured_seconds.toFixed(1)} s) ` +
+      '(a sanity figure, not a GPU figure)',
+  );
+  row(
+    'GPU-class kernels here: evaluation',
+    `${gpuClass.eval_images_per_second.toFixed(0)} images/s (${times(gpuClass.eval_images_per_second, evalRates[1])})`,
+  );
+  row(
+    'GPU-class kernels here: slowest ops',
+    gpuClass.slowest_ops.map((op) => `${op.name} ${op.milliseconds.toFixed(1)} ms`).join(', ') +
+      ` (of ${gpuClass.kernel_ms_per_step.toFixed(1)} ms per step)`,
+  );
+}
 row(
   'matmul ceiling (best of our kernel)',
   `${matmulCeilingGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape}; ` +

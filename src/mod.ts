@@ -41,6 +41,7 @@ export {
   type AdapterChoice,
   AdapterSelectionError,
   type AdapterSummary,
+  DeviceClassError,
   type Gpu,
   GpuDeviceLostError,
   GpuUnavailableError,
@@ -72,6 +73,7 @@ export {
 export { firstImages, type MnistSplit as Dataset, resolveDataDir } from './data/mnist.ts';
 export { DataError } from './data/idx.ts';
 export { CheckpointError } from './train/checkpoint.ts';
+export { DEVICE_CLASSES, type DeviceKind as DeviceClass } from './gpu/profile.ts';
 export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Schedule };
 export { type ImportedStateDict, importStateDict, StateDictError } from './io/state-dict.ts';
 export { exportOnnx } from './io/onnx.ts';
@@ -93,9 +95,12 @@ import { openGpu, type OpenGpuOptions } from './gpu/device.ts';
  * Close it with `gpu.close()` when done, or the process may not exit.
  *
  * @param options `adapter` (a number or part of a name, as {@link listAdapters} gives them),
- *   `powerPreference` ('low-power' | 'high-performance'), `verbose` (adapter and limits to stderr).
- * @throws GpuUnavailableError when there is no adapter (the message says what to install), and
- *   AdapterSelectionError when `adapter` names none (the message lists them).
+ *   `powerPreference` ('low-power' | 'high-performance'), `verbose` (adapter and limits to stderr),
+ *   `deviceClass` (one of {@link DEVICE_CLASSES}: plan for that class instead of the adapter's own;
+ *   'integrated-gpu' and 'discrete-gpu' run the GPU-class kernels; `gpu.deviceClass` says which is used).
+ * @throws GpuUnavailableError when there is no adapter (the message says what to install),
+ *   AdapterSelectionError when `adapter` names none (the message lists them), and DeviceClassError
+ *   when `deviceClass` is no device class (the message lists them).
  */
 export function openDevice(options: OpenGpuOptions = {}): Promise<Gpu> {
   return openGpu(options);

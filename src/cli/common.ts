@@ -5,6 +5,7 @@ import process from 'node:process';
 import { choiceOption, type OptionSpec, UsageError } from './args.ts';
 import { DATASET_NAMES, type DatasetPreset, getDataset } from '../data/datasets.ts';
 import type { OpenGpuOptions } from '../gpu/device.ts';
+import { DEVICE_CLASSES, type DeviceKind, isDeviceClass } from '../gpu/profile.ts';
 
 export const dataOptions = {
   dataset: { type: 'string' } as const,
@@ -32,17 +33,26 @@ export function datasetOption(value: string | undefined, fallback?: string): Dat
 export const deviceOptions = {
   adapter: { type: 'string' } as const,
   'power-preference': { type: 'string' } as const,
+  'device-class': { type: 'string' } as const,
 } as const satisfies OptionSpec;
+
+/** Names the device class when --device-class does not (src/gpu/profile.ts DEVICE_CLASSES). */
+export const DEVICE_CLASS_ENV = 'WEBGPU_DIGITS_DEVICE_CLASS';
 
 /** Help lines of deviceOptions. */
 export const DEVICE_HELP = `  --adapter N|NAME     GPU adapter by number or (part of its) name, as \`info\` lists them
-  --power-preference low-power|high-performance   which adapter the runtime prefers (default: high-performance)`;
+  --power-preference low-power|high-performance   which adapter the runtime prefers (default: high-performance)
+  --device-class ${DEVICE_CLASSES.join('|')}
+                       plan for this class of device instead of the adapter's own (default:
+                       $${DEVICE_CLASS_ENV}, else as \`info\` classifies the adapter); integrated-gpu
+                       and discrete-gpu run the GPU-class kernels, even on a CPU driver`;
 
 /** openGpu's options from deviceOptions' values. */
 export function gpuOptions(
-  values: { adapter?: string; 'power-preference'?: string },
-): Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> {
-  const out: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'> = {};
+  values: { adapter?: string; 'power-preference'?: string; 'device-class'?: string },
+  env: Record<string, string | undefined> = process.env,
+): Pick<OpenGpuOptions, 'adapter' | 'powerPreference' | 'deviceClass'> {
+  const out: Pick<OpenGpuOptions, 'adapter' | 'powerPreference' | 'deviceClass'> = {};
   if (values.adapter !== undefined) {
     if (values.adapter.trim() === '') throw new UsageError('--adapter needs a number or a name');
     out.adapter = /^[0-9]+$/.test(values.adapter) ? Number(values.adapter) : values.adapter;
@@ -54,7 +64,26 @@ export function gpuOptions(
       ['low-power', 'high-performance'] as const,
     );
   }
+  const deviceClass = deviceClassOption(values['device-class'], env);
+  if (deviceClass) out.deviceClass = deviceClass;
   return out;
+}
+
+/** --device-class, else $WEBGPU_DIGITS_DEVICE_CLASS (set and not empty), checked; undefined for the adapter's own. */
+export function deviceClassOption(
+  flag: string | undefined,
+  env: Record<string, string | undefined> = process.env,
+): DeviceKind | undefined {
+  if (flag !== undefined) return choiceOption(flag, 'device-class', DEVICE_CLASSES);
+  const fromEnv = env[DEVICE_CLASS_ENV];
+  if (fromEnv === undefined || fromEnv === '') return undefined;
+  if (!isDeviceClass(fromEnv)) {
+    throw new UsageError(
+      `$${DEVICE_CLASS_ENV} must be one of ${DEVICE_CLASSES.join(', ')}, got ${JSON.stringify(fromEnv)} ` +
+        `(unset it to use the adapter's own class)`,
+    );
+  }
+  return fromEnv;
 }
 
 /** Where `train` writes and `eval`/`predict` look by default: relative to the working directory. */

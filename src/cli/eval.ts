@@ -83,9 +83,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     return printPlans(
       checkpoint.model,
       [{ training: false, maxBatch: batchSize }],
-      values.json,
-      values.verbose,
-      values['tune-cache'],
+      { json: values.json, verbose: values.verbose, tuneCache: values['tune-cache'], device },
     );
   }
   const data: MnistSplit = folderData ? folderData.data[split] : await loadMnist({
@@ -143,6 +141,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
         compile_seconds: compile.seconds,
         kernels_compiled: compile.kernels,
         adapter: gpu.adapterName,
+        device_class: gpu.deviceClass,
       });
     } else {
       console.log(

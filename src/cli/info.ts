@@ -18,7 +18,8 @@ import {
   runtimeDescription,
   WANTED_LIMITS,
 } from '../gpu/device.ts';
-import { deviceProfile } from '../gpu/profile.ts';
+import { DEVICE_CLASSES, type DeviceKind, profileFor } from '../gpu/profile.ts';
+import { planNetwork } from '../nn/planner.ts';
 import { DIGIT } from '../nn/spec.ts';
 import { setUpTuning } from './tuning.ts';
 import { parseCommandArgs } from './args.ts';
@@ -27,6 +28,7 @@ import {
   dataOptions,
   datasetOption,
   defaultCheckpointPath,
+  DEVICE_CLASS_ENV,
   DEVICE_HELP,
   deviceOptions,
   gpuOptions,
@@ -71,7 +73,14 @@ export interface InfoReport {
   shaderCache: { driver: string; dirs: { path: string; bytes: number }[]; note: string };
   /** The device class and which tile configurations digit's default plans use (tune cache or the profile's defaults). */
   tuning: { deviceClass: string; description: string; cache: string } | null;
+  /** The class the engine plans for (src/gpu/profile.ts), the adapter's own, and whether --device-class chose it. */
+  deviceClass: { planned: DeviceKind; detected: DeviceKind; chosen: boolean } | null;
+  /** How each node of digit's default plans runs with that class (training at batch 64, evaluation at 1000). */
+  plans: { plan: string; nodes: { name: string; kind: string; variant: string; weightGradient?: string }[] }[];
 }
+
+/** digit's plans that train and eval make by default. */
+const DEFAULT_PLANS = [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }];
 
 export async function infoCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -101,13 +110,15 @@ export async function gatherInfo(
     dataDir?: string;
     verify: boolean;
     dataset?: DatasetPreset;
-    device?: Pick<OpenGpuOptions, 'adapter' | 'powerPreference'>;
+    device?: Pick<OpenGpuOptions, 'adapter' | 'powerPreference' | 'deviceClass'>;
   },
 ): Promise<InfoReport> {
   let adapter: InfoReport['adapter'] = null;
   let noAdapter: InfoReport['noAdapter'];
   let features: string[] = [];
   let tuning: InfoReport['tuning'] = null;
+  let deviceClass: InfoReport['deviceClass'] = null;
+  const plans: InfoReport['plans'] = [];
   const limits: Record<string, number> = {};
   try {
     const gpu = await openGpu(device);
@@ -117,14 +128,31 @@ export async function gatherInfo(
     const notices: string[] = [];
     const setup = await setUpTuning(gpu, {
       model: DIGIT,
-      plans: [{ training: true, maxBatch: 64 }, { training: false, maxBatch: 1000 }],
+      plans: DEFAULT_PLANS,
       log: (line) => notices.push(line),
     });
     tuning = {
-      deviceClass: deviceProfile(gpu).kind,
+      deviceClass: gpu.deviceClass,
       description: [...notices, setup.description].join('; '),
       cache: setup.path,
     };
+    deviceClass = {
+      planned: gpu.deviceClass,
+      detected: gpu.detectedDeviceClass,
+      chosen: device.deviceClass !== undefined,
+    };
+    for (const options of DEFAULT_PLANS) {
+      const plan = planNetwork(DIGIT, options, profileFor(gpu, DIGIT.name, options.training, options.maxBatch));
+      plans.push({
+        plan: `${DIGIT.name} ${options.training ? 'training' : 'forward-only'}, batch ${options.maxBatch}`,
+        nodes: plan.nodes.map(({ name, kind, variant, weightGradient }) => ({
+          name,
+          kind,
+          variant,
+          ...(weightGradient ? { weightGradient } : {}),
+        })),
+      });
+    }
     await gpu.close();
   } catch (err) {
     if (!(err instanceof GpuUnavailableError)) throw err;
@@ -153,6 +181,8 @@ export async function gatherInfo(
     checkpoint: { path: resolve(defaultCheckpointPath('digit')), exists: existsSync(defaultCheckpointPath('digit')) },
     shaderCache: shaderCache(adapter),
     tuning,
+    deviceClass,
+    plans,
   };
 }
 
@@ -275,7 +305,22 @@ export function formatInfo(r: InfoReport): string {
   lines.push(`checkpoint  ${r.checkpoint.path} (${r.checkpoint.exists ? 'exists' : 'not yet written: run train'})`);
   const cache = r.shaderCache;
   lines.push(`shaders     cached by ${cache.driver}: ${cache.note}`);
-  if (r.tuning) lines.push(`tuning      ${r.tuning.deviceClass}; ${r.tuning.description}`);
   for (const dir of cache.dirs) lines.push(`            ${dir.path}: ${mb(dir.bytes)}`);
+  if (r.deviceClass) {
+    const c = r.deviceClass;
+    lines.push(
+      `class       ${c.planned} (${
+        c.chosen ? `chosen with --device-class or $${DEVICE_CLASS_ENV}; ` : ''
+      }the adapter is taken for a ${c.detected})`,
+      `            --device-class ${DEVICE_CLASSES.join('|')} overrides it`,
+    );
+  }
+  for (const [i, p] of r.plans.entries()) {
+    const nodes = p.nodes.map((n) =>
+      `${n.name} ${n.variant}${n.weightGradient ? ` (weight gradient ${n.weightGradient})` : ''}`
+    );
+    lines.push(`${i === 0 ? 'plans       ' : '            '}${p.plan}: ${nodes.join(', ')}`);
+  }
+  if (r.tuning) lines.push(`tuning      ${r.tuning.deviceClass}; ${r.tuning.description}`);
   return lines.join('\n');
 }

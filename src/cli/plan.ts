@@ -1,7 +1,7 @@
 // `--plan` of train and eval: prints the execution plans the planner makes for this device (with the
 // tune cache's configurations where it has some), then the command exits without training or
 // evaluating (the plan depends only on model, batch size, device and tune cache).
-import { openGpu } from '../gpu/device.ts';
+import { describeDeviceClass, openGpu, type OpenGpuOptions } from '../gpu/device.ts';
 import { profileFor } from '../gpu/profile.ts';
 import { formatPlan, planNetwork } from '../nn/planner.ts';
 import type { ModelSpec } from '../nn/spec.ts';
@@ -11,12 +11,13 @@ import { setUpTuning } from './tuning.ts';
 export async function printPlans(
   model: ModelSpec,
   networks: { training: boolean; maxBatch: number }[],
-  json: boolean,
-  verbose = false,
-  tuneCache?: string,
+  options: { json: boolean; verbose?: boolean; tuneCache?: string; device?: OpenGpuOptions },
 ): Promise<number> {
-  const gpu = await openGpu({ verbose });
+  const { json, verbose = false, tuneCache, device = {} } = options;
+  const gpu = await openGpu({ ...device, verbose });
   try {
+    // The plans' first line names the class too; this says whether it was chosen (--device-class).
+    if (!json) console.log(`device class: ${describeDeviceClass(gpu)}`);
     const tuning = await setUpTuning(gpu, {
       cache: tuneCache,
       model,
@@ -24,8 +25,8 @@ export async function printPlans(
       log: (line) => console.error(line),
     });
     if (verbose) console.error(tuning.description);
-    for (const options of networks) {
-      const plan = planNetwork(model, options, profileFor(gpu, model.name, options.training, options.maxBatch));
+    for (const network of networks) {
+      const plan = planNetwork(model, network, profileFor(gpu, model.name, network.training, network.maxBatch));
       console.log(json ? JSON.stringify({ plan }) : formatPlan(plan));
     }
     return 0;

@@ -36,6 +36,8 @@ export function openMetricsLog(path: string, c: TrainLogContext): MetricsLog {
     runtime,
     runtime_version: version,
     adapter: c.gpu.adapterName,
+    device_class: c.gpu.deviceClass,
+    detected_device_class: c.gpu.detectedDeviceClass,
     model: c.config.model.name,
     parameters: new ParameterLayout(parameterSpecs(c.config.model)).parameterCount,
     dataset: {

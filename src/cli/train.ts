@@ -9,7 +9,7 @@ import { checkWriteTarget, sameFile } from '../io/write-target.ts';
 import { batchCount } from '../data/batches.ts';
 import { isMetricsLog } from '../train/metrics-log.ts';
 import { checkTuneCachePath, tuneCachePath } from '../tune/cache.ts';
-import { openGpu } from '../gpu/device.ts';
+import { describeDeviceClass, openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
 import { getModel, type ModelSpec, parameterSpecs, RECIPES } from '../nn/spec.ts';
@@ -245,9 +245,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         { training: true, maxBatch: config.batchSize },
         ...(values['no-test'] ? [] : [{ training: false, maxBatch: 1000 }]),
       ],
-      json,
-      values.verbose,
-      values['tune-cache'],
+      { json, verbose: values.verbose, tuneCache: values['tune-cache'], device },
     );
   }
   const log = (text: string) => (json ? undefined : logError(text));
@@ -385,7 +383,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
         } holds 0 images: nothing to evaluate after each epoch (pass --no-test)`,
       );
     }
-    const run = {
+    const run: Record<string, string> = {
       dataset: dataset.name,
       ...folderLoad?.run,
       limit: String(limit ?? 'all'),
@@ -413,6 +411,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     }
 
     const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.profile || values.tune });
+    // Which kernels made the weights (the planner's class, src/gpu/profile.ts): the GPU class sums in other orders.
+    run.device_class = gpu.deviceClass;
     const tuning = await setUpTuning(gpu, {
       cache: values['tune-cache'],
       tune: values.tune,
@@ -516,6 +516,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
           lr: config.adam.lr,
           seed: config.seed,
           adapter: gpu.adapterName,
+          device_class: gpu.deviceClass,
           parameters: new ParameterLayout(parameterSpecs(model)).parameterCount,
           resume_epoch: state.epoch,
           resume_batch: state.batchInEpoch,
@@ -527,6 +528,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
             dataset.name === 'mnist' ? '' : `${dataset.title}, `
           }${gpu.adapterName}: ${config.epochs} epochs, batch ${config.batchSize}, lr ${config.adam.lr}, seed ${config.seed}`,
         );
+        if (gpu.deviceClass !== gpu.detectedDeviceClass) log(`device class: ${describeDeviceClass(gpu)}`);
         if (fromRecipe.length) {
           log(`the ${model.name} preset's recipe: ${fromRecipe.join(' ')} (pass any of them to change it)`);
         }

@@ -6,6 +6,7 @@ import { getModel } from '../nn/spec.ts';
 import { intOption, parseCommandArgs, positiveNumberOption } from './args.ts';
 import { checkTuneCachePath, planKey, saveTuneCache, tuneCachePath, tuneKeyOf } from '../tune/cache.ts';
 import { DEFAULT_TUNE_SECONDS, tunePlans } from './tuning.ts';
+import { DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 
 export const TUNE_HELP = `Usage: tune [options]
 
@@ -22,6 +23,7 @@ Options:
   --seconds S          time budget for everything (default: ${DEFAULT_TUNE_SECONDS})
   --tune-cache FILE    where to store them (default: $WEBGPU_DIGITS_TUNE_CACHE, else
                        $XDG_CACHE_HOME/webgpu-digits/tune.json, else ~/.cache/webgpu-digits/tune.json)
+${DEVICE_HELP}
   --json               one JSON object with what was stored
   --verbose            print the GPU adapter and its limits`;
 
@@ -35,6 +37,7 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
     verbose: { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
+    ...deviceOptions,
   });
   if (values.help) {
     console.log(TUNE_HELP);
@@ -48,10 +51,10 @@ export async function tuneCommand(argv: string[]): Promise<number> {
   const seconds = positiveNumberOption(values.seconds, 'seconds');
   const path = tuneCachePath(values['tune-cache']);
   checkTuneCachePath(path); // before minutes of tuning whose result could not be stored
-  const gpu = await openGpu({ verbose: values.verbose, timestamps: true });
+  const gpu = await openGpu({ ...gpuOptions(values), verbose: values.verbose, timestamps: true });
   try {
     const log = (line: string) => values.json || console.error(line);
-    log(`tuning ${model.name} on ${gpu.adapterName}`);
+    log(`tuning ${model.name} on ${gpu.adapterName}, ${gpu.deviceClass} class`);
     const tuned = await tunePlans(gpu, model, plans, seconds, log);
     saveTuneCache(path, tuneKeyOf(gpu), tuned);
     if (values.json) console.log(JSON.stringify({ cache: path, key: tuneKeyOf(gpu), plans: tuned }));

@@ -4,6 +4,7 @@
 
 // Node-only (node:fs); the browser bundle swaps it for a no-op (bundleWebPage in src/cli/serve.ts).
 import { withStderrMuted } from './quiet-stderr.ts';
+import { detectDeviceClass, DEVICE_CLASSES, type DeviceKind, isDeviceClass } from './profile.ts';
 
 export type Runtime = 'deno' | 'node' | 'browser';
 
@@ -20,6 +21,13 @@ export interface Gpu {
   readonly adapter: AdapterSummary;
   readonly features: ReadonlySet<string>;
   readonly limits: GPUSupportedLimits;
+  /**
+   * The class of device the engine plans for (src/gpu/profile.ts): the adapter's own, or the one chosen
+   * with openGpu's `deviceClass` (--device-class), which then overrides it.
+   */
+  readonly deviceClass: DeviceKind;
+  /** The class the adapter is taken for, whatever was chosen (equal to deviceClass when nothing was). */
+  readonly detectedDeviceClass: DeviceKind;
   /** Set once the device is lost; operations after that fail with this message. */
   lostReason: string | null;
   /**
@@ -253,9 +261,30 @@ export interface OpenGpuOptions {
   timestamps?: boolean;
   /** Print adapter and limits to stderr. */
   verbose?: boolean;
+  /**
+   * Plan for this class of device instead of the one the adapter is taken for: 'cpu-driver' (the
+   * kernels tuned for lavapipe and other CPU drivers), 'integrated-gpu' or 'discrete-gpu' (the
+   * GPU-class kernels: workgroup-tiled GEMM and convolutions, tree reductions). For an adapter that is
+   * classified wrongly, and to run the GPU-class kernels on a CPU driver.
+   */
+  deviceClass?: DeviceKind;
+}
+
+/** Thrown when openGpu's `deviceClass` names no device class; the message lists them. */
+export class DeviceClassError extends RangeError {
+  override name = 'DeviceClassError';
+}
+
+/** `value` as a device class, or a DeviceClassError naming `what` and listing the classes. */
+export function parseDeviceClass(value: unknown, what = 'deviceClass'): DeviceKind {
+  if (isDeviceClass(value)) return value;
+  throw new DeviceClassError(
+    `${what}: unknown device class ${JSON.stringify(value)}; the classes are ${DEVICE_CLASSES.join(', ')}`,
+  );
 }
 
 export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
+  const chosenClass = options.deviceClass === undefined ? undefined : parseDeviceClass(options.deviceClass);
   const chosen = options.adapter === undefined ? undefined : await selectAdapter(options.adapter);
   const entry = await getGpuEntryPoint(chosen?.request.dawnOptions);
   const request = () =>
@@ -277,28 +306,34 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
 
   const requiredLimits: Record<string, number> = {};
   for (const name of WANTED_LIMITS) requiredLimits[name] = adapter.limits[name];
-  const requiredFeatures: GPUFeatureName[] = [];
-  if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
-  // GPU plans' reductions may use subgroup operations (src/kernels/reduce_tree.ts); CPU drivers' plans never do.
-  if (adapter.features.has('subgroups' as GPUFeatureName) && !summarizeAdapter(adapter).cpuDriver) {
-    requiredFeatures.push('subgroups' as GPUFeatureName);
-  }
-
-  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
   const info = adapter.info;
   const adapterName =
     [info?.description || info?.device || info?.architecture, info?.vendor && `vendor ${info.vendor}`].filter(Boolean)
       .join(', ') +
     ` via ${runtime === 'deno' ? 'wgpu (Deno)' : runtime === 'node' ? 'Dawn (Node)' : 'the browser'}`;
+  const summary = summarizeAdapter(adapter);
+  const detectedDeviceClass = detectDeviceClass(adapterName, summary);
+  const deviceClass = chosenClass ?? detectedDeviceClass;
+
+  const requiredFeatures: GPUFeatureName[] = [];
+  if (options.timestamps && adapter.features.has('timestamp-query')) requiredFeatures.push('timestamp-query');
+  // GPU plans' reductions may use subgroup operations (src/kernels/reduce_tree.ts); CPU drivers' plans never do.
+  if (adapter.features.has('subgroups' as GPUFeatureName) && deviceClass !== 'cpu-driver') {
+    requiredFeatures.push('subgroups' as GPUFeatureName);
+  }
+
+  const device = await adapter.requestDevice({ requiredLimits, requiredFeatures, label: 'webgpu-digits' });
 
   let closed = false;
   const gpu: Gpu = {
     device,
     runtime,
     adapterName,
-    adapter: summarizeAdapter(adapter),
+    adapter: summary,
     features: new Set(device.features as unknown as Iterable<string>),
     limits: device.limits,
+    deviceClass,
+    detectedDeviceClass,
     lostReason: null,
     waitingPolls: runtime === 'node' && !env.WEBGPU_DIGITS_POLL_WAITS,
     memory: { liveBytes: 0, liveBuffers: 0, peakBytes: 0 },
@@ -333,6 +368,7 @@ export async function openGpu(options: OpenGpuOptions = {}): Promise<Gpu> {
       `adapter info: vendor "${vendor}", architecture "${architecture}", device "${name}", driver "${description}"` +
         `${isFallbackAdapter ? ', fallback adapter' : ''}${cpuDriver ? ' (a CPU driver)' : ''}`,
     );
+    console.error(`device class: ${describeDeviceClass(gpu)}`);
     console.error(`features: ${[...gpu.features].sort().join(', ') || '(none)'}`);
     for (const name of WANTED_LIMITS) console.error(`limit ${name}: ${device.limits[name]}`);
   }
@@ -376,4 +412,10 @@ export async function explainGpuFailure(gpu: Gpu, err: unknown, what: string): P
     return new GpuDeviceLostError(`GPU device lost during ${what} (${gpu.lostReason}); ${message}`);
   }
   return new Error(`${what} failed: ${message}`);
+}
+
+/** The class a device plans for, and where it came from: "discrete-gpu (chosen; the adapter is taken for a cpu-driver)". */
+export function describeDeviceClass(gpu: Pick<Gpu, 'deviceClass' | 'detectedDeviceClass'>): string {
+  if (gpu.deviceClass === gpu.detectedDeviceClass) return `${gpu.deviceClass} (the adapter's)`;
+  return `${gpu.deviceClass} (chosen; the adapter is taken for a ${gpu.detectedDeviceClass})`;
 }

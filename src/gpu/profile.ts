@@ -10,6 +10,13 @@ import type { AdapterSummary, Gpu } from './device.ts';
  */
 export type DeviceKind = 'cpu-driver' | 'integrated-gpu' | 'discrete-gpu';
 
+/** Every device class, in the order help and error messages list them. */
+export const DEVICE_CLASSES: readonly DeviceKind[] = ['cpu-driver', 'integrated-gpu', 'discrete-gpu'];
+
+export function isDeviceClass(value: unknown): value is DeviceKind {
+  return typeof value === 'string' && (DEVICE_CLASSES as readonly string[]).includes(value);
+}
+
 export interface DeviceProfile {
   kind: DeviceKind;
   /** The adapter's one-line name, for printing. */
@@ -46,11 +53,19 @@ export function deviceKindOf(
   return 'discrete-gpu';
 }
 
+/**
+ * The class an opened adapter is taken for: its name catches a CPU driver whose info is empty (the
+ * profile used to go by the name alone), then what it says of itself (deviceKindOf).
+ */
+export function detectDeviceClass(adapterName: string, adapter: Parameters<typeof deviceKindOf>[0]): DeviceKind {
+  return CPU_DRIVER.test(adapterName) ? 'cpu-driver' : deviceKindOf(adapter);
+}
+
+/** The device's profile: its class is the one openGpu settled on (detected, or chosen with `deviceClass`). */
 export function deviceProfile(gpu: Gpu, tuned?: DeviceProfile['tuned']): DeviceProfile {
   const { maxTextureDimension2D, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX } = gpu.limits;
   return {
-    // The adapter name catches a CPU driver whose info is empty (the profile used to go by it alone).
-    kind: CPU_DRIVER.test(gpu.adapterName) ? 'cpu-driver' : deviceKindOf(gpu.adapter),
+    kind: gpu.deviceClass,
     adapter: gpu.adapterName,
     limits: { maxTextureDimension2D, maxComputeInvocationsPerWorkgroup, maxComputeWorkgroupSizeX },
     features: [...gpu.features].sort(),

@@ -18,6 +18,9 @@ export interface HeaderRecord {
   runtime: string;
   runtime_version: string;
   adapter: string;
+  /** The class of device the plans were made for (src/gpu/profile.ts), and the adapter's own. */
+  device_class: string;
+  detected_device_class: string;
   model: string;
   parameters: number;
   dataset: { name?: string; dir: string; train_images: number; test_images: number | null; limit: number | null };

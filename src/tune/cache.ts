@@ -42,6 +42,11 @@ export interface TuneKey {
   /** The driver as the runtime names it (the adapter's one-line name, Mesa's version included). */
   driver: string;
   runtime: string;
+  /**
+   * The device class the plans were made for (--device-class can change it on one adapter); entries
+   * from before it was recorded have none and match no device.
+   */
+  deviceClass?: string;
   /** package version + a hash of every kernel's source: a kernel change makes old entries stale. */
   engine: string;
 }
@@ -84,6 +89,7 @@ export function tuneKeyOf(gpu: Gpu): TuneKey {
     adapter: [vendor, architecture, device, description].join(' / '),
     driver: gpu.adapterName,
     runtime: `${runtime} ${version}`,
+    deviceClass: gpu.deviceClass,
     engine: `${engineVersion()}+${shaderHash()}`,
   };
 }
@@ -93,7 +99,7 @@ export const planKey = (model: string, training: boolean, maxBatch: number): str
   `${model}/${training ? 'training' : 'forward'}/${maxBatch}`;
 
 const sameMachine = (a: TuneKey, b: TuneKey) =>
-  a.adapter === b.adapter && a.driver === b.driver && a.runtime === b.runtime;
+  a.adapter === b.adapter && a.driver === b.driver && a.runtime === b.runtime && a.deviceClass === b.deviceClass;
 
 /** The file's entries, or [] with a notice when it is missing (no notice), unreadable or not a tune cache. */
 function readCache(path: string): { entries: CacheEntry[]; notice?: string } {

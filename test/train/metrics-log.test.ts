@@ -17,6 +17,8 @@ const HEADER = {
   runtime: 'node',
   runtime_version: '0',
   adapter: 'a',
+  device_class: 'cpu-driver',
+  detected_device_class: 'cpu-driver',
   model: 'digit',
   parameters: 1,
   dataset: { dir: 'd', train_images: 640, test_images: null, limit: null },
