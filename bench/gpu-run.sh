@@ -21,7 +21,7 @@ export WEBGPU_DIGITS_DEVICE_CLASS=${WEBGPU_DIGITS_DEVICE_CLASS:-discrete-gpu}
 cache=/tmp/gpu-tune.json
 rm -f "$cache" # each run tunes afresh: a cache from an earlier run or engine would be ignored anyway
 if [ "${GPU_RUN_REHEARSAL:-0}" = 1 ]; then
-  tune_seconds=20 train="--epochs 1 --limit 1920" bench="--seconds 5 --no-epoch --no-gpu-class"
+  tune_seconds=20 train="--epochs 1 --limit 1920 --no-test" bench="--seconds 5 --no-epoch --no-gpu-class --eval-images 2000"
   export JAXJS_STEPS=${JAXJS_STEPS:-10}
 else
   tune_seconds=50 train="--epochs 2" bench=""

@@ -9,7 +9,7 @@
 // $WEBGPU_DIGITS_DEVICE_CLASS) plans for another class of device, as train and eval do. On a CPU driver
 // the GPU-class kernels' speed follows as a sanity figure (bench/gpu-class.ts; --no-gpu-class skips it).
 //   node build/bench/run.js [--seconds 20] [--json FILE] [--no-torch] [--no-epoch] [--tune] [--tune-cache FILE]
-//                           [--device-class CLASS] [--no-gpu-class]
+//                           [--device-class CLASS] [--no-gpu-class] [--eval-images N]
 //   (npm run bench)      deno task bench
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,7 +17,7 @@ import { join } from 'node:path';
 import { availableParallelism } from 'node:os';
 import process from 'node:process';
 import { parseArgs } from 'node:util';
-import { loadMnist, resolveDataDir } from '../src/data/mnist.ts';
+import { firstImages, loadMnist, resolveDataDir } from '../src/data/mnist.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import { ADAM_DEFAULTS } from '../src/kernels/adam.ts';
 import { matmul } from '../src/kernels/matmul.ts';
@@ -51,6 +51,7 @@ const { values } = parseArgs({
     'tune-cache': { type: 'string' },
     'device-class': { type: 'string' },
     'no-gpu-class': { type: 'boolean', default: false },
+    'eval-images': { type: 'string' },
   },
 });
 const deviceClass = deviceClassOption(values['device-class']);
@@ -89,7 +90,11 @@ const sampleRss = () => {
 const rssTimer = setInterval(sampleRss, 250);
 
 const trainSplit = await loadMnist({ dir: values.data, split: 'train' });
-const testSplit = await loadMnist({ dir: values.data, split: 'test' });
+// --eval-images N: the first N test images only (bench/gpu-run.sh's rehearsal on a CPU driver).
+const fullTestSplit = await loadMnist({ dir: values.data, split: 'test' });
+const testSplit = values['eval-images'] === undefined
+  ? fullTestSplit
+  : firstImages(fullTestSplit, Math.min(fullTestSplit.count, Number(values['eval-images'])));
 const gpu = await openGpu({ timestamps: true, ...(deviceClass ? { deviceClass } : {}) });
 const config: TrainConfig = { model: DIGIT, epochs: 1, batchSize, seed: 1, shuffle: true, adam: ADAM_DEFAULTS };
 const tuning = await setUpTuning(gpu, {
@@ -364,7 +369,12 @@ if (gpuBusyShare !== null) {
     `${(100 * gpuBusyShare).toFixed(1)}% of ${cores} cores while training (driver and runtime threads)`,
   );
 }
-row('evaluation throughput', `${evalRates[1].toFixed(0)} images/s (median of 3; best ${evalRates[2].toFixed(0)})`);
+row(
+  'evaluation throughput',
+  `${evalRates[1].toFixed(0)} images/s (median of 3 passes over ${testSplit.count} images; best ${
+    evalRates[2].toFixed(0)
+  })`,
+);
 if (gpuClass) {
   // Beside the figures above, on the same CPU driver: how far below them lavapipe runs the GPU's kernels.
   const times = (x: number, of: number) => `${(x / of).toFixed(2)}x the ${gpu.deviceClass} class's`;

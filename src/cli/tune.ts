@@ -4,7 +4,7 @@
 import { openGpu } from '../gpu/device.ts';
 import { getModel } from '../nn/spec.ts';
 import { intOption, parseCommandArgs, positiveNumberOption } from './args.ts';
-import { checkTuneCachePath, planKey, saveTuneCache, tuneCachePath, tuneKeyOf } from '../tune/cache.ts';
+import { checkTuneCachePath, saveTuneCache, tuneCachePath, tuneKeyOf } from '../tune/cache.ts';
 import { DEFAULT_TUNE_SECONDS, tunePlans } from './tuning.ts';
 import { DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
 
@@ -56,11 +56,12 @@ export async function tuneCommand(argv: string[]): Promise<number> {
     const log = (line: string) => values.json || console.error(line);
     log(`tuning ${model.name} on ${gpu.adapterName}, ${gpu.deviceClass} class`);
     const tuned = await tunePlans(gpu, model, plans, seconds, log);
-    saveTuneCache(path, tuneKeyOf(gpu), tuned);
+    const stored = Object.keys(tuned);
+    if (stored.length) saveTuneCache(path, tuneKeyOf(gpu), tuned);
     if (values.json) console.log(JSON.stringify({ cache: path, key: tuneKeyOf(gpu), plans: tuned }));
-    else {console.log(`stored ${
-        plans.map((p) => planKey(model.name, p.training, p.maxBatch)).join(' and ')
-      } in ${path}`);}
+    else {console.log(
+        stored.length ? `stored ${stored.join(' and ')} in ${path}` : `nothing tuned: ${path} is unchanged`,
+      );}
     return 0;
   } finally {
     await gpu.close();

@@ -70,7 +70,9 @@ export async function setUpTuning(gpu: Gpu, options: {
   const used = options.plans.map((p) => planKey(options.model.name, p.training, p.maxBatch)).filter((k) => plans[k]);
   const kind = deviceProfile(gpu).kind;
   const description = used.length > 0
-    ? `tile configurations: tuned for ${used.join(', ')} (${path}, ${
+    ? `tile configurations: tuned for ${
+      // A plan whose budget ran out before any winner is in the cache with no op off the defaults.
+      used.map((k) => `${k} (${Object.keys(plans[k].tuned).length} ops off the defaults)`).join(', ')} (${path}, ${
       plans[used[0]].tunedAt.slice(0, 10)
     }); else the ${kind} profile's defaults`
     : `tile configurations: the ${kind} profile's defaults (no tune cache entry for this device in ${path})`;
@@ -90,8 +92,14 @@ export async function tunePlans(
   for (const [i, p] of plans.entries()) {
     const key = planKey(model.name, p.training, p.maxBatch);
     const share = (deadline - performance.now()) / 1000 / (plans.length - i);
+    // Setting a plan up (its pipelines, a primed step) counts against its share: with nothing left it
+    // would spend that time only to skip every op (and tune would overshoot --seconds by it).
+    if (share <= 0) {
+      log(`tuning ${key}: the budget is spent; its ops keep their defaults (give tune more --seconds)`);
+      continue;
+    }
     log(`tuning ${key} (up to ${share.toFixed(0)} s):`);
-    const result = await tunePlan(gpu, model, p, { budgetSeconds: Math.max(0, share), log });
+    const result = await tunePlan(gpu, model, p, { budgetSeconds: share, log });
     if (result.skipped.length) {
       log(`  the budget ran out before ${result.skipped.join(', ')}: those keep their defaults`);
     }

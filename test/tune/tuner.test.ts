@@ -14,6 +14,8 @@ import { DIGIT, shapeSize } from '../../src/nn/spec.ts';
 import { writeBuffer } from '../../src/gpu/buffers.ts';
 import { ADAM_DEFAULTS, adamUniforms } from '../../src/kernels/adam.ts';
 import { candidateTiles, tunePlan } from '../../src/tune/tuner.ts';
+import { tunePlans } from '../../src/cli/tuning.ts';
+import type { Gpu } from '../../src/gpu/device.ts';
 import { Rng } from '../../src/util/random.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
 
@@ -25,6 +27,16 @@ const fakeClock = () => {
   let calls = 0;
   return async () => 100 * 0.9 ** calls++;
 };
+
+test('tunePlans with no budget left sets no plan up (no pipelines, no primed step) and stores nothing', async () => {
+  const lines: string[] = [];
+  // Any use of the device would throw: with the budget spent, none may happen.
+  const tuned = await tunePlans({} as Gpu, DIGIT, [{ training: true, maxBatch: 64 }], 0, (line) => lines.push(line));
+  assert.equal(tuned, {});
+  assert.equal(lines, [
+    'tuning digit/training/64: the budget is spent; its ops keep their defaults (give tune more --seconds)',
+  ]);
+});
 
 test('candidates: a fixed order, no duplicates, never the default', () => {
   const defaults = { rows: 16, columns: 10, workgroup: 8 };
