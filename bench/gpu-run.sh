@@ -21,14 +21,15 @@ export WEBGPU_DIGITS_DEVICE_CLASS=${WEBGPU_DIGITS_DEVICE_CLASS:-discrete-gpu}
 cache=/tmp/gpu-tune.json
 rm -f "$cache" # each run tunes afresh: a cache from an earlier run or engine would be ignored anyway
 if [ "${GPU_RUN_REHEARSAL:-0}" = 1 ]; then
-  tune_seconds=20 train="--epochs 1 --limit 1920 --no-test" bench="--seconds 5 --no-epoch --no-gpu-class --eval-images 2000"
+  tune_seconds=20 train="--epochs 1 --limit 1280 --no-test" eval="--limit 2000"
+  bench="--seconds 5 --no-epoch --no-gpu-class --eval-images 1000"
   export JAXJS_STEPS=${JAXJS_STEPS:-10}
 else
-  tune_seconds=50 train="--epochs 2" bench=""
+  tune_seconds=50 train="--epochs 2" eval="" bench=""
 fi
 exec bash .gpu/run.sh \
   "deno run -A src/cli.ts info" \
   "deno run -A src/cli.ts tune --seconds $tune_seconds --tune-cache $cache" \
   "deno run -A src/cli.ts train $train --json --out /tmp/gpu-digit.safetensors --overwrite --tune-cache $cache --verbose" \
-  "deno run -A src/cli.ts eval --checkpoint /tmp/gpu-digit.safetensors --tune-cache $cache --verbose" \
+  "deno run -A src/cli.ts eval --checkpoint /tmp/gpu-digit.safetensors $eval --tune-cache $cache --verbose" \
   "deno run -A bench/run.ts --no-torch --tune-cache $cache $bench"

@@ -58,6 +58,7 @@ const deviceClass = deviceClassOption(values['device-class']);
 const seconds = Number(values.seconds);
 const batchSize = Number(values['batch-size']);
 const runtimeName = 'Deno' in globalThis ? 'deno' : 'node';
+const benchStarted = performance.now();
 
 // 0. The headline: the epoch a user runs, through the CLI in a child process (before this process
 // opens a device, so nothing else competes for the cores), and the seed's PyTorch program's epoch.
@@ -130,6 +131,9 @@ const evalNet = await Network.create(gpu, DIGIT, { maxBatch: 1000, training: fal
 await evalNet.plan(1000);
 await gpu.device.queue.onSubmittedWorkDone();
 const compileSeconds = (performance.now() - started) / 1000;
+// Each figure also goes to stderr as it is measured: a run cut short (a device run's time limit) keeps what it measured.
+const stage = (text: string) => console.error(`[${((performance.now() - benchStarted) / 1000).toFixed(0)} s] ${text}`);
+stage(`${gpu.deviceClass} class: pipelines compiled in ${compileSeconds.toFixed(2)} s`);
 const gpuBytes = trainNet.bytesAllocated + evalNet.bytesAllocated;
 
 // The ceiling: the best rate of our matmul kernels (default tiles) on this adapter: the buffer kernel
@@ -174,6 +178,7 @@ for (const { name, shape } of ceilingShapes) {
   for (const packed of [packedA, packedB]) packed.texture.destroy();
 }
 const standaloneMatmulGflops = matmulCeiling.gflops;
+stage(`matmul ceiling (timed alone): ${standaloneMatmulGflops.toFixed(1)} GFLOP/s (${matmulCeiling.shape})`);
 
 // 2. Training throughput: warm up, then train for `seconds` through the real training loop.
 let state = initialState(initParameters(layout, 1));
@@ -197,6 +202,11 @@ const hostCpuEnd = mainThreadCpuMs();
 const workerCpuEnd = workerCpuMs();
 const trainImagesPerSecond = (steps * batchSize) / trainSeconds;
 const stepMs = (1000 * trainSeconds) / steps;
+stage(
+  `training: ${trainImagesPerSecond.toFixed(0)} images/s (${stepMs.toFixed(1)} ms/step over ${
+    trainSeconds.toFixed(1)
+  } s)`,
+);
 // Host work per step: CPU time of the main thread (batch gathering, uploads, encoding, submission, readback).
 const hostCpuMsPerStep = hostCpuStart === undefined || hostCpuEnd === undefined
   ? null
@@ -218,6 +228,7 @@ if (profile.totalMilliseconds > 1.1 * stepMs) {
   );
 }
 const stepGflops = profile.totalFlops / stepMs / 1e6;
+stage(`kernel time per step: ${profile.totalMilliseconds.toFixed(1)} ms (${profile.method})`);
 // Timed alone, a product pays each submission's fixed cost, so inside the step (timestamp queries) the
 // fc1 products can run faster than standalone: the ceiling is the best rate seen either way.
 const bestOp = profile.ops.reduce((best, op) => (op.gflops > best.gflops ? op : best));
@@ -236,6 +247,7 @@ for (let i = 0; i < 3; i++) evalRates.push((await evaluate(gpu, evalNet, testSpl
 const evalSubmits = (queueCalls.submits - evalCallsBefore.submits) / 3;
 const evalDispatches = (await evalNet.plan(1000)).evaluationStep.length * Math.ceil(testSplit.count / 1000);
 evalRates.sort((x, y) => x - y);
+stage(`evaluation: ${evalRates[1].toFixed(0)} images/s (median of 3 passes over ${testSplit.count} images)`);
 const evalPlan = await evalNet.plan(1000);
 evalNet.writeBatch(
   testSplit.images.subarray(0, 1000 * evalNet.inputSize),

@@ -1,12 +1,12 @@
 // `eval`: loads a checkpoint and reports accuracy, loss, per-class accuracy and a confusion matrix.
-import { loadMnist, type MnistSplit } from '../data/mnist.ts';
+import { firstImages, loadMnist, type MnistSplit } from '../data/mnist.ts';
 import { FOLDER_DATASET, FOLDER_HELP, folderOptions, loadFolderForCheckpoint } from './folder-data.ts';
 import { openGpu } from '../gpu/device.ts';
 import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
 import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
-import { choiceOption, intOption, parseCommandArgs } from './args.ts';
+import { choiceOption, intOption, parseCommandArgs, UsageError } from './args.ts';
 import {
   DATA_HELP,
   dataOptions,
@@ -31,6 +31,7 @@ Options:
   --checkpoint PATH    checkpoint written by train (default: data/checkpoints/digit.safetensors)
   --split test|train   which split to evaluate (default: test)
   --batch-size N       images per forward pass (default: 1000)
+  --limit N            evaluate the first N images of the split only (quick checks)
 ${DATA_HELP}
 ${FOLDER_HELP}
 ${DEVICE_HELP}
@@ -45,6 +46,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     checkpoint: { type: 'string' } as const,
     split: { type: 'string', default: 'test' } as const,
     'batch-size': { type: 'string', default: '1000' } as const,
+    limit: { type: 'string' } as const,
     json: { type: 'boolean', default: false } as const,
     plan: { type: 'boolean', default: false } as const,
     verbose: { type: 'boolean', default: false } as const,
@@ -60,6 +62,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   }
   const split = choiceOption(values.split, 'split', ['test', 'train'] as const);
   const batchSize = intOption(values['batch-size'], 'batch-size', 1, 60000);
+  const limit = values.limit === undefined ? undefined : intOption(values.limit, 'limit', 1, 60000);
   const path = values.checkpoint ?? defaultCheckpointPath('digit');
   const device = gpuOptions(values);
   const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
@@ -86,16 +89,22 @@ export async function evalCommand(argv: string[]): Promise<number> {
       { json: values.json, verbose: values.verbose, tuneCache: values['tune-cache'], device },
     );
   }
-  const data: MnistSplit = folderData ? folderData.data[split] : await loadMnist({
+  const whole: MnistSplit = folderData ? folderData.data[split] : await loadMnist({
     dataset: folderData ? undefined : dataset.name,
     dir: values.data,
     split,
     verify: !values['no-verify'],
     onProgress: (m) => values.json || console.error(m),
   });
-  if (data.count === 0) {
-    throw new Error(`${data.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
+  if (whole.count === 0) {
+    throw new Error(`${whole.imagesPath ?? `the ${split} split`} holds 0 images: nothing to evaluate`);
   }
+  if (limit !== undefined && limit > whole.count) {
+    throw new UsageError(
+      `--limit ${limit} is more than the ${whole.count} images in ${whole.imagesPath ?? `the ${split} split`}`,
+    );
+  }
+  const data = limit === undefined ? whole : firstImages(whole, limit);
 
   const gpu = await openGpu({ ...device, verbose: values.verbose, timestamps: values.tune });
   try {
