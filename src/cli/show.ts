@@ -31,7 +31,8 @@ Options:
   --seed N             the run's seed, for --augment (default: 1)
   --step N             the training step, for --augment (default: 1, the first)
 ${DATA_HELP}
-${DEVICE_HELP} (used only with --augment)
+${DEVICE_HELP}
+                       (the GPU options above are used only with --augment)
   -h, --help           show this help`;
 
 export function parseIndexList(text: string, count: number): number[] {
