@@ -1,7 +1,9 @@
 // Writes a model as ONNX (opset 13), protobuf encoded by hand from onnx.proto: only the messages and
-// fields a graph of Conv, Relu, MaxPool, Flatten, Gemm and LogSoftmax with float weights needs.
+// fields a graph of the layers' ONNX nodes (each kind's definition in src/nn/layers/ says which) and
+// LogSoftmax with float weights needs. Batch norm exports in inference mode (its running statistics).
 // The graph takes what the PyTorch model takes: float32 [batch, C, H, W], normalized
 // ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes].
+import { layerDefinition, type OnnxNode } from '../nn/layers/index.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs, resolveLayers } from '../nn/spec.ts';
 
@@ -9,6 +11,7 @@ export const ONNX_OPSET = 13;
 /** IR version 7 goes with opset 13 (ONNX 1.8). */
 const IR_VERSION = 7;
 const FLOAT = 1; // TensorProto.DataType.FLOAT
+const ATTR_FLOAT = 1;
 const ATTR_INT = 2;
 const ATTR_INTS = 7;
 
@@ -39,6 +42,13 @@ class Writer {
     return this.varint((field << 3) | 0).varint(value);
   }
 
+  /** A float field (wire type 5: four little-endian bytes). */
+  float(field: number, value: number): this {
+    const bytes = new Uint8Array(4);
+    new DataView(bytes.buffer).setFloat32(0, value, true);
+    return this.varint((field << 3) | 5).push(bytes);
+  }
+
   bytes(field: number, bytes: Uint8Array): this {
     return this.varint((field << 3) | 2).varint(bytes.length).push(bytes);
   }
@@ -64,13 +74,8 @@ class Writer {
   }
 }
 
-type Attribute = { name: string; int: number } | { name: string; ints: number[] };
-
-interface NodeSpec {
-  op: string;
-  inputs: string[];
+interface NodeSpec extends OnnxNode {
   output: string;
-  attributes?: Attribute[];
 }
 
 function writeNode(w: Writer, node: NodeSpec, index: number): void {
@@ -83,6 +88,7 @@ function writeNode(w: Writer, node: NodeSpec, index: number): void {
       n.message(5, (attr) => {
         attr.string(1, a.name);
         if ('int' in a) attr.int(3, a.int).int(20, ATTR_INT);
+        else if ('float' in a) attr.float(2, a.float).int(20, ATTR_FLOAT);
         else {
           for (const v of a.ints) attr.int(8, v);
           attr.int(20, ATTR_INTS);
@@ -126,46 +132,13 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
   const tensors = layout.split(params);
   const nodes: NodeSpec[] = [];
   let current = 'input';
-  const next = (op: string, inputs: string[], attributes?: Attribute[]) => {
+  const next = ({ op, inputs, attributes }: OnnxNode) => {
     const output = `${op.toLowerCase()}_${nodes.length}`;
     nodes.push({ op, inputs: [current, ...inputs], output, attributes });
     current = output;
   };
-  for (const layer of resolveLayers(model)) {
-    const spec = layer.spec;
-    switch (spec.kind) {
-      case 'conv2d': {
-        const stride = spec.stride ?? 1;
-        const pad = spec.padding ?? 0;
-        next('Conv', [`${spec.name}.weight`, `${spec.name}.bias`], [
-          { name: 'kernel_shape', ints: [spec.kernel, spec.kernel] },
-          { name: 'strides', ints: [stride, stride] },
-          { name: 'pads', ints: [pad, pad, pad, pad] },
-        ]);
-        break;
-      }
-      case 'relu':
-        next('Relu', []);
-        break;
-      case 'maxpool2d': {
-        const stride = spec.stride ?? spec.kernel;
-        next('MaxPool', [], [{ name: 'kernel_shape', ints: [spec.kernel, spec.kernel] }, {
-          name: 'strides',
-          ints: [stride, stride],
-        }]);
-        break;
-      }
-      case 'flatten':
-        next('Flatten', [], [{ name: 'axis', int: 1 }]);
-        break;
-      case 'linear':
-        next('Gemm', [`${spec.name}.weight`, `${spec.name}.bias`], [{ name: 'transB', int: 1 }]);
-        break;
-      default:
-        throw new Error(`exportOnnx: layer kind ${(spec as { kind: string }).kind} has no ONNX translation here`);
-    }
-  }
-  next('LogSoftmax', [], [{ name: 'axis', int: 1 }]);
+  for (const layer of resolveLayers(model)) for (const node of layerDefinition(layer.spec.kind).onnx(layer)) next(node);
+  next({ op: 'LogSoftmax', inputs: [], attributes: [{ name: 'axis', int: 1 }] });
   nodes[nodes.length - 1].output = 'log_probs';
 
   const w = new Writer();

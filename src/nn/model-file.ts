@@ -1,6 +1,7 @@
 // Models from JSON files (`train --model path.json`): the same shape as spec.ts's descriptions, checked
 // field by field so a mistake is reported with the layer, the field and what was expected.
-import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
+import { type Field, isLayerKind, LAYER_KINDS, layerDefinition } from './layers/index.ts';
+import { type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
 
 /** More layers than any network here needs; a file with 200,000 would spend minutes compiling kernels. */
 export const MAX_LAYERS = 256;
@@ -11,37 +12,25 @@ export class ModelFileError extends Error {
   override name = 'ModelFileError';
 }
 
-type Field = 'int' | 'name' | 'probability' | 'positive' | 'fraction';
-
-/** Fields of each kind: required ones, and optional ones (marked with ?). */
-const KINDS: Record<LayerSpec['kind'], Record<string, Field>> = {
-  conv2d: { name: 'name', outChannels: 'int', kernel: 'int', 'stride?': 'int', 'padding?': 'int' },
-  relu: {},
-  maxpool2d: { kernel: 'int', 'stride?': 'int' },
-  avgpool2d: { 'kernel?': 'int', 'stride?': 'int' },
-  flatten: {},
-  linear: { name: 'name', outFeatures: 'int' },
-  batchnorm2d: { name: 'name', 'eps?': 'positive', 'momentum?': 'fraction' },
-  batchnorm1d: { name: 'name', 'eps?': 'positive', 'momentum?': 'fraction' },
-  dropout: { p: 'probability' },
-};
-
-const expected = (
-  field: Field,
-  key: string,
-) => (field === 'int' && key === 'padding' ? 'an integer >= 0' : EXPECTED[field]);
 const EXPECTED: Record<Field, string> = {
   int: 'an integer >= 1',
+  count: 'an integer >= 0',
   name: 'a name of letters, digits and _ starting with a letter (PyTorch attribute names)',
   probability: 'a number in [0, 1)',
   positive: 'a number > 0',
   fraction: 'a number in [0, 1]',
+  number: 'a finite number',
 };
 
-function fieldOk(field: Field, key: string, value: unknown): boolean {
+const isInteger = (value: unknown, least: number): boolean =>
+  Number.isInteger(value) && (value as number) >= least && (value as number) <= 4096;
+
+function fieldOk(field: Field, value: unknown): boolean {
   switch (field) {
     case 'int':
-      return Number.isInteger(value) && (value as number) >= (key === 'padding' ? 0 : 1) && (value as number) <= 4096;
+      return isInteger(value, 1);
+    case 'count':
+      return isInteger(value, 0);
     case 'name':
       return typeof value === 'string' && /^[A-Za-z][A-Za-z0-9_]{0,63}$/.test(value);
     case 'probability':
@@ -50,6 +39,8 @@ function fieldOk(field: Field, key: string, value: unknown): boolean {
       return typeof value === 'number' && Number.isFinite(value) && value > 0;
     case 'fraction':
       return typeof value === 'number' && value >= 0 && value <= 1;
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
   }
 }
 
@@ -67,14 +58,14 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
       fail(`field "${key}"`, 'unknown field (name, input, classes, layers)');
     }
   }
-  if (!fieldOk('name', 'name', model.name)) {
+  if (!fieldOk('name', model.name)) {
     fail('field "name"', `expected ${EXPECTED.name}, got ${JSON.stringify(model.name)}`);
   }
   const input = model.input;
-  if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => fieldOk('int', 'input', d))) {
+  if (!Array.isArray(input) || input.length !== 3 || !input.every((d) => fieldOk('int', d))) {
     fail('field "input"', `expected [channels, height, width] of integers >= 1, got ${JSON.stringify(input)}`);
   }
-  if (!fieldOk('int', 'classes', model.classes)) {
+  if (!fieldOk('int', model.classes)) {
     fail('field "classes"', `expected an integer >= 1, got ${JSON.stringify(model.classes)}`);
   }
   if (!Array.isArray(model.layers) || model.layers.length === 0) {
@@ -90,14 +81,11 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
   (model.layers as unknown[]).forEach((layer, index) => {
     const where = `layers[${index}]`;
     if (!isObject(layer)) return fail(where, 'expected an object with a "kind"');
-    const kind = layer.kind as LayerSpec['kind'];
-    const fields = Object.hasOwn(KINDS, String(kind)) ? KINDS[kind] : undefined;
-    if (!fields) {
-      return fail(
-        `${where} field "kind"`,
-        `expected one of ${Object.keys(KINDS).join(', ')}, got ${JSON.stringify(layer.kind)}`,
-      );
+    const kind = layer.kind;
+    if (!isLayerKind(kind)) {
+      return fail(`${where} field "kind"`, `expected one of ${LAYER_KINDS.join(', ')}, got ${JSON.stringify(kind)}`);
     }
+    const fields = layerDefinition(kind).fields;
     const at = `${where} (${kind})`;
     for (const key of Object.keys(layer)) {
       if (key !== 'kind' && !Object.hasOwn(fields, key) && !Object.hasOwn(fields, `${key}?`)) {
@@ -112,11 +100,11 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
     for (const [spec, field] of Object.entries(fields)) {
       const key = spec.replace('?', '');
       if (!Object.hasOwn(layer, key)) {
-        if (!spec.endsWith('?')) fail(`${at} field "${key}"`, `missing; expected ${expected(field, key)}`);
+        if (!spec.endsWith('?')) fail(`${at} field "${key}"`, `missing; expected ${EXPECTED[field]}`);
         continue;
       }
-      if (!fieldOk(field, key, layer[key])) {
-        fail(`${at} field "${key}"`, `expected ${expected(field, key)}, got ${JSON.stringify(layer[key])}`);
+      if (!fieldOk(field, layer[key])) {
+        fail(`${at} field "${key}"`, `expected ${EXPECTED[field]}, got ${JSON.stringify(layer[key])}`);
       }
     }
     if (typeof layer.name === 'string') {

@@ -9,105 +9,33 @@ import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/bu
 import { compileTogether, type Dispatch, submitDispatches } from '../gpu/kernel.ts';
 import { profileFor } from '../gpu/profile.ts';
 import { MNIST_NORMALIZATION, type Normalization, normalize } from '../kernels/normalize.ts';
-import {
-  conv2dBackwardInput,
-  type Conv2dBackwardInputTiles,
-  conv2dBackwardWeight,
-  type Conv2dBackwardWeightTiles,
-  conv2dForward,
-  type Conv2dForwardTiles,
-} from '../kernels/conv2d.ts';
-import {
-  conv2dForwardTexture,
-  type Conv2dPackedOperands,
-  createConv2dPackedOperands,
-  packConv2dTextureWeight,
-} from '../kernels/conv2d_texture.ts';
-import { conv2dForwardImplicitGemm } from '../kernels/conv2d_implicit_gemm.ts';
-import {
-  conv2dBackwardInputTiled,
-  conv2dBackwardWeightTiled,
-  conv2dForwardTiled,
-} from '../kernels/conv2d_gemm_tiled.ts';
-import type { GemmTiles } from '../kernels/gemm_tiles.ts';
-import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../kernels/linear_tiled.ts';
-import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../kernels/conv2d_tiles.ts';
-import {
-  type ChannelsLastTexture,
-  createChannelsLastTexture,
-  createPackedMatrix,
-  packChannelsLast,
-  type PackedMatrix,
-  packMatrix,
-} from '../kernels/layout.ts';
-import {
-  linearBackwardInput,
-  linearBackwardWeight,
-  linearForward,
-  type LinearForwardTextures,
-  packLinearWeight,
-} from '../kernels/linear.ts';
-import type { MatmulTiles } from '../kernels/matmul.ts';
-import { maxPool2dBackward, maxPool2dForward } from '../kernels/maxpool2d.ts';
-import { reluBackward, reluForward } from '../kernels/relu.ts';
+import { packMatrix } from '../kernels/layout.ts';
+import { reluBackward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
 import { ADAM_UNIFORM_BYTES, type AdamOptions, adamStep } from '../kernels/adam.ts';
 import { augmentAffine, type AugmentOptions } from '../kernels/augment.ts';
-import { avgPool2dBackward, avgPool2dForward } from '../kernels/avgpool2d.ts';
-import { batchNormBackward, batchNormForward, batchNormStats } from '../kernels/batchnorm.ts';
-import { dropoutBackward, dropoutForward, RNG_UNIFORM_BYTES, rngUniforms } from '../kernels/dropout.ts';
-import type { Conv2dShape } from '../util/shapes.ts';
+import { RNG_UNIFORM_BYTES, rngUniforms } from '../kernels/dropout.ts';
+import {
+  layerDefinition,
+  type NodeState,
+  type Op,
+  type OpRole,
+  type RecordContext,
+  type Value,
+} from './layers/index.ts';
 import { ParameterLayout } from './parameters.ts';
 import {
-  avgPoolShape,
-  batchNormShape,
   checkPlan,
-  convShape,
+  consumerIndex,
   type ExecutionPlan,
-  linearShape,
   planNetwork,
   type PlanNode,
-  poolShape,
+  producerIndex,
   tilesAt,
 } from './planner.ts';
 import { type ModelSpec, parameterSpecs, type ResolvedLayer, resolveLayers, shapeSize } from './spec.ts';
 
-/** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
-interface Value {
-  shape: number[];
-  buffer: GPUBuffer;
-  grad: GPUBuffer | null;
-}
-
-/** One plan node as executed, with what its variant allocated. */
-interface Node {
-  plan: PlanNode;
-  layer: ResolvedLayer;
-  input: Value;
-  output: Value;
-  /** maxpool2d buffer variant: the index each window chose, for its backward. */
-  argmax?: GPUBuffer;
-  /** conv2d texture variants: its packed input and weights. */
-  packedConv?: Conv2dPackedOperands;
-  /** conv2d implicit-gemm: its channels-last input (written by a max-pool before it, or packed by itself) and weights. */
-  channelsLast?: { input: ChannelsLastTexture; weight: ChannelsLastTexture };
-  /** linear texture variant: its packed input and weights. */
-  linearTextures?: LinearForwardTextures;
-  /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
-  weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
-  /** batch norm, training: the batch's mean and biased variance per channel. */
-  batchStats?: GPUBuffer;
-  /** dropout, training: each element's scale (1 / (1 - p) or 0), for the backward. */
-  dropoutMask?: GPUBuffer;
-}
-
-/** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
-export interface Op {
-  name: string;
-  flops: number;
-  bytes: number;
-  dispatches: Dispatch[];
-}
+export type { Op, OpRole };
 
 export interface StepPlan {
   batch: number;
@@ -166,7 +94,7 @@ export class Network {
   readonly bytesAllocated: number;
 
   private readonly input: Value;
-  private readonly nodes: Node[];
+  private readonly nodes: NodeState[];
   private readonly logits: Value;
   private readonly plans = new Map<number, Promise<StepPlan>>();
   private readonly buffers: GPUBuffer[] = [];
@@ -209,30 +137,39 @@ export class Network {
     this.rng = random ? this.track(createUniformBuffer(gpu, 'rng.uniforms', RNG_UNIFORM_BYTES)) : null;
     this.nodes = [];
     let current = this.input;
+    const allocate = {
+      gpu,
+      maxBatch,
+      training,
+      weightsPerUpload: plan.weights === 'per-upload',
+      f32,
+      texture: <T extends { texture: GPUTexture }>(made: T): T => {
+        this.textures.push(made.texture);
+        return made;
+      },
+    };
     for (const planNode of plan.nodes) {
       const layer = this.layers[planNode.layer];
       const name = planNode.name;
+      const size = maxBatch * shapeSize(layer.outShape);
+      const kernels = layerDefinition(planNode.kind).kernels;
       let output: Value;
-      if (planNode.kind === 'flatten' || (planNode.kind === 'dropout' && !training)) {
-        // Evaluation's dropout is the identity: its output is its input.
-        output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
-      } else if (planNode.kind === 'relu') {
-        // A standalone ReLU masks its gradient in place, so input and output share one gradient buffer.
-        output = {
-          shape: layer.outShape,
-          buffer: f32(`relu${planNode.layer}.output`, maxBatch * shapeSize(layer.outShape)),
-          grad: current.grad,
-        };
-      } else {
-        const size = maxBatch * shapeSize(layer.outShape);
-        output = {
-          shape: layer.outShape,
-          buffer: f32(`${name}.output`, size),
-          grad: training ? f32(`${name}.output.grad`, size) : null,
-        };
+      switch (kernels.output(training)) {
+        case 'input':
+          output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
+          break;
+        case 'own-buffer-shared-gradient':
+          output = { shape: layer.outShape, buffer: f32(`${name}.output`, size), grad: current.grad };
+          break;
+        case 'own':
+          output = {
+            shape: layer.outShape,
+            buffer: f32(`${name}.output`, size),
+            grad: training ? f32(`${name}.output.grad`, size) : null,
+          };
       }
-      const node: Node = { plan: planNode, layer, input: current, output };
-      this.allocateVariant(node, maxBatch, f32);
+      const node: NodeState = { plan: planNode, layer, input: current, output };
+      Object.assign(node, kernels.allocate(node, allocate));
       this.nodes.push(node);
       current = output;
     }
@@ -269,84 +206,11 @@ export class Network {
     return network;
   }
 
-  /** The buffers and textures the node's variants name. */
-  private allocateVariant(node: Node, maxBatch: number, f32: (label: string, elements: number) => GPUBuffer): void {
-    const { plan: p, layer } = node;
-    const texture = <T extends { texture: GPUTexture }>(made: T): T => {
-      this.textures.push(made.texture);
-      return made;
-    };
-    if (p.kind === 'maxpool2d' && p.variant === 'buffer') {
-      node.argmax = f32(`${p.name}.argmax`, maxBatch * shapeSize(layer.outShape));
-    }
-    if ((p.kind === 'batchnorm2d' || p.kind === 'batchnorm1d') && this.options.training) {
-      node.batchStats = f32(`${p.name}.batch-stats`, 2 * layer.inShape[0]);
-    }
-    if (p.kind === 'dropout' && this.options.training) {
-      node.dropoutMask = f32(`${p.name}.mask`, maxBatch * shapeSize(layer.outShape));
-    }
-    if (p.kind === 'conv2d' && (p.variant === 'texture' || p.variant === 'texture+pool')) {
-      const packed = createConv2dPackedOperands(this.gpu, p.name, convShape(layer, maxBatch));
-      this.textures.push(packed.input.texture, packed.weight.texture);
-      node.packedConv = packed;
-    }
-    if (p.kind === 'conv2d' && p.variant === 'implicit-gemm') {
-      const { inChannels, height, width, outChannels, kernelH, kernelW } = convShape(layer, maxBatch);
-      node.channelsLast = {
-        input: texture(
-          createChannelsLastTexture(this.gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width),
-        ),
-        weight: texture(
-          createChannelsLastTexture(
-            this.gpu,
-            `${p.name}.weight.channels-last`,
-            outChannels,
-            inChannels,
-            kernelH,
-            kernelW,
-          ),
-        ),
-      };
-    }
-    if (p.kind === 'linear') {
-      const { inFeatures: k, outFeatures: n } = linearShape(layer, maxBatch);
-      const packed = (label: string, rows: number, length: number) =>
-        texture(createPackedMatrix(this.gpu, `${p.name}.${label}`, rows, length));
-      if (p.variant === 'texture') {
-        node.linearTextures = {
-          input: packed('input.packed', maxBatch, k),
-          weight: packed('weight.packed', n, k),
-          prepacked: { input: p.reads === 'packed', weight: this.executionPlan.weights === 'per-upload' },
-        };
-      }
-      if (p.weightGradient === 'texture') {
-        node.weightGradientTextures = {
-          gradOutputT: packed('output.grad.packedT', n, maxBatch),
-          inputT: packed('input.packedT', k, maxBatch),
-        };
-      }
-    }
-  }
-
   /** See weightPacks. */
   private async recordWeightPacks(): Promise<void> {
-    const gpu = this.gpu;
-    for (const node of this.nodes) {
-      const weight = () => this.param(`${layerName(node.layer)}.weight`);
-      if (node.linearTextures) {
-        this.weightPacks.push(
-          await packLinearWeight(gpu, linearShape(node.layer, 1), weight(), node.linearTextures.weight),
-        );
-      }
-      if (node.packedConv) {
-        this.weightPacks.push(await packConv2dTextureWeight(gpu, convShape(node.layer, 1), weight(), node.packedConv));
-      }
-      if (node.channelsLast) {
-        const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = convShape(node.layer, 1);
-        this.weightPacks.push(
-          await packChannelsLast(gpu, { items, channels, height, width }, weight(), node.channelsLast.weight),
-        );
-      }
+    for (const [i, node] of this.nodes.entries()) {
+      const pack = layerDefinition(node.plan.kind).kernels.packWeights;
+      if (pack) this.weightPacks.push(...(await pack(node, this.recordContext(i, 1))));
     }
   }
 
@@ -412,6 +276,7 @@ export class Network {
       augment
         ? {
           name: 'augment (random affine) + normalize',
+          role: 'input',
           flops: 40 * inputCount,
           bytes: 20 * inputCount,
           dispatches: await augmentAffine(
@@ -426,7 +291,8 @@ export class Network {
         }
         : this.executionPlan.input === 'into-packed'
         ? {
-          name: `normalize (into ${layerName(first.layer)}'s packed input)`,
+          name: `normalize (into ${first.layer.name}'s packed input)`,
+          role: 'input',
           flops: 2 * inputCount,
           bytes: 17 * inputCount,
           dispatches: [
@@ -440,6 +306,7 @@ export class Network {
         }
         : {
           name: 'normalize',
+          role: 'input',
           flops: 2 * inputCount,
           bytes: 5 * inputCount,
           dispatches: [
@@ -459,6 +326,7 @@ export class Network {
     const loss: Op[] = [
       {
         name: 'softmax_cross_entropy',
+        role: 'loss',
         flops: 6 * logits,
         bytes: 4 * (2 * logits + 3 * batch),
         dispatches: await softmaxCrossEntropy(
@@ -474,6 +342,7 @@ export class Network {
       },
       {
         name: 'loss_stats',
+        role: 'loss',
         flops: 2 * batch,
         bytes: 12 * batch,
         dispatches: await lossStats(gpu, lossShape, this.sampleLoss, this.predictions, this.labels, this.stats),
@@ -481,6 +350,7 @@ export class Network {
     ];
     const logProbabilities: Op[] = [{
       name: 'log_softmax',
+      role: 'loss',
       flops: 4 * logits,
       bytes: 8 * logits,
       dispatches: await logSoftmax(gpu, lossShape, this.logits.buffer, this.logProbs),
@@ -494,6 +364,7 @@ export class Network {
       const n = layout.trainableElements;
       optimizer = [{
         name: 'adam',
+        role: 'optimizer',
         flops: 12 * n,
         bytes: 28 * n,
         dispatches: await adamStep(
@@ -520,13 +391,14 @@ export class Network {
     };
   }
 
-  /** A role's tiles to use instead of the plan's while recordRole records it. */
-  private tileOverride: { node: string; role: string; tiles: Record<string, number> } | null = null;
-
-  private tilesFor(node: PlanNode, batch: number): Record<string, Record<string, number>> {
+  /** The node's tiles at `batch`: the plan's, with `candidate` (the tuner's) in place of one role's. */
+  private tilesFor(
+    node: PlanNode,
+    batch: number,
+    candidate?: { role: string; tiles: Record<string, number> },
+  ): Record<string, Record<string, number>> {
     const tiles = tilesAt(this.model, this.executionPlan, node, batch);
-    const o = this.tileOverride;
-    return o && o.node === node.name ? { ...tiles, [o.role]: { ...tiles[o.role], ...o.tiles } } : tiles;
+    return candidate ? { ...tiles, [candidate.role]: { ...tiles[candidate.role], ...candidate.tiles } } : tiles;
   }
 
   /** The roles (forward, backwardWeight, backwardInput) of each node whose tiles can be measured alone (for the tuner). */
@@ -561,480 +433,81 @@ export class Network {
     const i = this.nodes.findIndex((n) => n.plan.name === node);
     if (i < 0) throw new RangeError(`no node "${node}" in this network`);
     const n = this.nodes[i];
-    this.tileOverride = { node, role, tiles };
-    try {
-      if (role === 'forward') {
-        return { dispatches: dispatchesOf(await this.recordForward(i, batch)), outputs: [n.output.buffer] };
-      }
-      const ops = (await this.recordBackward(i, batch)).filter((op) =>
-        op.name.includes(role === 'backwardWeight' ? 'backward weight' : 'backward input')
-      );
-      return { dispatches: dispatchesOf(ops), outputs: role === 'backwardWeight' ? [this.grads!] : [n.input.grad!] };
-    } finally {
-      this.tileOverride = null;
+    const candidate = { role, tiles };
+    if (role === 'forward') {
+      return { dispatches: dispatchesOf(await this.recordForward(i, batch, candidate)), outputs: [n.output.buffer] };
     }
+    const ops = (await this.recordBackward(i, batch, candidate)).filter((op) => op.role === role);
+    const written = role === 'backwardWeight' ? this.grads : n.input.grad;
+    if (!written) throw new RangeError(`node "${node}" has no ${role} in this network`);
+    return { dispatches: dispatchesOf(ops), outputs: [written] };
   }
 
-  /** GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver). */
-  private get subgroups(): boolean {
-    const device = this.executionPlan.device;
-    return device.kind !== 'cpu-driver' && device.features.includes('subgroups');
-  }
-
-  private param(name: string): GPUBufferBinding {
-    return this.layout.binding(this.params, name);
-  }
-
-  private grad(name: string): GPUBufferBinding {
-    return this.layout.binding(this.grads!, name);
-  }
-
-  /** The node that reads node i's output, through a flatten. */
-  private consumerOf(i: number): Node | undefined {
-    return this.nodes[i + 1]?.plan.kind === 'flatten' ? this.nodes[i + 2] : this.nodes[i + 1];
-  }
-
-  /** The node whose output node i reads, through a flatten. */
-  private producerOf(i: number): Node | undefined {
-    return this.nodes[i - 1]?.plan.kind === 'flatten' ? this.nodes[i - 2] : this.nodes[i - 1];
-  }
-
-  private async recordForward(i: number, batch: number): Promise<Op[]> {
-    const { gpu } = this;
+  /** What node i's kernels record with: its tiles at `batch`, the parameters, its neighbours. */
+  private recordContext(
+    i: number,
+    batch: number,
+    candidate?: { role: string; tiles: Record<string, number> },
+  ): RecordContext {
     const node = this.nodes[i];
-    const { layer, input, output, plan: p } = node;
-    const spec = layer.spec;
-    const inCount = batch * shapeSize(layer.inShape);
-    const outCount = batch * shapeSize(layer.outShape);
-    const name = layerName(layer);
-    const tiles = this.tilesFor(p, batch);
-    switch (spec.kind) {
-      case 'conv2d': {
-        const shape = convShape(layer, batch);
-        const weights = shapeSize(layer.params[0].shape);
-        const args = [
-          input.buffer,
-          this.param(`${spec.name}.weight`),
-          this.param(`${spec.name}.bias`),
-          output.buffer,
-        ] as const;
-        const op = {
-          name: `${name} forward${p.relu ? '+relu' : ''}`,
-          flops: convFlops(shape, outCount),
-          bytes: 4 * (inCount + weights + outCount),
-        };
-        switch (p.variant) {
-          case 'texture':
-          case 'texture+pool': {
-            const pooled = p.variant === 'texture+pool' ? this.nodes[i + 2].channelsLast!.input : undefined;
-            return [{
-              ...op,
-              name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
-              dispatches: await conv2dForwardTexture(
-                gpu,
-                shape,
-                {
-                  relu: p.relu,
-                  tiles: tiles.forward as unknown as Conv2dTextureTiles,
-                  inputPrepacked: p.reads === 'packed',
-                  weightPrepacked: this.executionPlan.weights === 'per-upload',
-                  pooled,
-                },
-                ...args,
-                node.packedConv!,
-              ),
-            }];
-          }
-          case 'implicit-gemm': {
-            const cl = node.channelsLast!;
-            const [channels, height, width] = layer.inShape;
-            const packInput = p.reads === 'nchw'
-              ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)]
-              : [];
-            return [{
-              ...op,
-              name: `${op.name} (implicit GEMM)`,
-              dispatches: [
-                ...packInput,
-                await conv2dForwardImplicitGemm(
-                  gpu,
-                  shape,
-                  { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles },
-                  cl.input,
-                  cl.weight,
-                  args[2],
-                  this.consumerOf(i)!.linearTextures!.input,
-                ),
-              ],
-            }];
-          }
-          case 'tiled-gemm':
-            return [{
-              ...op,
-              name: `${op.name} (tiled GEMM)`,
-              dispatches: await conv2dForwardTiled(gpu, shape, {
-                relu: p.relu,
-                tiles: tiles.forward as unknown as GemmTiles,
-              }, ...args),
-            }];
-          default:
-            return [{
-              ...op,
-              dispatches: await conv2dForward(gpu, shape, {
-                relu: p.relu,
-                tiles: tiles.forward as unknown as Conv2dForwardTiles,
-              }, ...args),
-            }];
-        }
-        // Every conv2d variant has returned above.
-      }
-      // falls through
-      case 'linear': {
-        const shape = linearShape(layer, batch);
-        const weights = shape.inFeatures * shape.outFeatures;
-        const op = {
-          name: `${name} forward${p.relu ? '+relu' : ''}`,
-          flops: 2 * batch * weights,
-          bytes: 4 * (inCount + weights + outCount),
-        };
-        const operands = [
-          input.buffer,
-          this.param(`${spec.name}.weight`),
-          this.param(`${spec.name}.bias`),
-          output.buffer,
-        ] as const;
-        if (p.variant === 'tiled') {
-          return [{
-            ...op,
-            name: `${op.name} (tiled)`,
-            dispatches: await linearForwardTiled(gpu, shape, {
-              relu: p.relu,
-              tiles: tiles.forward as unknown as GemmTiles,
-            }, ...operands),
-          }];
-        }
-        return [{
-          ...op,
-          dispatches: await linearForward(gpu, shape, {
-            relu: p.relu,
-            tiles: tiles.forward as unknown as MatmulTiles,
-            packed: node.linearTextures,
-          }, ...operands),
-        }];
-      }
-      case 'maxpool2d': {
-        const shape = poolShape(layer, batch);
-        switch (p.variant) {
-          case 'in-conv':
-            return [];
-          case 'channels-last':
-            return [{
-              name: `${name} forward (channels-last)`,
-              flops: inCount,
-              bytes: 4 * (inCount + outCount),
-              dispatches: [
-                await packChannelsLast(
-                  gpu,
-                  {
-                    items: batch,
-                    channels: shape.channels,
-                    height: shape.height,
-                    width: shape.width,
-                    pool: shape.kernel,
-                    stride: shape.stride,
-                  },
-                  input.buffer,
-                  this.nodes[i + 1].channelsLast!.input,
-                ),
-              ],
-            }];
-          default:
-            return [{
-              name: `${name} forward`,
-              flops: inCount,
-              bytes: 4 * (inCount + 2 * outCount),
-              dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, node.argmax!),
-            }];
-        }
-      }
-      case 'relu':
-        return [{
-          name: `${name} forward`,
-          flops: outCount,
-          bytes: 8 * outCount,
-          dispatches: await reluForward(gpu, outCount, input.buffer, output.buffer),
-        }];
-      case 'flatten':
-        return [];
-      case 'batchnorm2d':
-      case 'batchnorm1d': {
-        const shape = batchNormShape(layer, batch);
-        const running = this.runningRange(spec.name);
-        const ops: Op[] = [];
-        let stats: GPUBufferBinding | GPUBuffer = running.binding;
-        let variance = running.offsets.variance;
-        if (node.batchStats) {
-          ops.push({
-            name: `${name} batch statistics`,
-            flops: 3 * inCount,
-            bytes: 8 * inCount,
-            dispatches: await batchNormStats(
-              gpu,
-              shape,
-              input.buffer,
-              node.batchStats,
-              this.runningRange(spec.name, true).binding,
-              running.offsets,
-            ),
-          });
-          stats = node.batchStats;
-          variance = shape.channels;
-        }
-        ops.push({
-          name: `${name} forward${p.relu ? '+relu' : ''}`,
-          flops: 4 * inCount,
-          bytes: 8 * inCount,
-          dispatches: await batchNormForward(
-            gpu,
-            shape,
-            { relu: p.relu, offsets: { variance } },
-            input.buffer,
-            stats,
-            this.param(`${spec.name}.weight`),
-            this.param(`${spec.name}.bias`),
-            output.buffer,
-          ),
-        });
-        return ops;
-      }
-      case 'dropout':
-        if (!node.dropoutMask) return [];
-        return [{
-          name: `${name} forward`,
-          flops: 50 * outCount,
-          bytes: 12 * outCount,
-          dispatches: await dropoutForward(
-            gpu,
-            outCount,
-            { p: spec.p, salt: node.plan.layer },
-            this.rng!,
-            input.buffer,
-            output.buffer,
-            node.dropoutMask,
-          ),
-        }];
-      case 'avgpool2d':
-        return [{
-          name: `${name} forward`,
-          flops: inCount,
-          bytes: 4 * (inCount + outCount),
-          dispatches: await avgPool2dForward(gpu, avgPoolShape(layer, batch), input.buffer, output.buffer),
-        }];
-    }
-  }
-
-  /**
-   * A batch norm's running_mean, running_var and num_batches_tracked as one range of the parameters
-   * (WebGPU lets a dispatch write a buffer through one binding only), with the offsets inside it.
-   */
-  private runningRange(layer: string, whole = false) {
-    const mean = this.layout.slot(`${layer}.running_mean`);
-    const variance = this.layout.slot(`${layer}.running_var`);
-    const count = this.layout.slot(`${layer}.num_batches_tracked`);
-    const end = whole ? count.offset + 1 : variance.offset + variance.count;
+    const device = this.executionPlan.device;
+    const planNodes = this.executionPlan.nodes;
+    const producer = this.nodes[producerIndex(planNodes, i)];
+    const grads = this.grads;
     return {
-      binding: { buffer: this.params, offset: mean.offset * 4, size: (end - mean.offset) * 4 },
-      offsets: { variance: variance.offset - mean.offset, count: count.offset - mean.offset },
+      gpu: this.gpu,
+      batch,
+      tiles: this.tilesFor(node.plan, batch, candidate),
+      training: this.options.training,
+      weightsPerUpload: this.executionPlan.weights === 'per-upload',
+      // GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver).
+      subgroups: device.kind !== 'cpu-driver' && device.features.includes('subgroups'),
+      layout: this.layout,
+      params: this.params,
+      grads,
+      rng: this.rng,
+      param: (name) => this.layout.binding(this.params, name),
+      grad: (name) => {
+        if (!grads) throw new Error(`${node.plan.name}: a forward-only network has no gradient of ${name}`);
+        return this.layout.binding(grads, name);
+      },
+      neighbour: (offset) => this.nodes[i + offset],
+      consumer: () => this.nodes[consumerIndex(planNodes, i)],
+      // The ReLU that produced this node's input left its backward to this node.
+      reluMask: producer?.plan.reluBackward === 'in-consumer' ? node.input.buffer : undefined,
     };
   }
 
-  private async recordBackward(i: number, batch: number): Promise<Op[]> {
-    const { gpu } = this;
+  private recordForward(
+    i: number,
+    batch: number,
+    candidate?: { role: string; tiles: Record<string, number> },
+  ): Promise<Op[]> {
     const node = this.nodes[i];
-    const { layer, input, output, plan: p } = node;
-    const spec = layer.spec;
+    return layerDefinition(node.plan.kind).kernels.forward(node, this.recordContext(i, batch, candidate));
+  }
+
+  private async recordBackward(
+    i: number,
+    batch: number,
+    candidate?: { role: string; tiles: Record<string, number> },
+  ): Promise<Op[]> {
+    const node = this.nodes[i];
+    const { layer, output, plan: p } = node;
     const ops: Op[] = [];
-    const gradOutput = output.grad;
-    if (!gradOutput) return ops;
-    const inCount = batch * shapeSize(layer.inShape);
-    const outCount = batch * shapeSize(layer.outShape);
-    const name = layerName(layer);
-    const tiles = this.tilesFor(p, batch);
-    // The ReLU that produced this node's input left its backward to this node.
-    const reluMask = this.producerOf(i)?.plan.reluBackward === 'in-consumer' ? input.buffer : undefined;
+    if (!output.grad) return ops;
     if (p.reluBackward === 'pass') {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
+      const outCount = batch * shapeSize(layer.outShape);
       ops.push({
-        name: `${name} relu backward`,
+        name: `${layer.name} relu backward`,
+        role: 'reluBackward',
         flops: outCount,
         bytes: 12 * outCount,
-        dispatches: await reluBackward(gpu, outCount, output.buffer, gradOutput),
+        dispatches: await reluBackward(this.gpu, outCount, output.buffer, output.grad),
       });
     }
-    switch (spec.kind) {
-      case 'conv2d': {
-        const shape = convShape(layer, batch);
-        const weights = shapeSize(layer.params[0].shape);
-        const tiled = p.variant === 'tiled-gemm';
-        const gradWeight = this.grad(`${spec.name}.weight`);
-        const gradBias = this.grad(`${spec.name}.bias`);
-        ops.push({
-          name: `${name} backward weight`,
-          flops: convFlops(shape, outCount),
-          bytes: 4 * (inCount + weights + outCount),
-          dispatches: tiled
-            ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-              tiles: tiles.backwardWeight as unknown as GemmTiles,
-              subgroups: this.subgroups,
-            })
-            : await conv2dBackwardWeight(
-              gpu,
-              shape,
-              input.buffer,
-              gradOutput,
-              gradWeight,
-              gradBias,
-              tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles,
-            ),
-        });
-        if (input.grad) {
-          const weight = this.param(`${spec.name}.weight`);
-          ops.push({
-            name: `${name} backward input`,
-            flops: convFlops(shape, outCount),
-            bytes: 4 * (inCount + weights + outCount),
-            dispatches: tiled
-              ? await conv2dBackwardInputTiled(
-                gpu,
-                shape,
-                gradOutput,
-                weight,
-                input.grad,
-                tiles.backwardInput as unknown as GemmTiles,
-              )
-              : await conv2dBackwardInput(
-                gpu,
-                shape,
-                gradOutput,
-                weight,
-                input.grad,
-                tiles.backwardInput as unknown as Conv2dBackwardInputTiles,
-              ),
-          });
-        }
-        break;
-      }
-      case 'linear': {
-        const shape = linearShape(layer, batch);
-        const weights = shape.inFeatures * shape.outFeatures;
-        const flops = 2 * batch * weights;
-        const gradWeight = this.grad(`${spec.name}.weight`);
-        const gradBias = this.grad(`${spec.name}.bias`);
-        ops.push({
-          name: `${name} backward weight`,
-          flops,
-          bytes: 4 * (inCount + weights + outCount),
-          dispatches: p.weightGradient === 'tiled'
-            ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-              tiles: tiles.backwardWeight as unknown as GemmTiles,
-              subgroups: this.subgroups,
-            })
-            : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-              packed: node.weightGradientTextures,
-              tiles: tiles.backwardWeight as unknown as MatmulTiles,
-            }),
-        });
-        if (input.grad) {
-          const weight = this.param(`${spec.name}.weight`);
-          ops.push({
-            name: `${name} backward input${reluMask ? '+relu' : ''}`,
-            flops,
-            bytes: 4 * (inCount + weights + outCount),
-            dispatches: p.variant === 'tiled'
-              ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, {
-                reluOutput: reluMask,
-                tiles: tiles.backwardInput as unknown as GemmTiles,
-              })
-              : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad, {
-                reluOutput: reluMask,
-                tiles: tiles.backwardInput as unknown as MatmulTiles,
-              }),
-          });
-        }
-        break;
-      }
-      case 'maxpool2d':
-        if (input.grad) {
-          ops.push({
-            name: `${name} backward${reluMask ? '+relu' : ''}`,
-            flops: inCount,
-            bytes: 4 * (inCount + 2 * outCount),
-            dispatches: await maxPool2dBackward(gpu, poolShape(layer, batch), gradOutput, node.argmax!, input.grad, {
-              reluOutput: reluMask,
-            }),
-          });
-        }
-        break;
-      case 'batchnorm2d':
-      case 'batchnorm1d': {
-        const shape = batchNormShape(layer, batch);
-        const weight = this.layout.slot(`${spec.name}.weight`);
-        const bias = this.layout.slot(`${spec.name}.bias`);
-        const paramGrads = {
-          buffer: this.grads!,
-          offset: weight.offset * 4,
-          size: (bias.offset + bias.count - weight.offset) * 4,
-        };
-        ops.push({
-          name: `${name} backward`,
-          flops: 8 * inCount,
-          bytes: 16 * inCount,
-          dispatches: await batchNormBackward(
-            gpu,
-            shape,
-            bias.offset - weight.offset,
-            input.buffer,
-            gradOutput,
-            node.batchStats!,
-            this.param(`${spec.name}.weight`),
-            paramGrads,
-            input.grad ?? undefined,
-          ),
-        });
-        break;
-      }
-      case 'dropout':
-        if (input.grad) {
-          ops.push({
-            name: `${name} backward`,
-            flops: outCount,
-            bytes: 12 * outCount,
-            dispatches: await dropoutBackward(gpu, outCount, gradOutput, node.dropoutMask!, input.grad),
-          });
-        }
-        break;
-      case 'avgpool2d':
-        if (input.grad) {
-          ops.push({
-            name: `${name} backward`,
-            flops: inCount,
-            bytes: 4 * (inCount + outCount),
-            dispatches: await avgPool2dBackward(gpu, avgPoolShape(layer, batch), gradOutput, input.grad),
-          });
-        }
-        break;
-      case 'relu':
-      case 'flatten':
-        break;
-    }
+    ops.push(...(await layerDefinition(p.kind).kernels.backward(node, this.recordContext(i, batch, candidate))));
     return ops;
   }
-}
-
-function layerName(layer: ResolvedLayer): string {
-  return 'name' in layer.spec ? layer.spec.name : layer.spec.kind;
-}
-
-function convFlops(shape: Conv2dShape, outCount: number): number {
-  return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;
 }

@@ -18,8 +18,9 @@ import { packFits } from '../kernels/layout.ts';
 import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
 import { conv2dGemmShape, defaultGemmTiles } from '../kernels/gemm_tiles.ts';
-import type { AvgPool2dShape, Conv2dShape, LinearShape, MaxPool2dShape } from '../util/shapes.ts';
-import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers, shapeSize } from './spec.ts';
+import { type Conv2dShape, conv2dShapeOf, type LinearShape, linearShapeOf } from '../util/shapes.ts';
+import { layerDefinition, type LayerKind } from './layers/index.ts';
+import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
 
 /**
  * How a tensor is stored between nodes: `nchw` an f32 buffer (NCHW, or [batch, features]); `packed`
@@ -47,9 +48,9 @@ export type Variant = ConvVariant | PoolVariant | LinearVariant | 'standalone' |
 export type InputVariant = 'buffer' | 'into-packed';
 
 export interface PlanNode {
-  /** Unique: the layer's name (conv1, fc1) or its kind and index (maxpool2d2). */
+  /** Unique: the layer's name (conv1, fc1) or its kind and ordinal (maxpool2d#1), as resolveLayers names it. */
   name: string;
-  kind: LayerSpec['kind'];
+  kind: LayerKind;
   /** Index of the layer in resolveLayers(model); a fused ReLU is the next one. */
   layer: number;
   variant: Variant;
@@ -425,75 +426,39 @@ export function formatPlan(plan: ExecutionPlan): string {
 
 // --- shapes of a node at a batch size -------------------------------------------------------------
 
-export function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
-  const spec = layer.spec as Extract<LayerSpec, { kind: 'conv2d' }>;
-  const [inChannels, height, width] = layer.inShape;
-  return {
-    batch,
-    inChannels,
-    height,
-    width,
-    outChannels: spec.outChannels,
-    kernelH: spec.kernel,
-    kernelW: spec.kernel,
-    stride: spec.stride ?? 1,
-    padding: spec.padding ?? 0,
-  };
+/** The layer's model-file object, narrowed to `kind` (the planner's rules ask only of nodes of that kind). */
+function specOf<K extends LayerKind>(layer: ResolvedLayer, kind: K): Extract<LayerSpec, { kind: K }> {
+  if (layer.spec.kind !== kind) throw new PlanError(`${layer.name} is a ${layer.spec.kind}, not a ${kind}`);
+  return layer.spec as Extract<LayerSpec, { kind: K }>;
 }
 
-export function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
-  return { batch, inFeatures: layer.inShape[0], outFeatures: layer.outShape[0] };
+function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
+  return conv2dShapeOf(specOf(layer, 'conv2d'), layer.inShape, batch);
 }
 
-/** Batch norm over [batch, channels, spatial]: batchnorm1d has spatial 1. */
-export function batchNormShape(
-  layer: ResolvedLayer,
-  batch: number,
-): { batch: number; channels: number; spatial: number; eps?: number; momentum?: number } {
-  const spec = layer.spec as Extract<LayerSpec, { kind: 'batchnorm2d' | 'batchnorm1d' }>;
-  return {
-    batch,
-    channels: layer.inShape[0],
-    spatial: shapeSize(layer.inShape.slice(1)),
-    eps: spec.eps,
-    momentum: spec.momentum,
-  };
-}
-
-export function avgPoolShape(layer: ResolvedLayer, batch: number): AvgPool2dShape {
-  const spec = layer.spec as Extract<LayerSpec, { kind: 'avgpool2d' }>;
-  const [channels, height, width] = layer.inShape;
-  const kernel = spec.kernel ?? height;
-  return { batch, channels, height, width, kernel, stride: spec.stride ?? kernel };
-}
-
-export function poolShape(layer: ResolvedLayer, batch: number): MaxPool2dShape {
-  const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
-  const [channels, height, width] = layer.inShape;
-  return { batch, channels, height, width, kernel: spec.kernel, stride: spec.stride ?? spec.kernel };
+function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
+  return linearShapeOf(layer.inShape, layer.outShape, batch);
 }
 
 // --- helpers --------------------------------------------------------------------------------------
 
 interface SkeletonNode {
   name: string;
-  kind: LayerSpec['kind'];
+  kind: LayerKind;
   layer: number;
   relu: boolean;
   resolved: ResolvedLayer;
 }
 
-/** The nodes a model runs as: conv2d, linear and batch norm absorb a ReLU right after them. */
+/** The nodes a model runs as: a kind that absorbs a ReLU (conv2d, linear, batch norm) takes the one right after it. */
 function nodesOf(model: ModelSpec): SkeletonNode[] {
   const layers = resolveLayers(model);
   const nodes: SkeletonNode[] = [];
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
-    const relu = (spec.kind === 'conv2d' || spec.kind === 'linear' || spec.kind === 'batchnorm2d' ||
-      spec.kind === 'batchnorm1d') &&
-      layers[i + 1]?.spec.kind === 'relu';
+    const relu = layerDefinition(spec.kind).absorbsRelu && layers[i + 1]?.spec.kind === 'relu';
     nodes.push({
-      name: 'name' in spec ? spec.name : `${spec.kind}${i}`,
+      name: layers[i].name,
       kind: spec.kind,
       layer: i,
       relu,
@@ -504,35 +469,19 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
   return nodes;
 }
 
-function variantsOf(kind: LayerSpec['kind']): Variant[] {
-  switch (kind) {
-    case 'conv2d':
-      return ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'];
-    case 'maxpool2d':
-      return ['buffer', 'channels-last', 'in-conv'];
-    case 'linear':
-      return ['buffer', 'texture', 'tiled'];
-    case 'relu':
-      return ['standalone'];
-    case 'flatten':
-      return ['view'];
-    case 'batchnorm2d':
-    case 'batchnorm1d':
-    case 'dropout':
-    case 'avgpool2d':
-      return ['buffer'];
-  }
+function variantsOf(kind: LayerKind): readonly Variant[] {
+  return layerDefinition(kind).variants;
 }
 
 /** Every variant of a kind, for tests that enumerate plans. */
 export const variantsOfKind = variantsOf;
 
-function defaultVariant(kind: LayerSpec['kind']): Variant {
+function defaultVariant(kind: LayerKind): Variant {
   return variantsOf(kind)[0];
 }
 
 /** [reads, writes] of a variant, given what the node before writes. */
-function layoutsOf(kind: LayerSpec['kind'], variant: Variant, previous: Layout, first: boolean): [Layout, Layout] {
+function layoutsOf(kind: LayerKind, variant: Variant, previous: Layout, first: boolean): [Layout, Layout] {
   switch (variant) {
     // A texture conv reads packed pixels as the first node; a texture product reads an implicit GEMM's output.
     case 'texture':
@@ -552,23 +501,32 @@ function layoutsOf(kind: LayerSpec['kind'], variant: Variant, previous: Layout, 
   }
 }
 
-/** The node that reads node i's output, through a flatten. */
-function consumerOf<T extends { kind: LayerSpec['kind'] }>(nodes: readonly T[], i: number): T | undefined {
-  return nodes[i + 1]?.kind === 'flatten' ? nodes[i + 2] : nodes[i + 1];
+/** The index of the node that reads node i's output, through a flatten (maybe past the end). */
+export function consumerIndex(nodes: readonly { kind: LayerKind }[], i: number): number {
+  return nodes[i + 1]?.kind === 'flatten' ? i + 2 : i + 1;
 }
 
-function producesRelu(node: { kind: LayerSpec['kind']; relu: boolean }): boolean {
+/** The index of the node whose output node i reads, through a flatten (maybe -1). */
+export function producerIndex(nodes: readonly { kind: LayerKind }[], i: number): number {
+  return nodes[i - 1]?.kind === 'flatten' ? i - 2 : i - 1;
+}
+
+function consumerOf<T extends { kind: LayerKind }>(nodes: readonly T[], i: number): T | undefined {
+  return nodes[consumerIndex(nodes, i)];
+}
+
+function producesRelu(node: { kind: LayerKind; relu: boolean }): boolean {
   return node.relu || node.kind === 'relu';
 }
 
 /** Linear (input gradient) and max-pool backward can apply the backward of the ReLU that produced their input. */
-function reluBackwardFusable(nodes: readonly { kind: LayerSpec['kind']; relu: boolean }[], i: number): boolean {
+function reluBackwardFusable(nodes: readonly { kind: LayerKind; relu: boolean }[], i: number): boolean {
   const consumer = consumerOf(nodes, i);
   return producesRelu(nodes[i]) && (consumer?.kind === 'linear' || consumer?.kind === 'maxpool2d');
 }
 
 function poolIsTwoByTwo(layer: ResolvedLayer): boolean {
-  const spec = layer.spec as Extract<LayerSpec, { kind: 'maxpool2d' }>;
+  const spec = specOf(layer, 'maxpool2d');
   return spec.kernel === 2 && (spec.stride ?? 2) === 2;
 }
 
@@ -576,5 +534,3 @@ function poolIsTwoByTwo(layer: ResolvedLayer): boolean {
 function linearTexturesFit(device: DeviceProfile, maxBatch: number, k: number, n: number): boolean {
   return packFits(device.limits, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
 }
-
-export { shapeSize };

@@ -2,21 +2,11 @@
 // shapes, GPU buffers, kernels) is derived from the description, so a new model needs no new kernel
 // and no new training loop.
 
-import { avgPool2dOutputSize, conv2dOutputSize, maxPool2dOutputSize } from '../util/shapes.ts';
+import { layerDefinition, type LayerSpec } from './layers/index.ts';
+import { shapeSize } from '../util/shapes.ts';
 
-export type LayerSpec =
-  | { kind: 'conv2d'; name: string; outChannels: number; kernel: number; stride?: number; padding?: number }
-  | { kind: 'relu' }
-  | { kind: 'maxpool2d'; kernel: number; stride?: number }
-  | { kind: 'flatten' }
-  | { kind: 'linear'; name: string; outFeatures: number }
-  /** PyTorch's BatchNorm2d / BatchNorm1d (affine, tracking running statistics; defaults eps 1e-5, momentum 0.1). */
-  | { kind: 'batchnorm2d'; name: string; eps?: number; momentum?: number }
-  | { kind: 'batchnorm1d'; name: string; eps?: number; momentum?: number }
-  /** nn.Dropout(p): training only. */
-  | { kind: 'dropout'; p: number }
-  /** nn.AvgPool2d(kernel, stride); without a kernel, global average pooling over the whole plane (output [C, 1, 1]). */
-  | { kind: 'avgpool2d'; kernel?: number; stride?: number };
+/** A layer of a model: one of the kinds of src/nn/layers/ (index.ts lists them). */
+export type { LayerKind, LayerSpec } from './layers/index.ts';
 
 export interface ModelSpec {
   name: string;
@@ -139,121 +129,27 @@ export interface ParameterSpec {
 /** A layer with its input and output shapes resolved (per sample, without the batch dimension). */
 export interface ResolvedLayer {
   spec: LayerSpec;
+  /** Unique in its model: the layer's own name (conv1, fc1), else its kind and ordinal (maxpool2d#1, maxpool2d#2). */
+  name: string;
   inShape: number[];
   outShape: number[];
   params: ParameterSpec[];
 }
 
-const product = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
-export { product as shapeSize };
+export { shapeSize };
 
+/** Each layer's shapes and parameters, as its kind's definition (src/nn/layers/) resolves them. */
 export function resolveLayers(model: ModelSpec): ResolvedLayer[] {
   let shape: number[] = [...model.input];
   const out: ResolvedLayer[] = [];
+  const seen = new Map<string, number>();
   for (const [index, spec] of model.layers.entries()) {
     const where = `${model.name} layer ${index} (${spec.kind})`;
-    const inShape = shape;
-    let params: ParameterSpec[] = [];
-    switch (spec.kind) {
-      case 'conv2d': {
-        if (inShape.length !== 3) throw new Error(`${where}: conv2d needs a [C,H,W] input, got [${inShape}]`);
-        const [c, h, w] = inShape;
-        const { outH: oh, outW: ow } = conv2dOutputSize({
-          batch: 1,
-          inChannels: c,
-          height: h,
-          width: w,
-          outChannels: spec.outChannels,
-          kernelH: spec.kernel,
-          kernelW: spec.kernel,
-          stride: spec.stride,
-          padding: spec.padding,
-        });
-        if (oh < 1 || ow < 1) throw new Error(`${where}: kernel ${spec.kernel} does not fit a ${h}x${w} input`);
-        shape = [spec.outChannels, oh, ow];
-        const fanIn = c * spec.kernel * spec.kernel;
-        params = [
-          { name: `${spec.name}.weight`, shape: [spec.outChannels, c, spec.kernel, spec.kernel], fanIn },
-          { name: `${spec.name}.bias`, shape: [spec.outChannels], fanIn },
-        ];
-        break;
-      }
-      case 'maxpool2d': {
-        if (inShape.length !== 3) throw new Error(`${where}: maxpool2d needs a [C,H,W] input, got [${inShape}]`);
-        const [c, h, w] = inShape;
-        const { outH: oh, outW: ow } = maxPool2dOutputSize({
-          batch: 1,
-          channels: c,
-          height: h,
-          width: w,
-          kernel: spec.kernel,
-          stride: spec.stride,
-        });
-        if (oh < 1 || ow < 1) throw new Error(`${where}: pool ${spec.kernel} does not fit a ${h}x${w} input`);
-        shape = [c, oh, ow];
-        break;
-      }
-      case 'batchnorm2d':
-      case 'batchnorm1d': {
-        const wants = spec.kind === 'batchnorm2d' ? 3 : 1;
-        if (inShape.length !== wants) {
-          throw new Error(
-            `${where}: ${spec.kind} needs a ${wants === 3 ? '[C,H,W]' : 'flat [features]'} input, got [${inShape}]`,
-          );
-        }
-        const c = inShape[0];
-        const buffer = (name: string, shape: number[], init: 'ones' | 'zeros'): ParameterSpec => ({
-          name: `${spec.name}.${name}`,
-          shape,
-          fanIn: 1,
-          init,
-          buffer: true,
-        });
-        params = [
-          { name: `${spec.name}.weight`, shape: [c], fanIn: 1, init: 'ones' },
-          { name: `${spec.name}.bias`, shape: [c], fanIn: 1, init: 'zeros' },
-          buffer('running_mean', [c], 'zeros'),
-          buffer('running_var', [c], 'ones'),
-          buffer('num_batches_tracked', [], 'zeros'),
-        ];
-        break;
-      }
-      case 'avgpool2d': {
-        if (inShape.length !== 3) throw new Error(`${where}: avgpool2d needs a [C,H,W] input, got [${inShape}]`);
-        const [c, h, w] = inShape;
-        if (spec.kernel === undefined && h !== w) {
-          throw new Error(`${where}: global average pooling needs a square input, got ${h}x${w}`);
-        }
-        const kernel = spec.kernel ?? h;
-        const { outH: oh, outW: ow } = avgPool2dOutputSize({
-          batch: 1,
-          channels: c,
-          height: h,
-          width: w,
-          kernel,
-          stride: spec.stride ?? kernel,
-        });
-        if (oh < 1 || ow < 1) throw new Error(`${where}: pool ${kernel} does not fit a ${h}x${w} input`);
-        shape = [c, oh, ow];
-        break;
-      }
-      case 'relu':
-      case 'dropout':
-        break;
-      case 'flatten':
-        shape = [product(inShape)];
-        break;
-      case 'linear': {
-        if (inShape.length !== 1) throw new Error(`${where}: linear needs a flat input; add a flatten layer before it`);
-        shape = [spec.outFeatures];
-        params = [
-          { name: `${spec.name}.weight`, shape: [spec.outFeatures, inShape[0]], fanIn: inShape[0] },
-          { name: `${spec.name}.bias`, shape: [spec.outFeatures], fanIn: inShape[0] },
-        ];
-        break;
-      }
-    }
-    out.push({ spec, inShape, outShape: shape, params });
+    const { outShape, params } = layerDefinition(spec.kind).resolve(spec, shape, where);
+    const ordinal = (seen.get(spec.kind) ?? 0) + 1;
+    seen.set(spec.kind, ordinal);
+    out.push({ spec, name: 'name' in spec ? spec.name : `${spec.kind}#${ordinal}`, inShape: shape, outShape, params });
+    shape = outShape;
   }
   if (shape.length !== 1 || shape[0] !== model.classes) {
     throw new Error(`${model.name}: the last layer must output [${model.classes}] class scores, got [${shape}]`);

@@ -1,14 +1,9 @@
 // CPU references of shaders/batchnorm_*.wgsl (batch norm over [batch, channels, spatial]; batchnorm1d
 // is spatial 1), in float64, written the plain way: PyTorch's definitions.
 
-export interface BatchNormShape {
-  batch: number;
-  channels: number;
-  /** height * width for batchnorm2d, 1 for batchnorm1d. */
-  spatial: number;
-  eps?: number;
-  momentum?: number;
-}
+import type { BatchNormShape } from '../util/shapes.ts';
+
+export type { BatchNormShape };
 
 const index = (s: BatchNormShape, n: number, c: number, j: number) => (n * s.channels + c) * s.spatial + j;
 

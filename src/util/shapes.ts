@@ -108,3 +108,82 @@ export interface AdamOptions {
 /** torchvision's MNIST normalization, which the tutorial applies to every image. */
 export const MNIST_MEAN = 0.1307;
 export const MNIST_STD = 0.3081;
+
+/** Elements of a tensor of `shape` (1 for a scalar []). */
+export const shapeSize = (shape: readonly number[]): number => shape.reduce((a, b) => a * b, 1);
+
+/** Batch norm over [batch, channels, spatial] (batchnorm1d has spatial 1); eps and momentum as PyTorch's defaults if absent. */
+export interface BatchNormShape {
+  batch: number;
+  channels: number;
+  /** height * width for batchnorm2d, 1 for batchnorm1d. */
+  spatial: number;
+  eps?: number;
+  momentum?: number;
+}
+
+// --- a layer's shape at a batch size, from its model-file fields and its per-sample input shape -----
+// Shared by the planner, the network and the float64 reference network.
+
+/** [C, H, W] of a layer that works on planes; throws naming the layer otherwise. */
+export function needsPlanes(inShape: readonly number[], where: string, kind: string): [number, number, number] {
+  if (inShape.length !== 3) throw new Error(`${where}: ${kind} needs a [C,H,W] input, got [${inShape}]`);
+  return [inShape[0], inShape[1], inShape[2]];
+}
+
+export function conv2dShapeOf(
+  layer: { outChannels: number; kernel: number; stride?: number; padding?: number },
+  inShape: readonly number[],
+  batch: number,
+): Conv2dShape {
+  const [inChannels, height, width] = inShape;
+  return {
+    batch,
+    inChannels,
+    height,
+    width,
+    outChannels: layer.outChannels,
+    kernelH: layer.kernel,
+    kernelW: layer.kernel,
+    stride: layer.stride ?? 1,
+    padding: layer.padding ?? 0,
+  };
+}
+
+export function maxPool2dShapeOf(
+  layer: { kernel: number; stride?: number },
+  inShape: readonly number[],
+  batch: number,
+): MaxPool2dShape {
+  const [channels, height, width] = inShape;
+  return { batch, channels, height, width, kernel: layer.kernel, stride: layer.stride ?? layer.kernel };
+}
+
+/** Without a kernel: global pooling, one window the size of the (square) plane. */
+export function avgPool2dShapeOf(
+  layer: { kernel?: number; stride?: number },
+  inShape: readonly number[],
+  batch: number,
+): AvgPool2dShape {
+  const [channels, height, width] = inShape;
+  const kernel = layer.kernel ?? height;
+  return { batch, channels, height, width, kernel, stride: layer.stride ?? kernel };
+}
+
+export function batchNormShapeOf(
+  layer: { eps?: number; momentum?: number },
+  inShape: readonly number[],
+  batch: number,
+): BatchNormShape {
+  return {
+    batch,
+    channels: inShape[0],
+    spatial: shapeSize(inShape.slice(1)),
+    eps: layer.eps,
+    momentum: layer.momentum,
+  };
+}
+
+export function linearShapeOf(inShape: readonly number[], outShape: readonly number[], batch: number): LinearShape {
+  return { batch, inFeatures: inShape[0], outFeatures: outShape[0] };
+}

@@ -31,9 +31,9 @@ test('training digit: buffer kernels, fc1 and fc2 weight gradients by size, ever
   const plan = planNetwork(DIGIT, { training: true, maxBatch: 64 }, LAVAPIPE);
   assert.equal(variants(plan), {
     conv1: 'buffer',
-    maxpool2d2: 'buffer',
+    'maxpool2d#1': 'buffer',
     conv2: 'buffer',
-    flatten5: 'view',
+    'flatten#1': 'view',
     fc1: 'buffer',
     fc2: 'buffer',
   });
@@ -50,9 +50,9 @@ test("forward-only digit at batch 1000: evaluation's texture path", () => {
   const plan = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, LAVAPIPE);
   assert.equal(variants(plan), {
     conv1: 'texture+pool',
-    maxpool2d2: 'in-conv',
+    'maxpool2d#1': 'in-conv',
     conv2: 'implicit-gemm',
-    flatten5: 'view',
+    'flatten#1': 'view',
     fc1: 'texture',
     fc2: 'buffer',
   });
@@ -80,7 +80,7 @@ test('small textures: fc1 stays on buffers, and so does conv2 (its implicit GEMM
   const plan = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, tiny);
   assert.is(variants(plan).fc1, 'buffer');
   assert.is(variants(plan).conv2, 'buffer');
-  assert.is(variants(plan).maxpool2d2, 'buffer');
+  assert.is(variants(plan)['maxpool2d#1'], 'buffer');
   assert.is(variants(plan).conv1, 'texture', "conv1's input is paged, so it still fits");
 });
 
@@ -109,11 +109,11 @@ test('illegal plans are refused, naming the node and why', () => {
       /conv2 \(texture\) needs stride 1, no padding and a kernel 4 to 8 wide/,
     ],
     [
-      build(false, { nodes: { maxpool2d2: { variant: 'in-conv' } } }),
-      /maxpool2d2 \(in-conv\) needs a texture\+pool convolution/,
+      build(false, { nodes: { 'maxpool2d#1': { variant: 'in-conv' } } }),
+      /maxpool2d#1 \(in-conv\) needs a texture\+pool convolution/,
     ],
     [
-      build(false, { nodes: { maxpool2d2: { variant: 'channels-last' } } }),
+      build(false, { nodes: { 'maxpool2d#1': { variant: 'channels-last' } } }),
       /writes channels-last, which only an implicit-GEMM/,
     ],
     [build(false, { input: 'into-packed' }), /conv1 \(buffer\) cannot read a packed input/],
@@ -178,7 +178,7 @@ const STANDALONE: ModelSpec = {
 test('ReLU backward: fused into a following linear or max-pool, a pass of its own before a convolution', () => {
   const plan = planNetwork(STANDALONE, { training: true, maxBatch: 8 }, LAVAPIPE);
   const relu = Object.fromEntries(plan.nodes.filter((n) => n.reluBackward).map((n) => [n.name, n.reluBackward]));
-  assert.equal(relu, { relu2: 'pass', conv2: 'in-consumer', relu6: 'in-consumer' });
+  assert.equal(relu, { 'relu#1': 'pass', conv2: 'in-consumer', 'relu#3': 'in-consumer' });
 });
 
 test('the printed plan names every node, its variant, layouts and tiles', () => {
@@ -237,9 +237,9 @@ test("GPU profiles: every conv and linear layer on its GPU-class variant, tiles 
       const plan = planNetwork(DIGIT, { training, maxBatch: training ? 64 : 1000 }, gpuProfile(kind));
       assert.equal(variants(plan), {
         conv1: 'tiled-gemm',
-        maxpool2d2: 'buffer',
+        'maxpool2d#1': 'buffer',
         conv2: 'tiled-gemm',
-        flatten5: 'view',
+        'flatten#1': 'view',
         fc1: 'tiled',
         fc2: 'tiled',
       });

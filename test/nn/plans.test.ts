@@ -84,7 +84,7 @@ function variantOptions(training: boolean): [string, NodeChoice[]][] {
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
     if (spec.kind === 'relu') continue;
-    const name = 'name' in spec ? spec.name : `${spec.kind}${i}`;
+    const name = layers[i].name;
     const kinds: Variant[] = variantsOfKind(spec.kind).filter((v) => !GPU_CLASS.includes(v));
     const weightGradients = training && spec.kind === 'linear' ? ['buffer', 'texture'] as const : [undefined];
     options.push([

@@ -1,0 +1,292 @@
+// conv2d: PyTorch's Conv2d (square kernel, zero padding), weights [out, in, k, k] and bias [out].
+import {
+  conv2dBackwardInputReference,
+  conv2dBackwardWeightReference,
+  conv2dForwardReference,
+} from '../../reference/conv2d.ts';
+import {
+  conv2dBackwardInput,
+  type Conv2dBackwardInputTiles,
+  conv2dBackwardWeight,
+  type Conv2dBackwardWeightTiles,
+  conv2dForward,
+  type Conv2dForwardTiles,
+} from '../../kernels/conv2d.ts';
+import {
+  conv2dBackwardInputTiled,
+  conv2dBackwardWeightTiled,
+  conv2dForwardTiled,
+} from '../../kernels/conv2d_gemm_tiled.ts';
+import { conv2dForwardImplicitGemm } from '../../kernels/conv2d_implicit_gemm.ts';
+import {
+  conv2dForwardTexture,
+  createConv2dPackedOperands,
+  packConv2dTextureWeight,
+} from '../../kernels/conv2d_texture.ts';
+import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../../kernels/conv2d_tiles.ts';
+import type { GemmTiles } from '../../kernels/gemm_tiles.ts';
+import { createChannelsLastTexture, packChannelsLast } from '../../kernels/layout.ts';
+import { conv2dOutputSize, type Conv2dShape, conv2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
+import type { LayerDefinition, Op } from './types.ts';
+
+export interface Conv2dLayer {
+  kind: 'conv2d';
+  name: string;
+  outChannels: number;
+  kernel: number;
+  stride?: number;
+  padding?: number;
+}
+
+export const conv2d: LayerDefinition<Conv2dLayer> = {
+  kind: 'conv2d',
+  summary: '`conv2d` (`name`, `outChannels`, `kernel`, optional `stride`, `padding`)',
+  fields: { name: 'name', outChannels: 'int', kernel: 'int', 'stride?': 'int', 'padding?': 'count' },
+  resolve(spec, inShape, where) {
+    const [c, h, w] = needsPlanes(inShape, where, 'conv2d');
+    const { outH, outW } = conv2dOutputSize(conv2dShapeOf(spec, inShape, 1));
+    if (outH < 1 || outW < 1) throw new Error(`${where}: kernel ${spec.kernel} does not fit a ${h}x${w} input`);
+    const fanIn = c * spec.kernel * spec.kernel;
+    return {
+      outShape: [spec.outChannels, outH, outW],
+      params: [
+        { name: `${spec.name}.weight`, shape: [spec.outChannels, c, spec.kernel, spec.kernel], fanIn },
+        { name: `${spec.name}.bias`, shape: [spec.outChannels], fanIn },
+      ],
+    };
+  },
+  absorbsRelu: true,
+  variants: ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'],
+  referenceForward: ({ spec, inShape }, input, { batch, param }) => ({
+    output: conv2dForwardReference(
+      conv2dShapeOf(spec, inShape, batch),
+      input,
+      param(`${spec.name}.weight`),
+      param(`${spec.name}.bias`),
+    ),
+  }),
+  referenceBackward({ spec, inShape }, input, _forward, gradOutput, { batch, param, setGradient }) {
+    const shape = conv2dShapeOf(spec, inShape, batch);
+    const { gradWeight, gradBias } = conv2dBackwardWeightReference(shape, input, gradOutput);
+    setGradient(`${spec.name}.weight`, gradWeight);
+    setGradient(`${spec.name}.bias`, gradBias);
+    return conv2dBackwardInputReference(shape, gradOutput, param(`${spec.name}.weight`));
+  },
+  onnx({ spec }) {
+    const stride = spec.stride ?? 1;
+    const pad = spec.padding ?? 0;
+    return [{
+      op: 'Conv',
+      inputs: [`${spec.name}.weight`, `${spec.name}.bias`],
+      attributes: [
+        { name: 'kernel_shape', ints: [spec.kernel, spec.kernel] },
+        { name: 'strides', ints: [stride, stride] },
+        { name: 'pads', ints: [pad, pad, pad, pad] },
+      ],
+    }];
+  },
+  pytorch:
+    "nn.Conv2d(shape[0], layer['outChannels'], layer['kernel'], layer.get('stride', 1), layer.get('padding', 0))",
+  kernels: {
+    output: () => 'own',
+    allocate({ plan: p, layer }, { gpu, maxBatch, texture }) {
+      if (p.variant === 'texture' || p.variant === 'texture+pool') {
+        const packed = createConv2dPackedOperands(gpu, p.name, conv2dShapeOf(layer.spec, layer.inShape, maxBatch));
+        texture({ texture: packed.input.texture });
+        texture({ texture: packed.weight.texture });
+        return { packedConv: packed };
+      }
+      if (p.variant === 'implicit-gemm') {
+        const { inChannels, height, width, outChannels, kernelH, kernelW } = conv2dShapeOf(
+          layer.spec,
+          layer.inShape,
+          maxBatch,
+        );
+        return {
+          channelsLast: {
+            input: texture(
+              createChannelsLastTexture(gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width),
+            ),
+            weight: texture(
+              createChannelsLastTexture(
+                gpu,
+                `${p.name}.weight.channels-last`,
+                outChannels,
+                inChannels,
+                kernelH,
+                kernelW,
+              ),
+            ),
+          },
+        };
+      }
+      return {};
+    },
+    async forward(node, context) {
+      const { gpu, batch, tiles } = context;
+      const { layer, input, output, plan: p } = node;
+      const spec = layer.spec;
+      const shape = conv2dShapeOf(spec, layer.inShape, batch);
+      const inCount = batch * shapeSize(layer.inShape);
+      const outCount = batch * shapeSize(layer.outShape);
+      const weights = shapeSize(layer.params[0].shape);
+      const args = [
+        input.buffer,
+        context.param(`${spec.name}.weight`),
+        context.param(`${spec.name}.bias`),
+        output.buffer,
+      ] as const;
+      const op = {
+        name: `${layer.name} forward${p.relu ? '+relu' : ''}`,
+        role: 'forward' as const,
+        flops: convFlops(shape, outCount),
+        bytes: 4 * (inCount + weights + outCount),
+      };
+      switch (p.variant) {
+        case 'texture':
+        case 'texture+pool': {
+          const pooled = p.variant === 'texture+pool' ? context.neighbour(2)?.channelsLast?.input : undefined;
+          if (p.variant === 'texture+pool' && !pooled) {
+            throw new Error(`${p.name}: texture+pool needs the implicit-GEMM convolution after its max-pool`);
+          }
+          if (!node.packedConv) throw new Error(`${p.name}: no packed operands allocated`);
+          return [{
+            ...op,
+            name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
+            dispatches: await conv2dForwardTexture(
+              gpu,
+              shape,
+              {
+                relu: p.relu,
+                tiles: tiles.forward as unknown as Conv2dTextureTiles,
+                inputPrepacked: p.reads === 'packed',
+                weightPrepacked: context.weightsPerUpload,
+                pooled,
+              },
+              ...args,
+              node.packedConv,
+            ),
+          }];
+        }
+        case 'implicit-gemm': {
+          const cl = node.channelsLast;
+          const packedOutput = context.consumer()?.linearTextures?.input;
+          if (!cl || !packedOutput) {
+            throw new Error(
+              `${p.name}: implicit-gemm needs its channels-last operands and a linear consumer from textures`,
+            );
+          }
+          const [channels, height, width] = layer.inShape;
+          const packInput = p.reads === 'nchw'
+            ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)]
+            : [];
+          return [{
+            ...op,
+            name: `${op.name} (implicit GEMM)`,
+            dispatches: [
+              ...packInput,
+              await conv2dForwardImplicitGemm(
+                gpu,
+                shape,
+                { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles },
+                cl.input,
+                cl.weight,
+                args[2],
+                packedOutput,
+              ),
+            ],
+          }];
+        }
+        case 'tiled-gemm':
+          return [{
+            ...op,
+            name: `${op.name} (tiled GEMM)`,
+            dispatches: await conv2dForwardTiled(gpu, shape, {
+              relu: p.relu,
+              tiles: tiles.forward as unknown as GemmTiles,
+            }, ...args),
+          }];
+        default:
+          return [{
+            ...op,
+            dispatches: await conv2dForward(gpu, shape, {
+              relu: p.relu,
+              tiles: tiles.forward as unknown as Conv2dForwardTiles,
+            }, ...args),
+          }];
+      }
+    },
+    async backward({ layer, input, output, plan: p }, context) {
+      const { gpu, batch, tiles } = context;
+      const spec = layer.spec;
+      const shape = conv2dShapeOf(spec, layer.inShape, batch);
+      const gradOutput = output.grad!;
+      const inCount = batch * shapeSize(layer.inShape);
+      const outCount = batch * shapeSize(layer.outShape);
+      const weights = shapeSize(layer.params[0].shape);
+      const tiled = p.variant === 'tiled-gemm';
+      const gradWeight = context.grad(`${spec.name}.weight`);
+      const gradBias = context.grad(`${spec.name}.bias`);
+      const cost = { flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
+      const ops: Op[] = [{
+        name: `${layer.name} backward weight`,
+        role: 'backwardWeight' as const,
+        ...cost,
+        dispatches: tiled
+          ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+            tiles: tiles.backwardWeight as unknown as GemmTiles,
+            subgroups: context.subgroups,
+          })
+          : await conv2dBackwardWeight(
+            gpu,
+            shape,
+            input.buffer,
+            gradOutput,
+            gradWeight,
+            gradBias,
+            tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles,
+          ),
+      }];
+      if (input.grad) {
+        const weight = context.param(`${spec.name}.weight`);
+        ops.push({
+          name: `${layer.name} backward input`,
+          role: 'backwardInput' as const,
+          ...cost,
+          dispatches: tiled
+            ? await conv2dBackwardInputTiled(
+              gpu,
+              shape,
+              gradOutput,
+              weight,
+              input.grad,
+              tiles.backwardInput as unknown as GemmTiles,
+            )
+            : await conv2dBackwardInput(
+              gpu,
+              shape,
+              gradOutput,
+              weight,
+              input.grad,
+              tiles.backwardInput as unknown as Conv2dBackwardInputTiles,
+            ),
+        });
+      }
+      return ops;
+    },
+    async packWeights({ layer, packedConv, channelsLast }, { gpu, param }) {
+      const weight = param(`${layer.spec.name}.weight`);
+      const shape = conv2dShapeOf(layer.spec, layer.inShape, 1);
+      if (packedConv) return [await packConv2dTextureWeight(gpu, shape, weight, packedConv)];
+      if (channelsLast) {
+        const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = shape;
+        return [await packChannelsLast(gpu, { items, channels, height, width }, weight, channelsLast.weight)];
+      }
+      return [];
+    },
+  },
+};
+
+function convFlops(shape: Conv2dShape, outCount: number): number {
+  return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;
+}

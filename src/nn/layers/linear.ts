@@ -1,0 +1,177 @@
+// linear: PyTorch's Linear, y = x·Wᵀ + b with W [out, in] and b [out].
+import { linearBackwardReference, linearForwardReference } from '../../reference/linear.ts';
+import type { GemmTiles } from '../../kernels/gemm_tiles.ts';
+import { createPackedMatrix } from '../../kernels/layout.ts';
+import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight } from '../../kernels/linear.ts';
+import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../../kernels/linear_tiled.ts';
+import type { MatmulTiles } from '../../kernels/matmul.ts';
+import { linearShapeOf, shapeSize } from '../../util/shapes.ts';
+import type { LayerDefinition, Op } from './types.ts';
+
+export interface LinearLayer {
+  kind: 'linear';
+  name: string;
+  outFeatures: number;
+}
+
+export const linear: LayerDefinition<LinearLayer> = {
+  kind: 'linear',
+  summary: '`linear` (`name`, `outFeatures`)',
+  fields: { name: 'name', outFeatures: 'int' },
+  resolve(spec, inShape, where) {
+    if (inShape.length !== 1) throw new Error(`${where}: linear needs a flat input; add a flatten layer before it`);
+    const fanIn = inShape[0];
+    return {
+      outShape: [spec.outFeatures],
+      params: [
+        { name: `${spec.name}.weight`, shape: [spec.outFeatures, inShape[0]], fanIn },
+        { name: `${spec.name}.bias`, shape: [spec.outFeatures], fanIn },
+      ],
+    };
+  },
+  absorbsRelu: true,
+  variants: ['buffer', 'texture', 'tiled'],
+  referenceForward: ({ spec, inShape, outShape }, input, { batch, param }) => ({
+    output: linearForwardReference(
+      linearShapeOf(inShape, outShape, batch),
+      input,
+      param(`${spec.name}.weight`),
+      param(`${spec.name}.bias`),
+    ),
+  }),
+  referenceBackward({ spec, inShape, outShape }, input, _forward, gradOutput, { batch, param, setGradient }) {
+    const { gradInput, gradWeight, gradBias } = linearBackwardReference(
+      linearShapeOf(inShape, outShape, batch),
+      input,
+      param(`${spec.name}.weight`),
+      gradOutput,
+    );
+    setGradient(`${spec.name}.weight`, gradWeight);
+    setGradient(`${spec.name}.bias`, gradBias);
+    return gradInput;
+  },
+  // Gemm with transB=1 keeps PyTorch's [out, in] weight layout.
+  onnx: (
+    { spec },
+  ) => [{ op: 'Gemm', inputs: [`${spec.name}.weight`, `${spec.name}.bias`], attributes: [{ name: 'transB', int: 1 }] }],
+  pytorch: "nn.Linear(shape[0], layer['outFeatures'])",
+  kernels: {
+    output: () => 'own',
+    allocate({ plan: p, layer }, { gpu, maxBatch, weightsPerUpload, texture }) {
+      const { inFeatures: k, outFeatures: n } = linearShapeOf(layer.inShape, layer.outShape, maxBatch);
+      const packed = (label: string, rows: number, length: number) =>
+        texture(createPackedMatrix(gpu, `${p.name}.${label}`, rows, length));
+      return {
+        ...(p.variant === 'texture'
+          ? {
+            linearTextures: {
+              input: packed('input.packed', maxBatch, k),
+              weight: packed('weight.packed', n, k),
+              prepacked: { input: p.reads === 'packed', weight: weightsPerUpload },
+            },
+          }
+          : {}),
+        ...(p.weightGradient === 'texture'
+          ? {
+            weightGradientTextures: {
+              gradOutputT: packed('output.grad.packedT', n, maxBatch),
+              inputT: packed('input.packedT', k, maxBatch),
+            },
+          }
+          : {}),
+      };
+    },
+    async forward({ layer, input, output, plan: p, linearTextures }, context) {
+      const { gpu, batch, tiles } = context;
+      const spec = layer.spec;
+      const shape = linearShapeOf(layer.inShape, layer.outShape, batch);
+      const weights = shape.inFeatures * shape.outFeatures;
+      const op = {
+        name: `${layer.name} forward${p.relu ? '+relu' : ''}`,
+        role: 'forward' as const,
+        flops: 2 * batch * weights,
+        bytes: 4 * (batch * shapeSize(layer.inShape) + weights + batch * shapeSize(layer.outShape)),
+      };
+      const operands = [
+        input.buffer,
+        context.param(`${spec.name}.weight`),
+        context.param(`${spec.name}.bias`),
+        output.buffer,
+      ] as const;
+      if (p.variant === 'tiled') {
+        return [{
+          ...op,
+          name: `${op.name} (tiled)`,
+          dispatches: await linearForwardTiled(gpu, shape, {
+            relu: p.relu,
+            tiles: tiles.forward as unknown as GemmTiles,
+          }, ...operands),
+        }];
+      }
+      return [{
+        ...op,
+        dispatches: await linearForward(gpu, shape, {
+          relu: p.relu,
+          tiles: tiles.forward as unknown as MatmulTiles,
+          packed: linearTextures,
+        }, ...operands),
+      }];
+    },
+    async backward({ layer, input, output, plan: p, weightGradientTextures }, context) {
+      const { gpu, batch, tiles, reluMask } = context;
+      const spec = layer.spec;
+      const gradOutput = output.grad!;
+      const shape = linearShapeOf(layer.inShape, layer.outShape, batch);
+      const weights = shape.inFeatures * shape.outFeatures;
+      const cost = {
+        flops: 2 * batch * weights,
+        bytes: 4 * (batch * shapeSize(layer.inShape) + weights + batch * shapeSize(layer.outShape)),
+      };
+      const gradWeight = context.grad(`${spec.name}.weight`);
+      const gradBias = context.grad(`${spec.name}.bias`);
+      const ops: Op[] = [{
+        name: `${layer.name} backward weight`,
+        role: 'backwardWeight' as const,
+        ...cost,
+        dispatches: p.weightGradient === 'tiled'
+          ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+            tiles: tiles.backwardWeight as unknown as GemmTiles,
+            subgroups: context.subgroups,
+          })
+          : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+            packed: weightGradientTextures,
+            tiles: tiles.backwardWeight as unknown as MatmulTiles,
+          }),
+      }];
+      if (input.grad) {
+        const weight = context.param(`${spec.name}.weight`);
+        ops.push({
+          name: `${layer.name} backward input${reluMask ? '+relu' : ''}`,
+          role: 'backwardInput' as const,
+          ...cost,
+          dispatches: p.variant === 'tiled'
+            ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, {
+              reluOutput: reluMask,
+              tiles: tiles.backwardInput as unknown as GemmTiles,
+            })
+            : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad, {
+              reluOutput: reluMask,
+              tiles: tiles.backwardInput as unknown as MatmulTiles,
+            }),
+        });
+      }
+      return ops;
+    },
+    async packWeights({ layer, linearTextures }, { gpu, param }) {
+      if (!linearTextures) return [];
+      return [
+        await packLinearWeight(
+          gpu,
+          linearShapeOf(layer.inShape, layer.outShape, 1),
+          param(`${layer.spec.name}.weight`),
+          linearTextures.weight,
+        ),
+      ];
+    },
+  },
+};

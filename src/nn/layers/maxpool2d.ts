@@ -1,0 +1,138 @@
+// maxpool2d: PyTorch's MaxPool2d (square window, no padding, floor mode).
+import { maxPool2dBackwardReference, maxPool2dForwardReference } from '../../reference/maxpool2d.ts';
+import {
+  maxPool2dOutputSize,
+  type MaxPool2dShape,
+  maxPool2dShapeOf,
+  needsPlanes,
+  shapeSize,
+} from '../../util/shapes.ts';
+import { packChannelsLast } from '../../kernels/layout.ts';
+import { maxPool2dBackward, maxPool2dForward } from '../../kernels/maxpool2d.ts';
+import type { LayerDefinition } from './types.ts';
+
+export interface MaxPool2dLayer {
+  kind: 'maxpool2d';
+  kernel: number;
+  stride?: number;
+}
+
+export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
+  kind: 'maxpool2d',
+  summary: '`maxpool2d` (`kernel`, optional `stride`)',
+  fields: { kernel: 'int', 'stride?': 'int' },
+  resolve(spec, inShape, where) {
+    const [c, h, w] = needsPlanes(inShape, where, 'maxpool2d');
+    const { outH, outW } = maxPool2dOutputSize(maxPool2dShapeOf(spec, inShape, 1));
+    if (outH < 1 || outW < 1) throw new Error(`${where}: pool ${spec.kernel} does not fit a ${h}x${w} input`);
+    return { outShape: [c, outH, outW], params: [] };
+  },
+  absorbsRelu: false,
+  variants: ['buffer', 'channels-last', 'in-conv'],
+  referenceForward({ spec, inShape }, input, { batch }) {
+    const shape = maxPool2dShapeOf(spec, inShape, batch);
+    const { output, argmax } = maxPool2dForwardReference(shape, input);
+    return { output, argmax, kinkMargin: smallestPoolGap(shape, input, output) };
+  },
+  referenceBackward({ spec, inShape }, _input, forward, gradOutput, { batch }) {
+    if (!forward.argmax) throw new Error('maxpool2d reference backward: its forward kept no argmax');
+    return maxPool2dBackwardReference(maxPool2dShapeOf(spec, inShape, batch), gradOutput, forward.argmax);
+  },
+  onnx({ spec }) {
+    const stride = spec.stride ?? spec.kernel;
+    return [{
+      op: 'MaxPool',
+      inputs: [],
+      attributes: [{ name: 'kernel_shape', ints: [spec.kernel, spec.kernel] }, {
+        name: 'strides',
+        ints: [stride, stride],
+      }],
+    }];
+  },
+  pytorch: "nn.MaxPool2d(layer['kernel'], layer.get('stride', layer['kernel']))",
+  kernels: {
+    output: () => 'own',
+    allocate: ({ plan, layer }, { maxBatch, f32 }) =>
+      plan.variant === 'buffer' ? { argmax: f32(`${plan.name}.argmax`, maxBatch * shapeSize(layer.outShape)) } : {},
+    async forward({ layer, plan: p, input, output, argmax }, context) {
+      const { gpu, batch } = context;
+      const shape = maxPool2dShapeOf(layer.spec, layer.inShape, batch);
+      const inCount = batch * shapeSize(layer.inShape);
+      const outCount = batch * shapeSize(layer.outShape);
+      switch (p.variant) {
+        case 'in-conv':
+          return [];
+        case 'channels-last': {
+          // Packs the next node's (an implicit-GEMM convolution's) channels-last input.
+          const target = context.neighbour(1)?.channelsLast?.input;
+          if (!target) throw new Error(`${p.name}: channels-last needs an implicit-GEMM convolution after it`);
+          const { channels, height, width, kernel: pool, stride } = shape;
+          return [{
+            name: `${layer.name} forward (channels-last)`,
+            role: 'forward',
+            flops: inCount,
+            bytes: 4 * (inCount + outCount),
+            dispatches: [
+              await packChannelsLast(
+                gpu,
+                { items: batch, channels, height, width, pool, stride },
+                input.buffer,
+                target,
+              ),
+            ],
+          }];
+        }
+        default:
+          if (!argmax) throw new Error(`${p.name}: no argmax buffer allocated`);
+          return [{
+            name: `${layer.name} forward`,
+            role: 'forward',
+            flops: inCount,
+            bytes: 4 * (inCount + 2 * outCount),
+            dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, argmax),
+          }];
+      }
+    },
+    async backward({ layer, plan: p, input, output, argmax }, { gpu, batch, reluMask }) {
+      if (!input.grad || !output.grad) return [];
+      if (!argmax) throw new Error(`${p.name}: max-pool backward needs the argmax of its buffer variant`);
+      const inCount = batch * shapeSize(layer.inShape);
+      const outCount = batch * shapeSize(layer.outShape);
+      return [{
+        name: `${layer.name} backward${reluMask ? '+relu' : ''}`,
+        role: 'backward',
+        flops: inCount,
+        bytes: 4 * (inCount + 2 * outCount),
+        dispatches: await maxPool2dBackward(
+          gpu,
+          maxPool2dShapeOf(layer.spec, layer.inShape, batch),
+          output.grad,
+          argmax,
+          input.grad,
+          { reluOutput: reluMask },
+        ),
+      }];
+    },
+  },
+};
+
+/** The smallest gap between each window's max and the largest smaller element (Infinity if none). */
+function smallestPoolGap(shape: MaxPool2dShape, input: ArrayLike<number>, output: ArrayLike<number>): number {
+  const { batch, channels, height: H, width: W, kernel: K } = shape;
+  const S = shape.stride ?? K;
+  const { outH, outW } = maxPool2dOutputSize(shape);
+  let smallest = Infinity;
+  for (let plane = 0, o = 0; plane < batch * channels; plane++) {
+    for (let oy = 0; oy < outH; oy++) {
+      for (let ox = 0; ox < outW; ox++, o++) {
+        for (let ky = 0; ky < K; ky++) {
+          for (let kx = 0; kx < K; kx++) {
+            const gap = output[o] - input[plane * H * W + (oy * S + ky) * W + ox * S + kx];
+            if (gap > 0) smallest = Math.min(smallest, gap);
+          }
+        }
+      }
+    }
+  }
+  return smallest;
+}

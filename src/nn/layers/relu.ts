@@ -1,0 +1,42 @@
+// relu: max(x, 0), standalone; after a conv2d, linear or batch norm it runs inside that layer's forward.
+import { reluBackwardReference, reluForwardReference } from '../../reference/relu.ts';
+import { reluForward } from '../../kernels/relu.ts';
+import { shapeSize } from '../../util/shapes.ts';
+import type { LayerDefinition } from './types.ts';
+
+export interface ReluLayer {
+  kind: 'relu';
+}
+
+export const relu: LayerDefinition<ReluLayer> = {
+  kind: 'relu',
+  summary: '`relu`',
+  fields: {},
+  resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
+  absorbsRelu: false,
+  variants: ['standalone'],
+  referenceForward(_layer, input) {
+    let kinkMargin = Infinity;
+    for (const v of input) if (v !== 0) kinkMargin = Math.min(kinkMargin, Math.abs(v));
+    return { output: reluForwardReference(input), kinkMargin };
+  },
+  referenceBackward: (_layer, _input, forward, gradOutput) => reluBackwardReference(forward.output, gradOutput),
+  onnx: () => [{ op: 'Relu', inputs: [] }],
+  pytorch: 'nn.ReLU()',
+  kernels: {
+    // It masks its gradient in place (network.ts's ReLU backward pass), so input and output share one gradient buffer.
+    output: () => 'own-buffer-shared-gradient',
+    allocate: () => ({}),
+    async forward({ layer, input, output }, { gpu, batch }) {
+      const count = batch * shapeSize(layer.outShape);
+      return [{
+        name: `${layer.name} forward`,
+        role: 'forward',
+        flops: count,
+        bytes: 8 * count,
+        dispatches: await reluForward(gpu, count, input.buffer, output.buffer),
+      }];
+    },
+    backward: () => Promise.resolve([]),
+  },
+};

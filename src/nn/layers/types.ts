@@ -1,0 +1,192 @@
+// What a layer kind must say about itself (one definition per kind, src/nn/layers/<kind>.ts). Every
+// member is required: a kind that leaves one out does not compile.
+import type { Gpu } from '../../gpu/device.ts';
+import type { Dispatch } from '../../gpu/kernel.ts';
+import type { Conv2dPackedOperands } from '../../kernels/conv2d_texture.ts';
+import type { ChannelsLastTexture, PackedMatrix } from '../../kernels/layout.ts';
+import type { LinearForwardTextures } from '../../kernels/linear.ts';
+import type { ParameterLayout } from '../parameters.ts';
+import type { PlanNode, Variant } from '../planner.ts';
+import type { LayerSpec, ParameterSpec, ResolvedLayer } from '../spec.ts';
+
+/** The type of a model-file field: how it is checked and what the error says was expected. */
+export type Field = 'int' | 'count' | 'name' | 'probability' | 'positive' | 'fraction' | 'number';
+
+/** A layer of one kind with its shapes resolved. */
+export type Resolved<S extends LayerSpec> = ResolvedLayer & { spec: S };
+
+/** What the float64 reference's forward kept for its backward. */
+export interface ReferenceForward {
+  output: Float64Array;
+  /** Max-pooling: the index each window chose. */
+  argmax?: Uint32Array;
+  /** How close the forward came to a kink (see NetworkReferenceResult.kinkMargin); Infinity if it has none. */
+  kinkMargin?: number;
+}
+
+/** What the whole-network reference gives a layer: its parameters, and where its gradients go. */
+export interface ReferenceContext {
+  batch: number;
+  /** The layer's index in resolveLayers(model). */
+  index: number;
+  param(name: string): ArrayLike<number>;
+  setGradient(name: string, gradient: Float64Array): void;
+  /** Training dropout's mask (scale or 0 per element) for this layer; undefined in evaluation. */
+  dropoutMask(): ArrayLike<number> | undefined;
+}
+
+export type OnnxAttribute = { name: string; int: number } | { name: string; ints: number[] } | {
+  name: string;
+  float: number;
+};
+
+/** One ONNX node; it reads the previous node's output, then `inputs` (initializer names). */
+export interface OnnxNode {
+  op: string;
+  inputs: string[];
+  attributes?: OnnxAttribute[];
+}
+
+export interface LayerDefinition<S extends LayerSpec> {
+  kind: S['kind'];
+  /** One line for the docs (defineModel's, the README's list). */
+  summary: string;
+  /** Model-file fields besides `kind`: `key` required, `key?` optional. */
+  fields: Readonly<Record<string, Field>>;
+  /**
+   * The output shape (per sample) and the parameters (PyTorch's state_dict names, shapes,
+   * initialization), given the input shape; throws an Error whose message follows `where`.
+   */
+  resolve(spec: S, inShape: readonly number[], where: string): { outShape: number[]; params: ParameterSpec[] };
+  /** A ReLU right after it runs inside its forward (the planner fuses it). */
+  absorbsRelu: boolean;
+  /** The kernel variants it offers (planner.ts); the first is the default. */
+  variants: readonly Variant[];
+  /** Float64 forward of a batch, from the per-kernel references in src/reference/. */
+  referenceForward(layer: Resolved<S>, input: Float64Array, context: ReferenceContext): ReferenceForward;
+  /** Float64 backward: sets its parameters' gradients and returns its input's. */
+  referenceBackward(
+    layer: Resolved<S>,
+    input: Float64Array,
+    forward: ReferenceForward,
+    gradOutput: Float64Array,
+    context: ReferenceContext,
+  ): Float64Array;
+  /** Its ONNX nodes (opset 13, inference mode); [] for a layer that is the identity there. */
+  onnx(layer: Resolved<S>): OnnxNode[];
+  /**
+   * Its torch.nn module as a Python expression of `layer` (the model file's object) and `shape` (the
+   * per-sample input shape), for bench/pytorch_layers.py (generated: scripts/gen-pytorch-layers.ts).
+   */
+  pytorch: string;
+  /** How it runs on the GPU: allocation and recording of each variant it offers. */
+  kernels: LayerKernels<S>;
+}
+
+// --- the GPU side: what a node allocates and records (Network, network.ts, drives these) ----------
+
+/** What a group of dispatches computes, for the tuner (which measures one role of one node) and profiles. */
+export type OpRole =
+  | 'input'
+  | 'forward'
+  | 'statistics'
+  | 'loss'
+  | 'backward'
+  | 'backwardWeight'
+  | 'backwardInput'
+  | 'reluBackward'
+  | 'optimizer';
+
+/** A group of dispatches that computes one thing, with its arithmetic and memory cost (for profiles). */
+export interface Op {
+  name: string;
+  role: OpRole;
+  flops: number;
+  bytes: number;
+  dispatches: Dispatch[];
+}
+
+/** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
+export interface Value {
+  shape: number[];
+  buffer: GPUBuffer;
+  grad: GPUBuffer | null;
+}
+
+/** What a node's variant allocates besides its output. */
+export interface Allocations {
+  /** maxpool2d buffer variant: the index each window chose, for its backward. */
+  argmax?: GPUBuffer;
+  /** conv2d texture variants: its packed input and weights. */
+  packedConv?: Conv2dPackedOperands;
+  /** conv2d implicit-gemm: its channels-last input (written by a max-pool before it, or packed by itself) and weights. */
+  channelsLast?: { input: ChannelsLastTexture; weight: ChannelsLastTexture };
+  /** linear texture variant: its packed input and weights. */
+  linearTextures?: LinearForwardTextures;
+  /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
+  weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
+  /** batch norm, training: the batch's mean and biased variance per channel. */
+  batchStats?: GPUBuffer;
+  /** dropout, training: each element's scale (1 / (1 - p) or 0), for the backward. */
+  dropoutMask?: GPUBuffer;
+}
+
+/** One plan node as executed, with what its variant allocated. */
+export interface NodeState extends Allocations {
+  plan: PlanNode;
+  layer: ResolvedLayer;
+  input: Value;
+  output: Value;
+}
+
+export interface AllocateContext {
+  gpu: Gpu;
+  maxBatch: number;
+  training: boolean;
+  /** Texture variants' weights are packed once per upload (forward-only plans). */
+  weightsPerUpload: boolean;
+  f32(label: string, elements: number): GPUBuffer;
+  /** Tracks a texture for destroy() and the allocation count. */
+  texture<T extends { texture: GPUTexture }>(made: T): T;
+}
+
+export interface RecordContext {
+  gpu: Gpu;
+  batch: number;
+  /** The node's tiles at this batch, by role (the plan's, or the tuner's candidate). */
+  tiles: Record<string, Record<string, number>>;
+  training: boolean;
+  weightsPerUpload: boolean;
+  /** GPU plans' reductions use subgroup operations. */
+  subgroups: boolean;
+  layout: ParameterLayout;
+  params: GPUBuffer;
+  /** Null in a forward-only network. */
+  grads: GPUBuffer | null;
+  /** Seed and step for dropout (null when the network draws no random numbers). */
+  rng: GPUBuffer | null;
+  param(name: string): GPUBufferBinding;
+  grad(name: string): GPUBufferBinding;
+  /** The node `offset` places after this one (a fused variant writes into its input). */
+  neighbour(offset: number): NodeState | undefined;
+  /** The node that reads this node's output, through a flatten. */
+  consumer(): NodeState | undefined;
+  /** Backward: the ReLU that produced this node's input left its backward to this node (its output masks the gradient). */
+  reluMask?: GPUBuffer;
+}
+
+/** How a node's output tensor is stored: its own buffer (and gradient), or its input's (a view, eval's dropout). */
+export type OutputStorage = 'own' | 'input' | 'own-buffer-shared-gradient';
+
+export interface LayerKernels<S extends LayerSpec> {
+  /** Its output storage: `input` for a view; a standalone ReLU masks its gradient in place. */
+  output(training: boolean): OutputStorage;
+  /** The buffers and textures its variant needs besides its output. */
+  allocate(node: NodeState & { layer: Resolved<S> }, context: AllocateContext): Allocations;
+  /** Its forward's ops at the context's batch. */
+  forward(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Op[]>;
+  /** Its backward's ops (parameter gradients, then its input's gradient if it has one). */
+  backward(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Op[]>;
+  /** Forward-only texture variants: packing its weights after each upload. */
+  packWeights?(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Dispatch[]>;
+}
