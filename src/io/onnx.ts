@@ -148,7 +148,9 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
   w.message(7, (g) => {
     nodes.forEach((node, i) => writeNode(g, node, i));
     g.string(2, model.name);
-    for (const slot of layout.slots) {
+    // Only what a node reads: batch norm's num_batches_tracked has no place in inference.
+    const read = new Set(nodes.flatMap((node) => node.inputs));
+    for (const slot of layout.slots.filter((s) => read.has(s.name))) {
       g.message(5, (t) => {
         for (const d of slot.shape) t.int(1, d);
         t.int(2, FLOAT);

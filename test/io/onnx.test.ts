@@ -8,7 +8,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { exportOnnx } from '../../src/io/onnx.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
-import { DIGIT, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
+import { BEST, DIGIT, FAST, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
+import { Network } from '../../src/nn/network.ts';
+import { evaluate } from '../../src/train/evaluate.ts';
+import { MNIST_MEAN, MNIST_STD } from '../../src/util/shapes.ts';
+import { Rng } from '../../src/util/random.ts';
+import { sharedGpu } from '../helpers/gpu.ts';
+import { head, testSplit } from '../helpers/mnist.ts';
 import { PYTHON } from '../../bench/pytorch.ts';
 import { skip } from '../helpers/skip.ts';
 
@@ -16,7 +22,7 @@ const test = suite('io/onnx');
 
 type Field = { field: number; value: bigint | Uint8Array };
 
-/** The top-level fields of one protobuf message (varint and length-delimited only, as the writer emits). */
+/** The top-level fields of one protobuf message (varint, length-delimited and fixed32, as the writer emits). */
 function fields(bytes: Uint8Array): Field[] {
   const out: Field[] = [];
   let at = 0;
@@ -38,6 +44,9 @@ function fields(bytes: Uint8Array): Field[] {
       const length = Number(varint());
       out.push({ field: key >> 3, value: bytes.subarray(at, at + length) });
       at += length;
+    } else if (wire === 5) {
+      out.push({ field: key >> 3, value: bytes.subarray(at, at + 4) });
+      at += 4;
     } else throw new Error(`wire type ${wire}`);
   }
   return out;
@@ -110,25 +119,168 @@ test('a model with padding, strides and two pools exports its attributes', () =>
   assert.equal(all(attr('strides'), 8).map(Number), [2, 2]);
 });
 
-test('the onnx checker (python3-onnx, where installed) accepts the file, shapes inferred', () => {
+/** Every layer kind, with a windowed and a global average pooling. */
+const EVERY_KIND: ModelSpec = {
+  name: 'every-kind',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
+    { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 3, padding: 1 },
+    { kind: 'batchnorm2d', name: 'conv1_bn' },
+    { kind: 'relu' },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'avgpool2d', kernel: 2 },
+    { kind: 'conv2d', name: 'conv2', outChannels: 6, kernel: 3, padding: 1 },
+    { kind: 'relu' },
+    { kind: 'avgpool2d' },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc1', outFeatures: 16 },
+    { kind: 'batchnorm1d', name: 'fc1_bn', eps: 1e-3, momentum: 0.2 },
+    { kind: 'relu' },
+    { kind: 'dropout', p: 0.25 },
+    { kind: 'linear', name: 'fc2', outFeatures: 10 },
+  ],
+};
+
+/** Parameters with batch norm's running statistics moved off their start, so inference mode is visible. */
+function parametersOf(model: ModelSpec, seed: number): { layout: ParameterLayout; params: Float32Array } {
+  const layout = new ParameterLayout(parameterSpecs(model));
+  const params = initParameters(layout, seed);
+  const rng = new Rng(seed);
+  for (const slot of layout.slots) {
+    const at = (i: number) => slot.offset + i;
+    if (slot.name.endsWith('.running_mean')) {
+      for (let i = 0; i < slot.count; i++) params[at(i)] = rng.uniform(-0.5, 0.5);
+    }
+    if (slot.name.endsWith('.running_var')) {
+      for (let i = 0; i < slot.count; i++) params[at(i)] = rng.uniform(0.5, 2);
+    }
+    if (slot.name.endsWith('_bn.weight')) {
+      for (let i = 0; i < slot.count; i++) params[at(i)] = rng.uniform(0.5, 1.5);
+    }
+  }
+  return { layout, params };
+}
+
+const MODELS: ModelSpec[] = [DIGIT, FAST, BEST, EVERY_KIND];
+
+test('every kind has its ONNX nodes: BatchNormalization with running statistics, Identity for dropout, both poolings', () => {
+  const { graph } = graphOf(EVERY_KIND, 6);
+  const nodes = all(graph, 1) as Uint8Array[];
+  assert.equal(nodes.map((n) => text(one(n, 4))), [
+    'Conv',
+    'BatchNormalization',
+    'Relu',
+    'MaxPool',
+    'AveragePool',
+    'Conv',
+    'Relu',
+    'GlobalAveragePool',
+    'Flatten',
+    'Gemm',
+    'BatchNormalization',
+    'Relu',
+    'Identity',
+    'Gemm',
+    'LogSoftmax',
+  ]);
+  const batchNorm = nodes[10];
+  assert.equal((all(batchNorm, 1) as Uint8Array[]).slice(1).map(text), [
+    'fc1_bn.weight',
+    'fc1_bn.bias',
+    'fc1_bn.running_mean',
+    'fc1_bn.running_var',
+  ]);
+  const attribute = (name: string) => {
+    const found = (all(batchNorm, 5) as Uint8Array[]).find((a) => text(one(a, 1)) === name)!;
+    return new Float32Array((one(found, 2) as Uint8Array).slice().buffer)[0];
+  };
+  assert.is(attribute('epsilon'), Math.fround(1e-3));
+  // PyTorch's momentum m weighs the new batch; ONNX's weighs the running value: 1 - m.
+  assert.is(attribute('momentum'), Math.fround(0.8));
+});
+
+test('the onnx checker (python3-onnx, where installed) accepts digit, fast, best and every kind, shapes inferred', () => {
   const probe = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' });
   if (probe.status !== 0) {
     return skip('the onnx checker needs python3 with onnx: apt-get install python3-onnx', { requiredInCi: true });
   }
   const dir = mkdtempSync(join(tmpdir(), 'onnx-'));
   try {
-    const path = join(dir, 'digit.onnx');
-    writeFileSync(path, graphOf(DIGIT, 5).bytes);
+    const paths = MODELS.map((model, i) => {
+      const path = join(dir, `${model.name}.onnx`);
+      writeFileSync(path, exportOnnx(model, parametersOf(model, 5 + i).params));
+      return path;
+    });
     const check = spawnSync(PYTHON, [
       '-c',
-      'import onnx,sys; m=onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True); ' +
+      'import onnx,sys\nfor p in sys.argv[1:]:\n m=onnx.load(p); onnx.checker.check_model(m, full_check=True)\n ' +
       'g=onnx.shape_inference.infer_shapes(m).graph; print([d.dim_value or d.dim_param for d in g.output[0].type.tensor_type.shape.dim])',
-      path,
+      ...paths,
     ], { encoding: 'utf8' });
     assert.is(check.status, 0, check.stderr);
-    assert.is(check.stdout.trim(), "['batch', 10]");
+    assert.equal(check.stdout.trim().split('\n'), MODELS.map(() => "['batch', 10]"));
   } finally {
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+/** The part of onnxruntime-node's API used here. */
+interface OnnxRuntime {
+  InferenceSession: {
+    create(
+      model: Uint8Array,
+    ): Promise<{ run(feeds: Record<string, unknown>): Promise<Record<string, { data: unknown }>> }>;
+  };
+  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => unknown;
+}
+
+/** onnxruntime-node, a bench-only install (`npm i --no-save --ignore-scripts onnxruntime-node`), or undefined. */
+async function onnxRuntime(): Promise<OnnxRuntime | undefined> {
+  const name = 'onnxruntime-node';
+  try {
+    return (await import(name)) as OnnxRuntime;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Test images per model (best costs ~17x digit's per image on a CPU driver). */
+const AGREEMENT_IMAGES = 300;
+
+test('onnxruntime predicts the class eval predicts, image for image (digit, fast, best, every kind)', async () => {
+  const ort = await onnxRuntime();
+  if (!ort) {
+    return skip('needs onnxruntime-node: npm i --no-save --ignore-scripts onnxruntime-node', { requiredInCi: false });
+  }
+  const gpu = await sharedGpu();
+  const split = head(await testSplit('test'), AGREEMENT_IMAGES);
+  const size = split.rows * split.cols;
+  const input = Float32Array.from(split.images, (pixel) => (pixel / 255 - MNIST_MEAN) / MNIST_STD);
+  for (const [i, model] of MODELS.entries()) {
+    const { params } = parametersOf(model, 11 + i);
+    const session = await ort.InferenceSession.create(exportOnnx(model, params));
+    const output = await session.run({ input: new ort.Tensor('float32', input, [split.count, 1, 28, 28]) });
+    const logProbs = output.log_probs.data as Float32Array;
+    const network = await Network.create(gpu, model, { maxBatch: 100, training: false });
+    try {
+      network.setParameters(params);
+      const { predictions } = await evaluate(gpu, network, split);
+      let differ = 0;
+      for (let n = 0; n < split.count; n++) {
+        const row = Array.from(logProbs.subarray(n * 10, n * 10 + 10));
+        const sorted = [...row].sort((a, b) => b - a);
+        // A near-tie may fall either way in float32; a clear winner must be the same class.
+        if (sorted[0] - sorted[1] > 1e-4 && row.indexOf(sorted[0]) !== predictions[n]) differ++;
+      }
+      assert.is(
+        differ,
+        0,
+        `${model.name}: ${differ} of ${split.count} images classified differently (${size} pixels each)`,
+      );
+    } finally {
+      network.destroy();
+    }
   }
 });
 
