@@ -30,6 +30,8 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from pytorch_layers import LAYERS
+
 
 class Net(nn.Module):
     def __init__(self):
@@ -48,50 +50,27 @@ class Net(nn.Module):
 
 class SpecNet(nn.Module):
     """Any model description of src/nn/spec.ts (the presets fast and best, --model files), built from the
-    model_spec our checkpoints record: layers with a name become attributes of that name, so the
-    state_dict names are ours."""
+    model_spec our checkpoints record, each layer by its kind's module in pytorch_layers.py (generated
+    from src/nn/layers/): layers with a name become attributes of that name, so the state_dict names are ours."""
 
     def __init__(self, spec):
         super().__init__()
         self.steps = []
-        channels, height, width = spec['input']
-        features = None
+        shape = list(spec['input'])
         for index, layer in enumerate(spec['layers']):
             kind = layer['kind']
-            if kind == 'conv2d':
-                module = nn.Conv2d(channels, layer['outChannels'], layer['kernel'], layer.get('stride', 1), layer.get('padding', 0))
-                channels = layer['outChannels']
-            elif kind == 'batchnorm2d':
-                module = nn.BatchNorm2d(channels, layer.get('eps', 1e-5), layer.get('momentum', 0.1))
-            elif kind == 'batchnorm1d':
-                module = nn.BatchNorm1d(features, layer.get('eps', 1e-5), layer.get('momentum', 0.1))
-            elif kind == 'linear':
-                module = nn.Linear(features, layer['outFeatures'])
-                features = layer['outFeatures']
-            elif kind == 'relu':
-                module = nn.ReLU()
-            elif kind == 'maxpool2d':
-                module = nn.MaxPool2d(layer['kernel'], layer.get('stride', layer['kernel']))
-            elif kind == 'avgpool2d':
-                module = nn.AvgPool2d(layer['kernel'], layer.get('stride', layer['kernel'])) if 'kernel' in layer else nn.AdaptiveAvgPool2d(1)
-            elif kind == 'dropout':
-                module = nn.Dropout(layer['p'])
-            elif kind == 'flatten':
-                module = nn.Flatten()
-            else:
-                sys.exit(f'unknown layer kind {kind}')
+            if kind not in LAYERS:
+                sys.exit(f'unknown layer kind {kind} (run `npm run gen:pytorch`?)')
+            module = LAYERS[kind](layer, shape)
             # Unnamed layers (no parameters) are children too, so eval() reaches dropout.
             setattr(self, layer.get('name', f'{kind}{index}'), module)
             self.steps.append(module)
-            if kind == 'flatten':
-                features = channels * height * width
-            if kind in ('conv2d', 'maxpool2d', 'avgpool2d'):
-                _, channels, height, width = self._shape(spec['input'])
+            shape = list(self._shape(spec['input'])[1:])
 
     def _shape(self, input_shape):
         """The output shape of the layers so far, for the next layer's sizes."""
         with torch.no_grad():
-            x = torch.zeros(1, *input_shape)
+            x = torch.zeros(2, *input_shape)
             for m in self.steps:
                 x = m.eval()(x)
                 m.train()

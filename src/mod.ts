@@ -107,10 +107,19 @@ export function openDevice(options: OpenGpuOptions = {}): Promise<Gpu> {
 }
 
 /**
- * Checks a model description and returns it (frozen). A model is a list of layers ({@link LayerSpec}):
- * among them `conv2d` (`name`, `outChannels`, `kernel`, optional `stride`, `padding`), `relu`,
- * `maxpool2d` (`kernel`, optional `stride`), `flatten` and `linear` (`name`, `outFeatures`); the last
- * layer must output `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
+ * Checks a model description and returns it (frozen). A model is a list of layers ({@link LayerSpec}), each
+ * one of these kinds (src/nn/layers/, one module each):
+ * - `conv2d` (`name`, `outChannels`, `kernel`, optional `stride`, `padding`)
+ * - `relu`
+ * - `maxpool2d` (`kernel`, optional `stride`)
+ * - `avgpool2d` (optional `kernel`, `stride`; no `kernel`: global average pooling)
+ * - `flatten`
+ * - `linear` (`name`, `outFeatures`)
+ * - `batchnorm2d` (`name`, optional `eps`, `momentum`)
+ * - `batchnorm1d` (`name`, optional `eps`, `momentum`)
+ * - `dropout` (`p`)
+ *
+ * The last layer must output `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
  *
  * @throws Error naming the layer whose shapes do not fit.
  */
