@@ -48,9 +48,9 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** Checks a parsed JSON value against the ModelSpec shape and that its layers fit together; `source` names the file. */
 export function checkModelSpec(value: unknown, source: string): ModelSpec {
-  const fail = (where: string, message: string): never => {
+  function fail(where: string, message: string): never {
     throw new ModelFileError(`${source}: ${where}: ${message}`);
-  };
+  }
   if (!isObject(value)) fail('the file', 'expected a JSON object {"name", "input", "classes", "layers"}');
   const model = value as Record<string, unknown>;
   for (const key of Object.keys(model)) {
@@ -112,7 +112,13 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
       names.add(layer.name);
     }
   });
-  const spec = value as unknown as ModelSpec;
+  // Every field was checked above: the values are what ModelSpec says.
+  const spec: ModelSpec = {
+    name: model.name as string,
+    input: input as ModelSpec['input'],
+    classes: model.classes as number,
+    layers: model.layers as ModelSpec['layers'],
+  };
   const inputSize = (input as number[]).reduce((a, b) => a * b, 1);
   if (inputSize > MAX_TENSOR_ELEMENTS) {
     fail(

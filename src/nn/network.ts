@@ -462,6 +462,7 @@ export class Network {
       weightsPerUpload: this.executionPlan.weights === 'per-upload',
       // GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver).
       subgroups: device.kind !== 'cpu-driver' && device.features.includes('subgroups'),
+      deviceKind: device.kind,
       layout: this.layout,
       params: this.params,
       grads,

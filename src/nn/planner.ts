@@ -3,21 +3,8 @@
 // (network.ts) executes, `train --plan` prints, and tests build by hand. A new variant is a kernel, a
 // value of a variant type below, a legality rule in checkPlan and a planner rule; nothing in Network.
 import type { DeviceKind, DeviceProfile } from '../gpu/profile.ts';
-import {
-  conv2dTexturePoolSuits,
-  conv2dTextureSuits,
-  defaultBackwardInputTiles,
-  defaultBackwardWeightTiles,
-  defaultForwardTiles,
-  defaultImplicitGemmTiles,
-  defaultTexturePoolTiles,
-  defaultTextureTiles,
-  implicitGemmSuits,
-} from '../kernels/conv2d_tiles.ts';
+import { conv2dTexturePoolSuits, conv2dTextureSuits, implicitGemmSuits } from '../kernels/conv2d_tiles.ts';
 import { packFits } from '../kernels/layout.ts';
-import { DEFAULT_MATMUL_TILES } from '../kernels/matmul.ts';
-import { DEFAULT_TEXTURE_MATMUL_TILES } from '../kernels/matmul_texture.ts';
-import { conv2dGemmShape, defaultGemmTiles } from '../kernels/gemm_tiles.ts';
 import { type Conv2dShape, conv2dShapeOf, type LinearShape, linearShapeOf } from '../util/shapes.ts';
 import { layerDefinition, type LayerKind } from './layers/index.ts';
 import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
@@ -354,45 +341,14 @@ export function tilesAt(
   batch: number,
 ): Record<string, Record<string, number>> {
   const layer = resolveLayers(model)[node.layer];
+  const defaults = layerDefinition(node.kind).kernels.tiles(layer, node, {
+    batch,
+    device: plan.device.kind,
+    training: plan.training,
+  });
   const out: Record<string, Record<string, number>> = {};
-  const set = (role: string, tiles: object) => {
+  for (const [role, tiles] of Object.entries(defaults)) {
     out[role] = { ...(tiles as Record<string, number>), ...plan.device.tuned?.[`${node.name}.${role}`] };
-  };
-  const kind = plan.device.kind;
-  if (node.kind === 'conv2d' && node.variant === 'tiled-gemm') {
-    const shape = convShape(layer, batch);
-    const gemm = (pass: 'forward' | 'backwardInput' | 'backwardWeight') => {
-      const [m, n, k] = conv2dGemmShape(shape, pass);
-      return defaultGemmTiles(kind, m, n, k, pass === 'backwardWeight');
-    };
-    set('forward', gemm('forward'));
-    if (plan.training) {
-      set('backwardWeight', gemm('backwardWeight'));
-      if (node.layer > 0) set('backwardInput', gemm('backwardInput'));
-    }
-  } else if (node.kind === 'conv2d') {
-    const shape = convShape(layer, batch);
-    if (node.variant === 'buffer') set('forward', defaultForwardTiles(shape));
-    if (node.variant === 'texture') set('forward', defaultTextureTiles(shape));
-    if (node.variant === 'texture+pool') set('forward', defaultTexturePoolTiles(shape));
-    if (node.variant === 'implicit-gemm') set('forward', defaultImplicitGemmTiles(shape));
-    if (plan.training) {
-      set('backwardWeight', defaultBackwardWeightTiles(shape));
-      if (node.layer > 0) set('backwardInput', defaultBackwardInputTiles(shape));
-    }
-  } else if (node.kind === 'linear') {
-    const { inFeatures: k, outFeatures: n } = linearShape(layer, batch);
-    const product = (variant: LinearVariant | undefined, m: number, n2: number, k2: number) =>
-      variant === 'texture'
-        ? DEFAULT_TEXTURE_MATMUL_TILES
-        : variant === 'tiled'
-        ? defaultGemmTiles(kind, m, n2, k2)
-        : DEFAULT_MATMUL_TILES;
-    set('forward', product(node.variant as LinearVariant, batch, n, k));
-    if (plan.training) {
-      set('backwardWeight', product(node.weightGradient, n, k, batch));
-      set('backwardInput', product(node.variant === 'tiled' ? 'tiled' : 'buffer', batch, k, n));
-    }
   }
   return out;
 }

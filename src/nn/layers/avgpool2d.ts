@@ -43,6 +43,7 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
   pytorch:
     "nn.AvgPool2d(layer['kernel'], layer.get('stride', layer['kernel'])) if 'kernel' in layer else nn.AdaptiveAvgPool2d(1)",
   kernels: {
+    tiles: () => ({}),
     output: () => 'own',
     allocate: () => ({}),
     async forward({ layer, input, output }, { gpu, batch }) {

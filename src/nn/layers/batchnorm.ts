@@ -97,6 +97,7 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
     }],
     pytorch: `nn.${module}(shape[0], layer.get('eps', 1e-5), layer.get('momentum', 0.1))`,
     kernels: {
+      tiles: () => ({}),
       output: () => 'own',
       allocate: (
         { plan, layer },

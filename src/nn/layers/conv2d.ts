@@ -4,14 +4,7 @@ import {
   conv2dBackwardWeightReference,
   conv2dForwardReference,
 } from '../../reference/conv2d.ts';
-import {
-  conv2dBackwardInput,
-  type Conv2dBackwardInputTiles,
-  conv2dBackwardWeight,
-  type Conv2dBackwardWeightTiles,
-  conv2dForward,
-  type Conv2dForwardTiles,
-} from '../../kernels/conv2d.ts';
+import { conv2dBackwardInput, conv2dBackwardWeight, conv2dForward } from '../../kernels/conv2d.ts';
 import {
   conv2dBackwardInputTiled,
   conv2dBackwardWeightTiled,
@@ -23,11 +16,19 @@ import {
   createConv2dPackedOperands,
   packConv2dTextureWeight,
 } from '../../kernels/conv2d_texture.ts';
-import type { Conv2dTextureTiles, ImplicitGemmTiles } from '../../kernels/conv2d_tiles.ts';
-import type { GemmTiles } from '../../kernels/gemm_tiles.ts';
+import {
+  defaultBackwardInputTiles,
+  defaultBackwardWeightTiles,
+  defaultForwardTiles,
+  defaultImplicitGemmTiles,
+  defaultTexturePoolTiles,
+  defaultTextureTiles,
+} from '../../kernels/conv2d_tiles.ts';
+import { conv2dGemmShape, defaultGemmTiles, type GemmTiles } from '../../kernels/gemm_tiles.ts';
 import { createChannelsLastTexture, packChannelsLast } from '../../kernels/layout.ts';
 import { conv2dOutputSize, type Conv2dShape, conv2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
-import type { LayerDefinition, Op } from './types.ts';
+import { type LayerDefinition, type Op, typedTiles } from './types.ts';
+import type { DeviceKind } from '../../gpu/profile.ts';
 
 export interface Conv2dLayer {
   kind: 'conv2d';
@@ -88,6 +89,31 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
   pytorch:
     "nn.Conv2d(shape[0], layer['outChannels'], layer['kernel'], layer.get('stride', 1), layer.get('padding', 0))",
   kernels: {
+    // The rules of src/kernels/conv2d_tiles.ts (or gemm_tiles.ts for the GPU class) at the node's batch.
+    tiles({ spec, inShape }, node, { batch, device, training }) {
+      const shape = conv2dShapeOf(spec, inShape, batch);
+      // The first layer's input needs no gradient.
+      const inputGradient = node.layer > 0;
+      if (node.variant === 'tiled-gemm') {
+        return {
+          forward: gemmTiles(shape, device, 'forward'),
+          ...(training ? { backwardWeight: gemmTiles(shape, device, 'backwardWeight') } : {}),
+          ...(training && inputGradient ? { backwardInput: gemmTiles(shape, device, 'backwardInput') } : {}),
+        };
+      }
+      const forward = node.variant === 'texture'
+        ? defaultTextureTiles(shape)
+        : node.variant === 'texture+pool'
+        ? defaultTexturePoolTiles(shape)
+        : node.variant === 'implicit-gemm'
+        ? defaultImplicitGemmTiles(shape)
+        : defaultForwardTiles(shape);
+      return {
+        forward,
+        ...(training ? { backwardWeight: defaultBackwardWeightTiles(shape) } : {}),
+        ...(training && inputGradient ? { backwardInput: defaultBackwardInputTiles(shape) } : {}),
+      };
+    },
     output: () => 'own',
     allocate({ plan: p, layer }, { gpu, maxBatch, texture }) {
       if (p.variant === 'texture' || p.variant === 'texture+pool') {
@@ -158,7 +184,10 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               shape,
               {
                 relu: p.relu,
-                tiles: tiles.forward as unknown as Conv2dTextureTiles,
+                tiles: typedTiles(
+                  p.variant === 'texture' ? defaultTextureTiles(shape) : defaultTexturePoolTiles(shape),
+                  tiles.forward,
+                ),
                 inputPrepacked: p.reads === 'packed',
                 weightPrepacked: context.weightsPerUpload,
                 pooled,
@@ -188,7 +217,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               await conv2dForwardImplicitGemm(
                 gpu,
                 shape,
-                { relu: p.relu, tiles: tiles.forward as unknown as ImplicitGemmTiles },
+                { relu: p.relu, tiles: typedTiles(defaultImplicitGemmTiles(shape), tiles.forward) },
                 cl.input,
                 cl.weight,
                 args[2],
@@ -203,7 +232,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
             name: `${op.name} (tiled GEMM)`,
             dispatches: await conv2dForwardTiled(gpu, shape, {
               relu: p.relu,
-              tiles: tiles.forward as unknown as GemmTiles,
+              tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'forward'), tiles.forward),
             }, ...args),
           }];
         default:
@@ -211,7 +240,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
             ...op,
             dispatches: await conv2dForward(gpu, shape, {
               relu: p.relu,
-              tiles: tiles.forward as unknown as Conv2dForwardTiles,
+              tiles: typedTiles(defaultForwardTiles(shape), tiles.forward),
             }, ...args),
           }];
       }
@@ -234,7 +263,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
         ...cost,
         dispatches: tiled
           ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-            tiles: tiles.backwardWeight as unknown as GemmTiles,
+            tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'backwardWeight'), tiles.backwardWeight),
             subgroups: context.subgroups,
           })
           : await conv2dBackwardWeight(
@@ -244,7 +273,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
             gradOutput,
             gradWeight,
             gradBias,
-            tiles.backwardWeight as unknown as Conv2dBackwardWeightTiles,
+            typedTiles(defaultBackwardWeightTiles(shape), tiles.backwardWeight),
           ),
       }];
       if (input.grad) {
@@ -260,7 +289,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               gradOutput,
               weight,
               input.grad,
-              tiles.backwardInput as unknown as GemmTiles,
+              typedTiles(gemmTiles(shape, context.deviceKind, 'backwardInput'), tiles.backwardInput),
             )
             : await conv2dBackwardInput(
               gpu,
@@ -268,7 +297,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               gradOutput,
               weight,
               input.grad,
-              tiles.backwardInput as unknown as Conv2dBackwardInputTiles,
+              typedTiles(defaultBackwardInputTiles(shape), tiles.backwardInput),
             ),
         });
       }
@@ -286,6 +315,16 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
     },
   },
 };
+
+/** The GPU-class tiles of one pass as an implicit GEMM (the weight gradient's split over k). */
+function gemmTiles(
+  shape: Conv2dShape,
+  device: DeviceKind,
+  pass: 'forward' | 'backwardInput' | 'backwardWeight',
+): GemmTiles {
+  const [m, n, k] = conv2dGemmShape(shape, pass);
+  return defaultGemmTiles(device, m, n, k, pass === 'backwardWeight');
+}
 
 function convFlops(shape: Conv2dShape, outCount: number): number {
   return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;

@@ -27,6 +27,7 @@ export const dropout: LayerDefinition<DropoutLayer> = {
   onnx: () => [{ op: 'Identity', inputs: [] }],
   pytorch: "nn.Dropout(layer['p'])",
   kernels: {
+    tiles: () => ({}),
     // Evaluation's dropout is the identity: its output is its input.
     output: (training) => (training ? 'own' : 'input'),
     allocate: ({ plan, layer }, { maxBatch, training, f32 }) =>

@@ -18,6 +18,7 @@ export const flatten: LayerDefinition<FlattenLayer> = {
   onnx: () => [{ op: 'Flatten', inputs: [], attributes: [{ name: 'axis', int: 1 }] }],
   pytorch: 'nn.Flatten()',
   kernels: {
+    tiles: () => ({}),
     output: () => 'input',
     allocate: () => ({}),
     forward: () => Promise.resolve([]),

@@ -1,12 +1,14 @@
 // linear: PyTorch's Linear, y = x·Wᵀ + b with W [out, in] and b [out].
 import { linearBackwardReference, linearForwardReference } from '../../reference/linear.ts';
-import type { GemmTiles } from '../../kernels/gemm_tiles.ts';
+import { defaultGemmTiles } from '../../kernels/gemm_tiles.ts';
 import { createPackedMatrix } from '../../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight } from '../../kernels/linear.ts';
 import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../../kernels/linear_tiled.ts';
-import type { MatmulTiles } from '../../kernels/matmul.ts';
+import { DEFAULT_MATMUL_TILES, type MatmulTiles } from '../../kernels/matmul.ts';
+import { DEFAULT_TEXTURE_MATMUL_TILES } from '../../kernels/matmul_texture.ts';
+import type { DeviceKind } from '../../gpu/profile.ts';
 import { linearShapeOf, shapeSize } from '../../util/shapes.ts';
-import type { LayerDefinition, Op } from './types.ts';
+import { type LayerDefinition, type Op, typedTiles } from './types.ts';
 
 export interface LinearLayer {
   kind: 'linear';
@@ -56,6 +58,19 @@ export const linear: LayerDefinition<LinearLayer> = {
   ) => [{ op: 'Gemm', inputs: [`${spec.name}.weight`, `${spec.name}.bias`], attributes: [{ name: 'transB', int: 1 }] }],
   pytorch: "nn.Linear(shape[0], layer['outFeatures'])",
   kernels: {
+    // Each product's tiles by how it runs: matmul's, matmul_texture's, or gemm_tiles.ts's for the GPU class.
+    tiles({ inShape, outShape }, node, { batch, device, training }) {
+      const { inFeatures: k, outFeatures: n } = linearShapeOf(inShape, outShape, batch);
+      return {
+        forward: productTiles(node.variant, device, batch, n, k),
+        ...(training
+          ? {
+            backwardWeight: productTiles(node.weightGradient, device, n, k, batch),
+            backwardInput: productTiles(node.variant === 'tiled' ? 'tiled' : 'buffer', device, batch, k, n),
+          }
+          : {}),
+      };
+    },
     output: () => 'own',
     allocate({ plan: p, layer }, { gpu, maxBatch, weightsPerUpload, texture }) {
       const { inFeatures: k, outFeatures: n } = linearShapeOf(layer.inShape, layer.outShape, maxBatch);
@@ -104,7 +119,10 @@ export const linear: LayerDefinition<LinearLayer> = {
           name: `${op.name} (tiled)`,
           dispatches: await linearForwardTiled(gpu, shape, {
             relu: p.relu,
-            tiles: tiles.forward as unknown as GemmTiles,
+            tiles: typedTiles(
+              defaultGemmTiles(context.deviceKind, batch, shape.outFeatures, shape.inFeatures),
+              tiles.forward,
+            ),
           }, ...operands),
         }];
       }
@@ -112,7 +130,7 @@ export const linear: LayerDefinition<LinearLayer> = {
         ...op,
         dispatches: await linearForward(gpu, shape, {
           relu: p.relu,
-          tiles: tiles.forward as unknown as MatmulTiles,
+          tiles: typedTiles(matmulTiles(p.variant), tiles.forward),
           packed: linearTextures,
         }, ...operands),
       }];
@@ -135,12 +153,15 @@ export const linear: LayerDefinition<LinearLayer> = {
         ...cost,
         dispatches: p.weightGradient === 'tiled'
           ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-            tiles: tiles.backwardWeight as unknown as GemmTiles,
+            tiles: typedTiles(
+              defaultGemmTiles(context.deviceKind, shape.outFeatures, shape.inFeatures, batch),
+              tiles.backwardWeight,
+            ),
             subgroups: context.subgroups,
           })
           : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
             packed: weightGradientTextures,
-            tiles: tiles.backwardWeight as unknown as MatmulTiles,
+            tiles: typedTiles(matmulTiles(p.weightGradient), tiles.backwardWeight),
           }),
       }];
       if (input.grad) {
@@ -152,11 +173,14 @@ export const linear: LayerDefinition<LinearLayer> = {
           dispatches: p.variant === 'tiled'
             ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, {
               reluOutput: reluMask,
-              tiles: tiles.backwardInput as unknown as GemmTiles,
+              tiles: typedTiles(
+                defaultGemmTiles(context.deviceKind, batch, shape.inFeatures, shape.outFeatures),
+                tiles.backwardInput,
+              ),
             })
             : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad, {
               reluOutput: reluMask,
-              tiles: tiles.backwardInput as unknown as MatmulTiles,
+              tiles: typedTiles(DEFAULT_MATMUL_TILES, tiles.backwardInput),
             }),
         });
       }
@@ -175,3 +199,13 @@ export const linear: LayerDefinition<LinearLayer> = {
     },
   },
 };
+
+/** The tiles of an [m, n] = [m, k]·[k, n] product run as `variant` (buffer, texture or tiled). */
+function productTiles(variant: string | undefined, device: DeviceKind, m: number, n: number, k: number): object {
+  return variant === 'tiled' ? defaultGemmTiles(device, m, n, k) : matmulTiles(variant);
+}
+
+/** The register-block kernels' tiles: from textures, or from buffers. */
+function matmulTiles(variant: string | undefined): MatmulTiles {
+  return variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES;
+}

@@ -51,6 +51,7 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
   },
   pytorch: "nn.MaxPool2d(layer['kernel'], layer.get('stride', layer['kernel']))",
   kernels: {
+    tiles: () => ({}),
     output: () => 'own',
     allocate: ({ plan, layer }, { maxBatch, f32 }) =>
       plan.variant === 'buffer' ? { argmax: f32(`${plan.name}.argmax`, maxBatch * shapeSize(layer.outShape)) } : {},

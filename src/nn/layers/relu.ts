@@ -24,6 +24,7 @@ export const relu: LayerDefinition<ReluLayer> = {
   onnx: () => [{ op: 'Relu', inputs: [] }],
   pytorch: 'nn.ReLU()',
   kernels: {
+    tiles: () => ({}),
     // It masks its gradient in place (network.ts's ReLU backward pass), so input and output share one gradient buffer.
     output: () => 'own-buffer-shared-gradient',
     allocate: () => ({}),

@@ -1,6 +1,7 @@
 // What a layer kind must say about itself (one definition per kind, src/nn/layers/<kind>.ts). Every
 // member is required: a kind that leaves one out does not compile.
 import type { Gpu } from '../../gpu/device.ts';
+import type { DeviceKind } from '../../gpu/profile.ts';
 import type { Dispatch } from '../../gpu/kernel.ts';
 import type { Conv2dPackedOperands } from '../../kernels/conv2d_texture.ts';
 import type { ChannelsLastTexture, PackedMatrix } from '../../kernels/layout.ts';
@@ -159,6 +160,8 @@ export interface RecordContext {
   weightsPerUpload: boolean;
   /** GPU plans' reductions use subgroup operations. */
   subgroups: boolean;
+  /** The class of device the plan is for (GPU-class tiles differ by class). */
+  deviceKind: DeviceKind;
   layout: ParameterLayout;
   params: GPUBuffer;
   /** Null in a forward-only network. */
@@ -178,7 +181,24 @@ export interface RecordContext {
 /** How a node's output tensor is stored: its own buffer (and gradient), or its input's (a view, eval's dropout). */
 export type OutputStorage = 'own' | 'input' | 'own-buffer-shared-gradient';
 
+/** The roles a node's kernels have tiles for, in the order plans print and the tuner measures them. */
+export type TileRole = 'forward' | 'backwardWeight' | 'backwardInput';
+
+/** Where a node's tiles are chosen: its batch (an epoch's last may be smaller), device class and mode. */
+export interface TileSite {
+  batch: number;
+  device: DeviceKind;
+  training: boolean;
+}
+
+/** A role's tiles typed as its kernel takes them: the plan's values over the kernel's defaults, whose type they carry. */
+export function typedTiles<T extends object>(defaults: T, planned: Readonly<Record<string, number>> | undefined): T {
+  return { ...defaults, ...planned };
+}
+
 export interface LayerKernels<S extends LayerSpec> {
+  /** The default tiles of each role its variant runs (the planner lays the tune cache's over them); {} if none. */
+  tiles(layer: Resolved<S>, node: PlanNode, site: TileSite): Partial<Record<TileRole, object>>;
   /** Its output storage: `input` for a view; a standalone ReLU masks its gradient in place. */
   output(training: boolean): OutputStorage;
   /** The buffers and textures its variant needs besides its output. */
