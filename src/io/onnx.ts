@@ -3,7 +3,7 @@
 // LogSoftmax with float weights needs. Batch norm exports in inference mode (its running statistics).
 // The graph takes what the PyTorch model takes: float32 [batch, C, H, W], normalized
 // ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes].
-import { layerDefinition, type OnnxNode } from '../nn/layers/index.ts';
+import { LAYER_INPUT, layerDefinition, type OnnxNode } from '../nn/layers/index.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs, resolveLayers } from '../nn/spec.ts';
 
@@ -132,12 +132,26 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
   const tensors = layout.split(params);
   const nodes: NodeSpec[] = [];
   let current = 'input';
-  const next = ({ op, inputs, attributes }: OnnxNode) => {
+  const constants = new Map<string, number>();
+  let layerInput = current;
+  const next = ({ op, inputs, attributes, constants: scalars }: OnnxNode) => {
     const output = `${op.toLowerCase()}_${nodes.length}`;
-    nodes.push({ op, inputs: [current, ...inputs], output, attributes });
+    for (const [name, value] of Object.entries(scalars ?? {})) {
+      if ((constants.get(name) ?? value) !== value) throw new Error(`exportOnnx: constant ${name} given two values`);
+      constants.set(name, value);
+    }
+    nodes.push({
+      op,
+      inputs: [current, ...inputs.map((i) => (i === LAYER_INPUT ? layerInput : i))],
+      output,
+      attributes,
+    });
     current = output;
   };
-  for (const layer of resolveLayers(model)) for (const node of layerDefinition(layer.spec.kind).onnx(layer)) next(node);
+  for (const layer of resolveLayers(model)) {
+    layerInput = current;
+    for (const node of layerDefinition(layer.spec.kind).onnx(layer)) next(node);
+  }
   next({ op: 'LogSoftmax', inputs: [], attributes: [{ name: 'axis', int: 1 }] });
   nodes[nodes.length - 1].output = 'log_probs';
 
@@ -157,6 +171,9 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
         t.string(8, slot.name);
         t.bytes(9, floatBytes(tensors.get(slot.name)!));
       });
+    }
+    for (const [name, value] of constants) {
+      g.message(5, (t) => t.int(2, FLOAT).string(8, name).bytes(9, floatBytes(Float32Array.of(value))));
     }
     writeValueInfo(g, 11, 'input', ['batch', ...model.input]);
     writeValueInfo(g, 12, 'log_probs', ['batch', model.classes]);

@@ -10,7 +10,7 @@ import { linear, type LinearLayer } from './linear.ts';
 import { maxpool2d, type MaxPool2dLayer } from './maxpool2d.ts';
 import { relu, type ReluLayer } from './relu.ts';
 import type { LayerDefinition } from './types.ts';
-export { typedTiles } from './types.ts';
+export { LAYER_INPUT, typedTiles } from './types.ts';
 
 export type LayerSpec =
   | Conv2dLayer

@@ -41,11 +41,18 @@ export type OnnxAttribute = { name: string; int: number } | { name: string; ints
   float: number;
 };
 
-/** One ONNX node; it reads the previous node's output, then `inputs` (initializer names). */
+/** In a node's `inputs`: the value that entered the layer (for a layer whose nodes use it twice, x·f(x)). */
+export const LAYER_INPUT = '<layer input>';
+
+/**
+ * One ONNX node; it reads the previous node's output, then `inputs`: initializer names, LAYER_INPUT,
+ * or names of `constants` (float scalars the graph then holds as initializers).
+ */
 export interface OnnxNode {
   op: string;
   inputs: string[];
   attributes?: OnnxAttribute[];
+  constants?: Readonly<Record<string, number>>;
 }
 
 export interface LayerDefinition<S extends LayerSpec> {
