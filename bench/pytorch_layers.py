@@ -12,4 +12,9 @@ LAYERS = {
     "batchnorm2d": lambda layer, shape: nn.BatchNorm2d(shape[0], layer.get('eps', 1e-5), layer.get('momentum', 0.1)),
     "batchnorm1d": lambda layer, shape: nn.BatchNorm1d(shape[0], layer.get('eps', 1e-5), layer.get('momentum', 0.1)),
     "dropout": lambda layer, shape: nn.Dropout(layer['p']),
+    "gelu": lambda layer, shape: nn.GELU(approximate='tanh'),
+    "silu": lambda layer, shape: nn.SiLU(),
+    "leakyrelu": lambda layer, shape: nn.LeakyReLU(layer.get('slope', 0.01)),
+    "tanh": lambda layer, shape: nn.Tanh(),
+    "sigmoid": lambda layer, shape: nn.Sigmoid(),
 }

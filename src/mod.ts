@@ -118,6 +118,11 @@ export function openDevice(options: OpenGpuOptions = {}): Promise<Gpu> {
  * - `batchnorm2d` (`name`, optional `eps`, `momentum`)
  * - `batchnorm1d` (`name`, optional `eps`, `momentum`)
  * - `dropout` (`p`)
+ * - `gelu` (PyTorch's approximate='tanh')
+ * - `silu`
+ * - `leakyrelu` (optional `slope`, default 0.01)
+ * - `tanh`
+ * - `sigmoid`
  *
  * The last layer must output `classes` scores. Parameter names follow PyTorch's state_dict (`<name>.weight`, `<name>.bias`).
  *

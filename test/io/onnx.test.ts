@@ -162,7 +162,28 @@ function parametersOf(model: ModelSpec, seed: number): { layout: ParameterLayout
   return { layout, params };
 }
 
-const MODELS: ModelSpec[] = [DIGIT, FAST, BEST, EVERY_KIND];
+/** The smooth activations, written from opset 13's operators where it has none (GELU, SiLU). */
+const SMOOTH: ModelSpec = {
+  name: 'smooth',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
+    { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 5, stride: 2 },
+    { kind: 'gelu' },
+    { kind: 'conv2d', name: 'conv2', outChannels: 6, kernel: 3, stride: 2 },
+    { kind: 'silu' },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc1', outFeatures: 24 },
+    { kind: 'leakyrelu', slope: 0.1 },
+    { kind: 'linear', name: 'fc2', outFeatures: 16 },
+    { kind: 'tanh' },
+    { kind: 'linear', name: 'fc3', outFeatures: 16 },
+    { kind: 'sigmoid' },
+    { kind: 'linear', name: 'fc4', outFeatures: 10 },
+  ],
+};
+
+const MODELS: ModelSpec[] = [DIGIT, FAST, BEST, EVERY_KIND, SMOOTH];
 
 test('every kind has its ONNX nodes: BatchNormalization with running statistics, Identity for dropout, both poolings', () => {
   const { graph } = graphOf(EVERY_KIND, 6);
@@ -200,7 +221,7 @@ test('every kind has its ONNX nodes: BatchNormalization with running statistics,
   assert.is(attribute('momentum'), Math.fround(0.8));
 });
 
-test('the onnx checker (python3-onnx, where installed) accepts digit, fast, best and every kind, shapes inferred', () => {
+test('the onnx checker (python3-onnx, where installed) accepts digit, fast, best, every kind and the smooth activations, shapes inferred', () => {
   const probe = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' });
   if (probe.status !== 0) {
     return skip('the onnx checker needs python3 with onnx: apt-get install python3-onnx', { requiredInCi: true });
@@ -248,7 +269,7 @@ async function onnxRuntime(): Promise<OnnxRuntime | undefined> {
 /** Test images per model (best costs ~17x digit's per image on a CPU driver). */
 const AGREEMENT_IMAGES = 300;
 
-test('onnxruntime predicts the class eval predicts, image for image (digit, fast, best, every kind)', async () => {
+test('onnxruntime predicts the class eval predicts, image for image (digit, fast, best, every kind, smooth activations)', async () => {
   const ort = await onnxRuntime();
   if (!ort) {
     return skip('needs onnxruntime-node: npm i --no-save --ignore-scripts onnxruntime-node', { requiredInCi: false });

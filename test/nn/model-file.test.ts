@@ -34,7 +34,7 @@ test('errors name the layer, the field and what was expected', () => {
     'my.json: layers[9] (linear) field "outFeatures": missing; expected an integer >= 1',
   );
   assert.match(
-    broken((m) => (m.layers[2].kind = 'gelu')),
+    broken((m) => (m.layers[2].kind = 'swish')),
     'my.json: layers[2] field "kind": expected one of conv2d, relu',
   );
   assert.is(

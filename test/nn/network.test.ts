@@ -215,6 +215,29 @@ const NORMED: ModelSpec = {
 };
 test('batch norm 2d/1d, dropout (fixed mask), avgpool and global average pooling: loss and every gradient', () =>
   compare(NORMED, 6, 8, true));
+/** Every smooth activation, each where its backward has an input gradient to write. */
+const SMOOTH: ModelSpec = {
+  name: 'smooth',
+  input: [1, 28, 28],
+  classes: 10,
+  layers: [
+    { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 5, stride: 2 },
+    { kind: 'gelu' },
+    { kind: 'conv2d', name: 'conv2', outChannels: 6, kernel: 3, stride: 2 },
+    { kind: 'silu' },
+    { kind: 'maxpool2d', kernel: 2 },
+    { kind: 'flatten' },
+    { kind: 'linear', name: 'fc1', outFeatures: 24 },
+    { kind: 'leakyrelu', slope: 0.1 },
+    { kind: 'linear', name: 'fc2', outFeatures: 16 },
+    { kind: 'tanh' },
+    { kind: 'linear', name: 'fc3', outFeatures: 16 },
+    { kind: 'sigmoid' },
+    { kind: 'linear', name: 'fc4', outFeatures: 10 },
+  ],
+};
+
+test('gelu, silu, leakyrelu, tanh and sigmoid: loss and every gradient', () => compare(SMOOTH, 5, 8, true));
 test('the fast preset, batch 3 of 4: loss and every gradient', () => compare(FAST, 3, 4, true));
 
 test("ReLU backward fused into the next layer's backward (standalone and fused ReLUs)", () =>

@@ -1,6 +1,18 @@
 // Every layer kind, each defined once in its own module: kind -> definition. The spec, model files,
 // planner, reference network and ONNX exporter read this table; a kind is added by its module and one
 // line here (a kind missing from the table, or a definition missing a piece, does not compile).
+import {
+  gelu,
+  type GeluLayer,
+  leakyrelu,
+  type LeakyReluLayer,
+  sigmoid,
+  type SigmoidLayer,
+  silu,
+  type SiluLayer,
+  tanh,
+  type TanhLayer,
+} from './activation.ts';
 import { avgpool2d, type AvgPool2dLayer } from './avgpool2d.ts';
 import { batchnorm1d, type BatchNorm1dLayer, batchnorm2d, type BatchNorm2dLayer } from './batchnorm.ts';
 import { conv2d, type Conv2dLayer } from './conv2d.ts';
@@ -21,7 +33,12 @@ export type LayerSpec =
   | BatchNorm2dLayer
   | BatchNorm1dLayer
   | DropoutLayer
-  | AvgPool2dLayer;
+  | AvgPool2dLayer
+  | GeluLayer
+  | SiluLayer
+  | LeakyReluLayer
+  | TanhLayer
+  | SigmoidLayer;
 
 export type LayerKind = LayerSpec['kind'];
 
@@ -36,6 +53,11 @@ const LAYERS: { readonly [K in LayerKind]: LayerDefinition<Extract<LayerSpec, { 
   batchnorm2d,
   batchnorm1d,
   dropout,
+  gelu,
+  silu,
+  leakyrelu,
+  tanh,
+  sigmoid,
 };
 
 /** Every kind, in the docs' order. */
