@@ -8,8 +8,8 @@ import { defaultCheckpointPath, trainFirstAdvice } from './common.ts';
 
 export const EXPORT_HELP = `Usage: export --format onnx [--checkpoint PATH] --out FILE.onnx
 
-Writes the checkpoint's model as ONNX (opset ${ONNX_OPSET}: Conv, Relu, MaxPool, Flatten, Gemm, LogSoftmax) with
-its weights. The graph takes float32 input [batch, 1, 28, 28] normalized as PyTorch's MNIST example does,
+Writes the checkpoint's model as ONNX (opset ${ONNX_OPSET}; every layer kind: batch norm with its running
+statistics, dropout as Identity) with its weights. The graph takes float32 input [batch, 1, 28, 28] normalized as PyTorch's MNIST example does,
 (pixel / 255 - 0.1307) / 0.3081, and outputs log-probabilities [batch, 10] ("log_probs").
 
 Options:
