@@ -59,10 +59,6 @@ export const BROKEN_PIPE_EXIT = 141;
 const closedStreams = new Set<'stdout' | 'stderr'>();
 let brokenPipeHandler: ((stream: 'stdout' | 'stderr') => void) | undefined;
 
-export function isClosed(stream: 'stdout' | 'stderr'): boolean {
-  return closedStreams.has(stream);
-}
-
 /** Replaces the default reaction (exit 141) to a closed stdout or stderr. */
 export function onBrokenPipe(handler: (stream: 'stdout' | 'stderr') => void): void {
   brokenPipeHandler = handler;

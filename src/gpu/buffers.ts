@@ -72,12 +72,6 @@ export function createUniformBuffer(gpu: Gpu, label: string, byteLength: number)
   return createBuffer(gpu, { label, size, usage: 0x40 /* UNIFORM */ | 0x8 /* COPY_DST */ });
 }
 
-export function uploadBuffer(gpu: Gpu, label: string, data: ArrayBufferView): GPUBuffer {
-  const buffer = createStorageBuffer(gpu, label, data.byteLength);
-  writeBuffer(gpu, buffer, data);
-  return buffer;
-}
-
 /** queue.writeBuffer needs a 4-byte multiple; pad odd-sized byte arrays with zeros. */
 export function writeBuffer(gpu: Gpu, buffer: GPUBuffer, data: ArrayBufferView, offset = 0): void {
   let bytes = new Uint8Array(data.buffer, data.byteOffset, data.byteLength);

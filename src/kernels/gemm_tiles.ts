@@ -74,11 +74,6 @@ export function gemmTileConstants(
   };
 }
 
-/** Splits of k a tiled product of m x n over k actually runs with `tiles` (what its partial buffer holds). */
-export function gemmSplits(tiles: GemmTiles, k: number): number {
-  return gemmTileConstants(tiles, 1, 1, k).constants.K_SPLITS;
-}
-
 const side = (d: number) => (d <= 16 ? 16 : d <= 32 ? 32 : 64);
 
 /**

@@ -88,3 +88,12 @@ export function initParameters(layout: ParameterLayout, seed: number): Float32Ar
   }
   return flat;
 }
+
+/** The first tensor (layout order) of `flat` holding NaN or Infinity, or undefined. */
+export function firstNonFinite(layout: ParameterLayout, flat: Float32Array): string | undefined {
+  for (const slot of layout.slots) {
+    const values = flat.subarray(slot.offset, slot.offset + slot.count);
+    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return slot.name;
+  }
+  return undefined;
+}

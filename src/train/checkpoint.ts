@@ -10,7 +10,7 @@ import { readdirSync, unlinkSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { errorCode, FileError, readRegularFile, removeStaleTempFiles, writeFileAtomic } from '../io/files.ts';
 import { CheckpointFormatError, decodeSafetensors, encodeSafetensors, type Tensor } from '../io/safetensors.ts';
-import { ParameterLayout } from '../nn/parameters.ts';
+import { firstNonFinite, ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs } from '../nn/spec.ts';
 import { checkModelSpec, ModelFileError } from '../nn/model-file.ts';
 import { type TrainConfig, trainingOptions, type TrainState } from './trainer.ts';
@@ -60,15 +60,6 @@ export function tensorsDigest(tensors: ReadonlyMap<string, { data: ArrayBufferVi
     hash.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
   return hash.digest('hex');
-}
-
-/** The first tensor (layout order) of `flat` holding NaN or Infinity, or undefined. */
-export function firstNonFinite(layout: ParameterLayout, flat: Float32Array): string | undefined {
-  for (const slot of layout.slots) {
-    const values = flat.subarray(slot.offset, slot.offset + slot.count);
-    for (let i = 0; i < values.length; i++) if (!Number.isFinite(values[i])) return slot.name;
-  }
-  return undefined;
 }
 
 /** Throws NonFiniteStateError naming the first tensor with NaN or Infinity in the parameters or Adam's moments. */

@@ -9,6 +9,7 @@ import { batchCount, BatchIterator, epochOrder } from '../data/batches.ts';
 import type { MnistSplit } from '../data/mnist.ts';
 import { type AdamOptions, adamUniforms } from '../kernels/adam.ts';
 import { Network } from '../nn/network.ts';
+import { firstNonFinite } from '../nn/parameters.ts';
 import type { ModelSpec } from '../nn/spec.ts';
 import type { AugmentOptions } from '../kernels/augment.ts';
 import { learningRate, type Schedule } from './schedule.ts';
@@ -291,15 +292,9 @@ async function nonFiniteError(
   const n = network.layout.totalElements;
   const params = await readF32(gpu, network.params, n);
   const grads = await readF32(gpu, network.grads!, n);
-  const bad = (values: Float32Array) =>
-    network.layout.slots.find((slot) =>
-      values.subarray(slot.offset, slot.offset + slot.count).some((x) => !Number.isFinite(x))
-    );
-  const where = bad(params)
-    ? `parameter ${bad(params)!.name}`
-    : bad(grads)
-    ? `gradient of ${bad(grads)!.name}`
-    : 'the logits';
+  const badParameter = firstNonFinite(network.layout, params);
+  const badGradient = firstNonFinite(network.layout, grads);
+  const where = badParameter ? `parameter ${badParameter}` : badGradient ? `gradient of ${badGradient}` : 'the logits';
   return new NonFiniteLossError(
     `The loss became ${loss} at step ${meta.step} (epoch ${epoch + 1}, batch ${
       meta.batch + 1
