@@ -117,7 +117,7 @@ test("info --device-class discrete-gpu: the class, the adapter's own, and GPU-cl
   );
   assert.match(
     text.stdout,
-    /^plans +digit training, batch 64: conv1 tiled-gemm, maxpool2d2 buffer, conv2 tiled-gemm, flatten5 view, fc1 tiled \(weight gradient tiled\), fc2 tiled/m,
+    /^plans +digit training, batch 64: conv1 tiled-gemm, maxpool2d#1 buffer, conv2 tiled-gemm, flatten#1 view, fc1 tiled \(weight gradient tiled\), fc2 tiled/m,
   );
 });
 
