@@ -62,6 +62,23 @@ export function tensorsDigest(tensors: ReadonlyMap<string, { data: ArrayBufferVi
   return hash.digest('hex');
 }
 
+/**
+ * SHA-256 over every metadata entry but `metadata_sha256` itself, in key order, as JSON pairs (so no
+ * key or value can run into the next). Recorded as `metadata_sha256`; with `tensors_sha256` among
+ * the entries it covers, it seals the whole checkpoint.
+ */
+export function metadataDigest(metadata: Readonly<Record<string, string>>): string {
+  const entries = Object.keys(metadata).filter((key) => key !== 'metadata_sha256').sort()
+    .map((key) => [key, metadata[key]]);
+  return createHash('sha256').update(JSON.stringify(entries)).digest('hex');
+}
+
+/** Records `metadata_sha256` over the rest of `metadata`: the last change before a checkpoint is encoded. */
+export function sealMetadata(metadata: Record<string, string>): Record<string, string> {
+  metadata.metadata_sha256 = metadataDigest(metadata);
+  return metadata;
+}
+
 /** Throws NonFiniteStateError naming the first tensor with NaN or Infinity in the parameters or Adam's moments. */
 export function assertFiniteState(
   layout: ParameterLayout,
@@ -196,6 +213,7 @@ export async function saveCheckpoint(path: string, { config, state, withOptimize
   const split = layout.split(state.params);
   for (const slot of layout.slots) tensors.set(slot.name, { shape: slot.shape, data: split.get(slot.name)! });
   metadata.tensors_sha256 = tensorsDigest(tensors);
+  sealMetadata(metadata);
   try {
     await writeFileAtomic(path, encodeSafetensors(Object.fromEntries(tensors), metadata));
   } catch (err) {
@@ -289,8 +307,8 @@ export interface LoadOptions {
 }
 
 /**
- * Loads and verifies a checkpoint: format, model, every tensor's name, dtype and shape, the data
- * digest, and that every value is finite.
+ * Loads and verifies a checkpoint: format, model, every tensor's name, dtype and shape, the metadata and data
+ * digests, and that every value is finite.
  */
 export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedCheckpoint {
   const { tensors, metadata } = readSafetensors(path, 'Checkpoint', options.missingAdvice);
@@ -305,6 +323,13 @@ export function loadCheckpoint(path: string, options: LoadOptions = {}): LoadedC
       `${path}: metadata format is ${
         JSON.stringify(metadata.format)
       }, expected "${CHECKPOINT_FORMAT}" — not a checkpoint written by this tool`,
+    );
+  }
+  // Checkpoints written before the metadata was sealed have no digest; they load as before.
+  if (metadata.metadata_sha256 !== undefined && metadataDigest(metadata) !== metadata.metadata_sha256) {
+    throw new CheckpointError(
+      `${path}: metadata does not match its recorded SHA-256 (metadata_sha256); the file was edited or ` +
+        'is damaged. Use the checkpoint as it was written, or train again.',
     );
   }
   if (options.expectModel && metadata.model !== options.expectModel) {

@@ -14,7 +14,7 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.t
 import { ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
 import { DIGIT, FAST, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
-import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.ts';
+import { loadCheckpoint, saveCheckpoint, sealMetadata } from '../../src/train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../../src/train/trainer.ts';
 import { cliCommand, runCli, thisRuntime } from '../helpers/cli.ts';
 import { repoRoot, testMnistDir } from '../helpers/mnist.ts';
@@ -100,8 +100,11 @@ test('finding 8: train refuses a model whose input shape or class count the data
   );
 });
 
-/** digit's checkpoint of a run stopped at epoch 1, batch 3, with `change` applied to its metadata. */
-async function damagedCheckpoint(name: string, change: Record<string, string>): Promise<string> {
+/**
+ * digit's checkpoint of a run stopped at epoch 1, batch 3, with `change` applied to its metadata and the
+ * metadata digest recomputed, as a deliberate editor would (`reseal: false` leaves the old digest).
+ */
+async function damagedCheckpoint(name: string, change: Record<string, string>, reseal = true): Promise<string> {
   const path = join(dir, name, 'digit.safetensors');
   const state = {
     ...initialState(initParameters(layout, 1)),
@@ -113,7 +116,8 @@ async function damagedCheckpoint(name: string, change: Record<string, string>): 
   };
   await saveCheckpoint(path, { config, state, withOptimizer: true, run: { limit: '640', dataset: 'mnist' } });
   const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
-  writeFileSync(path, encodeSafetensors(Object.fromEntries(tensors), { ...metadata, ...change }));
+  const edited = { ...metadata, ...change };
+  writeFileSync(path, encodeSafetensors(Object.fromEntries(tensors), reseal ? sealMetadata(edited) : edited));
   return path;
 }
 
@@ -143,6 +147,29 @@ test('finding 9: --resume checks checkpoint metadata by type and range, naming t
     2,
     /metadata says epoch 0, batch 1000000, step 3, which no run of 10 batches per epoch reaches/,
   );
+});
+
+test('finding 9: metadata edited without its digest is refused by every reader, naming the file', async () => {
+  const path = await damagedCheckpoint('unsealed', { epoch: '1e9' }, false);
+  for (
+    const args of [
+      ['train', '--resume', '--out', path, '--epochs', '2', '--limit', '640', '--no-test'],
+      ['eval', '--checkpoint', path, '--limit', '64'],
+    ]
+  ) {
+    const r = await cli(
+      args,
+      1,
+      /metadata does not match its recorded SHA-256 \(metadata_sha256\); the file was edited or is damaged/,
+    );
+    assert.match(r.stderr, path);
+  }
+  // A checkpoint from before the digest (none recorded) still loads, its range checks still apply.
+  const older = await damagedCheckpoint('older', { metadata_sha256: '' }, false);
+  const { tensors, metadata } = decodeSafetensors(readFileSync(older), older);
+  delete metadata.metadata_sha256;
+  writeFileSync(older, encodeSafetensors(Object.fromEntries(tensors), metadata));
+  assert.is(loadCheckpoint(older).metadata.epoch, '0');
 });
 
 test('finding 10: report refuses a log and a checkpoint of different runs', async () => {

@@ -11,7 +11,13 @@ import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.t
 import { ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
 import { DIGIT, parameterSpecs } from '../../src/nn/spec.ts';
-import { optimizerPath, peekMetadata, saveCheckpoint, tensorsDigest } from '../../src/train/checkpoint.ts';
+import {
+  optimizerPath,
+  peekMetadata,
+  saveCheckpoint,
+  sealMetadata,
+  tensorsDigest,
+} from '../../src/train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../../src/train/trainer.ts';
 import { buildPng } from '../io/png-fixtures.ts';
 import { runCli, thisRuntime } from '../helpers/cli.ts';
@@ -128,7 +134,7 @@ test('eval and predict refuse a checkpoint holding NaN or Infinity', async () =>
   (tensors.get('fc1.weight')!.data as Float32Array).fill(Number.NaN, 0, 100);
   metadata.tensors_sha256 = tensorsDigest(tensors);
   const poisoned = join(dir, 'poisoned.safetensors');
-  writeFileSync(poisoned, encodeSafetensors(Object.fromEntries(tensors), metadata));
+  writeFileSync(poisoned, encodeSafetensors(Object.fromEntries(tensors), sealMetadata(metadata)));
   await refused(['eval', '--checkpoint', poisoned], 1, /poisoned\.safetensors: fc1\.weight holds NaN or Infinity/);
   const png = join(dir, 'digit.png');
   writeFileSync(

@@ -26,6 +26,7 @@ import {
   peekMetadata,
   removeStaleCheckpointFiles,
   saveCheckpoint,
+  sealMetadata,
   stateFromCheckpoint,
   tensorsDigest,
 } from '../../src/train/checkpoint.ts';
@@ -136,10 +137,42 @@ test('damaged, foreign and mismatched files are refused with the path', async ()
 function writeLegacy(from: string, to: string): void {
   const { tensors, metadata } = decodeSafetensors(readFileSync(from), from);
   const adam = optimizerPath(from, metadata);
+  // Both came later than the legacy name.
   delete metadata.optimizer_file;
+  delete metadata.metadata_sha256;
   writeFileSync(to, encodeSafetensors(Object.fromEntries(tensors), metadata));
   copyFileSync(adam, legacyOptimizerPath(to));
 }
+
+test('the metadata is sealed by metadata_sha256: an edited entry is refused, a file without the digest loads', async () => {
+  const path = join(dir, 'sealed.safetensors');
+  await saveCheckpoint(path, { config, state: sampleState(), withOptimizer: true, run: { dataset: 'mnist' } });
+  const { tensors, metadata } = decodeSafetensors(readFileSync(path), path);
+  assert.match(metadata.metadata_sha256, /^[0-9a-f]{64}$/);
+  assert.is(stateFromCheckpoint(loadCheckpoint(path, { withOptimizer: true })).step, 2831);
+  // Every entry is covered, the data digest and the run's own entries included.
+  for (const key of ['epoch', 'dataset', 'tensors_sha256', 'model_spec']) {
+    const edited = join(dir, `edited-${key}.safetensors`);
+    writeFileSync(edited, encodeSafetensors(Object.fromEntries(tensors), { ...metadata, [key]: metadata[key] + ' ' }));
+    expectError(
+      () => loadCheckpoint(edited),
+      new RegExp(`edited-${key}\\.safetensors: metadata does not match its recorded SHA-256.*edited or is damaged`),
+    );
+  }
+  const added = join(dir, 'added.safetensors');
+  writeFileSync(added, encodeSafetensors(Object.fromEntries(tensors), { ...metadata, note: 'x' }));
+  expectError(() => loadCheckpoint(added), /added\.safetensors: metadata does not match/);
+  // Written before the digest existed: loads, and its resume state is still range-checked.
+  const older = join(dir, 'older.safetensors');
+  const { metadata_sha256: _, ...unsealed } = metadata;
+  writeFileSync(older, encodeSafetensors(Object.fromEntries(tensors), unsealed));
+  assert.is(stateFromCheckpoint(loadCheckpoint(older, { withOptimizer: true })).step, 2831);
+  writeFileSync(older, encodeSafetensors(Object.fromEntries(tensors), { ...unsealed, epoch: '21' }));
+  expectError(
+    () => stateFromCheckpoint(loadCheckpoint(older, { withOptimizer: true })),
+    /older\.safetensors: metadata epoch is "21", expected an integer in \[0, epochs = 20\]/,
+  );
+});
 
 test('checkpoints written before hashed optimizer names still resume', async () => {
   const path = join(dir, 'new.safetensors');
@@ -249,7 +282,7 @@ function writeNonFinite(from: string, to: string): void {
   const { tensors, metadata } = decodeSafetensors(Uint8Array.from(readFileSync(from)), from);
   (tensors.get('conv2.bias')!.data as Float32Array)[1] = Number.NaN;
   metadata.tensors_sha256 = tensorsDigest(tensors);
-  writeFileSync(to, encodeSafetensors(Object.fromEntries(tensors), metadata));
+  writeFileSync(to, encodeSafetensors(Object.fromEntries(tensors), sealMetadata(metadata)));
 }
 
 test('an optimizer file given as a checkpoint is named as such', async () => {
