@@ -3,6 +3,7 @@ import { ensureDir, writeFileAtomicSync } from '../io/files.ts';
 import { join } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
 import { encodePngGray } from '../io/png.ts';
+import { checkWriteTarget } from '../io/write-target.ts';
 import { terminalArt } from '../io/digit-image.ts';
 import { choiceOption, intOption, parseCommandArgs, UsageError } from './args.ts';
 import { DATA_HELP, dataOptions, datasetOption, DEVICE_HELP, deviceOptions, gpuOptions } from './common.ts';
@@ -24,6 +25,7 @@ Options:
   --split train|test   which split (default: train)
   --index LIST         image indices: comma-separated numbers and ranges, e.g. 0-4,100 (default: 0-4)
   --out-dir DIR        also write PNG files there (created if missing)
+  --overwrite          replace PNG files that already exist there
   --no-art             do not print terminal art
   --augment            also show the images after train --augment's random affine transform (run
                        on the GPU): the draw of the image at that position of a batch at --step
@@ -55,6 +57,7 @@ export async function showCommand(argv: string[]): Promise<number> {
     split: { type: 'string', default: 'train' } as const,
     index: { type: 'string', default: '0-4' } as const,
     'out-dir': { type: 'string' } as const,
+    overwrite: { type: 'boolean', default: false } as const,
     'no-art': { type: 'boolean', default: false } as const,
     augment: { type: 'boolean', default: false } as const,
     seed: { type: 'string', default: '1' } as const,
@@ -83,7 +86,17 @@ export async function showCommand(argv: string[]): Promise<number> {
   const indices = parseIndexList(values.index!, data.count);
   const size = data.rows * data.cols;
   const outDir = values['out-dir'];
-  if (outDir) ensureDir(outDir); // before any output: a bad --out-dir fails at once
+  const pngPath = (index: number, suffix: string) =>
+    join(outDir!, `${split}-${index}-label${data.labels[index]}${suffix}.png`);
+  if (outDir) {
+    // Before any output or the GPU: a bad --out-dir, or a PNG it would replace unasked, fails at once.
+    ensureDir(outDir);
+    for (const index of indices) {
+      for (const suffix of values.augment ? ['', '-augmented'] : ['']) {
+        checkWriteTarget(pngPath(index, suffix), { what: '--out-dir', overwrite: values.overwrite });
+      }
+    }
+  }
   const chosen = new Uint8Array(indices.length * size);
   indices.forEach((index, i) => chosen.set(data.images.subarray(index * size, (index + 1) * size), i * size));
   let augmented: Uint8Array | null = null;
@@ -114,7 +127,7 @@ export async function showCommand(argv: string[]): Promise<number> {
       }
       if (!values['no-art']) console.log(terminalArt(pixels, data.cols, data.rows));
       if (outDir) {
-        const file = join(outDir, `${split}-${index}-label${label}${suffix}.png`);
+        const file = pngPath(index, suffix);
         writeFileAtomicSync(file, encodePngGray({ width: data.cols, height: data.rows, pixels: pixels.slice() }));
         console.log(`wrote ${file}`);
       }

@@ -1,7 +1,7 @@
 // The command-line tool as a user runs it: help, usage errors (exit 2, nothing written), data display.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnSync } from 'node:child_process';
@@ -76,6 +76,23 @@ test('show prints the first training digits with labels and writes PNGs', async 
   assert.match(r.stdout, /train #0: label 5/);
   assert.match(r.stdout, /train #2: label 4/);
   assert.equal(readdirSync(out).sort(), ['train-0-label5.png', 'train-1-label0.png', 'train-2-label4.png']);
+});
+
+test('show replaces an existing PNG only with --overwrite, and refuses before printing anything', async () => {
+  const out = join(dir, 'png-again');
+  mkdirSync(out);
+  const kept = join(out, 'train-1-label0.png');
+  writeFileSync(kept, 'not yet a png');
+  const refused = await runCli(['show', '--index', '0-2', '--out-dir', out], { env });
+  assert.is(refused.code, 2, refused.stderr);
+  assert.match(refused.stderr, /train-1-label0\.png exists; pass --overwrite to replace it/);
+  assert.is(refused.stdout, '');
+  assert.equal(readdirSync(out), ['train-1-label0.png']);
+  assert.is(readFileSync(kept, 'utf8'), 'not yet a png');
+  const replaced = await runCli(['show', '--index', '0-2', '--out-dir', out, '--overwrite', '--no-art'], { env });
+  assert.is(replaced.code, 0, replaced.stderr);
+  assert.equal(readdirSync(out).sort(), ['train-0-label5.png', 'train-1-label0.png', 'train-2-label4.png']);
+  assert.is(decodePng(readFileSync(kept)).width, 28);
 });
 
 test('show --augment writes each image as training augments it: the GPU kernel, within rounding of the float64 reference', async () => {
