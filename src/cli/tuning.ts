@@ -66,7 +66,15 @@ export async function setUpTuning(gpu: Gpu, options: {
       Object.assign(plans, fresh);
     }
   }
-  useTunedConfigs(gpu, (model, training, maxBatch) => plans[planKey(model, training, maxBatch)]?.tuned);
+  useTunedConfigs(
+    gpu,
+    (model, training, maxBatch) => plans[planKey(model, training, maxBatch)]?.tuned,
+    (plan, problem) =>
+      options.log(
+        `ignoring the tune cache's entry ${planKey(plan.model, plan.training, plan.maxBatch)} in ${path}: ` +
+          `a kernel refuses its tiles (${problem}); that plan uses the profile's defaults (\`tune\` renews it)`,
+      ),
+  );
   const used = options.plans.map((p) => planKey(options.model.name, p.training, p.maxBatch)).filter((k) => plans[k]);
   const kind = deviceProfile(gpu).kind;
   const description = used.length > 0

@@ -76,18 +76,31 @@ export function deviceProfile(gpu: Gpu, tuned?: DeviceProfile['tuned']): DeviceP
 /** Tuned tiles for a plan (model, training or not, batch size), or undefined where none were measured. */
 export type TunedLookup = (model: string, training: boolean, maxBatch: number) => DeviceProfile['tuned'] | undefined;
 
-const tunedLookups = new WeakMap<GPUDevice, TunedLookup>();
+/** Says that a kernel refused a plan's tuned tiles, which the plan then replaced with the profile's defaults. */
+export type TunedRefusal = (plan: { model: string; training: boolean; maxBatch: number }, problem: string) => void;
+
+const tunedLookups = new WeakMap<GPUDevice, { lookup: TunedLookup; refused?: TunedRefusal }>();
 
 /**
  * Where this device's tuned configurations come from (the tune cache, read by src/tune/cache.ts): every
  * plan made for it afterwards (Network.create, `--plan`) takes its tiles from there where it has some.
+ * `refused` hears of tiles a kernel would not take (a damaged or hand-edited cache entry).
  */
-export function useTunedConfigs(gpu: Gpu, lookup: TunedLookup | null): void {
-  if (lookup) tunedLookups.set(gpu.device, lookup);
+export function useTunedConfigs(gpu: Gpu, lookup: TunedLookup | null, refused?: TunedRefusal): void {
+  if (lookup) tunedLookups.set(gpu.device, { lookup, refused });
   else tunedLookups.delete(gpu.device);
+}
+
+/** Reports tuned tiles of one plan that a kernel refused (see useTunedConfigs). */
+export function reportTunedRefusal(
+  gpu: Gpu,
+  plan: { model: string; training: boolean; maxBatch: number },
+  problem: string,
+): void {
+  tunedLookups.get(gpu.device)?.refused?.(plan, problem);
 }
 
 /** The device's profile with the tuned tiles of one plan, where the tune cache has them. */
 export function profileFor(gpu: Gpu, model: string, training: boolean, maxBatch: number): DeviceProfile {
-  return deviceProfile(gpu, tunedLookups.get(gpu.device)?.(model, training, maxBatch));
+  return deviceProfile(gpu, tunedLookups.get(gpu.device)?.lookup(model, training, maxBatch));
 }

@@ -7,7 +7,7 @@ import type { Gpu } from '../gpu/device.ts';
 import { checkErrors } from '../gpu/device.ts';
 import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { compileTogether, type Dispatch, submitDispatches } from '../gpu/kernel.ts';
-import { profileFor } from '../gpu/profile.ts';
+import { profileFor, reportTunedRefusal } from '../gpu/profile.ts';
 import { MNIST_NORMALIZATION, type Normalization, normalize } from '../kernels/normalize.ts';
 import { packMatrix } from '../kernels/layout.ts';
 import { reluBackward } from '../kernels/relu.ts';
@@ -191,12 +191,47 @@ export class Network {
         } input channels; the normalization has ${options.normalization.mean.length}`,
       );
     }
-    const plan = options.plan ??
-      planNetwork(
-        model,
-        { training: options.training, maxBatch: options.maxBatch },
-        profileFor(gpu, model.name, options.training, options.maxBatch),
-      );
+    if (options.plan) return await Network.createWithPlan(gpu, model, options, options.plan);
+    const shape = { training: options.training, maxBatch: options.maxBatch };
+    const profile = profileFor(gpu, model.name, options.training, options.maxBatch);
+    if (!profile.tuned) return await Network.createWithPlan(gpu, model, options, planNetwork(model, shape, profile));
+    // Tuned tiles come from a file (the tune cache): build the first step's plan now, so that tiles a
+    // kernel refuses (legal field by field, not together) fall back to the profile's defaults here.
+    try {
+      return await Network.createBuilt(gpu, model, options, planNetwork(model, shape, profile));
+    } catch (err) {
+      if (!(err instanceof RangeError)) throw err;
+      const { tuned: _, ...defaults } = profile;
+      // The defaults must build too, or the problem was not the tiles (and that error is the one to see).
+      const fallback = await Network.createBuilt(gpu, model, options, planNetwork(model, shape, defaults));
+      reportTunedRefusal(gpu, { model: model.name, ...shape }, err.message);
+      return fallback;
+    }
+  }
+
+  /** A network with its maxBatch step already built; nothing is left allocated if that fails. */
+  private static async createBuilt(
+    gpu: Gpu,
+    model: ModelSpec,
+    options: NetworkOptions,
+    plan: ExecutionPlan,
+  ): Promise<Network> {
+    const network = await Network.createWithPlan(gpu, model, options, plan);
+    try {
+      await network.plan(options.maxBatch);
+    } catch (err) {
+      network.destroy();
+      throw err;
+    }
+    return network;
+  }
+
+  private static async createWithPlan(
+    gpu: Gpu,
+    model: ModelSpec,
+    options: NetworkOptions,
+    plan: ExecutionPlan,
+  ): Promise<Network> {
     const network = await checkErrors(
       gpu,
       `the buffers of model "${model.name}" at batch size ${options.maxBatch}`,

@@ -10,12 +10,14 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
+import { openGpu } from '../../src/gpu/device.ts';
 import { decodeSafetensors, encodeSafetensors } from '../../src/io/safetensors.ts';
 import { ADAM_DEFAULTS } from '../../src/kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../../src/nn/parameters.ts';
 import { DIGIT, FAST, type ModelSpec, parameterSpecs } from '../../src/nn/spec.ts';
 import { loadCheckpoint, saveCheckpoint, sealMetadata } from '../../src/train/checkpoint.ts';
 import { initialState, type TrainConfig } from '../../src/train/trainer.ts';
+import { saveTuneCache, tuneKeyOf } from '../../src/tune/cache.ts';
 import { cliCommand, runCli, thisRuntime } from '../helpers/cli.ts';
 import { repoRoot, testMnistDir } from '../helpers/mnist.ts';
 
@@ -170,6 +172,31 @@ test('finding 9: metadata edited without its digest is refused by every reader, 
   delete metadata.metadata_sha256;
   writeFileSync(older, encodeSafetensors(Object.fromEntries(tensors), metadata));
   assert.is(loadCheckpoint(older).metadata.epoch, '0');
+});
+
+test('a tune-cache entry whose tiles are each in range but illegal together: train says so and trains on the defaults', async () => {
+  const cache = join(dir, 'tune-together.json');
+  const gpu = await openGpu({ deviceClass: 'discrete-gpu' });
+  try {
+    // 128/1 x 128/1 = 16384 invocations per workgroup: every field within its range, no adapter runs it.
+    const tiles = { tileM: 128, tileN: 128, tileK: 8, threadM: 1, threadN: 1 };
+    const plan = { tuned: { 'conv2.forward': tiles }, tunedAt: '2026-12-07T00:00:00Z', seconds: 1, method: 'edited' };
+    saveTuneCache(cache, tuneKeyOf(gpu), { 'digit/training/64': plan });
+  } finally {
+    await gpu.close();
+  }
+  const out = join(dir, 'tuned-together', 'digit.safetensors');
+  const args = ['train', '--device-class', 'discrete-gpu', '--epochs', '1', '--limit', '640', '--no-test'];
+  const r = await cli([...args, '--tune-cache', cache, '--out', out], 0);
+  assert.match(
+    r.stderr,
+    `ignoring the tune cache's entry digit/training/64 in ${cache}: a kernel refuses its tiles (`,
+  );
+  assert.match(r.stderr, /must be at most \d+ invocations\); that plan uses the profile's defaults/);
+  // Trained exactly as without the cache.
+  const plain = join(dir, 'untuned', 'digit.safetensors');
+  await cli([...args, '--tune-cache', join(dir, 'no-such-cache.json'), '--out', plain], 0);
+  assert.is(loadCheckpoint(out).metadata.tensors_sha256, loadCheckpoint(plain).metadata.tensors_sha256);
 });
 
 test('finding 10: report refuses a log and a checkpoint of different runs', async () => {
