@@ -47,12 +47,16 @@ function inputOf(model: ModelSpec): { channels: 1 | 3; size: [number, number] } 
   return { channels, size: [height, width] };
 }
 
-/** Loads DIR for `model` (train), checking that the folder has as many classes as the model. */
+/**
+ * Loads DIR for `model` (train, show), checking that the folder has as many classes as the model
+ * unless `anyClassCount` (show looks at the pictures before a model of the right size exists).
+ */
 export function loadFolderForModel(dir: string | undefined, model: ModelSpec, options: {
   testFraction?: string;
   seed: number;
   skipBadFiles: boolean;
   log: (line: string) => void;
+  anyClassCount?: boolean;
 }): FolderLoad {
   if (!dir) {
     throw new UsageError('--dataset folder needs --data DIR: a folder holding one folder of pictures per class');
@@ -70,7 +74,7 @@ export function loadFolderForModel(dir: string | undefined, model: ModelSpec, op
     skipBadFiles: options.skipBadFiles,
     log: options.log,
   });
-  if (data.classes.length !== model.classes) {
+  if (!options.anyClassCount && data.classes.length !== model.classes) {
     throw new UsageError(
       `${resolve(dir)} has ${data.classes.length} class folders (${data.classes.join(', ')}), model ${model.name} ` +
         `has ${model.classes} outputs: use a model file with "classes": ${data.classes.length}`,

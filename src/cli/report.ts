@@ -3,11 +3,10 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { loadMnist } from '../data/mnist.ts';
-import type { DatasetPreset } from '../data/datasets.ts';
 import { type Gpu, openGpu } from '../gpu/device.ts';
 import { readF32 } from '../gpu/buffers.ts';
 import { submitDispatches } from '../gpu/kernel.ts';
-import { encodePngGray } from '../io/png.ts';
+import { encodePng } from '../io/png.ts';
 import { ensureDir, readRegularFile, writeFileAtomic } from '../io/files.ts';
 import { checkWriteTarget, type WriteTarget } from '../io/write-target.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
@@ -37,12 +36,15 @@ import {
   gpuOptions,
 } from './common.ts';
 import { percent } from './progress.ts';
+import { FOLDER_DATASET, FOLDER_HELP, folderOptions, loadFolderForCheckpoint } from './folder-data.ts';
 
 export const REPORT_HELP = `Usage: report [options]
 
 Writes one self-contained HTML file (opens from disk, no network): loss and accuracy per epoch and per
 logged step, the test confusion matrix as a heatmap with counts, per-class accuracy, the most
 confidently misclassified test images, the first convolution's filters, throughput and run settings.
+A checkpoint trained on --dataset folder is evaluated on the test pictures of the folder it records
+(or --data DIR), split and normalized as training did, with the folder's class names.
 
 Options:
   --log FILE           a log written by train --log (.jsonl or .csv)
@@ -54,6 +56,7 @@ Options:
   --gallery N          misclassified images to show (default: 24)
   --batch-size N       images per forward pass (default: 1000, as eval)
 ${DATA_HELP}
+${FOLDER_HELP}
 ${DEVICE_HELP}
   -h, --help           show this help`;
 
@@ -68,6 +71,7 @@ export async function reportCommand(argv: string[]): Promise<number> {
     'batch-size': { type: 'string', default: '1000' } as const,
     help: { type: 'boolean', short: 'h', default: false } as const,
     ...dataOptions,
+    ...folderOptions,
     ...deviceOptions,
   });
   if (values.help) {
@@ -102,20 +106,35 @@ export async function reportCommand(argv: string[]): Promise<number> {
 
   let evaluation: ReportEvaluation | null = null;
   let gallery: GalleryItem[] = [];
-  let dataset: DatasetPreset | undefined;
+  let dataset: { name: string; classes: readonly string[] } | undefined;
   if (checkpoint) {
     const trainedOn = checkpoint.metadata.dataset;
-    dataset = datasetOption(values.dataset, trainedOn);
+    const folder = (values.dataset ?? trainedOn) === FOLDER_DATASET;
+    let test: MnistSplit;
+    if (folder) {
+      const loaded = loadFolderForCheckpoint(values.data, checkpoint.model, checkpoint.metadata, {
+        skipBadFiles: values['skip-bad-files']!,
+        log: (line) => console.error(line),
+      });
+      test = loaded.data.test;
+      dataset = { name: FOLDER_DATASET, classes: loaded.classes };
+    } else {
+      const preset = datasetOption(values.dataset, trainedOn);
+      dataset = preset;
+      test = await loadMnist({
+        dataset: preset,
+        dir: values.data,
+        split: 'test',
+        verify: !values['no-verify'],
+        onProgress: (m) => console.error(m),
+      });
+    }
     if (trainedOn !== undefined && trainedOn !== dataset.name) {
       console.error(`warning: ${checkpoint.path} was trained on ${trainedOn}, evaluated here on ${dataset.name}`);
     }
-    const test = await loadMnist({
-      dataset,
-      dir: values.data,
-      split: 'test',
-      verify: !values['no-verify'],
-      onProgress: (m) => console.error(m),
-    });
+    if (test.count === 0) {
+      throw new Error(`${test.imagesPath ?? 'the test split'} holds 0 images: nothing to evaluate`);
+    }
     const gpu = await openGpu(device);
     try {
       ({ evaluation, gallery } = await evaluateForReport(gpu, checkpoint, test, batchSize, galleryCount));
@@ -215,13 +234,18 @@ async function evaluateForReport(
   galleryCount: number,
 ): Promise<{ evaluation: ReportEvaluation; gallery: GalleryItem[] }> {
   const maxBatch = Math.min(batchSize, test.count);
-  const network = await Network.create(gpu, checkpoint.model, { maxBatch, training: false });
+  const network = await Network.create(gpu, checkpoint.model, {
+    maxBatch,
+    training: false,
+    normalization: test.normalization,
+  });
   try {
     network.setParameters(checkpoint.params);
     await network.plan(maxBatch);
     const result = await evaluate(gpu, network, test);
     const classes = checkpoint.model.classes;
-    const imageSize = test.rows * test.cols;
+    const channels = (test.channels ?? 1) as 1 | 3;
+    const imageSize = channels * test.rows * test.cols;
     const wrong: { index: number; label: number; predicted: number; probabilities: number[] }[] = [];
     for (let start = 0; start < test.count; start += maxBatch) {
       const n = Math.min(maxBatch, test.count - start);
@@ -247,12 +271,14 @@ async function evaluateForReport(
     const gallery = wrong.slice(0, galleryCount).map((w) => ({
       ...w,
       probability: w.probabilities[w.predicted],
+      // Gray digits as ink on paper (inverted), color pictures as they are.
       image: pngDataUri(
         test.images.subarray(w.index * imageSize, (w.index + 1) * imageSize),
         test.cols,
         test.rows,
         3,
-        (v) => 255 - v,
+        channels === 1 ? (v) => 255 - v : (v) => v,
+        channels,
       ),
     }));
     const evaluation: ReportEvaluation = {
@@ -272,21 +298,29 @@ async function evaluateForReport(
   }
 }
 
-/** A grayscale image scaled up `scale` times (nearest neighbour) as a PNG data URI; `tone` maps each value. */
+/**
+ * A planar [channels, height, width] image (gray or RGB) scaled up `scale` times (nearest neighbour) as a
+ * PNG data URI; `tone` maps each value.
+ */
 function pngDataUri(
   values: ArrayLike<number>,
   width: number,
   height: number,
   scale: number,
   tone: (v: number) => number,
+  channels: 1 | 3 = 1,
 ): string {
-  const pixels = new Uint8Array(width * scale * height * scale);
-  for (let y = 0; y < height * scale; y++) {
-    for (let x = 0; x < width * scale; x++) {
-      pixels[y * width * scale + x] = tone(values[Math.floor(y / scale) * width + Math.floor(x / scale)]);
+  const [w, h] = [width * scale, height * scale];
+  const pixels = new Uint8Array(w * h * channels);
+  for (let y = 0; y < h; y++) {
+    for (let x = 0; x < w; x++) {
+      const source = Math.floor(y / scale) * width + Math.floor(x / scale);
+      for (let c = 0; c < channels; c++) {
+        pixels[(y * w + x) * channels + c] = tone(values[c * width * height + source]);
+      }
     }
   }
-  const png = encodePngGray({ width: width * scale, height: height * scale, pixels });
+  const png = encodePng({ width: w, height: h, channels, pixels });
   let binary = '';
   for (let i = 0; i < png.length; i += 0x8000) binary += String.fromCharCode(...png.subarray(i, i + 0x8000));
   return `data:image/png;base64,${btoa(binary)}`;

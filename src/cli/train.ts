@@ -12,10 +12,9 @@ import { checkTuneCachePath, tuneCachePath } from '../tune/cache.ts';
 import { describeDeviceClass, openGpu } from '../gpu/device.ts';
 import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
-import { getModel, type ModelSpec, parameterSpecs, RECIPES } from '../nn/spec.ts';
-import { checkModelSpec } from '../nn/model-file.ts';
+import { type ModelSpec, parameterSpecs, RECIPES } from '../nn/spec.ts';
+import { isModelFile, modelOption } from './model-option.ts';
 import { DEFAULT_AUGMENT } from '../kernels/augment.ts';
-import { readRegularFile } from '../io/files.ts';
 import { type ScheduleName, SCHEDULES } from '../train/schedule.ts';
 import { trainingOptions } from '../train/trainer.ts';
 import {
@@ -153,13 +152,8 @@ export async function trainCommand(argv: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
-  let model: ModelSpec;
-  const modelFile = /\.json$/i.test(values.model!);
-  try {
-    model = modelFile ? modelFromFile(values.model!) : getModel(values.model!);
-  } catch (err) {
-    throw new UsageError((err as Error).message);
-  }
+  const model: ModelSpec = modelOption(values.model!);
+  const modelFile = isModelFile(values.model!);
   if (values.augment && values['no-augment']) {
     throw new UsageError('--augment and --no-augment contradict each other; pass one');
   }
@@ -671,17 +665,6 @@ export async function trainCommand(argv: string[]): Promise<number> {
       await gpu.close();
     }
   }
-}
-
-/** A model description from a JSON file, checked (see src/nn/model-file.ts). */
-function modelFromFile(path: string): ModelSpec {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(new TextDecoder().decode(readRegularFile(path, 'Model file')));
-  } catch (err) {
-    throw new Error(err instanceof SyntaxError ? `${path} is not valid JSON: ${err.message}` : (err as Error).message);
-  }
-  return checkModelSpec(parsed, path);
 }
 
 /** SHA-256 of the images and labels a run trains on: a resume on other data is refused. */

@@ -1,0 +1,142 @@
+// show and report on --dataset folder: the pictures as a color model sees them (RGB PNG files), and
+// the report of a checkpoint trained on a folder (its class names, the confusion matrix, a gallery of
+// misclassified pictures in color).
+import { suite } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { decodePngColor, encodePng } from '../../src/io/png.ts';
+import { runCli } from '../helpers/cli.ts';
+
+const test = suite('cli: show and report with --dataset folder');
+const dir = mkdtempSync(join(tmpdir(), 'cli-folder-show-'));
+const pictures = join(dir, 'pictures');
+const env = { XDG_CACHE_HOME: join(dir, 'cache') };
+const COLORS = { blue: [20, 40, 220], red: [220, 30, 20] } as const;
+
+/** A width x 10 picture of `rgb` with a little texture, written interleaved as PNG. */
+function picture(rgb: readonly number[], width: number, seed: number): Uint8Array {
+  const pixels = new Uint8Array(width * 10 * 3);
+  for (let i = 0; i < width * 10; i++) {
+    for (let c = 0; c < 3; c++) pixels[i * 3 + c] = Math.min(255, rgb[c] + ((i * 7 + seed * 13) % 30));
+  }
+  return encodePng({ width, height: 10, channels: 3, pixels });
+}
+
+for (const split of ['train', 'test']) {
+  for (const [name, rgb] of Object.entries(COLORS)) {
+    mkdirSync(join(pictures, split, name), { recursive: true });
+    for (let i = 0; i < (split === 'train' ? 12 : 4); i++) {
+      writeFileSync(join(pictures, split, name, `${i}.png`), picture(rgb, 12 + (i % 3), i));
+    }
+  }
+}
+// One test picture filed under the wrong class: the report's gallery has something to show.
+writeFileSync(join(pictures, 'test', 'red', 'blue-in-red.png'), picture(COLORS.blue, 12, 99));
+
+const model = join(dir, 'color8.json');
+writeFileSync(
+  model,
+  JSON.stringify({
+    name: 'color8',
+    input: [3, 8, 8],
+    classes: 2,
+    layers: [
+      { kind: 'conv2d', name: 'conv1', outChannels: 4, kernel: 3, padding: 1 },
+      { kind: 'relu' },
+      { kind: 'flatten' },
+      { kind: 'linear', name: 'fc1', outFeatures: 2 },
+    ],
+  }),
+);
+
+/** Mean of each channel of an RGB picture. */
+function channelMeans(image: { pixels: Uint8Array; channels: number }): number[] {
+  const sums = [0, 0, 0];
+  for (let i = 0; i < image.pixels.length; i++) sums[i % 3] += image.pixels[i];
+  return sums.map((s) => s / (image.pixels.length / 3));
+}
+
+test('show --dataset folder writes RGB PNG files at the model input size, labelled with the class names', async () => {
+  const out = join(dir, 'shown');
+  const result = await runCli([
+    'show',
+    '--dataset',
+    'folder',
+    '--data',
+    pictures,
+    '--model',
+    model,
+    '--split',
+    'test',
+    '--index',
+    '0,4',
+    '--out-dir',
+    out,
+  ], { env });
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stderr, /as model color8 sees them: RGB, 8x8/);
+  assert.match(result.stdout, /test #0: label 0 \(blue\)/);
+  assert.match(result.stdout, /test #4: label 1 \(red\)/);
+  assert.equal(readdirSync(out).sort(), ['test-0-label0.png', 'test-4-label1.png']);
+  const blue = decodePngColor(readFileSync(join(out, 'test-0-label0.png')));
+  const red = decodePngColor(readFileSync(join(out, 'test-4-label1.png')));
+  for (const image of [blue, red]) assert.equal([image.width, image.height, image.channels], [8, 8, 3]);
+  const [b, r] = [channelMeans(blue), channelMeans(red)];
+  assert.ok(b[2] > 200 && b[0] < 80, `blue stays blue: ${b}`);
+  assert.ok(r[0] > 200 && r[2] < 80, `red stays red: ${r}`);
+
+  // Without --model: the digit preset's input, gray 28x28.
+  const gray = await runCli(['show', '--dataset', 'folder', '--data', pictures, '--index', '0', '--no-art'], { env });
+  assert.is(gray.code, 0, gray.stderr);
+  assert.match(gray.stderr, /as model digit sees them: gray, 28x28/);
+  const refused = await runCli(['show', '--model', model], { env });
+  assert.is(refused.code, 2);
+  assert.match(refused.stderr, /--model, --test-fraction and --skip-bad-files go with --dataset folder/);
+});
+
+test('report on a folder-trained checkpoint: class names, confusion matrix, the misfiled picture in color', async () => {
+  const checkpoint = join(dir, 'color8.safetensors');
+  const trained = await runCli([
+    'train',
+    '--dataset',
+    'folder',
+    '--data',
+    pictures,
+    '--model',
+    model,
+    '--epochs',
+    '4',
+    '--batch-size',
+    '4',
+    '--lr',
+    '0.01',
+    '--out',
+    checkpoint,
+  ], { env, timeoutMs: 300_000 });
+  assert.is(trained.code, 0, trained.stderr);
+  const html = join(dir, 'report.html');
+  const result = await runCli(
+    ['report', '--checkpoint', checkpoint, '--out', html, '--png', join(dir, 'png')],
+    { env, timeoutMs: 300_000 },
+  );
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stderr, /read from the cache/);
+  const accuracy = /test accuracy ([0-9.]+)%/.exec(result.stdout);
+  assert.ok(accuracy, result.stdout);
+  assert.is(accuracy![1], '88.89', '8 of the 9 test pictures: all but the blue one filed under red');
+  const text = readFileSync(html, 'utf8');
+  assert.match(text, /1 red/);
+  assert.match(text, /0 blue/);
+  const gallery = [...text.matchAll(/data:image\/png;base64,([A-Za-z0-9+/=]+)/g)]
+    .map((m) => decodePngColor(Uint8Array.from(atob(m[1]), (c) => c.charCodeAt(0))))
+    .filter((image) => image.width === 24 && image.height === 24);
+  assert.is(gallery.length, 1, 'one misclassified picture, 8x8 scaled 3 times');
+  const means = channelMeans(gallery[0]);
+  assert.ok(gallery[0].channels === 3 && means[2] > 200 && means[0] < 80, `shown in its own colors: ${means}`);
+  assert.ok(readdirSync(join(dir, 'png')).includes('confusion.png'));
+});
+
+test.after(() => rmSync(dir, { recursive: true, force: true }));
+test.run();
