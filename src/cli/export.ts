@@ -5,12 +5,16 @@ import { exportOnnx, ONNX_OPSET } from '../io/onnx.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { choiceOption, parseCommandArgs, UsageError } from './args.ts';
 import { defaultCheckpointPath, trainFirstAdvice } from './common.ts';
+import { recordedPreprocessing } from './folder-data.ts';
 
 export const EXPORT_HELP = `Usage: export --format onnx [--checkpoint PATH] --out FILE.onnx
 
 Writes the checkpoint's model as ONNX (opset ${ONNX_OPSET}; every layer kind: batch norm with its running
 statistics, dropout as Identity) with its weights. The graph takes float32 input [batch, 1, 28, 28] normalized as PyTorch's MNIST example does,
-(pixel / 255 - 0.1307) / 0.3081, and outputs log-probabilities [batch, 10] ("log_probs").
+(pixel / 255 - 0.1307) / 0.3081, and outputs log-probabilities [batch, 10] ("log_probs"). A checkpoint
+trained on --dataset folder records its own per-channel normalization: its graph takes [batch, C, H, W]
+as pixel / 255 (RGB planes for a color model) and applies the recorded mean and std itself, as a first
+Sub and Div; the model's metadata_props state them.
 
 Options:
   --format onnx        the only format so far
@@ -38,9 +42,18 @@ export async function exportCommand(argv: string[]): Promise<number> {
   const target = { what: '--out', overwrite: values.overwrite, inputs: [[path, 'the checkpoint to export']] as const };
   checkWriteTarget(out, target);
   const checkpoint = loadCheckpoint(path, { missingAdvice: trainFirstAdvice() });
-  const bytes = exportOnnx(checkpoint.model, checkpoint.params, 'webgpu-digits');
+  const { normalization } = recordedPreprocessing(checkpoint.metadata);
+  const bytes = exportOnnx(checkpoint.model, checkpoint.params, 'webgpu-digits', { normalization });
   checkWriteTarget(out, target); // again: a run may have started writing there meanwhile
   await writeFileAtomic(out, bytes);
   console.log(`wrote ${out} (${checkpoint.model.name}, ONNX opset ${ONNX_OPSET}, ${bytes.length} bytes)`);
+  if (normalization) {
+    console.log(
+      `input [batch, ${checkpoint.model.input.join(', ')}] as pixel / 255; the graph normalizes it with mean ` +
+        `${normalization.mean.map((m) => m.toFixed(4)).join(', ')} and std ${
+          normalization.std.map((m) => m.toFixed(4)).join(', ')
+        }`,
+    );
+  }
   return 0;
 }

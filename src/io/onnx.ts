@@ -2,7 +2,10 @@
 // fields a graph of the layers' ONNX nodes (each kind's definition in src/nn/layers/ says which) and
 // LogSoftmax with float weights needs. Batch norm exports in inference mode (its running statistics).
 // The graph takes what the PyTorch model takes: float32 [batch, C, H, W], normalized
-// ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes].
+// ((pixel / 255 - 0.1307) / 0.3081 for MNIST); it outputs log-probabilities [batch, classes]. Given the
+// per-channel constants a checkpoint records (--dataset folder), the graph applies them itself, as a
+// first Sub and Div, and takes pixel / 255: any runtime then preprocesses as training did.
+import type { Normalization } from '../kernels/normalize.ts';
 import { LAYER_INPUT, layerDefinition, type OnnxNode } from '../nn/layers/index.ts';
 import { ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs, resolveLayers } from '../nn/spec.ts';
@@ -120,11 +123,28 @@ function floatBytes(values: Float32Array): Uint8Array {
   return out;
 }
 
+export interface OnnxExportOptions {
+  /**
+   * Fold this per-channel normalization into the graph (Sub "input_mean", Div "input_std", each
+   * [1, C, 1, 1]): the input is then pixel / 255 in [0, 1], and metadata_props say so. Without it the
+   * input is already normalized (MNIST's export, unchanged).
+   */
+  normalization?: Normalization;
+}
+
+/** The metadata_props key stating what the exported graph's input is. */
+export const ONNX_INPUT_KEY = 'webgpu_digits.input';
+
 /**
  * The ONNX file of `model` with the flat parameters `params` (ParameterLayout order). Linear layers
  * become Gemm with transB=1, so the weights keep PyTorch's [out, in] layout.
  */
-export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersion = ''): Uint8Array {
+export function exportOnnx(
+  model: ModelSpec,
+  params: Float32Array,
+  producerVersion = '',
+  options: OnnxExportOptions = {},
+): Uint8Array {
   const layout = new ParameterLayout(parameterSpecs(model));
   if (params.length !== layout.totalElements) {
     throw new RangeError(`exportOnnx: ${params.length} parameters given, ${model.name} has ${layout.totalElements}`);
@@ -148,6 +168,15 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
     });
     current = output;
   };
+  const channels = model.input[0];
+  const folded = options.normalization && {
+    mean: perChannel(options.normalization.mean, channels, 'mean'),
+    std: perChannel(options.normalization.std, channels, 'std'),
+  };
+  if (folded) {
+    next({ op: 'Sub', inputs: ['input_mean'] });
+    next({ op: 'Div', inputs: ['input_std'] });
+  }
   for (const layer of resolveLayers(model)) {
     layerInput = current;
     for (const node of layerDefinition(layer.spec.kind).onnx(layer)) next(node);
@@ -175,9 +204,35 @@ export function exportOnnx(model: ModelSpec, params: Float32Array, producerVersi
     for (const [name, value] of constants) {
       g.message(5, (t) => t.int(2, FLOAT).string(8, name).bytes(9, floatBytes(Float32Array.of(value))));
     }
+    if (folded) {
+      for (const [name, values] of [['input_mean', folded.mean], ['input_std', folded.std]] as const) {
+        g.message(5, (t) => {
+          for (const d of [1, channels, 1, 1]) t.int(1, d);
+          t.int(2, FLOAT).string(8, name).bytes(9, floatBytes(Float32Array.from(values)));
+        });
+      }
+    }
     writeValueInfo(g, 11, 'input', ['batch', ...model.input]);
     writeValueInfo(g, 12, 'log_probs', ['batch', model.classes]);
   });
   w.message(8, (o) => o.string(1, '').int(2, ONNX_OPSET));
+  if (folded) {
+    const input = `float32 [batch, ${model.input.join(', ')}]: pixel / 255 in [0, 1], RGB planes for 3 channels; ` +
+      `the graph subtracts input_mean ${JSON.stringify(folded.mean)} and divides by input_std ` +
+      `${JSON.stringify(folded.std)} per channel`;
+    for (
+      const [key, value] of [
+        [ONNX_INPUT_KEY, input],
+        ['webgpu_digits.normalization', JSON.stringify(folded)],
+      ]
+    ) w.message(14, (entry) => entry.string(1, key).string(2, value));
+  }
   return w.finish();
+}
+
+/** One value per input channel: a single recorded value serves every channel. */
+function perChannel(values: readonly number[], channels: number, what: string): number[] {
+  if (values.length === channels) return [...values];
+  if (values.length === 1) return new Array(channels).fill(values[0]);
+  throw new RangeError(`exportOnnx: ${values.length} normalization ${what} values for ${channels} input channels`);
 }

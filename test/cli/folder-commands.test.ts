@@ -1,15 +1,19 @@
-// show and report on --dataset folder: the pictures as a color model sees them (RGB PNG files), and
-// the report of a checkpoint trained on a folder (its class names, the confusion matrix, a gallery of
-// misclassified pictures in color).
+// show, report and export on --dataset folder: the pictures as a color model sees them (RGB PNG
+// files), the report of a checkpoint trained on a folder (its class names, the confusion matrix, a
+// gallery of misclassified pictures in color), and its ONNX export with the recorded normalization
+// folded into the graph.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodePngColor, encodePng } from '../../src/io/png.ts';
+import { PYTHON } from '../../bench/pytorch.ts';
 import { runCli } from '../helpers/cli.ts';
+import { skip } from '../helpers/skip.ts';
 
-const test = suite('cli: show and report with --dataset folder');
+const test = suite('cli: show, report and export with --dataset folder');
 const dir = mkdtempSync(join(tmpdir(), 'cli-folder-show-'));
 const pictures = join(dir, 'pictures');
 const env = { XDG_CACHE_HOME: join(dir, 'cache') };
@@ -96,8 +100,9 @@ test('show --dataset folder writes RGB PNG files at the model input size, labell
   assert.match(refused.stderr, /--model, --test-fraction and --skip-bad-files go with --dataset folder/);
 });
 
+const checkpoint = join(dir, 'color8.safetensors');
+
 test('report on a folder-trained checkpoint: class names, confusion matrix, the misfiled picture in color', async () => {
-  const checkpoint = join(dir, 'color8.safetensors');
   const trained = await runCli([
     'train',
     '--dataset',
@@ -136,6 +141,50 @@ test('report on a folder-trained checkpoint: class names, confusion matrix, the 
   const means = channelMeans(gallery[0]);
   assert.ok(gallery[0].channels === 3 && means[2] > 200 && means[0] < 80, `shown in its own colors: ${means}`);
   assert.ok(readdirSync(join(dir, 'png')).includes('confusion.png'));
+});
+
+test('export --format onnx of the folder-trained checkpoint folds its normalization in; the onnx checker accepts it', async () => {
+  const out = join(dir, 'onnx', 'color8.onnx');
+  const result = await runCli(['export', '--format', 'onnx', '--checkpoint', checkpoint, '--out', out], { env });
+  assert.is(result.code, 0, result.stderr);
+  assert.match(result.stdout, /input \[batch, 3, 8, 8\] as pixel \/ 255; the graph normalizes it with mean /);
+  const probe = spawnSync(PYTHON, ['-c', 'import onnx'], { stdio: 'ignore' });
+  if (probe.status !== 0) {
+    return skip('the onnx checker needs python3 with onnx: apt-get install python3-onnx', { requiredInCi: true });
+  }
+  const check = spawnSync(PYTHON, [
+    '-c',
+    [
+      'import onnx, json, sys',
+      'from onnx import numpy_helper',
+      'm = onnx.load(sys.argv[1]); onnx.checker.check_model(m, full_check=True)',
+      'g = onnx.shape_inference.infer_shapes(m).graph',
+      'init = {t.name: numpy_helper.to_array(t) for t in g.initializer}',
+      'print(json.dumps({"ops": [n.op_type for n in g.node[:3]], "first": list(g.node[0].input),',
+      ' "input": [d.dim_value or d.dim_param for d in g.input[0].type.tensor_type.shape.dim],',
+      ' "output": [d.dim_value or d.dim_param for d in g.output[0].type.tensor_type.shape.dim],',
+      ' "mean": init["input_mean"].tolist(), "std": init["input_std"].tolist(),',
+      ' "meta": {p.key: p.value for p in m.metadata_props}}))',
+    ].join('\n'),
+    out,
+  ], { encoding: 'utf8' });
+  assert.is(check.status, 0, check.stderr);
+  const graph = JSON.parse(check.stdout);
+  assert.equal(graph.ops, ['Sub', 'Div', 'Conv']);
+  assert.equal(graph.first, ['input', 'input_mean']);
+  assert.equal(graph.input, ['batch', 3, 8, 8]);
+  assert.equal(graph.output, ['batch', 2]);
+  const recorded = JSON.parse(graph.meta['webgpu_digits.normalization']);
+  assert.is(graph.mean.flat(3).length, 3);
+  for (const [name, values] of [['mean', graph.mean], ['std', graph.std]] as const) {
+    const flat = values.flat(3) as number[];
+    flat.forEach((v, c) => assert.ok(Math.abs(v - recorded[name][c]) < 1e-6, `${name}[${c}] ${v}`));
+  }
+  // Half blue, half red pictures: red and blue channels spread widely about the middle, green barely.
+  const { mean, std } = recorded as { mean: number[]; std: number[] };
+  for (const c of [0, 2]) assert.ok(mean[c] > 0.4 && mean[c] < 0.7 && std[c] > 0.3, `channel ${c}: ${mean}, ${std}`);
+  assert.ok(std[1] < 0.1, `green: ${std}`);
+  assert.match(graph.meta['webgpu_digits.input'], /pixel \/ 255 in \[0, 1\]/);
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
