@@ -1,9 +1,12 @@
 // The browser page: the engine (src/, bundled by `serve`) classifies what the user draws, live.
-// The canvas is turned to gray as decodePng does (luminance over white), then toMnistDigit, as `predict`.
+// The canvas is turned to gray as decodePng does (luminance over white), then into the model's input as
+// `predict` makes it (src/io/pad-input.ts): MNIST's digit, or, for a model trained on a folder, a picture
+// in its channels and size, normalized with the checkpoint's constants (serve's /model.json).
 import { type Gpu, openGpu } from '../src/gpu/device.ts';
 import { readF32 } from '../src/gpu/buffers.ts';
 import { submitDispatches } from '../src/gpu/kernel.ts';
-import { DigitImageError, toMnistDigit } from '../src/io/digit-image.ts';
+import { DigitImageError } from '../src/io/digit-image.ts';
+import { padToModelInput, type PageInput } from '../src/io/pad-input.ts';
 import { dispatchesOf, Network } from '../src/nn/network.ts';
 import type { ModelSpec } from '../src/nn/spec.ts';
 
@@ -53,37 +56,49 @@ function clearPad(): void {
   ctx.fillRect(0, 0, pad.width, pad.height);
 }
 
-// Probability bars for 0-9.
+// Probability bars, one per class (0-9 until the model is known).
 const bars = $('bars');
 const fills: HTMLElement[] = [];
 const labels: HTMLElement[] = [];
-for (let d = 0; d < 10; d++) {
-  const name = document.createElement('span');
-  name.textContent = String(d);
-  const bar = document.createElement('div');
-  bar.className = 'bar';
-  const fill = document.createElement('div');
-  bar.append(fill);
-  const value = document.createElement('span');
-  bars.append(name, bar, value);
-  fills.push(fill);
-  labels.push(value);
+function makeBars(classes: readonly string[]): void {
+  bars.replaceChildren();
+  fills.length = labels.length = 0;
+  for (const className of classes) {
+    const name = document.createElement('span');
+    name.textContent = className;
+    const bar = document.createElement('div');
+    bar.className = 'bar';
+    const fill = document.createElement('div');
+    bar.append(fill);
+    const value = document.createElement('span');
+    bars.append(name, bar, value);
+    fills.push(fill);
+    labels.push(value);
+  }
 }
+makeBars(Array.from({ length: 10 }, (_, d) => String(d)));
+let classNames: readonly string[] = [];
 
-function show(p: Prediction | null): void {
-  $('prediction').textContent = p ? String(p.predicted) : '';
+/** The prediction, its bars, and the input as the network sees it (planar [C, H, W], gray or RGB). */
+function show(p: Prediction | null, input: readonly [number, number, number] = [1, 28, 28]): void {
+  const name = p ? classNames[p.predicted] ?? String(p.predicted) : '';
+  $('prediction').textContent = name;
   $('prediction').dataset.digit = p ? String(p.predicted) : '';
-  for (let d = 0; d < 10; d++) {
+  for (let d = 0; d < fills.length; d++) {
     const q = p ? p.probabilities[d] : 0;
     fills[d].style.width = `${(100 * q).toFixed(1)}%`;
     fills[d].parentElement!.classList.toggle('top', p?.predicted === d);
     labels[d].textContent = p ? `${(100 * q).toFixed(1)}%` : '';
   }
+  const [channels, height, width] = input;
+  seen.width = width;
+  seen.height = height;
   const view = seen.getContext('2d')!;
-  const image = view.createImageData(28, 28);
-  for (let i = 0; i < 784; i++) {
-    const v = p ? p.pixels[i] : 0;
-    image.data.set([v, v, v, 255], i * 4);
+  const image = view.createImageData(width, height);
+  const plane = width * height;
+  for (let i = 0; i < plane; i++) {
+    const at = (c: number) => (p ? p.pixels[(channels === 3 ? c : 0) * plane + i] : 0);
+    image.data.set([at(0), at(1), at(2), 255], i * 4);
   }
   view.putImageData(image, 0, 0);
 }
@@ -114,7 +129,7 @@ async function main(): Promise<void> {
     return;
   }
   api.adapter = gpu.adapterName;
-  const info = await (await fetch('model.json')).json() as {
+  const info = await (await fetch('model.json')).json() as PageInput & {
     model: string;
     model_spec: ModelSpec;
     checkpoint: string;
@@ -124,7 +139,14 @@ async function main(): Promise<void> {
   // The checkpoint's own description (checked by serve when it loaded the checkpoint), never a preset
   // of the same name: a model file named "digit" with other layers runs as itself.
   const model = info.model_spec;
-  const network = await Network.create(gpu, model, { maxBatch: 1, training: false });
+  const network = await Network.create(gpu, model, {
+    maxBatch: 1,
+    training: false,
+    normalization: info.normalization,
+  });
+  classNames = info.classes;
+  makeBars(info.classes);
+  show(null, info.input);
   network.setParameters(params);
   const plan = await network.plan(1);
   const dispatches = dispatchesOf(plan.forward, plan.logProbabilities);
@@ -132,7 +154,9 @@ async function main(): Promise<void> {
   async function classify(): Promise<Prediction | null> {
     let pixels: Uint8Array;
     try {
-      pixels = toMnistDigit(padGray());
+      const gray = padGray();
+      if (info.preprocessing === 'picture' && gray.pixels.every((v) => v === 255)) return null; // a blank pad
+      pixels = padToModelInput(gray, info);
     } catch (err) {
       if (err instanceof DigitImageError) return null; // a blank pad
       throw err;
@@ -157,7 +181,7 @@ async function main(): Promise<void> {
         p = await classify();
         api.last = p;
         api.predictions++;
-        show(p);
+        show(p, info.input);
       }
       running = null;
       return p;
@@ -210,12 +234,12 @@ async function main(): Promise<void> {
   $('clear').addEventListener('click', () => {
     clearPad();
     api.last = null;
-    show(null);
+    show(null, info.input);
   });
   setStatus(
     `Ready: ${info.model} from ${info.checkpoint}${
       info.epoch ? ` (epoch ${info.epoch})` : ''
-    }, on ${gpu.adapterName}. Draw a digit.`,
+    }, on ${gpu.adapterName}. ${info.preprocessing === 'picture' ? 'Draw something.' : 'Draw a digit.'}`,
     'ready',
   );
 }

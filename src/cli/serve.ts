@@ -10,12 +10,18 @@ import { parameterSpecs } from '../nn/spec.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { intOption, parseCommandArgs, UsageError } from './args.ts';
 import { defaultCheckpointPath } from './common.ts';
+import { FOLDER_DATASET, recordedPreprocessing } from './folder-data.ts';
+import { DATASETS } from '../data/datasets.ts';
+import { pageInputOf } from '../io/pad-input.ts';
 
 export const SERVE_HELP = `Usage: serve [options]
 
 Serves the browser page on http://HOST:PORT/: draw a digit and watch the network's probabilities
 update as you draw. The page runs the engine's own WGSL kernels through the browser's WebGPU
-(navigator.gpu), on the parameters of --checkpoint; a browser without WebGPU is told so.
+(navigator.gpu), on the parameters of --checkpoint; a browser without WebGPU is told so. A model
+trained on --dataset folder gets the drawing as predict takes a picture for it: in its channels (the
+drawing copied into R, G and B for a color model), at its input size, normalized with the checkpoint's
+recorded constants, with its class names.
 
 Options:
   --checkpoint PATH    checkpoint to serve (default: data/checkpoints/digit.safetensors)
@@ -98,6 +104,12 @@ export async function serveCommand(argv: string[]): Promise<number> {
     epoch: checkpoint.metadata.epoch ?? null,
     parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount,
     elements: checkpoint.params.length,
+    // How the page turns the drawing into input: the checkpoint's channels, size, constants and classes.
+    ...pageInputOf(
+      checkpoint.model,
+      { folder: checkpoint.metadata.dataset === FOLDER_DATASET, ...recordedPreprocessing(checkpoint.metadata) },
+      DATASETS.get(checkpoint.metadata.dataset ?? '')?.classes,
+    ),
   });
   const params = new Uint8Array(checkpoint.params.buffer, checkpoint.params.byteOffset, checkpoint.params.byteLength);
   const files: Record<string, [string, string | Uint8Array]> = {

@@ -1,7 +1,7 @@
 // show, report and export on --dataset folder: the pictures as a color model sees them (RGB PNG
 // files), the report of a checkpoint trained on a folder (its class names, the confusion matrix, a
 // gallery of misclassified pictures in color), and its ONNX export with the recorded normalization
-// folded into the graph.
+// folded into the graph; serve's /model.json carries what the page needs to draw for that model.
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawnSync } from 'node:child_process';
@@ -10,10 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { decodePngColor, encodePng } from '../../src/io/png.ts';
 import { PYTHON } from '../../bench/pytorch.ts';
-import { runCli } from '../helpers/cli.ts';
+import type { PageInput } from '../../src/io/pad-input.ts';
+import { peekMetadata } from '../../src/train/checkpoint.ts';
+import { runCli, startCli } from '../helpers/cli.ts';
 import { skip } from '../helpers/skip.ts';
 
-const test = suite('cli: show, report and export with --dataset folder');
+const test = suite('cli: show, report, export and serve with --dataset folder');
 const dir = mkdtempSync(join(tmpdir(), 'cli-folder-show-'));
 const pictures = join(dir, 'pictures');
 const env = { XDG_CACHE_HOME: join(dir, 'cache') };
@@ -185,6 +187,37 @@ test('export --format onnx of the folder-trained checkpoint folds its normalizat
   for (const c of [0, 2]) assert.ok(mean[c] > 0.4 && mean[c] < 0.7 && std[c] > 0.3, `channel ${c}: ${mean}, ${std}`);
   assert.ok(std[1] < 0.1, `green: ${std}`);
   assert.match(graph.meta['webgpu_digits.input'], /pixel \/ 255 in \[0, 1\]/);
+});
+
+test("serve's /model.json for the folder-trained checkpoint: its input, recorded normalization and class names", async () => {
+  const { child, result } = startCli(['serve', '--checkpoint', checkpoint, '--port', '0'], { env, timeoutMs: 120_000 });
+  try {
+    const url = await new Promise<string>((resolve, reject) => {
+      let text = '';
+      const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 60_000);
+      const onData = (d: unknown) => {
+        text += String(d);
+        const found = /serving (http:\S+)/.exec(text)?.[1];
+        if (found) {
+          clearTimeout(timer);
+          resolve(found);
+        }
+      };
+      child.stdout!.on('data', onData);
+      child.stderr!.on('data', onData);
+    });
+    const info = await (await fetch(`${url}model.json`)).json() as PageInput;
+    assert.equal(info.input, [3, 8, 8]);
+    assert.is(info.preprocessing, 'picture');
+    assert.equal(info.classes, ['blue', 'red']);
+    assert.equal(info.normalization, JSON.parse(peekMetadata(checkpoint)!.normalization));
+    assert.is(info.normalization.mean.length, 3);
+    const page = await (await fetch(`${url}main.js`)).text();
+    assert.match(page, 'padToModelInput', 'the page preprocesses through src/io/pad-input.ts');
+  } finally {
+    child.kill('SIGINT');
+    await result;
+  }
 });
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));

@@ -328,8 +328,17 @@ test("finding 7: serve sends the checkpoint's own model_spec, and exits on SIGIN
   const server = serve(path);
   try {
     const url = await server.url;
-    const info = await (await fetch(`${url}model.json`)).json() as { model_spec: unknown };
+    const info = await (await fetch(`${url}model.json`)).json() as {
+      model_spec: unknown;
+      input: unknown;
+      preprocessing: unknown;
+      normalization: unknown;
+    };
     assert.equal(info.model_spec, own);
+    // An MNIST checkpoint: the page draws MNIST's digit and normalizes with MNIST's constants.
+    assert.equal(info.input, [1, 28, 28]);
+    assert.is(info.preprocessing, 'mnist-digit');
+    assert.equal(info.normalization, { mean: [0.1307], std: [0.3081] });
     const page = await (await fetch(`${url}main.js`)).text();
     assert.match(page, 'model_spec', 'the page reads model_spec');
     // A request line without its end: the client holds the connection open.
