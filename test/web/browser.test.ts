@@ -2,15 +2,18 @@
 // The report and the browser page, end to end in headless Chromium: a real 2-epoch run (1280 images)
 // with train --log, then `report` (its numbers asserted against the run's own output and `eval`'s),
 // the report opened in the browser, and the page served by `serve`, where a digit drawn with mouse
-// events is classified by the engine's WGSL kernels through the browser's WebGPU, as `predict` does.
+// events is classified by the engine's WGSL kernels through the browser's WebGPU, as `predict` does;
+// and a small color model trained on a picture folder, which the page feeds in its own channels, size
+// and recorded constants.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodePng } from '../../src/io/png.ts';
+import { decodePng, encodePng } from '../../src/io/png.ts';
+import { pictureForModel } from '../../src/cli/folder-data.ts';
 import { toMnistDigit } from '../../src/io/digit-image.ts';
 import { type EpochRecord, parseMetricsLog, type StepRecord } from '../../src/train/metrics-log.ts';
 import { hasChromium, launchChromium, testOutputDir } from '../helpers/browser.ts';
@@ -147,11 +150,14 @@ test('the report renders in Chromium from disk with no console errors: curves wi
   }
 });
 
-function startServer(): Promise<{ child: ChildProcess; url: string }> {
+function startServer(
+  path = checkpoint,
+  extraEnv: Record<string, string> = {},
+): Promise<{ child: ChildProcess; url: string }> {
   const [command, ...prefix] = cliCommand(thisRuntime);
-  const child = spawn(command, [...prefix, 'serve', '--checkpoint', checkpoint, '--port', '0'], {
+  const child = spawn(command, [...prefix, 'serve', '--checkpoint', path, '--port', '0'], {
     cwd: repoRoot(),
-    env: { ...process.env, ...env, NO_COLOR: '1' },
+    env: { ...process.env, ...env, ...extraEnv, NO_COLOR: '1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   return new Promise((resolve, reject) => {
@@ -227,6 +233,102 @@ test('the page classifies a digit drawn with mouse events, through WebGPU in Chr
       );
     }
     assert.match(await page.locator('#prediction').innerText(), String(predicted.digit));
+    assert.equal(problems, []);
+  } finally {
+    await browser.close();
+    server.child.kill('SIGTERM');
+  }
+});
+
+test('a color model trained on a folder: the page feeds it the drawing in R, G and B at its size, with its constants, as predict does', async () => {
+  if (noBrowser) {
+    return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', {
+      requiredInCi: true,
+    });
+  }
+  // Two classes, light pictures with a dark bar across or down: a drawing is one or the other.
+  const folder = join(dir, 'bars');
+  for (const [name, across] of [['across', true], ['down', false]] as const) {
+    mkdirSync(join(folder, name), { recursive: true });
+    for (let i = 0; i < 10; i++) {
+      const pixels = new Uint8Array(16 * 16 * 3).fill(240 - i);
+      for (let a = 0; a < 16; a++) {
+        for (let b = 6; b < 10; b++) {
+          pixels.fill(10 * (i % 3), 3 * (across ? b * 16 + a : a * 16 + b), 3 * (across ? b * 16 + a : a * 16 + b) + 3);
+        }
+      }
+      writeFileSync(join(folder, name, `${i}.png`), encodePng({ width: 16, height: 16, channels: 3, pixels }));
+    }
+  }
+  const model = join(dir, 'color8.json');
+  writeFileSync(
+    model,
+    JSON.stringify({
+      name: 'color8',
+      input: [3, 8, 8],
+      classes: 2,
+      layers: [{ kind: 'flatten' }, { kind: 'linear', name: 'fc', outFeatures: 2 }],
+    }),
+  );
+  const colorCheckpoint = join(dir, 'color8.safetensors');
+  const cacheEnv = { XDG_CACHE_HOME: join(dir, 'cache') };
+  const trained = await runCli(
+    [
+      'train',
+      '--dataset',
+      'folder',
+      '--data',
+      folder,
+      '--model',
+      model,
+      '--epochs',
+      '2',
+      '--batch-size',
+      '4',
+      '--out',
+      colorCheckpoint,
+    ],
+    { env: { ...env, ...cacheEnv }, timeoutMs: LONG },
+  );
+  assert.is(trained.code, 0, trained.stderr);
+  const server = await startServer(colorCheckpoint, cacheEnv);
+  const browser = await launchChromium(true);
+  try {
+    const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
+    const problems: string[] = [];
+    page.on('console', (m) => {
+      if (m.type() === 'error') problems.push(m.text());
+    });
+    page.on('pageerror', (e) => problems.push(e.message));
+    await page.goto(server.url);
+    await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 120_000 });
+    const state = await page.evaluate(() => [(globalThis as any).digits.state, (globalThis as any).digits.message]);
+    assert.is(state[0], 'ready', `page state: ${state[1]}`);
+    const box = (await page.locator('#pad').boundingBox())!;
+    await page.mouse.move(box.x + 40, box.y + 140);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 240, box.y + 140, { steps: 10 });
+    await page.mouse.up();
+    const shown = await page.evaluate(() => (globalThis as any).digits.settled());
+    assert.ok(shown, 'the page classified the drawing');
+    const dataUrl: string = await page.evaluate(() => (globalThis as any).digits.padPng());
+    const png = Uint8Array.from(atob(dataUrl.split(',')[1]), (c) => c.charCodeAt(0));
+    const drawn = join(dir, 'page-drawn-bar.png');
+    writeFileSync(drawn, png);
+    const spec = JSON.parse(readFileSync(model, 'utf8'));
+    assert.equal(shown.pixels, Array.from(pictureForModel(png, drawn, spec)), 'the input predict makes of the pad');
+    const predicted = JSON.parse(
+      (await runCli(['predict', '--json', '--checkpoint', colorCheckpoint, drawn], { env: { ...env, ...cacheEnv } }))
+        .stdout,
+    );
+    assert.is(shown.predicted, predicted.digit);
+    for (let c = 0; c < 2; c++) {
+      assert.ok(
+        Math.abs(shown.probabilities[c] - predicted.probabilities[c]) < 1e-4,
+        `p(${c}): page ${shown.probabilities[c]} vs predict ${predicted.probabilities[c]}`,
+      );
+    }
+    assert.is(await page.locator('#prediction').innerText(), predicted.class);
     assert.equal(problems, []);
   } finally {
     await browser.close();
