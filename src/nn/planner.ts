@@ -1,12 +1,11 @@
 // Decides how a model runs on a device, as a value: per node, which kernel variant, with which tiles,
 // reading and writing which layouts. Pure (no GPU calls): the plan is plain data that Network
-// (network.ts) executes, `train --plan` prints, and tests build by hand. A new variant is a kernel, a
-// value of a variant type below, a legality rule in checkPlan and a planner rule; nothing in Network.
+// (network.ts) executes, `train --plan` prints, and tests build by hand. The rules of each kind (which
+// variant, reading and writing what, legal where) are its definition's `planning` (src/nn/layers/): a
+// new variant is a kernel, a value of a variant type below and its kind's hooks; nothing here.
 import type { DeviceKind, DeviceProfile } from '../gpu/profile.ts';
-import { conv2dTexturePoolSuits, conv2dTextureSuits, implicitGemmSuits } from '../kernels/conv2d_tiles.ts';
-import { packFits } from '../kernels/layout.ts';
-import { type Conv2dShape, conv2dShapeOf, type LinearShape, linearShapeOf } from '../util/shapes.ts';
 import { layerDefinition, type LayerKind } from './layers/index.ts';
+import type { ChoiceSite, LayerPlanning, PlanningNode } from './layers/types.ts';
 import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
 
 /**
@@ -75,15 +74,22 @@ export interface PlanOptions {
 /** What a hand-built plan chooses; anything left out is the buffer variant, the standalone pass. */
 export interface PlanChoices {
   input?: InputVariant;
-  nodes?: Record<string, { variant?: Variant; weightGradient?: LinearVariant; reluBackward?: 'pass' | 'in-consumer' }>;
+  nodes?: Record<string, NodeChoice>;
+}
+
+/** What is chosen for one node. */
+export interface NodeChoice {
+  variant?: Variant;
+  weightGradient?: LinearVariant;
+  reluBackward?: 'pass' | 'in-consumer';
 }
 
 export class PlanError extends Error {
   override name = 'PlanError';
 }
 
-/** The thresholds of the planner's rules for a class of device. */
-interface Rules {
+/** The thresholds of the planner's rules for a class of device (the kinds' `choose` hooks read them). */
+export interface PlanRules {
   /** A linear layer runs from textures when its product is at least this big in both k and n. */
   packedLinearMinFeatures: number;
   /** Forward-only networks for smaller batches keep the buffer kernels: packing costs more than it saves. */
@@ -97,85 +103,61 @@ interface Rules {
 // Measured on lavapipe (bench/RESULTS.md): today's choices there, unchanged. GPUs run the GPU-class
 // kernels (workgroups of 64-256 invocations, operands staged in workgroup memory), whose tiles differ
 // by class (gemm_tiles.ts); not yet measured on a GPU (bench/RESULTS.md says so).
-const CPU_DRIVER_RULES: Rules = {
+const CPU_DRIVER_RULES: PlanRules = {
   packedLinearMinFeatures: 64,
   packedForwardMinBatch: 128,
   packedWeightGradient: true,
   tiled: false,
 };
-const GPU_RULES: Rules = { ...CPU_DRIVER_RULES, tiled: true };
-const RULES: Record<DeviceKind, Rules> = {
+const GPU_RULES: PlanRules = { ...CPU_DRIVER_RULES, tiled: true };
+const RULES: Record<DeviceKind, PlanRules> = {
   'cpu-driver': CPU_DRIVER_RULES,
   'integrated-gpu': GPU_RULES,
   'discrete-gpu': GPU_RULES,
 };
 
-/** The plan today's rules choose for `model` on `device`. */
+/**
+ * The plan the rules choose for `model` on `device`: each node's kind chooses its own variant (its
+ * definition's planning hooks, src/nn/layers/), first alone, then (from the last node back) the fused
+ * variants that depend on its neighbours' choices; ReLU backwards go into consumers that can apply them.
+ */
 export function planNetwork(model: ModelSpec, options: PlanOptions, device: DeviceProfile): ExecutionPlan {
   const rules = RULES[device.kind];
   const { training, maxBatch } = options;
-  const skeleton = nodesOf(model);
-  const choices: NonNullable<PlanChoices['nodes']> = {};
-  const choose = (name: string, choice: NonNullable<PlanChoices['nodes']>[string]) => {
-    choices[name] = { ...choices[name], ...choice };
-  };
-  const bigForward = !training && maxBatch >= rules.packedForwardMinBatch;
-  const textureLinear = new Set<string>();
-  if (rules.tiled) {
-    for (const node of skeleton) {
-      if (node.kind === 'conv2d') choose(node.name, { variant: 'tiled-gemm' });
-      if (node.kind === 'linear') {
-        choose(node.name, { variant: 'tiled', ...(training ? { weightGradient: 'tiled' } : {}) });
-      }
-    }
+  const nodes: PlanningNode[] = nodesOf(model).map((s) => ({ ...s, layer: s.resolved, choice: {} }));
+  const siteOf = (i: number): ChoiceSite => ({
+    training,
+    maxBatch,
+    device,
+    rules,
+    bigForward: !training && maxBatch >= rules.packedForwardMinBatch,
+    neighbour: (offset) => nodes[i + offset],
+    consumer: () => consumerOf(nodes, i),
+    reads: (node, layout) =>
+      node !== undefined && layoutsOf(node.kind, node.choice.variant ?? defaultVariant(node.kind), layout, false)[0] ===
+        layout,
+    poolsOutput: (node) =>
+      node !== undefined &&
+      (planningOf(node.kind).poolsOutput?.(node.layer, node.choice, siteOf(nodes.indexOf(node))) ?? false),
+  });
+  nodes.forEach((node, i) => {
+    node.choice = { ...node.choice, ...planningOf(node.kind).choose?.(node.layer, siteOf(i)) };
+  });
+  for (let i = nodes.length - 1; i >= 0; i--) {
+    const node = nodes[i];
+    node.choice = { ...node.choice, ...planningOf(node.kind).fuse?.(node.layer, node.choice, siteOf(i)) };
   }
-  for (const node of rules.tiled ? [] : skeleton) {
-    const layer = node.resolved;
-    if (node.kind === 'conv2d' && bigForward && conv2dTextureSuits(convShape(layer, maxBatch))) {
-      choose(node.name, { variant: 'texture' });
-    }
-    if (node.kind === 'linear') {
-      const { inFeatures: k, outFeatures: n } = linearShape(layer, maxBatch);
-      const big = Math.min(k, n) >= rules.packedLinearMinFeatures && linearTexturesFit(device, maxBatch, k, n);
-      if (big && bigForward) {
-        choose(node.name, { variant: 'texture' });
-        textureLinear.add(node.name);
-      }
-      if (big && training && rules.packedWeightGradient) choose(node.name, { weightGradient: 'texture' });
-    }
-  }
-  // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
-  // input; a max-pool before it packs its input, or, after a texture conv, is done by that conv.
-  if (bigForward && !rules.tiled) {
-    skeleton.forEach((node, i) => {
-      if (node.kind !== 'conv2d' || choices[node.name]?.variant === 'texture') return;
-      const consumer = consumerOf(skeleton, i);
-      if (
-        !consumer || !textureLinear.has(consumer.name) ||
-        !implicitGemmSuits(device.limits, convShape(node.resolved, maxBatch))
-      ) return;
-      choose(node.name, { variant: 'implicit-gemm' });
-      const pool = skeleton[i - 1];
-      if (pool?.kind !== 'maxpool2d') return;
-      choose(pool.name, { variant: 'channels-last' });
-      const producer = skeleton[i - 2];
-      if (
-        poolIsTwoByTwo(pool.resolved) && producer?.kind === 'conv2d' && choices[producer.name]?.variant === 'texture' &&
-        conv2dTexturePoolSuits(convShape(producer.resolved, maxBatch))
-      ) {
-        choose(producer.name, { variant: 'texture+pool' });
-        choose(pool.name, { variant: 'in-conv' });
-      }
-    });
-  }
-  const first = choices[skeleton[0]?.name]?.variant;
-  const input: InputVariant = !training && (first === 'texture' || first === 'texture+pool') ? 'into-packed' : 'buffer';
+  const first = nodes[0];
+  const input: InputVariant = !training && first?.choice.variant !== undefined &&
+      planningOf(first.kind).readsPackedPixels?.(first.choice.variant)
+    ? 'into-packed'
+    : 'buffer';
   if (training) {
-    skeleton.forEach((node, i) => {
-      if (producesRelu(node) && reluBackwardFusable(skeleton, i)) choose(node.name, { reluBackward: 'in-consumer' });
+    nodes.forEach((node, i) => {
+      if (producesRelu(node) && reluBackwardFusable(nodes, i)) node.choice.reluBackward = 'in-consumer';
     });
   }
-  return buildPlan(model, options, device, { input, nodes: choices });
+  return buildPlan(model, options, device, { input, nodes: Object.fromEntries(nodes.map((n) => [n.name, n.choice])) });
 }
 
 /** A plan with the given choices, its layouts and tiles derived; throws a PlanError if it is not legal. */
@@ -211,7 +193,8 @@ export function buildPlan(
       writes,
       tiles: {},
     };
-    if (training && s.kind === 'linear') node.weightGradient = choice.weightGradient ?? 'buffer';
+    const weightGradients = planningOf(s.kind).weightGradientVariants;
+    if (training && weightGradients) node.weightGradient = choice.weightGradient ?? weightGradients[0];
     if (training && producesRelu(s)) node.reluBackward = choice.reluBackward ?? 'pass';
     return node;
   });
@@ -261,7 +244,7 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
         'cannot read pixels packed straight into its input: training keeps the normalized input for its backward',
       );
     }
-    if (first.variant !== 'texture' && first.variant !== 'texture+pool') {
+    if (!planningOf(first.kind).readsPackedPixels?.(first.variant)) {
       fail(first, 'cannot read a packed input: only texture convolutions do');
     }
   }
@@ -273,52 +256,22 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
     if (node.reads !== 'none' && node.reads !== previous) {
       fail(node, `reads ${node.reads}, but the node before writes ${previous}`);
     }
-    if (node.writes !== 'nchw' && training && node.kind !== 'flatten') {
+    if (node.writes !== 'nchw' && training && !isView(node.kind)) {
       fail(node, `writes ${node.writes}: training needs every output as a buffer`);
     }
-    const next = plan.nodes[i + 1];
-    const consumer = consumerOf(plan.nodes, i);
-    switch (node.variant) {
-      case 'texture':
-      case 'texture+pool': {
-        if (node.kind !== 'conv2d') break;
-        const shape = convShape(s.resolved, maxBatch);
-        if (!conv2dTextureSuits(shape)) fail(node, 'needs stride 1, no padding and a kernel 4 to 8 wide');
-        if (node.variant === 'texture+pool') {
-          if (!conv2dTexturePoolSuits(shape)) fail(node, 'pools only up to 10 channels of outputs at least 2x2');
-          if (next?.variant !== 'in-conv') fail(node, 'pools for the max-pool after it, which must then be in-conv');
-        }
-        break;
+    const problem = planningOf(node.kind).problem?.(s.resolved, node, {
+      training,
+      maxBatch,
+      device,
+      neighbour: (offset) => plan.nodes[i + offset],
+    });
+    if (problem) fail(node, problem);
+    if (node.writes !== 'nchw' && !isView(node.kind)) {
+      // The node that reads it (through a view) must read that layout, or nothing (its work done by this one).
+      const reader = consumerOf(plan.nodes, i);
+      if (!reader || (reader.reads !== node.writes && reader.reads !== 'none')) {
+        fail(node, `writes ${READERS[node.writes]}`);
       }
-      case 'in-conv':
-        if (plan.nodes[i - 1]?.variant !== 'texture+pool') {
-          fail(node, 'needs a texture+pool convolution right before it');
-        }
-        if (!poolIsTwoByTwo(s.resolved)) fail(node, 'is done by the convolution only for 2x2 windows at stride 2');
-        break;
-      case 'implicit-gemm':
-        if (!implicitGemmSuits(device.limits, convShape(s.resolved, maxBatch))) {
-          fail(node, 'needs stride 1, no padding, output positions a multiple of 4, and textures this device allows');
-        }
-        break;
-    }
-    if (node.kind === 'linear' && node.variant === 'texture') {
-      const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
-      if (!packFits(device.limits, Math.max(maxBatch, n), k)) {
-        fail(node, 'needs textures bigger than this device allows');
-      }
-    }
-    if (node.weightGradient === 'texture') {
-      const { inFeatures: k, outFeatures: n } = linearShape(s.resolved, maxBatch);
-      if (!packFits(device.limits, Math.max(n, k), maxBatch)) {
-        fail(node, 'needs weight-gradient textures bigger than this device allows');
-      }
-    }
-    if (node.writes === 'channels-last' && next?.variant !== 'implicit-gemm' && next?.variant !== 'in-conv') {
-      fail(node, 'writes channels-last, which only an implicit-GEMM convolution reads');
-    }
-    if (node.writes === 'packed' && !(consumer?.kind === 'linear' && consumer.variant === 'texture')) {
-      fail(node, 'writes a packed matrix, which only a linear layer from textures reads');
     }
     if (node.reluBackward === 'in-consumer' && !reluBackwardFusable(plan.nodes, i)) {
       fail(node, "leaves its ReLU's backward to the next node, which is no linear layer or max-pool");
@@ -380,23 +333,14 @@ export function formatPlan(plan: ExecutionPlan): string {
   return lines.join('\n');
 }
 
-// --- shapes of a node at a batch size -------------------------------------------------------------
-
-/** The layer's model-file object, narrowed to `kind` (the planner's rules ask only of nodes of that kind). */
-function specOf<K extends LayerKind>(layer: ResolvedLayer, kind: K): Extract<LayerSpec, { kind: K }> {
-  if (layer.spec.kind !== kind) throw new PlanError(`${layer.name} is a ${layer.spec.kind}, not a ${kind}`);
-  return layer.spec as Extract<LayerSpec, { kind: K }>;
-}
-
-function convShape(layer: ResolvedLayer, batch: number): Conv2dShape {
-  return conv2dShapeOf(specOf(layer, 'conv2d'), layer.inShape, batch);
-}
-
-function linearShape(layer: ResolvedLayer, batch: number): LinearShape {
-  return linearShapeOf(layer.inShape, layer.outShape, batch);
-}
-
 // --- helpers --------------------------------------------------------------------------------------
+
+/** What reads each layout but a buffer, for the error of a plan whose writer of it has no such reader. */
+const READERS: Record<Exclude<Layout, 'nchw'>, string> = {
+  packed: 'a packed matrix, which only a linear layer from textures reads',
+  'channels-last': 'channels-last, which only an implicit-GEMM convolution reads',
+  none: 'nothing',
+};
 
 interface SkeletonNode {
   name: string;
@@ -412,7 +356,8 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
   const nodes: SkeletonNode[] = [];
   for (let i = 0; i < layers.length; i++) {
     const spec = layers[i].spec;
-    const relu = layerDefinition(spec.kind).absorbsRelu && layers[i + 1]?.spec.kind === 'relu';
+    const next = layers[i + 1]?.spec.kind;
+    const relu = layerDefinition(spec.kind).absorbsRelu && next !== undefined && planningOf(next).outputIsRelu === true;
     nodes.push({
       name: layers[i].name,
       kind: spec.kind,
@@ -423,6 +368,10 @@ function nodesOf(model: ModelSpec): SkeletonNode[] {
     if (relu) i++;
   }
   return nodes;
+}
+
+function planningOf(kind: LayerKind): LayerPlanning<LayerSpec> {
+  return layerDefinition(kind).planning;
 }
 
 function variantsOf(kind: LayerKind): readonly Variant[] {
@@ -436,35 +385,24 @@ function defaultVariant(kind: LayerKind): Variant {
   return variantsOf(kind)[0];
 }
 
+/** A view (flatten) passes its input through: it is no node's producer or consumer. */
+function isView(kind: LayerKind): boolean {
+  return variantsOf(kind).every((v) => v === 'view');
+}
+
 /** [reads, writes] of a variant, given what the node before writes. */
 function layoutsOf(kind: LayerKind, variant: Variant, previous: Layout, first: boolean): [Layout, Layout] {
-  switch (variant) {
-    // A texture conv reads packed pixels as the first node; a texture product reads an implicit GEMM's output.
-    case 'texture':
-      return [previous === 'packed' && (first || kind === 'linear') ? 'packed' : 'nchw', 'nchw'];
-    case 'texture+pool':
-      return [first && previous === 'packed' ? 'packed' : 'nchw', 'channels-last'];
-    case 'implicit-gemm':
-      return [previous === 'channels-last' ? 'channels-last' : 'nchw', 'packed'];
-    case 'channels-last':
-      return ['nchw', 'channels-last'];
-    case 'in-conv':
-      return ['none', 'channels-last'];
-    case 'view':
-      return [previous, previous];
-    default:
-      return ['nchw', 'nchw'];
-  }
+  return planningOf(kind).layouts?.(variant, previous, first) ?? ['nchw', 'nchw'];
 }
 
-/** The index of the node that reads node i's output, through a flatten (maybe past the end). */
+/** The index of the node that reads node i's output, through a view (maybe past the end). */
 export function consumerIndex(nodes: readonly { kind: LayerKind }[], i: number): number {
-  return nodes[i + 1]?.kind === 'flatten' ? i + 2 : i + 1;
+  return nodes[i + 1] && isView(nodes[i + 1].kind) ? i + 2 : i + 1;
 }
 
-/** The index of the node whose output node i reads, through a flatten (maybe -1). */
+/** The index of the node whose output node i reads, through a view (maybe -1). */
 export function producerIndex(nodes: readonly { kind: LayerKind }[], i: number): number {
-  return nodes[i - 1]?.kind === 'flatten' ? i - 2 : i - 1;
+  return nodes[i - 1] && isView(nodes[i - 1].kind) ? i - 2 : i - 1;
 }
 
 function consumerOf<T extends { kind: LayerKind }>(nodes: readonly T[], i: number): T | undefined {
@@ -472,21 +410,11 @@ function consumerOf<T extends { kind: LayerKind }>(nodes: readonly T[], i: numbe
 }
 
 function producesRelu(node: { kind: LayerKind; relu: boolean }): boolean {
-  return node.relu || node.kind === 'relu';
+  return node.relu || planningOf(node.kind).outputIsRelu === true;
 }
 
-/** Linear (input gradient) and max-pool backward can apply the backward of the ReLU that produced their input. */
+/** A consumer that applies the backward of the ReLU that produced its input (linear, max-pool) spares it a pass. */
 function reluBackwardFusable(nodes: readonly { kind: LayerKind; relu: boolean }[], i: number): boolean {
   const consumer = consumerOf(nodes, i);
-  return producesRelu(nodes[i]) && (consumer?.kind === 'linear' || consumer?.kind === 'maxpool2d');
-}
-
-function poolIsTwoByTwo(layer: ResolvedLayer): boolean {
-  const spec = specOf(layer, 'maxpool2d');
-  return spec.kernel === 2 && (spec.stride ?? 2) === 2;
-}
-
-/** The textures of a linear layer from textures fit: forward [batch|n, k], weight gradient [n|k, batch]. */
-function linearTexturesFit(device: DeviceProfile, maxBatch: number, k: number, n: number): boolean {
-  return packFits(device.limits, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
+  return producesRelu(nodes[i]) && consumer !== undefined && planningOf(consumer.kind).appliesReluBackward === true;
 }

@@ -53,6 +53,7 @@ function activation<S extends ActivationLayer>(
     resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
     absorbsRelu: false,
     variants: ['buffer'],
+    planning: {},
     referenceForward({ spec }, input) {
       // Only leaky ReLU has a kink (at 0).
       let kinkMargin = Infinity;

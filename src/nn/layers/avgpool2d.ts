@@ -26,6 +26,7 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
   },
   absorbsRelu: false,
   variants: ['buffer'],
+  planning: {},
   referenceForward: ({ spec, inShape }, input, { batch }) => ({
     output: avgPool2dForwardReference(avgPool2dShapeOf(spec, inShape, batch), input),
   }),

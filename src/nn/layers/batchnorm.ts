@@ -60,6 +60,7 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
     },
     absorbsRelu: true,
     variants: ['buffer'],
+    planning: {},
     // The reference is training mode: the batch's statistics.
     referenceForward({ spec, inShape }, input, { batch, param }) {
       const shape = batchNormShapeOf(spec, inShape, batch);

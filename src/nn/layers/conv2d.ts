@@ -17,12 +17,15 @@ import {
   packConv2dTextureWeight,
 } from '../../kernels/conv2d_texture.ts';
 import {
+  conv2dTexturePoolSuits,
+  conv2dTextureSuits,
   defaultBackwardInputTiles,
   defaultBackwardWeightTiles,
   defaultForwardTiles,
   defaultImplicitGemmTiles,
   defaultTexturePoolTiles,
   defaultTextureTiles,
+  implicitGemmSuits,
 } from '../../kernels/conv2d_tiles.ts';
 import { conv2dGemmShape, defaultGemmTiles, type GemmTiles } from '../../kernels/gemm_tiles.ts';
 import { createChannelsLastTexture, packChannelsLast } from '../../kernels/layout.ts';
@@ -58,6 +61,59 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
   },
   absorbsRelu: true,
   variants: ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'],
+  planning: {
+    choose({ spec, inShape }, { rules, bigForward, maxBatch }) {
+      if (rules.tiled) return { variant: 'tiled-gemm' };
+      if (bigForward && conv2dTextureSuits(conv2dShapeOf(spec, inShape, maxBatch))) return { variant: 'texture' };
+    },
+    // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
+    // input; a texture conv whose max-pool is done inside it (in-conv) pools as it writes.
+    fuse({ spec, inShape }, choice, site) {
+      if (!site.bigForward || site.rules.tiled) return;
+      if (choice.variant === 'texture') {
+        return site.neighbour(1)?.choice.variant === 'in-conv' ? { variant: 'texture+pool' } : undefined;
+      }
+      if (
+        site.reads(site.consumer(), 'packed') &&
+        implicitGemmSuits(site.device.limits, conv2dShapeOf(spec, inShape, site.maxBatch))
+      ) return { variant: 'implicit-gemm' };
+    },
+    layouts(variant, previous, first) {
+      switch (variant) {
+        // As the first node, a texture conv reads the pixels packed straight into its input.
+        case 'texture':
+          return [first && previous === 'packed' ? 'packed' : 'nchw', 'nchw'];
+        case 'texture+pool':
+          return [first && previous === 'packed' ? 'packed' : 'nchw', 'channels-last'];
+        case 'implicit-gemm':
+          return [previous === 'channels-last' ? 'channels-last' : 'nchw', 'packed'];
+        default:
+          return ['nchw', 'nchw'];
+      }
+    },
+    readsPackedPixels: (variant) => variant === 'texture' || variant === 'texture+pool',
+    problem({ spec, inShape }, node, { device, maxBatch, neighbour }) {
+      const shape = conv2dShapeOf(spec, inShape, maxBatch);
+      switch (node.variant) {
+        case 'texture':
+        case 'texture+pool':
+          if (!conv2dTextureSuits(shape)) return 'needs stride 1, no padding and a kernel 4 to 8 wide';
+          if (node.variant === 'texture+pool') {
+            if (!conv2dTexturePoolSuits(shape)) return 'pools only up to 10 channels of outputs at least 2x2';
+            if (neighbour(1)?.variant !== 'in-conv') {
+              return 'pools for the max-pool after it, which must then be in-conv';
+            }
+          }
+          return;
+        case 'implicit-gemm':
+          if (!implicitGemmSuits(device.limits, shape)) {
+            return 'needs stride 1, no padding, output positions a multiple of 4, and textures this device allows';
+          }
+      }
+    },
+    poolsOutput: ({ spec, inShape }, choice, { maxBatch }) =>
+      choice.variant === 'texture' && conv2dTexturePoolSuits(conv2dShapeOf(spec, inShape, maxBatch)),
+  },
   referenceForward: ({ spec, inShape }, input, { batch, param }) => ({
     output: conv2dForwardReference(
       conv2dShapeOf(spec, inShape, batch),

@@ -16,6 +16,7 @@ export const dropout: LayerDefinition<DropoutLayer> = {
   resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
   absorbsRelu: false,
   variants: ['buffer'],
+  planning: {},
   referenceForward(_layer, input, { dropoutMask }) {
     const mask = dropoutMask();
     return { output: mask ? dropoutApplyReference(input, mask) : input };

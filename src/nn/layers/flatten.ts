@@ -13,6 +13,8 @@ export const flatten: LayerDefinition<FlattenLayer> = {
   resolve: (_spec, inShape) => ({ outShape: [shapeSize(inShape)], params: [] }),
   absorbsRelu: false,
   variants: ['view'],
+  // A view: whatever layout the node before writes is its output's too.
+  planning: { layouts: (_variant, previous) => [previous, previous] },
   referenceForward: (_layer, input) => ({ output: input }),
   referenceBackward: (_layer, _input, _forward, gradOutput) => gradOutput,
   onnx: () => [{ op: 'Flatten', inputs: [], attributes: [{ name: 'axis', int: 1 }] }],

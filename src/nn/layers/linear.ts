@@ -1,7 +1,7 @@
 // linear: PyTorch's Linear, y = x·Wᵀ + b with W [out, in] and b [out].
 import { linearBackwardReference, linearForwardReference } from '../../reference/linear.ts';
 import { defaultGemmTiles } from '../../kernels/gemm_tiles.ts';
-import { createPackedMatrix } from '../../kernels/layout.ts';
+import { createPackedMatrix, packFits } from '../../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight } from '../../kernels/linear.ts';
 import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../../kernels/linear_tiled.ts';
 import { DEFAULT_MATMUL_TILES, type MatmulTiles } from '../../kernels/matmul.ts';
@@ -33,6 +33,34 @@ export const linear: LayerDefinition<LinearLayer> = {
   },
   absorbsRelu: true,
   variants: ['buffer', 'texture', 'tiled'],
+  planning: {
+    // Products big enough in both k and n run from textures (forward-only at big batches; the weight
+    // gradient in training), if their textures fit the device.
+    choose({ inShape, outShape }, { rules, training, bigForward, maxBatch, device }) {
+      if (rules.tiled) return { variant: 'tiled', ...(training ? { weightGradient: 'tiled' } : {}) };
+      const { inFeatures: k, outFeatures: n } = linearShapeOf(inShape, outShape, maxBatch);
+      const big = Math.min(k, n) >= rules.packedLinearMinFeatures &&
+        packFits(device.limits, Math.max(maxBatch, n, k), Math.max(k, maxBatch));
+      return {
+        ...(big && bigForward ? { variant: 'texture' } : {}),
+        ...(big && training && rules.packedWeightGradient ? { weightGradient: 'texture' } : {}),
+      };
+    },
+    // A texture product reads the packed matrix an implicit-GEMM convolution writes.
+    layouts: (variant, previous) =>
+      variant === 'texture' ? [previous === 'packed' ? 'packed' : 'nchw', 'nchw'] : ['nchw', 'nchw'],
+    problem({ inShape, outShape }, node, { device, maxBatch }) {
+      const { inFeatures: k, outFeatures: n } = linearShapeOf(inShape, outShape, maxBatch);
+      if (node.variant === 'texture' && !packFits(device.limits, Math.max(maxBatch, n), k)) {
+        return 'needs textures bigger than this device allows';
+      }
+      if (node.weightGradient === 'texture' && !packFits(device.limits, Math.max(n, k), maxBatch)) {
+        return 'needs weight-gradient textures bigger than this device allows';
+      }
+    },
+    weightGradientVariants: ['buffer', 'texture', 'tiled'],
+    appliesReluBackward: true,
+  },
   referenceForward: ({ spec, inShape, outShape }, input, { batch, param }) => ({
     output: linearForwardReference(
       linearShapeOf(inShape, outShape, batch),

@@ -29,6 +29,30 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
   },
   absorbsRelu: false,
   variants: ['buffer', 'channels-last', 'in-conv'],
+  planning: {
+    // Before an implicit-GEMM convolution it packs that conv's channels-last input; a 2x2 window at
+    // stride 2 after a conv that can pool as it writes is done by that conv.
+    fuse(layer, _choice, site) {
+      if (!site.reads(site.consumer(), 'channels-last')) return;
+      return { variant: isTwoByTwo(layer.spec) && site.poolsOutput(site.neighbour(-1)) ? 'in-conv' : 'channels-last' };
+    },
+    layouts(variant) {
+      switch (variant) {
+        case 'channels-last':
+          return ['nchw', 'channels-last'];
+        case 'in-conv':
+          return ['none', 'channels-last'];
+        default:
+          return ['nchw', 'nchw'];
+      }
+    },
+    problem(layer, node, { neighbour }) {
+      if (node.variant !== 'in-conv') return;
+      if (neighbour(-1)?.variant !== 'texture+pool') return 'needs a texture+pool convolution right before it';
+      if (!isTwoByTwo(layer.spec)) return 'is done by the convolution only for 2x2 windows at stride 2';
+    },
+    appliesReluBackward: true,
+  },
   referenceForward({ spec, inShape }, input, { batch }) {
     const shape = maxPool2dShapeOf(spec, inShape, batch);
     const { output, argmax } = maxPool2dForwardReference(shape, input);
@@ -116,6 +140,10 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
     },
   },
 };
+
+function isTwoByTwo(spec: MaxPool2dLayer): boolean {
+  return spec.kernel === 2 && (spec.stride ?? 2) === 2;
+}
 
 /** The smallest gap between each window's max and the largest smaller element (Infinity if none). */
 function smallestPoolGap(shape: MaxPool2dShape, input: ArrayLike<number>, output: ArrayLike<number>): number {

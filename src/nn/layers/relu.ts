@@ -15,6 +15,7 @@ export const relu: LayerDefinition<ReluLayer> = {
   resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
   absorbsRelu: false,
   variants: ['standalone'],
+  planning: { outputIsRelu: true },
   referenceForward(_layer, input) {
     let kinkMargin = Infinity;
     for (const v of input) if (v !== 0) kinkMargin = Math.min(kinkMargin, Math.abs(v));

@@ -1,13 +1,13 @@
 // What a layer kind must say about itself (one definition per kind, src/nn/layers/<kind>.ts). Every
 // member is required: a kind that leaves one out does not compile.
 import type { Gpu } from '../../gpu/device.ts';
-import type { DeviceKind } from '../../gpu/profile.ts';
+import type { DeviceKind, DeviceProfile } from '../../gpu/profile.ts';
 import type { Dispatch } from '../../gpu/kernel.ts';
 import type { Conv2dPackedOperands } from '../../kernels/conv2d_texture.ts';
 import type { ChannelsLastTexture, PackedMatrix } from '../../kernels/layout.ts';
 import type { LinearForwardTextures } from '../../kernels/linear.ts';
 import type { ParameterLayout } from '../parameters.ts';
-import type { PlanNode, Variant } from '../planner.ts';
+import type { Layout, LinearVariant, NodeChoice, PlanNode, PlanRules, Variant } from '../planner.ts';
 import type { LayerSpec, ParameterSpec, ResolvedLayer } from '../spec.ts';
 
 /** The type of a model-file field: how it is checked and what the error says was expected. */
@@ -70,6 +70,8 @@ export interface LayerDefinition<S extends LayerSpec> {
   absorbsRelu: boolean;
   /** The kernel variants it offers (planner.ts); the first is the default. */
   variants: readonly Variant[];
+  /** How the planner chooses among them, what each reads and writes, and where each may run. */
+  planning: LayerPlanning<S>;
   /** Float64 forward of a batch, from the per-kernel references in src/reference/. */
   referenceForward(layer: Resolved<S>, input: Float64Array, context: ReferenceContext): ReferenceForward;
   /** Float64 backward: sets its parameters' gradients and returns its input's. */
@@ -89,6 +91,71 @@ export interface LayerDefinition<S extends LayerSpec> {
   pytorch: string;
   /** How it runs on the GPU: allocation and recording of each variant it offers. */
   kernels: LayerKernels<S>;
+}
+
+// --- planning: the kind's part of planner.ts's rules ------------------------------------------------
+
+/** A node while the planner chooses its variant: its layer and what is chosen for it so far. */
+export interface PlanningNode {
+  name: string;
+  kind: LayerSpec['kind'];
+  layer: ResolvedLayer;
+  /** The following ReLU runs inside this node's forward. */
+  relu: boolean;
+  choice: NodeChoice;
+}
+
+/** What a kind's rules see of the plan being chosen. */
+export interface ChoiceSite {
+  training: boolean;
+  maxBatch: number;
+  device: DeviceProfile;
+  rules: PlanRules;
+  /** Forward-only at a batch big enough that packing textures pays (rules.packedForwardMinBatch). */
+  bigForward: boolean;
+  /** The node `offset` places from this one (undefined past either end). */
+  neighbour(offset: number): PlanningNode | undefined;
+  /** The node that reads this node's output, through a view (flatten). */
+  consumer(): PlanningNode | undefined;
+  /** Whether `node`, as chosen so far, reads `layout` when the node before it writes that. */
+  reads(node: PlanningNode | undefined, layout: Layout): boolean;
+  /** Whether `node`, as chosen so far, can also max-pool its output for a 2x2 max-pool after it (see poolsOutput). */
+  poolsOutput(node: PlanningNode | undefined): boolean;
+}
+
+/** What a kind's legality rule sees of a plan. */
+export interface CheckSite {
+  training: boolean;
+  maxBatch: number;
+  device: DeviceProfile;
+  /** The plan's node `offset` places from this one (undefined past either end). */
+  neighbour(offset: number): PlanNode | undefined;
+}
+
+/**
+ * A kind's planning rules. The planner asks every node's `choose` (in order), then every node's
+ * `fuse` (from the last node back, so a node sees what the nodes after it chose), then checks the
+ * plan with `layouts` and `problem`. A kind with one variant leaves them all out.
+ */
+export interface LayerPlanning<S extends LayerSpec> {
+  /** The variant (and weight gradient) the device's rules give the node from its own shapes; undefined keeps the default. */
+  choose?(layer: Resolved<S>, site: ChoiceSite): NodeChoice | undefined;
+  /** A change of the node's own choice that depends on its neighbours' (a fused variant); undefined keeps it. */
+  fuse?(layer: Resolved<S>, choice: NodeChoice, site: ChoiceSite): NodeChoice | undefined;
+  /** [reads, writes] of `variant`, given what the node before writes; default: a buffer in, a buffer out. */
+  layouts?(variant: Variant, previous: Layout, first: boolean): [Layout, Layout];
+  /** As the first node, `variant` reads the pixels normalized straight into its packed input. */
+  readsPackedPixels?(variant: Variant): boolean;
+  /** Why the plan's node cannot run where the plan puts it; undefined if it can. */
+  problem?(layer: Resolved<S>, node: PlanNode, site: CheckSite): string | undefined;
+  /** Training: how its weight gradient's product may run (the first is the default); undefined if it has none to choose. */
+  weightGradientVariants?: readonly LinearVariant[];
+  /** Its output is a ReLU's (the node's own fused ReLU aside): the ReLU kind itself. */
+  outputIsRelu?: boolean;
+  /** Its backward can apply the backward of the ReLU that produced its input, masking as it writes. */
+  appliesReluBackward?: boolean;
+  /** With `choice`, it can also max-pool its output for the 2x2 max-pool after it (that pool then runs in-conv). */
+  poolsOutput?(layer: Resolved<S>, choice: NodeChoice, site: ChoiceSite): boolean;
 }
 
 // --- the GPU side: what a node allocates and records (Network, network.ts, drives these) ----------
