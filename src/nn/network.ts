@@ -1,6 +1,7 @@
-// Executes an ExecutionPlan (planner.ts): allocates the buffers and textures its nodes' variants name,
-// once, for the largest batch, and records each batch size's dispatches by switching on those variants.
-// It decides nothing: which kernel runs where is the plan's. Each batch size gets its own cached
+// Executes an ExecutionPlan (planner.ts): allocates each tensor between nodes once, for the largest
+// batch, in the layout the plan gives it (a buffer, a packed matrix, a channels-last texture), and
+// records each batch size's dispatches through the nodes' kinds (src/nn/layers/), which read and write
+// those tensors. It decides nothing: which kernel runs where is the plan's. Each batch size gets its own cached
 // recording (kernels specialised by override constants), so an epoch's partial last batch is computed
 // exactly, not padded.
 import type { Gpu } from '../gpu/device.ts';
@@ -9,7 +10,7 @@ import { createStorageBuffer, createUniformBuffer, writeBuffer } from '../gpu/bu
 import { compileTogether, type Dispatch, submitDispatches } from '../gpu/kernel.ts';
 import { profileFor, reportTunedRefusal } from '../gpu/profile.ts';
 import { MNIST_NORMALIZATION, type Normalization, normalize } from '../kernels/normalize.ts';
-import { packMatrix } from '../kernels/layout.ts';
+import { createChannelsLastTexture, createPackedMatrix, packMatrix } from '../kernels/layout.ts';
 import { reluBackward } from '../kernels/relu.ts';
 import { logSoftmax, lossStats, softmaxCrossEntropy } from '../kernels/softmax_cross_entropy.ts';
 import { ADAM_UNIFORM_BYTES, type AdamOptions, adamStep } from '../kernels/adam.ts';
@@ -21,6 +22,7 @@ import {
   type Op,
   type OpRole,
   type RecordContext,
+  type Tensor,
   type Value,
 } from './layers/index.ts';
 import { ParameterLayout } from './parameters.ts';
@@ -93,9 +95,11 @@ export class Network {
   readonly rng: GPUBuffer | null;
   readonly bytesAllocated: number;
 
-  private readonly input: Value;
+  private readonly input: Tensor;
   private readonly nodes: NodeState[];
   private readonly logits: Value;
+  /** The loss's gradient of the logits (the last node's output gradient when training). */
+  private readonly logitsGrad: GPUBuffer;
   private readonly plans = new Map<number, Promise<StepPlan>>();
   private readonly buffers: GPUBuffer[] = [];
   private readonly textures: GPUTexture[] = [];
@@ -132,7 +136,31 @@ export class Network {
     this.adamV = training ? f32('adam.v', flat) : null;
     this.adamUniforms = training ? this.track(createUniformBuffer(gpu, 'adam.uniforms', ADAM_UNIFORM_BYTES)) : null;
 
-    this.input = { shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
+    const textures = {
+      // A packed tensor is stored in the matrix shape its reader multiplies: the node reading it through views.
+      packed: (label: string, shape: number[], reader: number): Tensor => {
+        const readerNode = plan.nodes[reader];
+        const matrix = readerNode && layerDefinition(readerNode.kind).kernels.packedInput?.(
+          this.layers[readerNode.layer],
+          maxBatch,
+        );
+        if (!matrix) throw new Error(`${label}: no node after it reads a packed matrix`);
+        const { rows, k, paged } = matrix;
+        return {
+          layout: 'packed',
+          shape,
+          matrix: this.trackTexture(createPackedMatrix(gpu, label, rows, k, { paged })),
+        };
+      },
+      channelsLast: (label: string, shape: number[]): Tensor => {
+        const [channels, height, width] = shape;
+        const texture = createChannelsLastTexture(gpu, label, maxBatch, channels, height, width);
+        return { layout: 'channels-last', shape, texture: this.trackTexture(texture) };
+      },
+    };
+    this.input = plan.input === 'into-packed'
+      ? textures.packed('input.packed', [...model.input], 0)
+      : { layout: 'nchw', shape: [...model.input], buffer: f32('input', maxBatch * this.inputSize), grad: null };
     const random = training && (options.augment !== undefined || plan.nodes.some((n) => n.kind === 'dropout'));
     this.rng = random ? this.track(createUniformBuffer(gpu, 'rng.uniforms', RNG_UNIFORM_BYTES)) : null;
     this.nodes = [];
@@ -143,38 +171,58 @@ export class Network {
       training,
       weightsPerUpload: plan.weights === 'per-upload',
       f32,
-      texture: <T extends { texture: GPUTexture }>(made: T): T => {
-        this.textures.push(made.texture);
-        return made;
-      },
+      texture: <T extends { texture: GPUTexture }>(made: T): T => this.trackTexture(made),
     };
-    for (const planNode of plan.nodes) {
+    /** The output of a node whose work the node before did (that node wrote it). */
+    let handedOn: Tensor | undefined;
+    plan.nodes.forEach((planNode, i) => {
       const layer = this.layers[planNode.layer];
       const name = planNode.name;
       const size = maxBatch * shapeSize(layer.outShape);
       const kernels = layerDefinition(planNode.kind).kernels;
-      let output: Value;
-      switch (kernels.output(training)) {
-        case 'input':
-          output = { shape: layer.outShape, buffer: current.buffer, grad: current.grad };
-          break;
-        case 'own-buffer-shared-gradient':
-          output = { shape: layer.outShape, buffer: f32(`${name}.output`, size), grad: current.grad };
-          break;
-        case 'own':
-          output = {
-            shape: layer.outShape,
-            buffer: f32(`${name}.output`, size),
-            grad: training ? f32(`${name}.output.grad`, size) : null,
-          };
+      const next = plan.nodes[i + 1];
+      let input = current;
+      let output: Tensor;
+      if (handedOn) {
+        [input, output, handedOn] = [{ layout: 'none', shape: current.shape }, handedOn, undefined];
+      } else if (next?.reads === 'none') {
+        // The next node's work is done by this one: this node writes the next one's output.
+        const nextShape = this.layers[next.layer].outShape;
+        handedOn = output = next.writes === 'packed'
+          ? textures.packed(`${next.name}.output.packed`, nextShape, consumerIndex(plan.nodes, i + 1))
+          : textures.channelsLast(`${next.name}.output.channels-last`, nextShape);
+      } else if (kernels.output(training) === 'input') {
+        output = { ...current, shape: layer.outShape };
+      } else if (planNode.writes === 'packed') {
+        output = textures.packed(`${name}.output.packed`, layer.outShape, consumerIndex(plan.nodes, i));
+      } else if (planNode.writes === 'channels-last') {
+        output = textures.channelsLast(`${name}.output.channels-last`, layer.outShape);
+      } else {
+        const sharedGradient = kernels.output(training) === 'own-buffer-shared-gradient';
+        if (sharedGradient && current.layout !== 'nchw') {
+          throw new Error(`${name} reads ${current.layout}, not a buffer`);
+        }
+        output = {
+          layout: 'nchw',
+          shape: layer.outShape,
+          buffer: f32(`${name}.output`, size),
+          grad: sharedGradient && current.layout === 'nchw'
+            ? current.grad
+            : training
+            ? f32(`${name}.output.grad`, size)
+            : null,
+        };
       }
-      const node: NodeState = { plan: planNode, layer, input: current, output };
+      const node: NodeState = { plan: planNode, layer, input, output };
       Object.assign(node, kernels.allocate(node, allocate));
       this.nodes.push(node);
       current = output;
+    });
+    if (current.layout !== 'nchw') {
+      throw new Error(`the last node of ${model.name} writes ${current.layout}, not logits`);
     }
     this.logits = current;
-    if (!this.logits.grad) this.logits.grad = f32('logits.grad', maxBatch * model.classes);
+    this.logitsGrad = current.grad ?? f32('logits.grad', maxBatch * model.classes);
     this.sampleLoss = f32('sample.loss', maxBatch);
     this.predictions = f32('predictions', maxBatch);
     this.logProbs = f32('log.probabilities', maxBatch * model.classes);
@@ -249,6 +297,11 @@ export class Network {
     }
   }
 
+  private trackTexture<T extends { texture: GPUTexture }>(made: T): T {
+    this.textures.push(made.texture);
+    return made;
+  }
+
   private track(buffer: GPUBuffer): GPUBuffer {
     this.buffers.push(buffer);
     return buffer;
@@ -304,56 +357,66 @@ export class Network {
     const layout = this.layout;
     const inputCount = batch * this.inputSize;
     const [channels, height, width] = this.model.input;
-    const first = this.nodes[0];
     const augment = this.options.training ? this.options.augment : undefined;
     const norm = this.options.normalization ?? MNIST_NORMALIZATION;
-    const forward: Op[] = [
-      augment
-        ? {
-          name: 'augment (random affine) + normalize',
-          role: 'input',
-          flops: 40 * inputCount,
-          bytes: 20 * inputCount,
-          dispatches: await augmentAffine(
+    const input = this.input;
+    const forward: Op[] = [];
+    if (input.layout === 'packed') {
+      // Its reader's matrix at maxBatch, cut to this batch's rows.
+      const { matrix } = input;
+      forward.push({
+        name: `normalize (into ${this.nodes[0].layer.name}'s packed input)`,
+        role: 'input',
+        flops: 2 * inputCount,
+        bytes: 17 * inputCount,
+        dispatches: [
+          await packMatrix(
             gpu,
-            { batch, channels, height, width },
-            augment,
-            this.rng!,
+            {
+              rows: (matrix.rows / this.options.maxBatch) * batch,
+              k: matrix.k,
+              normalizePixels: { ...norm, plane: height * width },
+            },
             this.pixels,
-            this.input.buffer,
-            norm,
+            matrix,
           ),
-        }
-        : this.executionPlan.input === 'into-packed'
-        ? {
-          name: `normalize (into ${first.layer.name}'s packed input)`,
-          role: 'input',
-          flops: 2 * inputCount,
-          bytes: 17 * inputCount,
-          dispatches: [
-            await packMatrix(
-              gpu,
-              { rows: batch * channels * height, k: width, normalizePixels: { ...norm, plane: height * width } },
-              this.pixels,
-              first.packedConv!.input,
-            ),
-          ],
-        }
-        : {
-          name: 'normalize',
-          role: 'input',
-          flops: 2 * inputCount,
-          bytes: 5 * inputCount,
-          dispatches: [
-            await normalize(
-              gpu,
-              { count: inputCount, normalization: norm, plane: height * width },
-              this.pixels,
-              this.input.buffer,
-            ),
-          ],
-        },
-    ];
+        ],
+      });
+    } else if (input.layout !== 'nchw') {
+      throw new Error(`the network's input cannot be ${input.layout}`);
+    } else if (augment) {
+      if (!this.rng) throw new Error('augmentation needs the random-number uniforms');
+      forward.push({
+        name: 'augment (random affine) + normalize',
+        role: 'input',
+        flops: 40 * inputCount,
+        bytes: 20 * inputCount,
+        dispatches: await augmentAffine(
+          gpu,
+          { batch, channels, height, width },
+          augment,
+          this.rng,
+          this.pixels,
+          input.buffer,
+          norm,
+        ),
+      });
+    } else {
+      forward.push({
+        name: 'normalize',
+        role: 'input',
+        flops: 2 * inputCount,
+        bytes: 5 * inputCount,
+        dispatches: [
+          await normalize(
+            gpu,
+            { count: inputCount, normalization: norm, plane: height * width },
+            this.pixels,
+            input.buffer,
+          ),
+        ],
+      });
+    }
     for (let i = 0; i < this.nodes.length; i++) forward.push(...(await this.recordForward(i, batch)));
     const classes = this.model.classes;
     const lossShape = { batch, classes };
@@ -369,7 +432,7 @@ export class Network {
           lossShape,
           this.logits.buffer,
           this.labels,
-          this.logits.grad!,
+          this.logitsGrad,
           this.sampleLoss,
           this.predictions,
           this.options.training ? this.options.labelSmoothing : 0,
@@ -397,6 +460,8 @@ export class Network {
       const adam = this.options.adam ?? { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 };
       // Buffers (running statistics) follow the trainable tensors and are left out.
       const n = layout.trainableElements;
+      const { adamUniforms, grads, adamM, adamV } = this;
+      if (!adamUniforms || !grads || !adamM || !adamV) throw new Error('a training network without optimizer state');
       optimizer = [{
         name: 'adam',
         role: 'optimizer',
@@ -406,11 +471,11 @@ export class Network {
           gpu,
           n,
           adam,
-          this.adamUniforms!,
+          adamUniforms,
           this.params,
-          this.grads!,
-          this.adamM!,
-          this.adamV!,
+          grads,
+          adamM,
+          adamV,
         ),
       }];
     }
@@ -470,10 +535,13 @@ export class Network {
     const n = this.nodes[i];
     const candidate = { role, tiles };
     if (role === 'forward') {
+      if (n.output.layout !== 'nchw') {
+        throw new RangeError(`node "${node}" writes ${n.output.layout}: tune it with its consumer`);
+      }
       return { dispatches: dispatchesOf(await this.recordForward(i, batch, candidate)), outputs: [n.output.buffer] };
     }
     const ops = (await this.recordBackward(i, batch, candidate)).filter((op) => op.role === role);
-    const written = role === 'backwardWeight' ? this.grads : n.input.grad;
+    const written = role === 'backwardWeight' ? this.grads : n.input.layout === 'nchw' ? n.input.grad : null;
     if (!written) throw new RangeError(`node "${node}" has no ${role} in this network`);
     return { dispatches: dispatchesOf(ops), outputs: [written] };
   }
@@ -507,10 +575,10 @@ export class Network {
         if (!grads) throw new Error(`${node.plan.name}: a forward-only network has no gradient of ${name}`);
         return this.layout.binding(grads, name);
       },
-      neighbour: (offset) => this.nodes[i + offset],
-      consumer: () => this.nodes[consumerIndex(planNodes, i)],
       // The ReLU that produced this node's input left its backward to this node.
-      reluMask: producer?.plan.reluBackward === 'in-consumer' ? node.input.buffer : undefined,
+      reluMask: producer?.plan.reluBackward === 'in-consumer' && node.input.layout === 'nchw'
+        ? node.input.buffer
+        : undefined,
     };
   }
 
@@ -531,7 +599,8 @@ export class Network {
     const node = this.nodes[i];
     const { layer, output, plan: p } = node;
     const ops: Op[] = [];
-    if (!output.grad) return ops;
+    // Backward runs on buffers only (checkPlan: training writes every output as one).
+    if (output.layout !== 'nchw' || !output.grad) return ops;
     if (p.reluBackward === 'pass') {
       // A standalone ReLU shares its gradient buffer with its input: masking in place is its whole backward.
       const outCount = batch * shapeSize(layer.outShape);

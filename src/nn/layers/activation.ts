@@ -4,7 +4,7 @@
 import { type Activation, activationBackward, activationForward } from '../../kernels/activation.ts';
 import { activationBackwardReference, activationForwardReference } from '../../reference/activation.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import { LAYER_INPUT, type LayerDefinition, type OnnxNode } from './types.ts';
+import { LAYER_INPUT, type LayerDefinition, onBuffers, type OnnxNode } from './types.ts';
 
 export interface GeluLayer {
   kind: 'gelu';
@@ -68,7 +68,9 @@ function activation<S extends ActivationLayer>(
       tiles: () => ({}),
       output: () => 'own',
       allocate: () => ({}),
-      async forward({ layer, input, output }, { gpu, batch }) {
+      async forward(node, { gpu, batch }) {
+        const { layer } = node;
+        const { input, output } = onBuffers(node);
         const count = batch * shapeSize(layer.outShape);
         return [{
           name: `${layer.name} forward`,
@@ -84,7 +86,9 @@ function activation<S extends ActivationLayer>(
           ),
         }];
       },
-      async backward({ layer, input, output }, { gpu, batch }) {
+      async backward(node, { gpu, batch }) {
+        const { layer } = node;
+        const { input, output } = onBuffers(node);
         if (!input.grad || !output.grad) return [];
         const count = batch * shapeSize(layer.outShape);
         return [{

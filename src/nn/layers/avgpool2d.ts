@@ -2,7 +2,7 @@
 import { avgPool2dBackwardReference, avgPool2dForwardReference } from '../../reference/avgpool2d.ts';
 import { avgPool2dOutputSize, avgPool2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
 import { avgPool2dBackward, avgPool2dForward } from '../../kernels/avgpool2d.ts';
-import type { LayerDefinition } from './types.ts';
+import { type LayerDefinition, onBuffers } from './types.ts';
 
 export interface AvgPool2dLayer {
   kind: 'avgpool2d';
@@ -47,7 +47,9 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
     tiles: () => ({}),
     output: () => 'own',
     allocate: () => ({}),
-    async forward({ layer, input, output }, { gpu, batch }) {
+    async forward(node, { gpu, batch }) {
+      const { layer } = node;
+      const { input, output } = onBuffers(node);
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);
       return [{
@@ -63,7 +65,9 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
         ),
       }];
     },
-    async backward({ layer, input, output }, { gpu, batch }) {
+    async backward(node, { gpu, batch }) {
+      const { layer } = node;
+      const { input, output } = onBuffers(node);
       if (!input.grad || !output.grad) return [];
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);

@@ -10,7 +10,7 @@ import { batchNormBackward, batchNormForward, batchNormStats } from '../../kerne
 import { batchNormShapeOf, shapeSize } from '../../util/shapes.ts';
 import type { ParameterLayout } from '../parameters.ts';
 import type { ParameterSpec } from '../spec.ts';
-import type { LayerDefinition, Op } from './types.ts';
+import { type LayerDefinition, onBuffers, type Op } from './types.ts';
 
 export interface BatchNorm2dLayer {
   kind: 'batchnorm2d';
@@ -104,7 +104,9 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
         { plan, layer },
         { training, f32 },
       ) => (training ? { batchStats: f32(`${plan.name}.batch-stats`, 2 * layer.inShape[0]) } : {}),
-      async forward({ layer, plan: p, input, output, batchStats }, context) {
+      async forward(node, context) {
+        const { layer, plan: p, batchStats } = node;
+        const { input, output } = onBuffers(node);
         const { gpu, batch } = context;
         const spec = layer.spec;
         const shape = batchNormShapeOf(spec, layer.inShape, batch);
@@ -149,7 +151,9 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
         });
         return ops;
       },
-      async backward({ layer, plan: p, input, output, batchStats }, context) {
+      async backward(node, context) {
+        const { layer, plan: p, batchStats } = node;
+        const { input, output } = onBuffers(node);
         const { gpu, batch, layout, grads } = context;
         const spec = layer.spec;
         if (!output.grad || !grads || !batchStats) {

@@ -11,11 +11,7 @@ import {
   conv2dForwardTiled,
 } from '../../kernels/conv2d_gemm_tiled.ts';
 import { conv2dForwardImplicitGemm } from '../../kernels/conv2d_implicit_gemm.ts';
-import {
-  conv2dForwardTexture,
-  createConv2dPackedOperands,
-  packConv2dTextureWeight,
-} from '../../kernels/conv2d_texture.ts';
+import { conv2dForwardTexture, packConv2dTextureWeight } from '../../kernels/conv2d_texture.ts';
 import {
   conv2dTexturePoolSuits,
   conv2dTextureSuits,
@@ -28,9 +24,9 @@ import {
   implicitGemmSuits,
 } from '../../kernels/conv2d_tiles.ts';
 import { conv2dGemmShape, defaultGemmTiles, type GemmTiles } from '../../kernels/gemm_tiles.ts';
-import { createChannelsLastTexture, packChannelsLast } from '../../kernels/layout.ts';
+import { createChannelsLastTexture, createPackedMatrix, packChannelsLast } from '../../kernels/layout.ts';
 import { conv2dOutputSize, type Conv2dShape, conv2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, type Op, typedTiles } from './types.ts';
+import { type LayerDefinition, onBuffers, type Op, typedTiles } from './types.ts';
 import type { DeviceKind } from '../../gpu/profile.ts';
 
 export interface Conv2dLayer {
@@ -171,22 +167,45 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
       };
     },
     output: () => 'own',
-    allocate({ plan: p, layer }, { gpu, maxBatch, texture }) {
+    // A packed input is the pixels as rows of one image row each (the first node's, normalized straight in).
+    packedInput: ({ inShape: [channels, height, width] }, maxBatch) => ({
+      rows: maxBatch * channels * height,
+      k: width,
+      paged: true,
+    }),
+    allocate({ plan: p, layer, input, output }, { gpu, maxBatch, texture, f32 }) {
+      const { inChannels, height, width, outChannels, kernelH, kernelW } = conv2dShapeOf(
+        layer.spec,
+        layer.inShape,
+        maxBatch,
+      );
       if (p.variant === 'texture' || p.variant === 'texture+pool') {
-        const packed = createConv2dPackedOperands(gpu, p.name, conv2dShapeOf(layer.spec, layer.inShape, maxBatch));
-        texture({ texture: packed.input.texture });
-        texture({ texture: packed.weight.texture });
-        return { packedConv: packed };
+        // conv2dForwardTexture binds an input and an output buffer even when it reads a packed input or
+        // writes a pooled one; those get buffers of their own that nothing reads.
+        const inCount = maxBatch * shapeSize(layer.inShape);
+        const outCount = maxBatch * shapeSize(layer.outShape);
+        return {
+          packedConv: {
+            input: input.layout === 'packed'
+              ? input.matrix
+              : texture(createPackedMatrix(gpu, `${p.name}.input.packed`, maxBatch * inChannels * height, width, {
+                paged: true,
+              })),
+            weight: texture(
+              createPackedMatrix(gpu, `${p.name}.weight.packed`, outChannels * inChannels * kernelH, kernelW),
+            ),
+          },
+          boundOnly: {
+            input: input.layout === 'nchw' ? input.buffer : f32(`${p.name}.input (bound only)`, inCount),
+            output: output.layout === 'nchw' ? output.buffer : f32(`${p.name}.output (bound only)`, outCount),
+          },
+        };
       }
       if (p.variant === 'implicit-gemm') {
-        const { inChannels, height, width, outChannels, kernelH, kernelW } = conv2dShapeOf(
-          layer.spec,
-          layer.inShape,
-          maxBatch,
-        );
         return {
           channelsLast: {
-            input: texture(
+            // Its input tensor when a max-pool wrote it channels-last, else packed here from the buffer.
+            input: input.layout === 'channels-last' ? input.texture : texture(
               createChannelsLastTexture(gpu, `${p.name}.input.channels-last`, maxBatch, inChannels, height, width),
             ),
             weight: texture(
@@ -212,12 +231,8 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);
       const weights = shapeSize(layer.params[0].shape);
-      const args = [
-        input.buffer,
-        context.param(`${spec.name}.weight`),
-        context.param(`${spec.name}.bias`),
-        output.buffer,
-      ] as const;
+      const weight = context.param(`${spec.name}.weight`);
+      const bias = context.param(`${spec.name}.bias`);
       const op = {
         name: `${layer.name} forward${p.relu ? '+relu' : ''}`,
         role: 'forward' as const,
@@ -227,11 +242,12 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
       switch (p.variant) {
         case 'texture':
         case 'texture+pool': {
-          const pooled = p.variant === 'texture+pool' ? context.neighbour(2)?.channelsLast?.input : undefined;
+          const { packedConv, boundOnly } = node;
+          if (!packedConv || !boundOnly) throw new Error(`${p.name}: no packed operands allocated`);
+          const pooled = output.layout === 'channels-last' ? output.texture : undefined;
           if (p.variant === 'texture+pool' && !pooled) {
-            throw new Error(`${p.name}: texture+pool needs the implicit-GEMM convolution after its max-pool`);
+            throw new Error(`${p.name}: texture+pool writes the channels-last output of the max-pool after it`);
           }
-          if (!node.packedConv) throw new Error(`${p.name}: no packed operands allocated`);
           return [{
             ...op,
             name: pooled ? `${op.name}+maxpool2d (channels-last)` : op.name,
@@ -244,25 +260,25 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
                   p.variant === 'texture' ? defaultTextureTiles(shape) : defaultTexturePoolTiles(shape),
                   tiles.forward,
                 ),
-                inputPrepacked: p.reads === 'packed',
+                inputPrepacked: input.layout === 'packed',
                 weightPrepacked: context.weightsPerUpload,
                 pooled,
               },
-              ...args,
-              node.packedConv,
+              boundOnly.input,
+              weight,
+              bias,
+              boundOnly.output,
+              packedConv,
             ),
           }];
         }
         case 'implicit-gemm': {
           const cl = node.channelsLast;
-          const packedOutput = context.consumer()?.linearTextures?.input;
-          if (!cl || !packedOutput) {
-            throw new Error(
-              `${p.name}: implicit-gemm needs its channels-last operands and a linear consumer from textures`,
-            );
+          if (!cl || output.layout !== 'packed') {
+            throw new Error(`${p.name}: implicit-gemm needs its channels-last operands and writes a packed matrix`);
           }
           const [channels, height, width] = layer.inShape;
-          const packInput = p.reads === 'nchw'
+          const packInput = input.layout === 'nchw'
             ? [await packChannelsLast(gpu, { items: batch, channels, height, width }, input.buffer, cl.input)]
             : [];
           return [{
@@ -276,36 +292,41 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
                 { relu: p.relu, tiles: typedTiles(defaultImplicitGemmTiles(shape), tiles.forward) },
                 cl.input,
                 cl.weight,
-                args[2],
-                packedOutput,
+                bias,
+                output.matrix,
               ),
             ],
           }];
         }
-        case 'tiled-gemm':
-          return [{
-            ...op,
-            name: `${op.name} (tiled GEMM)`,
-            dispatches: await conv2dForwardTiled(gpu, shape, {
-              relu: p.relu,
-              tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'forward'), tiles.forward),
-            }, ...args),
-          }];
-        default:
-          return [{
-            ...op,
-            dispatches: await conv2dForward(gpu, shape, {
-              relu: p.relu,
-              tiles: typedTiles(defaultForwardTiles(shape), tiles.forward),
-            }, ...args),
-          }];
       }
+      const buffers = onBuffers(node);
+      const args = [buffers.input.buffer, weight, bias, buffers.output.buffer] as const;
+      if (p.variant === 'tiled-gemm') {
+        return [{
+          ...op,
+          name: `${op.name} (tiled GEMM)`,
+          dispatches: await conv2dForwardTiled(gpu, shape, {
+            relu: p.relu,
+            tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'forward'), tiles.forward),
+          }, ...args),
+        }];
+      }
+      return [{
+        ...op,
+        dispatches: await conv2dForward(gpu, shape, {
+          relu: p.relu,
+          tiles: typedTiles(defaultForwardTiles(shape), tiles.forward),
+        }, ...args),
+      }];
     },
-    async backward({ layer, input, output, plan: p }, context) {
+    async backward(node, context) {
+      const { layer, plan: p } = node;
+      const { input, output } = onBuffers(node);
       const { gpu, batch, tiles } = context;
       const spec = layer.spec;
       const shape = conv2dShapeOf(spec, layer.inShape, batch);
-      const gradOutput = output.grad!;
+      const gradOutput = output.grad;
+      if (!gradOutput) return [];
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);
       const weights = shapeSize(layer.params[0].shape);

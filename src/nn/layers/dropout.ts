@@ -2,7 +2,7 @@
 import { dropoutApplyReference } from '../../reference/dropout.ts';
 import { dropoutBackward, dropoutForward } from '../../kernels/dropout.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import type { LayerDefinition } from './types.ts';
+import { type LayerDefinition, onBuffers } from './types.ts';
 
 export interface DropoutLayer {
   kind: 'dropout';
@@ -33,8 +33,11 @@ export const dropout: LayerDefinition<DropoutLayer> = {
     output: (training) => (training ? 'own' : 'input'),
     allocate: ({ plan, layer }, { maxBatch, training, f32 }) =>
       training ? { dropoutMask: f32(`${plan.name}.mask`, maxBatch * shapeSize(layer.outShape)) } : {},
-    async forward({ layer, plan, input, output, dropoutMask }, { gpu, batch, rng }) {
+    async forward(node, { gpu, batch, rng }) {
+      const { layer, plan, dropoutMask } = node;
+      // Evaluation passes its input through (no mask): nothing to record, whatever the layout.
       if (!dropoutMask) return [];
+      const { input, output } = onBuffers(node);
       if (!rng) throw new Error(`${plan.name}: dropout needs the network's random-number uniforms`);
       const count = batch * shapeSize(layer.outShape);
       return [{
@@ -53,7 +56,9 @@ export const dropout: LayerDefinition<DropoutLayer> = {
         ),
       }];
     },
-    async backward({ layer, plan, input, output, dropoutMask }, { gpu, batch }) {
+    async backward(node, { gpu, batch }) {
+      const { layer, plan, dropoutMask } = node;
+      const { input, output } = onBuffers(node);
       if (!input.grad || !output.grad) return [];
       if (!dropoutMask) throw new Error(`${plan.name}: dropout's backward needs the mask of its forward`);
       const count = batch * shapeSize(layer.outShape);

@@ -22,7 +22,7 @@ import { linear, type LinearLayer } from './linear.ts';
 import { maxpool2d, type MaxPool2dLayer } from './maxpool2d.ts';
 import { relu, type ReluLayer } from './relu.ts';
 import type { LayerDefinition } from './types.ts';
-export { LAYER_INPUT, typedTiles } from './types.ts';
+export { LAYER_INPUT, onBuffers, typedTiles } from './types.ts';
 
 export type LayerSpec =
   | Conv2dLayer
@@ -86,6 +86,7 @@ export type {
   ReferenceContext,
   ReferenceForward,
   Resolved,
+  Tensor,
   TileRole,
   TileSite,
   Value,

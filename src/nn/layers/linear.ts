@@ -5,10 +5,10 @@ import { createPackedMatrix, packFits } from '../../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight } from '../../kernels/linear.ts';
 import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../../kernels/linear_tiled.ts';
 import { DEFAULT_MATMUL_TILES, type MatmulTiles } from '../../kernels/matmul.ts';
-import { DEFAULT_TEXTURE_MATMUL_TILES } from '../../kernels/matmul_texture.ts';
+import { DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture } from '../../kernels/matmul_texture.ts';
 import type { DeviceKind } from '../../gpu/profile.ts';
 import { linearShapeOf, shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, type Op, typedTiles } from './types.ts';
+import { type LayerDefinition, onBuffers, type Op, typedTiles } from './types.ts';
 
 export interface LinearLayer {
   kind: 'linear';
@@ -100,7 +100,8 @@ export const linear: LayerDefinition<LinearLayer> = {
       };
     },
     output: () => 'own',
-    allocate({ plan: p, layer }, { gpu, maxBatch, weightsPerUpload, texture }) {
+    packedInput: ({ inShape }, maxBatch) => ({ rows: maxBatch, k: shapeSize(inShape) }),
+    allocate({ plan: p, layer, input }, { gpu, maxBatch, weightsPerUpload, texture }) {
       const { inFeatures: k, outFeatures: n } = linearShapeOf(layer.inShape, layer.outShape, maxBatch);
       const packed = (label: string, rows: number, length: number) =>
         texture(createPackedMatrix(gpu, `${p.name}.${label}`, rows, length));
@@ -108,9 +109,10 @@ export const linear: LayerDefinition<LinearLayer> = {
         ...(p.variant === 'texture'
           ? {
             linearTextures: {
-              input: packed('input.packed', maxBatch, k),
+              // Its input tensor when that is packed (an implicit-GEMM convolution wrote it), else packed here.
+              input: input.layout === 'packed' ? input.matrix : packed('input.packed', maxBatch, k),
               weight: packed('weight.packed', n, k),
-              prepacked: { input: p.reads === 'packed', weight: weightsPerUpload },
+              prepacked: { input: input.layout === 'packed', weight: weightsPerUpload },
             },
           }
           : {}),
@@ -124,8 +126,10 @@ export const linear: LayerDefinition<LinearLayer> = {
           : {}),
       };
     },
-    async forward({ layer, input, output, plan: p, linearTextures }, context) {
+    async forward(node, context) {
+      const { layer, input, output, plan: p, linearTextures } = node;
       const { gpu, batch, tiles } = context;
+      if (output.layout !== 'nchw') throw new Error(`${p.name} writes a buffer, not ${output.layout}`);
       const spec = layer.spec;
       const shape = linearShapeOf(layer.inShape, layer.outShape, batch);
       const weights = shape.inFeatures * shape.outFeatures;
@@ -135,6 +139,30 @@ export const linear: LayerDefinition<LinearLayer> = {
         flops: 2 * batch * weights,
         bytes: 4 * (batch * shapeSize(layer.inShape) + weights + batch * shapeSize(layer.outShape)),
       };
+      if (input.layout === 'packed') {
+        // Multiplied from its packed input as it is (linearForward's texture path, less the input's packing).
+        if (!linearTextures) throw new Error(`${p.name}: reading a packed input needs the texture variant`);
+        const weight = context.param(`${spec.name}.weight`);
+        return [{
+          ...op,
+          dispatches: [
+            ...(context.weightsPerUpload ? [] : [await packLinearWeight(gpu, shape, weight, linearTextures.weight)]),
+            ...(await matmulTexture(
+              gpu,
+              { m: batch, n: shape.outFeatures, k: shape.inFeatures },
+              {
+                bias: context.param(`${spec.name}.bias`),
+                relu: p.relu,
+                tiles: typedTiles(matmulTiles(p.variant), tiles.forward),
+              },
+              input.matrix,
+              linearTextures.weight,
+              output.buffer,
+            )),
+          ],
+        }];
+      }
+      if (input.layout !== 'nchw') throw new Error(`${p.name} reads a buffer or a packed matrix, not ${input.layout}`);
       const operands = [
         input.buffer,
         context.param(`${spec.name}.weight`),
@@ -163,10 +191,13 @@ export const linear: LayerDefinition<LinearLayer> = {
         }, ...operands),
       }];
     },
-    async backward({ layer, input, output, plan: p, weightGradientTextures }, context) {
+    async backward(node, context) {
+      const { layer, plan: p, weightGradientTextures } = node;
+      const { input, output } = onBuffers(node);
       const { gpu, batch, tiles, reluMask } = context;
       const spec = layer.spec;
-      const gradOutput = output.grad!;
+      const gradOutput = output.grad;
+      if (!gradOutput) return [];
       const shape = linearShapeOf(layer.inShape, layer.outShape, batch);
       const weights = shape.inFeatures * shape.outFeatures;
       const cost = {

@@ -9,7 +9,7 @@ import {
 } from '../../util/shapes.ts';
 import { packChannelsLast } from '../../kernels/layout.ts';
 import { maxPool2dBackward, maxPool2dForward } from '../../kernels/maxpool2d.ts';
-import type { LayerDefinition } from './types.ts';
+import { type LayerDefinition, onBuffers } from './types.ts';
 
 export interface MaxPool2dLayer {
   kind: 'maxpool2d';
@@ -79,46 +79,45 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
     output: () => 'own',
     allocate: ({ plan, layer }, { maxBatch, f32 }) =>
       plan.variant === 'buffer' ? { argmax: f32(`${plan.name}.argmax`, maxBatch * shapeSize(layer.outShape)) } : {},
-    async forward({ layer, plan: p, input, output, argmax }, context) {
+    async forward(node, context) {
+      const { layer, plan: p, input, output, argmax } = node;
       const { gpu, batch } = context;
       const shape = maxPool2dShapeOf(layer.spec, layer.inShape, batch);
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);
-      switch (p.variant) {
-        case 'in-conv':
-          return [];
-        case 'channels-last': {
-          // Packs the next node's (an implicit-GEMM convolution's) channels-last input.
-          const target = context.neighbour(1)?.channelsLast?.input;
-          if (!target) throw new Error(`${p.name}: channels-last needs an implicit-GEMM convolution after it`);
-          const { channels, height, width, kernel: pool, stride } = shape;
-          return [{
-            name: `${layer.name} forward (channels-last)`,
-            role: 'forward',
-            flops: inCount,
-            bytes: 4 * (inCount + outCount),
-            dispatches: [
-              await packChannelsLast(
-                gpu,
-                { items: batch, channels, height, width, pool, stride },
-                input.buffer,
-                target,
-              ),
-            ],
-          }];
-        }
-        default:
-          if (!argmax) throw new Error(`${p.name}: no argmax buffer allocated`);
-          return [{
-            name: `${layer.name} forward`,
-            role: 'forward',
-            flops: inCount,
-            bytes: 4 * (inCount + 2 * outCount),
-            dispatches: await maxPool2dForward(gpu, shape, input.buffer, output.buffer, argmax),
-          }];
+      // In-conv: the convolution before pooled into this node's output.
+      if (p.variant === 'in-conv') return [];
+      if (output.layout === 'channels-last' && input.layout === 'nchw') {
+        // Packs its output for an implicit-GEMM convolution.
+        const { channels, height, width, kernel: pool, stride } = shape;
+        return [{
+          name: `${layer.name} forward (channels-last)`,
+          role: 'forward',
+          flops: inCount,
+          bytes: 4 * (inCount + outCount),
+          dispatches: [
+            await packChannelsLast(
+              gpu,
+              { items: batch, channels, height, width, pool, stride },
+              input.buffer,
+              output.texture,
+            ),
+          ],
+        }];
       }
+      const buffers = onBuffers(node);
+      if (!argmax) throw new Error(`${p.name}: no argmax buffer allocated`);
+      return [{
+        name: `${layer.name} forward`,
+        role: 'forward',
+        flops: inCount,
+        bytes: 4 * (inCount + 2 * outCount),
+        dispatches: await maxPool2dForward(gpu, shape, buffers.input.buffer, buffers.output.buffer, argmax),
+      }];
     },
-    async backward({ layer, plan: p, input, output, argmax }, { gpu, batch, reluMask }) {
+    async backward(node, { gpu, batch, reluMask }) {
+      const { layer, plan: p, argmax } = node;
+      const { input, output } = onBuffers(node);
       if (!input.grad || !output.grad) return [];
       if (!argmax) throw new Error(`${p.name}: max-pool backward needs the argmax of its buffer variant`);
       const inCount = batch * shapeSize(layer.inShape);

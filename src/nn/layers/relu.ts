@@ -2,7 +2,7 @@
 import { reluBackwardReference, reluForwardReference } from '../../reference/relu.ts';
 import { reluForward } from '../../kernels/relu.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import type { LayerDefinition } from './types.ts';
+import { type LayerDefinition, onBuffers } from './types.ts';
 
 export interface ReluLayer {
   kind: 'relu';
@@ -29,7 +29,9 @@ export const relu: LayerDefinition<ReluLayer> = {
     // It masks its gradient in place (network.ts's ReLU backward pass), so input and output share one gradient buffer.
     output: () => 'own-buffer-shared-gradient',
     allocate: () => ({}),
-    async forward({ layer, input, output }, { gpu, batch }) {
+    async forward(node, { gpu, batch }) {
+      const { layer } = node;
+      const { input, output } = onBuffers(node);
       const count = batch * shapeSize(layer.outShape);
       return [{
         name: `${layer.name} forward`,

@@ -181,22 +181,59 @@ export interface Op {
   dispatches: Dispatch[];
 }
 
-/** An activation tensor: its buffer and, when backward needs it, the buffer of its gradient. */
+/** A tensor between nodes, stored as the plan's layout for it says; the network allocates each once. */
+export type Tensor = Value | PackedTensor | ChannelsLastTensor | AbsentTensor;
+
+/** `nchw`: an f32 buffer and, when backward needs it, the buffer of its gradient. */
 export interface Value {
+  layout: 'nchw';
   shape: number[];
   buffer: GPUBuffer;
   grad: GPUBuffer | null;
 }
 
-/** What a node's variant allocates besides its output. */
+/** `packed`: rows of 4-float texels, in the matrix shape its reader multiplies (see LayerKernels.packedInput). */
+export interface PackedTensor {
+  layout: 'packed';
+  shape: number[];
+  matrix: PackedMatrix;
+}
+
+/** `channels-last`: what an implicit-GEMM convolution reads. */
+export interface ChannelsLastTensor {
+  layout: 'channels-last';
+  shape: number[];
+  texture: ChannelsLastTexture;
+}
+
+/** The input of a node whose work the node before did (an in-conv max-pool): there is none. */
+export interface AbsentTensor {
+  layout: 'none';
+  shape: number[];
+}
+
+/** A node's input and output as buffers, for kernels that run on nothing else; throws naming the node otherwise. */
+export function onBuffers(node: NodeState): { input: Value; output: Value } {
+  const { input, output, plan } = node;
+  if (input.layout !== 'nchw' || output.layout !== 'nchw') {
+    throw new Error(
+      `${plan.name} (${plan.variant}) runs on buffers; the plan gives it ${input.layout} -> ${output.layout}`,
+    );
+  }
+  return { input, output };
+}
+
+/** What a node's variant allocates besides the tensors it reads and writes. */
 export interface Allocations {
   /** maxpool2d buffer variant: the index each window chose, for its backward. */
   argmax?: GPUBuffer;
-  /** conv2d texture variants: its packed input and weights. */
+  /** conv2d texture variants: its packed input (its input tensor, or packed by itself) and weights. */
   packedConv?: Conv2dPackedOperands;
-  /** conv2d implicit-gemm: its channels-last input (written by a max-pool before it, or packed by itself) and weights. */
+  /** conv2d implicit-gemm: its channels-last input (its input tensor, or packed by itself) and weights. */
   channelsLast?: { input: ChannelsLastTexture; weight: ChannelsLastTexture };
-  /** linear texture variant: its packed input and weights. */
+  /** conv2d texture variants: the buffers their kernel binds but does not use (packed input, pooled output). */
+  boundOnly?: { input: GPUBuffer; output: GPUBuffer };
+  /** linear texture variant: its packed input (its input tensor, or packed by itself) and weights. */
   linearTextures?: LinearForwardTextures;
   /** linear weight gradient from textures: gradOutputᵀ and inputᵀ packed. */
   weightGradientTextures?: { gradOutputT: PackedMatrix; inputT: PackedMatrix };
@@ -210,8 +247,8 @@ export interface Allocations {
 export interface NodeState extends Allocations {
   plan: PlanNode;
   layer: ResolvedLayer;
-  input: Value;
-  output: Value;
+  input: Tensor;
+  output: Tensor;
 }
 
 export interface AllocateContext {
@@ -244,10 +281,6 @@ export interface RecordContext {
   rng: GPUBuffer | null;
   param(name: string): GPUBufferBinding;
   grad(name: string): GPUBufferBinding;
-  /** The node `offset` places after this one (a fused variant writes into its input). */
-  neighbour(offset: number): NodeState | undefined;
-  /** The node that reads this node's output, through a flatten. */
-  consumer(): NodeState | undefined;
   /** Backward: the ReLU that produced this node's input left its backward to this node (its output masks the gradient). */
   reluMask?: GPUBuffer;
 }
@@ -271,6 +304,8 @@ export function typedTiles<T extends object>(defaults: T, planned: Readonly<Reco
 }
 
 export interface LayerKernels<S extends LayerSpec> {
+  /** The matrix a packed input of it is stored as, [rows, k] at maxBatch; undefined if no variant reads one. */
+  packedInput?(layer: Resolved<S>, maxBatch: number): { rows: number; k: number; paged?: boolean };
   /** The default tiles of each role its variant runs (the planner lays the tune cache's over them); {} if none. */
   tiles(layer: Resolved<S>, node: PlanNode, site: TileSite): Partial<Record<TileRole, object>>;
   /** Its output storage: `input` for a view; a standalone ReLU masks its gradient in place. */
