@@ -86,6 +86,12 @@ export interface NodeChoice {
 
 export class PlanError extends Error {
   override name = 'PlanError';
+  /** The node whose variant cannot run where the plan puts it, when one is to blame. */
+  readonly node?: string;
+  constructor(message: string, node?: string) {
+    super(message);
+    if (node !== undefined) this.node = node;
+  }
 }
 
 /** The thresholds of the planner's rules for a class of device (the kinds' `choose` hooks read them). */
@@ -233,6 +239,7 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
       `${model.name} ${
         training ? 'training' : 'forward-only'
       } plan at batch ${maxBatch}: ${node.name} (${node.variant}) ${why}`,
+      node.name,
     );
   };
   let previous: Layout = plan.input === 'into-packed' ? 'packed' : 'nchw';

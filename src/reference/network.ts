@@ -28,11 +28,14 @@ export interface NetworkReferenceOptions {
    * to measure how far that alone moves the gradients of a given batch.
    */
   perturb?: (values: Float64Array) => Float64Array;
+  /** Evaluation: batch norm normalizes with its running statistics, and there is no backward (no gradients). */
+  evaluation?: boolean;
 }
 
 /**
  * One forward and backward pass of `model` on uint8 `pixels` (batch × input size) with `labels`, in
- * training mode (batch norm normalizes with the batch's statistics). `params` maps state_dict names to values.
+ * training mode (batch norm normalizes with the batch's statistics), or with options.evaluation only the
+ * forward, in evaluation mode. `params` maps state_dict names to values.
  */
 export function networkReference(
   model: ModelSpec,
@@ -47,6 +50,7 @@ export function networkReference(
   const context = (index: number): ReferenceContext => ({
     batch,
     index,
+    training: !options.evaluation,
     param(name) {
       const value = params.get(name);
       if (!value) throw new Error(`networkReference: no parameter ${name}`);
@@ -72,6 +76,8 @@ export function networkReference(
   const logits = activations[layers.length];
   const { gradLogits, sampleLoss } = softmaxCrossEntropyReference({ batch, classes: model.classes }, logits, labels);
   const loss = sampleLoss.reduce((a, b) => a + b, 0) / batch;
+
+  if (options.evaluation) return { logits, loss, gradients, kinkMargin };
 
   // Backward.
   let grad = stored(gradLogits);

@@ -8,13 +8,13 @@ import { deviceProfile } from '../../src/gpu/profile.ts';
 import { dispatchesOf, Network } from '../../src/nn/network.ts';
 import { buildPlan, choicesOf, type PlanChoices, planNetwork } from '../../src/nn/planner.ts';
 import { initParameters } from '../../src/nn/parameters.ts';
-import { DIGIT, FAST, type ModelSpec, shapeSize } from '../../src/nn/spec.ts';
-import { dropoutMaskReference } from '../../src/reference/dropout.ts';
-import { networkReference, type NetworkReferenceOptions } from '../../src/reference/network.ts';
+import { DIGIT, FAST, type ModelSpec } from '../../src/nn/spec.ts';
+import { networkReference } from '../../src/reference/network.ts';
 import { Rng } from '../../src/util/random.ts';
 import { sharedGpu } from '../helpers/gpu.ts';
 import type { Gpu } from '../../src/gpu/device.ts';
-import { assertClose, assertExactlyEqual, relativeError, testSeed } from '../helpers/compare.ts';
+import { assertClose, assertExactlyEqual, testSeed } from '../helpers/compare.ts';
+import { assertGradients, dropoutMasksAt, perturbInitialized, roundingSensitivity } from './gradient-check.ts';
 import { testSplit } from '../helpers/mnist.ts';
 
 const test = suite('network (GPU) vs CPU reference');
@@ -34,33 +34,6 @@ const STRIDED: ModelSpec = {
   ],
 };
 
-/**
- * How far float32 rounding alone moves each gradient of this batch: the reference again, with every
- * parameter and every tensor the GPU stores between layers nudged by u = 2^-24 of itself (random sign),
- * as float32 rounds them. Most gradients move by ~1e-6; some batches far more, where a sum cancels
- * (batch norm's backward) or batch norm divides by a tiny batch-of-3 spread, magnifying its input's
- * rounding. The GPU also rounds inside every sum (products, partial sums: a few to log2(n) roundings
- * per stored value, adding in quadrature). On `fast` at batch 3 over 201 seeds, the GPU's error was a
- * median 3.3 times this measure, 10 at the 99th percentile and 32 at most, so it is allowed
- * SENSITIVITY_MARGIN = 64 times it, and never less than 1e-4, the bound that holds for well-conditioned
- * gradients (a wrong kernel is off by 1e-2 or more).
- */
-function roundingSensitivity(
-  model: ModelSpec,
-  params: ReadonlyMap<string, Float32Array>,
-  pixels: Uint8Array,
-  labels: Uint32Array,
-  options: NetworkReferenceOptions,
-  expected: ReadonlyMap<string, Float64Array>,
-  rng: Rng,
-): Map<string, number> {
-  const nudge = (x: number) => x * (1 + (rng.int(2) ? 1 : -1) * 2 ** -24);
-  const nudged = new Map([...params].map(([name, v]) => [name, Float64Array.from(v, nudge)]));
-  const moved = networkReference(model, nudged, pixels, labels, { ...options, perturb: (v) => v.map(nudge) }).gradients;
-  return new Map([...expected].map(([name, g]) => [name, relativeError(moved.get(name)!, g)]));
-}
-const SENSITIVITY_MARGIN = 64;
-
 /** Batches whose forward comes closer than this to a kink are drawn again (activations are ~0.1-10). */
 const KINK_MARGIN = 1e-4;
 
@@ -72,28 +45,11 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
   const network = await Network.create(gpu, model, { maxBatch, training: true, plan });
   try {
     const flat = initParameters(network.layout, seed);
-    // Batch norm starting at weight 1, bias 0 would leave those gradients untested in their scale: perturb them.
-    for (const slot of network.layout.slots) {
-      if (slot.init && !slot.buffer) {
-        for (let i = 0; i < slot.count; i++) flat[slot.offset + i] += rng.uniform(-0.5, 0.5);
-      }
-    }
+    perturbInitialized(network.layout, flat, rng);
     network.setParameters(flat);
     network.setStep(seed, 3);
     const size = network.inputSize;
-    // Dropout's masks as the GPU draws them at (seed, step 3), checked bit for bit in test/kernels/dropout.test.ts.
-    const dropoutMasks = new Map(
-      network.layers.flatMap((layer, i) =>
-        layer.spec.kind === 'dropout'
-          ? [
-            [
-              i,
-              dropoutMaskReference(batch * shapeSize(layer.outShape), { p: layer.spec.p, seed, step: 3, salt: i }),
-            ] as const,
-          ]
-          : []
-      ),
-    );
+    const dropoutMasks = dropoutMasksAt(network.layers, batch, seed, 3);
     const data = realImages ? await testSplit('train') : undefined;
     let best: { pixels: Uint8Array; labels: Uint32Array; expected: ReturnType<typeof networkReference> } | undefined;
     let draws = 0;
@@ -139,23 +95,7 @@ async function compare(model: ModelSpec, batch: number, maxBatch: number, realIm
       expected.gradients,
       rng,
     );
-    for (const slot of network.layout.slots.filter((s) => !s.buffer)) {
-      const want = expected.gradients.get(slot.name)!;
-      const norm = Math.sqrt(want.reduce((a, v) => a + v * v, 0));
-      // A bias right before batch norm has a zero gradient (the mean is subtracted): rounding noise on both sides.
-      if (norm < 1e-9) {
-        const scale = Math.max(
-          ...[...expected.gradients.values()].map((g) => g.reduce((m, v) => Math.max(m, Math.abs(v)), 0)),
-        );
-        assert.ok(
-          grads.get(slot.name)!.every((v) => Math.abs(v) < 1e-4 * scale),
-          `${what}: gradient of ${slot.name} should be ~0`,
-        );
-      } else {
-        const tolerance = Math.max(1e-4, SENSITIVITY_MARGIN * sensitivity.get(slot.name)!);
-        assertClose(grads.get(slot.name)!, want, `${what}: gradient of ${slot.name}`, tolerance);
-      }
-    }
+    assertGradients(what, network.layout, grads, expected.gradients, sensitivity);
   } finally {
     network.destroy();
   }

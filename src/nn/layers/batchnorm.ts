@@ -61,10 +61,12 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
     absorbsRelu: true,
     variants: ['buffer'],
     planning: {},
-    // The reference is training mode: the batch's statistics.
-    referenceForward({ spec, inShape }, input, { batch, param }) {
+    // Training mode normalizes with the batch's statistics, evaluation with the running ones.
+    referenceForward({ spec, inShape }, input, { batch, param, training }) {
       const shape = batchNormShapeOf(spec, inShape, batch);
-      const { mean, variance } = batchNormStatsReference(shape, input);
+      const { mean, variance } = training
+        ? batchNormStatsReference(shape, input)
+        : { mean: param(`${spec.name}.running_mean`), variance: param(`${spec.name}.running_var`) };
       return {
         output: batchNormForwardReference(
           shape,

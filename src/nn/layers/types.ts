@@ -30,6 +30,8 @@ export interface ReferenceContext {
   batch: number;
   /** The layer's index in resolveLayers(model). */
   index: number;
+  /** Training mode; in evaluation, batch norm normalizes with its running statistics. */
+  training: boolean;
   param(name: string): ArrayLike<number>;
   setGradient(name: string, gradient: Float64Array): void;
   /** Training dropout's mask (scale or 0 per element) for this layer; undefined in evaluation. */
