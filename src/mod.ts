@@ -13,19 +13,17 @@
  *
  * @module
  */
-import { readF32 } from './gpu/buffers.ts';
 import type { Gpu } from './gpu/device.ts';
-import { submitDispatches } from './gpu/kernel.ts';
 import { DigitImageError, toMnistDigit } from './io/digit-image.ts';
 import { decodePng } from './io/png.ts';
-import { ADAM_DEFAULTS, type AdamOptions } from './kernels/adam.ts';
-import { type AugmentOptions, DEFAULT_AUGMENT } from './kernels/augment.ts';
-import { type Schedule, SCHEDULES } from './train/schedule.ts';
-import { dispatchesOf, Network } from './nn/network.ts';
+import type { AugmentOptions } from './kernels/augment.ts';
+import type { Schedule } from './train/schedule.ts';
+import { predictImages, type Prediction } from './nn/predict.ts';
 import { initParameters, ParameterLayout } from './nn/parameters.ts';
 import { type ModelSpec, parameterSpecs, resolveLayers, shapeSize } from './nn/spec.ts';
 import { loadCheckpoint, saveCheckpoint } from './train/checkpoint.ts';
-import { evaluate as evaluateNetwork, type EvaluationResult } from './train/evaluate.ts';
+import { trainConfig, type TrainingSettings } from './train/config.ts';
+import { evaluateModel, type EvaluationResult } from './train/evaluate.ts';
 import {
   type BatchProgress,
   type EpochReport,
@@ -34,7 +32,6 @@ import {
   type TrainConfig,
   type TrainState,
 } from './train/trainer.ts';
-import { batchSizesOf, warmUp } from './train/warm-up.ts';
 import { loadMnist, type LoadMnistOptions, type MnistSplit } from './data/mnist.ts';
 
 export {
@@ -74,7 +71,7 @@ export { firstImages, type MnistSplit as Dataset, resolveDataDir } from './data/
 export { DataError } from './data/idx.ts';
 export { CheckpointError } from './train/checkpoint.ts';
 export { DEVICE_CLASSES, type DeviceKind as DeviceClass } from './gpu/profile.ts';
-export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Schedule };
+export type { AugmentOptions, BatchProgress, EpochReport, EvaluationResult, Prediction, Schedule, TrainingSettings };
 export { type ImportedStateDict, importStateDict, StateDictError } from './io/state-dict.ts';
 export { exportOnnx } from './io/onnx.ts';
 export {
@@ -193,30 +190,7 @@ export async function loadDataset(options: LoadDatasetOptions): Promise<MnistSpl
 }
 
 /** Options of {@link train}. */
-export interface TrainOptions {
-  /** Default 1. */
-  epochs?: number;
-  /** Default 64. */
-  batchSize?: number;
-  /** Adam's learning rate, default 0.001. */
-  lr?: number;
-  /** Adam's weight decay, default 0. */
-  weightDecay?: number;
-  /** Decoupled weight decay (torch.optim.AdamW) instead of Adam's L2 term (default false). */
-  adamw?: boolean;
-  /**
-   * Learning rate over the run (default constant): `step` (x gamma per epoch), `cosine`, `onecycle`.
-   * The presets' own choices are in RECIPES (what `train --model fast` uses).
-   */
-  schedule?: Schedule;
-  /** Cross-entropy label smoothing in [0, 1) (default 0). */
-  labelSmoothing?: number;
-  /** Random affine augmentation of every training batch on the GPU: true for the CLI's `--augment`, or your ranges. */
-  augment?: boolean | AugmentOptions;
-  /** Seeds the initial weights and the shuffle (default 1). */
-  seed?: number;
-  /** Default true. */
-  shuffle?: boolean;
+export interface TrainOptions extends TrainingSettings {
   /** Start from these weights instead of a fresh initialisation (e.g. a loaded model, to fine-tune). */
   initial?: TrainedModel;
   /** Evaluated after every epoch (the result is in the epoch report's `test`). */
@@ -250,32 +224,12 @@ export async function train(
   options: TrainOptions = {},
 ): Promise<TrainOutcome> {
   checkInput(model, data, 'train');
-  const adam: AdamOptions = {
-    ...ADAM_DEFAULTS,
-    lr: options.lr ?? ADAM_DEFAULTS.lr,
-    weightDecay: options.weightDecay ?? 0,
-    ...(options.adamw ? { decoupled: true } : {}),
-  };
-  const labelSmoothing = options.labelSmoothing ?? 0;
-  if (!(labelSmoothing >= 0 && labelSmoothing < 1)) {
-    throw new RangeError(`train: labelSmoothing must be in [0, 1), got ${labelSmoothing}`);
+  let config: TrainConfig;
+  try {
+    config = trainConfig(model, options);
+  } catch (err) {
+    throw err instanceof RangeError ? new RangeError(`train: ${err.message}`) : err;
   }
-  if (options.schedule && !SCHEDULES.includes(options.schedule.name)) {
-    throw new RangeError(
-      `train: schedule ${JSON.stringify(options.schedule.name)} is not one of ${SCHEDULES.join(', ')}`,
-    );
-  }
-  const config: TrainConfig = {
-    model,
-    epochs: options.epochs ?? 1,
-    batchSize: options.batchSize ?? 64,
-    seed: options.seed ?? 1,
-    shuffle: options.shuffle ?? true,
-    adam,
-    schedule: options.schedule,
-    labelSmoothing,
-    augment: options.augment === true ? DEFAULT_AUGMENT : options.augment || undefined,
-  };
   const layout = new ParameterLayout(parameterSpecs(model));
   let params = options.initial?.params;
   if (params && params.length !== layout.totalElements) {
@@ -334,68 +288,24 @@ export async function evaluate(
   options: { batchSize?: number } = {},
 ): Promise<EvaluationResult> {
   checkInput(trained.model, data, 'evaluate');
-  const maxBatch = Math.min(options.batchSize ?? 1000, data.count);
-  const normalization = trained.normalization ?? data.normalization;
-  const network = await Network.create(gpu, trained.model, { maxBatch, training: false, normalization });
-  try {
-    network.setParameters(trained.params);
-    await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
-    return await evaluateNetwork(gpu, network, data);
-  } finally {
-    network.destroy();
-  }
-}
-
-/** One prediction: the class, its probability, and every class's probability. */
-export interface Prediction {
-  class: number;
-  probability: number;
-  probabilities: number[];
+  return await evaluateModel(gpu, trained.model, trained.params, data, {
+    batchSize: options.batchSize,
+    normalization: trained.normalization,
+  });
 }
 
 /**
  * Classifies images given as pixels: `count x height x width` bytes, 0 = background, 255 = ink
  * (as in MNIST), either one Uint8Array of several images or an array of one image each.
  */
-export async function predict(
+export function predict(
   gpu: Gpu,
   trained: TrainedModel,
   images: Uint8Array | readonly Uint8Array[],
 ): Promise<Prediction[]> {
   const size = shapeSize(trained.model.input);
   const flat = images instanceof Uint8Array ? images : concat(images, size);
-  if (flat.length === 0 || flat.length % size !== 0) {
-    throw new RangeError(
-      `predict: expected a multiple of ${size} pixels (${trained.model.input.join('x')} per image), got ${flat.length}`,
-    );
-  }
-  const count = flat.length / size;
-  const classes = trained.model.classes;
-  const maxBatch = Math.min(256, count);
-  const network = await Network.create(gpu, trained.model, {
-    maxBatch,
-    training: false,
-    normalization: trained.normalization,
-  });
-  const out: Prediction[] = [];
-  try {
-    network.setParameters(trained.params);
-    for (let start = 0; start < count; start += maxBatch) {
-      const n = Math.min(maxBatch, count - start);
-      network.writeBatch(flat.subarray(start * size, (start + n) * size), new Uint32Array(n));
-      const plan = await network.plan(n);
-      submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'predict');
-      const logProbs = await readF32(gpu, network.logProbs, n * classes);
-      for (let i = 0; i < n; i++) {
-        const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
-        const best = probabilities.indexOf(Math.max(...probabilities));
-        out.push({ class: best, probability: probabilities[best], probabilities });
-      }
-    }
-    return out;
-  } finally {
-    network.destroy();
-  }
+  return predictImages(gpu, trained.model, trained.params, flat, { normalization: trained.normalization });
 }
 
 function concat(images: readonly Uint8Array[], size: number): Uint8Array {
@@ -430,19 +340,10 @@ export function predictPng(gpu: Gpu, trained: TrainedModel, pngs: readonly Uint8
  * and dataset in its metadata), atomically, creating its folder. `webgpu-digits eval --checkpoint` reads it.
  */
 export async function saveModel(path: string, trained: TrainedModel): Promise<void> {
-  const epochs = trained.epochs ?? 0;
-  const config: TrainConfig = {
-    model: trained.model,
-    epochs,
-    batchSize: 1,
-    seed: 0,
-    shuffle: false,
-    adam: ADAM_DEFAULTS,
-  };
-  const state = { ...initialState(trained.params), epoch: epochs };
+  // The run that made these weights is not known here: its seed, batch size and optimizer go unrecorded.
   await saveCheckpoint(path, {
-    config,
-    state,
+    config: { model: trained.model },
+    state: { params: trained.params, ...(trained.epochs === undefined ? {} : { epoch: trained.epochs }) },
     withOptimizer: false,
     run: {
       ...(trained.dataset ? { dataset: trained.dataset } : {}),

@@ -2,10 +2,9 @@
 import { firstImages, loadMnist, type MnistSplit } from '../data/mnist.ts';
 import { FOLDER_DATASET, FOLDER_HELP, folderOptions, loadFolderForCheckpoint } from './folder-data.ts';
 import { openGpu } from '../gpu/device.ts';
-import { Network } from '../nn/network.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
-import { evaluate, type EvaluationResult } from '../train/evaluate.ts';
-import { batchSizesOf, formatCompile, timeCompile, warmUp } from '../train/warm-up.ts';
+import { evaluateModel, type EvaluationResult } from '../train/evaluate.ts';
+import { type CompileReport, formatCompile, timeCompile } from '../train/warm-up.ts';
 import { choiceOption, intOption, parseCommandArgs, UsageError } from './args.ts';
 import {
   DATA_HELP,
@@ -117,19 +116,13 @@ export async function evalCommand(argv: string[]): Promise<number> {
       log: (line) => values.json || console.error(line),
     });
     if (values.verbose) console.error(tuning.description);
-    let network: Network | undefined;
-    const compile = await timeCompile(gpu, async () => {
-      network = await Network.create(gpu, checkpoint.model, {
-        maxBatch,
-        training: false,
-        normalization: data.normalization,
-      });
-      network.setParameters(checkpoint.params);
-      await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
+    let compile: CompileReport | undefined;
+    const result = await evaluateModel(gpu, checkpoint.model, checkpoint.params, data, {
+      batchSize: maxBatch,
+      setUp: async (work) => void (compile = await timeCompile(gpu, work)),
     });
+    if (!compile) throw new Error('eval: the evaluation set up no network');
     if (!values.json) console.error(formatCompile(compile));
-    const result = await evaluate(gpu, network!, data);
-    network!.destroy();
     if (values.json) {
       emitJson({
         checkpoint: path,

@@ -1,11 +1,9 @@
 // `predict`: classifies PNG files of handwritten digits with a trained checkpoint.
 import { readRegularFile } from '../io/files.ts';
 import { openGpu } from '../gpu/device.ts';
-import { readF32 } from '../gpu/buffers.ts';
-import { submitDispatches } from '../gpu/kernel.ts';
 import { decodePng } from '../io/png.ts';
 import { DigitImageError, terminalArt, toMnistDigit } from '../io/digit-image.ts';
-import { dispatchesOf, Network } from '../nn/network.ts';
+import { predictImages } from '../nn/predict.ts';
 import { loadCheckpoint } from '../train/checkpoint.ts';
 import { parseCommandArgs, UsageError } from './args.ts';
 import {
@@ -34,8 +32,6 @@ Options:
 ${DEVICE_HELP}
   --json               one JSON object per image on stdout
   -h, --help           show this help`;
-
-const MAX_BATCH = 256;
 
 export async function predictCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parseCommandArgs(argv, {
@@ -84,50 +80,37 @@ export async function predictCommand(argv: string[]): Promise<number> {
     }
   });
 
+  const size = channels * height * width;
+  const pixels = new Uint8Array(digits.length * size);
+  digits.forEach((d, i) => pixels.set(d.pixels, i * size));
   const gpu = await openGpu(device);
+  let predictions;
   try {
-    const classes = checkpoint.model.classes;
-    const maxBatch = Math.min(MAX_BATCH, digits.length);
-    const network = await Network.create(gpu, checkpoint.model, {
-      maxBatch,
-      training: false,
+    predictions = await predictImages(gpu, checkpoint.model, checkpoint.params, pixels, {
       normalization: recorded.normalization,
     });
-    network.setParameters(checkpoint.params);
-    for (let start = 0; start < digits.length; start += maxBatch) {
-      const chunk = digits.slice(start, start + maxBatch);
-      const size = channels * height * width;
-      const pixels = new Uint8Array(chunk.length * size);
-      chunk.forEach((d, i) => pixels.set(d.pixels, i * size));
-      network.writeBatch(pixels, new Uint32Array(chunk.length));
-      const plan = await network.plan(chunk.length);
-      submitDispatches(gpu, dispatchesOf(plan.forward, plan.logProbabilities), 'predict');
-      const logProbs = await readF32(gpu, network.logProbs, chunk.length * classes);
-      chunk.forEach(({ file, pixels: digit }, i) => {
-        const probabilities = Array.from(logProbs.subarray(i * classes, (i + 1) * classes), Math.exp);
-        const predicted = probabilities.indexOf(Math.max(...probabilities));
-        if (values.json) {
-          emitJson({
-            file,
-            digit: predicted,
-            class: className(dataset.classes, predicted),
-            dataset: dataset.name,
-            probability: probabilities[predicted],
-            probabilities,
-          });
-          return;
-        }
-        if (values.show) console.log(terminalArt(digit.subarray(0, height * width), width, height));
-        const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
-        console.log(
-          `${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +
-            ranked.slice(1).map(([d, p]) => `${named(d)} ${percent(p)}`).join(', '),
-        );
-      });
-    }
-    network.destroy();
-    return 0;
   } finally {
     await gpu.close();
   }
+  digits.forEach(({ file, pixels: digit }, i) => {
+    const { class: predicted, probabilities } = predictions[i];
+    if (values.json) {
+      emitJson({
+        file,
+        digit: predicted,
+        class: className(dataset.classes, predicted),
+        dataset: dataset.name,
+        probability: probabilities[predicted],
+        probabilities,
+      });
+      return;
+    }
+    if (values.show) console.log(terminalArt(digit.subarray(0, height * width), width, height));
+    const ranked = probabilities.map((p, d) => [d, p] as const).sort((a, b) => b[1] - a[1]).slice(0, 3);
+    console.log(
+      `${file}: ${named(predicted)} (${percent(probabilities[predicted])})   next: ` +
+        ranked.slice(1).map(([d, p]) => `${named(d)} ${percent(p)}`).join(', '),
+    );
+  });
+  return 0;
 }

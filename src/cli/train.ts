@@ -14,7 +14,6 @@ import { ADAM_DEFAULTS } from '../kernels/adam.ts';
 import { initParameters, ParameterLayout } from '../nn/parameters.ts';
 import { type ModelSpec, parameterSpecs, RECIPES } from '../nn/spec.ts';
 import { isModelFile, modelOption } from './model-option.ts';
-import { DEFAULT_AUGMENT } from '../kernels/augment.ts';
 import { type ScheduleName, SCHEDULES } from '../train/schedule.ts';
 import { trainingOptions } from '../train/trainer.ts';
 import {
@@ -29,6 +28,7 @@ import {
 } from '../train/checkpoint.ts';
 import { CheckpointLock } from '../train/lock.ts';
 import { initialState, train, type TrainConfig, type TrainState } from '../train/trainer.ts';
+import { MAX_BATCH_SIZE, MAX_EPOCHS, trainConfig } from '../train/config.ts';
 import { formatProfile, profileTrainingStep } from '../train/profile.ts';
 import { formatCompile } from '../train/warm-up.ts';
 import { openMetricsLog } from './train-log.ts';
@@ -193,24 +193,26 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const labelSmoothing = nonNegativeNumberOption(values['label-smoothing'], 'label-smoothing');
   if (labelSmoothing >= 1) throw new UsageError(`--label-smoothing must be below 1, got ${labelSmoothing}`);
   const scheduleName = scheduleText as ScheduleName;
-  const config: TrainConfig = {
-    model,
-    epochs: intOption(epochsText, 'epochs', 1, 100000),
-    batchSize: intOption(values['batch-size'], 'batch-size', 1, 60000),
-    seed: intOption(values.seed, 'seed', 0, 0xffffffff),
-    shuffle: !values['no-shuffle'],
-    adam: {
-      ...ADAM_DEFAULTS,
+  // The flags' own checks name the flag; the configuration's (the library's too) are the final word.
+  let config: TrainConfig;
+  try {
+    config = trainConfig(model, {
+      epochs: intOption(epochsText, 'epochs', 1, MAX_EPOCHS),
+      batchSize: intOption(values['batch-size'], 'batch-size', 1, MAX_BATCH_SIZE),
+      seed: intOption(values.seed, 'seed', 0, 0xffffffff),
+      shuffle: !values['no-shuffle'],
       lr: positiveNumberOption(lrText, 'lr'),
       weightDecay: nonNegativeNumberOption(values['weight-decay'], 'weight-decay'),
-      ...(values.adamw ? { decoupled: true } : {}),
-    },
-    schedule: scheduleName === 'step'
-      ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') }
-      : { name: scheduleName },
-    labelSmoothing,
-    augment: augment ? DEFAULT_AUGMENT : undefined,
-  };
+      adamw: values.adamw,
+      schedule: scheduleName === 'step'
+        ? { name: 'step', gamma: positiveNumberOption(values.gamma, 'gamma') }
+        : { name: scheduleName },
+      labelSmoothing,
+      augment,
+    });
+  } catch (err) {
+    throw err instanceof RangeError ? new UsageError(err.message) : err;
+  }
   const folder = values.dataset === FOLDER_DATASET;
   if (!folder && (values['test-fraction'] !== undefined || values['skip-bad-files'])) {
     throw new UsageError('--test-fraction and --skip-bad-files go with --dataset folder');

@@ -96,8 +96,13 @@ export function assertFiniteState(
 }
 
 export interface SaveOptions {
-  config: TrainConfig;
-  state: TrainState;
+  /**
+   * The run's configuration. Weights whose run is not known (the library's saveModel) give the model
+   * alone: their metadata then records no run (seed, batch size, optimizer, progress within an epoch).
+   */
+  config: TrainConfig | { model: ModelSpec };
+  /** The state; for weights without a run, its epoch is recorded only when given. */
+  state: TrainState | { params: Float32Array; epoch?: number };
   /** Also write Adam's state (needed for --resume). */
   withOptimizer: boolean;
   /** More metadata recorded with the run (e.g. the data it trains on), compared on resume. */
@@ -161,36 +166,46 @@ function removeUnreferencedOptimizers(checkpointPath: string, keep: string | nul
 
 export async function saveCheckpoint(path: string, { config, state, withOptimizer, run }: SaveOptions): Promise<void> {
   const layout = new ParameterLayout(parameterSpecs(config.model));
+  const optimizer = withOptimizer && 'adamM' in state ? state : undefined;
+  if (withOptimizer && !optimizer) throw new Error(`saveCheckpoint ${path}: no optimizer state to write`);
   assertFiniteState(
     layout,
-    withOptimizer ? state : { params: state.params, adamM: new Float32Array(0), adamV: new Float32Array(0) },
-    `refusing to write checkpoint ${path} of step ${state.step}`,
+    optimizer ?? { params: state.params, adamM: new Float32Array(0), adamV: new Float32Array(0) },
+    `refusing to write checkpoint ${path}${'step' in state ? ` of step ${state.step}` : ''}`,
   );
   const metadata: Record<string, string> = {
     format: CHECKPOINT_FORMAT,
     model: config.model.name,
     model_spec: JSON.stringify(config.model),
-    epoch: String(state.epoch),
-    batch_in_epoch: String(state.batchInEpoch),
-    step: String(state.step),
-    epoch_loss_sum: String(state.epochLossSum),
-    epoch_correct: String(state.epochCorrect),
-    epoch_seen: String(state.epochSeen),
-    seed: String(config.seed),
-    shuffle: String(config.shuffle),
-    batch_size: String(config.batchSize),
-    epochs: String(config.epochs),
-    adam: JSON.stringify(config.adam),
-    // Schedule, label smoothing, augmentation: only when used, so a plain run's metadata is as before.
-    ...(Object.keys(trainingOptions(config)).length ? { training: JSON.stringify(trainingOptions(config)) } : {}),
-    data_order: DATA_ORDER,
+    ...(state.epoch === undefined ? {} : { epoch: String(state.epoch) }),
+    ...('step' in state
+      ? {
+        batch_in_epoch: String(state.batchInEpoch),
+        step: String(state.step),
+        epoch_loss_sum: String(state.epochLossSum),
+        epoch_correct: String(state.epochCorrect),
+        epoch_seen: String(state.epochSeen),
+      }
+      : {}),
+    ...('seed' in config
+      ? {
+        seed: String(config.seed),
+        shuffle: String(config.shuffle),
+        batch_size: String(config.batchSize),
+        epochs: String(config.epochs),
+        adam: JSON.stringify(config.adam),
+        // Schedule, label smoothing, augmentation: only when used, so a plain run's metadata is as before.
+        ...(Object.keys(trainingOptions(config)).length ? { training: JSON.stringify(trainingOptions(config)) } : {}),
+        data_order: DATA_ORDER,
+      }
+      : {}),
     ...run,
   };
   let written: string | undefined;
-  if (withOptimizer) {
+  if (optimizer) {
     const optimizerTensors = new Map<string, { shape: number[]; data: Float32Array }>();
-    const m = layout.split(state.adamM);
-    const v = layout.split(state.adamV);
+    const m = layout.split(optimizer.adamM);
+    const v = layout.split(optimizer.adamV);
     for (const slot of layout.slots) {
       optimizerTensors.set(`${slot.name}.exp_avg`, { shape: slot.shape, data: m.get(slot.name)! });
       optimizerTensors.set(`${slot.name}.exp_avg_sq`, { shape: slot.shape, data: v.get(slot.name)! });
@@ -198,7 +213,7 @@ export async function saveCheckpoint(path: string, { config, state, withOptimize
     const bytes = encodeSafetensors(Object.fromEntries(optimizerTensors), {
       format: CHECKPOINT_FORMAT,
       kind: 'optimizer',
-      step: String(state.step),
+      step: String(optimizer.step),
       tensors_sha256: tensorsDigest(optimizerTensors),
     });
     const digest = sha256(bytes);

@@ -6,7 +6,10 @@ import { createBuffer, writeBuffer } from '../gpu/buffers.ts';
 import { explainGpuFailure, type Gpu } from '../gpu/device.ts';
 import { recordDispatches } from '../gpu/kernel.ts';
 import type { MnistSplit } from '../data/mnist.ts';
-import type { Network } from '../nn/network.ts';
+import type { Normalization } from '../kernels/normalize.ts';
+import { Network } from '../nn/network.ts';
+import type { ModelSpec } from '../nn/spec.ts';
+import { batchSizesOf, warmUp } from './warm-up.ts';
 
 export interface EvaluationResult {
   count: number;
@@ -168,5 +171,40 @@ export async function evaluate(
     results.destroy();
     stagedPixels.destroy();
     stagedLabels.destroy();
+  }
+}
+
+/**
+ * Evaluates trained weights on every image of `data`: the one evaluation set-up that the library's
+ * evaluate and the CLI's eval share. A forward-only network for batches up to `batchSize` (default
+ * 1000) is created, its kernels compiled for every batch size the pass runs (inside `setUp`, which
+ * eval times), then evaluated and destroyed. The input is normalized with `normalization` (what the
+ * weights were trained with), else the data's.
+ */
+export async function evaluateModel(
+  gpu: Gpu,
+  model: ModelSpec,
+  params: Float32Array,
+  data: MnistSplit,
+  options: {
+    batchSize?: number;
+    normalization?: Normalization;
+    setUp?: (work: () => Promise<void>) => Promise<void>;
+  } = {},
+): Promise<EvaluationResult> {
+  const maxBatch = Math.min(options.batchSize ?? 1000, data.count);
+  const normalization = options.normalization ?? data.normalization;
+  let network: Network | undefined;
+  const work = async () => {
+    network = await Network.create(gpu, model, { maxBatch, training: false, normalization });
+    network.setParameters(params);
+    await warmUp(gpu, network, batchSizesOf(data.count, maxBatch));
+  };
+  try {
+    await (options.setUp ? options.setUp(work) : work());
+    if (!network) throw new Error('evaluateModel: the set-up created no network');
+    return await evaluate(gpu, network, data);
+  } finally {
+    network?.destroy();
   }
 }
