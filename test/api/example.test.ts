@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import process from 'node:process';
 import { loadModel } from '../../src/mod.ts';
+import { loadCheckpoint } from '../../src/train/checkpoint.ts';
 import { thisRuntime } from '../helpers/cli.ts';
 import { repoRoot, testMnistDir } from '../helpers/mnist.ts';
 
@@ -38,6 +39,12 @@ test('declares its own CNN, trains it on 320 images, evaluates, saves, reloads a
     assert.is(saved.model.name, 'tiny');
     assert.is(saved.dataset, 'mnist');
     assert.equal(saved.model.layers.filter((l) => l.kind === 'maxpool2d').length, 2);
+    // saveModel records what the model knows (its epochs), not a run it does not know.
+    const { metadata } = loadCheckpoint(path);
+    assert.is(metadata.epoch, '1');
+    for (const unknown of ['seed', 'batch_size', 'adam', 'step', 'shuffle']) {
+      assert.is(metadata[unknown], undefined, `${unknown} is not known to saveModel`);
+    }
   } finally {
     rmSync(cwd, { recursive: true, force: true });
   }

@@ -49,13 +49,16 @@ test('fast with its recipe, augmentation, AdamW and label smoothing: the API and
   assertExactlyEqual(trained.params, loadCheckpoint(out).params, 'parameters (running statistics included)');
 });
 
-test('train refuses a label smoothing outside [0, 1) and an unknown schedule', async () => {
+test('train refuses a label smoothing outside [0, 1), an unknown schedule and a batch size of 0', async () => {
   const gpu = await sharedGpu();
   const data = await loadDataset({ dir: testMnistDir(), split: 'train', limit: 64 });
   for (
     const [options, message] of [[{ labelSmoothing: 1 }, /labelSmoothing must be in \[0, 1\), got 1/], [{
       schedule: { name: 'linear' },
-    }, /schedule "linear" is not one of constant, step, cosine, onecycle/]] as const
+    }, /schedule "linear" is not one of constant, step, cosine, onecycle/], [
+      { batchSize: 0 },
+      /batchSize must be an integer in \[1, 60000\], got 0/,
+    ]] as const
   ) {
     try {
       await train(gpu, getModel('digit'), data, options as Parameters<typeof train>[3]);
