@@ -36,6 +36,8 @@ const TINY: ModelSpec = {
 /** Training images per run: short enough for a loaded 2-core machine (`best` trains at ~100 images/s). */
 const SHORT: Record<string, number> = { digit: 3200, fast: 1280, best: 320, tiny: 3200 };
 const LONG: Record<string, number> = { digit: 12800, fast: 6400, best: 1920, tiny: 12800 };
+/** Test images evaluated per run (--eval-images overrides): `best` evaluates at ~100 images/s here. */
+const EVAL: Record<string, number> = { digit: 2000, fast: 2000, best: 500, tiny: 2000 };
 
 const { values } = parseArgs({
   args: process.argv.slice(2),
@@ -44,7 +46,7 @@ const { values } = parseArgs({
     runtimes: { type: 'string', default: 'node,deno' },
     rounds: { type: 'string', default: '3' },
     long: { type: 'boolean', default: false },
-    'eval-images': { type: 'string', default: '2000' },
+    'eval-images': { type: 'string' },
     data: { type: 'string' },
   },
 });
@@ -161,7 +163,6 @@ const dataDir = resolveDataDir(values.data);
 const models = values.models.split(',');
 const runtimes = values.runtimes.split(',') as Runtime[];
 const rounds = Number(values.rounds);
-const evalImages = Number(values['eval-images']);
 const dir = mkdtempSync(join(tmpdir(), 'bench-models-'));
 const peers = ['pytorch', ...runtimes, ...(models.includes('digit') ? ['pytorch-tutorial'] : [])];
 const samples = new Map<string, Rates[]>();
@@ -173,6 +174,7 @@ try {
       const file = join(dir, `${model}.json`);
       writeFileSync(file, JSON.stringify(spec));
       const images = (values.long ? LONG : SHORT)[model] ?? 1920;
+      const evalImages = Number(values['eval-images'] ?? EVAL[model] ?? 2000);
       for (const who of peers) {
         if (who === 'pytorch-tutorial' && model !== 'digit') continue;
         const rates = who === 'pytorch'
