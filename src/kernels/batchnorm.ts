@@ -1,5 +1,9 @@
 // Dispatches shaders/batchnorm_stats.wgsl, batchnorm_forward.wgsl, batchnorm_backward_reduce.wgsl and
 // batchnorm_backward_input.wgsl: batch norm over [batch, channels, spatial] (batchnorm1d: spatial 1).
+// Planes of a multiple of 4 values (conv outputs of even width or height) run the elementwise passes
+// (forward, input gradient) in their `_vec4` forms: four values of a channel per step, its statistics
+// loaded once for the four, each value by the same expression (2-3x faster on lavapipe, where every
+// load is a gather). The reductions keep their scalar order: vec4 loads did not speed them up.
 import type { Gpu } from '../gpu/device.ts';
 import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv } from '../util/shapes.ts';
@@ -26,6 +30,14 @@ function checkShape(what: string, shape: BatchNormShape): number {
   if (!(momentum >= 0 && momentum <= 1)) throw new RangeError(`${what}: momentum must be in [0, 1], got ${momentum}`);
   return shape.batch * shape.channels * shape.spatial;
 }
+
+/** The elementwise shader of `name` for this shape: its vec4 form where every plane is whole vec4s. */
+function batchNormShader(name: string, shape: BatchNormShape): string {
+  return shape.spatial % 4 === 0 ? `${name}_vec4` : name;
+}
+
+/** Values each forward / input-gradient invocation step covers: 4 in the vec4 forms. */
+const valuesPerStep = (shape: BatchNormShape) => (shape.spatial % 4 === 0 ? 4 : 1);
 
 const base = (s: BatchNormShape) => ({ BATCH: s.batch, CHANNELS: s.channels, SPATIAL: s.spatial });
 
@@ -83,7 +95,7 @@ export async function batchNormForward(
     ], ['stats', stats, options.offsets.variance + C]] as const
   ) checkSize('batchNormForward', name, arg, n);
   const kernel = await getKernel(gpu, {
-    shader: 'batchnorm_forward',
+    shader: batchNormShader('batchnorm_forward', shape),
     bindings: ['read', 'read', 'read', 'read', 'read_write'],
     constants: {
       ...base(shape),
@@ -97,7 +109,7 @@ export async function batchNormForward(
   return [{
     kernel,
     bindGroup: kernel.bind(gpu, [input, stats, weight, bias, output]),
-    workgroups: grid('batchNormForward', ceilDiv(count, PER * WG)),
+    workgroups: grid('batchNormForward', ceilDiv(count, valuesPerStep(shape) * PER * WG)),
   }];
 }
 
@@ -140,14 +152,14 @@ export async function batchNormBackward(
   if (gradInput) {
     checkSize('batchNormBackward', 'gradInput', gradInput, count);
     const kernel = await getKernel(gpu, {
-      shader: 'batchnorm_backward_input',
+      shader: batchNormShader('batchnorm_backward_input', shape),
       bindings: ['read', 'read', 'read', 'read', 'read', 'read_write'],
       constants: { ...constants, PER, WG },
     });
     out.push({
       kernel,
       bindGroup: kernel.bind(gpu, [input, gradOutput, stats, weight, paramGrads, gradInput]),
-      workgroups: grid('batchNormBackward', ceilDiv(count, PER * WG)),
+      workgroups: grid('batchNormBackward', ceilDiv(count, valuesPerStep(shape) * PER * WG)),
     });
   }
   return out;

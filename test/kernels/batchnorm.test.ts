@@ -24,8 +24,15 @@ import { f32Buffer } from '../helpers/gpu.ts';
 
 const test = suite('batchnorm');
 
+// Planes of a multiple of 4 values run the vec4 forms of the elementwise kernels, the others the scalar ones.
 const SHAPES: [string, BatchNormShape][] = [
-  ['2d, MNIST conv output batch 8', { batch: 8, channels: 16, spatial: 28 * 28 }],
+  ['2d, MNIST conv output batch 8 (vec4)', { batch: 8, channels: 16, spatial: 28 * 28 }],
+  ["2d, 2x2 planes as best's last conv, 37 channels, batch 5 (vec4)", { batch: 5, channels: 37, spatial: 4 }],
+  ['2d, 6x2 planes, more values per channel than invocations times 100 (vec4)', {
+    batch: 600,
+    channels: 2,
+    spatial: 12,
+  }],
   ['2d, odd 5x7 planes, 3 channels, batch 3', { batch: 3, channels: 3, spatial: 35 }],
   ['1d, 65 features, batch 5', { batch: 5, channels: 65, spatial: 1 }],
   ['1d, batch 2 (unbiased variance m/(m-1) = 2)', { batch: 2, channels: 7, spatial: 1, momentum: 0.3, eps: 1e-3 }],
@@ -155,35 +162,37 @@ for (const [name, shape] of SHAPES) {
   });
 }
 
-test('reductions are deterministic: the same bits twice', async () => {
-  const gpu = await sharedGpu();
-  const shape = { batch: 9, channels: 5, spatial: 123 };
-  const { x, weight, gy, running } = data(shape, 5);
-  const { mean, variance } = batchNormStatsReference(shape, x);
-  const ref = batchNormBackwardReference(shape, x, weight, gy);
-  const grads = new Float64Array(133).fill(NaN);
-  grads.set(ref.gradWeight, 0);
-  grads.set(ref.gradBias, 128);
-  const runs: Record<string, Float32Array | Uint32Array>[] = [];
-  for (let r = 0; r < 2; r++) {
-    runs.push(
-      await checkKernel(gpu, {
-        what: `run ${r}`,
-        inputs: { x, gy, weight, running },
-        outputs: { stats: 10, grads: 133, gx: x.length },
-        dispatch: async (b) => [
-          ...(await batchNormStats(gpu, shape, b.x, b.stats, b.running, RUN_OFFSETS)),
-          ...(await batchNormBackward(gpu, shape, 128, b.x, b.gy, b.stats, b.weight, b.grads, b.gx)),
-        ],
-        expected: { stats: Float64Array.from([...mean, ...variance]), grads, gx: ref.gradInput },
-        tolerance: 1e-4,
-      }),
-    );
-  }
-  for (const key of ['stats', 'grads', 'gx'] as const) {
-    assert.equal([...runs[0][key]].map(String), [...runs[1][key]].map(String), key);
-  }
-});
+for (const spatial of [123, 124]) {
+  test(`reductions are deterministic: the same bits twice (${spatial % 4 ? 'scalar' : 'vec4'} input gradient)`, async () => {
+    const gpu = await sharedGpu();
+    const shape = { batch: 9, channels: 5, spatial };
+    const { x, weight, gy, running } = data(shape, 5);
+    const { mean, variance } = batchNormStatsReference(shape, x);
+    const ref = batchNormBackwardReference(shape, x, weight, gy);
+    const grads = new Float64Array(133).fill(NaN);
+    grads.set(ref.gradWeight, 0);
+    grads.set(ref.gradBias, 128);
+    const runs: Record<string, Float32Array | Uint32Array>[] = [];
+    for (let r = 0; r < 2; r++) {
+      runs.push(
+        await checkKernel(gpu, {
+          what: `run ${r}`,
+          inputs: { x, gy, weight, running },
+          outputs: { stats: 10, grads: 133, gx: x.length },
+          dispatch: async (b) => [
+            ...(await batchNormStats(gpu, shape, b.x, b.stats, b.running, RUN_OFFSETS)),
+            ...(await batchNormBackward(gpu, shape, 128, b.x, b.gy, b.stats, b.weight, b.grads, b.gx)),
+          ],
+          expected: { stats: Float64Array.from([...mean, ...variance]), grads, gx: ref.gradInput },
+          tolerance: 1e-4,
+        }),
+      );
+    }
+    for (const key of ['stats', 'grads', 'gx'] as const) {
+      assert.equal([...runs[0][key]].map(String), [...runs[1][key]].map(String), key);
+    }
+  });
+}
 
 test('the backward reference agrees with float64 finite differences (batch statistics depend on the input)', () => {
   const seed = testSeed();
