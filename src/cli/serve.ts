@@ -1,75 +1,37 @@
 // `serve`: a small static server for the browser page (web/): the page, the engine bundled for the
-// browser from the same src/ (esbuild, at start-up), and a checkpoint's parameters.
+// browser from the same src/ (esbuild, at start-up), a checkpoint's parameters, and MNIST's files.
 import { createServer, type ServerResponse } from 'node:http';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import process from 'node:process';
-import { projectRoot } from '../data/mnist.ts';
-import { ParameterLayout } from '../nn/parameters.ts';
-import { parameterSpecs } from '../nn/spec.ts';
-import { loadCheckpoint } from '../train/checkpoint.ts';
+import { projectRoot, resolveDataDir } from '../data/mnist.ts';
+import { datasetFiles, MNIST } from '../data/datasets.ts';
+import { loadCheckpoint, type LoadedCheckpoint } from '../train/checkpoint.ts';
 import { intOption, parseCommandArgs, UsageError } from './args.ts';
 import { defaultCheckpointPath } from './common.ts';
-import { FOLDER_DATASET, recordedPreprocessing } from './folder-data.ts';
-import { DATASETS } from '../data/datasets.ts';
-import { pageInputOf } from '../io/pad-input.ts';
+import { bundleWebPage, modelJson, paramsBin } from './web-page.ts';
 
 export const SERVE_HELP = `Usage: serve [options]
 
-Serves the browser page on http://HOST:PORT/: draw a digit and watch the network's probabilities
-update as you draw. The page runs the engine's own WGSL kernels through the browser's WebGPU
-(navigator.gpu), on the parameters of --checkpoint; a browser without WebGPU is told so. A model
+Serves the browser page on http://HOST:PORT/: train a model on MNIST in the page, draw a digit and
+watch the network's probabilities update as you draw. The page runs the engine's own WGSL kernels and
+its trainer through the browser's WebGPU (navigator.gpu); a browser without WebGPU is told so. It
+fetches MNIST's four .gz files from /mnist/, served from the folder train reads them from ($MNIST_DIR,
+else data/mnist), and checks them against the same SHA-256 values. "Download checkpoint" saves what
+train writes (eval, predict and train --resume take it, with the optimizer state beside it); "Open"
+loads a checkpoint or a PyTorch state_dict. The pad starts with --checkpoint's model. A model
 trained on --dataset folder gets the drawing as predict takes a picture for it: in its channels (the
 drawing copied into R, G and B for a color model), at its input size, normalized with the checkpoint's
 recorded constants, with its class names.
 
 Options:
-  --checkpoint PATH    checkpoint to serve (default: data/checkpoints/digit.safetensors)
+  --checkpoint PATH    checkpoint the pad starts with (default: data/checkpoints/digit.safetensors
+                       when it exists; else none until one is trained or opened in the page)
   --port N             port (default: 8080; 0 picks a free one)
   --host HOST          address to listen on (default: 127.0.0.1, this machine only)
   -h, --help           show this help
 
 Ctrl-C stops the server.`;
-
-/** Modules that only Node runs, replaced in the browser bundle by what stands in for them there. */
-const NODE_ONLY: Record<string, string> = {
-  // Mutes Dawn's stderr notices under Node (node:fs); in a browser there is nothing to mute.
-  'src/gpu/quiet-stderr.ts': 'export async function withStderrMuted(work) { return await work(); }',
-};
-
-const nodeOnlyModules = {
-  name: 'node-only-modules',
-  setup(build: import('esbuild').PluginBuild) {
-    build.onResolve({ filter: /\.ts$/ }, (args: { path: string; resolveDir: string }) => {
-      const path = join(args.resolveDir, args.path).split('\\').join('/');
-      const key = Object.keys(NODE_ONLY).find((k) => path.endsWith(`/${k}`));
-      return key ? { path: key, namespace: 'node-only' } : undefined;
-    });
-    build.onLoad(
-      { filter: /.*/, namespace: 'node-only' },
-      (args: { path: string }) => ({ contents: NODE_ONLY[args.path], loader: 'js' }),
-    );
-  },
-};
-
-/** Bundles web/main.ts with the engine for browsers; a node: import reaching it fails here, loudly. */
-export async function bundleWebPage(root = projectRoot()): Promise<string> {
-  const esbuild = await import('esbuild');
-  const result = await esbuild.build({
-    entryPoints: [join(root, 'web', 'main.ts')],
-    bundle: true,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    write: false,
-    sourcemap: 'inline',
-    // Dawn's Node bindings: device.ts imports them only under Node.
-    external: ['webgpu'],
-    plugins: [nodeOnlyModules],
-    logLevel: 'silent',
-  });
-  return result.outputFiles[0].text;
-}
 
 export async function serveCommand(argv: string[]): Promise<number> {
   const { values } = parseCommandArgs(argv, {
@@ -87,38 +49,33 @@ export async function serveCommand(argv: string[]): Promise<number> {
   if (values.host!.trim() === '') {
     throw new UsageError('--host is empty; give an address (127.0.0.1, or 0.0.0.0 for every interface)');
   }
-  const checkpoint = loadCheckpoint(values.checkpoint ?? defaultCheckpointPath('digit'));
+  // Without --checkpoint, the default one if it is there; else the page starts with no model (train one).
+  const defaultPath = defaultCheckpointPath('digit');
+  const checkpoint: LoadedCheckpoint | null = values.checkpoint !== undefined || existsSync(defaultPath)
+    ? loadCheckpoint(values.checkpoint ?? defaultPath)
+    : null;
   const root = projectRoot();
-  let bundle: string;
-  try {
-    bundle = await bundleWebPage(root);
-  } catch (err) {
-    throw new Error(`bundling web/main.ts failed: ${(err as Error).message}`);
-  }
+  const bundle = await bundleWebPage(root);
   const html = readFileSync(join(root, 'web', 'index.html'));
-  const model = JSON.stringify({
-    model: checkpoint.model.name,
-    // The page builds the network from this, not from a preset of the same name.
-    model_spec: checkpoint.model,
-    checkpoint: checkpoint.path,
-    epoch: checkpoint.metadata.epoch ?? null,
-    parameters: new ParameterLayout(parameterSpecs(checkpoint.model)).parameterCount,
-    elements: checkpoint.params.length,
-    // How the page turns the drawing into input: the checkpoint's channels, size, constants and classes.
-    ...pageInputOf(
-      checkpoint.model,
-      { folder: checkpoint.metadata.dataset === FOLDER_DATASET, ...recordedPreprocessing(checkpoint.metadata) },
-      DATASETS.get(checkpoint.metadata.dataset ?? '')?.classes,
-    ),
-  });
-  const params = new Uint8Array(checkpoint.params.buffer, checkpoint.params.byteOffset, checkpoint.params.byteLength);
   const files: Record<string, [string, string | Uint8Array]> = {
     '/': ['text/html; charset=utf-8', html],
     '/index.html': ['text/html; charset=utf-8', html],
     '/main.js': ['text/javascript; charset=utf-8', bundle],
-    '/model.json': ['application/json', model],
-    // Float32, little-endian, in the engine's parameter layout (what Network.setParameters takes).
-    '/params.bin': ['application/octet-stream', params],
+    '/model.json': ['application/json', modelJson(checkpoint)],
+    ...(checkpoint
+      ? { '/params.bin': ['application/octet-stream', paramsBin(checkpoint)] as [string, Uint8Array] }
+      : {}),
+  };
+  // The page trains on MNIST's four .gz files from the folder train reads them from ($MNIST_DIR, data/mnist).
+  const mnistDir = resolveDataDir(undefined, MNIST);
+  const mnistFile = (path: string): [string, Uint8Array] | string | undefined => {
+    const name = /^\/mnist\/([a-z0-9-]+\.gz)$/.exec(path)?.[1];
+    if (!name || !datasetFiles(MNIST).some((f) => `${f.name}.gz` === name)) return undefined;
+    const file = join(mnistDir, name);
+    if (!existsSync(file)) {
+      return `${file} is not there: train once from the command line (it downloads MNIST there), or set MNIST_DIR`;
+    }
+    return ['application/gzip', readFileSync(file)];
   };
   const send = (res: ServerResponse, status: number, type: string, body: string | Uint8Array) => {
     res.writeHead(status, { 'content-type': type, 'cache-control': 'no-store' });
@@ -126,8 +83,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   };
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
-    const file = files[path];
+    const file = files[path] ?? mnistFile(path);
     if (req.method !== 'GET' && req.method !== 'HEAD') send(res, 405, 'text/plain', 'GET only\n');
+    else if (typeof file === 'string') send(res, 404, 'text/plain', `${file}\n`);
     else if (file) send(res, 200, file[0], file[1]);
     else send(res, 404, 'text/plain', `not found: ${path}\n`);
   });
@@ -148,7 +106,11 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const address = server.address();
   const actualPort = typeof address === 'object' && address ? address.port : port;
   const host = values.host!.includes(':') ? `[${values.host}]` : values.host;
-  console.log(`serving http://${host}:${actualPort}/ (checkpoint ${checkpoint.path}); Ctrl-C to stop`);
+  console.log(
+    `serving http://${host}:${actualPort}/ (${
+      checkpoint ? `checkpoint ${checkpoint.path}` : 'no checkpoint: train one in the page'
+    }, MNIST from ${mnistDir}); Ctrl-C to stop`,
+  );
   await new Promise<void>((resolve) => {
     const stop = () => {
       server.close(() => resolve());

@@ -24,6 +24,7 @@ import { dirname, join, resolve, sep } from 'node:path';
 import process from 'node:process';
 import { fileURLToPath } from 'node:url';
 import { DataError, decompressIdx, type IdxArray, parseIdx, readDataFile } from './idx.ts';
+import { mnistSplitFromIdx } from './mnist-split.ts';
 import { downloadFile, type DownloadOptions } from './download.ts';
 import type { Normalization } from '../kernels/normalize.ts';
 import { type DatasetFile, datasetFiles, type DatasetPreset, getDataset, MNIST } from './datasets.ts';
@@ -68,22 +69,12 @@ export interface MnistFile extends DatasetFile {
   sha256: string;
 }
 
-export const IMAGES_MAGIC = 2051;
-export const LABELS_MAGIC = 2049;
-export const MNIST_ROWS = 28;
-export const MNIST_COLS = 28;
-export const MNIST_CLASSES = 10;
+export { firstImages, IMAGES_MAGIC, LABELS_MAGIC, MNIST_CLASSES, MNIST_COLS, MNIST_ROWS } from './mnist-split.ts';
 
 /** The published MNIST files (checksums of the uncompressed content). */
 export const MNIST_FILES = MNIST.files as Readonly<Record<MnistSplitName, { images: MnistFile; labels: MnistFile }>>;
 
 let cachedRoot: string | undefined;
-
-/** The first `count` images of a split, as a split of its own (views, no copy). */
-export function firstImages(split: MnistSplit, count: number): MnistSplit {
-  const size = (split.channels ?? 1) * split.rows * split.cols;
-  return { ...split, count, images: split.images.subarray(0, count * size), labels: split.labels.subarray(0, count) };
-}
 
 /** The nearest folder above this module with a package.json (src/data, dist/data, build/src/data). */
 export function projectRoot(): string {
@@ -136,67 +127,13 @@ export async function loadMnist(options: LoadMnistOptions): Promise<MnistSplit> 
   const images = loadFile(dir, files.images);
   const labels = loadFile(dir, files.labels);
 
-  if (images.array.magic !== IMAGES_MAGIC) {
-    throw new DataError(
-      images.path,
-      `holds ${describeMagic(images.array)}, not images (magic ${IMAGES_MAGIC}, 3 dimensions)`,
-      'Check that the image and label files are not swapped, or replace the file',
-    );
-  }
-  if (labels.array.magic !== LABELS_MAGIC) {
-    throw new DataError(
-      labels.path,
-      `holds ${describeMagic(labels.array)}, not labels (magic ${LABELS_MAGIC}, 1 dimension)`,
-      'Check that the image and label files are not swapped, or replace the file',
-    );
-  }
-  const [count, rows, cols] = images.array.dims;
-  if (rows !== MNIST_ROWS || cols !== MNIST_COLS) {
-    throw new DataError(
-      images.path,
-      `holds ${rows}x${cols} images; the network takes ${MNIST_ROWS}x${MNIST_COLS}`,
-      'Use a dataset of 28x28 images',
-    );
-  }
-  const labelCount = labels.array.dims[0];
-  if (labelCount !== count) {
-    throw new DataError(
-      labels.path,
-      `has ${labelCount} labels but ${images.path} has ${count} images`,
-      'The two files belong to different datasets or one is damaged; replace them with a matching pair',
-    );
-  }
-  const labelData = labels.array.data;
-  for (let i = 0; i < labelData.length; i++) {
-    if (labelData[i] >= MNIST_CLASSES) {
-      throw new DataError(
-        labels.path,
-        `label ${i} is ${labelData[i]}, outside 0-${MNIST_CLASSES - 1}`,
-        'This is not a 10-class dataset, or the file is damaged',
-      );
-    }
-  }
+  const split = mnistSplitFromIdx(images, labels, preset);
   // Structure first, checksums last: "truncated" or "9999 labels for 10000 images" says more than a hash.
   if (verify) {
     verifyChecksum(images, files.images, preset);
     verifyChecksum(labels, files.labels, preset);
   }
-  return {
-    images: images.array.data,
-    labels: labelData,
-    count,
-    rows,
-    cols,
-    imagesPath: images.path,
-    dataset: preset.name,
-    classes: preset.classes,
-  };
-}
-
-function describeMagic({ magic, dims }: IdxArray): string {
-  return `an IDX array with magic ${magic} and ${dims.length} dimension${dims.length === 1 ? '' : 's'} (${
-    dims.join('x')
-  })`;
+  return split;
 }
 
 interface LoadedFile {

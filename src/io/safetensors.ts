@@ -321,6 +321,3 @@ function tensorData(bytes: Uint8Array, dtype: DType, start: number, byteLength: 
   if (!HOST_IS_LITTLE_ENDIAN && info.bytes > 1) copy = swapBytes(copy, info.bytes);
   return info.make(copy.buffer, 0, byteLength / info.bytes);
 }
-
-// Checkpoints are written with writeFileAtomic (temp file, fsync, rename), which lives in files.ts.
-export { writeFileAtomic } from './files.ts';

@@ -11,8 +11,8 @@ import {
   encodeSafetensors,
   type TensorData,
   type TensorInput,
-  writeFileAtomic,
 } from '../../src/io/safetensors.ts';
+import { writeFileAtomic } from '../../src/io/files.ts';
 import { testSeed } from '../helpers/compare.ts';
 
 const test = suite('safetensors');

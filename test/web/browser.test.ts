@@ -5,21 +5,27 @@
 // events is classified by the engine's WGSL kernels through the browser's WebGPU, as `predict` does;
 // and a small color model trained on a picture folder, which the page feeds in its own channels, size
 // and recorded constants.
-import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import process from 'node:process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodePng, encodePng } from '../../src/io/png.ts';
 import { pictureForModel } from '../../src/cli/folder-data.ts';
 import { toMnistDigit } from '../../src/io/digit-image.ts';
 import { type EpochRecord, parseMetricsLog, type StepRecord } from '../../src/train/metrics-log.ts';
-import { hasChromium, launchChromium, testOutputDir } from '../helpers/browser.ts';
+import {
+  hasChromium,
+  launchChromium,
+  openReadyPage,
+  padPng,
+  startServe,
+  testOutputDir,
+  traceDigit,
+} from '../helpers/browser.ts';
 import { skip } from '../helpers/skip.ts';
-import { cliCommand, runCli, thisRuntime } from '../helpers/cli.ts';
-import { repoRoot, testMnistDir, testSplit } from '../helpers/mnist.ts';
+import { runCli } from '../helpers/cli.ts';
+import { testMnistDir, testSplit } from '../helpers/mnist.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'viz-'));
 const checkpoint = join(dir, 'digit.safetensors');
@@ -150,32 +156,8 @@ test('the report renders in Chromium from disk with no console errors: curves wi
   }
 });
 
-function startServer(
-  path = checkpoint,
-  extraEnv: Record<string, string> = {},
-): Promise<{ child: ChildProcess; url: string }> {
-  const [command, ...prefix] = cliCommand(thisRuntime);
-  const child = spawn(command, [...prefix, 'serve', '--checkpoint', path, '--port', '0'], {
-    cwd: repoRoot(),
-    env: { ...process.env, ...env, ...extraEnv, NO_COLOR: '1' },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  return new Promise((resolve, reject) => {
-    let text = '';
-    const timer = setTimeout(() => reject(new Error(`serve did not start: ${text}`)), 120_000);
-    const onData = (d: unknown) => {
-      text += String(d);
-      const url = /serving (http:\S+)/.exec(text)?.[1];
-      if (url) {
-        clearTimeout(timer);
-        resolve({ child, url });
-      }
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.on('exit', (code) => reject(new Error(`serve exited with ${code}: ${text}`)));
-  });
-}
+const startServer = (path = checkpoint, extraEnv: Record<string, string> = {}) =>
+  startServe(path, { ...env, ...extraEnv });
 
 test('the page classifies a digit drawn with mouse events, through WebGPU in Chromium, as predict does on the same image', async () => {
   if (noBrowser) {
@@ -186,37 +168,16 @@ test('the page classifies a digit drawn with mouse events, through WebGPU in Chr
   const server = await startServer();
   const browser = await launchChromium(true);
   try {
-    const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(server.url);
-    await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 120_000 });
-    const state = await page.evaluate(() => [(globalThis as any).digits.state, (globalThis as any).digits.message]);
-    assert.is(state[0], 'ready', `page state: ${state[1]}`);
+    const { page, problems } = await openReadyPage(browser, server.url);
 
     // A test-set digit traced row by row: a stroke over every run of ink, 10 canvas pixels per MNIST pixel.
     const testImages = await testSplit('test');
     const index = 0;
     const ink = testImages.images.subarray(index * 784, (index + 1) * 784);
-    const box = (await page.locator('#pad').boundingBox())!;
-    for (let y = 0; y < 28; y++) {
-      for (let x = 0; x < 28; x++) {
-        if (ink[y * 28 + x] < 128 || (x > 0 && ink[y * 28 + x - 1] >= 128)) continue;
-        let end = x;
-        while (end + 1 < 28 && ink[y * 28 + end + 1] >= 128) end++;
-        await page.mouse.move(box.x + x * 10 + 5, box.y + y * 10 + 5);
-        await page.mouse.down();
-        await page.mouse.move(box.x + end * 10 + 5, box.y + y * 10 + 5, { steps: Math.max(1, end - x) });
-        await page.mouse.up();
-      }
-    }
+    await traceDigit(page, ink);
     const shown = await page.evaluate(() => (globalThis as any).digits.settled());
     assert.ok(shown, 'the page classified the drawing');
-    const dataUrl: string = await page.evaluate(() => (globalThis as any).digits.padPng());
-    const png = Uint8Array.from(atob(dataUrl.split(',')[1]), (c) => c.charCodeAt(0));
+    const png = await padPng(page);
     const drawn = join(out, 'page-drawn-digit.png');
     writeFileSync(drawn, png);
     await page.screenshot({ path: join(out, 'page.png') });
@@ -294,16 +255,7 @@ test('a color model trained on a folder: the page feeds it the drawing in R, G a
   const server = await startServer(colorCheckpoint, cacheEnv);
   const browser = await launchChromium(true);
   try {
-    const page = await browser.newPage({ viewport: { width: 900, height: 640 } });
-    const problems: string[] = [];
-    page.on('console', (m) => {
-      if (m.type() === 'error') problems.push(m.text());
-    });
-    page.on('pageerror', (e) => problems.push(e.message));
-    await page.goto(server.url);
-    await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 120_000 });
-    const state = await page.evaluate(() => [(globalThis as any).digits.state, (globalThis as any).digits.message]);
-    assert.is(state[0], 'ready', `page state: ${state[1]}`);
+    const { page, problems } = await openReadyPage(browser, server.url);
     const box = (await page.locator('#pad').boundingBox())!;
     await page.mouse.move(box.x + 40, box.y + 140);
     await page.mouse.down();
@@ -311,8 +263,7 @@ test('a color model trained on a folder: the page feeds it the drawing in R, G a
     await page.mouse.up();
     const shown = await page.evaluate(() => (globalThis as any).digits.settled());
     assert.ok(shown, 'the page classified the drawing');
-    const dataUrl: string = await page.evaluate(() => (globalThis as any).digits.padPng());
-    const png = Uint8Array.from(atob(dataUrl.split(',')[1]), (c) => c.charCodeAt(0));
+    const png = await padPng(page);
     const drawn = join(dir, 'page-drawn-bar.png');
     writeFileSync(drawn, png);
     const spec = JSON.parse(readFileSync(model, 'utf8'));
@@ -345,13 +296,12 @@ test('without WebGPU the page says so plainly', async () => {
   const server = await startServer();
   const browser = await launchChromium(false);
   try {
-    const page = await browser.newPage({ viewport: { width: 900, height: 400 } });
-    await page.addInitScript(() =>
-      Object.defineProperty((globalThis as any).Navigator.prototype, 'gpu', { get: () => undefined })
-    );
-    await page.goto(server.url);
-    await page.waitForFunction(() => (globalThis as any).digits?.state !== 'loading', null, { timeout: 60_000 });
-    assert.is(await page.evaluate(() => (globalThis as any).digits.state), 'no-webgpu');
+    const { page } = await openReadyPage(browser, server.url, {
+      viewport: { width: 900, height: 400 },
+      expect: 'no-webgpu',
+      init: () => Object.defineProperty((globalThis as any).Navigator.prototype, 'gpu', { get: () => undefined }),
+    });
+    assert.ok(await page.locator('#training').isHidden(), 'no training form where nothing can train');
     assert.match(await page.locator('#status').innerText(), /No WebGPU here.*navigator\.gpu/s);
     await page.screenshot({ path: join(out, 'page-no-webgpu.png') });
   } finally {
