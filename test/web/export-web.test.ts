@@ -18,6 +18,9 @@ const env = { MNIST_DIR: testMnistDir() };
 const LONG = 900_000;
 const checkpoint = join(dir, 'digit.safetensors');
 const site = join(dir, 'site');
+// A preset with batch norm and dropout: the exported page runs them as evaluation does.
+const fastCheckpoint = join(dir, 'fast.safetensors');
+const fastSite = join(dir, 'fast-site');
 
 async function cli(args: string[]): Promise<string> {
   const result = await runCli(args, { env, timeoutMs: LONG });
@@ -44,7 +47,32 @@ async function staticServer(root: string) {
 
 test.before(async () => {
   await cli(['train', '--epochs', '1', '--limit', '640', '--no-test', '--out', checkpoint]);
+  await cli(['train', '--model', 'fast', '--limit', '640', '--no-test', '--out', fastCheckpoint]);
 });
+
+/** Opens the folder served statically, traces test digit `index` on its pad, and checks it against predict. */
+async function classifiesAsPredict(
+  browser: Awaited<ReturnType<typeof launchChromium>>,
+  url: string,
+  model: string,
+  index: number,
+  screenshot?: string,
+) {
+  // SwiftShader compiles the CPU-driver class's 5x5 convolution for minutes: plan for an integrated GPU.
+  const { page, problems } = await openReadyPage(browser, `${url}?device-class=integrated-gpu`);
+  const testImages = await testSplit('test');
+  await traceDigit(page, testImages.images.subarray(index * 784, (index + 1) * 784));
+  const shown = await page.evaluate(() => (globalThis as any).digits.settled());
+  assert.ok(shown, 'the page classified the drawing');
+  const drawn = join(dir, `exported-pad-${index}.png`);
+  writeFileSync(drawn, await padPng(page));
+  if (screenshot) await page.screenshot({ path: join(testOutputDir(), screenshot) });
+  const predicted = JSON.parse(await cli(['predict', '--json', '--checkpoint', model, drawn]));
+  assert.is(shown.predicted, predicted.digit);
+  for (let d = 0; d < 10; d++) assert.ok(Math.abs(shown.probabilities[d] - predicted.probabilities[d]) < 1e-4);
+  assert.equal(problems, []);
+  await page.close();
+}
 
 test.after(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -88,21 +116,7 @@ test('the exported folder, served by a plain static server, classifies a drawn t
   const { server, url } = await staticServer(site);
   const browser = await launchChromium(true);
   try {
-    // SwiftShader compiles the CPU-driver class's 5x5 convolution for minutes: plan for an integrated GPU.
-    const { page, problems } = await openReadyPage(browser, `${url}?device-class=integrated-gpu`);
-    const testImages = await testSplit('test');
-    const index = 2;
-    await traceDigit(page, testImages.images.subarray(index * 784, (index + 1) * 784));
-    const shown = await page.evaluate(() => (globalThis as any).digits.settled());
-    assert.ok(shown, 'the page classified the drawing');
-    const drawn = join(dir, 'exported-pad.png');
-    writeFileSync(drawn, await padPng(page));
-    await page.screenshot({ path: join(testOutputDir(), 'exported-page.png') });
-    const predicted = JSON.parse(await cli(['predict', '--json', '--checkpoint', checkpoint, drawn]));
-    assert.is(shown.predicted, predicted.digit);
-    for (let d = 0; d < 10; d++) assert.ok(Math.abs(shown.probabilities[d] - predicted.probabilities[d]) < 1e-4);
-    assert.equal(problems, []);
-    await page.close();
+    await classifiesAsPredict(browser, url, checkpoint, 2, 'exported-page.png');
 
     const { page: bare } = await openReadyPage(browser, url, {
       expect: 'no-webgpu',
@@ -113,6 +127,24 @@ test('the exported folder, served by a plain static server, classifies a drawn t
       /^No WebGPU here, so the network cannot run in this page\./,
     );
     await bare.screenshot({ path: join(testOutputDir(), 'exported-page-no-webgpu.png') });
+  } finally {
+    await browser.close();
+    server.close();
+  }
+});
+
+test('a preset with batch norm and dropout (fast), exported the same way, classifies as predict does', async () => {
+  if (!hasChromium()) {
+    return skip('no Chromium for the browser tests: apt-get install chromium (or set $CHROMIUM)', {
+      requiredInCi: true,
+    });
+  }
+  await cli(['export', '--format', 'web', '--checkpoint', fastCheckpoint, '--out', fastSite]);
+  assert.is(JSON.parse(readFileSync(join(fastSite, 'model.json'), 'utf8')).checkpoint, 'fast.safetensors');
+  const { server, url } = await staticServer(fastSite);
+  const browser = await launchChromium(true);
+  try {
+    await classifiesAsPredict(browser, url, fastCheckpoint, 7);
   } finally {
     await browser.close();
     server.close();
