@@ -19,7 +19,7 @@ import {
   WANTED_LIMITS,
 } from '../gpu/device.ts';
 import { DEVICE_CLASSES, type DeviceKind, profileFor } from '../gpu/profile.ts';
-import { planNetwork } from '../nn/planner.ts';
+import { planNetwork, weightGradientOf } from '../nn/planner.ts';
 import { DIGIT } from '../nn/spec.ts';
 import { setUpTuning } from './tuning.ts';
 import { parseCommandArgs } from './args.ts';
@@ -145,12 +145,11 @@ export async function gatherInfo(
       const plan = planNetwork(DIGIT, options, profileFor(gpu, DIGIT.name, options.training, options.maxBatch));
       plans.push({
         plan: `${DIGIT.name} ${options.training ? 'training' : 'forward-only'}, batch ${options.maxBatch}`,
-        nodes: plan.nodes.map(({ name, kind, variant, weightGradient }) => ({
-          name,
-          kind,
-          variant,
-          ...(weightGradient ? { weightGradient } : {}),
-        })),
+        nodes: plan.nodes.map((node) => {
+          const { name, kind, variant } = node;
+          const weightGradient = weightGradientOf(node);
+          return { name, kind, variant, ...(weightGradient ? { weightGradient } : {}) };
+        }),
       });
     }
     await gpu.close();

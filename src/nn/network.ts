@@ -23,6 +23,7 @@ import {
   type OpRole,
   type RecordContext,
   type Tensor,
+  type TileRole,
   type Value,
 } from './layers/index.ts';
 import { ParameterLayout } from './parameters.ts';
@@ -30,10 +31,12 @@ import {
   checkPlan,
   consumerIndex,
   type ExecutionPlan,
+  nodeAt,
   planNetwork,
-  type PlanNode,
   producerIndex,
-  tilesAt,
+  type TileOverride,
+  tilesByRole,
+  weightGradientOf,
 } from './planner.ts';
 import { type ModelSpec, parameterSpecs, type ResolvedLayer, resolveLayers, shapeSize } from './spec.ts';
 
@@ -491,28 +494,25 @@ export class Network {
     };
   }
 
-  /** The node's tiles at `batch`: the plan's, with `candidate` (the tuner's) in place of one role's. */
-  private tilesFor(
-    node: PlanNode,
-    batch: number,
-    candidate?: { role: string; tiles: Record<string, number> },
-  ): Record<string, Record<string, number>> {
-    const tiles = tilesAt(this.model, this.executionPlan, node, batch);
-    return candidate ? { ...tiles, [candidate.role]: { ...tiles[candidate.role], ...candidate.tiles } } : tiles;
+  /** Node i as its kernels record it at `batch`: the plan's node with its tiles at that batch, `candidate` over one role's. */
+  private stateAt(i: number, batch: number, candidate?: TileOverride): NodeState {
+    const node = this.nodes[i];
+    return { ...node, plan: nodeAt(this.model, this.executionPlan, node.plan, batch, candidate) };
   }
 
   /** The roles (forward, backwardWeight, backwardInput) of each node whose tiles can be measured alone (for the tuner). */
-  tunableRoles(): { node: string; variant: string; role: string; tiles: Record<string, number> }[] {
-    const roles: { node: string; variant: string; role: string; tiles: Record<string, number> }[] = [];
+  tunableRoles(): { node: string; variant: string; role: TileRole; tiles: Record<string, number> }[] {
+    const roles: { node: string; variant: string; role: TileRole; tiles: Record<string, number> }[] = [];
     for (const { plan: p } of this.nodes) {
-      for (const [role, tiles] of Object.entries(p.tiles)) {
+      for (const { role, values } of tilesByRole(p)) {
         // A forward that writes a texture is measured with its consumer; leave it be.
         if (role === 'forward' && p.writes !== 'nchw') continue;
+        const weightGradient = weightGradientOf(p);
         roles.push({
           node: p.name,
-          variant: role === 'backwardWeight' ? p.weightGradient ?? p.variant : p.variant,
+          variant: role === 'backwardWeight' ? weightGradient ?? p.variant : p.variant,
           role,
-          tiles,
+          tiles: values,
         });
       }
     }
@@ -526,7 +526,7 @@ export class Network {
    */
   async recordRole(
     node: string,
-    role: string,
+    role: TileRole,
     batch: number,
     tiles: Record<string, number>,
   ): Promise<{ dispatches: Dispatch[]; outputs: GPUBuffer[] }> {
@@ -546,11 +546,10 @@ export class Network {
     return { dispatches: dispatchesOf(ops), outputs: [written] };
   }
 
-  /** What node i's kernels record with: its tiles at `batch`, the parameters, its neighbours. */
+  /** What node i's kernels record with at `batch`: the parameters, its neighbours. */
   private recordContext(
     i: number,
     batch: number,
-    candidate?: { role: string; tiles: Record<string, number> },
   ): RecordContext {
     const node = this.nodes[i];
     const device = this.executionPlan.device;
@@ -560,7 +559,6 @@ export class Network {
     return {
       gpu: this.gpu,
       batch,
-      tiles: this.tilesFor(node.plan, batch, candidate),
       training: this.options.training,
       weightsPerUpload: this.executionPlan.weights === 'per-upload',
       // GPU plans' reductions use subgroup operations where the device has them (never on a CPU driver).
@@ -585,18 +583,18 @@ export class Network {
   private recordForward(
     i: number,
     batch: number,
-    candidate?: { role: string; tiles: Record<string, number> },
+    candidate?: TileOverride,
   ): Promise<Op[]> {
-    const node = this.nodes[i];
-    return layerDefinition(node.plan.kind).kernels.forward(node, this.recordContext(i, batch, candidate));
+    const node = this.stateAt(i, batch, candidate);
+    return layerDefinition(node.plan.kind).kernels.forward(node, this.recordContext(i, batch));
   }
 
   private async recordBackward(
     i: number,
     batch: number,
-    candidate?: { role: string; tiles: Record<string, number> },
+    candidate?: TileOverride,
   ): Promise<Op[]> {
-    const node = this.nodes[i];
+    const node = this.stateAt(i, batch, candidate);
     const { layer, output, plan: p } = node;
     const ops: Op[] = [];
     // Backward runs on buffers only (checkPlan: training writes every output as one).
@@ -612,7 +610,7 @@ export class Network {
         dispatches: await reluBackward(this.gpu, outCount, output.buffer, output.grad),
       });
     }
-    ops.push(...(await layerDefinition(p.kind).kernels.backward(node, this.recordContext(i, batch, candidate))));
+    ops.push(...(await layerDefinition(p.kind).kernels.backward(node, this.recordContext(i, batch))));
     return ops;
   }
 }

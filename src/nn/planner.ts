@@ -4,8 +4,8 @@
 // variant, reading and writing what, legal where) are its definition's `planning` (src/nn/layers/): a
 // new variant is a kernel, a value of a variant type below and its kind's hooks; nothing here.
 import type { DeviceKind, DeviceProfile } from '../gpu/profile.ts';
-import { layerDefinition, type LayerKind } from './layers/index.ts';
-import type { ChoiceSite, LayerPlanning, PlanningNode } from './layers/types.ts';
+import { layerDefinition, type LayerKind, type PlanNode } from './layers/index.ts';
+import type { ChoiceSite, DraftNode, LayerPlanning, PlanningNode, TileRole } from './layers/types.ts';
 import { type LayerSpec, type ModelSpec, type ResolvedLayer, resolveLayers } from './spec.ts';
 
 /**
@@ -33,27 +33,12 @@ export type Variant = ConvVariant | PoolVariant | LinearVariant | 'standalone' |
 /** The normalized input: a buffer, or (forward-only) packed straight from the pixels for a first texture conv. */
 export type InputVariant = 'buffer' | 'into-packed';
 
-export interface PlanNode {
-  /** Unique: the layer's name (conv1, fc1) or its kind and ordinal (maxpool2d#1), as resolveLayers names it. */
-  name: string;
-  kind: LayerKind;
-  /** Index of the layer in resolveLayers(model); a fused ReLU is the next one. */
-  layer: number;
-  variant: Variant;
-  /** The following ReLU runs inside this node's forward. */
-  relu: boolean;
-  reads: Layout;
-  writes: Layout;
-  /** Training, linear nodes: how the weight gradient's product runs. */
-  weightGradient?: LinearVariant;
-  /**
-   * Training, nodes whose output is a ReLU's: `pass`, the ReLU's backward masks the gradient in a pass
-   * of its own; `in-consumer`, the next node's backward (linear input gradient, max-pool) applies it as it writes.
-   */
-  reluBackward?: 'pass' | 'in-consumer';
-  /** Tile configurations of the node's kernels at maxBatch, by role (see tilesAt for other batches). */
-  tiles: Record<string, Record<string, number>>;
-}
+/**
+ * A node of a plan: a union by kind, and within a kind by variant where their tiles differ (each kind's
+ * module in src/nn/layers/ declares its node). Its `tiles` are its kernels' configurations at maxBatch,
+ * by role (see nodeAt for other batches).
+ */
+export type { DraftNode, PlanNode };
 
 export interface ExecutionPlan {
   model: string;
@@ -184,12 +169,13 @@ export function buildPlan(
   }
   const input = choices.input ?? 'buffer';
   let previous: Layout = input === 'into-packed' ? 'packed' : 'nchw';
-  const nodes: PlanNode[] = skeleton.map((s, i) => {
+  const drafts: DraftNode[] = skeleton.map((s, i) => {
     const choice = choices.nodes?.[s.name] ?? {};
     const variant = choice.variant ?? defaultVariant(s.kind);
     const [reads, writes] = layoutsOf(s.kind, variant, previous, i === 0);
     previous = writes;
-    const node: PlanNode = {
+    const weightGradients = planningOf(s.kind).weightGradientVariants;
+    return {
       name: s.name,
       kind: s.kind,
       layer: s.layer,
@@ -197,44 +183,45 @@ export function buildPlan(
       relu: s.relu,
       reads,
       writes,
-      tiles: {},
+      ...(training && weightGradients ? { weightGradient: choice.weightGradient ?? weightGradients[0] } : {}),
+      ...(training && producesRelu(s) ? { reluBackward: choice.reluBackward ?? 'pass' } : {}),
     };
-    const weightGradients = planningOf(s.kind).weightGradientVariants;
-    if (training && weightGradients) node.weightGradient = choice.weightGradient ?? weightGradients[0];
-    if (training && producesRelu(s)) node.reluBackward = choice.reluBackward ?? 'pass';
-    return node;
   });
-  const plan: ExecutionPlan = {
+  const plan = {
     model: model.name,
     training,
     maxBatch,
     device,
     input,
-    weights: training ? 'per-pass' : 'per-upload',
-    nodes,
+    weights: training ? 'per-pass' as const : 'per-upload' as const,
   };
-  checkPlan(model, plan);
-  for (const node of nodes) node.tiles = tilesAt(model, plan, node, maxBatch);
-  return plan;
+  checkPlan(model, { ...plan, nodes: drafts });
+  // Checked, each node is built by its kind, which types its variant and tiles.
+  return { ...plan, nodes: drafts.map((draft) => nodeAt(model, plan, draft, maxBatch)) };
 }
 
 /** The choices a plan was built from: buildPlan(model, options, device, choicesOf(plan)) rebuilds it. */
 export function choicesOf(plan: ExecutionPlan): PlanChoices {
   const nodes: NonNullable<PlanChoices['nodes']> = {};
-  for (const { name, variant, weightGradient, reluBackward } of plan.nodes) {
+  for (const node of plan.nodes) {
+    const { name, variant, reluBackward } = node;
+    const weightGradient = weightGradientOf(node);
     nodes[name] = { variant, ...(weightGradient ? { weightGradient } : {}), ...(reluBackward ? { reluBackward } : {}) };
   }
   return { input: plan.input, nodes };
 }
 
+/** A plan whose nodes may still be drafts (what checkPlan reads of one). */
+export type PlanDraft = Omit<ExecutionPlan, 'nodes'> & { nodes: readonly DraftNode[] };
+
 /** Throws a PlanError naming the first node whose variant cannot run where the plan puts it. */
-export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
+export function checkPlan(model: ModelSpec, plan: PlanDraft): void {
   const skeleton = nodesOf(model);
   if (skeleton.length !== plan.nodes.length || skeleton.some((s, i) => s.name !== plan.nodes[i].name)) {
     throw new PlanError(`the plan for "${plan.model}" does not match the nodes of model "${model.name}"`);
   }
   const { training, maxBatch, device } = plan;
-  const fail = (node: PlanNode, why: string): never => {
+  const fail = (node: DraftNode, why: string): never => {
     throw new PlanError(
       `${model.name} ${
         training ? 'training' : 'forward-only'
@@ -290,28 +277,55 @@ export function checkPlan(model: ModelSpec, plan: ExecutionPlan): void {
   }
 }
 
+/** Values laid over one role's tiles: the tuner's candidate. */
+export interface TileOverride {
+  role: TileRole;
+  tiles: Readonly<Record<string, number>>;
+}
+
 /**
- * Tiles of a node's kernels at `batch` (an epoch's last batch may be smaller than maxBatch): the
- * device's tuned configuration where it has one, else the kernels' rules (src/kernels/conv2d_tiles.ts).
+ * A node as its kind builds it at `batch` (an epoch's last batch may be smaller than maxBatch): its
+ * tiles the device's tuned configuration where it has one, else the kernels' rules
+ * (src/kernels/conv2d_tiles.ts, gemm_tiles.ts), with `override` (the tuner's candidate) over one role's.
  */
-export function tilesAt(
+export function nodeAt(
   model: ModelSpec,
-  plan: ExecutionPlan,
-  node: PlanNode,
+  plan: Pick<ExecutionPlan, 'device' | 'training'>,
+  node: DraftNode,
   batch: number,
-): Record<string, Record<string, number>> {
+  override?: TileOverride,
+): PlanNode {
   const layer = resolveLayers(model)[node.layer];
-  const defaults = layerDefinition(node.kind).kernels.tiles(layer, node, {
+  return layerDefinition(node.kind).kernels.node(layer, node, {
     batch,
     device: plan.device.kind,
     training: plan.training,
+    tuned: (role) => {
+      const tuned = plan.device.tuned?.[`${node.name}.${role}`];
+      return override?.role === role ? { ...tuned, ...override.tiles } : tuned;
+    },
   });
-  const out: Record<string, Record<string, number>> = {};
-  for (const [role, tiles] of Object.entries(defaults)) {
-    out[role] = { ...(tiles as Record<string, number>), ...plan.device.tuned?.[`${node.name}.${role}`] };
+}
+
+/** Training, linear nodes: how the weight gradient's product runs (undefined for other nodes). */
+export function weightGradientOf(node: PlanNode): LinearVariant | undefined {
+  return node.kind === 'linear' ? node.weightGradient : undefined;
+}
+
+/** A node's tiles by role, as numbers by name (for printing and tuning). */
+export function tilesByRole(node: PlanNode): { role: TileRole; values: Record<string, number> }[] {
+  const tiles: object = node.tiles;
+  const out: { role: TileRole; values: Record<string, number> }[] = [];
+  for (const [role, config] of Object.entries(tiles)) {
+    const value: unknown = config;
+    if (!isTileRole(role) || typeof value !== 'object' || value === null) continue;
+    out.push({ role, values: Object.fromEntries(Object.entries(value).filter(([, v]) => typeof v === 'number')) });
   }
   return out;
 }
+
+const TILE_ROLES: readonly TileRole[] = ['forward', 'backwardWeight', 'backwardInput'];
+const isTileRole = (role: string): role is TileRole => TILE_ROLES.some((r) => r === role);
 
 /** The plan as text: one line per node, for `train --plan`, `eval --plan` and bench/eval-profile.ts. */
 export function formatPlan(plan: ExecutionPlan): string {
@@ -328,14 +342,14 @@ export function formatPlan(plan: ExecutionPlan): string {
   for (const node of plan.nodes) {
     const extras = [
       node.relu ? '+relu' : '',
-      node.weightGradient ? `weight-gradient ${node.weightGradient}` : '',
+      weightGradientOf(node) ? `weight-gradient ${weightGradientOf(node)}` : '',
       node.reluBackward ? `relu-backward ${node.reluBackward}` : '',
     ].filter(Boolean).join(', ');
     lines.push(
       `  ${node.name.padEnd(10)} ${node.kind.padEnd(9)} ${node.variant.padEnd(13)} ${node.reads} -> ${node.writes}` +
         (extras ? `  (${extras})` : ''),
     );
-    for (const [role, t] of Object.entries(node.tiles)) lines.push(`  ${''.padEnd(10)}   ${role}: ${tiles(t)}`);
+    for (const { role, values } of tilesByRole(node)) lines.push(`  ${''.padEnd(10)}   ${role}: ${tiles(values)}`);
   }
   return lines.join('\n');
 }

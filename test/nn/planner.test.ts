@@ -10,10 +10,13 @@ import {
   choicesOf,
   type ExecutionPlan,
   formatPlan,
+  nodeAt,
   PlanError,
   planNetwork,
-  tilesAt,
+  tilesByRole,
+  weightGradientOf,
 } from '../../src/nn/planner.ts';
+import { isNodeOf, type LayerKind, type PlanNodeOf } from '../../src/nn/layers/index.ts';
 import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
 
 const test = suite('planner (no GPU)');
@@ -24,6 +27,13 @@ const LAVAPIPE: DeviceProfile = {
   features: [],
   limits: { maxTextureDimension2D: 8192, maxComputeInvocationsPerWorkgroup: 256, maxComputeWorkgroupSizeX: 256 },
 };
+
+/** The plan's node `name`, typed as a `kind` node (its tiles by its variant); fails the test if it is another kind. */
+function nodeOf<K extends LayerKind>(plan: ExecutionPlan, name: string, kind: K): PlanNodeOf<K> {
+  const node = plan.nodes.find((n) => n.name === name);
+  if (!node || !isNodeOf(node, kind)) throw new Error(`${name}: no ${kind} node in the plan`);
+  return node;
+}
 
 const variants = (plan: ExecutionPlan) => Object.fromEntries(plan.nodes.map((n) => [n.name, n.variant]));
 
@@ -39,10 +49,11 @@ test('training digit: buffer kernels, fc1 and fc2 weight gradients by size, ever
   });
   assert.is(plan.input, 'buffer');
   assert.is(plan.weights, 'per-pass');
-  const node = (name: string) => plan.nodes.find((n) => n.name === name)!;
-  assert.is(node('fc1').weightGradient, 'texture', 'fc1 (800 -> 500) is big enough for textures');
-  assert.is(node('fc2').weightGradient, 'buffer', 'fc2 has 10 outputs: too small');
-  for (const name of ['conv1', 'conv2', 'fc1']) assert.is(node(name).reluBackward, 'in-consumer', name);
+  assert.is(nodeOf(plan, 'fc1', 'linear').weightGradient, 'texture', 'fc1 (800 -> 500) is big enough for textures');
+  assert.is(nodeOf(plan, 'fc2', 'linear').weightGradient, 'buffer', 'fc2 has 10 outputs: too small');
+  for (const name of ['conv1', 'conv2', 'fc1']) {
+    assert.is(plan.nodes.find((n) => n.name === name)?.reluBackward, 'in-consumer', name);
+  }
   assert.ok(plan.nodes.every((n) => n.reads === 'nchw' && n.writes === 'nchw'));
 });
 
@@ -66,7 +77,7 @@ test("forward-only digit at batch 1000: evaluation's texture path", () => {
     'packed->nchw',
     'nchw->nchw',
   ]);
-  assert.ok(plan.nodes.every((n) => n.weightGradient === undefined && n.reluBackward === undefined));
+  assert.ok(plan.nodes.every((n) => weightGradientOf(n) === undefined && n.reluBackward === undefined));
 });
 
 test('forward-only below 128 images keeps the buffer kernels (predict, eval --batch-size 64)', () => {
@@ -137,7 +148,7 @@ test('illegal plans are refused, naming the node and why', () => {
 
 test("tiles: the kernels' rules at the batch being run (a partial last batch too), unless the device has tuned ones", () => {
   const plan = planNetwork(DIGIT, { training: true, maxBatch: 64 }, LAVAPIPE);
-  const conv1 = plan.nodes[0];
+  const conv1 = nodeOf(plan, 'conv1', 'conv2d');
   const shape = (batch: number) => ({
     batch,
     inChannels: 1,
@@ -150,10 +161,13 @@ test("tiles: the kernels' rules at the batch being run (a partial last batch too
     padding: 0,
   });
   assert.equal(conv1.tiles.backwardWeight, { ...defaultBackwardWeightTiles(shape(64)) });
-  assert.equal(tilesAt(DIGIT, plan, conv1, 32).backwardWeight, { ...defaultBackwardWeightTiles(shape(32)) });
+  const atBatch32 = nodeAt(DIGIT, plan, conv1, 32);
+  assert.ok(isNodeOf(atBatch32, 'conv2d') && atBatch32.variant === 'buffer', 'the same node, at another batch');
+  assert.equal(atBatch32.tiles.backwardWeight, { ...defaultBackwardWeightTiles(shape(32)) });
   assert.is(conv1.tiles.backwardInput, undefined, 'the first layer computes no input gradient');
   const tuned = { ...LAVAPIPE, tuned: { 'conv1.forward': { workgroup: 32 } } };
-  assert.is(planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned).nodes[0].tiles.forward.workgroup, 32);
+  const tunedConv1 = nodeOf(planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned), 'conv1', 'conv2d');
+  assert.ok(tunedConv1.variant === 'buffer' && tunedConv1.tiles.forward.workgroup === 32);
 });
 
 // A standalone ReLU before a linear layer (through flatten) or a max-pool leaves its backward to it;
@@ -246,25 +260,39 @@ test("GPU profiles: every conv and linear layer on its GPU-class variant, tiles 
       assert.is(plan.input, 'buffer');
       for (const node of plan.nodes) {
         if (training && node.kind === 'linear') assert.is(node.weightGradient, 'tiled');
-        for (const [role, tiles] of Object.entries(node.tiles)) {
-          if (node.kind === 'maxpool2d') continue;
-          assert.is(gemmTilesProblem(tiles as never, 1024), undefined, `${kind} ${node.name}.${role}`);
+        const gemm = (node.kind === 'conv2d' && node.variant === 'tiled-gemm') ||
+          (node.kind === 'linear' && node.variant === 'tiled');
+        assert.is(gemm, tilesByRole(node).length > 0, `${kind} ${node.name}: tiles only for its GEMMs`);
+        if (node.kind === 'conv2d' && node.variant === 'tiled-gemm') {
+          const { forward, backwardWeight, backwardInput } = node.tiles;
+          for (const tiles of [forward, backwardWeight, backwardInput]) {
+            if (tiles) assert.is(gemmTilesProblem(tiles, 1024), undefined, `${kind} ${node.name}`);
+          }
+        }
+        if (node.kind === 'linear' && node.variant === 'tiled') {
+          assert.is(gemmTilesProblem(node.tiles.forward, 1024), undefined, `${kind} ${node.name}.forward`);
+          if (node.weightGradient === 'tiled') {
+            const { backwardWeight, backwardInput } = node.tiles;
+            assert.is(gemmTilesProblem(backwardWeight, 1024), undefined, `${kind} ${node.name}.backwardWeight`);
+            assert.is(gemmTilesProblem(backwardInput, 1024), undefined, `${kind} ${node.name}.backwardInput`);
+          }
         }
       }
       if (training) {
+        const conv1 = nodeOf(plan, 'conv1', 'conv2d');
         assert.ok(
-          (plan.nodes[0].tiles.backwardWeight.splits ?? 1) > 1,
+          conv1.variant === 'tiled-gemm' && (conv1.tiles.backwardWeight?.splits ?? 1) > 1,
           "conv1's weight gradient splits k (36864 long)",
         );
       }
     }
   }
   const big = planNetwork(DIGIT, { training: false, maxBatch: 1000 }, gpuProfile('discrete-gpu'));
-  assert.equal(big.nodes[2].tiles.forward, { ...defaultGemmTiles('discrete-gpu', 64000, 20, 90) });
+  assert.equal(nodeOf(big, 'conv2', 'conv2d').tiles.forward, { ...defaultGemmTiles('discrete-gpu', 64000, 20, 90) });
   for (const training of [true, false]) {
     const plan = planNetwork(DIGIT, { training, maxBatch: 1000 }, LAVAPIPE);
     assert.ok(
-      plan.nodes.every((n) => n.variant !== 'tiled-gemm' && n.variant !== 'tiled' && n.weightGradient !== 'tiled'),
+      plan.nodes.every((n) => n.variant !== 'tiled-gemm' && n.variant !== 'tiled' && weightGradientOf(n) !== 'tiled'),
     );
   }
 });
@@ -273,13 +301,14 @@ test('the GPU-class variants are legal in any plan, and a tuned configuration ov
   const plan = buildPlan(DIGIT, { training: true, maxBatch: 5 }, LAVAPIPE, {
     nodes: { conv2: { variant: 'tiled-gemm' }, fc1: { variant: 'tiled', weightGradient: 'tiled' } },
   });
-  assert.equal(plan.nodes[2].tiles.forward, { ...defaultGemmTiles('cpu-driver', 5 * 64, 20, 90) });
+  assert.equal(nodeOf(plan, 'conv2', 'conv2d').tiles.forward, { ...defaultGemmTiles('cpu-driver', 5 * 64, 20, 90) });
   const tuned = {
     ...gpuProfile('discrete-gpu'),
     tuned: { 'fc1.forward': { tileM: 16, tileN: 16, threadM: 2, threadN: 2 } },
   };
-  const t =
-    planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned).nodes.find((n) => n.name === 'fc1')!.tiles.forward;
+  const fc1 = nodeOf(planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned), 'fc1', 'linear');
+  if (fc1.variant !== 'tiled') throw new Error(`fc1 runs ${fc1.variant}, not tiled`);
+  const t = fc1.tiles.forward;
   assert.equal([t.tileM, t.tileN, t.threadM, t.threadN, t.tileK], [16, 16, 2, 2, 8]);
 });
 

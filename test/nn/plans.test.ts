@@ -20,6 +20,7 @@ import {
   planNetwork,
   type Variant,
   variantsOfKind,
+  weightGradientOf,
 } from '../../src/nn/planner.ts';
 import { BEST, DIGIT, FAST, type ModelSpec, parameterSpecs, resolveLayers, shapeSize } from '../../src/nn/spec.ts';
 import { networkReference } from '../../src/reference/network.ts';
@@ -85,7 +86,7 @@ function legalPlans(
 const describe = (plan: ExecutionPlan) =>
   `${plan.model}: input ${plan.input}; ` + plan.nodes.filter((n) => n.kind !== 'flatten')
     .map((n) =>
-      `${n.name} ${n.variant}${n.weightGradient ? `/${n.weightGradient}` : ''}${
+      `${n.name} ${n.variant}${weightGradientOf(n) ? `/${weightGradientOf(n)}` : ''}${
         n.reluBackward ? ` relu:${n.reluBackward}` : ''
       }`
     )

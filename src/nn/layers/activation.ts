@@ -4,7 +4,7 @@
 import { type Activation, activationBackward, activationForward } from '../../kernels/activation.ts';
 import { activationBackwardReference, activationForwardReference } from '../../reference/activation.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import { LAYER_INPUT, type LayerDefinition, onBuffers, type OnnxNode } from './types.ts';
+import { LAYER_INPUT, type LayerDefinition, onBuffers, type OnnxNode, type UntiledNode, untiledNode } from './types.ts';
 
 export interface GeluLayer {
   kind: 'gelu';
@@ -45,7 +45,7 @@ function activation<S extends ActivationLayer>(
   summary: string,
   onnx: (spec: S) => OnnxNode[],
   pytorch: string,
-): LayerDefinition<S> {
+): LayerDefinition<S, UntiledNode<S['kind'], 'buffer'>> {
   return {
     kind,
     summary,
@@ -65,7 +65,7 @@ function activation<S extends ActivationLayer>(
     onnx: ({ spec }) => onnx(spec),
     pytorch,
     kernels: {
-      tiles: () => ({}),
+      node: (_layer, draft) => untiledNode(kind, ['buffer'], draft),
       output: () => 'own',
       allocate: () => ({}),
       async forward(node, { gpu, batch }) {

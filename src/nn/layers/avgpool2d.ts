@@ -2,7 +2,7 @@
 import { avgPool2dBackwardReference, avgPool2dForwardReference } from '../../reference/avgpool2d.ts';
 import { avgPool2dOutputSize, avgPool2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
 import { avgPool2dBackward, avgPool2dForward } from '../../kernels/avgpool2d.ts';
-import { type LayerDefinition, onBuffers } from './types.ts';
+import { type LayerDefinition, onBuffers, type UntiledNode, untiledNode } from './types.ts';
 
 export interface AvgPool2dLayer {
   kind: 'avgpool2d';
@@ -10,7 +10,12 @@ export interface AvgPool2dLayer {
   stride?: number;
 }
 
-export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
+/** The variants it offers; the first is the default. */
+const VARIANTS = ['buffer'] as const;
+
+export type AvgPool2dNode = UntiledNode<'avgpool2d', typeof VARIANTS[number]>;
+
+export const avgpool2d: LayerDefinition<AvgPool2dLayer, AvgPool2dNode> = {
   kind: 'avgpool2d',
   summary: '`avgpool2d` (optional `kernel`, `stride`; no `kernel`: global average pooling)',
   fields: { 'kernel?': 'int', 'stride?': 'int' },
@@ -25,7 +30,7 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
     return { outShape: [c, outH, outW], params: [] };
   },
   absorbsRelu: false,
-  variants: ['buffer'],
+  variants: VARIANTS,
   planning: {},
   referenceForward: ({ spec, inShape }, input, { batch }) => ({
     output: avgPool2dForwardReference(avgPool2dShapeOf(spec, inShape, batch), input),
@@ -44,7 +49,7 @@ export const avgpool2d: LayerDefinition<AvgPool2dLayer> = {
   pytorch:
     "nn.AvgPool2d(layer['kernel'], layer.get('stride', layer['kernel'])) if 'kernel' in layer else nn.AdaptiveAvgPool2d(1)",
   kernels: {
-    tiles: () => ({}),
+    node: (_layer, draft) => untiledNode('avgpool2d', VARIANTS, draft),
     output: () => 'own',
     allocate: () => ({}),
     async forward(node, { gpu, batch }) {

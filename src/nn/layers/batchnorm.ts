@@ -10,7 +10,7 @@ import { batchNormBackward, batchNormForward, batchNormStats } from '../../kerne
 import { batchNormShapeOf, shapeSize } from '../../util/shapes.ts';
 import type { ParameterLayout } from '../parameters.ts';
 import type { ParameterSpec } from '../spec.ts';
-import { type LayerDefinition, onBuffers, type Op } from './types.ts';
+import { type LayerDefinition, onBuffers, type Op, type UntiledNode, untiledNode } from './types.ts';
 
 export interface BatchNorm2dLayer {
   kind: 'batchnorm2d';
@@ -30,7 +30,7 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
   kind: S['kind'],
   planes: boolean,
   module: string,
-): LayerDefinition<S> {
+): LayerDefinition<S, UntiledNode<S['kind'], 'buffer'>> {
   return {
     kind,
     summary: `\`${kind}\` (\`name\`, optional \`eps\`, \`momentum\`)`,
@@ -100,7 +100,7 @@ function batchNorm<S extends BatchNorm2dLayer | BatchNorm1dLayer>(
     }],
     pytorch: `nn.${module}(shape[0], layer.get('eps', 1e-5), layer.get('momentum', 0.1))`,
     kernels: {
-      tiles: () => ({}),
+      node: (_layer, draft) => untiledNode(kind, ['buffer'], draft),
       output: () => 'own',
       allocate: (
         { plan, layer },

@@ -13,8 +13,12 @@ import {
 import { conv2dForwardImplicitGemm } from '../../kernels/conv2d_implicit_gemm.ts';
 import { conv2dForwardTexture, packConv2dTextureWeight } from '../../kernels/conv2d_texture.ts';
 import {
+  type Conv2dBackwardInputTiles,
+  type Conv2dBackwardWeightTiles,
+  type Conv2dForwardTiles,
   conv2dTexturePoolSuits,
   conv2dTextureSuits,
+  type Conv2dTextureTiles,
   defaultBackwardInputTiles,
   defaultBackwardWeightTiles,
   defaultForwardTiles,
@@ -22,11 +26,22 @@ import {
   defaultTexturePoolTiles,
   defaultTextureTiles,
   implicitGemmSuits,
+  type ImplicitGemmTiles,
 } from '../../kernels/conv2d_tiles.ts';
 import { conv2dGemmShape, defaultGemmTiles, type GemmTiles } from '../../kernels/gemm_tiles.ts';
 import { createChannelsLastTexture, createPackedMatrix, packChannelsLast } from '../../kernels/layout.ts';
 import { conv2dOutputSize, type Conv2dShape, conv2dShapeOf, needsPlanes, shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, onBuffers, type Op, typedTiles } from './types.ts';
+import {
+  type KindNode,
+  type LayerDefinition,
+  needTiles,
+  notAVariant,
+  onBuffers,
+  type Op,
+  planNode,
+  type TileSite,
+  typedTiles,
+} from './types.ts';
 import type { DeviceKind } from '../../gpu/profile.ts';
 
 export interface Conv2dLayer {
@@ -38,7 +53,25 @@ export interface Conv2dLayer {
   padding?: number;
 }
 
-export const conv2d: LayerDefinition<Conv2dLayer> = {
+/** A variant's tiles: its forward kernel's, and in training its weight gradient's and (but the first layer's) input gradient's. */
+interface ConvPart<V extends Conv2dVariant, F, W, I> {
+  variant: V;
+  tiles: { forward: F; backwardWeight?: W; backwardInput?: I };
+}
+
+type Conv2dVariant = typeof VARIANTS[number];
+const VARIANTS = ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'] as const;
+
+/** Buffer, texture and implicit-GEMM forwards have tiles of their own; their backward runs the buffer kernels. */
+export type Conv2dNode = KindNode<
+  'conv2d',
+  | ConvPart<'buffer', Conv2dForwardTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
+  | ConvPart<'texture' | 'texture+pool', Conv2dTextureTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
+  | ConvPart<'implicit-gemm', ImplicitGemmTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
+  | ConvPart<'tiled-gemm', GemmTiles, GemmTiles, GemmTiles>
+>;
+
+export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
   kind: 'conv2d',
   summary: '`conv2d` (`name`, `outChannels`, `kernel`, optional `stride`, `padding`)',
   fields: { name: 'name', outChannels: 'int', kernel: 'int', 'stride?': 'int', 'padding?': 'count' },
@@ -56,7 +89,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
     };
   },
   absorbsRelu: true,
-  variants: ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'],
+  variants: VARIANTS,
   planning: {
     choose({ spec, inShape }, { rules, bigForward, maxBatch }) {
       if (rules.tiled) return { variant: 'tiled-gemm' };
@@ -142,29 +175,33 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
     "nn.Conv2d(shape[0], layer['outChannels'], layer['kernel'], layer.get('stride', 1), layer.get('padding', 0))",
   kernels: {
     // The rules of src/kernels/conv2d_tiles.ts (or gemm_tiles.ts for the GPU class) at the node's batch.
-    tiles({ spec, inShape }, node, { batch, device, training }) {
-      const shape = conv2dShapeOf(spec, inShape, batch);
-      // The first layer's input needs no gradient.
-      const inputGradient = node.layer > 0;
-      if (node.variant === 'tiled-gemm') {
-        return {
-          forward: gemmTiles(shape, device, 'forward'),
-          ...(training ? { backwardWeight: gemmTiles(shape, device, 'backwardWeight') } : {}),
-          ...(training && inputGradient ? { backwardInput: gemmTiles(shape, device, 'backwardInput') } : {}),
-        };
+    node({ spec, inShape }, draft, site) {
+      const shape = conv2dShapeOf(spec, inShape, site.batch);
+      const { variant } = draft;
+      const forward = <F extends object>(defaults: F) => typedTiles(defaults, site.tuned('forward'));
+      const buffers = () =>
+        backwardTiles(draft, site, () => defaultBackwardWeightTiles(shape), () => defaultBackwardInputTiles(shape));
+      switch (variant) {
+        case 'tiled-gemm': {
+          const gemm = (pass: 'backwardWeight' | 'backwardInput') => () => gemmTiles(shape, site.device, pass);
+          const backward = backwardTiles(draft, site, gemm('backwardWeight'), gemm('backwardInput'));
+          const tiles = { forward: forward(gemmTiles(shape, site.device, 'forward')), ...backward };
+          return planNode('conv2d', draft, variant, tiles, {});
+        }
+        case 'texture':
+          return planNode('conv2d', draft, variant, { forward: forward(defaultTextureTiles(shape)), ...buffers() }, {});
+        case 'texture+pool': {
+          const tiles = { forward: forward(defaultTexturePoolTiles(shape)), ...buffers() };
+          return planNode('conv2d', draft, variant, tiles, {});
+        }
+        case 'implicit-gemm': {
+          const tiles = { forward: forward(defaultImplicitGemmTiles(shape)), ...buffers() };
+          return planNode('conv2d', draft, variant, tiles, {});
+        }
+        case 'buffer':
+          return planNode('conv2d', draft, variant, { forward: forward(defaultForwardTiles(shape)), ...buffers() }, {});
       }
-      const forward = node.variant === 'texture'
-        ? defaultTextureTiles(shape)
-        : node.variant === 'texture+pool'
-        ? defaultTexturePoolTiles(shape)
-        : node.variant === 'implicit-gemm'
-        ? defaultImplicitGemmTiles(shape)
-        : defaultForwardTiles(shape);
-      return {
-        forward,
-        ...(training ? { backwardWeight: defaultBackwardWeightTiles(shape) } : {}),
-        ...(training && inputGradient ? { backwardInput: defaultBackwardInputTiles(shape) } : {}),
-      };
+      throw new Error(notAVariant('conv2d', draft, VARIANTS));
     },
     output: () => 'own',
     // A packed input is the pixels as rows of one image row each (the first node's, normalized straight in).
@@ -224,7 +261,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
       return {};
     },
     async forward(node, context) {
-      const { gpu, batch, tiles } = context;
+      const { gpu, batch } = context;
       const { layer, input, output, plan: p } = node;
       const spec = layer.spec;
       const shape = conv2dShapeOf(spec, layer.inShape, batch);
@@ -256,10 +293,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               shape,
               {
                 relu: p.relu,
-                tiles: typedTiles(
-                  p.variant === 'texture' ? defaultTextureTiles(shape) : defaultTexturePoolTiles(shape),
-                  tiles.forward,
-                ),
+                tiles: p.tiles.forward,
                 inputPrepacked: input.layout === 'packed',
                 weightPrepacked: context.weightsPerUpload,
                 pooled,
@@ -289,7 +323,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               await conv2dForwardImplicitGemm(
                 gpu,
                 shape,
-                { relu: p.relu, tiles: typedTiles(defaultImplicitGemmTiles(shape), tiles.forward) },
+                { relu: p.relu, tiles: p.tiles.forward },
                 cl.input,
                 cl.weight,
                 bias,
@@ -307,7 +341,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
           name: `${op.name} (tiled GEMM)`,
           dispatches: await conv2dForwardTiled(gpu, shape, {
             relu: p.relu,
-            tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'forward'), tiles.forward),
+            tiles: p.tiles.forward,
           }, ...args),
         }];
       }
@@ -315,14 +349,14 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
         ...op,
         dispatches: await conv2dForward(gpu, shape, {
           relu: p.relu,
-          tiles: typedTiles(defaultForwardTiles(shape), tiles.forward),
+          tiles: p.tiles.forward,
         }, ...args),
       }];
     },
     async backward(node, context) {
       const { layer, plan: p } = node;
       const { input, output } = onBuffers(node);
-      const { gpu, batch, tiles } = context;
+      const { gpu, batch } = context;
       const spec = layer.spec;
       const shape = conv2dShapeOf(spec, layer.inShape, batch);
       const gradOutput = output.grad;
@@ -330,7 +364,6 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
       const inCount = batch * shapeSize(layer.inShape);
       const outCount = batch * shapeSize(layer.outShape);
       const weights = shapeSize(layer.params[0].shape);
-      const tiled = p.variant === 'tiled-gemm';
       const gradWeight = context.grad(`${spec.name}.weight`);
       const gradBias = context.grad(`${spec.name}.bias`);
       const cost = { flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
@@ -338,9 +371,9 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
         name: `${layer.name} backward weight`,
         role: 'backwardWeight' as const,
         ...cost,
-        dispatches: tiled
+        dispatches: p.variant === 'tiled-gemm'
           ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-            tiles: typedTiles(gemmTiles(shape, context.deviceKind, 'backwardWeight'), tiles.backwardWeight),
+            tiles: needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
             subgroups: context.subgroups,
           })
           : await conv2dBackwardWeight(
@@ -350,7 +383,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
             gradOutput,
             gradWeight,
             gradBias,
-            typedTiles(defaultBackwardWeightTiles(shape), tiles.backwardWeight),
+            needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
           ),
       }];
       if (input.grad) {
@@ -359,14 +392,14 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
           name: `${layer.name} backward input`,
           role: 'backwardInput' as const,
           ...cost,
-          dispatches: tiled
+          dispatches: p.variant === 'tiled-gemm'
             ? await conv2dBackwardInputTiled(
               gpu,
               shape,
               gradOutput,
               weight,
               input.grad,
-              typedTiles(gemmTiles(shape, context.deviceKind, 'backwardInput'), tiles.backwardInput),
+              needTiles(p.tiles.backwardInput, p, 'backwardInput'),
             )
             : await conv2dBackwardInput(
               gpu,
@@ -374,7 +407,7 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
               gradOutput,
               weight,
               input.grad,
-              typedTiles(defaultBackwardInputTiles(shape), tiles.backwardInput),
+              needTiles(p.tiles.backwardInput, p, 'backwardInput'),
             ),
         });
       }
@@ -392,6 +425,20 @@ export const conv2d: LayerDefinition<Conv2dLayer> = {
     },
   },
 };
+
+/** Training: the tiles of the weight gradient and (but the first layer, whose input needs no gradient) the input's. */
+function backwardTiles<W extends object, I extends object>(
+  draft: { layer: number },
+  { training, tuned }: TileSite,
+  weight: () => W,
+  input: () => I,
+): { backwardWeight?: W; backwardInput?: I } {
+  const inputGradient = draft.layer > 0;
+  return {
+    ...(training ? { backwardWeight: typedTiles(weight(), tuned('backwardWeight')) } : {}),
+    ...(training && inputGradient ? { backwardInput: typedTiles(input(), tuned('backwardInput')) } : {}),
+  };
+}
 
 /** The GPU-class tiles of one pass as an implicit GEMM (the weight gradient's split over k). */
 function gemmTiles(

@@ -2,20 +2,25 @@
 import { dropoutApplyReference } from '../../reference/dropout.ts';
 import { dropoutBackward, dropoutForward } from '../../kernels/dropout.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, onBuffers } from './types.ts';
+import { type LayerDefinition, onBuffers, type UntiledNode, untiledNode } from './types.ts';
 
 export interface DropoutLayer {
   kind: 'dropout';
   p: number;
 }
 
-export const dropout: LayerDefinition<DropoutLayer> = {
+/** The variants it offers; the first is the default. */
+const VARIANTS = ['buffer'] as const;
+
+export type DropoutNode = UntiledNode<'dropout', typeof VARIANTS[number]>;
+
+export const dropout: LayerDefinition<DropoutLayer, DropoutNode> = {
   kind: 'dropout',
   summary: '`dropout` (`p`)',
   fields: { p: 'probability' },
   resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
   absorbsRelu: false,
-  variants: ['buffer'],
+  variants: VARIANTS,
   planning: {},
   referenceForward(_layer, input, { dropoutMask }) {
     const mask = dropoutMask();
@@ -28,7 +33,7 @@ export const dropout: LayerDefinition<DropoutLayer> = {
   onnx: () => [{ op: 'Identity', inputs: [] }],
   pytorch: "nn.Dropout(layer['p'])",
   kernels: {
-    tiles: () => ({}),
+    node: (_layer, draft) => untiledNode('dropout', VARIANTS, draft),
     // Evaluation's dropout is the identity: its output is its input.
     output: (training) => (training ? 'own' : 'input'),
     allocate: ({ plan, layer }, { maxBatch, training, f32 }) =>

@@ -1,18 +1,23 @@
 // flatten: [C, H, W] to [C·H·W], a view of the same memory.
 import { shapeSize } from '../../util/shapes.ts';
-import type { LayerDefinition } from './types.ts';
+import { type LayerDefinition, type UntiledNode, untiledNode } from './types.ts';
 
 export interface FlattenLayer {
   kind: 'flatten';
 }
 
-export const flatten: LayerDefinition<FlattenLayer> = {
+/** The variants it offers; the first is the default. */
+const VARIANTS = ['view'] as const;
+
+export type FlattenNode = UntiledNode<'flatten', typeof VARIANTS[number]>;
+
+export const flatten: LayerDefinition<FlattenLayer, FlattenNode> = {
   kind: 'flatten',
   summary: '`flatten`',
   fields: {},
   resolve: (_spec, inShape) => ({ outShape: [shapeSize(inShape)], params: [] }),
   absorbsRelu: false,
-  variants: ['view'],
+  variants: VARIANTS,
   // A view: whatever layout the node before writes is its output's too.
   planning: { layouts: (_variant, previous) => [previous, previous] },
   referenceForward: (_layer, input) => ({ output: input }),
@@ -20,7 +25,7 @@ export const flatten: LayerDefinition<FlattenLayer> = {
   onnx: () => [{ op: 'Flatten', inputs: [], attributes: [{ name: 'axis', int: 1 }] }],
   pytorch: 'nn.Flatten()',
   kernels: {
-    tiles: () => ({}),
+    node: (_layer, draft) => untiledNode('flatten', VARIANTS, draft),
     output: () => 'input',
     allocate: () => ({}),
     forward: () => Promise.resolve([]),

@@ -1,14 +1,24 @@
 // linear: PyTorch's Linear, y = x·Wᵀ + b with W [out, in] and b [out].
 import { linearBackwardReference, linearForwardReference } from '../../reference/linear.ts';
-import { defaultGemmTiles } from '../../kernels/gemm_tiles.ts';
+import { defaultGemmTiles, type GemmTiles } from '../../kernels/gemm_tiles.ts';
 import { createPackedMatrix, packFits } from '../../kernels/layout.ts';
 import { linearBackwardInput, linearBackwardWeight, linearForward, packLinearWeight } from '../../kernels/linear.ts';
 import { linearBackwardInputTiled, linearBackwardWeightTiled, linearForwardTiled } from '../../kernels/linear_tiled.ts';
 import { DEFAULT_MATMUL_TILES, type MatmulTiles } from '../../kernels/matmul.ts';
 import { DEFAULT_TEXTURE_MATMUL_TILES, matmulTexture } from '../../kernels/matmul_texture.ts';
-import type { DeviceKind } from '../../gpu/profile.ts';
 import { linearShapeOf, shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, onBuffers, type Op, typedTiles } from './types.ts';
+import type { LinearVariant } from '../planner.ts';
+import {
+  type DraftNode,
+  type KindNode,
+  type LayerDefinition,
+  notAVariant,
+  onBuffers,
+  type Op,
+  planNode,
+  type TileSite,
+  typedTiles,
+} from './types.ts';
 
 export interface LinearLayer {
   kind: 'linear';
@@ -16,7 +26,27 @@ export interface LinearLayer {
   outFeatures: number;
 }
 
-export const linear: LayerDefinition<LinearLayer> = {
+/**
+ * A forward variant's tiles (F; I its input gradient's, which runs tiled when the forward does), forward
+ * only or with each way the weight gradient may run: the register-block kernels' tiles or the tiled GEMM's.
+ */
+type LinearPart<V extends LinearVariant, F, I> =
+  | { variant: V; weightGradient?: undefined; tiles: { forward: F } }
+  | {
+    variant: V;
+    weightGradient: 'buffer' | 'texture';
+    tiles: { forward: F; backwardWeight: MatmulTiles; backwardInput: I };
+  }
+  | { variant: V; weightGradient: 'tiled'; tiles: { forward: F; backwardWeight: GemmTiles; backwardInput: I } };
+
+export type LinearNode = KindNode<
+  'linear',
+  LinearPart<'buffer' | 'texture', MatmulTiles, MatmulTiles> | LinearPart<'tiled', GemmTiles, GemmTiles>
+>;
+
+const VARIANTS = ['buffer', 'texture', 'tiled'] as const;
+
+export const linear: LayerDefinition<LinearLayer, LinearNode> = {
   kind: 'linear',
   summary: '`linear` (`name`, `outFeatures`)',
   fields: { name: 'name', outFeatures: 'int' },
@@ -32,7 +62,7 @@ export const linear: LayerDefinition<LinearLayer> = {
     };
   },
   absorbsRelu: true,
-  variants: ['buffer', 'texture', 'tiled'],
+  variants: VARIANTS,
   planning: {
     // Products big enough in both k and n run from textures (forward-only at big batches; the weight
     // gradient in training), if their textures fit the device.
@@ -87,17 +117,22 @@ export const linear: LayerDefinition<LinearLayer> = {
   pytorch: "nn.Linear(shape[0], layer['outFeatures'])",
   kernels: {
     // Each product's tiles by how it runs: matmul's, matmul_texture's, or gemm_tiles.ts's for the GPU class.
-    tiles({ inShape, outShape }, node, { batch, device, training }) {
-      const { inFeatures: k, outFeatures: n } = linearShapeOf(inShape, outShape, batch);
-      return {
-        forward: productTiles(node.variant, device, batch, n, k),
-        ...(training
-          ? {
-            backwardWeight: productTiles(node.weightGradient, device, n, k, batch),
-            backwardInput: productTiles(node.variant === 'tiled' ? 'tiled' : 'buffer', device, batch, k, n),
-          }
-          : {}),
-      };
+    node({ inShape, outShape }, draft, site) {
+      const { inFeatures: k, outFeatures: n } = linearShapeOf(inShape, outShape, site.batch);
+      const { batch, device } = site;
+      const { variant } = draft;
+      switch (variant) {
+        case 'tiled': {
+          const forward = typedTiles(defaultGemmTiles(device, batch, n, k), site.tuned('forward'));
+          return linearNode(draft, variant, forward, () => defaultGemmTiles(device, batch, k, n), site, { n, k });
+        }
+        case 'buffer':
+        case 'texture': {
+          const forward = typedTiles(matmulTiles(variant), site.tuned('forward'));
+          return linearNode(draft, variant, forward, () => DEFAULT_MATMUL_TILES, site, { n, k });
+        }
+      }
+      throw new Error(notAVariant('linear', draft, VARIANTS));
     },
     output: () => 'own',
     packedInput: ({ inShape }, maxBatch) => ({ rows: maxBatch, k: shapeSize(inShape) }),
@@ -128,7 +163,7 @@ export const linear: LayerDefinition<LinearLayer> = {
     },
     async forward(node, context) {
       const { layer, input, output, plan: p, linearTextures } = node;
-      const { gpu, batch, tiles } = context;
+      const { gpu, batch } = context;
       if (output.layout !== 'nchw') throw new Error(`${p.name} writes a buffer, not ${output.layout}`);
       const spec = layer.spec;
       const shape = linearShapeOf(layer.inShape, layer.outShape, batch);
@@ -141,7 +176,9 @@ export const linear: LayerDefinition<LinearLayer> = {
       };
       if (input.layout === 'packed') {
         // Multiplied from its packed input as it is (linearForward's texture path, less the input's packing).
-        if (!linearTextures) throw new Error(`${p.name}: reading a packed input needs the texture variant`);
+        if (!linearTextures || p.variant === 'tiled') {
+          throw new Error(`${p.name}: reading a packed input needs the texture variant`);
+        }
         const weight = context.param(`${spec.name}.weight`);
         return [{
           ...op,
@@ -153,7 +190,7 @@ export const linear: LayerDefinition<LinearLayer> = {
               {
                 bias: context.param(`${spec.name}.bias`),
                 relu: p.relu,
-                tiles: typedTiles(matmulTiles(p.variant), tiles.forward),
+                tiles: p.tiles.forward,
               },
               input.matrix,
               linearTextures.weight,
@@ -175,10 +212,7 @@ export const linear: LayerDefinition<LinearLayer> = {
           name: `${op.name} (tiled)`,
           dispatches: await linearForwardTiled(gpu, shape, {
             relu: p.relu,
-            tiles: typedTiles(
-              defaultGemmTiles(context.deviceKind, batch, shape.outFeatures, shape.inFeatures),
-              tiles.forward,
-            ),
+            tiles: p.tiles.forward,
           }, ...operands),
         }];
       }
@@ -186,7 +220,7 @@ export const linear: LayerDefinition<LinearLayer> = {
         ...op,
         dispatches: await linearForward(gpu, shape, {
           relu: p.relu,
-          tiles: typedTiles(matmulTiles(p.variant), tiles.forward),
+          tiles: p.tiles.forward,
           packed: linearTextures,
         }, ...operands),
       }];
@@ -194,7 +228,8 @@ export const linear: LayerDefinition<LinearLayer> = {
     async backward(node, context) {
       const { layer, plan: p, weightGradientTextures } = node;
       const { input, output } = onBuffers(node);
-      const { gpu, batch, tiles, reluMask } = context;
+      const { gpu, batch, reluMask } = context;
+      if (p.weightGradient === undefined) throw new Error(`${p.name}: a forward-only plan has no backward`);
       const spec = layer.spec;
       const gradOutput = output.grad;
       if (!gradOutput) return [];
@@ -212,15 +247,12 @@ export const linear: LayerDefinition<LinearLayer> = {
         ...cost,
         dispatches: p.weightGradient === 'tiled'
           ? await linearBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
-            tiles: typedTiles(
-              defaultGemmTiles(context.deviceKind, shape.outFeatures, shape.inFeatures, batch),
-              tiles.backwardWeight,
-            ),
+            tiles: p.tiles.backwardWeight,
             subgroups: context.subgroups,
           })
           : await linearBackwardWeight(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
             packed: weightGradientTextures,
-            tiles: typedTiles(matmulTiles(p.weightGradient), tiles.backwardWeight),
+            tiles: p.tiles.backwardWeight,
           }),
       }];
       if (input.grad) {
@@ -232,14 +264,11 @@ export const linear: LayerDefinition<LinearLayer> = {
           dispatches: p.variant === 'tiled'
             ? await linearBackwardInputTiled(gpu, shape, gradOutput, weight, input.grad, {
               reluOutput: reluMask,
-              tiles: typedTiles(
-                defaultGemmTiles(context.deviceKind, batch, shape.inFeatures, shape.outFeatures),
-                tiles.backwardInput,
-              ),
+              tiles: p.tiles.backwardInput,
             })
             : await linearBackwardInput(gpu, shape, gradOutput, weight, input.grad, {
               reluOutput: reluMask,
-              tiles: typedTiles(DEFAULT_MATMUL_TILES, tiles.backwardInput),
+              tiles: p.tiles.backwardInput,
             }),
         });
       }
@@ -259,12 +288,30 @@ export const linear: LayerDefinition<LinearLayer> = {
   },
 };
 
-/** The tiles of an [m, n] = [m, k]·[k, n] product run as `variant` (buffer, texture or tiled). */
-function productTiles(variant: string | undefined, device: DeviceKind, m: number, n: number, k: number): object {
-  return variant === 'tiled' ? defaultGemmTiles(device, m, n, k) : matmulTiles(variant);
+/**
+ * A linear node with its forward's tiles, and in training those of its weight gradient (as the draft
+ * says it runs: [n, k] = [n, batch]·[batch, k]) and of its input gradient (`inputDefaults`).
+ */
+function linearNode<V extends LinearVariant, F extends object, I extends object>(
+  draft: DraftNode,
+  variant: V,
+  forward: F,
+  inputDefaults: () => I,
+  { batch, device, training, tuned }: TileSite,
+  { n, k }: { n: number; k: number },
+): KindNode<'linear', LinearPart<V, F, I>> {
+  const { weightGradient } = draft;
+  if (!training || weightGradient === undefined) return planNode('linear', draft, variant, { forward }, {});
+  const backwardInput = typedTiles(inputDefaults(), tuned('backwardInput'));
+  if (weightGradient === 'tiled') {
+    const backwardWeight = typedTiles(defaultGemmTiles(device, n, k, batch), tuned('backwardWeight'));
+    return planNode('linear', draft, variant, { forward, backwardWeight, backwardInput }, { weightGradient });
+  }
+  const backwardWeight = typedTiles(matmulTiles(weightGradient), tuned('backwardWeight'));
+  return planNode('linear', draft, variant, { forward, backwardWeight, backwardInput }, { weightGradient });
 }
 
 /** The register-block kernels' tiles: from textures, or from buffers. */
-function matmulTiles(variant: string | undefined): MatmulTiles {
+function matmulTiles(variant: LinearVariant): MatmulTiles {
   return variant === 'texture' ? DEFAULT_TEXTURE_MATMUL_TILES : DEFAULT_MATMUL_TILES;
 }

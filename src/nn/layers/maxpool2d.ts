@@ -9,7 +9,7 @@ import {
 } from '../../util/shapes.ts';
 import { packChannelsLast } from '../../kernels/layout.ts';
 import { maxPool2dBackward, maxPool2dForward } from '../../kernels/maxpool2d.ts';
-import { type LayerDefinition, onBuffers } from './types.ts';
+import { type LayerDefinition, onBuffers, type UntiledNode, untiledNode } from './types.ts';
 
 export interface MaxPool2dLayer {
   kind: 'maxpool2d';
@@ -17,7 +17,12 @@ export interface MaxPool2dLayer {
   stride?: number;
 }
 
-export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
+/** The variants it offers; the first is the default. */
+const VARIANTS = ['buffer', 'channels-last', 'in-conv'] as const;
+
+export type MaxPool2dNode = UntiledNode<'maxpool2d', typeof VARIANTS[number]>;
+
+export const maxpool2d: LayerDefinition<MaxPool2dLayer, MaxPool2dNode> = {
   kind: 'maxpool2d',
   summary: '`maxpool2d` (`kernel`, optional `stride`)',
   fields: { kernel: 'int', 'stride?': 'int' },
@@ -28,7 +33,7 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
     return { outShape: [c, outH, outW], params: [] };
   },
   absorbsRelu: false,
-  variants: ['buffer', 'channels-last', 'in-conv'],
+  variants: VARIANTS,
   planning: {
     // Before an implicit-GEMM convolution it packs that conv's channels-last input; a 2x2 window at
     // stride 2 after a conv that can pool as it writes is done by that conv.
@@ -75,7 +80,7 @@ export const maxpool2d: LayerDefinition<MaxPool2dLayer> = {
   },
   pytorch: "nn.MaxPool2d(layer['kernel'], layer.get('stride', layer['kernel']))",
   kernels: {
-    tiles: () => ({}),
+    node: (_layer, draft) => untiledNode('maxpool2d', VARIANTS, draft),
     output: () => 'own',
     allocate: ({ plan, layer }, { maxBatch, f32 }) =>
       plan.variant === 'buffer' ? { argmax: f32(`${plan.name}.argmax`, maxBatch * shapeSize(layer.outShape)) } : {},

@@ -2,19 +2,24 @@
 import { reluBackwardReference, reluForwardReference } from '../../reference/relu.ts';
 import { reluForward } from '../../kernels/relu.ts';
 import { shapeSize } from '../../util/shapes.ts';
-import { type LayerDefinition, onBuffers } from './types.ts';
+import { type LayerDefinition, onBuffers, type UntiledNode, untiledNode } from './types.ts';
 
 export interface ReluLayer {
   kind: 'relu';
 }
 
-export const relu: LayerDefinition<ReluLayer> = {
+/** The variants it offers; the first is the default. */
+const VARIANTS = ['standalone'] as const;
+
+export type ReluNode = UntiledNode<'relu', typeof VARIANTS[number]>;
+
+export const relu: LayerDefinition<ReluLayer, ReluNode> = {
   kind: 'relu',
   summary: '`relu`',
   fields: {},
   resolve: (_spec, inShape) => ({ outShape: [...inShape], params: [] }),
   absorbsRelu: false,
-  variants: ['standalone'],
+  variants: VARIANTS,
   planning: { outputIsRelu: true },
   referenceForward(_layer, input) {
     let kinkMargin = Infinity;
@@ -25,7 +30,7 @@ export const relu: LayerDefinition<ReluLayer> = {
   onnx: () => [{ op: 'Relu', inputs: [] }],
   pytorch: 'nn.ReLU()',
   kernels: {
-    tiles: () => ({}),
+    node: (_layer, draft) => untiledNode('relu', VARIANTS, draft),
     // It masks its gradient in place (network.ts's ReLU backward pass), so input and output share one gradient buffer.
     output: () => 'own-buffer-shared-gradient',
     allocate: () => ({}),

@@ -7,6 +7,7 @@ import type { Conv2dPackedOperands } from '../../kernels/conv2d_texture.ts';
 import type { ChannelsLastTexture, PackedMatrix } from '../../kernels/layout.ts';
 import type { LinearForwardTextures } from '../../kernels/linear.ts';
 import type { ParameterLayout } from '../parameters.ts';
+import type { LayerKind } from './index.ts';
 import type { Layout, LinearVariant, NodeChoice, PlanNode, PlanRules, Variant } from '../planner.ts';
 import type { LayerSpec, ParameterSpec, ResolvedLayer } from '../spec.ts';
 
@@ -57,7 +58,7 @@ export interface OnnxNode {
   constants?: Readonly<Record<string, number>>;
 }
 
-export interface LayerDefinition<S extends LayerSpec> {
+export interface LayerDefinition<S extends LayerSpec, N extends KindNodeBase = PlanNode> {
   kind: S['kind'];
   /** One line for the docs (defineModel's, the README's list). */
   summary: string;
@@ -91,8 +92,8 @@ export interface LayerDefinition<S extends LayerSpec> {
    * per-sample input shape), for bench/pytorch_layers.py (generated: scripts/gen-pytorch-layers.ts).
    */
   pytorch: string;
-  /** How it runs on the GPU: allocation and recording of each variant it offers. */
-  kernels: LayerKernels<S>;
+  /** How it runs on the GPU: its plan nodes, allocation and recording of each variant it offers. */
+  kernels: LayerKernels<S, N>;
 }
 
 // --- planning: the kind's part of planner.ts's rules ------------------------------------------------
@@ -131,7 +132,7 @@ export interface CheckSite {
   maxBatch: number;
   device: DeviceProfile;
   /** The plan's node `offset` places from this one (undefined past either end). */
-  neighbour(offset: number): PlanNode | undefined;
+  neighbour(offset: number): DraftNode | undefined;
 }
 
 /**
@@ -149,7 +150,7 @@ export interface LayerPlanning<S extends LayerSpec> {
   /** As the first node, `variant` reads the pixels normalized straight into its packed input. */
   readsPackedPixels?(variant: Variant): boolean;
   /** Why the plan's node cannot run where the plan puts it; undefined if it can. */
-  problem?(layer: Resolved<S>, node: PlanNode, site: CheckSite): string | undefined;
+  problem?(layer: Resolved<S>, node: DraftNode, site: CheckSite): string | undefined;
   /** Training: how its weight gradient's product may run (the first is the default); undefined if it has none to choose. */
   weightGradientVariants?: readonly LinearVariant[];
   /** Its output is a ReLU's (the node's own fused ReLU aside): the ReLU kind itself. */
@@ -267,8 +268,6 @@ export interface AllocateContext {
 export interface RecordContext {
   gpu: Gpu;
   batch: number;
-  /** The node's tiles at this batch, by role (the plan's, or the tuner's candidate). */
-  tiles: Record<string, Record<string, number>>;
   training: boolean;
   weightsPerUpload: boolean;
   /** GPU plans' reductions use subgroup operations. */
@@ -287,6 +286,9 @@ export interface RecordContext {
   reluMask?: GPUBuffer;
 }
 
+/** A node of one kind as executed: its layer and its plan node typed by the kind (at the batch being recorded). */
+export type KindState<S extends LayerSpec, N extends KindNodeBase> = NodeState & { layer: Resolved<S>; plan: N };
+
 /** How a node's output tensor is stored: its own buffer (and gradient), or its input's (a view, eval's dropout). */
 export type OutputStorage = 'own' | 'input' | 'own-buffer-shared-gradient';
 
@@ -298,26 +300,120 @@ export interface TileSite {
   batch: number;
   device: DeviceKind;
   training: boolean;
+  /** Values laid over a role's defaults (the tune cache's, the tuner's candidate); undefined keeps them. */
+  tuned(role: TileRole): Readonly<Record<string, number>> | undefined;
 }
 
-/** A role's tiles typed as its kernel takes them: the plan's values over the kernel's defaults, whose type they carry. */
-export function typedTiles<T extends object>(defaults: T, planned: Readonly<Record<string, number>> | undefined): T {
-  return { ...defaults, ...planned };
+/** A role's tiles typed as its kernel takes them: the tuned values over the kernel's defaults, whose type they carry. */
+export function typedTiles<T extends object>(defaults: T, tuned: Readonly<Record<string, number>> | undefined): T {
+  return { ...defaults, ...tuned };
 }
 
-export interface LayerKernels<S extends LayerSpec> {
+// --- plan nodes: each kind's variants with their tiles -----------------------------------------------
+
+/** What every plan node has, whatever its kind and variant. */
+export interface NodeCommon {
+  /** Unique: the layer's name (conv1, fc1) or its kind and ordinal (maxpool2d#1), as resolveLayers names it. */
+  name: string;
+  /** Index of the layer in resolveLayers(model); a fused ReLU is the next one. */
+  layer: number;
+  /** The following ReLU runs inside this node's forward. */
+  relu: boolean;
+  reads: Layout;
+  writes: Layout;
+  /**
+   * Training, nodes whose output is a ReLU's: `pass`, the ReLU's backward masks the gradient in a pass
+   * of its own; `in-consumer`, the next node's backward (linear input gradient, max-pool) applies it as it writes.
+   */
+  reluBackward?: 'pass' | 'in-consumer';
+}
+
+/**
+ * A node before its kind types it: its variant as chosen (checkPlan checks it is one of the kind's), its
+ * layouts, and (training, linear) how its weight gradient runs. What checkPlan and `problem` read.
+ */
+export interface DraftNode extends NodeCommon {
+  kind: LayerKind;
+  variant: Variant;
+  weightGradient?: LinearVariant;
+}
+
+/** What every kind's node is (index.ts's PlanNode is the union of them). */
+export type KindNodeBase = NodeCommon & { kind: LayerKind; variant: Variant; tiles: object };
+
+/** The tiles of a node whose kernels have none to choose. */
+export type NoTiles = Record<never, never>;
+
+/** A kind's plan node: its common fields with one of its variants' parts ({ variant, tiles, ... }), for each part. */
+export type KindNode<K extends LayerKind, Part> = Part extends unknown ? NodeCommon & { kind: K } & Part : never;
+
+/** The node of a kind whose variants all run without tiles. */
+export type UntiledNode<K extends LayerKind, V extends Variant> = KindNode<K, { variant: V; tiles: NoTiles }>;
+
+/**
+ * A kind's node from a draft, with `variant` narrowed by the kind and its typed tiles; `extra` (the
+ * linear weight gradient) goes between tiles and reluBackward, where plans have always printed it.
+ */
+export function planNode<K extends LayerKind, V extends Variant, T extends object, E extends object>(
+  kind: K,
+  draft: DraftNode,
+  variant: V,
+  tiles: T,
+  extra: E,
+): NodeCommon & { kind: K; variant: V; tiles: T } & E {
+  const { name, layer, relu, reads, writes, reluBackward } = draft;
+  return {
+    name,
+    kind,
+    layer,
+    variant,
+    relu,
+    reads,
+    writes,
+    tiles,
+    ...extra,
+    ...(reluBackward ? { reluBackward } : {}),
+  };
+}
+
+/** The node of a kind without tiles from its draft; throws naming the kind if the variant is none of `variants`. */
+export function untiledNode<K extends LayerKind, V extends Variant>(
+  kind: K,
+  variants: readonly V[],
+  draft: DraftNode,
+): UntiledNode<K, V> {
+  const variant = variants.find((v) => v === draft.variant);
+  if (variant === undefined) throw new Error(notAVariant(kind, draft, variants));
+  return planNode(kind, draft, variant, {}, {});
+}
+
+/** The message for a draft whose variant its kind does not offer (checkPlan says so first, for a plan). */
+export function notAVariant(kind: LayerKind, draft: DraftNode, variants: readonly Variant[]): string {
+  return `${draft.name}: "${draft.variant}" is not a ${kind} variant (${variants.join(', ')})`;
+}
+
+/** A role's tiles that the node's kernels need; throws naming the node if the plan has none (a forward-only one). */
+export function needTiles<T>(tiles: T | undefined, node: NodeCommon, role: TileRole): T {
+  if (tiles === undefined) throw new Error(`${node.name}: the plan has no ${role} tiles (is it forward-only?)`);
+  return tiles;
+}
+
+export interface LayerKernels<S extends LayerSpec, N extends KindNodeBase = PlanNode> {
   /** The matrix a packed input of it is stored as, [rows, k] at maxBatch; undefined if no variant reads one. */
   packedInput?(layer: Resolved<S>, maxBatch: number): { rows: number; k: number; paged?: boolean };
-  /** The default tiles of each role its variant runs (the planner lays the tune cache's over them); {} if none. */
-  tiles(layer: Resolved<S>, node: PlanNode, site: TileSite): Partial<Record<TileRole, object>>;
+  /**
+   * Its plan node: the draft's variant as one of its own, with the tiles of each role that variant runs
+   * (the kernels' defaults at the site's batch, the site's tuned values laid over them).
+   */
+  node(layer: Resolved<S>, draft: DraftNode, site: TileSite): N;
   /** Its output storage: `input` for a view; a standalone ReLU masks its gradient in place. */
   output(training: boolean): OutputStorage;
   /** The buffers and textures its variant needs besides its output. */
-  allocate(node: NodeState & { layer: Resolved<S> }, context: AllocateContext): Allocations;
+  allocate(node: KindState<S, N>, context: AllocateContext): Allocations;
   /** Its forward's ops at the context's batch. */
-  forward(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Op[]>;
+  forward(node: KindState<S, N>, context: RecordContext): Promise<Op[]>;
   /** Its backward's ops (parameter gradients, then its input's gradient if it has one). */
-  backward(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Op[]>;
+  backward(node: KindState<S, N>, context: RecordContext): Promise<Op[]>;
   /** Forward-only texture variants: packing its weights after each upload. */
-  packWeights?(node: NodeState & { layer: Resolved<S> }, context: RecordContext): Promise<Dispatch[]>;
+  packWeights?(node: KindState<S, N>, context: RecordContext): Promise<Dispatch[]>;
 }
