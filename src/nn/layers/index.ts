@@ -1,6 +1,7 @@
 // Every layer kind, each defined once in its own module: kind -> definition. The spec, model files,
-// planner, reference network and ONNX exporter read this table; a kind is added by its module and one
-// line here (a kind missing from the table, or a definition missing a piece, does not compile).
+// planner, reference network and ONNX exporter read this table; a kind is added by its module, its line
+// in `Kinds` (its layer and plan node types) and its line in the table (a kind missing from either, or a
+// definition missing a piece, does not compile).
 import {
   gelu,
   type GeluLayer,
@@ -24,47 +25,36 @@ import { relu, type ReluLayer, type ReluNode } from './relu.ts';
 import type { LayerDefinition, UntiledNode } from './types.ts';
 export { LAYER_INPUT, onBuffers, typedTiles } from './types.ts';
 
-export type LayerSpec =
-  | Conv2dLayer
-  | ReluLayer
-  | MaxPool2dLayer
-  | FlattenLayer
-  | LinearLayer
-  | BatchNorm2dLayer
-  | BatchNorm1dLayer
-  | DropoutLayer
-  | AvgPool2dLayer
-  | GeluLayer
-  | SiluLayer
-  | LeakyReluLayer
-  | TanhLayer
-  | SigmoidLayer;
-
-export type LayerKind = LayerSpec['kind'];
-
-/** Each kind's plan node: its variants, each with the tiles its kernels take (its module says which). */
-interface LayerNodes {
-  conv2d: Conv2dNode;
-  relu: ReluNode;
-  maxpool2d: MaxPool2dNode;
-  avgpool2d: AvgPool2dNode;
-  flatten: FlattenNode;
-  linear: LinearNode;
-  batchnorm2d: UntiledNode<'batchnorm2d', 'buffer'>;
-  batchnorm1d: UntiledNode<'batchnorm1d', 'buffer'>;
-  dropout: DropoutNode;
-  gelu: UntiledNode<'gelu', 'buffer'>;
-  silu: UntiledNode<'silu', 'buffer'>;
-  leakyrelu: UntiledNode<'leakyrelu', 'buffer'>;
-  tanh: UntiledNode<'tanh', 'buffer'>;
-  sigmoid: UntiledNode<'sigmoid', 'buffer'>;
+/**
+ * Each kind's model-file layer and plan node (its variants, each with the tiles its kernels take); its
+ * module declares both.
+ */
+interface Kinds {
+  conv2d: { spec: Conv2dLayer; node: Conv2dNode };
+  relu: { spec: ReluLayer; node: ReluNode };
+  maxpool2d: { spec: MaxPool2dLayer; node: MaxPool2dNode };
+  flatten: { spec: FlattenLayer; node: FlattenNode };
+  linear: { spec: LinearLayer; node: LinearNode };
+  batchnorm2d: { spec: BatchNorm2dLayer; node: UntiledNode<'batchnorm2d', 'buffer'> };
+  batchnorm1d: { spec: BatchNorm1dLayer; node: UntiledNode<'batchnorm1d', 'buffer'> };
+  dropout: { spec: DropoutLayer; node: DropoutNode };
+  avgpool2d: { spec: AvgPool2dLayer; node: AvgPool2dNode };
+  gelu: { spec: GeluLayer; node: UntiledNode<'gelu', 'buffer'> };
+  silu: { spec: SiluLayer; node: UntiledNode<'silu', 'buffer'> };
+  leakyrelu: { spec: LeakyReluLayer; node: UntiledNode<'leakyrelu', 'buffer'> };
+  tanh: { spec: TanhLayer; node: UntiledNode<'tanh', 'buffer'> };
+  sigmoid: { spec: SigmoidLayer; node: UntiledNode<'sigmoid', 'buffer'> };
 }
 
+export type LayerKind = keyof Kinds;
+
+export type LayerSpec = Kinds[LayerKind]['spec'];
+
 /** A node of an execution plan (planner.ts): by kind, then by variant where their tiles differ. */
-export type PlanNode = LayerNodes[LayerKind];
+export type PlanNode = Kinds[LayerKind]['node'];
 
 /** The plan node of one kind. */
-export type PlanNodeOf<K extends LayerKind> = LayerNodes[K];
+export type PlanNodeOf<K extends LayerKind> = Kinds[K]['node'];
 
 /** Whether `node` is of `kind` (its variant and tiles then typed as that kind's). */
 export function isNodeOf<K extends LayerKind>(node: PlanNode, kind: K): node is PlanNodeOf<K> {
@@ -72,7 +62,7 @@ export function isNodeOf<K extends LayerKind>(node: PlanNode, kind: K): node is 
 }
 
 /** In the order the docs list them. */
-const LAYERS: { readonly [K in LayerKind]: LayerDefinition<Extract<LayerSpec, { kind: K }>, LayerNodes[K]> } = {
+const LAYERS: { readonly [K in LayerKind]: LayerDefinition<Kinds[K]['spec'], Kinds[K]['node']> & { kind: K } } = {
   conv2d,
   relu,
   maxpool2d,

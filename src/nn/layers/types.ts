@@ -72,7 +72,7 @@ export interface LayerDefinition<S extends LayerSpec, N extends KindNodeBase = P
   /** A ReLU right after it runs inside its forward (the planner fuses it). */
   absorbsRelu: boolean;
   /** The kernel variants it offers (planner.ts); the first is the default. */
-  variants: readonly Variant[];
+  variants: readonly N['variant'][];
   /** How the planner chooses among them, what each reads and writes, and where each may run. */
   planning: LayerPlanning<S>;
   /** Float64 forward of a batch, from the per-kernel references in src/reference/. */
