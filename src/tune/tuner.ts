@@ -16,11 +16,13 @@ import { type DeviceProfile, deviceProfile } from '../gpu/profile.ts';
 import { GEMM_TILE_CANDIDATES } from '../kernels/gemm_tiles.ts';
 import { dispatchesOf, Network } from '../nn/network.ts';
 import { initParameters } from '../nn/parameters.ts';
+import type { TileRole } from '../nn/layers/index.ts';
 import { buildPlan, planNetwork } from '../nn/planner.ts';
 import { type ModelSpec, shapeSize } from '../nn/spec.ts';
 import { Rng } from '../util/random.ts';
 import type { TunedPlan } from './cache.ts';
 
+/** One role's tiles as numbers by name: what the tune cache records over a kernel's defaults. */
 type Tiles = Record<string, number>;
 
 export interface TuneOptions {
@@ -60,7 +62,7 @@ const GPU_TOLERANCE = 1e-4;
  * Candidate tiles of one op, the default excluded: the GPU-class kernels' list (gemm_tiles.ts) and
  * split counts; for today's kernels, each numeric field of the default halved and doubled.
  */
-export function candidateTiles(variant: string, role: string, defaults: Tiles): Tiles[] {
+export function candidateTiles(variant: string, role: TileRole, defaults: Tiles): Tiles[] {
   const out: Tiles[] = [];
   if (variant === 'tiled' || variant === 'tiled-gemm') {
     for (const c of GEMM_TILE_CANDIDATES) out.push(defaults.splits ? { ...c, splits: defaults.splits } : { ...c });

@@ -4,7 +4,7 @@ import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deviceKindOf, type DeviceProfile } from '../../src/gpu/profile.ts';
 import { defaultGemmTiles, gemmTilesProblem } from '../../src/kernels/gemm_tiles.ts';
-import { defaultBackwardWeightTiles } from '../../src/kernels/conv2d_tiles.ts';
+import { defaultBackwardWeightTiles, defaultForwardTiles } from '../../src/kernels/conv2d_tiles.ts';
 import {
   buildPlan,
   choicesOf,
@@ -17,7 +17,8 @@ import {
   weightGradientOf,
 } from '../../src/nn/planner.ts';
 import { isNodeOf, type LayerKind, type PlanNodeOf } from '../../src/nn/layers/index.ts';
-import { DIGIT, type ModelSpec } from '../../src/nn/spec.ts';
+import { DIGIT, type ModelSpec, resolveLayers } from '../../src/nn/spec.ts';
+import { conv2dShapeOf } from '../../src/util/shapes.ts';
 
 const test = suite('planner (no GPU)');
 
@@ -168,6 +169,24 @@ test("tiles: the kernels' rules at the batch being run (a partial last batch too
   const tuned = { ...LAVAPIPE, tuned: { 'conv1.forward': { workgroup: 32 } } };
   const tunedConv1 = nodeOf(planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned), 'conv1', 'conv2d');
   assert.ok(tunedConv1.variant === 'buffer' && tunedConv1.tiles.forward.workgroup === 32);
+});
+
+test("nodeAt: the tuner's candidate over one role, the tune cache's values under it, the other roles the kernels' rules", () => {
+  const tuned = { ...LAVAPIPE, tuned: { 'conv2.forward': { workgroup: 32 } } };
+  const plan = planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned);
+  const conv2 = nodeOf(plan, 'conv2', 'conv2d');
+  const { spec, inShape } = resolveLayers(DIGIT)[conv2.layer];
+  if (spec.kind !== 'conv2d') throw new Error('conv2 is no conv2d layer');
+  const shape = conv2dShapeOf(spec, inShape, 64);
+  const candidate = nodeAt(DIGIT, plan, conv2, 64, { role: 'forward', tiles: { columns: 2 } });
+  if (!isNodeOf(candidate, 'conv2d') || candidate.variant !== 'buffer') throw new Error('conv2 is no buffer conv');
+  assert.equal(candidate.tiles.forward, { ...defaultForwardTiles(shape), workgroup: 32, columns: 2 });
+  assert.equal(candidate.tiles.backwardWeight, conv2.tiles.backwardWeight);
+  assert.equal(conv2.tiles.forward, { ...defaultForwardTiles(shape), workgroup: 32 }, "the plan's node is unchanged");
+  assert.equal(
+    formatPlan(buildPlan(DIGIT, { training: true, maxBatch: 64 }, tuned, choicesOf(plan))),
+    formatPlan(plan),
+  );
 });
 
 // A standalone ReLU before a linear layer (through flatten) or a max-pool leaves its backward to it;
