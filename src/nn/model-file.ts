@@ -52,7 +52,7 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
     throw new ModelFileError(`${source}: ${where}: ${message}`);
   }
   if (!isObject(value)) fail('the file', 'expected a JSON object {"name", "input", "classes", "layers"}');
-  const model = value as Record<string, unknown>;
+  const model = value;
   for (const key of Object.keys(model)) {
     if (!['name', 'input', 'classes', 'layers'].includes(key)) {
       fail(`field "${key}"`, 'unknown field (name, input, classes, layers)');
@@ -68,17 +68,14 @@ export function checkModelSpec(value: unknown, source: string): ModelSpec {
   if (!fieldOk('int', model.classes)) {
     fail('field "classes"', `expected an integer >= 1, got ${JSON.stringify(model.classes)}`);
   }
-  if (!Array.isArray(model.layers) || model.layers.length === 0) {
-    fail('field "layers"', 'expected a non-empty list of layers');
-  }
-  if ((model.layers as unknown[]).length > MAX_LAYERS) {
-    fail(
-      'field "layers"',
-      `${(model.layers as unknown[]).length} layers, more than the ${MAX_LAYERS} a model may have`,
-    );
+  const layers: unknown[] = Array.isArray(model.layers) && model.layers.length > 0
+    ? model.layers
+    : fail('field "layers"', 'expected a non-empty list of layers');
+  if (layers.length > MAX_LAYERS) {
+    fail('field "layers"', `${layers.length} layers, more than the ${MAX_LAYERS} a model may have`);
   }
   const names = new Set<string>();
-  (model.layers as unknown[]).forEach((layer, index) => {
+  layers.forEach((layer, index) => {
     const where = `layers[${index}]`;
     if (!isObject(layer)) return fail(where, 'expected an object with a "kind"');
     const kind = layer.kind;
