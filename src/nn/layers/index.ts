@@ -80,7 +80,7 @@ const LAYERS: { readonly [K in LayerKind]: LayerDefinition<Kinds[K]['spec'], Kin
 };
 
 /** Every kind, in the docs' order. */
-export const LAYER_KINDS: readonly LayerKind[] = Object.keys(LAYERS) as LayerKind[];
+export const LAYER_KINDS: readonly LayerKind[] = Object.keys(LAYERS).filter(isLayerKind);
 
 export function isLayerKind(kind: unknown): kind is LayerKind {
   return typeof kind === 'string' && Object.hasOwn(LAYERS, kind);
