@@ -36,21 +36,20 @@ export function cliCommand(runtime: Runtime): string[] {
   return [deno, 'run', '-A', join(projectRoot, 'src', 'cli.ts')];
 }
 
-interface Event {
+export interface Event {
   at: number;
   event: string;
   [key: string]: unknown;
 }
 
-/** Runs the CLI with --json, timestamping every event line (seconds since spawn). */
-function timedRun(runtime: Runtime, args: string[], dataDir: string): Promise<{ events: Event[]; exitAt: number }> {
-  const [command, ...prefix] = cliCommand(runtime);
+/**
+ * Runs `command`, timestamping every JSON line it prints on stdout (seconds since spawn; other lines,
+ * such as a Python peer's warnings, are ignored); rejects with the last line of stderr if it fails.
+ */
+export function timedEvents(command: string[]): Promise<{ events: Event[]; exitAt: number }> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(command, [...prefix, ...args, '--data', dataDir, '--json'], {
-      cwd: projectRoot,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
+    const child = spawn(command[0], command.slice(1), { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
     const events: Event[] = [];
     let pending = '';
     let stderr = '';
@@ -59,15 +58,20 @@ function timedRun(runtime: Runtime, args: string[], dataDir: string): Promise<{ 
       pending += chunk;
       const lines = pending.split('\n');
       pending = lines.pop()!;
-      for (const line of lines.filter(Boolean)) events.push({ at, ...JSON.parse(line) });
+      for (const line of lines.filter((l) => l.startsWith('{'))) events.push({ at, ...JSON.parse(line) });
     });
     child.stderr.on('data', (d) => (stderr += d));
     child.on('error', reject);
     child.on('close', (code) => {
-      if (code !== 0) return reject(new Error(`${runtime} ${args.join(' ')} exited ${code}: ${stderr}`));
+      if (code !== 0) return reject(new Error(`${command.join(' ')} exited ${code}: ${stderr}`));
       resolvePromise({ events, exitAt: (performance.now() - started) / 1000 });
     });
   });
+}
+
+/** Runs the CLI with --json, timestamping every event line (seconds since spawn). */
+function timedRun(runtime: Runtime, args: string[], dataDir: string): Promise<{ events: Event[]; exitAt: number }> {
+  return timedEvents([...cliCommand(runtime), ...args, '--data', dataDir, '--json']);
 }
 
 export interface EpochFigures {

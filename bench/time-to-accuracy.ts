@@ -6,7 +6,6 @@
 //   node build/bench/time-to-accuracy.js [--models fast,best] [--runtimes node,deno,pytorch] [--seed 1]
 //                                        [--epochs N] [--limit N] [--threads 2] [--json FILE]
 //   deno run -A bench/time-to-accuracy.ts [same]          (Node's row needs npm run build)
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,7 +13,7 @@ import process from 'node:process';
 import { parseArgs } from 'node:util';
 import { resolveDataDir } from '../src/data/mnist.ts';
 import { getModel, RECIPES } from '../src/nn/spec.ts';
-import { cliCommand, projectRoot } from './epoch-figures.ts';
+import { cliCommand, projectRoot, timedEvents } from './epoch-figures.ts';
 import { hasTorch, PYTHON } from './pytorch.ts';
 
 const { values } = parseArgs({
@@ -44,35 +43,6 @@ interface Row {
   accuracy: number;
   wall: number;
   command: string;
-}
-
-/** Spawns a command, returning each epoch's test accuracy with the seconds since spawn it arrived at. */
-function timedEpochs(command: string[]): Promise<{ epochs: { at: number; accuracy: number }[]; wall: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const started = performance.now();
-    const child = spawn(command[0], command.slice(1), { cwd: projectRoot, stdio: ['ignore', 'pipe', 'pipe'] });
-    const epochs: { at: number; accuracy: number }[] = [];
-    let pending = '';
-    let stderr = '';
-    child.stdout.on('data', (chunk) => {
-      const at = (performance.now() - started) / 1000;
-      pending += chunk;
-      const lines = pending.split('\n');
-      pending = lines.pop()!;
-      for (const line of lines.filter((l) => l.startsWith('{'))) {
-        const event = JSON.parse(line);
-        if (event.event === 'epoch') epochs.push({ at, accuracy: event.test_accuracy });
-      }
-    });
-    child.stderr.on('data', (d) => (stderr += d));
-    child.on('error', reject);
-    child.on('close', (code) => {
-      if (code !== 0) {
-        return reject(new Error(`${command.join(' ')} exited ${code}: ${stderr.trim().split('\n').at(-1)}`));
-      }
-      resolvePromise({ epochs, wall: (performance.now() - started) / 1000 });
-    });
-  });
 }
 
 function commandFor(model: string, runtime: Runtime, epochs: number): string[] {
@@ -110,7 +80,11 @@ for (const model of values.models!.split(',')) {
     }
     const command = commandFor(model, runtime, epochs);
     console.error(`${model} / ${runtime}: ${command.join(' ')}`);
-    const { epochs: seen, wall } = await timedEpochs(command);
+    const { events, exitAt: wall } = await timedEvents(command);
+    const seen = events.filter((e) => e.event === 'epoch').map((e) => ({
+      at: e.at,
+      accuracy: e.test_accuracy as number,
+    }));
     const reached = THRESHOLDS.map((t) => seen.find((e) => e.accuracy >= t)?.at ?? null);
     rows.push({
       model,
