@@ -24,7 +24,7 @@ import {
   testOutputDir,
   traceDigit,
 } from '../helpers/browser.ts';
-import { runCli } from '../helpers/cli.ts';
+import { runCli, thisRuntime } from '../helpers/cli.ts';
 import { testMnistDir, testSplit } from '../helpers/mnist.ts';
 import { skip } from '../helpers/skip.ts';
 
@@ -67,6 +67,11 @@ test.after(async () => {
 
 test('the page trains digit for 2 epochs on 1,280 images; eval of its downloaded checkpoint reports its test accuracy, train --resume continues it', async () => {
   if (!browser || !server) return noBrowser();
+  // Minutes of SwiftShader: once per CI run is enough, and the page is the same bundle whichever runtime
+  // serves it (browser.test.ts opens it from both).
+  if (thisRuntime !== 'deno') {
+    return skip('runs once, in the Deno pass (deno task serve, deno task eval)', { requiredInCi: false });
+  }
   const { page, problems } = await openReadyPage(browser, pageUrl(), { viewport: { width: 1000, height: 1100 } });
   await page.selectOption('#model', 'digit');
   for (
