@@ -1,5 +1,5 @@
 // Runs bench/pytorch_digit.py (the tutorial's network in PyTorch) and parses the JSON object it prints
-// on its last line. Used by the benchmark's peer, the replay, and the e2e cross-check.
+// on its last line. Used by the benchmark's peer and the e2e cross-checks.
 import { spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';

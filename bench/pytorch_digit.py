@@ -11,10 +11,6 @@
   python3 bench/pytorch_digit.py --reference --epochs N --seed S
                                                        trains the tutorial's way (PyTorch's own init and
                                                        shuffle) and prints the test accuracy per epoch
-  python3 bench/pytorch_digit.py --replay DIR --epochs N
-                                                       trains from DIR/init.safetensors (digit, or the model
-                                                       its model_spec describes) in the order of
-                                                       DIR/order-<epoch>.u32 (written by bench/pytorch-replay.ts)
 
 Needs only torch (Debian: apt-get install python3-torch). Prints one JSON object on its last line.
 """
@@ -218,19 +214,6 @@ def train_epochs(args, model, order_of_epoch):
     print(json.dumps({'test_accuracy': accuracies}))
 
 
-def replay(args):
-    torch.set_num_threads(args.threads or os.cpu_count())
-    tensors, metadata = read_safetensors(os.path.join(args.replay, 'init.safetensors'))
-    model = Net() if metadata.get('model', 'digit') == 'digit' else SpecNet(json.loads(metadata['model_spec']))
-    model.load_state_dict(tensors, strict=True)
-
-    def order_of_epoch(epoch, _count):
-        with open(os.path.join(args.replay, f'order-{epoch}.u32'), 'rb') as f:
-            return torch.frombuffer(bytearray(f.read()), dtype=torch.int32).long()
-
-    train_epochs(args, model, order_of_epoch)
-
-
 def reference(args):
     """The tutorial's own run: PyTorch's initialisation and shuffling, seeded with --seed."""
     torch.set_num_threads(args.threads or os.cpu_count())
@@ -247,15 +230,12 @@ def main():
     parser.add_argument('--threads', type=int, default=0)
     parser.add_argument('--check', metavar='CHECKPOINT')
     parser.add_argument('--images', metavar='FILE', help='with --check: evaluate on this image set (an image-folder cache file)')
-    parser.add_argument('--replay', metavar='DIR')
     parser.add_argument('--epochs', type=int, default=1)
     parser.add_argument('--reference', action='store_true')
     parser.add_argument('--seed', type=int, default=1)
     args = parser.parse_args()
     if args.check:
         check(args)
-    elif args.replay:
-        replay(args)
     elif args.reference:
         reference(args)
     else:
