@@ -97,11 +97,17 @@ def find(data_dir, name):
     sys.exit(f'{name}(.gz) not found in {data_dir}')
 
 
-def load(data_dir, split):
+def load_pixels(data_dir, split):
+    """A split's images as floats in [0, 1] (not normalized) and its labels."""
     prefix = 'train' if split == 'train' else 't10k'
     images = read_idx(find(data_dir, f'{prefix}-images-idx3-ubyte'))
     labels = read_idx(find(data_dir, f'{prefix}-labels-idx1-ubyte'))
-    return ((images.float() / 255.0) - 0.1307) / 0.3081, labels
+    return images.float() / 255.0, labels
+
+
+def load(data_dir, split):
+    pixels, labels = load_pixels(data_dir, split)
+    return (pixels - 0.1307) / 0.3081, labels
 
 
 def read_image_set(path):

@@ -30,16 +30,9 @@ import torch.nn.functional as F  # noqa: E402
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import numpy as np  # noqa: E402
-from pytorch_digit import SpecNet, evaluate, find, read_idx, read_safetensors  # noqa: E402
+from pytorch_digit import SpecNet, evaluate, load_pixels, read_safetensors  # noqa: E402
 
 MEAN, STD = 0.1307, 0.3081
-
-
-def load_pixels(data_dir, split):
-    prefix = 'train' if split == 'train' else 't10k'
-    images = read_idx(find(data_dir, f'{prefix}-images-idx3-ubyte')).float() / 255.0
-    labels = read_idx(find(data_dir, f'{prefix}-labels-idx1-ubyte'))
-    return images, labels
 
 
 def cosine_anneal(start, end, fraction):
