@@ -13,6 +13,15 @@ import {
 import { conv2dForwardImplicitGemm } from '../../kernels/conv2d_implicit_gemm.ts';
 import { conv2dForwardTexture, packConv2dTextureWeight } from '../../kernels/conv2d_texture.ts';
 import {
+  conv2dBackwardInputTextureGemm,
+  conv2dForwardTextureGemm,
+  createTextureGemmOperands,
+  defaultTextureGemmTiles,
+  packTextureGemmWeight,
+  textureGemmSuits,
+  type TextureGemmTiles,
+} from '../../kernels/conv2d_texture_gemm.ts';
+import {
   type Conv2dBackwardInputTiles,
   type Conv2dBackwardWeightTiles,
   type Conv2dForwardTiles,
@@ -60,14 +69,19 @@ interface ConvPart<V extends Conv2dVariant, F, W, I> {
 }
 
 type Conv2dVariant = typeof VARIANTS[number];
-const VARIANTS = ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'tiled-gemm'] as const;
+const VARIANTS = ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'texture-gemm', 'tiled-gemm'] as const;
 
-/** Buffer, texture and implicit-GEMM forwards have tiles of their own; their backward runs the buffer kernels. */
+/**
+ * Buffer, texture and implicit-GEMM forwards have tiles of their own; their backward runs the buffer
+ * kernels. texture-gemm runs its forward and input gradient as products from textures, its weight
+ * gradient on buffers.
+ */
 export type Conv2dNode = KindNode<
   'conv2d',
   | ConvPart<'buffer', Conv2dForwardTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
   | ConvPart<'texture' | 'texture+pool', Conv2dTextureTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
   | ConvPart<'implicit-gemm', ImplicitGemmTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
+  | ConvPart<'texture-gemm', TextureGemmTiles, Conv2dBackwardWeightTiles, TextureGemmTiles>
   | ConvPart<'tiled-gemm', GemmTiles, GemmTiles, GemmTiles>
 >;
 
@@ -91,9 +105,14 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
   absorbsRelu: true,
   variants: VARIANTS,
   planning: {
-    choose({ spec, inShape }, { rules, bigForward, maxBatch }) {
+    choose({ spec, inShape }, { rules, bigForward, maxBatch, training, device }) {
       if (rules.tiled) return { variant: 'tiled-gemm' };
-      if (bigForward && conv2dTextureSuits(conv2dShapeOf(spec, inShape, maxBatch))) return { variant: 'texture' };
+      const shape = conv2dShapeOf(spec, inShape, maxBatch);
+      if (bigForward && conv2dTextureSuits(shape)) return { variant: 'texture' };
+      // Wide convolutions: a texel fetch brings 4 channels, which the buffer kernels load one by one.
+      if (shape.inChannels >= rules.textureGemmMinChannels && textureGemmSuits(device.limits, shape, training)) {
+        return { variant: 'texture-gemm' };
+      }
     },
     // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
     // input; a texture conv whose max-pool is done inside it (in-conv) pools as it writes.
@@ -121,7 +140,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       }
     },
     readsPackedPixels: (variant) => variant === 'texture' || variant === 'texture+pool',
-    problem({ spec, inShape }, node, { device, maxBatch, neighbour }) {
+    problem({ spec, inShape }, node, { device, maxBatch, neighbour, training }) {
       const shape = conv2dShapeOf(spec, inShape, maxBatch);
       switch (node.variant) {
         case 'texture':
@@ -137,6 +156,11 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
         case 'implicit-gemm':
           if (!implicitGemmSuits(device.limits, shape)) {
             return 'needs stride 1, no padding, output positions a multiple of 4, and textures this device allows';
+          }
+          return;
+        case 'texture-gemm':
+          if (!textureGemmSuits(device.limits, shape, training)) {
+            return 'needs stride 1, a padding below the kernel size, and textures this device allows at this batch';
           }
       }
     },
@@ -198,6 +222,13 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
           const tiles = { forward: forward(defaultImplicitGemmTiles(shape)), ...buffers() };
           return planNode('conv2d', draft, variant, tiles, {});
         }
+        case 'texture-gemm': {
+          const { outH, outW } = conv2dOutputSize(shape);
+          const gemm = () => defaultTextureGemmTiles(shape.height * shape.width, shape.inChannels);
+          const backward = backwardTiles(draft, site, () => defaultBackwardWeightTiles(shape), gemm);
+          const tiles = { forward: forward(defaultTextureGemmTiles(outH * outW, shape.outChannels)), ...backward };
+          return planNode('conv2d', draft, variant, tiles, {});
+        }
         case 'buffer':
           return planNode('conv2d', draft, variant, { forward: forward(defaultForwardTiles(shape)), ...buffers() }, {});
       }
@@ -210,7 +241,15 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       k: width,
       paged: true,
     }),
-    allocate({ plan: p, layer, input, output }, { gpu, maxBatch, texture, f32 }) {
+    allocate({ plan: p, layer, input, output }, { gpu, maxBatch, texture, f32, training }) {
+      if (p.variant === 'texture-gemm') {
+        const shape = conv2dShapeOf(layer.spec, layer.inShape, maxBatch);
+        const operands = createTextureGemmOperands(gpu, p.name, shape, training && p.tiles.backwardInput !== undefined);
+        for (const made of [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight]) {
+          if (made) texture(made);
+        }
+        return { textureGemm: operands };
+      }
       const { inChannels, height, width, outChannels, kernelH, kernelW } = conv2dShapeOf(
         layer.spec,
         layer.inShape,
@@ -335,6 +374,19 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       }
       const buffers = onBuffers(node);
       const args = [buffers.input.buffer, weight, bias, buffers.output.buffer] as const;
+      if (p.variant === 'texture-gemm') {
+        const operands = node.textureGemm;
+        if (!operands) throw new Error(`${p.name}: no texture operands allocated`);
+        return [{
+          ...op,
+          name: `${op.name} (texture GEMM)`,
+          dispatches: await conv2dForwardTextureGemm(gpu, shape, {
+            relu: p.relu,
+            tiles: p.tiles.forward,
+            weightPrepacked: context.weightsPerUpload,
+          }, ...args, operands),
+        }];
+      }
       if (p.variant === 'tiled-gemm') {
         return [{
           ...op,
@@ -386,7 +438,24 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
             needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
           ),
       }];
-      if (input.grad) {
+      if (input.grad && p.variant === 'texture-gemm') {
+        const operands = node.textureGemm;
+        if (!operands) throw new Error(`${p.name}: no texture operands allocated`);
+        ops.push({
+          name: `${layer.name} backward input (texture GEMM)`,
+          role: 'backwardInput' as const,
+          ...cost,
+          dispatches: await conv2dBackwardInputTextureGemm(
+            gpu,
+            shape,
+            { tiles: needTiles(p.tiles.backwardInput, p, 'backwardInput') },
+            gradOutput,
+            context.param(`${spec.name}.weight`),
+            input.grad,
+            operands,
+          ),
+        });
+      } else if (input.grad) {
         const weight = context.param(`${spec.name}.weight`);
         ops.push({
           name: `${layer.name} backward input`,
@@ -413,9 +482,10 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       }
       return ops;
     },
-    async packWeights({ layer, packedConv, channelsLast }, { gpu, param }) {
+    async packWeights({ layer, packedConv, channelsLast, textureGemm }, { gpu, param }) {
       const weight = param(`${layer.spec.name}.weight`);
       const shape = conv2dShapeOf(layer.spec, layer.inShape, 1);
+      if (textureGemm) return [await packTextureGemmWeight(gpu, shape, weight, textureGemm)];
       if (packedConv) return [await packConv2dTextureWeight(gpu, shape, weight, packedConv)];
       if (channelsLast) {
         const { outChannels: items, inChannels: channels, kernelH: height, kernelW: width } = shape;

@@ -1,5 +1,6 @@
 // What a layer kind must say about itself (one definition per kind, src/nn/layers/<kind>.ts). Every
 // member is required: a kind that leaves one out does not compile.
+import type { TextureGemmOperands } from '../../kernels/conv2d_texture_gemm.ts';
 import type { Gpu } from '../../gpu/device.ts';
 import type { DeviceKind, DeviceProfile } from '../../gpu/profile.ts';
 import type { Dispatch } from '../../gpu/kernel.ts';
@@ -234,6 +235,8 @@ export interface Allocations {
   packedConv?: Conv2dPackedOperands;
   /** conv2d implicit-gemm: its channels-last input (its input tensor, or packed by itself) and weights. */
   channelsLast?: { input: ChannelsLastTexture; weight: ChannelsLastTexture };
+  /** conv2d texture-gemm: its padded input, weights and (training) output gradient and flipped weights, packed. */
+  textureGemm?: TextureGemmOperands;
   /** conv2d texture variants: the buffers their kernel binds but does not use (packed input, pooled output). */
   boundOnly?: { input: GPUBuffer; output: GPUBuffer };
   /** linear texture variant: its packed input (its input tensor, or packed by itself) and weights. */
