@@ -380,11 +380,17 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
         return [{
           ...op,
           name: `${op.name} (texture GEMM)`,
-          dispatches: await conv2dForwardTextureGemm(gpu, shape, {
-            relu: p.relu,
-            tiles: p.tiles.forward,
-            weightPrepacked: context.weightsPerUpload,
-          }, ...args, operands),
+          dispatches: await conv2dForwardTextureGemm(
+            gpu,
+            shape,
+            {
+              relu: p.relu,
+              tiles: p.tiles.forward,
+              weightPrepacked: context.weightsPerUpload,
+            },
+            ...args,
+            operands,
+          ),
         }];
       }
       if (p.variant === 'tiled-gemm') {
