@@ -1,6 +1,8 @@
-// A shape map of the buffer convolution (the CPU-driver class's training kernels): forward (+ ReLU),
-// input gradient and weight gradient over shapes that small CNNs use, each with the tiles the kernel
-// modules choose by default, beside PyTorch's conv2d on the same shape in the same run
+// A shape map of the convolution as the CPU-driver class trains it: forward (+ ReLU), input gradient and
+// weight gradient over shapes that small CNNs use, each with the variant the planner's rules choose for
+// that shape (the buffer kernels, or from textures for wide layers: conv2d_texture_gemm.ts, its packing
+// timed with it) and the tiles the kernel modules choose by default, beside PyTorch's conv2d on the same
+// shape in the same run
 // (bench/pytorch_conv.py, 2 threads). Prints a table and writes an SVG chart of GFLOP/s per shape.
 //   node build/bench/conv-shapes.js [--full] [--chart FILE.svg] [--shapes 'in,out,size,kernel,padding,batch;...']
 //   deno run -A bench/conv-shapes.ts [same]
@@ -20,6 +22,15 @@ import {
   defaultBackwardWeightTiles,
   defaultForwardTiles,
 } from '../src/kernels/conv2d_tiles.ts';
+import {
+  conv2dBackwardInputTextureGemm,
+  conv2dForwardTextureGemm,
+  createTextureGemmOperands,
+  defaultTextureGemmTiles,
+  destroyTextureGemmOperands,
+  textureGemmSuits,
+} from '../src/kernels/conv2d_texture_gemm.ts';
+import { planRules } from '../src/nn/planner.ts';
 import type { Conv2dShape } from '../src/util/shapes.ts';
 import { Rng } from '../src/util/random.ts';
 import { lineChart } from '../src/viz/charts.ts';
@@ -158,6 +169,9 @@ function pytorchMs(): Record<Pass, number>[] | undefined {
 
 const gpu = await openGpu();
 const rng = new Rng(1);
+/** Whether the CPU-driver rules train this shape from textures (src/nn/layers/conv2d.ts's choose). */
+const fromTextures = (cs: Conv2dShape) =>
+  cs.inChannels >= planRules('cpu-driver').textureGemmMinChannels && textureGemmSuits(gpu.limits, cs, true);
 const ours: Record<Pass, number>[] = [];
 for (const s of grid) {
   const cs = convShape(s);
@@ -176,11 +190,21 @@ for (const s of grid) {
   // Short windows: the grid is long, and the same-run PyTorch figure carries the load's effect.
   const time = async (dispatches: Parameters<typeof timeDispatches>[1]) =>
     (await timeDispatches(gpu, dispatches, 3, 0.3)).wallMs;
+  const operands = fromTextures(cs) ? createTextureGemmOperands(gpu, s.name, cs, true) : undefined;
   ours.push({
-    forward: await time(await conv2dForward(gpu, cs, { relu: true }, input, weight, bias, output)),
-    input: await time(await conv2dBackwardInput(gpu, cs, gradOutput, weight, gradInput)),
+    forward: await time(
+      operands
+        ? await conv2dForwardTextureGemm(gpu, cs, { relu: true }, input, weight, bias, output, operands)
+        : await conv2dForward(gpu, cs, { relu: true }, input, weight, bias, output),
+    ),
+    input: await time(
+      operands
+        ? await conv2dBackwardInputTextureGemm(gpu, cs, {}, gradOutput, weight, gradInput, operands)
+        : await conv2dBackwardInput(gpu, cs, gradOutput, weight, gradInput),
+    ),
     weight: await time(await conv2dBackwardWeight(gpu, cs, input, gradOutput, gradWeight, gradBias)),
   });
+  if (operands) destroyTextureGemmOperands(operands);
   for (const b of [input, weight, bias, gradOutput, output, gradInput, gradWeight, gradBias]) b.destroy();
   console.error(`${s.name}: ${PASSES.map((p) => `${p} ${ours.at(-1)![p].toFixed(2)} ms`).join(', ')}`);
 }
@@ -190,6 +214,13 @@ const torch = pytorchMs();
 const gflops = (s: GridShape, ms: number) => forwardFlops(s) / ms / 1e6;
 const tilesOf = (s: GridShape) => {
   const cs = convShape(s);
+  if (fromTextures(cs)) {
+    const { outH, outW } = conv2dOutputSize(cs);
+    const f = defaultTextureGemmTiles(outH * outW, cs.outChannels);
+    const i = defaultTextureGemmTiles(cs.height * cs.width, cs.inChannels);
+    const w = defaultBackwardWeightTiles(cs);
+    return `T ${f.rows}x${f.columns} / T ${i.rows}x${i.columns} / ${w.channelBlock}x${w.kernelRowBlock}x${w.kernelColumnBlock}`;
+  }
   const f = defaultForwardTiles(cs);
   const i = defaultBackwardInputTiles(cs);
   const w = defaultBackwardWeightTiles(cs);

@@ -112,6 +112,9 @@ const RULES: Record<DeviceKind, PlanRules> = {
   'discrete-gpu': GPU_RULES,
 };
 
+/** The rules' thresholds for a class of device (benchmarks time the kernels the rules would choose). */
+export const planRules = (kind: DeviceKind): PlanRules => RULES[kind];
+
 /**
  * The plan the rules choose for `model` on `device`: each node's kind chooses its own variant (its
  * definition's planning hooks, src/nn/layers/), first alone, then (from the last node back) the fused
