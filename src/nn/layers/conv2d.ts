@@ -244,7 +244,12 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
     allocate({ plan: p, layer, input, output }, { gpu, maxBatch, texture, f32, training }) {
       if (p.variant === 'texture-gemm') {
         const shape = conv2dShapeOf(layer.spec, layer.inShape, maxBatch);
-        const operands = createTextureGemmOperands(gpu, p.name, shape, training && p.tiles.backwardInput !== undefined);
+        const operands = createTextureGemmOperands(
+          gpu,
+          p.name,
+          shape,
+          !training ? 'none' : p.tiles.backwardInput !== undefined ? 'both' : 'weight',
+        );
         for (const made of [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight]) {
           if (made) texture(made);
         }
