@@ -92,7 +92,17 @@ export async function packTiledPlanes(gpu: Gpu, items: number, src: BufferArg, d
   const kernel = await getKernel(gpu, {
     shader: 'conv2d_texture_gemm_pack',
     bindings: ['read', 'rgba32float_write'],
-    constants: { MODE: 0, R: items, C: channels, H: height, W: width, PAD: pad, C4: c4, PER_ROW: dst.perRow, WG: PACK_WORKGROUP },
+    constants: {
+      MODE: 0,
+      R: items,
+      C: channels,
+      H: height,
+      W: width,
+      PAD: pad,
+      C4: c4,
+      PER_ROW: dst.perRow,
+      WG: PACK_WORKGROUP,
+    },
   });
   const texels = items * c4 * (height + 2 * pad) * (width + 2 * pad);
   return {
@@ -177,7 +187,13 @@ export function createTextureGemmOperands(
   const { batch: items, inChannels: c, outChannels: o, kernelH: kh, kernelW: kw, height, width } = shape;
   const { outH, outW } = conv2dOutputSize(shape);
   return {
-    input: createTiledPlanes(gpu, `${label}.input.tiled`, { items, channels: c, height, width, pad: shape.padding ?? 0 }),
+    input: createTiledPlanes(gpu, `${label}.input.tiled`, {
+      items,
+      channels: c,
+      height,
+      width,
+      pad: shape.padding ?? 0,
+    }),
     weight: createChannelsLastTexture(gpu, `${label}.weight.channels-last`, o, c, kh, kw),
     ...(gradients !== 'none'
       ? {
@@ -190,7 +206,9 @@ export function createTextureGemmOperands(
         }),
       }
       : {}),
-    ...(gradients === 'both' ? { flippedWeight: createChannelsLastTexture(gpu, `${label}.weight.flipped`, c, o, kh, kw) } : {}),
+    ...(gradients === 'both'
+      ? { flippedWeight: createChannelsLastTexture(gpu, `${label}.weight.flipped`, c, o, kh, kw) }
+      : {}),
   };
 }
 
@@ -254,7 +272,9 @@ function checkShape(shape: Conv2dShape, operands: TextureGemmOperands): void {
   if ((shape.stride ?? 1) !== 1) throw new RangeError(`${WHAT} runs stride 1 only, got ${shape.stride}`);
   const { batch, inChannels: c, height, width, outChannels: o, kernelH: kh, kernelW: kw } = shape;
   const t = operands.input;
-  if (batch > t.items || t.channels !== c || t.height !== height || t.width !== width || t.pad !== (shape.padding ?? 0)) {
+  if (
+    batch > t.items || t.channels !== c || t.height !== height || t.width !== width || t.pad !== (shape.padding ?? 0)
+  ) {
     throw new RangeError(`${WHAT}: "${t.texture.label}" does not hold ${batch} planes of ${c}x${height}x${width}`);
   }
   checkChannelsLast(`${WHAT}: weight`, operands.weight, o, c, kh, kw);
@@ -360,8 +380,9 @@ export function defaultTextureGemmWeightTiles(shape: Conv2dShape): TextureGemmWe
   const taps = kh * kw * texelsPerRow(c);
   const colBlocks = ceilDiv(taps, MAX_WEIGHT_COLUMN_BLOCK);
   const columnBlock = ceilDiv(taps, colBlocks);
-  // Enough splits that every core has blocks to run, few enough that each sums a long run of k.
-  const splits = Math.max(1, Math.min(batch * outH, Math.ceil(64 / (oBlocks * colBlocks))));
+  // Enough splits for 128 blocks (16 workgroups of 8) to share among the cores, few enough that each
+  // sums a long run of k.
+  const splits = Math.max(1, Math.min(batch * outH, Math.ceil(128 / (oBlocks * colBlocks))));
   return { outBlock, columnBlock, rowsPerSplit: ceilDiv(batch * outH, splits), workgroup: 8, reduceWorkgroup: 64 };
 }
 
