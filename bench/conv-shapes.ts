@@ -1,7 +1,7 @@
 // A shape map of the convolution as the CPU-driver class trains it: forward (+ ReLU), input gradient and
 // weight gradient over shapes that small CNNs use, each with the variant the planner's rules choose for
 // that shape (the buffer kernels, or from textures for wide layers: conv2d_texture_gemm.ts, its packing
-// timed with it) and the tiles the kernel modules choose by default, beside PyTorch's conv2d on the same
+// timed with it; tiles marked T) and the tiles the kernel modules choose by default, beside PyTorch's conv2d on the same
 // shape in the same run
 // (bench/pytorch_conv.py, 2 threads). Prints a table and writes an SVG chart of GFLOP/s per shape.
 //   node build/bench/conv-shapes.js [--full] [--chart FILE.svg] [--shapes 'in,out,size,kernel,padding,batch;...']
@@ -24,9 +24,11 @@ import {
 } from '../src/kernels/conv2d_tiles.ts';
 import {
   conv2dBackwardInputTextureGemm,
+  conv2dBackwardWeightTextureGemm,
   conv2dForwardTextureGemm,
   createTextureGemmOperands,
   defaultTextureGemmTiles,
+  defaultTextureGemmWeightTiles,
   destroyTextureGemmOperands,
   textureGemmSuits,
 } from '../src/kernels/conv2d_texture_gemm.ts';
@@ -190,20 +192,33 @@ for (const s of grid) {
   // Short windows: the grid is long, and the same-run PyTorch figure carries the load's effect.
   const time = async (dispatches: Parameters<typeof timeDispatches>[1]) =>
     (await timeDispatches(gpu, dispatches, 3, 0.3)).wallMs;
-  const operands = fromTextures(cs) ? createTextureGemmOperands(gpu, s.name, cs, true) : undefined;
-  ours.push({
-    forward: await time(
-      operands
-        ? await conv2dForwardTextureGemm(gpu, cs, { relu: true }, input, weight, bias, output, operands)
-        : await conv2dForward(gpu, cs, { relu: true }, input, weight, bias, output),
-    ),
-    input: await time(
-      operands
-        ? await conv2dBackwardInputTextureGemm(gpu, cs, {}, gradOutput, weight, gradInput, operands)
-        : await conv2dBackwardInput(gpu, cs, gradOutput, weight, gradInput),
-    ),
-    weight: await time(await conv2dBackwardWeight(gpu, cs, input, gradOutput, gradWeight, gradBias)),
-  });
+  const operands = fromTextures(cs) ? createTextureGemmOperands(gpu, s.name, cs, 'both') : undefined;
+  // As a training step orders them: the texture weight gradient packs the output gradient, which the
+  // input gradient then reads.
+  const forward = await time(
+    operands
+      ? await conv2dForwardTextureGemm(gpu, cs, { relu: true }, input, weight, bias, output, operands)
+      : await conv2dForward(gpu, cs, { relu: true }, input, weight, bias, output),
+  );
+  const weightGradient = await time(
+    operands
+      ? await conv2dBackwardWeightTextureGemm(gpu, cs, {}, gradOutput, gradWeight, gradBias, operands)
+      : await conv2dBackwardWeight(gpu, cs, input, gradOutput, gradWeight, gradBias),
+  );
+  const inputGradient = await time(
+    operands
+      ? await conv2dBackwardInputTextureGemm(
+        gpu,
+        cs,
+        { gradOutputPacked: true },
+        gradOutput,
+        weight,
+        gradInput,
+        operands,
+      )
+      : await conv2dBackwardInput(gpu, cs, gradOutput, weight, gradInput),
+  );
+  ours.push({ forward, input: inputGradient, weight: weightGradient });
   if (operands) destroyTextureGemmOperands(operands);
   for (const b of [input, weight, bias, gradOutput, output, gradInput, gradWeight, gradBias]) b.destroy();
   console.error(`${s.name}: ${PASSES.map((p) => `${p} ${ours.at(-1)![p].toFixed(2)} ms`).join(', ')}`);
@@ -218,8 +233,8 @@ const tilesOf = (s: GridShape) => {
     const { outH, outW } = conv2dOutputSize(cs);
     const f = defaultTextureGemmTiles(outH * outW, cs.outChannels);
     const i = defaultTextureGemmTiles(cs.height * cs.width, cs.inChannels);
-    const w = defaultBackwardWeightTiles(cs);
-    return `T ${f.rows}x${f.columns} / T ${i.rows}x${i.columns} / ${w.channelBlock}x${w.kernelRowBlock}x${w.kernelColumnBlock}`;
+    const w = defaultTextureGemmWeightTiles(cs);
+    return `T ${f.rows}x${f.columns} / T ${i.rows}x${i.columns} / T ${w.outBlock}x${w.columnBlock}`;
   }
   const f = defaultForwardTiles(cs);
   const i = defaultBackwardInputTiles(cs);

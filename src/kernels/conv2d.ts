@@ -165,7 +165,7 @@ export async function conv2dBackwardInput(
 // so every conv layer can reuse it; bind groups made earlier keep their (smaller) buffer alive.
 const partialBuffers = new WeakMap<GPUDevice, GPUBuffer>();
 
-function partialBuffer(gpu: Gpu, elements: number): GPUBuffer {
+export function weightGradientPartials(gpu: Gpu, elements: number): GPUBuffer {
   const existing = partialBuffers.get(gpu.device);
   if (existing && existing.size >= elements * 4) return existing;
   const buffer = createStorageBuffer(gpu, 'conv2d weight-gradient partial sums', elements * 4);
@@ -212,7 +212,7 @@ export async function conv2dBackwardWeight(
 
   const weights = s.O * s.C * s.KH * s.KW;
   const chunks = ceilDiv(s.N * s.OH, tiles.rowsPerChunk);
-  const partial = partialBuffer(gpu, chunks * (weights + s.O));
+  const partial = weightGradientPartials(gpu, chunks * (weights + s.O));
   const invocations = chunks * ceilDiv(s.O, tiles.channelBlock) * s.C * ceilDiv(s.KH, tiles.kernelRowBlock) *
     ceilDiv(s.KW, tiles.kernelColumnBlock);
   const partialKernel = await getKernel(gpu, {

@@ -8,7 +8,8 @@ import type { Gpu } from '../gpu/device.ts';
 import { createRgba32fTexture, TEXTURE_USAGE } from '../gpu/buffers.ts';
 import { type BufferArg, type Dispatch, getKernel } from '../gpu/kernel.ts';
 import { ceilDiv, conv2dOutputSize, type Conv2dShape, texelsPerRow } from '../util/shapes.ts';
-import { checkIntegers, checkWorkgroup, grid, placeholderBuffer } from './checks.ts';
+import { checkIntegers, checkSize, checkWorkgroup, grid, placeholderBuffer } from './checks.ts';
+import { weightGradientPartials } from './conv2d.ts';
 import { type ChannelsLastTexture, checkChannelsLast, createChannelsLastTexture, packChannelsLast } from './layout.ts';
 
 const WHAT = 'conv2d texture GEMM';
@@ -161,7 +162,10 @@ export function textureGemmSuits(
       undefined;
 }
 
-/** The textures a layer's forward and (when training) input gradient pack their operands into. */
+/**
+ * The textures a layer's forward and (when training) gradients pack their operands into. The output
+ * gradient, padded for the input gradient, serves the weight gradient too (which packs it).
+ */
 export interface TextureGemmOperands {
   input: TiledPlanes;
   weight: ChannelsLastTexture;
@@ -169,12 +173,16 @@ export interface TextureGemmOperands {
   flippedWeight?: ChannelsLastTexture;
 }
 
-/** Operands for `shape.batch` items (at most); `inputGradient` adds those of the input gradient. The caller destroys them. */
+/**
+ * Operands for `shape.batch` items (at most): the forward's; with `gradients` 'weight' the packed
+ * output gradient the weight gradient reads, with 'both' the input gradient's flipped weights too.
+ * The caller destroys them.
+ */
 export function createTextureGemmOperands(
   gpu: Gpu,
   label: string,
   shape: Conv2dShape,
-  inputGradient: boolean,
+  gradients: 'none' | 'weight' | 'both',
 ): TextureGemmOperands {
   const { batch: items, inChannels: c, outChannels: o, kernelH: kh, kernelW: kw, height, width } = shape;
   const { outH, outW } = conv2dOutputSize(shape);
@@ -187,7 +195,7 @@ export function createTextureGemmOperands(
       pad: shape.padding ?? 0,
     }),
     weight: createChannelsLastTexture(gpu, `${label}.weight.channels-last`, o, c, kh, kw),
-    ...(inputGradient
+    ...(gradients !== 'none'
       ? {
         gradOutput: createTiledPlanes(gpu, `${label}.gradOutput.tiled`, {
           items,
@@ -196,8 +204,10 @@ export function createTextureGemmOperands(
           width: outW,
           pad: gradientPad(shape),
         }),
-        flippedWeight: createChannelsLastTexture(gpu, `${label}.weight.flipped`, c, o, kh, kw),
       }
+      : {}),
+    ...(gradients === 'both'
+      ? { flippedWeight: createChannelsLastTexture(gpu, `${label}.weight.flipped`, c, o, kh, kw) }
       : {}),
   };
 }
@@ -305,22 +315,10 @@ export function packTextureGemmWeight(
   return packChannelsLast(gpu, { items, channels, height, width }, weight, operands.weight);
 }
 
-/**
- * The input gradient (overwrites `gradInput`): packs `gradOutput` padded by kernel - 1 - padding and
- * the weights flipped and transposed, then the same product without bias.
- */
-export async function conv2dBackwardInputTextureGemm(
-  gpu: Gpu,
-  shape: Conv2dShape,
-  options: { tiles?: Partial<TextureGemmTiles> },
-  gradOutput: BufferArg,
-  weight: BufferArg,
-  gradInput: BufferArg,
-  operands: TextureGemmOperands,
-): Promise<Dispatch[]> {
-  checkShape(shape, operands);
-  const { gradOutput: planes, flippedWeight } = operands;
-  if (!planes || !flippedWeight) throw new RangeError(`${WHAT}: no operands for the input gradient were made`);
+/** The packed output gradient of `operands`, checked against `shape`. */
+function gradOutputPlanes(shape: Conv2dShape, operands: TextureGemmOperands): TiledPlanes {
+  const planes = operands.gradOutput;
+  if (!planes) throw new RangeError(`${WHAT}: no texture for the output gradient was made`);
   const { outH, outW } = conv2dOutputSize(shape);
   if (
     shape.batch > planes.items || planes.channels !== shape.outChannels || planes.height !== outH ||
@@ -328,10 +326,143 @@ export async function conv2dBackwardInputTextureGemm(
   ) {
     throw new RangeError(`${WHAT}: "${planes.texture.label}" does not hold this shape's output gradient`);
   }
+  return planes;
+}
+
+/**
+ * The input gradient (overwrites `gradInput`): packs `gradOutput` padded by kernel - 1 - padding
+ * (unless `gradOutputPacked`: the weight gradient of the same step packed it already) and the weights
+ * flipped and transposed, then the same product without bias.
+ */
+export async function conv2dBackwardInputTextureGemm(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  options: { tiles?: Partial<TextureGemmTiles>; gradOutputPacked?: boolean },
+  gradOutput: BufferArg,
+  weight: BufferArg,
+  gradInput: BufferArg,
+  operands: TextureGemmOperands,
+): Promise<Dispatch[]> {
+  checkShape(shape, operands);
+  const planes = gradOutputPlanes(shape, operands);
+  const flippedWeight = operands.flippedWeight;
+  if (!flippedWeight) throw new RangeError(`${WHAT}: no flipped weights for the input gradient were made`);
   const tiles = { ...defaultTextureGemmTiles(shape.height * shape.width, shape.inChannels), ...options.tiles };
   return [
-    await packTiledPlanes(gpu, shape.batch, gradOutput, planes),
+    ...(options.gradOutputPacked ? [] : [await packTiledPlanes(gpu, shape.batch, gradOutput, planes)]),
     await packFlippedWeights(gpu, shape, weight, flippedWeight),
     await textureGemm(gpu, shape.batch, planes, flippedWeight, undefined, gradInput, { tiles }),
+  ];
+}
+
+export const MAX_WEIGHT_OUT_BLOCK = 6;
+export const MAX_WEIGHT_COLUMN_BLOCK = 8;
+
+/**
+ * The weight gradient's blocks (conv2d_texture_gemm_weight.wgsl): `outBlock` texels of output channels
+ * (4 channels each) x `columnBlock` texels of taps per invocation, over `rowsPerSplit` image rows (n, y)
+ * of k; the splits are then added in order, `reduceWorkgroup` outputs per workgroup.
+ */
+export interface TextureGemmWeightTiles {
+  outBlock: number;
+  columnBlock: number;
+  rowsPerSplit: number;
+  workgroup: number;
+  reduceWorkgroup: number;
+}
+
+/** Defaults: see the sweep in bench/RESULTS.md (2026-12-07). */
+export function defaultTextureGemmWeightTiles(shape: Conv2dShape): TextureGemmWeightTiles {
+  const { batch, inChannels: c, outChannels: o, kernelH: kh, kernelW: kw } = shape;
+  const { outH } = conv2dOutputSize(shape);
+  const oBlocks = ceilDiv(texelsPerRow(o), MAX_WEIGHT_OUT_BLOCK);
+  const outBlock = ceilDiv(texelsPerRow(o), oBlocks);
+  const taps = kh * kw * texelsPerRow(c);
+  const colBlocks = ceilDiv(taps, MAX_WEIGHT_COLUMN_BLOCK);
+  const columnBlock = ceilDiv(taps, colBlocks);
+  // Enough splits for 128 blocks (16 workgroups of 8) to share among the cores, few enough that each
+  // sums a long run of k.
+  const splits = Math.max(1, Math.min(batch * outH, Math.ceil(128 / (oBlocks * colBlocks))));
+  return { outBlock, columnBlock, rowsPerSplit: ceilDiv(batch * outH, splits), workgroup: 8, reduceWorkgroup: 64 };
+}
+
+/**
+ * The weight and bias gradients (overwrite `gradWeight` [O, C, KH, KW] and `gradBias` [O]) from the
+ * forward's packed input (`operands.input`, still holding this step's input) and `gradOutput`, which
+ * this packs into `operands.gradOutput` for the input gradient to reuse (see its `gradOutputPacked`).
+ * Three dispatches: the pack, partial sums over splits of the image rows, their sum in split order.
+ */
+export async function conv2dBackwardWeightTextureGemm(
+  gpu: Gpu,
+  shape: Conv2dShape,
+  options: { tiles?: Partial<TextureGemmWeightTiles> },
+  gradOutput: BufferArg,
+  gradWeight: BufferArg,
+  gradBias: BufferArg,
+  operands: TextureGemmOperands,
+): Promise<Dispatch[]> {
+  checkShape(shape, operands);
+  const planes = gradOutputPlanes(shape, operands);
+  const tiles = { ...defaultTextureGemmWeightTiles(shape), ...options.tiles };
+  const { outBlock, columnBlock, rowsPerSplit, workgroup, reduceWorkgroup } = tiles;
+  checkIntegers(WHAT, { 'tiles.outBlock': outBlock }, 1, MAX_WEIGHT_OUT_BLOCK);
+  checkIntegers(WHAT, { 'tiles.columnBlock': columnBlock }, 1, MAX_WEIGHT_COLUMN_BLOCK);
+  checkIntegers(WHAT, { 'tiles.rowsPerSplit': rowsPerSplit });
+  checkWorkgroup(gpu, WHAT, 'tiles.workgroup', workgroup);
+  checkWorkgroup(gpu, WHAT, 'tiles.reduceWorkgroup', reduceWorkgroup);
+  const { batch, inChannels: c, outChannels: o, kernelH: kh, kernelW: kw } = shape;
+  const { outH, outW } = conv2dOutputSize(shape);
+  const weights = o * c * kh * kw;
+  checkSize(WHAT, 'gradOutput', gradOutput, batch * o * outH * outW);
+  checkSize(WHAT, 'gradWeight', gradWeight, weights);
+  checkSize(WHAT, 'gradBias', gradBias, o);
+  const o4 = texelsPerRow(o);
+  const c4 = texelsPerRow(c);
+  const splits = ceilDiv(batch * outH, rowsPerSplit);
+  const oBlocks = ceilDiv(o4, outBlock);
+  const colBlocks = ceilDiv(kh * kw * c4, columnBlock);
+  const partial = weightGradientPartials(gpu, splits * (weights + o));
+  const product = await getKernel(gpu, {
+    shader: 'conv2d_texture_gemm_weight',
+    bindings: ['texture', 'texture', 'read_write'],
+    constants: {
+      N: batch,
+      C: c,
+      C4: c4,
+      O: o,
+      O4: o4,
+      KH: kh,
+      KW: kw,
+      OH: outH,
+      OW: outW,
+      GP: planes.pad,
+      PER_ROW_I: operands.input.perRow,
+      PER_ROW_G: planes.perRow,
+      OB: outBlock,
+      TB: columnBlock,
+      ROWS_PER_SPLIT: rowsPerSplit,
+      SPLITS: splits,
+      O_BLOCKS: oBlocks,
+      COL_BLOCKS: colBlocks,
+      WG: workgroup,
+    },
+  });
+  const reduce = await getKernel(gpu, {
+    shader: 'conv2d_backward_weight_reduce',
+    bindings: ['read', 'read_write', 'read_write'],
+    constants: { WEIGHTS: weights, O: o, CHUNKS: splits, WG: reduceWorkgroup },
+  });
+  return [
+    await packTiledPlanes(gpu, batch, gradOutput, planes),
+    {
+      kernel: product,
+      bindGroup: product.bind(gpu, [operands.input.view, planes.view, partial]),
+      workgroups: grid(WHAT, ceilDiv(splits * oBlocks * colBlocks, workgroup)),
+    },
+    {
+      kernel: reduce,
+      bindGroup: reduce.bind(gpu, [partial, gradWeight, gradBias]),
+      workgroups: grid(WHAT, ceilDiv(weights + o, reduceWorkgroup)),
+    },
   ];
 }

@@ -14,12 +14,15 @@ import { conv2dForwardImplicitGemm } from '../../kernels/conv2d_implicit_gemm.ts
 import { conv2dForwardTexture, packConv2dTextureWeight } from '../../kernels/conv2d_texture.ts';
 import {
   conv2dBackwardInputTextureGemm,
+  conv2dBackwardWeightTextureGemm,
   conv2dForwardTextureGemm,
   createTextureGemmOperands,
   defaultTextureGemmTiles,
+  defaultTextureGemmWeightTiles,
   packTextureGemmWeight,
   textureGemmSuits,
   type TextureGemmTiles,
+  type TextureGemmWeightTiles,
 } from '../../kernels/conv2d_texture_gemm.ts';
 import {
   type Conv2dBackwardInputTiles,
@@ -73,15 +76,14 @@ const VARIANTS = ['buffer', 'texture', 'texture+pool', 'implicit-gemm', 'texture
 
 /**
  * Buffer, texture and implicit-GEMM forwards have tiles of their own; their backward runs the buffer
- * kernels. texture-gemm runs its forward and input gradient as products from textures, its weight
- * gradient on buffers.
+ * kernels. texture-gemm runs its forward and both gradients as products from textures.
  */
 export type Conv2dNode = KindNode<
   'conv2d',
   | ConvPart<'buffer', Conv2dForwardTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
   | ConvPart<'texture' | 'texture+pool', Conv2dTextureTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
   | ConvPart<'implicit-gemm', ImplicitGemmTiles, Conv2dBackwardWeightTiles, Conv2dBackwardInputTiles>
-  | ConvPart<'texture-gemm', TextureGemmTiles, Conv2dBackwardWeightTiles, TextureGemmTiles>
+  | ConvPart<'texture-gemm', TextureGemmTiles, TextureGemmWeightTiles, TextureGemmTiles>
   | ConvPart<'tiled-gemm', GemmTiles, GemmTiles, GemmTiles>
 >;
 
@@ -225,7 +227,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
         case 'texture-gemm': {
           const { outH, outW } = conv2dOutputSize(shape);
           const gemm = () => defaultTextureGemmTiles(shape.height * shape.width, shape.inChannels);
-          const backward = backwardTiles(draft, site, () => defaultBackwardWeightTiles(shape), gemm);
+          const backward = backwardTiles(draft, site, () => defaultTextureGemmWeightTiles(shape), gemm);
           const tiles = { forward: forward(defaultTextureGemmTiles(outH * outW, shape.outChannels)), ...backward };
           return planNode('conv2d', draft, variant, tiles, {});
         }
@@ -244,7 +246,12 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
     allocate({ plan: p, layer, input, output }, { gpu, maxBatch, texture, f32, training }) {
       if (p.variant === 'texture-gemm') {
         const shape = conv2dShapeOf(layer.spec, layer.inShape, maxBatch);
-        const operands = createTextureGemmOperands(gpu, p.name, shape, training && p.tiles.backwardInput !== undefined);
+        const operands = createTextureGemmOperands(
+          gpu,
+          p.name,
+          shape,
+          !training ? 'none' : p.tiles.backwardInput !== undefined ? 'both' : 'weight',
+        );
         for (const made of [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight]) {
           if (made) texture(made);
         }
@@ -425,16 +432,37 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       const gradWeight = context.grad(`${spec.name}.weight`);
       const gradBias = context.grad(`${spec.name}.bias`);
       const cost = { flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
-      const ops: Op[] = [{
-        name: `${layer.name} backward weight`,
-        role: 'backwardWeight' as const,
-        ...cost,
-        dispatches: p.variant === 'tiled-gemm'
-          ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+      // texture-gemm: the weight gradient packs the output gradient, and the input gradient after it reads that.
+      const operands = p.variant === 'texture-gemm' ? node.textureGemm : undefined;
+      if (p.variant === 'texture-gemm' && !operands) throw new Error(`${p.name}: no texture operands allocated`);
+      const weightOp = { name: `${layer.name} backward weight`, role: 'backwardWeight' as const, ...cost };
+      const ops: Op[] = [];
+      if (p.variant === 'texture-gemm' && operands) {
+        ops.push({
+          ...weightOp,
+          name: `${weightOp.name} (texture GEMM)`,
+          dispatches: await conv2dBackwardWeightTextureGemm(
+            gpu,
+            shape,
+            { tiles: needTiles(p.tiles.backwardWeight, p, 'backwardWeight') },
+            gradOutput,
+            gradWeight,
+            gradBias,
+            operands,
+          ),
+        });
+      } else if (p.variant === 'tiled-gemm') {
+        ops.push({
+          ...weightOp,
+          dispatches: await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
             tiles: needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
             subgroups: context.subgroups,
-          })
-          : await conv2dBackwardWeight(
+          }),
+        });
+      } else {
+        ops.push({
+          ...weightOp,
+          dispatches: await conv2dBackwardWeight(
             gpu,
             shape,
             input.buffer,
@@ -443,10 +471,9 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
             gradBias,
             needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
           ),
-      }];
-      if (input.grad && p.variant === 'texture-gemm') {
-        const operands = node.textureGemm;
-        if (!operands) throw new Error(`${p.name}: no texture operands allocated`);
+        });
+      }
+      if (input.grad && p.variant === 'texture-gemm' && operands) {
         ops.push({
           name: `${layer.name} backward input (texture GEMM)`,
           role: 'backwardInput' as const,
@@ -454,7 +481,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
           dispatches: await conv2dBackwardInputTextureGemm(
             gpu,
             shape,
-            { tiles: needTiles(p.tiles.backwardInput, p, 'backwardInput') },
+            { tiles: needTiles(p.tiles.backwardInput, p, 'backwardInput'), gradOutputPacked: true },
             gradOutput,
             context.param(`${spec.name}.weight`),
             input.grad,
