@@ -30,8 +30,8 @@ import {
   defaultTextureGemmTiles,
   defaultTextureGemmWeightTiles,
   destroyTextureGemmOperands,
-  textureGemmSuits,
 } from '../src/kernels/conv2d_texture_gemm.ts';
+import { trainsFromTextures } from '../src/nn/layers/conv2d.ts';
 import { planRules } from '../src/nn/planner.ts';
 import type { Conv2dShape } from '../src/util/shapes.ts';
 import { Rng } from '../src/util/random.ts';
@@ -172,8 +172,7 @@ function pytorchMs(): Record<Pass, number>[] | undefined {
 const gpu = await openGpu();
 const rng = new Rng(1);
 /** Whether the CPU-driver rules train this shape from textures (src/nn/layers/conv2d.ts's choose). */
-const fromTextures = (cs: Conv2dShape) =>
-  cs.inChannels >= planRules('cpu-driver').textureGemmMinChannels && textureGemmSuits(gpu.limits, cs, true);
+const fromTextures = (cs: Conv2dShape) => trainsFromTextures(cs, planRules('cpu-driver'), gpu.limits, true);
 const ours: Record<Pass, number>[] = [];
 for (const s of grid) {
   const cs = convShape(s);

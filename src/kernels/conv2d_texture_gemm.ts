@@ -212,8 +212,12 @@ export function createTextureGemmOperands(
   };
 }
 
+/** The textures `operands` holds (those made), for whoever tracks or destroys them. */
+export const textureGemmTextures = (operands: TextureGemmOperands): { texture: GPUTexture }[] =>
+  [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight].filter((t) => t !== undefined);
+
 export function destroyTextureGemmOperands(operands: TextureGemmOperands): void {
-  for (const t of [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight]) t?.texture.destroy();
+  for (const t of textureGemmTextures(operands)) t.texture.destroy();
 }
 
 /** The product itself: a valid stride-1 convolution of `input`'s padded planes into NCHW `output`. */

@@ -20,7 +20,9 @@ import {
   defaultTextureGemmTiles,
   defaultTextureGemmWeightTiles,
   packTextureGemmWeight,
+  type TextureGemmOperands,
   textureGemmSuits,
+  textureGemmTextures,
   type TextureGemmTiles,
   type TextureGemmWeightTiles,
 } from '../../kernels/conv2d_texture_gemm.ts';
@@ -55,6 +57,7 @@ import {
   typedTiles,
 } from './types.ts';
 import type { DeviceKind } from '../../gpu/profile.ts';
+import type { PlanRules } from '../planner.ts';
 
 export interface Conv2dLayer {
   kind: 'conv2d';
@@ -111,10 +114,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       if (rules.tiled) return { variant: 'tiled-gemm' };
       const shape = conv2dShapeOf(spec, inShape, maxBatch);
       if (bigForward && conv2dTextureSuits(shape)) return { variant: 'texture' };
-      // Wide convolutions: a texel fetch brings 4 channels, which the buffer kernels load one by one.
-      if (shape.inChannels >= rules.textureGemmMinChannels && textureGemmSuits(device.limits, shape, training)) {
-        return { variant: 'texture-gemm' };
-      }
+      if (trainsFromTextures(shape, rules, device.limits, training)) return { variant: 'texture-gemm' };
     },
     // A forward-only conv feeding a texture product runs as an implicit GEMM into that product's packed
     // input; a texture conv whose max-pool is done inside it (in-conv) pools as it writes.
@@ -252,9 +252,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
           shape,
           !training ? 'none' : p.tiles.backwardInput !== undefined ? 'both' : 'weight',
         );
-        for (const made of [operands.input, operands.weight, operands.gradOutput, operands.flippedWeight]) {
-          if (made) texture(made);
-        }
+        for (const made of textureGemmTextures(operands)) texture(made);
         return { textureGemm: operands };
       }
       const { inChannels, height, width, outChannels, kernelH, kernelW } = conv2dShapeOf(
@@ -382,8 +380,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       const buffers = onBuffers(node);
       const args = [buffers.input.buffer, weight, bias, buffers.output.buffer] as const;
       if (p.variant === 'texture-gemm') {
-        const operands = node.textureGemm;
-        if (!operands) throw new Error(`${p.name}: no texture operands allocated`);
+        const operands = textureOperands(node);
         return [{
           ...op,
           name: `${op.name} (texture GEMM)`,
@@ -433,36 +430,26 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
       const gradBias = context.grad(`${spec.name}.bias`);
       const cost = { flops: convFlops(shape, outCount), bytes: 4 * (inCount + weights + outCount) };
       // texture-gemm: the weight gradient packs the output gradient, and the input gradient after it reads that.
-      const operands = p.variant === 'texture-gemm' ? node.textureGemm : undefined;
-      if (p.variant === 'texture-gemm' && !operands) throw new Error(`${p.name}: no texture operands allocated`);
-      const weightOp = { name: `${layer.name} backward weight`, role: 'backwardWeight' as const, ...cost };
-      const ops: Op[] = [];
-      if (p.variant === 'texture-gemm' && operands) {
-        ops.push({
-          ...weightOp,
-          name: `${weightOp.name} (texture GEMM)`,
-          dispatches: await conv2dBackwardWeightTextureGemm(
+      const ops: Op[] = [{
+        name: `${layer.name} backward weight${p.variant === 'texture-gemm' ? ' (texture GEMM)' : ''}`,
+        role: 'backwardWeight' as const,
+        ...cost,
+        dispatches: p.variant === 'texture-gemm'
+          ? await conv2dBackwardWeightTextureGemm(
             gpu,
             shape,
             { tiles: needTiles(p.tiles.backwardWeight, p, 'backwardWeight') },
             gradOutput,
             gradWeight,
             gradBias,
-            operands,
-          ),
-        });
-      } else if (p.variant === 'tiled-gemm') {
-        ops.push({
-          ...weightOp,
-          dispatches: await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
+            textureOperands(node),
+          )
+          : p.variant === 'tiled-gemm'
+          ? await conv2dBackwardWeightTiled(gpu, shape, input.buffer, gradOutput, gradWeight, gradBias, {
             tiles: needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
             subgroups: context.subgroups,
-          }),
-        });
-      } else {
-        ops.push({
-          ...weightOp,
-          dispatches: await conv2dBackwardWeight(
+          })
+          : await conv2dBackwardWeight(
             gpu,
             shape,
             input.buffer,
@@ -471,9 +458,8 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
             gradBias,
             needTiles(p.tiles.backwardWeight, p, 'backwardWeight'),
           ),
-        });
-      }
-      if (input.grad && p.variant === 'texture-gemm' && operands) {
+      }];
+      if (input.grad && p.variant === 'texture-gemm') {
         ops.push({
           name: `${layer.name} backward input (texture GEMM)`,
           role: 'backwardInput' as const,
@@ -485,7 +471,7 @@ export const conv2d: LayerDefinition<Conv2dLayer, Conv2dNode> = {
             gradOutput,
             context.param(`${spec.name}.weight`),
             input.grad,
-            operands,
+            textureOperands(node),
           ),
         });
       } else if (input.grad) {
@@ -556,3 +542,20 @@ function gemmTiles(
 function convFlops(shape: Conv2dShape, outCount: number): number {
   return 2 * outCount * shape.inChannels * shape.kernelH * shape.kernelW;
 }
+
+/** A texture-gemm node's operands, which its allocate made. */
+function textureOperands(node: { plan: { name: string }; textureGemm?: TextureGemmOperands }): TextureGemmOperands {
+  if (!node.textureGemm) throw new Error(`${node.plan.name}: no texture operands allocated`);
+  return node.textureGemm;
+}
+
+/**
+ * Whether the CPU-driver rules train (and evaluate) `shape` from textures: wide convolutions, where a texel
+ * fetch brings 4 channels that the buffer kernels load one by one. bench/conv-shapes.ts times by it too.
+ */
+export const trainsFromTextures = (
+  shape: Conv2dShape,
+  rules: PlanRules,
+  limits: { maxTextureDimension2D: number },
+  training: boolean,
+): boolean => shape.inChannels >= rules.textureGemmMinChannels && textureGemmSuits(limits, shape, training);
