@@ -53,7 +53,11 @@ export async function fetchMnistSplit(
   const files = MNIST.files[split];
   const urls = [files.images, files.labels].map((f) => new URL(`${f.name}.gz`, new URL(base, location.href)).href);
   onProgress(`fetching MNIST's ${split} split`);
-  const [imageBytes, labelBytes] = await Promise.all(urls.map(fetchGz));
+  // Both fetched at once, but a failure is reported in file order (images first), not in whichever order the
+  // two requests happen to fail: the page's sentence for a wrong URL is always the same one.
+  const settled = await Promise.allSettled(urls.map(fetchGz));
+  for (const result of settled) if (result.status === 'rejected') throw result.reason;
+  const [imageBytes, labelBytes] = settled.map((r) => (r as PromiseFulfilledResult<Uint8Array>).value);
   try {
     const images = { path: urls[0], array: parseIdx(imageBytes, urls[0]) };
     const labels = { path: urls[1], array: parseIdx(labelBytes, urls[1]) };
