@@ -75,12 +75,27 @@ export function gemmTileConstants(
 }
 
 const side = (d: number) => (d <= 16 ? 16 : d <= 32 ? 32 : 64);
+/** A tile side's rows (or columns) per invocation: 2 on a 16-wide side, else 4 (8 on the 128 side). */
+const threadsOf = (tile: number) => (tile <= 16 ? 2 : tile <= 64 ? 4 : 8);
+
+/**
+ * Workgroups a GPU class wants of a product before it accepts fewer, bigger tiles: a few per compute
+ * unit (an integrated GPU has 8-32, a discrete one 40-140). A batch-64 product such as digit's fc1
+ * (64 x 500) fills only 8 workgroups of 64 x 64, most of a discrete GPU idle.
+ */
+export const GPU_OCCUPANCY: Record<Exclude<TileClass, 'cpu-driver'>, number> = {
+  'integrated-gpu': 32,
+  'discrete-gpu': 128,
+};
 
 /**
  * Default tiles of a product C[m, n] over k on a class of device: tiles no wider than the product needs
  * (fc2 and conv1 have 10 outputs), 4x4 outputs per invocation (2x2 on a 16-wide side), 128x64 tiles of
- * 8x4 on a discrete GPU's big products. `splitK`: products with few tiles and long k (conv weight
- * gradients) split k until the device has enough workgroups, at least 256 values of k per split.
+ * 8x4 on a discrete GPU's big products. On a GPU, a dense product's tiles then shrink (the longer side
+ * first, down to 16) until it has GPU_OCCUPANCY workgroups: each output still sums k in order, so this
+ * never changes a result. `splitK`: products with few tiles and long k (conv weight gradients) fill the
+ * device by splitting k instead, at least 256 values of k per split (their tiles, and so their summation
+ * order, as before).
  */
 export function defaultGemmTiles(kind: TileClass, m: number, n: number, k: number, splitK = false): GemmTiles {
   let tiles: GemmTiles;
@@ -90,12 +105,20 @@ export function defaultGemmTiles(kind: TileClass, m: number, n: number, k: numbe
   else {
     const tileM = side(m);
     const tileN = side(n);
-    tiles = { tileM, tileN, tileK: 8, threadM: tileM === 16 ? 2 : 4, threadN: tileN === 16 ? 2 : 4 };
+    tiles = { tileM, tileN, tileK: 8, threadM: threadsOf(tileM), threadN: threadsOf(tileN) };
+  }
+  const tiles2d = () => ceilDiv(m, tiles.tileM) * ceilDiv(n, tiles.tileN);
+  if (kind !== 'cpu-driver' && !splitK) {
+    while (tiles2d() < GPU_OCCUPANCY[kind] && (tiles.tileM > 16 || tiles.tileN > 16)) {
+      const shrinkM = tiles.tileN <= 16 || (tiles.tileM > 16 && tiles.tileM >= tiles.tileN);
+      const tileM = shrinkM ? tiles.tileM / 2 : tiles.tileM;
+      const tileN = shrinkM ? tiles.tileN : tiles.tileN / 2;
+      tiles = { tileM, tileN, tileK: 8, threadM: threadsOf(tileM), threadN: threadsOf(tileN) };
+    }
   }
   if (splitK) {
     const target = kind === 'discrete-gpu' ? 512 : kind === 'integrated-gpu' ? 64 : 4;
-    const tiles2d = ceilDiv(m, tiles.tileM) * ceilDiv(n, tiles.tileN);
-    tiles.splits = Math.max(1, Math.min(ceilDiv(target, tiles2d), Math.floor(k / 256), 256));
+    tiles.splits = Math.max(1, Math.min(ceilDiv(target, tiles2d()), Math.floor(k / 256), 256));
   }
   return tiles;
 }

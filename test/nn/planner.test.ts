@@ -3,7 +3,7 @@
 import { suite } from 'uvu';
 import * as assert from 'uvu/assert';
 import { deviceKindOf, type DeviceProfile } from '../../src/gpu/profile.ts';
-import { defaultGemmTiles, gemmTilesProblem } from '../../src/kernels/gemm_tiles.ts';
+import { defaultGemmTiles, type GemmTiles, gemmTilesProblem, GPU_OCCUPANCY } from '../../src/kernels/gemm_tiles.ts';
 import { defaultBackwardWeightTiles, defaultForwardTiles } from '../../src/kernels/conv2d_tiles.ts';
 import {
   buildPlan,
@@ -323,12 +323,54 @@ test('the GPU-class variants are legal in any plan, and a tuned configuration ov
   assert.equal(nodeOf(plan, 'conv2', 'conv2d').tiles.forward, { ...defaultGemmTiles('cpu-driver', 5 * 64, 20, 90) });
   const tuned = {
     ...gpuProfile('discrete-gpu'),
-    tuned: { 'fc1.forward': { tileM: 16, tileN: 16, threadM: 2, threadN: 2 } },
+    tuned: { 'fc1.forward': { tileM: 64, tileN: 32, threadM: 4, threadN: 4 } },
   };
+  assert.not.equal(defaultGemmTiles('discrete-gpu', 64, 500, 2000).tileM, 64, 'the tuned tiles are not the default');
   const fc1 = nodeOf(planNetwork(DIGIT, { training: true, maxBatch: 64 }, tuned), 'fc1', 'linear');
   if (fc1.variant !== 'tiled') throw new Error(`fc1 runs ${fc1.variant}, not tiled`);
   const t = fc1.tiles.forward;
-  assert.equal([t.tileM, t.tileN, t.threadM, t.threadN, t.tileK], [16, 16, 2, 2, 8]);
+  assert.equal([t.tileM, t.tileN, t.threadM, t.threadN, t.tileK], [64, 32, 4, 4, 8]);
+});
+
+test("a GPU class shrinks a dense product's tiles until it fills the device; split-K products and lavapipe keep theirs", () => {
+  const workgroups = (t: GemmTiles, m: number, n: number) => Math.ceil(m / t.tileM) * Math.ceil(n / t.tileN);
+  // digit's fc1 at batch 64 (64 x 500 over 2000): 8 workgroups of 64 x 64 before.
+  const fc1 = defaultGemmTiles('discrete-gpu', 64, 500, 2000);
+  assert.equal(fc1, { tileM: 16, tileN: 16, tileK: 8, threadM: 2, threadN: 2 });
+  assert.ok(workgroups(fc1, 64, 500) >= GPU_OCCUPANCY['discrete-gpu']);
+  // Enough already: nothing shrinks (best's conv2 forward, batch 64).
+  assert.equal(defaultGemmTiles('discrete-gpu', 64 * 576, 48, 288), {
+    tileM: 64,
+    tileN: 64,
+    tileK: 8,
+    threadM: 4,
+    threadN: 4,
+  });
+  for (const kind of ['integrated-gpu', 'discrete-gpu'] as const) {
+    for (const [m, n, k] of [[64, 500, 2000], [64, 2000, 500], [6400, 20, 90], [64, 10, 500], [1000, 10, 500]]) {
+      const t = defaultGemmTiles(kind, m, n, k);
+      assert.is(gemmTilesProblem(t, 256), undefined, `${kind} ${m}x${n}`);
+      // Shrinking stops at the occupancy, or at 16 x 16.
+      const full = workgroups(t, m, n) >= GPU_OCCUPANCY[kind];
+      assert.ok(full || (t.tileM === 16 && t.tileN === 16), `${kind} ${m}x${n}: ${JSON.stringify(t)}`);
+    }
+    // A split-K product keeps the tiles and splits it had (its summation order depends on them).
+    assert.equal(defaultGemmTiles(kind, 20, 90, 6400, true), {
+      tileM: 32,
+      tileN: 64,
+      tileK: 8,
+      threadM: 4,
+      threadN: 4,
+      splits: 25,
+    });
+  }
+  assert.equal(defaultGemmTiles('cpu-driver', 64, 500, 2000), {
+    tileM: 32,
+    tileN: 32,
+    tileK: 8,
+    threadM: 4,
+    threadN: 4,
+  });
 });
 
 test.run();
