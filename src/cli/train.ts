@@ -68,7 +68,7 @@ Options:
                        defaults marked fast: and best: below), or a JSON file describing one in
                        src/nn/spec.ts's shape (layers: conv2d, relu, maxpool2d, avgpool2d, flatten,
                        linear, batchnorm2d, batchnorm1d, dropout, gelu, silu, leakyrelu, tanh, sigmoid)
-  --epochs N           number of epochs (default: 20; fast: 1, best: 20)
+  --epochs N           number of epochs (default: 20; fast: 1, best: 6)
   --batch-size N       images per step (default: 64)
   --lr X               Adam learning rate (default: 0.001; fast: 0.005, best: 0.003)
   --weight-decay X     Adam weight decay (default: 0)
