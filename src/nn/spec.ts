@@ -64,9 +64,9 @@ export const FAST: ModelSpec = {
 };
 
 /**
- * For 99.6 %+ with augmentation over up to 20 epochs: An et al.'s M5 idea (a stack of unpadded
+ * For 99.6 %+ with augmentation in a few epochs: An et al.'s M5 idea (a stack of unpadded
  * convolutions, each with batch norm, no pooling until the end), widened in steps, then global
- * average pooling. Trained by default with RECIPES' `best`: `--augment --schedule onecycle --lr 0.003 --epochs 20`.
+ * average pooling. Trained by default with RECIPES' `best`: `--augment --schedule onecycle --lr 0.003 --epochs 6`.
  */
 export const BEST: ModelSpec = {
   name: 'best',
@@ -98,8 +98,9 @@ export interface TrainingRecipe {
 
 /**
  * The presets' recipes: `fast` is a one-epoch run (one-cycle to a high rate, which batch norm allows),
- * `best` a 6-epoch run with augmentation, sized for half an hour on a 2-core CPU driver (20 epochs took hours);
- * PyTorch reaches 99.68 % with it (bench/RESULTS.md). `digit` has none: the tutorial's settings are the defaults.
+ * `best` a 6-epoch run with augmentation, sized for half an hour on a 2-core CPU driver (20 epochs took
+ * hours); PyTorch reaches 99.66-99.68 % with it (seeds 1-3, bench/RESULTS.md). `digit` has none: the
+ * tutorial's settings are the defaults.
  */
 export const RECIPES: ReadonlyMap<string, TrainingRecipe> = new Map<string, TrainingRecipe>([
   ['fast', { epochs: 1, lr: 0.005, schedule: 'onecycle' }],
