@@ -8,7 +8,7 @@ import { parseArgs } from 'node:util';
 import { createStorageBuffer } from '../src/gpu/buffers.ts';
 import { openGpu } from '../src/gpu/device.ts';
 import type { Dispatch } from '../src/gpu/kernel.ts';
-import type { Conv2dShape } from '../src/kernels/conv2d.ts';
+import { conv2dOutputSize, type Conv2dShape } from '../src/kernels/conv2d.ts';
 import {
   conv2dBackwardInputTextureGemm,
   conv2dBackwardWeightTextureGemm,
@@ -44,7 +44,7 @@ for (const item of values.shapes!.split(';').filter(Boolean)) {
     kernelW: kernel,
     padding,
   };
-  const out = size + 2 * padding - kernel + 1;
+  const out = conv2dOutputSize(shape).outH; // square planes: outW is the same
   const buffer = (label: string, n: number) => {
     const b = createStorageBuffer(gpu, label, n * 4);
     gpu.device.queue.writeBuffer(b, 0, Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 0.5));
